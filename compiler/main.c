@@ -1,0 +1,467 @@
+/*
+ * main.c — the pcc driver: the command line, then the pipeline
+ *
+ *   read -> parse -> sema (consts, loops, defs, shapes -> graph)
+ *        -> graph analysis -> emit -> atomic write
+ *
+ * Exit status: 0 success, 1 errors in the model, 2 bad command line,
+ * 3 cannot read or write a file, 70 internal error.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pcc.h"
+
+enum {
+	EXIT_MODEL = 1,
+	EXIT_USAGE = 2,
+	EXIT_IO = 3
+};
+
+#define MAX_DEFINES 64
+#define MAX_INPUT (64L * 1024 * 1024)
+
+typedef struct Options {
+	const char *input;
+	const char *output;
+	const char *header;
+	const char *prefix;
+	const char *real;
+	int batch;
+	int check, info;
+	Define defines[MAX_DEFINES];
+	int ndefines;
+} Options;
+
+static const char usage_text[] =
+	"usage: pcc [options] model.pcg [-o out.c]\n"
+	"\n"
+	"Compile a .pcg model into C: the forward pass and backpropagation\n"
+	"(later: predictive coding and Z-IL) with no dynamic allocation.\n"
+	"\n"
+	"options:\n"
+	"  -o, --output FILE.c    write the source here and the header next to\n"
+	"                         it as FILE.h (default: the input's base name\n"
+	"                         with .c, in the current folder)\n"
+	"      --header FILE.h    write the header here instead\n"
+	"      --prefix NAME      symbol prefix (default: the model name)\n"
+	"      --real float|double  scalar type (default float)\n"
+	"      --batch N          samples per call (default 1)\n"
+	"      --check            check the model; print nothing on success,\n"
+	"                         write nothing\n"
+	"      --info             print a summary of the model; write nothing\n"
+	"  -D NAME=VALUE          override a const of the model\n"
+	"  -h, --help             show this help\n"
+	"      --version          show the version\n"
+	"\n"
+	"exit status: 0 success, 1 errors in the model, 2 bad command line,\n"
+	"3 cannot read or write a file, 70 internal error\n";
+
+static int
+usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "pcc: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry 'pcc --help'.\n");
+	return EXIT_USAGE;
+}
+
+static int
+is_ident(const char *s)
+{
+	if (!*s || !((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		     *s == '_'))
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_'))
+			return 0;
+	return 1;
+}
+
+static int
+parse_define(Options *o, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	if (!eq)
+		return usage_error("-D expects NAME=VALUE, got '%s'", arg);
+	if (o->ndefines == MAX_DEFINES)
+		return usage_error("too many -D options (at most 64): '%s'",
+				   arg);
+	Define *d = &o->defines[o->ndefines];
+	size_t n = (size_t)(eq - arg);
+	char *name = malloc(n + 1);
+	if (!name)
+		die("out of memory");
+	memcpy(name, arg, n);
+	name[n] = 0;
+	if (!is_ident(name)) {
+		free(name);
+		return usage_error("-D: '%s' is not a valid name", arg);
+	}
+	char *end;
+	errno = 0;
+	double v = strtod(eq + 1, &end);
+	if (eq[1] == 0 || *end || errno || v != v) {
+		free(name);
+		return usage_error("-D: '%s' is not NAME=NUMBER", arg);
+	}
+	d->name = name;
+	d->value = v;
+	d->is_int = !strpbrk(eq + 1, ".eE") || v == (double)(long long)v;
+	d->is_int = d->is_int && v == (double)(long long)v;
+	o->ndefines++;
+	return 0;
+}
+
+/* Parse argv into o; returns -1 to go on, else an exit status. */
+static int
+parse_args(Options *o, int argc, char **argv)
+{
+	o->real = "float";
+	o->batch = 1;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *val = NULL;
+		/* options that take a value: --opt VALUE or --opt=VALUE */
+		static const char *const with_value[] = {
+			"-o", "--output", "--header", "--prefix", "--real",
+			"--batch", "-D", "--dot", "--granularity"};
+		const char *opt = NULL;
+		for (size_t k = 0; k < sizeof with_value / sizeof *with_value;
+		     k++) {
+			const char *w = with_value[k];
+			size_t n = strlen(w);
+			if (strcmp(a, w) == 0) {
+				if (i + 1 >= argc)
+					return usage_error("option %s needs a "
+							   "value",
+							   w);
+				opt = w;
+				val = argv[++i];
+				break;
+			}
+			if (strncmp(a, w, n) == 0 &&
+			    ((w[1] == '-' && a[n] == '=') ||
+			     (w[1] != '-' && a[n] != 0))) {
+				opt = w;
+				val = a + n + (w[1] == '-' ? 1 : 0);
+				break;
+			}
+		}
+		if (opt) {
+			if (!strcmp(opt, "-o") || !strcmp(opt, "--output")) {
+				o->output = val;
+			} else if (!strcmp(opt, "--header")) {
+				o->header = val;
+			} else if (!strcmp(opt, "--prefix")) {
+				if (!is_ident(val))
+					return usage_error("--prefix: '%s' is "
+							   "not a C identifier",
+							   val);
+				o->prefix = val;
+			} else if (!strcmp(opt, "--real")) {
+				if (strcmp(val, "float") && strcmp(val, "double"))
+					return usage_error("--real: expected "
+							   "float or double, "
+							   "got '%s'",
+							   val);
+				o->real = val;
+			} else if (!strcmp(opt, "--batch")) {
+				char *end;
+				errno = 0;
+				long b = strtol(val, &end, 10);
+				if (!*val || *end || errno || b < 1 ||
+				    b > 1000000)
+					return usage_error("--batch: expected a "
+							   "whole number from 1 "
+							   "to 1000000, got '%s'",
+							   val);
+				o->batch = (int)b;
+			} else if (!strcmp(opt, "-D")) {
+				int r = parse_define(o, val);
+				if (r)
+					return r;
+			} else {
+				return usage_error("option %s is not supported "
+						   "yet",
+						   opt);
+			}
+			continue;
+		}
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			fputs(usage_text, stdout);
+			return 0;
+		}
+		if (!strcmp(a, "--version")) {
+			printf("pcc %s\n", PCC_VERSION);
+			return 0;
+		}
+		if (!strcmp(a, "--check")) {
+			o->check = 1;
+			continue;
+		}
+		if (!strcmp(a, "--info")) {
+			o->info = 1;
+			continue;
+		}
+		if (a[0] == '-' && a[1] != 0)
+			return usage_error("unknown option '%s'", a);
+		if (o->input)
+			return usage_error("more than one input file ('%s')", a);
+		o->input = a;
+	}
+	if (!o->input)
+		return usage_error("%s", "no input file");
+	return -1;
+}
+
+static char *
+read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		fprintf(stderr, "pcc: error: cannot read '%s': %s\n", path,
+			strerror(errno));
+		return NULL;
+	}
+	struct stat st;
+	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "pcc: error: cannot read '%s': is a directory\n",
+			path);
+		fclose(f);
+		return NULL;
+	}
+	size_t cap = 4096, n = 0;
+	char *buf = malloc(cap);
+	if (!buf)
+		die("out of memory");
+	for (;;) {
+		if (n + 1 >= cap) {
+			if (cap >= (size_t)MAX_INPUT) {
+				fprintf(stderr,
+					"pcc: error: '%s' is too large (more "
+					"than %ld bytes)\n",
+					path, MAX_INPUT);
+				free(buf);
+				fclose(f);
+				return NULL;
+			}
+			cap *= 2;
+			char *nb = realloc(buf, cap);
+			if (!nb)
+				die("out of memory");
+			buf = nb;
+		}
+		size_t got = fread(buf + n, 1, cap - n - 1, f);
+		n += got;
+		if (got == 0)
+			break;
+	}
+	if (ferror(f)) {
+		fprintf(stderr, "pcc: error: cannot read '%s': %s\n", path,
+			strerror(errno));
+		free(buf);
+		fclose(f);
+		return NULL;
+	}
+	fclose(f);
+	buf[n] = 0;
+	*len = n;
+	return buf;
+}
+
+/* Write data to a temporary file next to path; returns its name. */
+static char *
+write_temp(const char *path, const char *data, size_t len)
+{
+	size_t n = strlen(path);
+	char *tmp = malloc(n + 16);
+	if (!tmp)
+		die("out of memory");
+	snprintf(tmp, n + 16, "%s.tmp.XXXXXX", path);
+	int fd = mkstemp(tmp);
+	if (fd < 0) {
+		fprintf(stderr, "pcc: error: cannot write '%s': %s\n", path,
+			strerror(errno));
+		free(tmp);
+		return NULL;
+	}
+	size_t off = 0;
+	while (off < len) {
+		ssize_t w = write(fd, data + off, len - off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "pcc: error: cannot write '%s': %s\n",
+				path, strerror(errno));
+			close(fd);
+			unlink(tmp);
+			free(tmp);
+			return NULL;
+		}
+		off += (size_t)w;
+	}
+	fchmod(fd, 0644);
+	if (close(fd) != 0) {
+		fprintf(stderr, "pcc: error: cannot write '%s': %s\n", path,
+			strerror(errno));
+		unlink(tmp);
+		free(tmp);
+		return NULL;
+	}
+	return tmp;
+}
+
+static const char *
+base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+	return s ? s + 1 : path;
+}
+
+/* "dir/x.pcg" -> "x" + ext, in the current folder */
+static char *
+default_output(const char *input, const char *ext)
+{
+	const char *b = base_name(input);
+	size_t n = strlen(b);
+	const char *dot = strrchr(b, '.');
+	if (dot && dot != b)
+		n = (size_t)(dot - b);
+	char *r = malloc(n + strlen(ext) + 1);
+	if (!r)
+		die("out of memory");
+	memcpy(r, b, n);
+	strcpy(r + n, ext);
+	return r;
+}
+
+/* "out.c" -> "out.h"; other names get ".h" appended */
+static char *
+header_for(const char *out)
+{
+	size_t n = strlen(out);
+	char *r = malloc(n + 3);
+	if (!r)
+		die("out of memory");
+	strcpy(r, out);
+	if (n >= 2 && strcmp(out + n - 2, ".c") == 0)
+		r[n - 1] = 'h';
+	else
+		strcat(r, ".h");
+	return r;
+}
+
+static void
+print_info(const Graph *g, const Options *o)
+{
+	int nv = 0;
+	for (int i = 0; i < g->vertices.len; i++) {
+		Vertex *v = g->vertices.items[i];
+		if (v->root->live)
+			nv++;
+	}
+	int64_t state = 0;
+	for (int i = 0; i < g->nodes.len; i++) {
+		Node *n = g->nodes.items[i];
+		if (!n->live || n->op == OP_PARAM)
+			continue;
+		int64_t k = shape_numel(&n->shape) * (n->batched ? o->batch : 1);
+		state += k;
+		if (n->needs_grad)
+			state += k;
+	}
+	size_t rs = strcmp(o->real, "float") == 0 ? 4 : 8;
+	if (g->losses.len)
+		state += g->param_count;
+	printf("model %s\n", g->name);
+	printf("vertices %d\n", nv);
+	printf("identity vertices %d\n", 0);
+	printf("depth %d\n", g->depth);
+	printf("operations %d\n", g->nodes.len);
+	printf("parameters %d (%lld scalars)\n", g->params.len,
+	       (long long)g->param_count);
+	printf("losses %d\n", g->losses.len);
+	printf("batch %d\n", o->batch);
+	printf("params bytes %lld\n", (long long)(g->param_count * (int64_t)rs));
+	printf("state bytes %lld\n", (long long)(state * (int64_t)rs));
+}
+
+int
+main(int argc, char **argv)
+{
+	Options o;
+	memset(&o, 0, sizeof o);
+	int r = parse_args(&o, argc, argv);
+	if (r >= 0)
+		return r;
+
+	Source src;
+	src.path = o.input;
+	src.text = read_file(o.input, &src.len);
+	if (!src.text)
+		return EXIT_IO;
+	diag_begin(&src, stderr);
+
+	Arena arena;
+	arena_init(&arena);
+	int status = EXIT_MODEL;
+	Program *prog = pcc_parse(&arena, &src);
+	Graph *g = prog ? sema_build(&arena, prog, o.defines, o.ndefines) : NULL;
+	if (!g)
+		goto done;
+	status = EXIT_SUCCESS;
+	if (o.check)
+		goto done;
+	if (o.info) {
+		print_info(g, &o);
+		goto done;
+	}
+
+	char *out = o.output ? strdup(o.output) : default_output(o.input, ".c");
+	char *hdr = o.header ? strdup(o.header) : header_for(out);
+	EmitOptions eo = {
+		.prefix = o.prefix ? o.prefix : g->name,
+		.real = o.real,
+		.batch = o.batch,
+		.source_name = base_name(o.input),
+		.header_name = base_name(hdr),
+	};
+	StrBuf h = {0}, c = {0};
+	emit_model(&arena, g, &eo, &h, &c);
+	char *th = write_temp(hdr, h.data, h.len);
+	char *tc = th ? write_temp(out, c.data, c.len) : NULL;
+	status = EXIT_IO;
+	if (th && tc) {
+		if (rename(th, hdr) != 0) {
+			fprintf(stderr, "pcc: error: cannot write '%s': %s\n",
+				hdr, strerror(errno));
+		} else if (rename(tc, out) != 0) {
+			fprintf(stderr, "pcc: error: cannot write '%s': %s\n",
+				out, strerror(errno));
+		} else {
+			status = EXIT_SUCCESS;
+		}
+	}
+	if (th)
+		unlink(th);
+	if (tc)
+		unlink(tc);
+	free(th);
+	free(tc);
+	sb_free(&h);
+	sb_free(&c);
+	free(out);
+	free(hdr);
+done:
+	arena_free(&arena);
+	free((char *)src.text);
+	for (int i = 0; i < o.ndefines; i++)
+		free((char *)o.defines[i].name);
+	return status;
+}

@@ -1,0 +1,457 @@
+/*
+ * pcc.h — the compiler's one internal header.
+ *
+ * pcc reads a .pcg model and writes C.  The pipeline (see main.c):
+ *
+ *   read source -> parse (grammar/: re2c lexer + Bison parser) -> AST
+ *   -> sema (consts, loops, defs, shapes)  -> graph of primitive op nodes
+ *   -> graph analysis (gradient flow, vertices, levels)
+ *   -> emit (C header + source)
+ *
+ * One section per file below.  Every external function carries its
+ * module's prefix.
+ */
+#ifndef PCC_H
+#define PCC_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define PCC_VERSION "0.1"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PCC_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define PCC_NORETURN __attribute__((noreturn))
+#else
+#define PCC_PRINTF(f, a)
+#define PCC_NORETURN
+#endif
+
+/* ---------------------------------------------------------------- util.c */
+
+/* An arena: one per compilation; nothing in it is freed one by one. */
+typedef struct ArenaBlock ArenaBlock;
+typedef struct Arena {
+	ArenaBlock *head;
+	size_t used; /* total bytes handed out, for --info and limits */
+} Arena;
+
+void arena_init(Arena *a);
+void arena_free(Arena *a);
+void *arena_alloc(Arena *a, size_t size); /* zeroed, aligned for any type */
+char *arena_strdup(Arena *a, const char *s);
+char *arena_strndup(Arena *a, const char *s, size_t n);
+char *arena_printf(Arena *a, const char *fmt, ...) PCC_PRINTF(2, 3);
+
+/* A growable array of pointers, storage in an arena. */
+typedef struct PtrVec {
+	void **items;
+	int len, cap;
+} PtrVec;
+void vec_push(Arena *a, PtrVec *v, void *item);
+
+/* A growable string (heap; call sb_free). */
+typedef struct StrBuf {
+	char *data;
+	size_t len, cap;
+} StrBuf;
+void sb_putc(StrBuf *sb, char c);
+void sb_puts(StrBuf *sb, const char *s);
+void sb_printf(StrBuf *sb, const char *fmt, ...) PCC_PRINTF(2, 3);
+void sb_vprintf(StrBuf *sb, const char *fmt, va_list ap);
+void sb_free(StrBuf *sb);
+
+/* Broken invariants (not user errors): print file:line and abort. */
+PCC_NORETURN void pcc_die(const char *file, int line, const char *fmt, ...)
+	PCC_PRINTF(3, 4);
+#define die(...) pcc_die(__FILE__, __LINE__, __VA_ARGS__)
+#define unreachable() pcc_die(__FILE__, __LINE__, "unreachable")
+
+/* 64-bit FNV-1a, for model fingerprints. */
+uint64_t util_hash(const void *data, size_t n, uint64_t h);
+
+/* ---------------------------------------------------------------- diag.c */
+
+/* A loaded source file.  text is NUL-terminated (len excludes the NUL). */
+typedef struct Source {
+	const char *path;
+	const char *text;
+	size_t len;
+} Source;
+
+/* A byte span [lo, hi) into the source; turned into line:col on printing. */
+typedef struct Span {
+	uint32_t lo, hi;
+} Span;
+
+#define DIAG_MAX_ERRORS 20
+
+/* Diagnostics go to `out` (stderr by default).  diag_begin resets counts. */
+void diag_begin(const Source *src, FILE *out);
+void diag_error(Span sp, const char *fmt, ...) PCC_PRINTF(2, 3);
+void diag_warning(Span sp, const char *fmt, ...) PCC_PRINTF(2, 3);
+void diag_note(Span sp, const char *fmt, ...) PCC_PRINTF(2, 3);
+/* An error with no source location (e.g. a bad -D option). */
+void diag_error_noloc(const char *fmt, ...) PCC_PRINTF(1, 2);
+int diag_error_count(void);
+/* True once DIAG_MAX_ERRORS errors have been reported: phases stop. */
+int diag_too_many(void);
+void diag_line_col(Span sp, int *line, int *col);
+/* The source text of a span on one line, comments dropped, at most max
+ * characters, safe inside a C comment. */
+void diag_snippet(Span sp, StrBuf *out, size_t max);
+Span span_join(Span a, Span b);
+
+/* ----------------------------------------------------------------- ast.c */
+
+typedef enum ExprKind {
+	EXPR_NUM,   /* number literal: num, is_int */
+	EXPR_NAME,  /* name */
+	EXPR_CALL,  /* name(args) */
+	EXPR_INDEX, /* base[lo] (hi == NULL) or base[lo:hi] */
+	EXPR_BINARY,
+	EXPR_NEG,
+	EXPR_LIST /* [e, e, ...]: a shape, only as a call argument */
+} ExprKind;
+
+typedef enum BinOp { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV, BIN_MATMUL } BinOp;
+
+typedef struct Expr Expr;
+typedef struct Arg Arg;
+
+struct Arg {
+	Span span;
+	const char *kw; /* keyword (stride=...), NULL for positional */
+	Span kw_span;
+	Expr *value;
+	Arg *next;
+};
+
+struct Expr {
+	ExprKind kind;
+	Span span;
+	Expr *next; /* next item of an EXPR_LIST or shape */
+	union {
+		struct {
+			double value;
+			int is_int;
+		} num;
+		struct {
+			const char *id;
+		} name;
+		struct {
+			const char *id;
+			Span id_span;
+			Arg *args;
+			int nargs;
+		} call;
+		struct {
+			Expr *base, *lo, *hi;
+		} index;
+		struct {
+			BinOp op;
+			Span op_span;
+			Expr *lhs, *rhs;
+		} bin;
+		struct {
+			Expr *operand;
+		} neg;
+		struct {
+			Expr *items; /* linked by next */
+			int n;
+		} list;
+	} u;
+};
+
+typedef struct Ident {
+	const char *id;
+	Span span;
+	struct Ident *next;
+} Ident;
+
+typedef enum StmtKind {
+	STMT_CONST,  /* name = value */
+	STMT_INPUT,  /* name shape */
+	STMT_TARGET, /* name shape */
+	STMT_PARAM,  /* name shape [= init] */
+	STMT_ASSIGN, /* name [index] = value */
+	STMT_LOSS,   /* lossfn(value, target) */
+	STMT_OUTPUT, /* names */
+	STMT_FOR     /* for name in lo .. hi { body } */
+} StmtKind;
+
+typedef struct Stmt Stmt;
+struct Stmt {
+	StmtKind kind;
+	Span span; /* the whole statement */
+	Stmt *next;
+	const char *name; /* const/input/target/param/assign target, loop var */
+	Span name_span;
+	Expr *index; /* assign: family index, or NULL */
+	Expr *value; /* const value, assign rhs, loss output expression */
+	Expr *shape; /* input/target/param: EXPR_LIST of dims */
+	Expr *init;  /* param initialiser (EXPR_NAME or EXPR_CALL) or NULL */
+	/* loss */
+	const char *lossfn;
+	Span lossfn_span;
+	Ident *target;
+	/* output */
+	Ident *names;
+	/* for */
+	Expr *lo, *hi;
+	Stmt *body;
+};
+
+typedef struct Def Def;
+struct Def {
+	const char *name;
+	Span span; /* the whole definition */
+	Span name_span;
+	Ident *params;
+	int nparams;
+	Stmt *body; /* assign and const statements (block form), else NULL */
+	Expr *ret;  /* the return expression (or the "= expr" form) */
+	Def *next;
+};
+
+typedef struct Model {
+	const char *name;
+	Span span;
+	Span name_span;
+	Stmt *body;
+} Model;
+
+typedef struct Program {
+	Def *defs; /* all defs, before and after the model, in source order */
+	Model *model;
+} Program;
+
+Expr *ast_expr(Arena *a, ExprKind kind, Span span);
+Stmt *ast_stmt(Arena *a, StmtKind kind, Span span);
+/* Print the AST as an indented tree (tests compare it). */
+void ast_dump(FILE *out, const Program *p);
+void ast_dump_expr(FILE *out, const Expr *e);
+
+/* ------------------------------------------------ grammar/ (parse.c API) */
+
+/* Parse a whole file.  Reports lexical and syntax errors through diag_*;
+ * returns NULL if there was any.  Uses diag_begin's source. */
+Program *pcc_parse(Arena *a, const Source *src);
+
+/* Token names for the lexer's tests (lex_dump prints one token a line:
+ * "line:col KIND text"). */
+void lex_dump(FILE *out, const Source *src);
+
+/* ---------------------------------------------------------------- shapes */
+
+#define PCC_MAX_RANK 8
+
+/* A per-sample shape; the batch dimension is implicit. */
+typedef struct Shape {
+	int rank;
+	int64_t dim[PCC_MAX_RANK];
+} Shape;
+
+int64_t shape_numel(const Shape *s);
+int shape_equal(const Shape *a, const Shape *b);
+/* "[32,64]" (arena string) */
+const char *shape_str(Arena *a, const Shape *s);
+
+/* ----------------------------------------------------------------- ops.c */
+
+/* The op table: one X-macro line per primitive operation.
+ *   X(ENUM, "name", arity)  arity -1 = variadic
+ * Shape rules live in sema.c (op_shape), code in emit.c (forward and VJP
+ * kernels), both switch over this one enum. */
+#define PCC_OPS(X)                                                      \
+	X(INPUT, "input", 0)                                            \
+	X(TARGET, "target", 0)                                          \
+	X(PARAM, "param", 0)                                            \
+	X(CONST, "const", 0)           /* filled with attr.value */    \
+	X(ADD, "add", 2)                                                \
+	X(SUB, "sub", 2)                                                \
+	X(MUL, "mul", 2)                                                \
+	X(DIV, "div", 2)                                                \
+	X(NEG, "neg", 1)                                                \
+	X(MATMUL, "matmul", 2)                                          \
+	X(TANH, "tanh", 1)                                              \
+	X(SIGMOID, "sigmoid", 1)                                        \
+	X(RELU, "relu", 1)                                              \
+	X(EXP, "exp", 1)                                                \
+	X(LOG, "log", 1)                                                \
+	X(SQRT, "sqrt", 1)                                              \
+	X(SQUARE, "square", 1)                                          \
+	X(SOFTPLUS, "softplus", 1)                                      \
+	X(ABS, "abs", 1)                                                \
+	X(LEAKY_RELU, "leaky_relu", 1) /* attr.value = slope */        \
+	X(SOFTMAX, "softmax", 1)                                        \
+	X(LOG_SOFTMAX, "log_softmax", 1)                                \
+	X(LAYERNORM, "layernorm", 1)                                    \
+	X(SUM, "sum", 1)                                                \
+	X(MEAN, "mean", 1)                                              \
+	X(TRANSPOSE, "transpose", 1)                                    \
+	X(RESHAPE, "reshape", 1)       /* also flatten */               \
+	X(CONCAT, "concat", -1)                                         \
+	X(SLICE, "slice", 1)           /* rows lo..hi of axis 0 */     \
+	X(CONV2D, "conv2d", 2)                                          \
+	X(MAXPOOL2D, "maxpool2d", 1)                                    \
+	X(AVGPOOL2D, "avgpool2d", 1)                                    \
+	X(IDENTITY, "identity", 1)
+
+typedef enum OpKind {
+#define X(e, n, a) OP_##e,
+	PCC_OPS(X)
+#undef X
+	OP_COUNT
+} OpKind;
+
+extern const char *const op_name[OP_COUNT];
+extern const int op_arity[OP_COUNT];
+int op_is_leaf(OpKind op);
+int op_is_elementwise_unary(OpKind op);
+int op_is_broadcast_binary(OpKind op);
+/* Ops whose code generation is not written yet ("not supported yet"). */
+int op_supported(OpKind op);
+
+typedef enum LossKind { LOSS_MSE, LOSS_CROSS_ENTROPY } LossKind;
+
+typedef enum InitKind {
+	INIT_ZEROS,
+	INIT_ONES,
+	INIT_NORMAL,
+	INIT_UNIFORM,
+	INIT_XAVIER,
+	INIT_HE
+} InitKind;
+
+/* --------------------------------------------------------------- graph.c */
+
+typedef struct Node Node;
+typedef struct Vertex Vertex;
+
+struct Node {
+	int id; /* index into Graph.nodes: a topological order */
+	OpKind op;
+	Shape shape;  /* per sample */
+	int batched;  /* 1: one value per sample; 0: shared (params, consts) */
+	int nin;
+	Node **in;
+	Span span;    /* source of the expression that made it */
+	int line;     /* its statement's line, for comments in emitted code */
+	union {
+		double value; /* CONST fill value; LEAKY_RELU slope */
+		struct {
+			int64_t lo, hi;
+		} slice;
+		struct {
+			int stride, pad, k;
+		} conv; /* conv2d stride/pad; pool k/stride */
+	} attr;
+	/* leaves */
+	int decl;           /* index into Graph.params/inputs/targets */
+	/* naming of the value buffer in the generated state */
+	const char *member; /* C identifier of the buffer (family) */
+	int index;          /* index within a family member, -1 if none */
+	const char *label;  /* human name: "h[3]", "cell.2.a", "h[3]/matmul" */
+	Vertex *vertex;     /* the vertex this node belongs to (NULL: leaf) */
+	/* analysis */
+	int on_param;      /* depends on a parameter (or is one) */
+	int live;          /* reaches a loss or an exposed output */
+	int reaches_loss;
+	int needs_grad;    /* on_param and reaches_loss: BP computes its adjoint */
+	int nuses;         /* number of consuming edges */
+};
+
+/* A vertex of the PC graph: a named statement (granularity stmt) — its
+ * root node and the inner nodes of its expression. */
+struct Vertex {
+	int id;
+	const char *label;
+	Node *root;
+	PtrVec nodes; /* inner nodes, topological order, root last */
+	Span span;
+	int line;
+	int level; /* longest path to an output (0 = output) */
+	int is_output;
+};
+
+typedef struct ParamDecl {
+	const char *name;
+	Shape shape;
+	InitKind init;
+	double a, b; /* initialiser arguments */
+	Span span;
+	Node *node;
+	int64_t offset; /* element offset in the dense params array */
+} ParamDecl;
+
+typedef struct DataDecl { /* input or target */
+	const char *name;
+	Shape shape;
+	Span span;
+	Node *node;
+} DataDecl;
+
+typedef struct Loss {
+	LossKind kind;
+	Node *out;      /* the output node */
+	DataDecl *target;
+	Span span;
+	int line;
+} Loss;
+
+/* A vertex exposed in P_state.out: loss outputs and `output` names. */
+typedef struct OutputDecl {
+	const char *name; /* C member name */
+	Node *node;
+} OutputDecl;
+
+typedef struct Graph {
+	const char *name; /* model name */
+	PtrVec nodes;     /* Node*, topological order */
+	PtrVec vertices;  /* Vertex* */
+	PtrVec params;    /* ParamDecl* in declaration order */
+	PtrVec inputs;    /* DataDecl* */
+	PtrVec targets;   /* DataDecl* */
+	PtrVec losses;    /* Loss* */
+	PtrVec outputs;   /* OutputDecl* */
+	int64_t param_count; /* total scalars */
+	int depth;
+} Graph;
+
+Node *graph_node(Arena *a, Graph *g, OpKind op, const Shape *shape, int nin,
+		 Node **in, Span span);
+/* Gradient flow, vertex levels, dead-code warnings.  0 on success. */
+int graph_analyse(Arena *a, Graph *g);
+void graph_dump(FILE *out, const Graph *g);
+
+/* ---------------------------------------------------------------- sema.c */
+
+typedef struct Define { /* -D NAME=VALUE */
+	const char *name;
+	double value;
+	int is_int;
+	int used;
+} Define;
+
+/* Resolve consts, unroll loops, inline defs, check shapes; build the
+ * graph.  Returns NULL after reporting errors. */
+Graph *sema_build(Arena *a, const Program *p, Define *defs, int ndefs);
+
+/* ---------------------------------------------------------------- emit.c */
+
+typedef struct EmitOptions {
+	const char *prefix;      /* symbol prefix */
+	const char *real;        /* "float" or "double" */
+	int batch;
+	const char *source_name; /* the .pcg path, for the banner */
+	const char *header_name; /* how the source includes the header */
+} EmitOptions;
+
+/* Write the header and the source into two strings. */
+void emit_model(Arena *a, const Graph *g, const EmitOptions *o, StrBuf *h,
+		StrBuf *c);
+
+#endif

@@ -1,0 +1,1846 @@
+/*
+ * sema.c — semantic analysis: from the AST to the graph.
+ *
+ * Takes the parsed Program and the -D overrides.  Evaluates consts,
+ * unrolls `for` loops, inlines `def` calls, resolves names, checks every
+ * shape rule, folds compile-time numbers, and builds the graph of primitive
+ * op nodes (Graph), each node tagged with the vertex (named statement) it
+ * belongs to.  Gives NULL after reporting errors.
+ *
+ * Scoping: model-level names are global to the model; names assigned or
+ * declared inside a `for` body are local to that iteration; family members
+ * `h[i]` are global.  A def body sees its parameters, its own locals and
+ * the other defs.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pcc.h"
+
+/* Limits that keep pcc's time and memory bounded on any input. */
+enum {
+	MAX_NODES = 4000000,     /* graph nodes */
+	MAX_DEPTH = 2000,        /* expression / def-call nesting */
+	MAX_FAMILY = 100000000   /* family index */
+};
+#define MAX_NUMEL 2147483647LL /* elements of one tensor */
+
+typedef enum ValKind { VAL_ERROR, VAL_NUM, VAL_NODE, VAL_SHAPE } ValKind;
+
+typedef struct Value {
+	ValKind kind;
+	double num;
+	int is_int;
+	Node *node;
+	Shape shape; /* VAL_SHAPE */
+	Span span;
+} Value;
+
+typedef enum SymKind {
+	SYM_CONST,
+	SYM_LEAF, /* input, target, param */
+	SYM_VERTEX,
+	SYM_FAMILY,
+	SYM_DEF
+} SymKind;
+
+typedef struct Family {
+	Node **member;
+	Span *where;
+	int64_t cap;
+} Family;
+
+typedef struct Sym Sym;
+struct Sym {
+	const char *name;
+	SymKind kind;
+	Span span;
+	double num;
+	int is_int;
+	Node *node;
+	Family *fam;
+	const Def *def;
+	const char *what; /* "input", "target", "param" for leaves */
+	DataDecl *data;   /* for inputs and targets */
+	Sym *next;
+};
+
+typedef struct Sema {
+	Arena *a;
+	Graph *g;
+	const Program *prog;
+	Define *defines;
+	int ndefines;
+	Sym *scope;        /* innermost first */
+	Sym *def_scope_base; /* lookups stop here inside a def (NULL: none) */
+	int in_def;
+	/* the vertex under construction */
+	Vertex *vertex;
+	const char *base;  /* buffer base name for nodes of this vertex */
+	int line;
+	int depth;
+	const Def *active[MAX_DEPTH];
+	int nactive;
+	int *call_count;   /* per def, parallel to def list */
+	int ndefs;
+	int loss_count;
+	int too_big;
+	/* `for` iteration context, for labels: "a@t=3" */
+	const char *iter_suffix;
+} Sema;
+
+static Value eval(Sema *S, const Expr *e);
+
+/* ------------------------------------------------------------ helpers */
+
+static Value
+val_error(void)
+{
+	Value v;
+	memset(&v, 0, sizeof v);
+	v.kind = VAL_ERROR;
+	return v;
+}
+
+static Value
+val_num(double x, int is_int, Span sp)
+{
+	Value v = val_error();
+	v.kind = VAL_NUM;
+	v.num = x;
+	v.is_int = is_int && x == floor(x) && fabs(x) < 9.0e15;
+	v.span = sp;
+	return v;
+}
+
+static Value
+val_node(Node *n, Span sp)
+{
+	Value v = val_error();
+	v.kind = VAL_NODE;
+	v.node = n;
+	v.span = sp;
+	return v;
+}
+
+int64_t
+shape_numel(const Shape *s)
+{
+	int64_t n = 1;
+	for (int i = 0; i < s->rank; i++)
+		n *= s->dim[i];
+	return n;
+}
+
+int
+shape_equal(const Shape *a, const Shape *b)
+{
+	if (a->rank != b->rank)
+		return 0;
+	for (int i = 0; i < a->rank; i++)
+		if (a->dim[i] != b->dim[i])
+			return 0;
+	return 1;
+}
+
+const char *
+shape_str(Arena *a, const Shape *s)
+{
+	StrBuf sb = {0};
+	sb_putc(&sb, '[');
+	for (int i = 0; i < s->rank; i++)
+		sb_printf(&sb, i ? ",%lld" : "%lld", (long long)s->dim[i]);
+	sb_putc(&sb, ']');
+	char *r = arena_strdup(a, sb.data);
+	sb_free(&sb);
+	return r;
+}
+
+static const char *
+S_shape(Sema *S, const Shape *s)
+{
+	return shape_str(S->a, s);
+}
+
+static Shape
+shape_scalar(void)
+{
+	Shape s;
+	memset(&s, 0, sizeof s);
+	return s;
+}
+
+/* Check an element count; report and return 0 when too large. */
+static int
+check_numel(Sema *S, const Shape *s, Span sp)
+{
+	int64_t n = 1;
+	for (int i = 0; i < s->rank; i++) {
+		if (s->dim[i] <= 0) {
+			diag_error(sp, "shape %s has a non-positive dimension",
+				   S_shape(S, s));
+			return 0;
+		}
+		if (n > MAX_NUMEL / s->dim[i]) {
+			diag_error(sp,
+				   "shape %s has too many elements (at most %lld "
+				   "allowed)",
+				   S_shape(S, s), (long long)MAX_NUMEL);
+			return 0;
+		}
+		n *= s->dim[i];
+	}
+	return 1;
+}
+
+static Node *
+new_node(Sema *S, OpKind op, const Shape *shape, int nin, Node **in, Span sp)
+{
+	if (S->g->nodes.len >= MAX_NODES) {
+		if (!S->too_big)
+			diag_error(sp,
+				   "model too large: more than %d operations "
+				   "after unrolling loops and inlining defs",
+				   MAX_NODES);
+		S->too_big = 1;
+		return NULL;
+	}
+	Node *n = graph_node(S->a, S->g, op, shape, nin, in, sp);
+	n->line = S->line;
+	if (!op_is_leaf(op) && S->vertex) {
+		n->vertex = S->vertex;
+		vec_push(S->a, &S->vertex->nodes, n);
+		n->member = S->base;
+	}
+	return n;
+}
+
+/* ------------------------------------------------------------ symbols */
+
+static Sym *
+def_sym(Sema *S, const char *name)
+{
+	for (const Def *d = S->prog->defs; d; d = d->next)
+		if (strcmp(d->name, name) == 0) {
+			Sym *s = arena_alloc(S->a, sizeof *s);
+			s->name = d->name;
+			s->kind = SYM_DEF;
+			s->def = d;
+			s->span = d->name_span;
+			return s;
+		}
+	return NULL;
+}
+
+/* Innermost binding of a name; defs are visible everywhere.  Inside a def
+ * body the caller's names are hidden. */
+static Sym *
+lookup(Sema *S, const char *name)
+{
+	for (Sym *s = S->scope; s; s = s->next) {
+		if (S->in_def && s == S->def_scope_base)
+			break;
+		if (strcmp(s->name, name) == 0)
+			return s;
+	}
+	/* defs are visible everywhere */
+	return def_sym(S, name);
+}
+
+
+static const char *
+sym_kind_name(const Sym *s)
+{
+	switch (s->kind) {
+	case SYM_CONST:
+		return "const";
+	case SYM_LEAF:
+		return s->what;
+	case SYM_VERTEX:
+		return "vertex";
+	case SYM_FAMILY:
+		return "vertex family";
+	case SYM_DEF:
+		return "def";
+	}
+	return "name";
+}
+
+static Sym *
+define(Sema *S, const char *name, Span sp, SymKind kind)
+{
+	Sym *old = lookup(S, name);
+	if (old) {
+		diag_error(sp, "'%s' is already defined (as a %s)", name,
+			   sym_kind_name(old));
+		if (old->span.hi > 0)
+			diag_note(old->span, "'%s' was defined here", name);
+		return NULL;
+	}
+	Sym *s = arena_alloc(S->a, sizeof *s);
+	s->name = name;
+	s->kind = kind;
+	s->span = sp;
+	s->next = S->scope;
+	S->scope = s;
+	return s;
+}
+
+/* ----------------------------------------------------- compile-time ints */
+
+/* Evaluate an expression that must be a compile-time number. */
+static int
+eval_number(Sema *S, const Expr *e, const char *what, double *out,
+	    int *is_int)
+{
+	Value v = eval(S, e);
+	if (v.kind == VAL_ERROR)
+		return 0;
+	if (v.kind != VAL_NUM) {
+		diag_error(e->span, "%s must be a compile-time number", what);
+		return 0;
+	}
+	*out = v.num;
+	if (is_int)
+		*is_int = v.is_int;
+	return 1;
+}
+
+static int
+eval_int(Sema *S, const Expr *e, const char *what, int64_t *out)
+{
+	double x;
+	int is_int;
+	if (!eval_number(S, e, what, &x, &is_int))
+		return 0;
+	if (!is_int) {
+		diag_error(e->span, "%s must be an integer, got %.17g", what,
+			   x);
+		return 0;
+	}
+	*out = (int64_t)x;
+	return 1;
+}
+
+static int S_in_shape; /* set while evaluating shape dimensions */
+
+/* A shape: EXPR_LIST of positive integers. */
+static int
+eval_shape(Sema *S, const Expr *list, Shape *out)
+{
+	memset(out, 0, sizeof *out);
+	if (list->kind != EXPR_LIST) {
+		diag_error(list->span, "expected a shape like [2, 3]");
+		return 0;
+	}
+	if (list->u.list.n > PCC_MAX_RANK) {
+		diag_error(list->span, "shape has rank %d; at most %d allowed",
+			   list->u.list.n, PCC_MAX_RANK);
+		return 0;
+	}
+	int ok = 1;
+	int saved = S_in_shape;
+	S_in_shape = 1;
+	for (const Expr *d = list->u.list.items; d; d = d->next) {
+		double x;
+		int is_int;
+		if (!eval_number(S, d, "a shape dimension", &x, &is_int)) {
+			ok = 0;
+			continue;
+		}
+		if (!is_int || x <= 0) {
+			diag_error(d->span,
+				   "shape dimension must be a positive integer, "
+				   "got %.17g",
+				   x);
+			ok = 0;
+			continue;
+		}
+		if (x > (double)MAX_NUMEL) {
+			diag_error(d->span,
+				   "shape dimension %.17g is too large (at most "
+				   "%lld)",
+				   x, (long long)MAX_NUMEL);
+			ok = 0;
+			continue;
+		}
+		out->dim[out->rank++] = (int64_t)x;
+	}
+	S_in_shape = saved;
+	if (ok && !check_numel(S, out, list->span))
+		ok = 0;
+	return ok;
+}
+
+/* ----------------------------------------------------------- node ops */
+
+static Node *
+const_node(Sema *S, double value, const Shape *shape, Span sp)
+{
+	Node *n = new_node(S, OP_CONST, shape, 0, NULL, sp);
+	if (n)
+		n->attr.value = value;
+	return n;
+}
+
+static Node *
+as_node(Sema *S, Value v)
+{
+	if (v.kind == VAL_NODE)
+		return v.node;
+	if (v.kind == VAL_NUM) {
+		Shape sc = shape_scalar();
+		return const_node(S, v.num, &sc, v.span);
+	}
+	return NULL;
+}
+
+static Value
+unary_node(Sema *S, OpKind op, Node *x, Span sp)
+{
+	Node *in[1] = {x};
+	Node *n = new_node(S, op, &x->shape, 1, in, sp);
+	return n ? val_node(n, sp) : val_error();
+}
+
+static int
+broadcast(const Shape *a, const Shape *b, Shape *out)
+{
+	int r = a->rank > b->rank ? a->rank : b->rank;
+	memset(out, 0, sizeof *out);
+	out->rank = r;
+	for (int i = 0; i < r; i++) {
+		int64_t da = i < r - a->rank ? 1 : a->dim[i - (r - a->rank)];
+		int64_t db = i < r - b->rank ? 1 : b->dim[i - (r - b->rank)];
+		if (da != db && da != 1 && db != 1)
+			return 0;
+		out->dim[i] = da > db ? da : db;
+	}
+	return 1;
+}
+
+static const char *const bin_verb[] = {"add", "subtract", "multiply",
+				       "divide", "multiply"};
+static const char *const bin_sym[] = {"+", "-", "*", "/", "@"};
+
+static Value
+fold_binary(BinOp op, double x, double y, int xi, int yi, Span sp,
+	    Span op_span)
+{
+	int both = xi && yi;
+	switch (op) {
+	case BIN_ADD:
+		return val_num(x + y, both, sp);
+	case BIN_SUB:
+		return val_num(x - y, both, sp);
+	case BIN_MUL:
+		return val_num(x * y, both, sp);
+	case BIN_DIV:
+		if (y == 0) {
+			diag_error(op_span, "division by zero");
+			return val_error();
+		}
+		if (both && S_in_shape && fmod(x, y) != 0) {
+			diag_error(sp,
+				   "'/' leaves a remainder in a shape: %.17g / "
+				   "%.17g",
+				   x, y);
+			return val_error();
+		}
+		return val_num(x / y, both && fmod(x, y) == 0, sp);
+	case BIN_MATMUL:
+		diag_error(op_span, "'@' needs tensor operands, not numbers");
+		return val_error();
+	}
+	unreachable();
+}
+
+static Value
+matmul(Sema *S, Node *a, Node *b, Span sp, Span op_span)
+{
+	const Shape *x = &a->shape, *y = &b->shape;
+	Shape out = shape_scalar();
+	int ok = x->rank >= 1 && x->rank <= 2 && y->rank >= 1 && y->rank <= 2;
+	if (ok) {
+		int64_t kx = x->dim[x->rank - 1];
+		int64_t ky = y->dim[0];
+		ok = kx == ky;
+		if (x->rank == 2)
+			out.dim[out.rank++] = x->dim[0];
+		if (y->rank == 2)
+			out.dim[out.rank++] = y->dim[1];
+	}
+	if (!ok) {
+		diag_error(op_span, "cannot multiply %s @ %s", S_shape(S, x),
+			   S_shape(S, y));
+		return val_error();
+	}
+	Node *in[2] = {a, b};
+	Node *n = new_node(S, OP_MATMUL, &out, 2, in, sp);
+	return n ? val_node(n, sp) : val_error();
+}
+
+static Value
+binary(Sema *S, const Expr *e)
+{
+	Value l = eval(S, e->u.bin.lhs);
+	Value r = eval(S, e->u.bin.rhs);
+	if (l.kind == VAL_ERROR || r.kind == VAL_ERROR)
+		return val_error();
+	BinOp op = e->u.bin.op;
+	if (l.kind == VAL_SHAPE || r.kind == VAL_SHAPE) {
+		diag_error(e->u.bin.op_span,
+			   "a shape list [..] is only allowed as an argument "
+			   "of reshape, zeros or ones");
+		return val_error();
+	}
+	if (l.kind == VAL_NUM && r.kind == VAL_NUM)
+		return fold_binary(op, l.num, r.num, l.is_int, r.is_int,
+				   e->span, e->u.bin.op_span);
+	if (op == BIN_MATMUL) {
+		if (l.kind == VAL_NUM || r.kind == VAL_NUM) {
+			diag_error(e->u.bin.op_span,
+				   "cannot multiply a number with '@'; use '*'");
+			return val_error();
+		}
+		return matmul(S, l.node, r.node, e->span, e->u.bin.op_span);
+	}
+	Node *a = as_node(S, l), *b = as_node(S, r);
+	if (!a || !b)
+		return val_error();
+	Shape out;
+	if (!broadcast(&a->shape, &b->shape, &out)) {
+		diag_error(e->u.bin.op_span,
+			   "cannot %s %s %s %s: shapes do not broadcast",
+			   bin_verb[op], S_shape(S, &a->shape), bin_sym[op],
+			   S_shape(S, &b->shape));
+		return val_error();
+	}
+	static const OpKind kind[] = {OP_ADD, OP_SUB, OP_MUL, OP_DIV};
+	Node *in[2] = {a, b};
+	Node *n = new_node(S, kind[op], &out, 2, in, e->span);
+	return n ? val_node(n, e->span) : val_error();
+}
+
+/* -------------------------------------------------------------- calls */
+
+typedef struct Builtin {
+	const char *name;
+	OpKind op;
+	int min_args, max_args;
+	const char *keywords; /* allowed keyword args, space separated */
+} Builtin;
+
+static const Builtin builtins[] = {
+	{"tanh", OP_TANH, 1, 1, ""},
+	{"sigmoid", OP_SIGMOID, 1, 1, ""},
+	{"relu", OP_RELU, 1, 1, ""},
+	{"exp", OP_EXP, 1, 1, ""},
+	{"log", OP_LOG, 1, 1, ""},
+	{"sqrt", OP_SQRT, 1, 1, ""},
+	{"square", OP_SQUARE, 1, 1, ""},
+	{"softplus", OP_SOFTPLUS, 1, 1, ""},
+	{"abs", OP_ABS, 1, 1, ""},
+	{"leaky_relu", OP_LEAKY_RELU, 2, 2, ""},
+	{"softmax", OP_SOFTMAX, 1, 1, ""},
+	{"log_softmax", OP_LOG_SOFTMAX, 1, 1, ""},
+	{"layernorm", OP_LAYERNORM, 1, 1, ""},
+	{"sum", OP_SUM, 1, 1, ""},
+	{"mean", OP_MEAN, 1, 1, ""},
+	{"transpose", OP_TRANSPOSE, 1, 1, ""},
+	{"reshape", OP_RESHAPE, 2, 2, ""},
+	{"flatten", OP_RESHAPE, 1, 1, ""},
+	{"concat", OP_CONCAT, 1, 1000000, ""},
+	{"conv2d", OP_CONV2D, 2, 2, "stride pad"},
+	{"maxpool2d", OP_MAXPOOL2D, 2, 2, "stride"},
+	{"avgpool2d", OP_AVGPOOL2D, 2, 2, "stride"},
+	{"zeros", OP_CONST, 1, 1, ""},
+	{"ones", OP_CONST, 1, 1, ""},
+};
+
+static double
+fold_unary(OpKind op, double x, double a)
+{
+	switch (op) {
+	case OP_TANH:
+		return tanh(x);
+	case OP_SIGMOID:
+		return 1 / (1 + exp(-x));
+	case OP_RELU:
+		return x > 0 ? x : 0;
+	case OP_EXP:
+		return exp(x);
+	case OP_LOG:
+		return log(x);
+	case OP_SQRT:
+		return sqrt(x);
+	case OP_SQUARE:
+		return x * x;
+	case OP_SOFTPLUS:
+		return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));
+	case OP_ABS:
+		return fabs(x);
+	case OP_LEAKY_RELU:
+		return x > 0 ? x : a * x;
+	default:
+		return NAN;
+	}
+}
+
+static int
+keyword_allowed(const char *list, const char *kw)
+{
+	size_t n = strlen(kw);
+	const char *p = list;
+	while (*p) {
+		const char *q = strchr(p, ' ');
+		size_t len = q ? (size_t)(q - p) : strlen(p);
+		if (len == n && strncmp(p, kw, n) == 0)
+			return 1;
+		if (!q)
+			break;
+		p = q + 1;
+	}
+	return 0;
+}
+
+static Value call_def(Sema *S, const Expr *e, const Def *d);
+
+static Value
+call_builtin(Sema *S, const Expr *e, const Builtin *b)
+{
+	const char *fn = b->name;
+	int nargs = e->u.call.nargs;
+	Value args[8];
+	const Arg *pos[8];
+	int npos = 0;
+	int64_t stride = -1, pad = 0;
+	int ok = 1;
+	for (const Arg *a = e->u.call.args; a; a = a->next) {
+		if (a->kw) {
+			if (!keyword_allowed(b->keywords, a->kw)) {
+				if (b->keywords[0])
+					diag_error(a->kw_span,
+						   "unknown keyword argument "
+						   "'%s' for %s (expected: %s)",
+						   a->kw, fn, b->keywords);
+				else
+					diag_error(a->kw_span,
+						   "%s takes no keyword "
+						   "arguments",
+						   fn);
+				ok = 0;
+				continue;
+			}
+			int64_t v;
+			if (!eval_int(S, a->value, a->kw, &v)) {
+				ok = 0;
+				continue;
+			}
+			if (strcmp(a->kw, "stride") == 0) {
+				if (v <= 0) {
+					diag_error(a->value->span,
+						   "stride must be positive, "
+						   "got %lld",
+						   (long long)v);
+					ok = 0;
+				}
+				stride = v;
+			} else {
+				if (v < 0) {
+					diag_error(a->value->span,
+						   "pad must not be negative, "
+						   "got %lld",
+						   (long long)v);
+					ok = 0;
+				}
+				pad = v;
+			}
+			continue;
+		}
+		if (npos < 8)
+			pos[npos] = a;
+		npos++;
+	}
+	(void)nargs;
+	if (npos < b->min_args || npos > b->max_args) {
+		if (b->min_args == b->max_args)
+			diag_error(e->u.call.id_span,
+				   "%s takes %d argument%s, got %d", fn,
+				   b->min_args, b->min_args == 1 ? "" : "s",
+				   npos);
+		else
+			diag_error(e->u.call.id_span,
+				   "%s takes at least %d argument%s, got %d",
+				   fn, b->min_args, b->min_args == 1 ? "" : "s",
+				   npos);
+		return val_error();
+	}
+	if (!ok)
+		return val_error();
+
+	/* concat: any number of tensors */
+	if (b->op == OP_CONCAT) {
+		PtrVec ins = {0};
+		Shape out = shape_scalar();
+		int good = 1;
+		const Node *first = NULL;
+		for (const Arg *a = e->u.call.args; a; a = a->next) {
+			Value v = eval(S, a->value);
+			if (v.kind == VAL_ERROR) {
+				good = 0;
+				continue;
+			}
+			if (v.kind != VAL_NODE) {
+				diag_error(a->value->span,
+					   "concat takes tensors, not numbers "
+					   "or shapes");
+				good = 0;
+				continue;
+			}
+			Node *n = v.node;
+			if (n->shape.rank < 1) {
+				diag_error(a->value->span,
+					   "cannot concat a scalar: concat "
+					   "joins along the first axis");
+				good = 0;
+				continue;
+			}
+			if (!first) {
+				first = n;
+				out = n->shape;
+			} else {
+				Shape x = n->shape;
+				int same = x.rank == out.rank;
+				for (int i = 1; same && i < x.rank; i++)
+					same = x.dim[i] == out.dim[i];
+				if (!same) {
+					diag_error(a->value->span,
+						   "cannot concat %s with %s: "
+						   "dimensions after the first "
+						   "must match",
+						   S_shape(S, &first->shape),
+						   S_shape(S, &x));
+					good = 0;
+					continue;
+				}
+				out.dim[0] += x.dim[0];
+			}
+			vec_push(S->a, &ins, n);
+		}
+		if (!good)
+			return val_error();
+		if (!check_numel(S, &out, e->span))
+			return val_error();
+		Node *n = new_node(S, OP_CONCAT, &out, ins.len,
+				   (Node **)ins.items, e->span);
+		return n ? val_node(n, e->span) : val_error();
+	}
+
+	for (int i = 0; i < npos && i < 8; i++) {
+		args[i] = eval(S, pos[i]->value);
+		if (args[i].kind == VAL_ERROR)
+			ok = 0;
+	}
+	if (!ok)
+		return val_error();
+
+	/* zeros([..]) / ones([..]) */
+	if (b->op == OP_CONST) {
+		if (args[0].kind != VAL_SHAPE) {
+			diag_error(pos[0]->value->span,
+				   "%s takes a shape like [2, 3]", fn);
+			return val_error();
+		}
+		Node *n = const_node(S, strcmp(fn, "ones") == 0 ? 1.0 : 0.0,
+				     &args[0].shape, e->span);
+		return n ? val_node(n, e->span) : val_error();
+	}
+
+	/* the first argument is the tensor */
+	Value x = args[0];
+	if (x.kind == VAL_SHAPE) {
+		diag_error(pos[0]->value->span,
+			   "%s takes a tensor, not a shape list", fn);
+		return val_error();
+	}
+	for (int i = 1; i < npos; i++) {
+		if (b->op == OP_RESHAPE)
+			break;
+		if (args[i].kind != VAL_NUM) {
+			diag_error(pos[i]->value->span,
+				   "argument %d of %s must be a compile-time "
+				   "number",
+				   i + 1, fn);
+			return val_error();
+		}
+	}
+
+	/* elementwise functions of numbers fold */
+	if (x.kind == VAL_NUM && (op_is_elementwise_unary(b->op))) {
+		double r = fold_unary(b->op, x.num,
+				      npos > 1 ? args[1].num : 0);
+		if (isnan(r) || isinf(r)) {
+			diag_error(e->span, "%s(%.17g) is not a finite number",
+				   fn, x.num);
+			return val_error();
+		}
+		return val_num(r, 0, e->span);
+	}
+	Node *n = as_node(S, x);
+	if (!n)
+		return val_error();
+	const Shape *xs = &n->shape;
+	Shape out = *xs;
+
+	switch (b->op) {
+	case OP_LEAKY_RELU: {
+		Value r = unary_node(S, OP_LEAKY_RELU, n, e->span);
+		if (r.kind == VAL_NODE)
+			r.node->attr.value = args[1].num;
+		return r;
+	}
+	case OP_SOFTMAX:
+	case OP_LOG_SOFTMAX:
+	case OP_LAYERNORM:
+		if (xs->rank < 1) {
+			diag_error(pos[0]->value->span,
+				   "%s works over the last axis; a scalar has "
+				   "none",
+				   fn);
+			return val_error();
+		}
+		return unary_node(S, b->op, n, e->span);
+	case OP_SUM:
+	case OP_MEAN: {
+		Shape sc = shape_scalar();
+		Node *in[1] = {n};
+		Node *r = new_node(S, b->op, &sc, 1, in, e->span);
+		return r ? val_node(r, e->span) : val_error();
+	}
+	case OP_TRANSPOSE: {
+		if (xs->rank != 2) {
+			diag_error(pos[0]->value->span,
+				   "transpose takes a matrix [m,n], got %s",
+				   S_shape(S, xs));
+			return val_error();
+		}
+		out.dim[0] = xs->dim[1];
+		out.dim[1] = xs->dim[0];
+		Node *in[1] = {n};
+		Node *r = new_node(S, OP_TRANSPOSE, &out, 1, in, e->span);
+		return r ? val_node(r, e->span) : val_error();
+	}
+	case OP_RESHAPE: {
+		if (npos == 1) { /* flatten */
+			out = shape_scalar();
+			out.rank = 1;
+			out.dim[0] = shape_numel(xs);
+		} else {
+			if (args[1].kind != VAL_SHAPE) {
+				diag_error(pos[1]->value->span,
+					   "reshape takes a shape like [2, 3] "
+					   "as its second argument");
+				return val_error();
+			}
+			out = args[1].shape;
+			if (shape_numel(&out) != shape_numel(xs)) {
+				diag_error(e->span,
+					   "cannot reshape %s (%lld elements) "
+					   "to %s (%lld elements)",
+					   S_shape(S, xs),
+					   (long long)shape_numel(xs),
+					   S_shape(S, &out),
+					   (long long)shape_numel(&out));
+				return val_error();
+			}
+		}
+		Node *in[1] = {n};
+		Node *r = new_node(S, OP_RESHAPE, &out, 1, in, e->span);
+		return r ? val_node(r, e->span) : val_error();
+	}
+	case OP_CONV2D: {
+		Value kv = args[1];
+		if (kv.kind != VAL_NODE) {
+			diag_error(pos[1]->value->span,
+				   "conv2d takes a kernel tensor [O,C,kh,kw]");
+			return val_error();
+		}
+		const Shape *ks = &kv.node->shape;
+		if (stride < 0)
+			stride = 1;
+		if (xs->rank != 3 || ks->rank != 4 ||
+		    ks->dim[1] != xs->dim[0]) {
+			diag_error(e->u.call.id_span,
+				   "cannot convolve %s with kernel %s: conv2d "
+				   "takes x[C,H,W] and K[O,C,kh,kw]",
+				   S_shape(S, xs), S_shape(S, ks));
+			return val_error();
+		}
+		int64_t oh = xs->dim[1] + 2 * pad - ks->dim[2];
+		int64_t ow = xs->dim[2] + 2 * pad - ks->dim[3];
+		if (oh < 0 || ow < 0) {
+			diag_error(e->u.call.id_span,
+				   "conv2d kernel %s is larger than the padded "
+				   "input %s",
+				   S_shape(S, ks), S_shape(S, xs));
+			return val_error();
+		}
+		out = shape_scalar();
+		out.rank = 3;
+		out.dim[0] = ks->dim[0];
+		out.dim[1] = oh / stride + 1;
+		out.dim[2] = ow / stride + 1;
+		Node *in[2] = {n, kv.node};
+		Node *r = new_node(S, OP_CONV2D, &out, 2, in, e->span);
+		if (r) {
+			r->attr.conv.stride = (int)stride;
+			r->attr.conv.pad = (int)pad;
+		}
+		return r ? val_node(r, e->span) : val_error();
+	}
+	case OP_MAXPOOL2D:
+	case OP_AVGPOOL2D: {
+		if (!args[1].is_int || args[1].num <= 0) {
+			diag_error(pos[1]->value->span,
+				   "%s window must be a positive integer", fn);
+			return val_error();
+		}
+		int64_t k = (int64_t)args[1].num;
+		if (stride < 0)
+			stride = k;
+		if (xs->rank != 3) {
+			diag_error(pos[0]->value->span,
+				   "%s takes x[C,H,W], got %s", fn,
+				   S_shape(S, xs));
+			return val_error();
+		}
+		if (xs->dim[1] < k || xs->dim[2] < k) {
+			diag_error(e->u.call.id_span,
+				   "%s window %lld is larger than the input %s",
+				   fn, (long long)k, S_shape(S, xs));
+			return val_error();
+		}
+		out.dim[1] = (xs->dim[1] - k) / stride + 1;
+		out.dim[2] = (xs->dim[2] - k) / stride + 1;
+		Node *in[1] = {n};
+		Node *r = new_node(S, b->op, &out, 1, in, e->span);
+		if (r) {
+			r->attr.conv.k = (int)k;
+			r->attr.conv.stride = (int)stride;
+		}
+		return r ? val_node(r, e->span) : val_error();
+	}
+	default:
+		return unary_node(S, b->op, n, e->span);
+	}
+}
+
+static Value
+call(Sema *S, const Expr *e)
+{
+	const char *fn = e->u.call.id;
+	Sym *s = lookup(S, fn);
+	if (s && s->kind == SYM_DEF)
+		return call_def(S, e, s->def);
+	if (s) {
+		diag_error(e->u.call.id_span, "'%s' is a %s, not a function",
+			   fn, sym_kind_name(s));
+		return val_error();
+	}
+	for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++)
+		if (strcmp(builtins[i].name, fn) == 0)
+			return call_builtin(S, e, &builtins[i]);
+	if (strcmp(fn, "mse") == 0 || strcmp(fn, "cross_entropy") == 0)
+		diag_error(e->u.call.id_span,
+			   "%s is a loss: write 'loss %s(output, target);'",
+			   fn, fn);
+	else
+		diag_error(e->u.call.id_span, "unknown function '%s'", fn);
+	return val_error();
+}
+
+/* --------------------------------------------------------- statements */
+
+static void stmts(Sema *S, const Stmt *st);
+
+static const char *
+c_ident(Arena *a, const char *label)
+{
+	StrBuf sb = {0};
+	for (const char *p = label; *p; p++) {
+		char c = *p;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '_')
+			sb_putc(&sb, c);
+		else if (sb.len && sb.data[sb.len - 1] != '_')
+			sb_putc(&sb, '_');
+	}
+	while (sb.len && sb.data[sb.len - 1] == '_')
+		sb.data[--sb.len] = 0;
+	const char *r = arena_strdup(a, sb.len ? sb.data : "v");
+	sb_free(&sb);
+	return r;
+}
+
+/* Start a vertex; returns the previous context to restore. */
+typedef struct VCtx {
+	Vertex *vertex;
+	const char *base;
+	int line;
+} VCtx;
+
+static VCtx
+begin_vertex(Sema *S, const char *label, const char *base, Span sp)
+{
+	VCtx old = {S->vertex, S->base, S->line};
+	Vertex *v = arena_alloc(S->a, sizeof *v);
+	v->id = S->g->vertices.len;
+	v->label = label;
+	v->span = sp;
+	int col;
+	diag_line_col(sp, &v->line, &col);
+	vec_push(S->a, &S->g->vertices, v);
+	S->vertex = v;
+	S->base = base;
+	S->line = v->line;
+	return old;
+}
+
+static void
+end_vertex(Sema *S, VCtx old)
+{
+	S->vertex = old.vertex;
+	S->base = old.base;
+	S->line = old.line;
+}
+
+/* Make sure a vertex's value is a node of its own (not a leaf or another
+ * vertex's node): wrap it in an identity. */
+static Node *
+own_root(Sema *S, Node *n, Span sp)
+{
+	if (n->vertex == S->vertex)
+		return n;
+	Node *in[1] = {n};
+	return new_node(S, OP_IDENTITY, &n->shape, 1, in, sp);
+}
+
+static void
+finish_vertex(Sema *S, Node *root)
+{
+	Vertex *v = S->vertex;
+	v->root = root;
+	root->label = v->label;
+}
+
+/* Evaluate the right-hand side of a vertex definition. */
+static Node *
+vertex_value(Sema *S, const Expr *rhs, const char *label, const char *base,
+	     Span sp)
+{
+	VCtx old = begin_vertex(S, label, base, sp);
+	Value v = eval(S, rhs);
+	Node *root = NULL;
+	if (v.kind == VAL_SHAPE) {
+		diag_error(rhs->span,
+			   "a shape list [..] is only allowed as an argument "
+			   "of reshape, zeros or ones");
+	} else if (v.kind != VAL_ERROR) {
+		Node *n = as_node(S, v);
+		if (n)
+			root = own_root(S, n, rhs->span);
+	}
+	if (root)
+		finish_vertex(S, root);
+	else
+		S->g->vertices.len--; /* drop the failed vertex */
+	end_vertex(S, old);
+	return root;
+}
+
+static void
+stmt_assign(Sema *S, const Stmt *st)
+{
+	const char *name = st->name;
+	if (!st->index) {
+		if (!define(S, name, st->name_span, SYM_VERTEX)) {
+			(void)eval(S, st->value); /* still check it */
+			return;
+		}
+		Sym *sym = S->scope;
+		const char *label = name;
+		if (S->iter_suffix)
+			label = arena_printf(S->a, "%s%s", name,
+					     S->iter_suffix);
+		if (S->in_def)
+			label = arena_printf(S->a, "%s.%s",
+					     S->base ? S->base : "def", name);
+		const char *base = c_ident(S->a, S->in_def ? label : name);
+		if (S->in_def) /* strip the call number: "cell_a" */
+			base = c_ident(S->a,
+				       arena_printf(S->a, "%s_%s",
+						    S->active[S->nactive - 1]
+							    ->name,
+						    name));
+		Node *root = vertex_value(S, st->value, label, base, st->span);
+		if (!root) {
+			sym->kind = SYM_CONST; /* poison: later uses are errors */
+			sym->num = NAN;
+			sym->node = NULL;
+			return;
+		}
+		sym->node = root;
+		return;
+	}
+	/* family member h[i] = ... */
+	int64_t idx;
+	if (!eval_int(S, st->index, "a family index", &idx)) {
+		(void)eval(S, st->value);
+		return;
+	}
+	if (idx < 0 || idx >= MAX_FAMILY) {
+		diag_error(st->index->span,
+			   "family index %lld is out of range [0, %d)",
+			   (long long)idx, MAX_FAMILY);
+		return;
+	}
+	Sym *sym = lookup(S, name);
+	if (sym && sym->kind != SYM_FAMILY) {
+		diag_error(st->name_span,
+			   "'%s' is a %s, not a vertex family; it cannot be "
+			   "indexed",
+			   name, sym_kind_name(sym));
+		return;
+	}
+	if (!sym) {
+		/* a family is global to the model, even when its first member
+		 * is defined inside a loop body (stmt_for keeps it) */
+		sym = define(S, name, st->name_span, SYM_FAMILY);
+		if (!sym)
+			return;
+		sym->fam = arena_alloc(S->a, sizeof *sym->fam);
+	}
+	Family *f = sym->fam;
+	if (idx >= f->cap) {
+		int64_t cap = f->cap ? f->cap : 8;
+		while (cap <= idx)
+			cap *= 2;
+		Node **m = arena_alloc(S->a, sizeof(Node *) * (size_t)cap);
+		Span *w = arena_alloc(S->a, sizeof(Span) * (size_t)cap);
+		if (f->cap) {
+			memcpy(m, f->member, sizeof(Node *) * (size_t)f->cap);
+			memcpy(w, f->where, sizeof(Span) * (size_t)f->cap);
+		}
+		f->member = m;
+		f->where = w;
+		f->cap = cap;
+	}
+	if (f->member[idx]) {
+		diag_error(st->name_span, "%s[%lld] is already defined", name,
+			   (long long)idx);
+		diag_note(f->where[idx], "%s[%lld] was defined here", name,
+			  (long long)idx);
+		return;
+	}
+	const char *label = arena_printf(S->a, "%s[%lld]", name,
+					 (long long)idx);
+	Node *root = vertex_value(S, st->value, label, c_ident(S->a, name),
+				  st->span);
+	if (!root)
+		return;
+	root->index = (int)idx;
+	f->member[idx] = root;
+	f->where[idx] = st->name_span;
+}
+
+static void
+stmt_const(Sema *S, const Stmt *st)
+{
+	double x;
+	int is_int = 0;
+	int overridden = 0;
+	if (!S->in_def && !S->iter_suffix) {
+		for (int i = 0; i < S->ndefines; i++)
+			if (strcmp(S->defines[i].name, st->name) == 0) {
+				x = S->defines[i].value;
+				is_int = S->defines[i].is_int;
+				S->defines[i].used = 1;
+				overridden = 1;
+			}
+	}
+	if (!overridden && !eval_number(S, st->value, "a const value", &x,
+					&is_int))
+		x = NAN, is_int = 0;
+	Sym *s = define(S, st->name, st->name_span, SYM_CONST);
+	if (s) {
+		s->num = x;
+		s->is_int = is_int;
+	}
+}
+
+static DataDecl *
+stmt_data(Sema *S, const Stmt *st, const char *what, OpKind op)
+{
+	Shape sh;
+	if (!eval_shape(S, st->shape, &sh))
+		return NULL;
+	Sym *s = define(S, st->name, st->name_span, SYM_LEAF);
+	if (!s)
+		return NULL;
+	s->what = what;
+	Node *n = new_node(S, op, &sh, 0, NULL, st->name_span);
+	if (!n)
+		return NULL;
+	n->label = st->name;
+	s->node = n;
+	if (op == OP_PARAM) {
+		ParamDecl *p = arena_alloc(S->a, sizeof *p);
+		p->name = st->name;
+		p->shape = sh;
+		p->span = st->name_span;
+		p->node = n;
+		p->init = sh.rank >= 2 ? INIT_XAVIER : INIT_ZEROS;
+		n->decl = S->g->params.len;
+		n->batched = 0;
+		if (st->init) {
+			const Expr *ie = st->init;
+			const char *iname = ie->kind == EXPR_NAME ? ie->u.name.id
+				: ie->kind == EXPR_CALL ? ie->u.call.id : NULL;
+			static const struct {
+				const char *name;
+				InitKind kind;
+				int nargs;
+			} inits[] = {{"zeros", INIT_ZEROS, 0},
+				     {"ones", INIT_ONES, 0},
+				     {"normal", INIT_NORMAL, 1},
+				     {"uniform", INIT_UNIFORM, 2},
+				     {"xavier", INIT_XAVIER, 0},
+				     {"he", INIT_HE, 0}};
+			int found = -1;
+			for (int i = 0; iname && i < 6; i++)
+				if (strcmp(inits[i].name, iname) == 0)
+					found = i;
+			if (found < 0) {
+				diag_error(ie->span,
+					   "unknown initialiser (expected "
+					   "zeros, ones, normal(std), "
+					   "uniform(lo, hi), xavier or he)");
+			} else {
+				int nargs = ie->kind == EXPR_CALL
+					? ie->u.call.nargs : 0;
+				p->init = inits[found].kind;
+				if (nargs != inits[found].nargs) {
+					diag_error(ie->span,
+						   "initialiser %s takes %d "
+						   "argument%s, got %d",
+						   iname, inits[found].nargs,
+						   inits[found].nargs == 1
+							   ? "" : "s",
+						   nargs);
+				} else if (nargs) {
+					double v[2] = {0, 0};
+					int k = 0;
+					for (const Arg *a = ie->u.call.args; a;
+					     a = a->next, k++) {
+						if (a->kw) {
+							diag_error(a->kw_span,
+								   "initialisers "
+								   "take no keyword "
+								   "arguments");
+							continue;
+						}
+						eval_number(S, a->value,
+							    "an initialiser "
+							    "argument",
+							    &v[k], NULL);
+					}
+					p->a = v[0];
+					p->b = v[1];
+					if (p->init == INIT_NORMAL && v[0] < 0)
+						diag_error(ie->span,
+							   "normal(std) needs "
+							   "std >= 0");
+					if (p->init == INIT_UNIFORM &&
+					    !(v[0] < v[1]))
+						diag_error(ie->span,
+							   "uniform(lo, hi) "
+							   "needs lo < hi");
+				}
+			}
+		}
+		p->offset = S->g->param_count;
+		S->g->param_count += shape_numel(&sh);
+		vec_push(S->a, &S->g->params, p);
+		return NULL;
+	}
+	DataDecl *d = arena_alloc(S->a, sizeof *d);
+	d->name = st->name;
+	d->shape = sh;
+	d->span = st->name_span;
+	d->node = n;
+	n->batched = 1;
+	s->data = d;
+	PtrVec *list = op == OP_INPUT ? &S->g->inputs : &S->g->targets;
+	n->decl = list->len;
+	vec_push(S->a, list, d);
+	return d;
+}
+
+static void
+stmt_loss(Sema *S, const Stmt *st)
+{
+	LossKind kind;
+	if (strcmp(st->lossfn, "mse") == 0) {
+		kind = LOSS_MSE;
+	} else if (strcmp(st->lossfn, "cross_entropy") == 0) {
+		kind = LOSS_CROSS_ENTROPY;
+	} else {
+		diag_error(st->lossfn_span,
+			   "unknown loss '%s' (expected mse or cross_entropy)",
+			   st->lossfn);
+		return;
+	}
+	/* the target */
+	Sym *t = lookup(S, st->target->id);
+	DataDecl *target = NULL;
+	if (!t) {
+		diag_error(st->target->span, "undefined name '%s'",
+			   st->target->id);
+	} else if (t->kind != SYM_LEAF || strcmp(t->what, "target") != 0) {
+		diag_error(st->target->span,
+			   "the second argument of a loss must be a target; "
+			   "'%s' is a %s",
+			   st->target->id, sym_kind_name(t));
+	} else {
+		target = t->data;
+	}
+	/* the output: a vertex name, or an expression that becomes one */
+	Node *out = NULL;
+	const Expr *oe = st->value;
+	Sym *os = oe->kind == EXPR_NAME ? lookup(S, oe->u.name.id) : NULL;
+	if (os && os->kind == SYM_VERTEX && os->node) {
+		out = os->node;
+	} else {
+		S->loss_count++;
+		const char *label = arena_printf(S->a, "loss%d", S->loss_count);
+		out = vertex_value(S, oe, label, label, oe->span);
+	}
+	if (!out || !target)
+		return;
+	if (!shape_equal(&out->shape, &target->shape)) {
+		diag_error(oe->span,
+			   "loss shapes differ: output %s, target '%s' %s",
+			   S_shape(S, &out->shape), target->name,
+			   S_shape(S, &target->shape));
+		return;
+	}
+	if (kind == LOSS_CROSS_ENTROPY && out->shape.rank < 1) {
+		diag_error(oe->span,
+			   "cross_entropy needs at least one axis (softmax "
+			   "over the last axis)");
+		return;
+	}
+	Loss *l = arena_alloc(S->a, sizeof *l);
+	l->kind = kind;
+	l->out = out;
+	l->target = target;
+	l->span = st->span;
+	int col;
+	diag_line_col(st->span, &l->line, &col);
+	vec_push(S->a, &S->g->losses, l);
+}
+
+static void
+add_output(Sema *S, const char *name, Node *n)
+{
+	for (int i = 0; i < S->g->outputs.len; i++) {
+		OutputDecl *o = S->g->outputs.items[i];
+		if (o->node == n)
+			return;
+	}
+	OutputDecl *o = arena_alloc(S->a, sizeof *o);
+	o->name = name;
+	o->node = n;
+	vec_push(S->a, &S->g->outputs, o);
+}
+
+static void
+stmt_output(Sema *S, const Stmt *st)
+{
+	for (const Ident *id = st->names; id; id = id->next) {
+		Sym *s = lookup(S, id->id);
+		if (!s) {
+			diag_error(id->span, "undefined name '%s'", id->id);
+			continue;
+		}
+		if (s->kind != SYM_VERTEX || !s->node) {
+			diag_error(id->span,
+				   "'%s' is a %s; output takes vertices "
+				   "(names defined by '=')",
+				   id->id, sym_kind_name(s));
+			continue;
+		}
+		add_output(S, c_ident(S->a, s->node->label), s->node);
+	}
+}
+
+static void
+stmt_for(Sema *S, const Stmt *st)
+{
+	int64_t lo, hi;
+	int ok = eval_int(S, st->lo, "a loop bound", &lo);
+	ok &= eval_int(S, st->hi, "a loop bound", &hi);
+	if (!ok)
+		return;
+	if (hi == lo) {
+		diag_error(span_join(st->lo->span, st->hi->span),
+			   "empty loop range %lld..%lld", (long long)lo,
+			   (long long)hi);
+		return;
+	}
+	if (hi < lo) {
+		diag_error(span_join(st->lo->span, st->hi->span),
+			   "reversed loop range %lld..%lld (the range is "
+			   "half-open: lo..hi with lo < hi)",
+			   (long long)lo, (long long)hi);
+		return;
+	}
+	if (hi - lo > MAX_NODES) {
+		diag_error(span_join(st->lo->span, st->hi->span),
+			   "loop of %lld iterations is too long to unroll "
+			   "(at most %d)",
+			   (long long)(hi - lo), MAX_NODES);
+		return;
+	}
+	if (lookup(S, st->name)) {
+		(void)define(S, st->name, st->name_span, SYM_CONST);
+		return;
+	}
+	const char *saved_suffix = S->iter_suffix;
+	for (int64_t i = lo; i < hi; i++) {
+		Sym *mark = S->scope;
+		Sym *v = define(S, st->name, st->name_span, SYM_CONST);
+		v->num = (double)i;
+		v->is_int = 1;
+		S->iter_suffix = arena_printf(S->a, "%s@%s=%lld",
+					      saved_suffix ? saved_suffix : "",
+					      st->name, (long long)i);
+		int before = diag_error_count();
+		stmts(S, st->body);
+		/* pop the iteration's locals, keeping families it created */
+		Sym *fams = NULL;
+		for (Sym *s = S->scope; s != mark;) {
+			Sym *next = s->next;
+			if (s->kind == SYM_FAMILY) {
+				s->next = fams;
+				fams = s;
+			}
+			s = next;
+		}
+		S->scope = mark;
+		while (fams) {
+			Sym *next = fams->next;
+			fams->next = S->scope;
+			S->scope = fams;
+			fams = next;
+		}
+		/* the same error in every iteration helps nobody */
+		if (diag_error_count() > before || S->too_big ||
+		    diag_too_many())
+			break;
+	}
+	S->iter_suffix = saved_suffix;
+}
+
+static void
+stmts(Sema *S, const Stmt *st)
+{
+	for (; st && !diag_too_many() && !S->too_big; st = st->next) {
+		int col;
+		diag_line_col(st->span, &S->line, &col);
+		switch (st->kind) {
+		case STMT_CONST:
+			stmt_const(S, st);
+			break;
+		case STMT_INPUT:
+			stmt_data(S, st, "input", OP_INPUT);
+			break;
+		case STMT_TARGET:
+			stmt_data(S, st, "target", OP_TARGET);
+			break;
+		case STMT_PARAM:
+			stmt_data(S, st, "param", OP_PARAM);
+			break;
+		case STMT_ASSIGN:
+			stmt_assign(S, st);
+			break;
+		case STMT_LOSS:
+			stmt_loss(S, st);
+			break;
+		case STMT_OUTPUT:
+			stmt_output(S, st);
+			break;
+		case STMT_FOR:
+			stmt_for(S, st);
+			break;
+		}
+	}
+}
+
+/* --------------------------------------------------------------- defs */
+
+static int
+def_index(Sema *S, const Def *d)
+{
+	int i = 0;
+	for (const Def *x = S->prog->defs; x; x = x->next, i++)
+		if (x == d)
+			return i;
+	unreachable();
+}
+
+static Value
+call_def(Sema *S, const Expr *e, const Def *d)
+{
+	for (int i = 0; i < S->nactive; i++)
+		if (S->active[i] == d) {
+			diag_error(e->u.call.id_span,
+				   "recursive call of def '%s'", d->name);
+			diag_note(d->name_span, "'%s' is defined here",
+				  d->name);
+			return val_error();
+		}
+	if (S->nactive >= MAX_DEPTH) {
+		diag_error(e->span, "def calls nested too deeply (more than "
+			   "%d)", MAX_DEPTH);
+		return val_error();
+	}
+	if (e->u.call.nargs != d->nparams) {
+		diag_error(e->u.call.id_span, "%s takes %d argument%s, got %d",
+			   d->name, d->nparams, d->nparams == 1 ? "" : "s",
+			   e->u.call.nargs);
+		diag_note(d->name_span, "'%s' is defined here", d->name);
+		return val_error();
+	}
+	/* evaluate the arguments in the caller's scope */
+	Value *args = arena_alloc(S->a, sizeof(Value) * (size_t)(d->nparams + 1));
+	int ok = 1, k = 0;
+	for (const Arg *a = e->u.call.args; a; a = a->next, k++) {
+		if (a->kw) {
+			diag_error(a->kw_span,
+				   "def '%s' takes no keyword arguments",
+				   d->name);
+			ok = 0;
+			continue;
+		}
+		args[k] = eval(S, a->value);
+		if (args[k].kind == VAL_ERROR)
+			ok = 0;
+	}
+	if (!ok)
+		return val_error();
+	/* enter the def's scope */
+	int di = def_index(S, d);
+	int ncall = ++S->call_count[di];
+	Sym *saved_scope = S->scope, *saved_base = S->def_scope_base;
+	int saved_in_def = S->in_def;
+	const char *saved_suffix = S->iter_suffix;
+	const char *saved_vbase = S->base;
+	S->def_scope_base = S->scope;
+	S->in_def = 1;
+	S->iter_suffix = NULL;
+	S->active[S->nactive++] = d;
+	k = 0;
+	for (const Ident *p = d->params; p; p = p->next, k++) {
+		Sym *s = define(S, p->id, p->span, SYM_CONST);
+		if (!s)
+			continue;
+		if (args[k].kind == VAL_NUM) {
+			s->num = args[k].num;
+			s->is_int = args[k].is_int;
+		} else if (args[k].kind == VAL_NODE) {
+			s->kind = SYM_VERTEX;
+			s->node = args[k].node;
+		} else {
+			diag_error(e->span, "argument %d of '%s' is a shape "
+				   "list, which defs cannot take", k + 1, d->name);
+			s->num = NAN;
+		}
+	}
+	/* statements inside the def: vertices named "<def>.<n>.<name>" */
+	VCtx caller = {S->vertex, S->base, S->line};
+	S->base = arena_printf(S->a, "%s.%d", d->name, ncall);
+	for (const Stmt *st = d->body; st && !diag_too_many(); st = st->next) {
+		int col;
+		diag_line_col(st->span, &S->line, &col);
+		if (st->kind == STMT_CONST)
+			stmt_const(S, st);
+		else if (st->kind == STMT_ASSIGN && !st->index)
+			stmt_assign(S, st);
+		else
+			diag_error(st->span,
+				   "only assignments and consts are allowed "
+				   "in a def body");
+	}
+	/* the return expression is fused into the caller's vertex */
+	S->vertex = caller.vertex;
+	S->base = saved_vbase;
+	S->line = caller.line;
+	Value r = eval(S, d->ret);
+	S->nactive--;
+	S->scope = saved_scope;
+	S->def_scope_base = saved_base;
+	S->in_def = saved_in_def;
+	S->iter_suffix = saved_suffix;
+	return r;
+}
+
+/* --------------------------------------------------------- expressions */
+
+static Value
+eval_name(Sema *S, const Expr *e)
+{
+	Sym *s = lookup(S, e->u.name.id);
+	if (!s) {
+		diag_error(e->span, "undefined name '%s'", e->u.name.id);
+		return val_error();
+	}
+	switch (s->kind) {
+	case SYM_CONST:
+		if (isnan(s->num))
+			return val_error();
+		return val_num(s->num, s->is_int, e->span);
+	case SYM_LEAF:
+	case SYM_VERTEX:
+		if (!s->node)
+			return val_error();
+		if (s->node->op == OP_TARGET) {
+			diag_error(e->span,
+				   "target '%s' can only be used as the second "
+				   "argument of a loss",
+				   s->name);
+			return val_error();
+		}
+		return val_node(s->node, e->span);
+	case SYM_FAMILY:
+		diag_error(e->span,
+			   "'%s' is a vertex family; index it, as %s[i]",
+			   s->name, s->name);
+		return val_error();
+	case SYM_DEF:
+		diag_error(e->span, "'%s' is a def; call it, as %s(...)",
+			   s->name, s->name);
+		return val_error();
+	}
+	unreachable();
+}
+
+static Value
+eval_index(Sema *S, const Expr *e)
+{
+	const Expr *base = e->u.index.base;
+	/* a family member h[i] */
+	if (base->kind == EXPR_NAME) {
+		Sym *s = lookup(S, base->u.name.id);
+		if (s && s->kind == SYM_FAMILY) {
+			if (e->u.index.hi) {
+				diag_error(e->span,
+					   "cannot slice the vertex family "
+					   "'%s'; index one member, as %s[i]",
+					   s->name, s->name);
+				return val_error();
+			}
+			int64_t i;
+			if (!eval_int(S, e->u.index.lo, "a family index", &i))
+				return val_error();
+			if (i < 0 || i >= s->fam->cap || !s->fam->member[i]) {
+				diag_error(e->span,
+					   "%s[%lld] is used before it is "
+					   "defined",
+					   s->name, (long long)i);
+				return val_error();
+			}
+			return val_node(s->fam->member[i], e->span);
+		}
+	}
+	Value b = eval(S, base);
+	if (b.kind == VAL_ERROR)
+		return val_error();
+	if (b.kind != VAL_NODE) {
+		diag_error(base->span, "only tensors can be indexed");
+		return val_error();
+	}
+	Node *x = b.node;
+	if (x->shape.rank < 1) {
+		diag_error(e->span, "cannot index a scalar %s",
+			   S_shape(S, &x->shape));
+		return val_error();
+	}
+	int64_t n0 = x->shape.dim[0];
+	int64_t lo, hi;
+	if (!eval_int(S, e->u.index.lo, "an index", &lo))
+		return val_error();
+	Shape out = x->shape;
+	if (e->u.index.hi) {
+		if (!eval_int(S, e->u.index.hi, "an index", &hi))
+			return val_error();
+		if (lo < 0 || hi > n0 || lo >= hi) {
+			diag_error(e->span,
+				   "slice %lld:%lld is out of range for %s "
+				   "(need 0 <= lo < hi <= %lld)",
+				   (long long)lo, (long long)hi,
+				   S_shape(S, &x->shape), (long long)n0);
+			return val_error();
+		}
+		out.dim[0] = hi - lo;
+	} else {
+		if (lo < 0 || lo >= n0) {
+			diag_error(e->span,
+				   "index %lld is out of range for %s (need 0 "
+				   "<= i < %lld)",
+				   (long long)lo, S_shape(S, &x->shape),
+				   (long long)n0);
+			return val_error();
+		}
+		hi = lo + 1;
+		for (int i = 1; i < out.rank; i++)
+			out.dim[i - 1] = out.dim[i];
+		out.rank--;
+		out.dim[out.rank] = 0;
+	}
+	Node *in[1] = {x};
+	Node *n = new_node(S, OP_SLICE, &out, 1, in, e->span);
+	if (!n)
+		return val_error();
+	n->attr.slice.lo = lo;
+	n->attr.slice.hi = hi;
+	return val_node(n, e->span);
+}
+
+static Value
+eval(Sema *S, const Expr *e)
+{
+	if (S->depth >= MAX_DEPTH) {
+		diag_error(e->span, "expression nested too deeply (more than "
+			   "%d levels)", MAX_DEPTH);
+		return val_error();
+	}
+	if (S->too_big)
+		return val_error();
+	S->depth++;
+	Value v = val_error();
+	switch (e->kind) {
+	case EXPR_NUM:
+		v = val_num(e->u.num.value, e->u.num.is_int, e->span);
+		break;
+	case EXPR_NAME:
+		v = eval_name(S, e);
+		break;
+	case EXPR_CALL:
+		v = call(S, e);
+		break;
+	case EXPR_INDEX:
+		v = eval_index(S, e);
+		break;
+	case EXPR_BINARY:
+		v = binary(S, e);
+		break;
+	case EXPR_NEG: {
+		Value x = eval(S, e->u.neg.operand);
+		if (x.kind == VAL_NUM)
+			v = val_num(-x.num, x.is_int, e->span);
+		else if (x.kind == VAL_NODE)
+			v = unary_node(S, OP_NEG, x.node, e->span);
+		else if (x.kind == VAL_SHAPE)
+			diag_error(e->span, "cannot negate a shape list");
+		break;
+	}
+	case EXPR_LIST: {
+		Shape sh;
+		if (eval_shape(S, e, &sh)) {
+			v = val_error();
+			v.kind = VAL_SHAPE;
+			v.shape = sh;
+			v.span = e->span;
+		}
+		break;
+	}
+	}
+	S->depth--;
+	if (v.kind != VAL_ERROR)
+		v.span = e->span;
+	return v;
+}
+
+/* ------------------------------------------------------------- driver */
+
+Graph *
+sema_build(Arena *a, const Program *p, Define *defines, int ndefines)
+{
+	Sema S;
+	memset(&S, 0, sizeof S);
+	S.a = a;
+	S.prog = p;
+	S.defines = defines;
+	S.ndefines = ndefines;
+	S.g = arena_alloc(a, sizeof *S.g);
+	S.g->name = p->model->name;
+	for (const Def *d = p->defs; d; d = d->next)
+		S.ndefs++;
+	S.call_count = arena_alloc(a, sizeof(int) * (size_t)(S.ndefs + 1));
+	/* defs: duplicates and clashes with builtins */
+	for (const Def *d = p->defs; d; d = d->next) {
+		for (const Def *e = p->defs; e != d; e = e->next)
+			if (strcmp(e->name, d->name) == 0) {
+				diag_error(d->name_span,
+					   "def '%s' is already defined",
+					   d->name);
+				diag_note(e->name_span,
+					  "'%s' was defined here", e->name);
+			}
+		for (size_t i = 0; i < sizeof builtins / sizeof builtins[0];
+		     i++)
+			if (strcmp(builtins[i].name, d->name) == 0)
+				diag_error(d->name_span,
+					   "def '%s' would hide the built-in "
+					   "function of that name",
+					   d->name);
+	}
+	stmts(&S, p->model->body);
+	for (int i = 0; i < ndefines; i++)
+		if (!defines[i].used)
+			diag_error_noloc("-D %s: the model has no const named "
+					 "'%s'",
+					 defines[i].name, defines[i].name);
+	if (diag_error_count())
+		return NULL;
+	/* expose loss outputs */
+	for (int i = 0; i < S.g->losses.len; i++) {
+		Loss *l = S.g->losses.items[i];
+		add_output(&S, c_ident(a, l->out->label), l->out);
+	}
+	if (graph_analyse(a, S.g) != 0)
+		return NULL;
+	/* a loss must depend on some parameter */
+	for (int i = 0; i < S.g->losses.len; i++) {
+		Loss *l = S.g->losses.items[i];
+		if (!l->out->on_param)
+			diag_error(l->span,
+				   "this loss depends on no parameter, so "
+				   "nothing can learn from it");
+	}
+	/* ops without code generation yet */
+	for (int i = 0; i < S.g->nodes.len; i++) {
+		Node *n = S.g->nodes.items[i];
+		if (!op_supported(n->op))
+			diag_error(n->span, "%s is not supported yet by code "
+				   "generation", op_name[n->op]);
+		if (diag_too_many())
+			break;
+	}
+	if (diag_error_count())
+		return NULL;
+	return S.g;
+}

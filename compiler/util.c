@@ -1,0 +1,191 @@
+/*
+ * util.c — generic utilities: arena, growable arrays, string builder,
+ * hashing, die().  Knows nothing of the compiler.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pcc.h"
+
+struct ArenaBlock {
+	ArenaBlock *next;
+	size_t size, used;
+	max_align_t data[];
+};
+
+enum { ARENA_BLOCK = 64 * 1024 };
+
+void
+arena_init(Arena *a)
+{
+	a->head = NULL;
+	a->used = 0;
+}
+
+void
+arena_free(Arena *a)
+{
+	ArenaBlock *b = a->head;
+	while (b) {
+		ArenaBlock *next = b->next;
+		free(b);
+		b = next;
+	}
+	a->head = NULL;
+	a->used = 0;
+}
+
+void *
+arena_alloc(Arena *a, size_t size)
+{
+	size_t align = sizeof(max_align_t);
+	size = (size + align - 1) / align * align;
+	if (size == 0)
+		size = align;
+	ArenaBlock *b = a->head;
+	if (!b || b->size - b->used < size) {
+		size_t cap = size > ARENA_BLOCK ? size : ARENA_BLOCK;
+		b = malloc(sizeof(ArenaBlock) + cap);
+		if (!b)
+			die("out of memory (%zu bytes)", cap);
+		b->size = cap;
+		b->used = 0;
+		b->next = a->head;
+		a->head = b;
+	}
+	void *p = (char *)b->data + b->used;
+	b->used += size;
+	a->used += size;
+	memset(p, 0, size);
+	return p;
+}
+
+char *
+arena_strndup(Arena *a, const char *s, size_t n)
+{
+	char *p = arena_alloc(a, n + 1);
+	memcpy(p, s, n);
+	p[n] = 0;
+	return p;
+}
+
+char *
+arena_strdup(Arena *a, const char *s)
+{
+	return arena_strndup(a, s, strlen(s));
+}
+
+char *
+arena_printf(Arena *a, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	char *p = arena_alloc(a, (size_t)n + 1);
+	va_start(ap, fmt);
+	vsnprintf(p, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	return p;
+}
+
+void
+vec_push(Arena *a, PtrVec *v, void *item)
+{
+	if (v->len == v->cap) {
+		int cap = v->cap ? v->cap * 2 : 8;
+		void **items = arena_alloc(a, sizeof(void *) * (size_t)cap);
+		if (v->len)
+			memcpy(items, v->items, sizeof(void *) * (size_t)v->len);
+		v->items = items;
+		v->cap = cap;
+	}
+	v->items[v->len++] = item;
+}
+
+static void
+sb_reserve(StrBuf *sb, size_t extra)
+{
+	if (sb->len + extra + 1 <= sb->cap)
+		return;
+	size_t cap = sb->cap ? sb->cap : 256;
+	while (cap < sb->len + extra + 1)
+		cap *= 2;
+	char *d = realloc(sb->data, cap);
+	if (!d)
+		die("out of memory (%zu bytes)", cap);
+	sb->data = d;
+	sb->cap = cap;
+}
+
+void
+sb_putc(StrBuf *sb, char c)
+{
+	sb_reserve(sb, 1);
+	sb->data[sb->len++] = c;
+	sb->data[sb->len] = 0;
+}
+
+void
+sb_puts(StrBuf *sb, const char *s)
+{
+	size_t n = strlen(s);
+	sb_reserve(sb, n);
+	memcpy(sb->data + sb->len, s, n + 1);
+	sb->len += n;
+}
+
+void
+sb_vprintf(StrBuf *sb, const char *fmt, va_list ap)
+{
+	va_list ap2;
+	va_copy(ap2, ap);
+	int n = vsnprintf(NULL, 0, fmt, ap2);
+	va_end(ap2);
+	sb_reserve(sb, (size_t)n);
+	vsnprintf(sb->data + sb->len, (size_t)n + 1, fmt, ap);
+	sb->len += (size_t)n;
+}
+
+void
+sb_printf(StrBuf *sb, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	sb_vprintf(sb, fmt, ap);
+	va_end(ap);
+}
+
+void
+sb_free(StrBuf *sb)
+{
+	free(sb->data);
+	sb->data = NULL;
+	sb->len = sb->cap = 0;
+}
+
+void
+pcc_die(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "pcc: internal error at %s:%d: ", file, line);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fflush(stderr);
+	exit(70); /* the documented exit status of an internal error */
+}
+
+uint64_t
+util_hash(const void *data, size_t n, uint64_t h)
+{
+	const unsigned char *p = data;
+	if (h == 0)
+		h = 1469598103934665603ULL;
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}

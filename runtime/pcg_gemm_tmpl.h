@@ -1,0 +1,325 @@
+/*
+ * pcg_gemm_tmpl.h — the body of pcg_sgemm and pcg_dgemm, written once for
+ * a scalar type and included twice by pcg_gemm.c.  Not an installed header.
+ *
+ * The includer defines:
+ *   REAL          the scalar type
+ *   SFX(name)     name with a type suffix (file-local helpers)
+ *   GEMM_NAME     the external function's name
+ *   FMA(a, b, c)  a * b + c, fused where the target fuses it
+ *   GEMM_MR, GEMM_NR   micro-tile rows and columns (NR a vector multiple)
+ *   GEMM_NC       columns of the packed B panel (a multiple of GEMM_NR)
+ *   GEMM_DJ       columns of C handled at once by the direct path
+ * and the shared GEMM_KC, GEMM_DI.
+ *
+ * Every element of C comes out of the same arithmetic in every path (see
+ * pcg_gemm.c), so the choice of path and the tile sizes never show in the
+ * result: only GEMM_KC and the FMA choice do.
+ */
+
+/* c = alpha * s + beta * c for the first chunk (beta == 0: c unread). */
+static inline REAL
+SFX(first)(REAL alpha, REAL s, REAL beta, REAL c)
+{
+	return beta == 0 ? alpha * s : FMA(alpha, s, beta * c);
+}
+
+/* ------------------------------------------------------------ direct path */
+
+/*
+ * C tile of at most GEMM_DI x GEMM_DJ, every element a sequential sum over
+ * each chunk of k.  The strides of A (rsa, csa) and B (rsb, csb) are
+ * arguments of an inline function called with constants, so each
+ * transpose case gets its own loops with the contiguous index innermost.
+ */
+static inline void
+SFX(direct_tile)(int mi, int nj, int k, REAL alpha, const REAL *restrict a,
+		 ptrdiff_t rsa, ptrdiff_t csa, const REAL *restrict b,
+		 ptrdiff_t rsb, ptrdiff_t csb, REAL beta, REAL *restrict c,
+		 ptrdiff_t ldc)
+{
+	REAL t[GEMM_DI][GEMM_DJ];
+
+	for (int pc = 0; pc < k; pc += GEMM_KC) {
+		int kc = k - pc < GEMM_KC ? k - pc : GEMM_KC;
+
+		for (int i = 0; i < mi; i++)
+			for (int j = 0; j < nj; j++)
+				t[i][j] = 0;
+		for (int p = pc; p < pc + kc; p++) {
+			for (int i = 0; i < mi; i++) {
+				REAL av = a[i * rsa + p * csa];
+				const REAL *restrict bp = b + p * rsb;
+
+				for (int j = 0; j < nj; j++)
+					t[i][j] = FMA(av, bp[j * csb], t[i][j]);
+			}
+		}
+		for (int i = 0; i < mi; i++) {
+			REAL *restrict ci = c + i * ldc;
+
+			if (pc == 0)
+				for (int j = 0; j < nj; j++)
+					ci[j] = SFX(first)(alpha, t[i][j], beta,
+							   ci[j]);
+			else
+				for (int j = 0; j < nj; j++)
+					ci[j] = FMA(alpha, t[i][j], ci[j]);
+		}
+	}
+}
+
+static void
+SFX(direct)(int trans_a, int trans_b, int m, int n, int k, REAL alpha,
+	    const REAL *a, ptrdiff_t lda, const REAL *b, ptrdiff_t ldb,
+	    REAL beta, REAL *c, ptrdiff_t ldc)
+{
+	for (int i0 = 0; i0 < m; i0 += GEMM_DI) {
+		int mi = m - i0 < GEMM_DI ? m - i0 : GEMM_DI;
+
+		for (int j0 = 0; j0 < n; j0 += GEMM_DJ) {
+			int nj = n - j0 < GEMM_DJ ? n - j0 : GEMM_DJ;
+			REAL *ct = c + i0 * ldc + j0;
+
+			if (!trans_a && !trans_b)
+				SFX(direct_tile)(mi, nj, k, alpha, a + i0 * lda,
+						 lda, 1, b + j0, ldb, 1, beta,
+						 ct, ldc);
+			else if (trans_a && !trans_b)
+				SFX(direct_tile)(mi, nj, k, alpha, a + i0, 1,
+						 lda, b + j0, ldb, 1, beta, ct,
+						 ldc);
+			else if (!trans_a && trans_b)
+				SFX(direct_tile)(mi, nj, k, alpha, a + i0 * lda,
+						 lda, 1, b + j0 * ldb, 1, ldb,
+						 beta, ct, ldc);
+			else
+				SFX(direct_tile)(mi, nj, k, alpha, a + i0, 1,
+						 lda, b + j0 * ldb, 1, ldb, beta,
+						 ct, ldc);
+		}
+	}
+}
+
+/* ----------------------------------------------------------- blocked path */
+
+/*
+ * Pack op(B)[pc .. pc+kc) x [jc .. jc+nc) into micro-panels of GEMM_NR
+ * columns, each stored p-major (bp[p * GEMM_NR + j]), the columns past nc
+ * padded with zeros.
+ */
+static void
+SFX(pack_b)(int trans_b, int kc, int nc, const REAL *restrict b,
+	    ptrdiff_t ldb, REAL *restrict bp)
+{
+	for (int jr = 0; jr < nc; jr += GEMM_NR) {
+		int nr = nc - jr < GEMM_NR ? nc - jr : GEMM_NR;
+		REAL *restrict dst = bp + (ptrdiff_t)jr * kc;
+
+		if (!trans_b) {
+			for (int p = 0; p < kc; p++) {
+				const REAL *restrict src = b + p * ldb + jr;
+				REAL *restrict d = dst + p * GEMM_NR;
+
+				if (nr == GEMM_NR) {
+					for (int j = 0; j < GEMM_NR; j++)
+						d[j] = src[j];
+				} else {
+					for (int j = 0; j < nr; j++)
+						d[j] = src[j];
+					for (int j = nr; j < GEMM_NR; j++)
+						d[j] = 0;
+				}
+			}
+		} else {
+			for (int j = 0; j < nr; j++) {
+				const REAL *restrict src = b + (jr + j) * ldb;
+
+				for (int p = 0; p < kc; p++)
+					dst[p * GEMM_NR + j] = src[p];
+			}
+			for (int j = nr; j < GEMM_NR; j++)
+				for (int p = 0; p < kc; p++)
+					dst[p * GEMM_NR + j] = 0;
+		}
+	}
+}
+
+/*
+ * The micro-kernel: t = A-strip (GEMM_MR x kc, element (i, p) at
+ * a[i * rsa + p * csa]) times one packed micro-panel of B, every element a
+ * sequential sum over p; then the valid mr x nr corner is merged into C.
+ * The six rows are written out so that the only loop inside p is the one
+ * over j, with a fixed trip count: gcc (at -O2 and -O3) and clang
+ * vectorise it and keep the accumulator rows in registers.
+ */
+static inline void
+SFX(kernel)(int kc, const REAL *restrict a, ptrdiff_t rsa, ptrdiff_t csa,
+	    const REAL *restrict bp, int first, REAL alpha, REAL beta,
+	    REAL *restrict c, ptrdiff_t ldc, int mr, int nr)
+{
+	REAL t[GEMM_MR][GEMM_NR];
+	REAL t0[GEMM_NR], t1[GEMM_NR], t2[GEMM_NR];
+	REAL t3[GEMM_NR], t4[GEMM_NR], t5[GEMM_NR];
+	const REAL *restrict a0 = a, *restrict a1 = a + rsa;
+	const REAL *restrict a2 = a + 2 * rsa, *restrict a3 = a + 3 * rsa;
+	const REAL *restrict a4 = a + 4 * rsa, *restrict a5 = a + 5 * rsa;
+
+	for (int j = 0; j < GEMM_NR; j++) {
+		t0[j] = 0;
+		t1[j] = 0;
+		t2[j] = 0;
+		t3[j] = 0;
+		t4[j] = 0;
+		t5[j] = 0;
+	}
+	for (int p = 0; p < kc; p++) {
+		const REAL *restrict bv = bp + p * GEMM_NR;
+		REAL v;
+
+		v = a0[p * csa];
+		GEMM_KEEP_LOOP
+		for (int j = 0; j < GEMM_NR; j++)
+			t0[j] = FMA(v, bv[j], t0[j]);
+		v = a1[p * csa];
+		GEMM_KEEP_LOOP
+		for (int j = 0; j < GEMM_NR; j++)
+			t1[j] = FMA(v, bv[j], t1[j]);
+		v = a2[p * csa];
+		GEMM_KEEP_LOOP
+		for (int j = 0; j < GEMM_NR; j++)
+			t2[j] = FMA(v, bv[j], t2[j]);
+		v = a3[p * csa];
+		GEMM_KEEP_LOOP
+		for (int j = 0; j < GEMM_NR; j++)
+			t3[j] = FMA(v, bv[j], t3[j]);
+		v = a4[p * csa];
+		GEMM_KEEP_LOOP
+		for (int j = 0; j < GEMM_NR; j++)
+			t4[j] = FMA(v, bv[j], t4[j]);
+		v = a5[p * csa];
+		GEMM_KEEP_LOOP
+		for (int j = 0; j < GEMM_NR; j++)
+			t5[j] = FMA(v, bv[j], t5[j]);
+	}
+	for (int j = 0; j < GEMM_NR; j++) {
+		t[0][j] = t0[j];
+		t[1][j] = t1[j];
+		t[2][j] = t2[j];
+		t[3][j] = t3[j];
+		t[4][j] = t4[j];
+		t[5][j] = t5[j];
+	}
+
+	if (mr == GEMM_MR && nr == GEMM_NR) {
+		for (int i = 0; i < GEMM_MR; i++) {
+			REAL *restrict ci = c + i * ldc;
+
+			if (!first)
+				for (int j = 0; j < GEMM_NR; j++)
+					ci[j] = FMA(alpha, t[i][j], ci[j]);
+			else if (beta == 0)
+				for (int j = 0; j < GEMM_NR; j++)
+					ci[j] = alpha * t[i][j];
+			else
+				for (int j = 0; j < GEMM_NR; j++)
+					ci[j] = FMA(alpha, t[i][j],
+						    beta * ci[j]);
+		}
+		return;
+	}
+	for (int i = 0; i < mr; i++) {
+		REAL *restrict ci = c + i * ldc;
+
+		for (int j = 0; j < nr; j++)
+			ci[j] = first ? SFX(first)(alpha, t[i][j], beta, ci[j])
+				      : FMA(alpha, t[i][j], ci[j]);
+	}
+}
+
+/* One row strip of C against the packed panel, for one layout of A. */
+static inline void
+SFX(strip)(int kc, int nc, const REAL *restrict a, ptrdiff_t rsa,
+	   ptrdiff_t csa, const REAL *restrict bp, int first, REAL alpha,
+	   REAL beta, REAL *restrict c, ptrdiff_t ldc, int mr)
+{
+	for (int jr = 0; jr < nc; jr += GEMM_NR) {
+		int nr = nc - jr < GEMM_NR ? nc - jr : GEMM_NR;
+
+		SFX(kernel)(kc, a, rsa, csa, bp + (ptrdiff_t)jr * kc, first,
+			    alpha, beta, c + jr, ldc, mr, nr);
+	}
+}
+
+static void
+SFX(blocked)(int trans_a, int trans_b, int m, int n, int k, REAL alpha,
+	     const REAL *a, ptrdiff_t lda, const REAL *b, ptrdiff_t ldb,
+	     REAL beta, REAL *c, ptrdiff_t ldc)
+{
+	/* Fixed-size panels: GEMM_KC * GEMM_NC + GEMM_MR * GEMM_KC reals. */
+	REAL bp[GEMM_KC * GEMM_NC];
+	REAL ap[GEMM_MR * GEMM_KC];
+
+	for (int jc = 0; jc < n; jc += GEMM_NC) {
+		int nc = n - jc < GEMM_NC ? n - jc : GEMM_NC;
+
+		for (int pc = 0; pc < k; pc += GEMM_KC) {
+			int kc = k - pc < GEMM_KC ? k - pc : GEMM_KC;
+			const REAL *bsrc = trans_b ? b + jc * ldb + pc
+						   : b + pc * ldb + jc;
+
+			SFX(pack_b)(trans_b, kc, nc, bsrc, ldb, bp);
+			for (int ic = 0; ic < m; ic += GEMM_MR) {
+				int mr = m - ic < GEMM_MR ? m - ic : GEMM_MR;
+				REAL *cs = c + ic * ldc + jc;
+
+				if (mr < GEMM_MR) {
+					/* Edge strip: copy, padded with zero rows. */
+					for (int p = 0; p < kc; p++)
+						for (int i = 0; i < GEMM_MR; i++)
+							ap[p * GEMM_MR + i] =
+								i >= mr ? 0
+								: trans_a ? a[(pc + p) * lda + ic + i]
+									  : a[(ic + i) * lda + pc + p];
+					SFX(strip)(kc, nc, ap, 1, GEMM_MR, bp,
+						   pc == 0, alpha, beta, cs,
+						   ldc, mr);
+				} else if (!trans_a) {
+					SFX(strip)(kc, nc, a + ic * lda + pc,
+						   lda, 1, bp, pc == 0, alpha,
+						   beta, cs, ldc, mr);
+				} else {
+					SFX(strip)(kc, nc, a + pc * lda + ic, 1,
+						   lda, bp, pc == 0, alpha,
+						   beta, cs, ldc, mr);
+				}
+			}
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ entry */
+
+void
+GEMM_NAME(int trans_a, int trans_b, int m, int n, int k, REAL alpha,
+	  const REAL *a, int lda, const REAL *b, int ldb, REAL beta, REAL *c,
+	  int ldc)
+{
+	if (m <= 0 || n <= 0)
+		return;
+	if (k <= 0 || alpha == 0) {
+		for (int i = 0; i < m; i++) {
+			REAL *ci = c + (ptrdiff_t)i * ldc;
+
+			for (int j = 0; j < n; j++)
+				ci[j] = beta == 0 ? 0 : beta * ci[j];
+		}
+		return;
+	}
+	if (GEMM_DIRECT(m, n, k))
+		SFX(direct)(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
+			    beta, c, ldc);
+	else
+		SFX(blocked)(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
+			     beta, c, ldc);
+}

@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+"""The independent oracle: BP gradients of pcc's generated code against
+PyTorch autograd in float64.
+
+  torch_oracle.py CHECK_EXE EXAMPLE
+
+CHECK_EXE (tests/numeric/check_model.c built for EXAMPLE) writes the
+parameters, a batch of inputs and targets, the loss and its BP gradient
+(double, batch 4).  This script rebuilds the same model by hand in PyTorch
+(the models below are written independently of pcc, from the .pcg files'
+meaning), differentiates it with autograd, and requires every gradient to
+match within 1e-10 relative to the largest.  A negative control perturbs one
+gradient entry by 1e-8 of the largest and requires the comparison to fail.
+Prints TAP; skips where torch is missing.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+try:
+    import torch
+except ImportError:
+    print("1..0 # SKIP python3-torch is not installed")
+    sys.exit(0)
+
+torch.set_default_dtype(torch.float64)
+TOL = 1e-10
+
+
+def read_dump(path):
+    params, grads, data = {}, {}, {}
+    with open(path) as f:
+        lines = f.read().split("\n")
+    i = 0
+    while i < len(lines):
+        words = lines[i].split()
+        i += 1
+        if not words or words[0] == "end":
+            continue
+        if words[0] in ("batch", "loss"):
+            data[words[0]] = float(words[1])
+        elif words[0] == "param":
+            name, rank = words[1], int(words[2])
+            dims = [int(w) for w in words[3:3 + rank]]
+            n = 1
+            for d in dims:
+                n *= d
+            vals = [float(x) for x in lines[i:i + n]]
+            i += n
+            params[name] = torch.tensor(vals).reshape(dims)
+        elif words[0] == "grad":
+            name = words[1]
+            n = params[name].numel()
+            grads[name] = torch.tensor([float(x) for x in lines[i:i + n]]
+                                       ).reshape(params[name].shape)
+            i += n
+        elif words[0] in ("in", "target"):
+            n = int(words[1])
+            data[words[0]] = torch.tensor([float(x) for x in lines[i:i + n]])
+            i += n
+    return params, grads, data
+
+
+def xent(o, y):
+    """-sum y log softmax(o) over the last axis, summed per sample."""
+    return -(y * torch.log_softmax(o, dim=-1)).reshape(o.shape[0], -1).sum(1)
+
+
+def mse(o, y):
+    return 0.5 * ((o - y) ** 2).reshape(o.shape[0], -1).sum(1)
+
+
+def split(flat, B, *shapes):
+    """Cut a flat in/target struct into [B, *shape] tensors, in order."""
+    out, off = [], 0
+    for s in shapes:
+        n = B
+        for d in s:
+            n *= d
+        out.append(flat[off:off + n].reshape([B] + list(s)))
+        off += n
+    assert off == flat.numel(), (off, flat.numel())
+    return out
+
+
+def lin(W, x):
+    """W @ x for a batch of vectors x[B, k]."""
+    return x @ W.T
+
+
+def digits(p, d, B):
+    (x,) = split(d["in"], B, [64])
+    (y,) = split(d["target"], B, [10])
+    h = torch.tanh(lin(p["W1"], x) + p["b1"])
+    o = lin(p["W2"], h) + p["b2"]
+    return xent(o, y).mean()
+
+
+def mlp(p, d, B):
+    (x,) = split(d["in"], B, [784])
+    (y,) = split(d["target"], B, [10])
+    h1 = torch.relu(lin(p["W1"], x) + p["b1"])
+    h2 = torch.relu(lin(p["W2"], h1) + p["b2"])
+    o = lin(p["W3"], h2) + p["b3"]
+    return xent(o, y).mean()
+
+
+def rnn(p, d, B):
+    T, H = 12, 32
+    (xs,) = split(d["in"], B, [T, 8])
+    (y,) = split(d["target"], B, [4])
+    h = torch.zeros(B, H)
+    for t in range(T):
+        h = torch.tanh(lin(p["Wx"], xs[:, t]) + lin(p["Wh"], h) + p["b"])
+    o = lin(p["Wo"], h) + p["bo"]
+    return mse(o, y).mean()
+
+
+def multitask(p, d, B):
+    x, ctx = split(d["in"], B, [16], [4])
+    label, value = split(d["target"], B, [3], [2])
+
+    def block(x, W1, b1, W2, b2):
+        h = torch.tanh(lin(W1, x) + b1)
+        return x + (lin(W2, h) + b2)
+
+    z1 = block(x, p["Wa"], p["ba"], p["Wb"], p["bb"])
+    z2 = block(z1, p["Wc"], p["bc"], p["Wd"], p["bd"])
+    g = torch.sigmoid(z2) * p["scale"] + 0.5 * z1 ** 2
+    m = g.reshape(B, 2, 8)
+    rows = m - m.reshape(B, -1).mean(1).reshape(B, 1, 1)
+    feat = torch.cat([g, ctx], dim=1)
+    cls = lin(p["Wk"], feat) + p["bk"]
+    reg = lin(p["Wr"], torch.nn.functional.softplus(rows[:, 1])) + p["br"]
+    return (xent(cls, label) + mse(reg, value)).mean()
+
+
+MODELS = {"digits": digits, "mlp": mlp, "rnn": rnn, "multitask": multitask}
+
+
+def compare(grads, ref):
+    gmax = max(float(g.abs().max()) for g in ref.values())
+    worst = 0.0
+    for name, g in ref.items():
+        worst = max(worst, float((grads[name] - g).abs().max()))
+    return worst / (gmax if gmax > 0 else 1.0), gmax
+
+
+def main():
+    exe, name = sys.argv[1], sys.argv[2]
+    print("TAP version 13")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "dump.txt")
+        subprocess.run([exe, "--dump", path], check=True)
+        params, grads, data = read_dump(path)
+    B = int(data["batch"])
+    leaves = {k: v.clone().requires_grad_(True) for k, v in params.items()}
+    loss = MODELS[name](leaves, data, B)
+    loss.backward()
+    ref = {k: v.grad.detach() for k, v in leaves.items()}
+    for k in ref:  # parameters no loss depends on get a zero gradient
+        if ref[k] is None:
+            ref[k] = torch.zeros_like(params[k])
+    rel, gmax = compare(grads, ref)
+    n = 0
+    n += 1
+    lrel = abs(float(loss) - data["loss"]) / max(abs(float(loss)), 1e-300)
+    print("%s %d - %s: loss %.17g equals torch %.17g (relative %.3g, limit %g)"
+          % ("ok" if lrel <= TOL else "not ok", n, name, data["loss"],
+             float(loss), lrel, TOL))
+    n += 1
+    print("%s %d - %s: BP gradients equal torch autograd in float64: max "
+          "relative error %.3g (limit %g, max |g| %.3g)"
+          % ("ok" if rel <= TOL and gmax > 0 else "not ok", n, name, rel,
+             TOL, gmax))
+    # negative control: a perturbation of 1e-8 must be caught
+    bad = {k: v.clone() for k, v in grads.items()}
+    first = next(iter(bad))
+    bad[first].view(-1)[0] += 1e-8 * gmax
+    rel_bad, _ = compare(bad, ref)
+    n += 1
+    print("%s %d - %s: negative control: a 1e-8 perturbation is detected "
+          "(relative error %.3g)" % ("ok" if rel_bad > TOL else "not ok", n,
+                                     name, rel_bad))
+    print("1..%d" % n)
+    ok = lrel <= TOL and rel <= TOL and gmax > 0 and rel_bad > TOL
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
