@@ -37,6 +37,9 @@ typedef struct Emit {
 	PtrVec kernels;     /* names already emitted */
 	const char **val;   /* node id -> value buffer (pointer expression) */
 	const char **adj;   /* node id -> adjoint buffer (pointer expression) */
+	const char **mem;   /* node id -> member path in v/d/pc ("h_add[3]") */
+	const char **idmem; /* PC vertex id -> member path of an identity */
+	int *idx;           /* scratch: index within an identity group */
 	char *has_adj;      /* node id -> adjoint has a contribution */
 	const char *ind;    /* indentation of statements */
 } Emit;
@@ -192,12 +195,62 @@ typedef struct Group {
 	Shape shape;
 	int batched;
 	int count;
+	int outcopy; /* identity copies of outputs: only an error node */
 } Group;
 
-/* Assign every live non-leaf node a member of the state's `v` struct (and
- * `d` for adjoints); write their declarations. */
+/* Assign every live non-leaf node a member of the state's `v` struct (its
+ * forward value), `d` (BP adjoint) and, for PC, `pc.mu` / `pc.e` (current
+ * prediction and error); PC vertices get `pc.x` / `pc.dev` / `pc.fb`
+ * (value node, its deviation from the forward pass, error feedback), and
+ * identity vertices their own groups.  Writes the declarations. */
+static Group *
+find_group(Emit *E, PtrVec *groups, const char *base, const Shape *sh,
+	   int batched)
+{
+	for (int k = 0; k < groups->len; k++) {
+		Group *x = groups->items[k];
+		if (strcmp(x->base, base) == 0 && shape_equal(&x->shape, sh) &&
+		    x->batched == batched)
+			return x;
+	}
+	Group *grp = arena_alloc(E->a, sizeof *grp);
+	grp->base = base;
+	grp->shape = *sh;
+	grp->batched = batched;
+	int same = 0;
+	for (int k = 0; k < groups->len; k++) {
+		Group *x = groups->items[k];
+		if (strcmp(x->base, base) == 0)
+			same++;
+	}
+	const char *nm = same ? arena_printf(E->a, "%s_%d", base, same + 1)
+			      : base;
+	grp->name = member_name(E, nm);
+	vec_push(E->a, groups, grp);
+	return grp;
+}
+
+static int
+decl_groups(Emit *E, StrBuf *sb, const PtrVec *groups, const char *mark,
+	    const char *ind)
+{
+	int n = 0;
+	for (int k = 0; k < groups->len; k++) {
+		Group *x = groups->items[k];
+		if (mark && !mark[k])
+			continue;
+		const char *arr = x->count > 1
+			? arena_printf(E->a, "[%d]", x->count) : "";
+		sb_printf(sb, "%s%s %s%s%s; /* %s */\n", ind, E->real, x->name,
+			  arr, flat_dims(E, &x->shape, x->batched),
+			  shape_str(E->a, &x->shape));
+		n++;
+	}
+	return n;
+}
+
 static void
-layout(Emit *E, StrBuf *vdecl, StrBuf *ddecl)
+layout(Emit *E, StrBuf *vdecl, StrBuf *ddecl, StrBuf *pcdecl)
 {
 	const Graph *g = E->g;
 	PtrVec groups = {0};
@@ -215,7 +268,7 @@ layout(Emit *E, StrBuf *vdecl, StrBuf *ddecl)
 	}
 	for (int i = 0; i < nn; i++) {
 		Node *n = g->nodes.items[i];
-		if (n->op == OP_INPUT || n->op == OP_TARGET || n->op == OP_PARAM)
+		if (op_is_leaf(n->op) && n->op != OP_CONST)
 			continue;
 		if (!n->live)
 			continue;
@@ -225,90 +278,45 @@ layout(Emit *E, StrBuf *vdecl, StrBuf *ddecl)
 			       : n->attr.value == 1 ? "ones" : "konst";
 		else if (n->vertex && n->vertex->root != n)
 			base = arena_printf(E->a, "%s_%s", base, op_name[n->op]);
-		Group *grp = NULL;
-		for (int k = 0; k < groups.len; k++) {
-			Group *x = groups.items[k];
-			if (strcmp(x->base, base) == 0 &&
-			    shape_equal(&x->shape, &n->shape) &&
-			    x->batched == n->batched) {
-				grp = x;
-				break;
-			}
-		}
-		if (!grp) {
-			grp = arena_alloc(E->a, sizeof *grp);
-			grp->base = base;
-			grp->shape = n->shape;
-			grp->batched = n->batched;
-			int same = 0;
-			for (int k = 0; k < groups.len; k++) {
-				Group *x = groups.items[k];
-				if (strcmp(x->base, base) == 0)
-					same++;
-			}
-			const char *nm = same ? arena_printf(E->a, "%s_%d",
-							     base, same + 1)
-					      : base;
-			grp->name = member_name(E, nm);
-			vec_push(E->a, &groups, grp);
-		}
+		Group *grp = find_group(E, &groups, base, &n->shape, n->batched);
 		gof[i] = grp;
 		gidx[i] = grp->count++;
 	}
-	for (int k = 0; k < groups.len; k++) {
-		Group *x = groups.items[k];
-		const char *arr = x->count > 1
-			? arena_printf(E->a, "[%d]", x->count) : "";
-		sb_printf(vdecl, "\t\t%s %s%s%s; /* %s */\n", E->real, x->name,
-			  arr, flat_dims(E, &x->shape, x->batched),
-			  shape_str(E->a, &x->shape));
-	}
-	/* adjoints: only for nodes that need them */
-	char *gneeds = arena_alloc(E->a, (size_t)groups.len + 1);
+	int ng = groups.len;
+	char *need_d = arena_alloc(E->a, (size_t)ng + 1);
+	char *need_pc = arena_alloc(E->a, (size_t)ng + 1);
+	char *need_x = arena_alloc(E->a, (size_t)ng + 1);
 	for (int i = 0; i < nn; i++) {
 		Node *n = g->nodes.items[i];
-		if (gof[i] && n->needs_grad) {
-			for (int k = 0; k < groups.len; k++)
-				if (groups.items[k] == gof[i])
-					gneeds[k] = 1;
-		}
-	}
-	for (int k = 0; k < groups.len; k++) {
-		Group *x = groups.items[k];
-		if (!gneeds[k])
+		if (!gof[i])
 			continue;
-		const char *arr = x->count > 1
-			? arena_printf(E->a, "[%d]", x->count) : "";
-		sb_printf(ddecl, "\t\t%s %s%s%s; /* %s */\n", E->real, x->name,
-			  arr, flat_dims(E, &x->shape, x->batched),
-			  shape_str(E->a, &x->shape));
-	}
-	for (int i = 0; i < g->outputs.len; i++) {
-		OutputDecl *o = g->outputs.items[i];
-		if (o->node->needs_grad)
-			sb_printf(ddecl, "\t\t%s out_%s%s; /* %s */\n", E->real,
-				  o->name, flat_dims(E, &o->node->shape, 1),
-				  shape_str(E->a, &o->node->shape));
+		int k = 0;
+		while (groups.items[k] != gof[i])
+			k++;
+		if (n->needs_grad)
+			need_d[k] = 1;
+		if (n->pcv)
+			need_pc[k] = 1;
+		if (n->pcv && n->pcv->root == n && !n->pcv->is_output)
+			need_x[k] = 1;
+		const char *idx = gof[i]->count > 1
+			? arena_printf(E->a, "[%d]", gidx[i]) : "";
+		E->mem[i] = arena_printf(E->a, "%s%s", gof[i]->name, idx);
+		if (!is_out[i])
+			E->val[i] = arena_printf(E->a, "s->v.%s", E->mem[i]);
+		if (n->needs_grad)
+			E->adj[i] = arena_printf(E->a, "s->d.%s", E->mem[i]);
 	}
 	for (int i = 0; i < nn; i++) {
 		Node *n = g->nodes.items[i];
-		switch (n->op) {
-		case OP_INPUT: {
-			DataDecl *d = g->inputs.items[n->decl];
-			E->val[i] = whole(E, "", arena_printf(E->a, "s->in.%s",
-						member_name(E, d->name)),
+		if (n->op == OP_INPUT || n->op == OP_TARGET) {
+			DataDecl *d = n->op == OP_INPUT ? g->inputs.items[n->decl]
+						       : g->targets.items[n->decl];
+			E->val[i] = whole(E, "", arena_printf(E->a, "s->%s.%s",
+					n->op == OP_INPUT ? "in" : "target",
+					member_name(E, d->name)),
 					  &n->shape, 1);
-			continue;
-		}
-		case OP_TARGET: {
-			DataDecl *d = g->targets.items[n->decl];
-			E->val[i] = whole(E, "",
-					  arena_printf(E->a, "s->target.%s",
-						       member_name(E, d->name)),
-					  &n->shape, 1);
-			continue;
-		}
-		case OP_PARAM: {
+		} else if (n->op == OP_PARAM) {
 			ParamDecl *d = g->params.items[n->decl];
 			const char *m = member_name(E, d->name);
 			E->val[i] = whole(E, "const ",
@@ -316,34 +324,69 @@ layout(Emit *E, StrBuf *vdecl, StrBuf *ddecl)
 					  &n->shape, 0);
 			E->adj[i] = whole(E, "", arena_printf(E->a, "g->%s", m),
 					  &n->shape, 0);
-			continue;
 		}
-		default:
-			break;
-		}
-		if (!gof[i])
+	}
+	/* identity vertices: a group per chain top's group */
+	PtrVec idgroups = {0};
+	for (int i = 0; i < g->pcv.len; i++) {
+		PcVertex *v = g->pcv.items[i];
+		if (v->root)
 			continue;
-		Group *x = gof[i];
-		const char *idx = x->count > 1
-			? arena_printf(E->a, "[%d]", gidx[i]) : "";
-		const char *suf = "";
-		if (!is_out[i])
-			E->val[i] = arena_printf(E->a, "s->v.%s%s%s", x->name,
-						 idx, suf);
-		if (n->needs_grad) {
-			if (is_out[i]) {
-				for (int k = 0; k < g->outputs.len; k++) {
-					OutputDecl *o = g->outputs.items[k];
-					if (o->node == n)
-						E->adj[i] = arena_printf(
-							E->a, "s->d.out_%s%s",
-							o->name, suf);
-				}
-			} else {
-				E->adj[i] = arena_printf(E->a, "s->d.%s%s%s",
-							 x->name, idx, suf);
+		Node *top = v->top->root;
+		const char *base = arena_printf(E->a, "%s_%s", gof[top->id]->name,
+						v->is_output ? "out" : "id");
+		Group *grp = find_group(E, &idgroups, base, &top->shape,
+					top->batched);
+		grp->outcopy = v->is_output;
+		E->idmem[v->id] = (void *)grp;
+		E->idx[v->id] = grp->count++;
+	}
+	for (int i = 0; i < g->pcv.len; i++) {
+		PcVertex *v = g->pcv.items[i];
+		if (v->root)
+			continue;
+		Group *grp = (Group *)E->idmem[v->id];
+		const char *idx = grp->count > 1
+			? arena_printf(E->a, "[%d]", E->idx[v->id]) : "";
+		E->idmem[v->id] = arena_printf(E->a, "%s%s", grp->name, idx);
+	}
+	if (!decl_groups(E, vdecl, &groups, NULL, "\t\t"))
+		sb_puts(vdecl, "\t\tchar none_;\n");
+	if (!decl_groups(E, ddecl, &groups, need_d, "\t\t"))
+		sb_puts(ddecl, "\t\tchar none_;\n");
+	if (!g->pcv.len)
+		return;
+	static const struct {
+		const char *name, *what;
+		int x;
+	} parts[] = {
+		{"x", "value nodes x_i of the PC vertices", 1},
+		{"dev", "deviations x_i - mu_i(0) (value nodes as mu(0) + dev)", 1},
+		{"fb", "error feedback: sum over children c of J_c^T eps_c", 1},
+		{"mu", "predictions mu of every operation, from the value nodes", 0},
+		{"e", "errors eps_i = x_i - mu_i at vertex roots, and their "
+		      "VJP through each vertex's operations", 0},
+	};
+	for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
+		StrBuf sb = {0};
+		sb_puts(&sb, "");
+		int n = decl_groups(E, &sb, &groups,
+				    parts[k].x ? need_x : need_pc, "\t\t\t");
+		/* identities: value node, deviation, feedback and error */
+		if (strcmp(parts[k].name, "mu") != 0) {
+			PtrVec only = {0};
+			for (int j = 0; j < idgroups.len; j++) {
+				Group *x = idgroups.items[j];
+				if (!x->outcopy || strcmp(parts[k].name, "e") == 0)
+					vec_push(E->a, &only, x);
 			}
+			n += decl_groups(E, &sb, &only, NULL, "\t\t\t");
 		}
+		if (!n)
+			sb_puts(&sb, "\t\t\tchar none_;\n");
+		sb_printf(pcdecl, "\t\tstruct { /* %s */\n%s\t\t} %s;\n",
+			  parts[k].what, sb.data, parts[k].name);
+		sb_free(&sb);
 	}
 }
 
@@ -972,6 +1015,74 @@ emit_fixed_kernels(Emit *E, const char *name)
 			"\t\t}\n\t}\n}\n",
 		     R, R, R, R, R, R, R, zero, zero, fn(E, "exp"), R,
 		     fn(E, "exp"));
+	} else if (strcmp(name, "k_canon") == 0) {
+		kern(E, "\n/* g = g + 0: the same value, with +0 for every zero */\n"
+			"static void\nk_canon(int n, %s *restrict g)\n{\n"
+			"\tfor (int i = 0; i < n; i++)\n\t\tg[i] = g[i] + %s;\n}\n",
+		     R, zero);
+	} else if (strcmp(name, "k_zil_grad") == 0) {
+		kern(E, "\n/* g = -g + 0: a gradient from the Hebbian sum of "
+			"eps-weighted inputs\n * (the update direction), with +0 "
+			"for every zero */\nstatic void\nk_zil_grad(int n, %s "
+			"*restrict g)\n{\n\tfor (int i = 0; i < n; i++)\n"
+			"\t\tg[i] = -g[i] + %s;\n}\n",
+		     R, zero);
+	} else if (strcmp(name, "k_sgd") == 0) {
+		kern(E, "\n/* w -= lr * g */\nstatic void\nk_sgd(int n, %s lr, %s "
+			"*restrict w, const %s *restrict g)\n{\n"
+			"\tfor (int i = 0; i < n; i++)\n\t\tw[i] -= lr * g[i];\n}\n",
+		     R, R, R);
+	} else if (strcmp(name, "k_scale") == 0) {
+		kern(E, "\n/* g *= c */\nstatic void\nk_scale(int n, %s c, %s "
+			"*restrict g)\n{\n\tfor (int i = 0; i < n; i++)\n"
+			"\t\tg[i] *= c;\n}\n",
+		     R, R);
+	} else if (strcmp(name, "k_error") == 0) {
+		kern(E, "\n/* the error node: eps = x - mu */\nstatic void\n"
+			"k_error(int n, %s *restrict eps, const %s *restrict x, "
+			"const %s *restrict mu)\n{\n"
+			"\tfor (int i = 0; i < n; i++)\n\t\teps[i] = x[i] - mu[i];\n}\n",
+		     R, R, R);
+	} else if (strcmp(name, "k_infer") == 0) {
+		kern(E, "\n/* The PC inference rule, a gradient step on the energy "
+			"F:\n *   x += gamma * (-eps + sum_c J_c^T eps_c)\n * kept as "
+			"x = mu(0) + dev (see ALGORITHMS.md, floating point) */\n"
+			"static void\nk_infer(int n, %s gamma, %s *restrict dev, %s "
+			"*restrict x, const %s *restrict mu0, const %s *restrict "
+			"eps, const %s *restrict fb)\n{\n"
+			"\tfor (int i = 0; i < n; i++) {\n"
+			"\t\tdev[i] += gamma * (fb[i] - eps[i]);\n"
+			"\t\tx[i] = mu0[i] + dev[i];\n\t}\n}\n",
+		     R, R, R, R, R, R);
+	} else if (strcmp(name, "k_half_sq") == 0) {
+		kern(E, "\n/* 1/2 sum eps^2 */\nstatic %s\nk_half_sq(int n, const %s "
+			"*restrict eps)\n{\n\t%s s = %s;\n"
+			"\tfor (int i = 0; i < n; i++)\n\t\ts += eps[i] * eps[i];\n"
+			"\treturn %s * s;\n}\n",
+		     R, R, R, zero, lit(E, 0.5));
+	} else if (strcmp(name, "k_near_mse") == 0) {
+		kern(E, "\n/* y = o + c * (y - o): the target moved close to the "
+			"output */\nstatic void\nk_near_mse(int n, %s c, %s *restrict "
+			"y, const %s *restrict o)\n{\n"
+			"\tfor (int i = 0; i < n; i++)\n\t\ty[i] = o[i] + c * (y[i] - "
+			"o[i]);\n}\n",
+		     R, R, R);
+	} else if (strcmp(name, "k_near_xent") == 0) {
+		kern(E, "\n/* y = p + c * (y - p), p = softmax(o) rows: the target "
+			"moved close to\n * the output distribution */\nstatic void\n"
+			"k_near_xent(int rows, int n, %s c, %s *restrict y, const %s "
+			"*restrict o)\n{\n"
+			"\tfor (int r = 0; r < rows; r++) {\n"
+			"\t\tconst %s *orow = o + r * n;\n\t\t%s *yrow = y + r * n;\n"
+			"\t\t%s m = orow[0], sum = %s;\n"
+			"\t\tfor (int i = 1; i < n; i++)\n"
+			"\t\t\tm = orow[i] > m ? orow[i] : m;\n"
+			"\t\tfor (int i = 0; i < n; i++)\n"
+			"\t\t\tsum += %s(orow[i] - m);\n"
+			"\t\tfor (int i = 0; i < n; i++) {\n"
+			"\t\t\t%s pr = %s(orow[i] - m) / sum;\n"
+			"\t\t\tyrow[i] = pr + c * (yrow[i] - pr);\n\t\t}\n\t}\n}\n",
+		     R, R, R, R, R, R, zero, fn(E, "exp"), R, fn(E, "exp"));
 	} else {
 		die("unknown kernel %s", name);
 	}
@@ -984,16 +1095,10 @@ emit_comment(Emit *E, const Vertex *v)
 {
 	StrBuf sb = {0};
 	diag_snippet(v->span, &sb, 100);
+	int show = strchr(v->label, '@') || strchr(v->label, '[') ||
+		   strchr(v->label, '.');
 	line(E, "/* %s:%d: %s%s%s */", E->o->source_name, v->line,
-	     sb.data ? sb.data : "",
-	     strchr(v->label, '@') || strchr(v->label, '[') ||
-		     strchr(v->label, '.')
-		     ? "  => "
-		     : "",
-	     strchr(v->label, '@') || strchr(v->label, '[') ||
-		     strchr(v->label, '.')
-		     ? v->label
-		     : "");
+	     sb.data ? sb.data : "", show ? "  => " : "", show ? v->label : "");
 	sb_free(&sb);
 }
 
@@ -1003,12 +1108,51 @@ last_dim(const Node *n)
 	return n->shape.rank ? n->shape.dim[n->shape.rank - 1] : 1;
 }
 
-static void
-emit_fwd_node(Emit *E, const Node *n)
+/* ------------------------------------------------------ PC buffers */
+
+static const char *
+pc_part(Emit *E, const char *part, const PcVertex *v)
 {
-	const char *y = E->val[n->id];
+	if (v->root)
+		return arena_printf(E->a, "s->pc.%s.%s", part, E->mem[v->root->id]);
+	return arena_printf(E->a, "s->pc.%s.%s", part, E->idmem[v->id]);
+}
+
+/* the forward value mu_i(0) of a PC vertex */
+static const char *
+pc_mu0(Emit *E, const PcVertex *v)
+{
+	while (!v->root)
+		v = v->parent;
+	return E->val[v->root->id];
+}
+
+/* the current prediction of an output vertex */
+static const char *
+pc_out_mu(Emit *E, const PcVertex *v)
+{
+	if (v->root)
+		return arena_printf(E->a, "s->pc.mu.%s", E->mem[v->root->id]);
+	return pc_part(E, "x", v->parent);
+}
+
+static const Node *
+pc_node_of(const PcVertex *v)
+{
+	while (!v->root)
+		v = v->parent;
+	return v->root;
+}
+
+/* ------------------------------------------------------------ forward */
+
+/* Forward code of one node: y = op(x...).  The one table of forward
+ * rules: the forward pass and PC's predictions both use it. */
+static void
+emit_fwd_node(Emit *E, const Node *n, const char *y, const char *const *xs)
+{
 	const Node *x = n->nin ? n->in[0] : NULL;
-	const char *xv = x ? E->val[x->id] : NULL;
+	const char *xv = x ? xs[0] : NULL;
 	switch (n->op) {
 	case OP_INPUT:
 	case OP_TARGET:
@@ -1023,15 +1167,14 @@ emit_fwd_node(Emit *E, const Node *n)
 	case OP_SUB:
 	case OP_MUL:
 	case OP_DIV:
-		line(E, "%s(%s, %s, %s);", binary_kernel(E, n), y, xv,
-		     E->val[n->in[1]->id]);
+		line(E, "%s(%s, %s, %s);", binary_kernel(E, n), y, xv, xs[1]);
 		return;
 	case OP_MATMUL: {
 		int64_t ar, ac, br, bc;
 		mat_dims(n->in[0], 0, &ar, &ac);
 		mat_dims(n->in[1], 1, &br, &bc);
 		emit_gemm(E, y, n->batched, xv, n->in[0]->batched, ar, ac, 0,
-			  E->val[n->in[1]->id], n->in[1]->batched, br, bc, 0, 0);
+			  xs[1], n->in[1]->batched, br, bc, 0, 0);
 		return;
 	}
 	case OP_SOFTMAX:
@@ -1078,8 +1221,7 @@ emit_fwd_node(Emit *E, const Node *n)
 			const Node *in = n->in[k];
 			line(E, "k_place(%s, %lld, %s, %lld, %lld, %s, %s);",
 			     batch(E, n), (long long)numel(n), sstride(E, in),
-			     (long long)off, (long long)numel(in), y,
-			     E->val[in->id]);
+			     (long long)off, (long long)numel(in), y, xs[k]);
 			off += numel(in);
 		}
 		return;
@@ -1096,24 +1238,25 @@ emit_fwd_node(Emit *E, const Node *n)
 	die("no forward code for %s", op_name[n->op]);
 }
 
-/* ---------------------------------------------------------- backward */
+/* ---------------------------------------------------------- VJP */
 
-/* Adjoint of input k of node n: the one VJP table (BP, and later PC and
- * Z-IL, all use it). dy is the adjoint buffer of n, dx of its input. */
+/* dx (+)= (d y / d x_k)^T dy for input k of node n: the one table of
+ * vector-Jacobian products.  BP, the Z-IL schedule, the PC dynamics and
+ * standard PC all use it, with their own buffers: y and xs are the values
+ * the Jacobian is evaluated at. */
 static void
-emit_vjp(Emit *E, const Node *n, int k, const char *dy, const char *dx,
-	 int acc)
+emit_vjp(Emit *E, const Node *n, int k, const char *y,
+	 const char *const *xs, const char *dy, const char *dx, int acc)
 {
 	const Node *x = n->in[k];
-	const char *xv = E->val[x->id], *y = E->val[n->id];
+	const char *xv = xs[k];
 	switch (n->op) {
 	case OP_ADD:
 	case OP_SUB:
 	case OP_MUL:
 	case OP_DIV:
 		line(E, "%s(%d, %s, %s, %s, %s, %s);",
-		     binary_vjp_kernel(E, n, k), acc, dx, dy,
-		     E->val[n->in[0]->id], E->val[n->in[1]->id], y);
+		     binary_vjp_kernel(E, n, k), acc, dx, dy, xs[0], xs[1], y);
 		return;
 	case OP_MATMUL: {
 		const Node *a = n->in[0], *b = n->in[1];
@@ -1123,10 +1266,10 @@ emit_vjp(Emit *E, const Node *n, int k, const char *dy, const char *dx,
 		int64_t cr = ar, cc = bc;
 		if (k == 0) /* da = dc b^T */
 			emit_gemm(E, dx, a->batched, dy, n->batched, cr, cc, 0,
-				  E->val[b->id], b->batched, br, bc, 1, acc);
+				  xs[1], b->batched, br, bc, 1, acc);
 		else /* db = a^T dc */
-			emit_gemm(E, dx, b->batched, E->val[a->id], a->batched,
-				  ar, ac, 1, dy, n->batched, cr, cc, 0, acc);
+			emit_gemm(E, dx, b->batched, xs[0], a->batched, ar, ac, 1,
+				  dy, n->batched, cr, cc, 0, acc);
 		return;
 	}
 	case OP_SOFTMAX:
@@ -1190,103 +1333,197 @@ emit_vjp(Emit *E, const Node *n, int k, const char *dy, const char *dx,
 	die("no VJP for %s", op_name[n->op]);
 }
 
-/* The loss values and output deltas. */
+/* The input values of node n in the forward pass. */
+static const char **
+fwd_inputs(Emit *E, const Node *n)
+{
+	const char **xs = arena_alloc(E->a, sizeof(char *) * (size_t)(n->nin + 1));
+	for (int k = 0; k < n->nin; k++)
+		xs[k] = E->val[n->in[k]->id];
+	return xs;
+}
+
+/* The input values of node n in PC: a PC parent's value node, an inner
+ * node's current prediction, or data (leaves and clamped vertices). */
+static const char **
+pc_inputs(Emit *E, const Node *n)
+{
+	const char **xs = arena_alloc(E->a, sizeof(char *) * (size_t)(n->nin + 1));
+	for (int k = 0; k < n->nin; k++) {
+		const Node *m = n->in[k];
+		if (n->src && n->src[k])
+			xs[k] = pc_part(E, "x", n->src[k]);
+		else if (m->pcv && m->pcv == n->pcv)
+			xs[k] = arena_printf(E->a, "s->pc.mu.%s", E->mem[m->id]);
+		else
+			xs[k] = E->val[m->id];
+	}
+	return xs;
+}
+
+/* ------------------------------------------------------------ losses */
+
+static void
+emit_loss_value(Emit *E, const Loss *l, const char *o, const char *sum)
+{
+	const Node *out = l->out;
+	const char *t = E->val[l->target->node->id];
+	if (l->kind == LOSS_MSE) {
+		emit_fixed_kernels(E, "k_mse");
+		line(E, "%s += k_mse(%s_BATCH, %lld, %s, %s);", sum, E->PU,
+		     (long long)numel(out), o, t);
+	} else {
+		emit_fixed_kernels(E, "k_xent");
+		line(E, "%s += k_xent(%s_BATCH * %lld, %lld, %s, %s);", sum, E->PU,
+		     (long long)(numel(out) / last_dim(out)),
+		     (long long)last_dim(out), o, t);
+	}
+}
+
 static void
 emit_losses_fwd(Emit *E)
 {
 	for (int i = 0; i < E->g->losses.len; i++) {
 		const Loss *l = E->g->losses.items[i];
-		const Node *o = l->out;
-		const char *t = E->val[l->target->node->id];
 		line(E, "/* %s:%d: loss %s */", E->o->source_name, l->line,
 		     l->kind == LOSS_MSE ? "mse" : "cross_entropy");
-		if (l->kind == LOSS_MSE) {
-			emit_fixed_kernels(E, "k_mse");
-			line(E, "loss += k_mse(%s_BATCH, %lld, %s, %s);", E->PU,
-			     (long long)numel(o), E->val[o->id], t);
-		} else {
-			emit_fixed_kernels(E, "k_xent");
-			line(E, "loss += k_xent(%s_BATCH * %lld, %lld, %s, %s);",
-			     E->PU, (long long)(numel(o) / last_dim(o)),
-			     (long long)last_dim(o), E->val[o->id], t);
-		}
+		emit_loss_value(E, l, E->val[l->out->id], "loss");
 	}
 }
 
+/* d (+)= scale * d loss / d o: the output delta (BP: scale 1/B) or the
+ * output error (PC: eps = -d loss / d mu, scale -1 or -1/B). */
 static void
-emit_loss_seeds(Emit *E)
+emit_seed(Emit *E, const Loss *l, const char *scale, const char *d,
+	  const char *o, int acc)
 {
-	for (int i = 0; i < E->g->losses.len; i++) {
-		const Loss *l = E->g->losses.items[i];
-		const Node *o = l->out;
-		if (!o->needs_grad)
-			continue;
-		const char *t = E->val[l->target->node->id];
-		const char *scale = arena_printf(E->a, "%s / %s_BATCH",
-						 lit(E, 1), E->PU);
-		int acc = E->has_adj[o->id];
-		if (l->kind == LOSS_MSE) {
-			emit_fixed_kernels(E, "k_mse_seed");
-			line(E, "k_mse_seed(%s, %d, %s, %s, %s, %s);", count(E, o),
-			     acc, scale, E->adj[o->id], E->val[o->id], t);
-		} else {
-			emit_fixed_kernels(E, "k_xent_seed");
-			line(E, "k_xent_seed(%s_BATCH * %lld, %lld, %d, %s, %s, "
-				"%s, %s);",
-			     E->PU, (long long)(numel(o) / last_dim(o)),
-			     (long long)last_dim(o), acc, scale, E->adj[o->id],
-			     E->val[o->id], t);
-		}
-		E->has_adj[o->id] = 1;
+	const Node *out = l->out;
+	const char *t = E->val[l->target->node->id];
+	if (l->kind == LOSS_MSE) {
+		emit_fixed_kernels(E, "k_mse_seed");
+		line(E, "k_mse_seed(%s, %d, %s, %s, %s, %s);", count(E, out), acc,
+		     scale, d, o, t);
+	} else {
+		emit_fixed_kernels(E, "k_xent_seed");
+		line(E, "k_xent_seed(%s_BATCH * %lld, %lld, %d, %s, %s, %s, %s);",
+		     E->PU, (long long)(numel(out) / last_dim(out)),
+		     (long long)last_dim(out), acc, scale, d, o, t);
 	}
 }
+
+/* ------------------------------------------ BP and the Z-IL schedule */
+
+typedef enum Mode {
+	MODE_BP,        /* deltas; dL/dtheta into g */
+	MODE_ZIL_GRAD,  /* errors eps = -delta; level schedule; into g */
+	MODE_ZIL_TRAIN  /* level schedule; parameters change in place */
+} Mode;
 
 static int
-cmp_vertex_sweep(const void *pa, const void *pb)
+cmp_sweep(const void *pa, const void *pb)
 {
-	const Vertex *a = *(Vertex *const *)pa, *b = *(Vertex *const *)pb;
+	const PcVertex *a = *(PcVertex *const *)pa, *b = *(PcVertex *const *)pb;
 	if (a->level != b->level)
 		return a->level < b->level ? -1 : 1;
+	if (!a->root || !b->root) /* identities first */
+		return a->root ? 1 : b->root ? -1 : (a->id > b->id) - (a->id < b->id);
 	return a->root->id > b->root->id ? -1 : a->root->id < b->root->id;
 }
 
-/* Vertices in the order of the reverse sweep: by level from the outputs,
- * ties in reverse topological order. */
-static Vertex **
+/* PC vertices in the order of the reverse sweep: by level from the
+ * outputs; in a level, identities first, then reverse topological order.
+ * BP and Z-IL use this one order, so they add in the same order. */
+static PcVertex **
 sweep_order(Emit *E, int *nout)
 {
 	const Graph *g = E->g;
-	Vertex **v = arena_alloc(E->a, sizeof(Vertex *) *
-					       (size_t)(g->vertices.len + 1));
-	int n = 0;
-	for (int i = 0; i < g->vertices.len; i++) {
-		Vertex *x = g->vertices.items[i];
-		if (x->root->live && x->root->needs_grad)
-			v[n++] = x;
-	}
-	qsort(v, (size_t)n, sizeof *v, cmp_vertex_sweep);
-	*nout = n;
+	PcVertex **v = arena_alloc(E->a, sizeof(PcVertex *) *
+						 (size_t)(g->pcv.len + 1));
+	for (int i = 0; i < g->pcv.len; i++)
+		v[i] = g->pcv.items[i];
+	qsort(v, (size_t)g->pcv.len, sizeof *v, cmp_sweep);
+	*nout = g->pcv.len;
 	return v;
 }
 
+/* uses of each parameter by nodes that propagate a gradient */
+static int
+param_uses(const Graph *g, const Node *param)
+{
+	int uses = 0;
+	for (int i = 0; i < g->nodes.len; i++) {
+		const Node *n = g->nodes.items[i];
+		if (!n->needs_grad || !n->live)
+			continue;
+		for (int k = 0; k < n->nin; k++)
+			if (n->in[k] == param)
+				uses++;
+	}
+	return uses;
+}
+
+static const char *
+param_ptr(Emit *E, const char *st, const ParamDecl *p)
+{
+	return whole(E, "", arena_printf(E->a, "%s->%s", st,
+					 member_name(E, p->name)),
+		     &p->shape, 0);
+}
+
 static void
-emit_backward(Emit *E)
+emit_sweep(Emit *E, Mode mode)
 {
 	const Graph *g = E->g;
+	const char *R = E->real;
+	int bp = mode == MODE_BP;
 	memset(E->has_adj, 0, (size_t)g->nodes.len + 1);
-	line(E, "/* output deltas: d loss / d output, mean over the batch */");
-	emit_loss_seeds(E);
+	const char *scale = arena_printf(E->a, "%s / %s_BATCH",
+					 lit(E, bp ? 1.0 : -1.0), E->PU);
+	if (bp)
+		line(E, "/* output deltas: d loss / d output, mean over the "
+			"batch */");
+	else
+		line(E, "/* step 0: the output errors eps_o = -d loss / d mu_o "
+			"(mean over the batch).\n\t * C1: the value nodes start at "
+			"the forward pass, so every other error is 0. */");
+	for (int i = 0; i < g->losses.len; i++) {
+		const Loss *l = g->losses.items[i];
+		const Node *o = l->out;
+		emit_seed(E, l, scale, E->adj[o->id], E->val[o->id],
+			  E->has_adj[o->id]);
+		E->has_adj[o->id] = 1;
+	}
 	int nv;
-	Vertex **order = sweep_order(E, &nv);
+	PcVertex **order = sweep_order(E, &nv);
 	int last_level = -1;
 	for (int i = 0; i < nv; i++) {
-		Vertex *v = order[i];
+		PcVertex *v = order[i];
 		if (v->level != last_level) {
 			sb_putc(E->out, '\n');
-			line(E, "/* ---- level %d ---- */", v->level);
+			if (bp)
+				line(E, "/* ---- level %d ---- */", v->level);
+			else if (v->level == 0)
+				line(E, "/* ---- step 0: level 0 (outputs) ---- */");
+			else
+				line(E, "/* ---- step %d: level %d. Inference with "
+					"gamma = 1 (C3) from x = mu (C1) makes\n\t * "
+					"eps_i(%d) = sum_c J_c^T eps_c(%d) for every "
+					"vertex i of this level ---- */",
+				     v->level, v->level, v->level, v->level - 1);
 			last_level = v->level;
 		}
-		emit_comment(E, v);
+		if (!v->root) {
+			line(E, "/* %s: identity vertex, its error passes up "
+				"unchanged (it shares its parent's buffer) */",
+			     v->label);
+			continue;
+		}
+		if (v->stmt)
+			emit_comment(E, v->stmt);
+		if (mode != MODE_BP && v->nodes.len)
+			line(E, "/* C2: the parameters of %s learn at step %d, "
+				"from eps(%d) */",
+			     v->label, v->level, v->level);
 		for (int k = v->nodes.len - 1; k >= 0; k--) {
 			Node *n = v->nodes.items[k];
 			if (!n->needs_grad || !n->live)
@@ -1294,29 +1531,253 @@ emit_backward(Emit *E)
 			if (!E->has_adj[n->id])
 				die("adjoint of %%%d used before it was set",
 				    n->id);
+			const char **xs = fwd_inputs(E, n);
+			/* inputs that are not parameters first: their VJP may
+			 * need a parameter's value before it changes */
+			for (int pass = 0; pass < 2; pass++) {
+				for (int j = 0; j < n->nin; j++) {
+					Node *x = n->in[j];
+					if (!x->needs_grad ||
+					    (x->op == OP_PARAM) != pass)
+						continue;
+					if (mode == MODE_ZIL_TRAIN &&
+					    x->op == OP_PARAM &&
+					    param_uses(g, x) == 1) {
+						ParamDecl *pd = g->params.items[x->decl];
+						int64_t cnt = shape_numel(&pd->shape);
+						emit_vjp(E, n, j, E->val[n->id], xs,
+							 E->adj[n->id],
+							 "s->zil.scratch", 0);
+						emit_fixed_kernels(E, "k_zil_grad");
+						emit_fixed_kernels(E, "k_sgd");
+						line(E, "k_zil_grad(%lld, s->zil.scratch);",
+						     (long long)cnt);
+						line(E, "k_sgd(%lld, lr, %s, s->zil.scratch); "
+							"/* in place, now */",
+						     (long long)cnt, param_ptr(E, "p", pd));
+						continue;
+					}
+					const char *dx = E->adj[x->id];
+					if (mode == MODE_ZIL_TRAIN &&
+					    x->op == OP_PARAM) {
+						ParamDecl *pd = g->params.items[x->decl];
+						dx = whole(E, "", arena_printf(E->a,
+								"s->zil.%s",
+								member_name(E, pd->name)),
+							   &pd->shape, 0);
+					}
+					emit_vjp(E, n, j, E->val[n->id], xs,
+						 E->adj[n->id], dx, E->has_adj[x->id]);
+					E->has_adj[x->id] = 1;
+				}
+			}
+		}
+	}
+	/* parameters */
+	int first = 1;
+	for (int i = 0; i < g->params.len; i++) {
+		ParamDecl *p = g->params.items[i];
+		int64_t cnt = shape_numel(&p->shape);
+		if (mode == MODE_ZIL_TRAIN) {
+			if (!E->has_adj[p->node->id])
+				continue;
+			if (first)
+				line(E, "\n\t/* tied parameters (used at several "
+					"steps) learn now, at the end */");
+			first = 0;
+			const char *acc = whole(E, "", arena_printf(E->a,
+					"s->zil.%s", member_name(E, p->name)),
+				&p->shape, 0);
+			line(E, "k_zil_grad(%lld, %s);", (long long)cnt, acc);
+			line(E, "k_sgd(%lld, lr, %s, %s);", (long long)cnt,
+			     param_ptr(E, "p", p), acc);
+			continue;
+		}
+		if (first)
+			line(E, bp ? "\n\t/* every gradient with +0 for zeros */"
+				   : "\n\t/* the gradient: dL/dtheta = -(sum of "
+				     "eps-weighted inputs), +0 for zeros */");
+		first = 0;
+		emit_fixed_kernels(E, "k_fill");
+		emit_fixed_kernels(E, bp ? "k_canon" : "k_zil_grad");
+		if (!E->has_adj[p->node->id])
+			line(E, "k_fill(%lld, %s, %s); /* no loss depends on %s */",
+			     (long long)cnt, param_ptr(E, "g", p), lit(E, 0),
+			     p->name);
+		else
+			line(E, "%s(%lld, %s);", bp ? "k_canon" : "k_zil_grad",
+			     (long long)cnt, param_ptr(E, "g", p));
+	}
+	(void)R;
+}
+
+/* ------------------------------------------------- PC network dynamics */
+
+/* C1: every value node starts at its forward prediction, x = mu(0). */
+static void
+emit_pc_start(Emit *E)
+{
+	const Graph *g = E->g;
+	emit_fixed_kernels(E, "k_fill");
+	emit_fixed_kernels(E, "k_copy");
+	for (int i = 0; i < g->pcv.len; i++) {
+		PcVertex *v = g->pcv.items[i];
+		if (v->is_output)
+			continue;
+		const Node *r = pc_node_of(v);
+		line(E, "k_copy(%s, %s, %s); /* %s */", count(E, r),
+		     pc_part(E, "x", v), pc_mu0(E, v), v->label);
+		line(E, "k_fill(%s, %s, %s);", count(E, r), pc_part(E, "dev", v),
+		     lit(E, 0));
+	}
+}
+
+/* mu of every vertex from the current value nodes, and the errors. */
+static void
+emit_pc_predict(Emit *E)
+{
+	const Graph *g = E->g;
+	const Vertex *cur = NULL;
+	for (int i = 0; i < g->nodes.len; i++) {
+		Node *n = g->nodes.items[i];
+		if (!n->pcv)
+			continue;
+		if (n->vertex && n->vertex != cur) {
+			cur = n->vertex;
+			emit_comment(E, cur);
+		}
+		emit_fwd_node(E, n, arena_printf(E->a, "s->pc.mu.%s", E->mem[n->id]),
+			      pc_inputs(E, n));
+	}
+	line(E, "/* the error nodes: eps = x - mu */");
+	emit_fixed_kernels(E, "k_error");
+	for (int i = 0; i < g->pcv.len; i++) {
+		PcVertex *v = g->pcv.items[i];
+		if (v->is_output)
+			continue;
+		const Node *r = pc_node_of(v);
+		const char *mu = v->root
+			? arena_printf(E->a, "s->pc.mu.%s", E->mem[v->root->id])
+			: pc_part(E, "x", v->parent);
+		line(E, "k_error(%s, %s, %s, %s);", count(E, r),
+		     pc_part(E, "e", v), pc_part(E, "x", v), mu);
+	}
+	line(E, "/* output errors: eps_o = -d loss / d mu_o */");
+	char *seeded = arena_alloc(E->a, (size_t)g->pcv.len + 1);
+	for (int i = 0; i < g->losses.len; i++) {
+		const Loss *l = g->losses.items[i];
+		PcVertex *o = l->pc_out;
+		emit_seed(E, l, "-s->pc.beta", pc_part(E, "e", o),
+			  pc_out_mu(E, o), seeded[o->id]);
+		seeded[o->id] = 1;
+	}
+}
+
+/* Error feedback fb_i = sum_c J_c^T eps_c for every vertex, and the
+ * Hebbian parameter updates of the vertices that learn at this call:
+ * those at level `learn`, or all of them if learn == -1. */
+static void
+emit_pc_backprop(Emit *E)
+{
+	const Graph *g = E->g;
+	int nv;
+	PcVertex **order = sweep_order(E, &nv);
+	/* has_adj: per node for inner errors; fbset: per PC vertex */
+	memset(E->has_adj, 0, (size_t)g->nodes.len + 1);
+	char *fbset = arena_alloc(E->a, (size_t)g->pcv.len + 1);
+	for (int i = 0; i < nv; i++) {
+		PcVertex *v = order[i];
+		if (!v->root) {
+			PcVertex *p = v->parent;
+			emit_fixed_kernels(E, "k_copy_vjp");
+			line(E, "k_copy_vjp(%s, %d, %s, %s); /* %s: identity */",
+			     count(E, pc_node_of(v)), fbset[p->id],
+			     pc_part(E, "fb", p), pc_part(E, "e", v), v->label);
+			fbset[p->id] = 1;
+			continue;
+		}
+		if (v->stmt)
+			emit_comment(E, v->stmt);
+		E->has_adj[v->root->id] = 1; /* its error node */
+		for (int k = v->nodes.len - 1; k >= 0; k--) {
+			Node *n = v->nodes.items[k];
+			if (!n->needs_grad)
+				continue;
+			const char **xs = pc_inputs(E, n);
+			const char *y = arena_printf(E->a, "s->pc.mu.%s",
+						     E->mem[n->id]);
+			const char *dy = arena_printf(E->a, "s->pc.e.%s",
+						      E->mem[n->id]);
 			for (int j = 0; j < n->nin; j++) {
 				Node *x = n->in[j];
 				if (!x->needs_grad)
 					continue;
-				emit_vjp(E, n, j, E->adj[n->id], E->adj[x->id],
-					 E->has_adj[x->id]);
-				E->has_adj[x->id] = 1;
+				if (x->op == OP_PARAM) {
+					line(E, "if (learn == %d || learn == -1)",
+					     v->level);
+					const char *saved = E->ind;
+					E->ind = "\t\t";
+					emit_vjp(E, n, j, y, xs, dy, E->adj[x->id], 1);
+					E->ind = saved;
+					continue;
+				}
+				if (n->src && n->src[j]) {
+					PcVertex *p = n->src[j];
+					emit_vjp(E, n, j, y, xs, dy,
+						 pc_part(E, "fb", p), fbset[p->id]);
+					fbset[p->id] = 1;
+				} else {
+					emit_vjp(E, n, j, y, xs, dy,
+						 arena_printf(E->a, "s->pc.e.%s",
+							      E->mem[x->id]),
+						 E->has_adj[x->id]);
+					E->has_adj[x->id] = 1;
+				}
 			}
 		}
 	}
-	/* parameters that received nothing */
-	int first = 1;
-	for (int i = 0; i < g->params.len; i++) {
-		ParamDecl *p = g->params.items[i];
-		if (E->has_adj[p->node->id])
-			continue;
-		if (first)
-			line(E, "/* parameters no loss depends on */");
-		first = 0;
-		emit_fixed_kernels(E, "k_fill");
-		line(E, "k_fill(%lld, %s, %s);", (long long)shape_numel(&p->shape),
-		     E->adj[p->node->id], lit(E, 0));
+	for (int i = 0; i < g->pcv.len; i++) {
+		PcVertex *v = g->pcv.items[i];
+		if (!v->is_output && !fbset[v->id])
+			die("PC vertex %s gets no error feedback", v->label);
 	}
+}
+
+/* The inference step for every value node. */
+static void
+emit_pc_infer(Emit *E)
+{
+	const Graph *g = E->g;
+	emit_fixed_kernels(E, "k_infer");
+	for (int i = 0; i < g->pcv.len; i++) {
+		PcVertex *v = g->pcv.items[i];
+		if (v->is_output)
+			continue;
+		line(E, "k_infer(%s, gamma, %s, %s, %s, %s, %s); /* %s */",
+		     count(E, pc_node_of(v)), pc_part(E, "dev", v),
+		     pc_part(E, "x", v), pc_mu0(E, v), pc_part(E, "e", v),
+		     pc_part(E, "fb", v), v->label);
+	}
+}
+
+static void
+emit_pc_energy(Emit *E)
+{
+	const Graph *g = E->g;
+	emit_fixed_kernels(E, "k_half_sq");
+	for (int i = 0; i < g->pcv.len; i++) {
+		PcVertex *v = g->pcv.items[i];
+		if (v->is_output)
+			continue;
+		line(E, "f += k_half_sq(%s, %s);", count(E, pc_node_of(v)),
+		     pc_part(E, "e", v));
+	}
+	line(E, "%s fl = %s;", E->real, lit(E, 0));
+	for (int i = 0; i < g->losses.len; i++) {
+		const Loss *l = g->losses.items[i];
+		emit_loss_value(E, l, pc_out_mu(E, l->pc_out), "fl");
+	}
+	line(E, "f += s->pc.beta * fl;");
 }
 
 /* ------------------------------------------------------------- model */
@@ -1335,8 +1796,56 @@ static const char *const init_name[] = {
 	"PCG_INIT_ZEROS",  "PCG_INIT_ONES",   "PCG_INIT_NORMAL",
 	"PCG_INIT_UNIFORM", "PCG_INIT_XAVIER", "PCG_INIT_HE"};
 
+/* The prototypes of the API (header) */
 static void
-emit_header(Emit *E, StrBuf *h, const char *vdecl, const char *ddecl)
+emit_prototypes(Emit *E, StrBuf *h)
+{
+	const Graph *g = E->g;
+	const char *P = E->P, *R = E->real;
+	sb_printf(h, "void %s_init(%s_params *p, uint64_t seed);\n", P, P);
+	sb_printf(h, "%s %s_forward(const %s_params *p, %s_state *s);\n", R, P,
+		  P, P);
+	if (g->losses.len) {
+		static const char *const grads[] = {"grad_bp", "grad_zil",
+						    "grad_zil_dynamics"};
+		for (int i = 0; i < 3; i++)
+			sb_printf(h, "%s %s_%s(const %s_params *p, %s_state *s, "
+				     "%s_params *g);\n",
+				  R, P, grads[i], P, P, P);
+		sb_printf(h, "%s %s_grad_pc(const %s_params *p, %s_state *s, "
+			     "%s_params *g, int steps, %s gamma);\n",
+			  R, P, P, P, P, R);
+		sb_printf(h, "%s %s_grad_pc_weighted(const %s_params *p, %s_state "
+			     "*s, %s_params *g, int steps, %s gamma, %s beta);\n",
+			  R, P, P, P, P, R, R);
+		sb_printf(h, "%s %s_train_bp(%s_params *p, %s_state *s, %s lr);\n",
+			  R, P, P, P, R);
+		sb_printf(h, "%s %s_train_zil(%s_params *p, %s_state *s, %s lr);\n",
+			  R, P, P, P, R);
+		sb_printf(h, "%s %s_train_pc(%s_params *p, %s_state *s, %s lr, "
+			     "int steps, %s gamma);\n",
+			  R, P, P, P, R, R);
+		sb_printf(h, "%s %s_energy(const %s_params *p, const %s_state *s);\n",
+			  R, P, P, P);
+		sb_printf(h, "/* additions: PC inference one step at a time, and "
+			     "targets moved near the outputs */\n");
+		sb_printf(h, "%s %s_pc_init(const %s_params *p, %s_state *s);\n", R,
+			  P, P, P);
+		sb_printf(h, "%s %s_pc_step(const %s_params *p, %s_state *s, %s "
+			     "gamma);\n",
+			  R, P, P, P, R);
+		sb_printf(h, "void %s_targets_near(%s_state *s, %s c);\n", P, P, R);
+	}
+	sb_printf(h, "void %s_sgd(%s_params *p, const %s_params *g, %s lr);\n",
+		  P, P, P, R);
+	sb_printf(h, "int %s_save(const %s_params *p, const char *path);\n", P,
+		  P);
+	sb_printf(h, "int %s_load(%s_params *p, const char *path);\n", P, P);
+}
+
+static void
+emit_header(Emit *E, StrBuf *h, const char *vdecl, const char *ddecl,
+	    const char *pcdecl, const char *zildecl)
 {
 	const Graph *g = E->g;
 	const char *P = E->P, *PU = E->PU, *R = E->real;
@@ -1346,8 +1855,12 @@ emit_header(Emit *E, StrBuf *h, const char *vdecl, const char *ddecl)
 	sb_printf(h, "#include <stdint.h>\n\n#include \"pcg_runtime.h\"\n\n");
 	sb_printf(h, "#define %s_BATCH %d /* samples per call */\n", PU,
 		  E->o->batch);
-	sb_printf(h, "#define %s_DEPTH %d /* levels of the levelled graph */\n",
-		  PU, g->depth);
+	sb_printf(h, "#define %s_DEPTH %d /* levels of the levelled graph: Z-IL "
+		     "needs %d steps */\n",
+		  PU, g->depth, g->depth);
+	sb_printf(h, "#define %s_IDENTITIES %d /* identity vertices the levelling "
+		     "inserted */\n",
+		  PU, g->nidentity);
 	sb_printf(h, "#define %s_NUM_PARAMS %d /* param declarations */\n", PU,
 		  g->params.len);
 	sb_printf(h, "#define %s_NUM_REALS %lld /* scalars in %s_params */\n\n",
@@ -1393,14 +1906,25 @@ emit_header(Emit *E, StrBuf *h, const char *vdecl, const char *ddecl)
 		sb_printf(h, "\t\tchar none_;\n");
 	sb_printf(h, "\t} out;\n");
 	sb_printf(h, "\t/* The rest is the implementation's. */\n");
-	sb_printf(h, "\tstruct { /* values of the vertices and their inner "
+	sb_printf(h, "\tstruct { /* forward values of the vertices and their "
 		     "operations */\n%s\t} v;\n",
-		  vdecl[0] ? vdecl : "\t\tchar none_;\n");
+		  vdecl);
 	if (g->losses.len) {
-		sb_printf(h, "\tstruct { /* adjoints (BP deltas) */\n%s\t} d;\n",
-			  ddecl[0] ? ddecl : "\t\tchar none_;\n");
-		sb_printf(h, "\t%s_params grad; /* gradient for %s_train_bp */\n",
-			  P, P);
+		sb_printf(h, "\tstruct { /* BP deltas d L / d value; the Z-IL "
+			     "schedule keeps its errors\n\t\t * eps = -delta "
+			     "here too */\n%s\t} d;\n",
+			  ddecl);
+		sb_printf(h, "\tstruct { /* the PC network */\n%s\t\t%s beta; /* "
+			     "the losses' weight in the energy */\n\t\tint valid; "
+			     "/* the errors match the value nodes */\n\t} pc;\n",
+			  pcdecl, R);
+		sb_printf(h, "\tstruct { /* Z-IL training: a scratch for one "
+			     "parameter's update, and sums for\n\t\t * parameters "
+			     "used at several steps (tied) */\n%s\t} zil;\n",
+			  zildecl);
+		sb_printf(h, "\t%s_params grad; /* gradient for %s_train_bp and "
+			     "%s_train_pc */\n",
+			  P, P, P);
 	}
 	sb_printf(h, "} %s_state;\n\n", P);
 	sb_printf(h, "extern const pcg_param_info %s_param_info[%s_NUM_PARAMS "
@@ -1418,22 +1942,63 @@ emit_header(Emit *E, StrBuf *h, const char *vdecl, const char *ddecl)
 	sb_printf(h, "extern const pcg_param_info %s_target_info[%s_NUM_TARGETS "
 		     "> 0 ? %s_NUM_TARGETS : 1];\n\n",
 		  P, PU, PU);
-	sb_printf(h, "void %s_init(%s_params *p, uint64_t seed);\n", P, P);
-	sb_printf(h, "%s %s_forward(const %s_params *p, %s_state *s);\n", R, P,
-		  P, P);
-	if (g->losses.len) {
-		sb_printf(h, "%s %s_grad_bp(const %s_params *p, %s_state *s, "
-			     "%s_params *g);\n",
-			  R, P, P, P, P);
-		sb_printf(h, "%s %s_train_bp(%s_params *p, %s_state *s, %s lr);\n",
-			  R, P, P, P, R);
-	}
-	sb_printf(h, "void %s_sgd(%s_params *p, const %s_params *g, %s lr);\n",
-		  P, P, P, R);
-	sb_printf(h, "int %s_save(const %s_params *p, const char *path);\n", P,
-		  P);
-	sb_printf(h, "int %s_load(%s_params *p, const char *path);\n", P, P);
+	emit_prototypes(E, h);
 	sb_printf(h, "\n#endif\n");
+}
+
+static void
+emit_data_info(Emit *E, StrBuf *body)
+{
+	const Graph *g = E->g;
+	const char *P = E->P, *PU = E->PU;
+	sb_printf(body, "\nconst pcg_param_info %s_param_info[%s_NUM_PARAMS > "
+			"0 ? %s_NUM_PARAMS : 1] = {\n",
+		  P, PU, PU);
+	for (int i = 0; i < g->params.len; i++) {
+		ParamDecl *pd = g->params.items[i];
+		sb_printf(body, "\t{\"%s\", %d, {", pd->name, pd->shape.rank);
+		for (int k = 0; k < pd->shape.rank; k++)
+			sb_printf(body, "%s%lld", k ? ", " : "",
+				  (long long)pd->shape.dim[k]);
+		sb_printf(body, "}, %lld, %lld, %s, %.17g, %.17g},\n",
+			  (long long)pd->offset,
+			  (long long)shape_numel(&pd->shape),
+			  init_name[pd->init], pd->a, pd->b);
+	}
+	if (!g->params.len)
+		sb_printf(body, "\t{\"\", 0, {0}, 0, 0, 0, 0, 0},\n");
+	sb_printf(body, "};\n");
+	for (int w = 0; w < 2; w++) {
+		const PtrVec *list = w ? &g->targets : &g->inputs;
+		const char *what = w ? "target" : "input";
+		const char *WHAT = w ? "TARGETS" : "INPUTS";
+		sb_printf(body, "\nconst pcg_param_info %s_%s_info[%s_NUM_%s > 0 ? "
+				"%s_NUM_%s : 1] = {\n",
+			  P, what, PU, WHAT, PU, WHAT);
+		int64_t off = 0;
+		for (int i = 0; i < list->len; i++) {
+			DataDecl *d = list->items[i];
+			sb_printf(body, "\t{\"%s\", %d, {", d->name, d->shape.rank);
+			for (int k = 0; k < d->shape.rank; k++)
+				sb_printf(body, "%s%lld", k ? ", " : "",
+					  (long long)d->shape.dim[k]);
+			sb_printf(body, "}, %lld, %lld, 0, 0, 0},\n", (long long)off,
+				  (long long)shape_numel(&d->shape));
+			off += shape_numel(&d->shape);
+		}
+		if (!list->len)
+			sb_printf(body, "\t{\"\", 0, {0}, 0, 0, 0, 0, 0},\n");
+		sb_printf(body, "};\n");
+	}
+}
+
+/* start a static or API function: comment, signature, body follows */
+static void
+fn_begin(Emit *E, const char *comment, const char *ret, const char *name,
+	 const char *params)
+{
+	sb_printf(E->out, "\n%s%s\n%s\n%s(%s)\n{\n", comment ? comment : "",
+		  comment ? "\n" : "", ret, name, params);
 }
 
 void
@@ -1452,31 +2017,53 @@ emit_model(Arena *a, const Graph *g, const EmitOptions *o, StrBuf *h,
 	int nn = g->nodes.len;
 	E.val = arena_alloc(a, sizeof(char *) * (size_t)(nn + 1));
 	E.adj = arena_alloc(a, sizeof(char *) * (size_t)(nn + 1));
+	E.mem = arena_alloc(a, sizeof(char *) * (size_t)(nn + 1));
 	E.has_adj = arena_alloc(a, (size_t)nn + 1);
+	E.idmem = arena_alloc(a, sizeof(char *) * (size_t)(g->pcv.len + 1));
+	E.idx = arena_alloc(a, sizeof(int) * (size_t)(g->pcv.len + 1));
 	const char *P = E.P, *PU = E.PU, *R = E.real;
+	Emit *e = &E;
 
-	StrBuf vdecl = {0}, ddecl = {0};
+	StrBuf vdecl = {0}, ddecl = {0}, pcdecl = {0}, zildecl = {0};
 	sb_puts(&vdecl, "");
 	sb_puts(&ddecl, "");
-	layout(&E, &vdecl, &ddecl);
-	emit_header(&E, h, vdecl.data, ddecl.data);
+	sb_puts(&pcdecl, "");
+	sb_puts(&zildecl, "");
+	layout(&E, &vdecl, &ddecl, &pcdecl);
+	int64_t scratch = 1;
+	for (int i = 0; i < g->params.len; i++) {
+		ParamDecl *pd = g->params.items[i];
+		int uses = param_uses(g, pd->node);
+		if (uses == 1 && shape_numel(&pd->shape) > scratch)
+			scratch = shape_numel(&pd->shape);
+		if (uses > 1)
+			sb_printf(&zildecl, "\t\t%s %s%s;\n", R,
+				  member_name(&E, pd->name),
+				  decl_dims(&E, &pd->shape, 0));
+	}
+	sb_printf(&zildecl, "\t\t%s scratch[%lld];\n", R, (long long)scratch);
+	emit_header(&E, h, vdecl.data, ddecl.data, pcdecl.data, zildecl.data);
 	sb_free(&vdecl);
 	sb_free(&ddecl);
+	sb_free(&pcdecl);
+	sb_free(&zildecl);
 
 	StrBuf body = {0};
 	sb_puts(&body, "");
 	sb_puts(&E.kern, "");
 	E.out = &body;
 	E.ind = "\t";
+	const char *cps = arena_printf(a, "const %s_params *p, %s_state *s", P, P);
+	const char *cpsg = arena_printf(a, "const %s_params *p, %s_state *s, "
+					   "%s_params *g", P, P, P);
 
 	/* forward */
-	sb_printf(&body, "\n/* The forward pass: every vertex in topological "
-			 "order; returns the\n * batch-mean loss. */\n"
-			 "static %s\nforward(const %s_params *p, %s_state *s)\n{\n",
-		  R, P, P);
-	sb_printf(&body, "\t%s loss = %s;\n", R, lit(&E, 0));
+	fn_begin(e, "/* The forward pass: every vertex in topological order; "
+		    "returns the\n * batch-mean loss. */",
+		 arena_printf(a, "static %s", R), "forward", cps);
+	line(e, "%s loss = %s;", R, lit(e, 0));
 	if (!g->params.len)
-		sb_printf(&body, "\t(void)p;\n");
+		line(e, "(void)p;");
 	const Vertex *cur = NULL;
 	for (int i = 0; i < nn; i++) {
 		Node *n = g->nodes.items[i];
@@ -1485,136 +2072,325 @@ emit_model(Arena *a, const Graph *g, const EmitOptions *o, StrBuf *h,
 			continue;
 		if (n->vertex && n->vertex != cur) {
 			cur = n->vertex;
-			emit_comment(&E, cur);
+			emit_comment(e, cur);
 		}
-		emit_fwd_node(&E, n);
+		emit_fwd_node(e, n, E.val[n->id], fwd_inputs(e, n));
 	}
-	emit_losses_fwd(&E);
-	sb_printf(&body, "\treturn loss / %s_BATCH;\n}\n", PU);
+	emit_losses_fwd(e);
+	if (g->losses.len)
+		line(e, "s->pc.valid = 0;");
+	line(e, "return loss / %s_BATCH;", PU);
+	sb_puts(&body, "}\n");
 
 	if (g->losses.len) {
-		sb_printf(&body,
-			  "\n/* The reverse sweep of backpropagation.  Needs the "
-			  "values of a forward\n * pass in s; writes dL/dtheta, "
-			  "L the batch-mean loss, into g (every\n * parameter, "
-			  "overwritten).  Each delta is d L / d (vertex value).  "
-			  "*/\nstatic void\nbackward(const %s_params *p, "
-			  "%s_state *s, %s_params *g)\n{\n",
-			  P, P, P);
+		/* BP */
+		fn_begin(e, "/* The reverse sweep of backpropagation.  Needs a "
+			    "forward pass in s;\n * writes dL/dtheta (L the "
+			    "batch-mean loss) into g, every parameter\n * "
+			    "overwritten.  Each delta is dL / d(value). */",
+			 "static void", "backward", cpsg);
 		if (!g->params.len)
-			sb_printf(&body, "\t(void)p;\n");
-		emit_backward(&E);
-		sb_printf(&body, "}\n");
+			line(e, "(void)p;");
+		emit_sweep(e, MODE_BP);
+		sb_puts(&body, "}\n");
+
+		/* Z-IL schedule */
+		fn_begin(e, "/* Z-IL, the level schedule (ALGORITHMS.md section 4): "
+			    "errors eps = x - mu of\n * the PC network under C1-C3, "
+			    "computed level by level: at step t only the\n * "
+			    "vertices of level t carry a nonzero error that "
+			    "matters.  Each vertex's\n * parameters take their "
+			    "Hebbian update (d mu / d theta)^T eps at its own\n * "
+			    "step (C2).  Writes the gradient those updates "
+			    "follow, dL/dtheta, into g:\n * bit for bit BP's.  "
+			    "Needs a forward pass in s. */",
+			 "static void", "zil_schedule", cpsg);
+		if (!g->params.len)
+			line(e, "(void)p;");
+		emit_sweep(e, MODE_ZIL_GRAD);
+		sb_puts(&body, "}\n");
+
+		fn_begin(e, "/* One Z-IL training step after a forward pass: the "
+			    "level schedule with\n * every parameter changed in "
+			    "place at its vertex's step, tied ones at the\n * end; "
+			    "no gradient buffer.  Gives P_train_bp's parameters. */",
+			 "static void", "zil_train",
+			 arena_printf(a, "%s_params *p, %s_state *s, %s lr", P, P,
+				      R));
+		emit_sweep(e, MODE_ZIL_TRAIN);
+		line(e, "(void)lr;");
+		sb_puts(&body, "}\n");
+
+		/* the PC network */
+		fn_begin(e, "/* PC, C1: the value nodes start at the forward "
+			    "predictions, x = mu(0). */",
+			 "static void", "pc_start",
+			 arena_printf(a, "%s_state *s", P));
+		emit_pc_start(e);
+		sb_puts(&body, "}\n");
+
+		fn_begin(e, "/* PC: the prediction mu_i = g_i(x of the parents) of "
+			    "every vertex from\n * the current value nodes, and the "
+			    "error nodes eps_i = x_i - mu_i; an\n * output's error "
+			    "is -d loss / d mu. */",
+			 "static void", "pc_predict", cps);
+		if (!g->params.len)
+			line(e, "(void)p;");
+		emit_pc_predict(e);
+		sb_puts(&body, "}\n");
+
+		fn_begin(e, "/* PC: the error feedback fb_i = sum over children c "
+			    "of J_c^T eps_c (the\n * Jacobian at the current value "
+			    "nodes) for every vertex, and the local,\n * Hebbian "
+			    "parameter update (d mu_i / d theta)^T eps_i, summed "
+			    "into g, of\n * the vertices of level `learn` (all if "
+			    "learn == -1, none if -2). */",
+			 "static void", "pc_backprop",
+			 arena_printf(a, "%s, int learn", cpsg));
+		line(e, "(void)learn;");
+		line(e, "(void)g;");
+		if (!g->params.len)
+			line(e, "(void)p;");
+		emit_pc_backprop(e);
+		sb_puts(&body, "}\n");
+
+		fn_begin(e, "/* PC inference, every value node at once (Jacobi "
+			    "style):\n * x_i += gamma * (-eps_i + fb_i). */",
+			 "static void", "pc_infer",
+			 arena_printf(a, "%s_state *s, %s gamma", P, R));
+		emit_pc_infer(e);
+		sb_puts(&body, "}\n");
+
+		/* the run: Z-IL dynamics and standard PC */
+		fn_begin(e, "/* Run the PC network: forward pass, x = mu (C1), "
+			    "`steps` inference steps\n * at rate gamma.  zil: the "
+			    "parameters of level-t vertices learn at step t\n * "
+			    "(C2); else all learn from the errors where inference "
+			    "ended.  Writes\n * dL/dtheta, the negated mean Hebbian "
+			    "update, into g. */",
+			 arena_printf(a, "static %s", R), "pc_run",
+			 arena_printf(a, "%s, int steps, %s gamma, %s beta, int zil",
+				      cpsg, R, R));
+		line(e, "%s loss = forward(p, s);", R);
+		line(e, "s->pc.beta = beta;");
+		line(e, "pc_start(s);");
+		emit_fixed_kernels(e, "k_fill");
+		line(e, "k_fill(%s_NUM_REALS, (%s *)g, %s);", PU, R, lit(e, 0));
+		line(e, "for (int t = 0; t < steps; t++) {");
+		line(e, "\tpc_predict(p, s);");
+		if (o->zil_control == 2)
+			line(e, "\tpc_backprop(p, s, g, zil ? (t == steps - 1 ? -1 "
+				": -2) : -2); /* negative control: every "
+				"parameter learns at the last step */");
+		else
+			line(e, "\tpc_backprop(p, s, g, zil ? t : -2);");
+		line(e, "\tpc_infer(s, gamma);");
+		line(e, "}");
+		line(e, "pc_predict(p, s); /* errors at the final value nodes */");
+		line(e, "if (!zil)");
+		line(e, "\tpc_backprop(p, s, g, -1);");
+		emit_fixed_kernels(e, "k_scale");
+		line(e, "k_scale(%s_NUM_REALS, %s / (beta * %s_BATCH), (%s *)g);",
+		     PU, lit(e, -1), PU, R);
+		line(e, "s->pc.valid = 1;");
+		line(e, "return loss;");
+		sb_puts(&body, "}\n");
 	}
 
 	/* API */
 	sb_printf(&body, "\n/* ------------------------------------------------"
 			 "------------- API */\n");
-	sb_printf(&body, "\nconst pcg_param_info %s_param_info[%s_NUM_PARAMS > "
-			 "0 ? %s_NUM_PARAMS : 1] = {\n",
-		  P, PU, PU);
-	for (int i = 0; i < g->params.len; i++) {
-		ParamDecl *pd = g->params.items[i];
-		sb_printf(&body, "\t{\"%s\", %d, {", pd->name, pd->shape.rank);
-		for (int k = 0; k < pd->shape.rank; k++)
-			sb_printf(&body, "%s%lld", k ? ", " : "",
-				  (long long)pd->shape.dim[k]);
-		sb_printf(&body, "}, %lld, %lld, %s, %.17g, %.17g},\n",
-			  (long long)pd->offset,
-			  (long long)shape_numel(&pd->shape),
-			  init_name[pd->init], pd->a, pd->b);
-	}
-	if (!g->params.len)
-		sb_printf(&body, "\t{\"\", 0, {0}, 0, 0, 0, 0, 0},\n");
-	sb_printf(&body, "};\n");
-
-	for (int w = 0; w < 2; w++) {
-		const PtrVec *list = w ? &g->targets : &g->inputs;
-		const char *what = w ? "target" : "input";
-		const char *WHAT = w ? "TARGETS" : "INPUTS";
-		sb_printf(&body, "\nconst pcg_param_info %s_%s_info[%s_NUM_%s > 0 ? "
-				 "%s_NUM_%s : 1] = {\n",
-			  P, what, PU, WHAT, PU, WHAT);
-		int64_t off = 0;
-		for (int i = 0; i < list->len; i++) {
-			DataDecl *d = list->items[i];
-			sb_printf(&body, "\t{\"%s\", %d, {", d->name, d->shape.rank);
-			for (int k = 0; k < d->shape.rank; k++)
-				sb_printf(&body, "%s%lld", k ? ", " : "",
-					  (long long)d->shape.dim[k]);
-			sb_printf(&body, "}, %lld, %lld, 0, 0, 0},\n",
-				  (long long)off,
-				  (long long)shape_numel(&d->shape));
-			off += shape_numel(&d->shape);
-		}
-		if (!list->len)
-			sb_printf(&body, "\t{\"\", 0, {0}, 0, 0, 0, 0, 0},\n");
-		sb_printf(&body, "};\n");
-	}
-
+	emit_data_info(e, &body);
 	const char *initfn = E.is_float ? "pcg_init_param_f" : "pcg_init_param_d";
-	sb_printf(&body, "\nvoid\n%s_init(%s_params *p, uint64_t seed)\n{\n", P,
-		  P);
+	fn_begin(e, NULL, "void", arena_printf(a, "%s_init", P),
+		 arena_printf(a, "%s_params *p, uint64_t seed", P));
 	for (int i = 0; i < g->params.len; i++) {
 		ParamDecl *pd = g->params.items[i];
-		sb_printf(&body, "\t%s(%s, &%s_param_info[%d], seed, %d);\n",
-			  initfn,
-			  whole(&E, "", arena_printf(a, "p->%s",
-						      member_name(&E, pd->name)),
-				&pd->shape, 0),
-			  P, i, i);
+		line(e, "%s(%s, &%s_param_info[%d], seed, %d);", initfn,
+		     param_ptr(e, "p", pd), P, i, i);
 	}
 	if (!g->params.len)
-		sb_printf(&body, "\t(void)p;\n\t(void)seed;\n");
-	sb_printf(&body, "}\n");
+		line(e, "(void)p;\n\t(void)seed;");
+	sb_puts(&body, "}\n");
 
-	sb_printf(&body, "\n%s\n%s_forward(const %s_params *p, %s_state *s)\n{\n"
-			 "\treturn forward(p, s);\n}\n",
-		  R, P, P, P);
+	fn_begin(e, NULL, R, arena_printf(a, "%s_forward", P), cps);
+	line(e, "return forward(p, s);");
+	sb_puts(&body, "}\n");
+
 	if (g->losses.len) {
-		sb_printf(&body,
-			  "\n/* dL/dtheta by backpropagation, L the batch-mean "
-			  "loss: into g. */\n%s\n%s_grad_bp(const %s_params *p, "
-			  "%s_state *s, %s_params *g)\n{\n"
-			  "\t%s loss = forward(p, s);\n\tbackward(p, s, g);\n"
-			  "\treturn loss;\n}\n",
-			  R, P, P, P, P, R);
-		sb_printf(&body,
-			  "\n/* One SGD step by backpropagation (gradient kept in "
-			  "s->grad). */\n%s\n%s_train_bp(%s_params *p, %s_state "
-			  "*s, %s lr)\n{\n"
-			  "\t%s loss = forward(p, s);\n"
-			  "\tbackward(p, s, &s->grad);\n"
-			  "\t%s_sgd(p, &s->grad, lr);\n\treturn loss;\n}\n",
-			  R, P, P, P, R, R, P);
+		fn_begin(e, "/* dL/dtheta by backpropagation, L the batch-mean "
+			    "loss: into g. */",
+			 R, arena_printf(a, "%s_grad_bp", P), cpsg);
+		line(e, "%s loss = forward(p, s);", R);
+		line(e, "backward(p, s, g);");
+		line(e, "return loss;");
+		sb_puts(&body, "}\n");
+
+		fn_begin(e, "/* dL/dtheta by Z-IL, the level schedule: into g. */",
+			 R, arena_printf(a, "%s_grad_zil", P), cpsg);
+		line(e, "%s loss = forward(p, s);", R);
+		line(e, "zil_schedule(p, s, g);");
+		line(e, "return loss;");
+		sb_puts(&body, "}\n");
+
+		const char *dyn_gamma = o->zil_control == 1
+			? arena_printf(a, "%s /* negative control */", lit(e, 0.9))
+			: lit(e, 1);
+		fn_begin(e, "/* dL/dtheta by Z-IL, running the whole PC network "
+			    "for DEPTH steps with\n * gamma = 1 (C3), each "
+			    "vertex's parameters learning at its level's step "
+			    "(C2). */",
+			 R, arena_printf(a, "%s_grad_zil_dynamics", P), cpsg);
+		line(e, "return pc_run(p, s, g, %s_DEPTH, %s, %s, 1);", PU,
+		     dyn_gamma, lit(e, 1));
+		sb_puts(&body, "}\n");
+
+		fn_begin(e, "/* Standard PC (inference learning): `steps` "
+			    "inference steps at rate gamma\n * from x = mu, then "
+			    "the gradient from the final errors, into g. */",
+			 R, arena_printf(a, "%s_grad_pc", P),
+			 arena_printf(a, "%s, int steps, %s gamma", cpsg, R));
+		line(e, "return pc_run(p, s, g, steps, gamma, %s, 0);", lit(e, 1));
+		sb_puts(&body, "}\n");
+
+		fn_begin(e, "/* Standard PC with the losses weighted by beta in the "
+			    "energy (the output\n * precision): F = sum 1/2 |eps|^2 "
+			    "+ beta * loss, so every output error is\n * scaled by "
+			    "beta.  Returns the gradient divided by beta, an "
+			    "estimate of\n * dL/dtheta that approaches BP's as beta "
+			    "goes to 0. */",
+			 R, arena_printf(a, "%s_grad_pc_weighted", P),
+			 arena_printf(a, "%s, int steps, %s gamma, %s beta", cpsg, R,
+				      R));
+		line(e, "return pc_run(p, s, g, steps, gamma, beta, 0);");
+		sb_puts(&body, "}\n");
+
+		fn_begin(e, "/* One SGD step by backpropagation (gradient kept in "
+			    "s->grad). */",
+			 R, arena_printf(a, "%s_train_bp", P),
+			 arena_printf(a, "%s_params *p, %s_state *s, %s lr", P, P, R));
+		line(e, "%s loss = forward(p, s);", R);
+		line(e, "backward(p, s, &s->grad);");
+		line(e, "%s_sgd(p, &s->grad, lr);", P);
+		line(e, "return loss;");
+		sb_puts(&body, "}\n");
+
+		fn_begin(e, "/* One Z-IL training step, parameters updated in place "
+			    "at their level's step. */",
+			 R, arena_printf(a, "%s_train_zil", P),
+			 arena_printf(a, "%s_params *p, %s_state *s, %s lr", P, P, R));
+		line(e, "%s loss = forward(p, s);", R);
+		line(e, "zil_train(p, s, lr);");
+		line(e, "return loss;");
+		sb_puts(&body, "}\n");
+
+		fn_begin(e, "/* One standard-PC training step (gradient kept in "
+			    "s->grad). */",
+			 R, arena_printf(a, "%s_train_pc", P),
+			 arena_printf(a, "%s_params *p, %s_state *s, %s lr, int "
+					 "steps, %s gamma", P, P, R, R));
+		line(e, "%s loss = pc_run(p, s, &s->grad, steps, gamma, %s, 0);", R,
+		     lit(e, 1));
+		line(e, "%s_sgd(p, &s->grad, lr);", P);
+		line(e, "return loss;");
+		sb_puts(&body, "}\n");
+
+		fn_begin(e, "/* The PC energy F = sum over vertices of 1/2 |eps|^2 "
+			    "+ the losses at the\n * current predictions, mean over "
+			    "the batch.  After a forward pass (x = mu)\n * it is "
+			    "the loss. */",
+			 R, arena_printf(a, "%s_energy", P),
+			 arena_printf(a, "const %s_params *p, const %s_state *s", P,
+				      P));
+		line(e, "%s f = %s;", R, lit(e, 0));
+		line(e, "(void)p;");
+		line(e, "if (!s->pc.valid) {");
+		E.ind = "\t\t";
+		for (int i = 0; i < g->losses.len; i++)
+			emit_loss_value(e, g->losses.items[i],
+					E.val[((Loss *)g->losses.items[i])->out->id],
+					"f");
+		line(e, "return f / %s_BATCH;", PU);
+		E.ind = "\t";
+		line(e, "}");
+		emit_pc_energy(e);
+		line(e, "return f / %s_BATCH;", PU);
+		sb_puts(&body, "}\n");
+
+		fn_begin(e, "/* Forward pass and the PC network at x = mu (C1), "
+			    "ready for pc_step; returns\n * the energy (the loss). "
+			    "*/",
+			 R, arena_printf(a, "%s_pc_init", P), cps);
+		line(e, "forward(p, s);");
+		line(e, "s->pc.beta = %s;", lit(e, 1));
+		line(e, "pc_start(s);");
+		line(e, "pc_predict(p, s);");
+		line(e, "s->pc.valid = 1;");
+		line(e, "return %s_energy(p, s);", P);
+		sb_puts(&body, "}\n");
+
+		fn_begin(e, "/* One PC inference step at rate gamma after "
+			    "pc_init; returns the energy. */",
+			 R, arena_printf(a, "%s_pc_step", P),
+			 arena_printf(a, "%s, %s gamma", cps, R));
+		line(e, "pc_backprop(p, s, &s->grad, -2);");
+		line(e, "pc_infer(s, gamma);");
+		line(e, "pc_predict(p, s);");
+		line(e, "return %s_energy(p, s);", P);
+		sb_puts(&body, "}\n");
+
+		fn_begin(e, "/* After a forward pass: move every target to within a "
+			    "factor c of the\n * loss's optimum for the current "
+			    "outputs (the output itself for mse,\n * its softmax "
+			    "for cross_entropy): y = y* + c (y - y*). */",
+			 "void", arena_printf(a, "%s_targets_near", P),
+			 arena_printf(a, "%s_state *s, %s c", P, R));
+		for (int i = 0; i < g->losses.len; i++) {
+			const Loss *l = g->losses.items[i];
+			const Node *out = l->out;
+			const char *t = E.val[l->target->node->id];
+			if (l->kind == LOSS_MSE) {
+				emit_fixed_kernels(e, "k_near_mse");
+				line(e, "k_near_mse(%s, c, %s, %s);", count(e, out), t,
+				     E.val[out->id]);
+			} else {
+				emit_fixed_kernels(e, "k_near_xent");
+				line(e, "k_near_xent(%s_BATCH * %lld, %lld, c, %s, %s);",
+				     PU, (long long)(numel(out) / last_dim(out)),
+				     (long long)last_dim(out), t, E.val[out->id]);
+			}
+		}
+		sb_puts(&body, "}\n");
 	}
-	sb_printf(&body, "\n/* p -= lr * g */\nvoid\n%s_sgd(%s_params *p, const "
-			 "%s_params *g, %s lr)\n{\n",
-		  P, P, P, R);
+
+	fn_begin(e, "/* p -= lr * g */", "void", arena_printf(a, "%s_sgd", P),
+		 arena_printf(a, "%s_params *p, const %s_params *g, %s lr", P, P,
+			      R));
+	emit_fixed_kernels(e, "k_sgd");
 	for (int i = 0; i < g->params.len; i++) {
 		ParamDecl *pd = g->params.items[i];
-		const char *m = member_name(&E, pd->name);
-		const char *pw = whole(&E, "", arena_printf(a, "p->%s", m),
-				       &pd->shape, 0);
-		const char *gw = whole(&E, "const ",
-				       arena_printf(a, "g->%s", m), &pd->shape, 0);
-		sb_printf(&body, "\t{\n\t\t%s *w = %s;\n\t\tconst %s *d = "
-				 "%s;\n\t\tfor (int i = 0; i < %lld; i++)\n"
-				 "\t\t\tw[i] -= lr * d[i];\n\t}\n",
-			  R, pw, R, gw,
-			  (long long)shape_numel(&pd->shape));
+		line(e, "k_sgd(%lld, lr, %s, %s);", (long long)shape_numel(&pd->shape),
+		     param_ptr(e, "p", pd),
+		     whole(e, "const ", arena_printf(a, "g->%s",
+						     member_name(e, pd->name)),
+			   &pd->shape, 0));
 	}
 	if (!g->params.len)
-		sb_printf(&body, "\t(void)p;\n\t(void)g;\n\t(void)lr;\n");
-	sb_printf(&body, "}\n");
-	sb_printf(&body, "\nint\n%s_save(const %s_params *p, const char *path)\n{\n"
-			 "\treturn pcg_ckpt_save(path, \"%s\", %s_param_info, "
-			 "%s_NUM_PARAMS, (int)sizeof(%s), p);\n}\n",
-		  P, P, g->name, P, PU, R);
-	sb_printf(&body, "\nint\n%s_load(%s_params *p, const char *path)\n{\n"
-			 "\treturn pcg_ckpt_load(path, \"%s\", %s_param_info, "
-			 "%s_NUM_PARAMS, (int)sizeof(%s), p);\n}\n",
-		  P, P, g->name, P, PU, R);
+		line(e, "(void)p;\n\t(void)g;\n\t(void)lr;");
+	sb_puts(&body, "}\n");
+
+	fn_begin(e, NULL, "int", arena_printf(a, "%s_save", P),
+		 arena_printf(a, "const %s_params *p, const char *path", P));
+	line(e, "return pcg_ckpt_save(path, \"%s\", %s_param_info, %s_NUM_PARAMS, "
+		"(int)sizeof(%s), p);",
+	     g->name, P, PU, R);
+	sb_puts(&body, "}\n");
+	fn_begin(e, NULL, "int", arena_printf(a, "%s_load", P),
+		 arena_printf(a, "%s_params *p, const char *path", P));
+	line(e, "return pcg_ckpt_load(path, \"%s\", %s_param_info, %s_NUM_PARAMS, "
+		"(int)sizeof(%s), p);",
+	     g->name, P, PU, R);
+	sb_puts(&body, "}\n");
 
 	/* assemble */
 	sb_printf(c, "/* Generated by pcc %s from %s. DO NOT EDIT. */\n",

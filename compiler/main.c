@@ -33,6 +33,10 @@ typedef struct Options {
 	const char *real;
 	int batch;
 	int check, info;
+	int granularity_op;
+	const char *dot;
+	int zil_control; /* tests only */
+	int no_levelling;
 	Define defines[MAX_DEFINES];
 	int ndefines;
 } Options;
@@ -41,7 +45,8 @@ static const char usage_text[] =
 	"usage: pcc [options] model.pcg [-o out.c]\n"
 	"\n"
 	"Compile a .pcg model into C: the forward pass and backpropagation\n"
-	"(later: predictive coding and Z-IL) with no dynamic allocation.\n"
+	"with predictive coding (PC) and Z-IL, which gives exactly BP's\n"
+	"parameter updates; no dynamic allocation.\n"
 	"\n"
 	"options:\n"
 	"  -o, --output FILE.c    write the source here and the header next to\n"
@@ -51,6 +56,9 @@ static const char usage_text[] =
 	"      --prefix NAME      symbol prefix (default: the model name)\n"
 	"      --real float|double  scalar type (default float)\n"
 	"      --batch N          samples per call (default 1)\n"
+	"      --granularity stmt|op  PC vertices: one per named statement\n"
+	"                         (default) or one per primitive operation\n"
+	"      --dot FILE         also write the levelled graph as Graphviz DOT\n"
 	"      --check            check the model; print nothing on success,\n"
 	"                         write nothing\n"
 	"      --info             print a summary of the model; write nothing\n"
@@ -130,7 +138,8 @@ parse_args(Options *o, int argc, char **argv)
 		/* options that take a value: --opt VALUE or --opt=VALUE */
 		static const char *const with_value[] = {
 			"-o", "--output", "--header", "--prefix", "--real",
-			"--batch", "-D", "--dot", "--granularity"};
+			"--batch", "-D", "--dot", "--granularity",
+			"--zil-control"};
 		const char *opt = NULL;
 		for (size_t k = 0; k < sizeof with_value / sizeof *with_value;
 		     k++) {
@@ -186,10 +195,32 @@ parse_args(Options *o, int argc, char **argv)
 				int r = parse_define(o, val);
 				if (r)
 					return r;
+			} else if (!strcmp(opt, "--granularity")) {
+				if (!strcmp(val, "stmt"))
+					o->granularity_op = 0;
+				else if (!strcmp(val, "op"))
+					o->granularity_op = 1;
+				else
+					return usage_error("--granularity: "
+							   "expected stmt or "
+							   "op, got '%s'",
+							   val);
+			} else if (!strcmp(opt, "--dot")) {
+				o->dot = val;
 			} else {
-				return usage_error("option %s is not supported "
-						   "yet",
-						   opt);
+				/* --zil-control: negative controls for the
+				 * tests, not for users */
+				if (!strcmp(val, "gamma"))
+					o->zil_control = 1;
+				else if (!strcmp(val, "late"))
+					o->zil_control = 2;
+				else if (!strcmp(val, "flat"))
+					o->no_levelling = 1;
+				else
+					return usage_error("--zil-control: "
+							   "expected gamma, late "
+							   "or flat, got '%s'",
+							   val);
 			}
 			continue;
 		}
@@ -360,36 +391,89 @@ header_for(const char *out)
 static void
 print_info(const Graph *g, const Options *o)
 {
-	int nv = 0;
-	for (int i = 0; i < g->vertices.len; i++) {
-		Vertex *v = g->vertices.items[i];
-		if (v->root->live)
-			nv++;
-	}
-	int64_t state = 0;
-	for (int i = 0; i < g->nodes.len; i++) {
-		Node *n = g->nodes.items[i];
-		if (!n->live || n->op == OP_PARAM)
-			continue;
-		int64_t k = shape_numel(&n->shape) * (n->batched ? o->batch : 1);
-		state += k;
-		if (n->needs_grad)
-			state += k;
+	int nreal = 0;
+	for (int i = 0; i < g->pcv.len; i++) {
+		PcVertex *v = g->pcv.items[i];
+		if (v->root)
+			nreal++;
 	}
 	size_t rs = strcmp(o->real, "float") == 0 ? 4 : 8;
-	if (g->losses.len)
-		state += g->param_count;
+	/* state: forward values, BP deltas, PC buffers (5 per op in a PC
+	 * vertex at most), the gradient and Z-IL scratch */
+	int64_t v = 0, d = 0, pc = 0;
+	for (int i = 0; i < g->nodes.len; i++) {
+		Node *n = g->nodes.items[i];
+		if (!n->live || n->op == OP_PARAM || n->op == OP_TARGET ||
+		    n->op == OP_INPUT)
+			continue;
+		int64_t k = shape_numel(&n->shape) * (n->batched ? o->batch : 1);
+		v += k;
+		if (n->needs_grad)
+			d += k;
+		if (n->pcv)
+			pc += 2 * k + (n->pcv->root == n ? 3 * k : 0);
+	}
+	for (int i = 0; i < g->pcv.len; i++) {
+		PcVertex *x = g->pcv.items[i];
+		const PcVertex *t = x;
+		while (!t->root)
+			t = t->parent;
+		if (!x->root)
+			pc += 4 * shape_numel(&t->root->shape) *
+			      (t->root->batched ? o->batch : 1);
+	}
+	int64_t io = 0;
+	for (int i = 0; i < g->inputs.len; i++)
+		io += shape_numel(&((DataDecl *)g->inputs.items[i])->shape);
+	for (int i = 0; i < g->targets.len; i++)
+		io += shape_numel(&((DataDecl *)g->targets.items[i])->shape);
+	io *= o->batch;
 	printf("model %s\n", g->name);
-	printf("vertices %d\n", nv);
-	printf("identity vertices %d\n", 0);
+	printf("granularity %s\n", g->granularity_op ? "op" : "stmt");
+	printf("vertices %d\n", nreal);
+	printf("identity vertices %d\n", g->nidentity);
 	printf("depth %d\n", g->depth);
+	for (int l = 0; l < g->depth; l++) {
+		int n = 0, ids = 0;
+		for (int i = 0; i < g->pcv.len; i++) {
+			PcVertex *x = g->pcv.items[i];
+			if (x->level == l) {
+				n++;
+				ids += !x->root;
+			}
+		}
+		printf("level %d: %d vertices (%d identity)\n", l, n, ids);
+	}
 	printf("operations %d\n", g->nodes.len);
 	printf("parameters %d (%lld scalars)\n", g->params.len,
 	       (long long)g->param_count);
 	printf("losses %d\n", g->losses.len);
 	printf("batch %d\n", o->batch);
 	printf("params bytes %lld\n", (long long)(g->param_count * (int64_t)rs));
-	printf("state bytes %lld\n", (long long)(state * (int64_t)rs));
+	printf("state bytes %lld (data %lld, values %lld, deltas %lld, pc %lld, "
+	       "gradient %lld)\n",
+	       (long long)((io + v + d + pc + g->param_count) * (int64_t)rs),
+	       (long long)(io * (int64_t)rs), (long long)(v * (int64_t)rs),
+	       (long long)(d * (int64_t)rs), (long long)(pc * (int64_t)rs),
+	       (long long)(g->param_count * (int64_t)rs));
+}
+
+/* Write a whole file atomically; 0 on success. */
+static int
+write_atomic(const char *path, const char *data, size_t len)
+{
+	char *t = write_temp(path, data, len);
+	if (!t)
+		return -1;
+	if (rename(t, path) != 0) {
+		fprintf(stderr, "pcc: error: cannot write '%s': %s\n", path,
+			strerror(errno));
+		unlink(t);
+		free(t);
+		return -1;
+	}
+	free(t);
+	return 0;
 }
 
 int
@@ -415,9 +499,26 @@ main(int argc, char **argv)
 	Graph *g = prog ? sema_build(&arena, prog, o.defines, o.ndefines) : NULL;
 	if (!g)
 		goto done;
+	level_build(&arena, g, o.granularity_op,
+		    o.no_levelling ? LEVEL_OFF : LEVEL_ON);
 	status = EXIT_SUCCESS;
 	if (o.check)
 		goto done;
+	if (o.dot) {
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *m = open_memstream(&buf, &len);
+		if (!m)
+			die("open_memstream failed");
+		level_dot(m, g);
+		fclose(m);
+		int r = write_atomic(o.dot, buf, len);
+		free(buf);
+		if (r) {
+			status = EXIT_IO;
+			goto done;
+		}
+	}
 	if (o.info) {
 		print_info(g, &o);
 		goto done;
@@ -431,6 +532,7 @@ main(int argc, char **argv)
 		.batch = o.batch,
 		.source_name = base_name(o.input),
 		.header_name = base_name(hdr),
+		.zil_control = o.zil_control,
 	};
 	StrBuf h = {0}, c = {0};
 	emit_model(&arena, g, &eo, &h, &c);

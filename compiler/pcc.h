@@ -330,6 +330,7 @@ typedef enum InitKind {
 
 typedef struct Node Node;
 typedef struct Vertex Vertex;
+typedef struct PcVertex PcVertex;
 
 struct Node {
 	int id; /* index into Graph.nodes: a topological order */
@@ -362,6 +363,10 @@ struct Node {
 	int reaches_loss;
 	int needs_grad;    /* on_param and reaches_loss: BP computes its adjoint */
 	int nuses;         /* number of consuming edges */
+	/* the levelled PC graph (level.c) */
+	PcVertex *pcv;     /* the PC vertex this node belongs to, or NULL */
+	PcVertex **src;    /* per input: the PC vertex it reads from across a
+			      PC edge (after identity insertion), or NULL */
 };
 
 /* A vertex of the PC graph: a named statement (granularity stmt) — its
@@ -397,6 +402,7 @@ typedef struct DataDecl { /* input or target */
 typedef struct Loss {
 	LossKind kind;
 	Node *out;      /* the output node */
+	PcVertex *pc_out; /* its PC output vertex (maybe an identity copy) */
 	DataDecl *target;
 	Span span;
 	int line;
@@ -419,6 +425,10 @@ typedef struct Graph {
 	PtrVec outputs;   /* OutputDecl* */
 	int64_t param_count; /* total scalars */
 	int depth;
+	/* the levelled PC graph (level.c) */
+	PtrVec pcv;          /* PcVertex*: real vertices, then identities */
+	int nidentity;
+	int granularity_op;
 } Graph;
 
 Node *graph_node(Arena *a, Graph *g, OpKind op, const Shape *shape, int nin,
@@ -426,6 +436,39 @@ Node *graph_node(Arena *a, Graph *g, OpKind op, const Shape *shape, int nin,
 /* Gradient flow, vertex levels, dead-code warnings.  0 on success. */
 int graph_analyse(Arena *a, Graph *g);
 void graph_dump(FILE *out, const Graph *g);
+
+/* --------------------------------------------------------------- level.c */
+
+/* A vertex of the levelled PC graph: a real vertex (a named statement, or
+ * with granularity op a single operation) or an inserted identity. */
+struct PcVertex {
+	int id;
+	int level;          /* longest path to an output; outputs are 0 */
+	Node *root;         /* real: its root node; NULL for an identity */
+	PtrVec nodes;       /* real: its nodes in topological order, root last */
+	PcVertex *parent;   /* identity: the vertex it copies */
+	PcVertex *top;      /* identity: the real vertex its chain starts at */
+	int chain_index;    /* identity: position in its group of identities */
+	const Vertex *stmt; /* the statement it comes from (comments) */
+	const char *label;
+	int is_output;      /* the output of some loss: level 0, no children */
+	int nchildren;
+	PtrVec children;    /* PcVertex* */
+};
+
+typedef enum LevelMode {
+	LEVEL_ON,  /* insert identity vertices (Z-IL needs it) */
+	LEVEL_OFF  /* keep edges that skip levels (a negative control) */
+} LevelMode;
+
+/* Build the PC graph over the analysed graph: vertices (per statement, or
+ * per operation), outputs with identity copies where an output feeds other
+ * vertices, levels, identity chains on edges that skip levels, DEPTH. */
+void level_build(Arena *a, Graph *g, int granularity_op, LevelMode mode);
+/* Print the levelled graph (tests compare it). */
+void level_dump(FILE *out, const Graph *g);
+/* The levelled graph as Graphviz DOT. */
+void level_dot(FILE *out, const Graph *g);
 
 /* ---------------------------------------------------------------- sema.c */
 
@@ -448,6 +491,7 @@ typedef struct EmitOptions {
 	int batch;
 	const char *source_name; /* the .pcg path, for the banner */
 	const char *header_name; /* how the source includes the header */
+	int zil_control;         /* tests only: 1 gamma 0.9, 2 learn late */
 } EmitOptions;
 
 /* Write the header and the source into two strings. */

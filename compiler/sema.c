@@ -21,8 +21,10 @@
 /* Limits that keep pcc's time and memory bounded on any input. */
 enum {
 	MAX_NODES = 4000000,     /* graph nodes */
+	MAX_WORK = 1000000,      /* loop iterations plus def calls */
+	MAX_CALL_NOTES = 4,      /* "in this call of" notes per error */
 	MAX_DEPTH = 2000,        /* expression / def-call nesting */
-	MAX_FAMILY = 100000000   /* family index */
+	MAX_FAMILY = 4000000     /* family index (a member table is dense) */
 };
 #define MAX_NUMEL 2147483647LL /* elements of one tensor */
 
@@ -49,6 +51,8 @@ typedef struct Family {
 	Node **member;
 	Span *where;
 	int64_t cap;
+	int failed; /* a member's definition had an error (or its loop was
+		     * cut short): missing members are not reported again */
 } Family;
 
 typedef struct Sym Sym;
@@ -63,6 +67,8 @@ struct Sym {
 	const Def *def;
 	const char *what; /* "input", "target", "param" for leaves */
 	DataDecl *data;   /* for inputs and targets */
+	int failed;       /* its definition had an error: uses are silent
+			   * errors, so one mistake gives one message */
 	Sym *next;
 };
 
@@ -86,6 +92,7 @@ typedef struct Sema {
 	int ndefs;
 	int loss_count;
 	int too_big;
+	int64_t work; /* loop iterations and def calls so far */
 	/* `for` iteration context, for labels: "a@t=3" */
 	const char *iter_suffix;
 } Sema;
@@ -171,6 +178,28 @@ shape_scalar(void)
 	return s;
 }
 
+/* A number as diagnostics print it: the shortest text that reads back
+ * as the same double ("0.1", not "0.10000000000000001").  The result
+ * lives until four more calls. */
+static const char *
+num_text(double x)
+{
+	static char buf[4][32];
+	static int next;
+	char *b = buf[next++ & 3];
+	for (int prec = 1; prec <= 17; prec++) {
+		snprintf(b, sizeof buf[0], "%.*g", prec, x);
+		if (strtod(b, NULL) == x || isnan(x))
+			break;
+	}
+	return b;
+}
+
+/* Why a whole number is not an integer to pcc, for messages. */
+#define REAL_WHY                                                        \
+	"a real number (reals come from literals such as 2.0 or 1e3, "  \
+	"from '/' with a remainder, and from functions such as sqrt)"
+
 /* Check an element count; report and return 0 when too large. */
 static int
 check_numel(Sema *S, const Shape *s, Span sp)
@@ -249,22 +278,25 @@ lookup(Sema *S, const char *name)
 }
 
 
+/* What a name is, with its article: "an input", "a vertex family". */
 static const char *
 sym_kind_name(const Sym *s)
 {
 	switch (s->kind) {
 	case SYM_CONST:
-		return "const";
+		return "a const";
 	case SYM_LEAF:
-		return s->what;
+		return strcmp(s->what, "input") == 0 ? "an input"
+		       : strcmp(s->what, "target") == 0 ? "a target"
+							: "a param";
 	case SYM_VERTEX:
-		return "vertex";
+		return "a vertex";
 	case SYM_FAMILY:
-		return "vertex family";
+		return "a vertex family";
 	case SYM_DEF:
-		return "def";
+		return "a def";
 	}
-	return "name";
+	return "a name";
 }
 
 static Sym *
@@ -272,7 +304,7 @@ define(Sema *S, const char *name, Span sp, SymKind kind)
 {
 	Sym *old = lookup(S, name);
 	if (old) {
-		diag_error(sp, "'%s' is already defined (as a %s)", name,
+		diag_error(sp, "'%s' is already defined (as %s)", name,
 			   sym_kind_name(old));
 		if (old->span.hi > 0)
 			diag_note(old->span, "'%s' was defined here", name);
@@ -314,9 +346,14 @@ eval_int(Sema *S, const Expr *e, const char *what, int64_t *out)
 	int is_int;
 	if (!eval_number(S, e, what, &x, &is_int))
 		return 0;
+	if (!is_int && x == floor(x)) {
+		diag_error(e->span, "%s must be an integer, but %s here is "
+			   REAL_WHY, what, num_text(x));
+		return 0;
+	}
 	if (!is_int) {
-		diag_error(e->span, "%s must be an integer, got %.17g", what,
-			   x);
+		diag_error(e->span, "%s must be an integer, got %s", what,
+			   num_text(x));
 		return 0;
 	}
 	*out = (int64_t)x;
@@ -349,19 +386,27 @@ eval_shape(Sema *S, const Expr *list, Shape *out)
 			ok = 0;
 			continue;
 		}
-		if (!is_int || x <= 0) {
+		if (x == floor(x) && x > (double)MAX_NUMEL) {
 			diag_error(d->span,
-				   "shape dimension must be a positive integer, "
-				   "got %.17g",
-				   x);
+				   "shape dimension %s is too large (at most "
+				   "%lld)",
+				   num_text(x), (long long)MAX_NUMEL);
 			ok = 0;
 			continue;
 		}
-		if (x > (double)MAX_NUMEL) {
+		if (!is_int && x == floor(x) && x > 0) {
 			diag_error(d->span,
-				   "shape dimension %.17g is too large (at most "
-				   "%lld)",
-				   x, (long long)MAX_NUMEL);
+				   "shape dimension must be a positive integer, "
+				   "but %s here is " REAL_WHY,
+				   num_text(x));
+			ok = 0;
+			continue;
+		}
+		if (!is_int || x <= 0) {
+			diag_error(d->span,
+				   "shape dimension must be a positive integer, "
+				   "got %s",
+				   num_text(x));
 			ok = 0;
 			continue;
 		}
@@ -429,13 +474,20 @@ fold_binary(BinOp op, double x, double y, int xi, int yi, Span sp,
 	    Span op_span)
 {
 	int both = xi && yi;
+	double r = op == BIN_ADD ? x + y
+		   : op == BIN_SUB ? x - y
+		   : op == BIN_MUL ? x * y
+		   : op == BIN_DIV && y != 0 ? x / y : 0;
+	if (!isfinite(r)) {
+		diag_error(op_span, "%s %s %s is not a finite number",
+			   num_text(x), bin_sym[op], num_text(y));
+		return val_error();
+	}
 	switch (op) {
 	case BIN_ADD:
-		return val_num(x + y, both, sp);
 	case BIN_SUB:
-		return val_num(x - y, both, sp);
 	case BIN_MUL:
-		return val_num(x * y, both, sp);
+		return val_num(r, both, sp);
 	case BIN_DIV:
 		if (y == 0) {
 			diag_error(op_span, "division by zero");
@@ -443,9 +495,8 @@ fold_binary(BinOp op, double x, double y, int xi, int yi, Span sp,
 		}
 		if (both && S_in_shape && fmod(x, y) != 0) {
 			diag_error(sp,
-				   "'/' leaves a remainder in a shape: %.17g / "
-				   "%.17g",
-				   x, y);
+				   "'/' leaves a remainder in a shape: %s / %s",
+				   num_text(x), num_text(y));
 			return val_error();
 		}
 		return val_num(x / y, both && fmod(x, y) == 0, sp);
@@ -476,6 +527,8 @@ matmul(Sema *S, Node *a, Node *b, Span sp, Span op_span)
 			   S_shape(S, y));
 		return val_error();
 	}
+	if (!check_numel(S, &out, sp))
+		return val_error();
 	Node *in[2] = {a, b};
 	Node *n = new_node(S, OP_MATMUL, &out, 2, in, sp);
 	return n ? val_node(n, sp) : val_error();
@@ -517,6 +570,8 @@ binary(Sema *S, const Expr *e)
 			   S_shape(S, &b->shape));
 		return val_error();
 	}
+	if (!check_numel(S, &out, e->span))
+		return val_error();
 	static const OpKind kind[] = {OP_ADD, OP_SUB, OP_MUL, OP_DIV};
 	Node *in[2] = {a, b};
 	Node *n = new_node(S, kind[op], &out, 2, in, e->span);
@@ -619,6 +674,20 @@ call_builtin(Sema *S, const Expr *e, const Builtin *b)
 	int ok = 1;
 	for (const Arg *a = e->u.call.args; a; a = a->next) {
 		if (a->kw) {
+			const Arg *prev = e->u.call.args;
+			while (prev != a && !(prev->kw &&
+					      strcmp(prev->kw, a->kw) == 0))
+				prev = prev->next;
+			if (prev != a) {
+				diag_error(a->kw_span,
+					   "keyword argument '%s' is given "
+					   "twice",
+					   a->kw);
+				diag_note(prev->kw_span, "the first '%s' is "
+					  "here", a->kw);
+				ok = 0;
+				continue;
+			}
 			if (!keyword_allowed(b->keywords, a->kw)) {
 				if (b->keywords[0])
 					diag_error(a->kw_span,
@@ -656,6 +725,15 @@ call_builtin(Sema *S, const Expr *e, const Builtin *b)
 					ok = 0;
 				}
 				pad = v;
+			}
+			/* node attributes are ints; larger values make no
+			 * sense for any tensor pcc accepts */
+			if (ok && v > MAX_NUMEL) {
+				diag_error(a->value->span,
+					   "%s %lld is too large (at most %lld)",
+					   a->kw, (long long)v,
+					   (long long)MAX_NUMEL);
+				ok = 0;
 			}
 			continue;
 		}
@@ -766,8 +844,8 @@ call_builtin(Sema *S, const Expr *e, const Builtin *b)
 		return val_error();
 	}
 	for (int i = 1; i < npos; i++) {
-		if (b->op == OP_RESHAPE)
-			break;
+		if (b->op == OP_RESHAPE || b->op == OP_CONV2D)
+			break; /* a shape list, a kernel tensor: checked below */
 		if (args[i].kind != VAL_NUM) {
 			diag_error(pos[i]->value->span,
 				   "argument %d of %s must be a compile-time "
@@ -782,8 +860,8 @@ call_builtin(Sema *S, const Expr *e, const Builtin *b)
 		double r = fold_unary(b->op, x.num,
 				      npos > 1 ? args[1].num : 0);
 		if (isnan(r) || isinf(r)) {
-			diag_error(e->span, "%s(%.17g) is not a finite number",
-				   fn, x.num);
+			diag_error(e->span, "%s(%s) is not a finite number",
+				   fn, num_text(x.num));
 			return val_error();
 		}
 		return val_num(r, 0, e->span);
@@ -892,6 +970,8 @@ call_builtin(Sema *S, const Expr *e, const Builtin *b)
 		out.dim[0] = ks->dim[0];
 		out.dim[1] = oh / stride + 1;
 		out.dim[2] = ow / stride + 1;
+		if (!check_numel(S, &out, e->span))
+			return val_error();
 		Node *in[2] = {n, kv.node};
 		Node *r = new_node(S, OP_CONV2D, &out, 2, in, e->span);
 		if (r) {
@@ -944,8 +1024,10 @@ call(Sema *S, const Expr *e)
 	Sym *s = lookup(S, fn);
 	if (s && s->kind == SYM_DEF)
 		return call_def(S, e, s->def);
+	if (s && s->failed)
+		return val_error();
 	if (s) {
-		diag_error(e->u.call.id_span, "'%s' is a %s, not a function",
+		diag_error(e->u.call.id_span, "'%s' is %s, not a function",
 			   fn, sym_kind_name(s));
 		return val_error();
 	}
@@ -1086,32 +1168,20 @@ stmt_assign(Sema *S, const Stmt *st)
 						    name));
 		Node *root = vertex_value(S, st->value, label, base, st->span);
 		if (!root) {
-			sym->kind = SYM_CONST; /* poison: later uses are errors */
-			sym->num = NAN;
-			sym->node = NULL;
+			sym->failed = 1; /* later uses are silent errors */
 			return;
 		}
 		sym->node = root;
 		return;
 	}
 	/* family member h[i] = ... */
-	int64_t idx;
-	if (!eval_int(S, st->index, "a family index", &idx)) {
-		(void)eval(S, st->value);
-		return;
-	}
-	if (idx < 0 || idx >= MAX_FAMILY) {
-		diag_error(st->index->span,
-			   "family index %lld is out of range [0, %d)",
-			   (long long)idx, MAX_FAMILY);
-		return;
-	}
 	Sym *sym = lookup(S, name);
 	if (sym && sym->kind != SYM_FAMILY) {
-		diag_error(st->name_span,
-			   "'%s' is a %s, not a vertex family; it cannot be "
-			   "indexed",
-			   name, sym_kind_name(sym));
+		if (!sym->failed)
+			diag_error(st->name_span,
+				   "'%s' is %s, not a vertex family; it cannot "
+				   "be indexed",
+				   name, sym_kind_name(sym));
 		return;
 	}
 	if (!sym) {
@@ -1123,6 +1193,18 @@ stmt_assign(Sema *S, const Stmt *st)
 		sym->fam = arena_alloc(S->a, sizeof *sym->fam);
 	}
 	Family *f = sym->fam;
+	int64_t idx;
+	if (!eval_int(S, st->index, "a family index", &idx)) {
+		f->failed = 1;
+		return;
+	}
+	if (idx < 0 || idx >= MAX_FAMILY) {
+		diag_error(st->index->span,
+			   "family index %lld is out of range [0, %d)",
+			   (long long)idx, MAX_FAMILY);
+		f->failed = 1;
+		return;
+	}
 	if (idx >= f->cap) {
 		int64_t cap = f->cap ? f->cap : 8;
 		while (cap <= idx)
@@ -1138,7 +1220,23 @@ stmt_assign(Sema *S, const Stmt *st)
 		f->cap = cap;
 	}
 	if (f->member[idx]) {
-		diag_error(st->name_span, "%s[%lld] is already defined", name,
+		if (f->where[idx].lo == st->name_span.lo && S->iter_suffix) {
+			/* this very statement, in an earlier iteration */
+			StrBuf it = {0};
+			for (const char *c = S->iter_suffix + 1; *c; c++)
+				if (*c == '@')
+					sb_puts(&it, ", ");
+				else
+					sb_putc(&it, *c);
+			diag_error(st->name_span,
+				   "%s[%lld] is already defined, by an earlier "
+				   "iteration of this loop (now %s)",
+				   name, (long long)idx, it.data);
+			sb_free(&it);
+			return;
+		}
+		diag_error(st->name_span,
+			   "%s[%lld] is already defined", name,
 			   (long long)idx);
 		diag_note(f->where[idx], "%s[%lld] was defined here", name,
 			  (long long)idx);
@@ -1148,8 +1246,10 @@ stmt_assign(Sema *S, const Stmt *st)
 					 (long long)idx);
 	Node *root = vertex_value(S, st->value, label, c_ident(S->a, name),
 				  st->span);
-	if (!root)
+	if (!root) {
+		f->failed = 1; /* uses of the missing member are not reported */
 		return;
+	}
 	root->index = (int)idx;
 	f->member[idx] = root;
 	f->where[idx] = st->name_span;
@@ -1177,6 +1277,7 @@ stmt_const(Sema *S, const Stmt *st)
 	if (s) {
 		s->num = x;
 		s->is_int = is_int;
+		s->failed = isnan(x);
 	}
 }
 
@@ -1184,12 +1285,28 @@ static DataDecl *
 stmt_data(Sema *S, const Stmt *st, const char *what, OpKind op)
 {
 	Shape sh;
-	if (!eval_shape(S, st->shape, &sh))
-		return NULL;
+	int ok = 1;
+	if (S->iter_suffix) {
+		/* one declaration per iteration would give several params (or
+		 * inputs) of one name */
+		Span kw = {st->span.lo, st->span.lo + (uint32_t)strlen(what)};
+		diag_error(kw,
+			   "%s cannot be declared inside a for loop; declare "
+			   "'%s' before the loop, where every iteration can "
+			   "use it",
+			   what, st->name);
+		ok = 0;
+	} else if (!eval_shape(S, st->shape, &sh)) {
+		ok = 0;
+	}
 	Sym *s = define(S, st->name, st->name_span, SYM_LEAF);
 	if (!s)
 		return NULL;
 	s->what = what;
+	if (!ok) {
+		s->failed = 1; /* uses of it are not reported again */
+		return NULL;
+	}
 	Node *n = new_node(S, op, &sh, 0, NULL, st->name_span);
 	if (!n)
 		return NULL;
@@ -1223,10 +1340,13 @@ stmt_data(Sema *S, const Stmt *st, const char *what, OpKind op)
 				if (strcmp(inits[i].name, iname) == 0)
 					found = i;
 			if (found < 0) {
-				diag_error(ie->span,
-					   "unknown initialiser (expected "
+				diag_error(ie->kind == EXPR_CALL
+						   ? ie->u.call.id_span
+						   : ie->span,
+					   "unknown initialiser '%s' (expected "
 					   "zeros, ones, normal(std), "
-					   "uniform(lo, hi), xavier or he)");
+					   "uniform(lo, hi), xavier or he)",
+					   iname);
 			} else {
 				int nargs = ie->kind == EXPR_CALL
 					? ie->u.call.nargs : 0;
@@ -1241,7 +1361,7 @@ stmt_data(Sema *S, const Stmt *st, const char *what, OpKind op)
 						   nargs);
 				} else if (nargs) {
 					double v[2] = {0, 0};
-					int k = 0;
+					int k = 0, good = 1;
 					for (const Arg *a = ie->u.call.args; a;
 					     a = a->next, k++) {
 						if (a->kw) {
@@ -1249,24 +1369,32 @@ stmt_data(Sema *S, const Stmt *st, const char *what, OpKind op)
 								   "initialisers "
 								   "take no keyword "
 								   "arguments");
+							good = 0;
 							continue;
 						}
-						eval_number(S, a->value,
-							    "an initialiser "
-							    "argument",
-							    &v[k], NULL);
+						if (!eval_number(S, a->value,
+								 "an initialiser "
+								 "argument",
+								 &v[k], NULL))
+							good = 0;
 					}
 					p->a = v[0];
 					p->b = v[1];
-					if (p->init == INIT_NORMAL && v[0] < 0)
+					/* (bad arguments were reported above) */
+					if (good && p->init == INIT_NORMAL &&
+					    v[0] < 0)
 						diag_error(ie->span,
 							   "normal(std) needs "
-							   "std >= 0");
-					if (p->init == INIT_UNIFORM &&
+							   "std >= 0, got %s",
+							   num_text(v[0]));
+					if (good && p->init == INIT_UNIFORM &&
 					    !(v[0] < v[1]))
 						diag_error(ie->span,
 							   "uniform(lo, hi) "
-							   "needs lo < hi");
+							   "needs lo < hi, got "
+							   "lo = %s, hi = %s",
+							   num_text(v[0]),
+							   num_text(v[1]));
 				}
 			}
 		}
@@ -1308,10 +1436,12 @@ stmt_loss(Sema *S, const Stmt *st)
 	if (!t) {
 		diag_error(st->target->span, "undefined name '%s'",
 			   st->target->id);
+	} else if (t->failed) {
+		/* already reported */
 	} else if (t->kind != SYM_LEAF || strcmp(t->what, "target") != 0) {
 		diag_error(st->target->span,
 			   "the second argument of a loss must be a target; "
-			   "'%s' is a %s",
+			   "'%s' is %s",
 			   st->target->id, sym_kind_name(t));
 	} else {
 		target = t->data;
@@ -1375,9 +1505,11 @@ stmt_output(Sema *S, const Stmt *st)
 			diag_error(id->span, "undefined name '%s'", id->id);
 			continue;
 		}
+		if (s->failed)
+			continue;
 		if (s->kind != SYM_VERTEX || !s->node) {
 			diag_error(id->span,
-				   "'%s' is a %s; output takes vertices "
+				   "'%s' is %s; output takes vertices "
 				   "(names defined by '=')",
 				   id->id, sym_kind_name(s));
 			continue;
@@ -1386,40 +1518,95 @@ stmt_output(Sema *S, const Stmt *st)
 	}
 }
 
+/* A loop body was not run to the end because of an error: the family
+ * members it would have defined are missing, and uses of them must not
+ * be reported once more. */
+static void
+fail_families(Sema *S, const Stmt *body)
+{
+	for (const Stmt *st = body; st; st = st->next) {
+		if (st->kind == STMT_FOR) {
+			fail_families(S, st->body);
+			continue;
+		}
+		if (st->kind != STMT_ASSIGN || !st->index)
+			continue;
+		Sym *s = lookup(S, st->name);
+		if (!s) { /* its first member was never reached */
+			s = arena_alloc(S->a, sizeof *s);
+			s->name = st->name;
+			s->kind = SYM_FAMILY;
+			s->span = st->name_span;
+			s->fam = arena_alloc(S->a, sizeof *s->fam);
+			s->next = S->scope;
+			S->scope = s;
+		}
+		if (s->kind == SYM_FAMILY)
+			s->fam->failed = 1;
+	}
+}
+
+/* Count one loop iteration or def call; report when there are too many
+ * (nested loops and def calls that create no nodes could otherwise run
+ * for ever). */
+static int
+count_work(Sema *S, Span sp)
+{
+	if (++S->work <= MAX_WORK)
+		return 1;
+	if (!S->too_big)
+		diag_error(sp,
+			   "model too large: more than %d loop iterations and "
+			   "def calls in all",
+			   MAX_WORK);
+	S->too_big = 1;
+	return 0;
+}
+
 static void
 stmt_for(Sema *S, const Stmt *st)
 {
 	int64_t lo, hi;
+	Span range = span_join(st->lo->span, st->hi->span);
 	int ok = eval_int(S, st->lo, "a loop bound", &lo);
 	ok &= eval_int(S, st->hi, "a loop bound", &hi);
-	if (!ok)
+	if (!ok) {
+		fail_families(S, st->body);
 		return;
+	}
 	if (hi == lo) {
-		diag_error(span_join(st->lo->span, st->hi->span),
-			   "empty loop range %lld..%lld", (long long)lo,
+		diag_error(range, "empty loop range %lld..%lld: the range is "
+			   "half-open, so %lld..%lld runs no iteration",
+			   (long long)lo, (long long)hi, (long long)lo,
 			   (long long)hi);
+		fail_families(S, st->body);
 		return;
 	}
 	if (hi < lo) {
-		diag_error(span_join(st->lo->span, st->hi->span),
+		diag_error(range,
 			   "reversed loop range %lld..%lld (the range is "
 			   "half-open: lo..hi with lo < hi)",
 			   (long long)lo, (long long)hi);
+		fail_families(S, st->body);
 		return;
 	}
-	if (hi - lo > MAX_NODES) {
-		diag_error(span_join(st->lo->span, st->hi->span),
+	if (hi - lo > MAX_WORK) {
+		diag_error(range,
 			   "loop of %lld iterations is too long to unroll "
 			   "(at most %d)",
-			   (long long)(hi - lo), MAX_NODES);
+			   (long long)(hi - lo), MAX_WORK);
+		fail_families(S, st->body);
 		return;
 	}
 	if (lookup(S, st->name)) {
 		(void)define(S, st->name, st->name_span, SYM_CONST);
+		fail_families(S, st->body);
 		return;
 	}
 	const char *saved_suffix = S->iter_suffix;
 	for (int64_t i = lo; i < hi; i++) {
+		if (!count_work(S, range))
+			break;
 		Sym *mark = S->scope;
 		Sym *v = define(S, st->name, st->name_span, SYM_CONST);
 		v->num = (double)i;
@@ -1448,8 +1635,11 @@ stmt_for(Sema *S, const Stmt *st)
 		}
 		/* the same error in every iteration helps nobody */
 		if (diag_error_count() > before || S->too_big ||
-		    diag_too_many())
+		    diag_too_many()) {
+			if (i + 1 < hi)
+				fail_families(S, st->body);
 			break;
+		}
 	}
 	S->iter_suffix = saved_suffix;
 }
@@ -1501,9 +1691,24 @@ def_index(Sema *S, const Def *d)
 	unreachable();
 }
 
+/* The first parameter of a def that repeats an earlier one, or NULL. */
+static const Ident *
+def_dup_param(const Def *d)
+{
+	for (const Ident *p = d->params; p; p = p->next)
+		for (const Ident *q = d->params; q != p; q = q->next)
+			if (strcmp(p->id, q->id) == 0)
+				return p;
+	return NULL;
+}
+
 static Value
 call_def(Sema *S, const Expr *e, const Def *d)
 {
+	if (def_dup_param(d) || !d->ret) /* reported by sema_build, parser */
+		return val_error();
+	if (!count_work(S, e->u.call.id_span))
+		return val_error();
 	for (int i = 0; i < S->nactive; i++)
 		if (S->active[i] == d) {
 			diag_error(e->u.call.id_span,
@@ -1552,6 +1757,7 @@ call_def(Sema *S, const Expr *e, const Def *d)
 	S->in_def = 1;
 	S->iter_suffix = NULL;
 	S->active[S->nactive++] = d;
+	int errors_before = diag_error_count();
 	k = 0;
 	for (const Ident *p = d->params; p; p = p->next, k++) {
 		Sym *s = define(S, p->id, p->span, SYM_CONST);
@@ -1567,6 +1773,7 @@ call_def(Sema *S, const Expr *e, const Def *d)
 			diag_error(e->span, "argument %d of '%s' is a shape "
 				   "list, which defs cannot take", k + 1, d->name);
 			s->num = NAN;
+			s->failed = 1;
 		}
 	}
 	/* statements inside the def: vertices named "<def>.<n>.<name>" */
@@ -1575,20 +1782,36 @@ call_def(Sema *S, const Expr *e, const Def *d)
 	for (const Stmt *st = d->body; st && !diag_too_many(); st = st->next) {
 		int col;
 		diag_line_col(st->span, &S->line, &col);
-		if (st->kind == STMT_CONST)
+		if (st->kind == STMT_CONST) {
 			stmt_const(S, st);
-		else if (st->kind == STMT_ASSIGN && !st->index)
+		} else if (st->kind == STMT_ASSIGN && !st->index) {
 			stmt_assign(S, st);
-		else
+		} else if (st->kind == STMT_ASSIGN) {
+			diag_error(st->name_span,
+				   "a def body cannot define a family member "
+				   "%s[...]; use a plain name",
+				   st->name);
+			Sym *s = lookup(S, st->name) ? NULL
+				 : define(S, st->name, st->name_span,
+					  SYM_VERTEX);
+			if (s)
+				s->failed = 1; /* no follow-up errors */
+		} else {
 			diag_error(st->span,
 				   "only assignments and consts are allowed "
 				   "in a def body");
+		}
 	}
 	/* the return expression is fused into the caller's vertex */
 	S->vertex = caller.vertex;
 	S->base = saved_vbase;
 	S->line = caller.line;
 	Value r = eval(S, d->ret);
+	/* errors inside the body: say which call they come from (the
+	 * outermost calls only, when defs call defs call defs) */
+	if (diag_error_count() > errors_before &&
+	    S->nactive <= MAX_CALL_NOTES)
+		diag_note(e->u.call.id_span, "in this call of '%s'", d->name);
 	S->nactive--;
 	S->scope = saved_scope;
 	S->def_scope_base = saved_base;
@@ -1607,6 +1830,8 @@ eval_name(Sema *S, const Expr *e)
 		diag_error(e->span, "undefined name '%s'", e->u.name.id);
 		return val_error();
 	}
+	if (s->failed) /* already reported */
+		return val_error();
 	switch (s->kind) {
 	case SYM_CONST:
 		if (isnan(s->num))
@@ -1614,6 +1839,15 @@ eval_name(Sema *S, const Expr *e)
 		return val_num(s->num, s->is_int, e->span);
 	case SYM_LEAF:
 	case SYM_VERTEX:
+		if (!s->node && s->kind == SYM_VERTEX && !S->too_big) {
+			/* defined, but its value is still being evaluated */
+			diag_error(e->span,
+				   "'%s' is used in its own definition; for a "
+				   "recurrence use a vertex family, as "
+				   "%s[t+1] = f(%s[t])",
+				   s->name, s->name, s->name);
+			return val_error();
+		}
 		if (!s->node)
 			return val_error();
 		if (s->node->op == OP_TARGET) {
@@ -1656,10 +1890,35 @@ eval_index(Sema *S, const Expr *e)
 			if (!eval_int(S, e->u.index.lo, "a family index", &i))
 				return val_error();
 			if (i < 0 || i >= s->fam->cap || !s->fam->member[i]) {
+				if (s->fam->failed) /* already reported */
+					return val_error();
+				/* which members there are, for off-by-one
+				 * mistakes such as h[T] for h[T-1] */
+				const Family *f = s->fam;
+				int64_t lo = -1, hi = -1, n = 0;
+				for (int64_t k = 0; k < f->cap; k++)
+					if (f->member[k]) {
+						if (lo < 0)
+							lo = k;
+						hi = k;
+						n++;
+					}
+				const char *have =
+					n == 1 ? arena_printf(S->a,
+						"only %s[%lld] is", s->name,
+						(long long)lo)
+					: n == hi - lo + 1 ? arena_printf(S->a,
+						"%s[%lld] to %s[%lld] are",
+						s->name, (long long)lo,
+						s->name, (long long)hi)
+					: arena_printf(S->a,
+						"%lld members up to %s[%lld] "
+						"are", (long long)n, s->name,
+						(long long)hi);
 				diag_error(e->span,
 					   "%s[%lld] is used before it is "
-					   "defined",
-					   s->name, (long long)i);
+					   "defined (%s defined so far)",
+					   s->name, (long long)i, have);
 				return val_error();
 			}
 			return val_node(s->fam->member[i], e->span);
@@ -1724,7 +1983,9 @@ eval(Sema *S, const Expr *e)
 {
 	if (S->depth >= MAX_DEPTH) {
 		diag_error(e->span, "expression nested too deeply (more than "
-			   "%d levels)", MAX_DEPTH);
+			   "%d levels%s)", MAX_DEPTH,
+			   S->nactive ? ", counting the bodies of the def calls "
+					"it is in" : "");
 		return val_error();
 	}
 	if (S->too_big)
@@ -1800,6 +2061,18 @@ sema_build(Arena *a, const Program *p, Define *defines, int ndefines)
 				diag_note(e->name_span,
 					  "'%s' was defined here", e->name);
 			}
+		const Ident *dup = def_dup_param(d);
+		if (dup) {
+			diag_error(dup->span,
+				   "def '%s' has two parameters named '%s'",
+				   d->name, dup->id);
+			for (const Ident *q = d->params; q != dup; q = q->next)
+				if (strcmp(q->id, dup->id) == 0) {
+					diag_note(q->span, "the first '%s' is "
+						  "here", q->id);
+					break;
+				}
+		}
 		for (size_t i = 0; i < sizeof builtins / sizeof builtins[0];
 		     i++)
 			if (strcmp(builtins[i].name, d->name) == 0)
