@@ -40,6 +40,7 @@ typedef struct Emit {
 	const char **mem;   /* node id -> member path in v/d/pc ("h_add[3]") */
 	const char **idmem; /* PC vertex id -> member path of an identity */
 	int *idx;           /* scratch: index within an identity group */
+	int64_t state_reals; /* scalars declared in P_state */
 	char *has_adj;      /* node id -> adjoint has a contribution */
 	const char *ind;    /* indentation of statements */
 } Emit;
@@ -244,6 +245,8 @@ decl_groups(Emit *E, StrBuf *sb, const PtrVec *groups, const char *mark,
 		sb_printf(sb, "%s%s %s%s%s; /* %s */\n", ind, E->real, x->name,
 			  arr, flat_dims(E, &x->shape, x->batched),
 			  shape_str(E->a, &x->shape));
+		E->state_reals += (int64_t)x->count * shape_numel(&x->shape) *
+				  (x->batched ? E->o->batch : 1);
 		n++;
 	}
 	return n;
@@ -352,10 +355,10 @@ layout(Emit *E, StrBuf *vdecl, StrBuf *ddecl, StrBuf *pcdecl)
 	}
 	if (!decl_groups(E, vdecl, &groups, NULL, "\t\t"))
 		sb_puts(vdecl, "\t\tchar none_;\n");
+	if (!g->losses.len)
+		return;
 	if (!decl_groups(E, ddecl, &groups, need_d, "\t\t"))
 		sb_puts(ddecl, "\t\tchar none_;\n");
-	if (!g->pcv.len)
-		return;
 	static const struct {
 		const char *name, *what;
 		int x;
@@ -1618,12 +1621,13 @@ static void
 emit_pc_start(Emit *E)
 {
 	const Graph *g = E->g;
-	emit_fixed_kernels(E, "k_fill");
-	emit_fixed_kernels(E, "k_copy");
+	line(E, "(void)s;");
 	for (int i = 0; i < g->pcv.len; i++) {
 		PcVertex *v = g->pcv.items[i];
 		if (v->is_output)
 			continue;
+		emit_fixed_kernels(E, "k_fill");
+		emit_fixed_kernels(E, "k_copy");
 		const Node *r = pc_node_of(v);
 		line(E, "k_copy(%s, %s, %s); /* %s */", count(E, r),
 		     pc_part(E, "x", v), pc_mu0(E, v), v->label);
@@ -1650,11 +1654,11 @@ emit_pc_predict(Emit *E)
 			      pc_inputs(E, n));
 	}
 	line(E, "/* the error nodes: eps = x - mu */");
-	emit_fixed_kernels(E, "k_error");
 	for (int i = 0; i < g->pcv.len; i++) {
 		PcVertex *v = g->pcv.items[i];
 		if (v->is_output)
 			continue;
+		emit_fixed_kernels(E, "k_error");
 		const Node *r = pc_node_of(v);
 		const char *mu = v->root
 			? arena_printf(E->a, "s->pc.mu.%s", E->mem[v->root->id])
@@ -1748,11 +1752,13 @@ static void
 emit_pc_infer(Emit *E)
 {
 	const Graph *g = E->g;
-	emit_fixed_kernels(E, "k_infer");
+	line(E, "(void)s;");
+	line(E, "(void)gamma;");
 	for (int i = 0; i < g->pcv.len; i++) {
 		PcVertex *v = g->pcv.items[i];
 		if (v->is_output)
 			continue;
+		emit_fixed_kernels(E, "k_infer");
 		line(E, "k_infer(%s, gamma, %s, %s, %s, %s, %s); /* %s */",
 		     count(E, pc_node_of(v)), pc_part(E, "dev", v),
 		     pc_part(E, "x", v), pc_mu0(E, v), pc_part(E, "e", v),
@@ -1764,11 +1770,11 @@ static void
 emit_pc_energy(Emit *E)
 {
 	const Graph *g = E->g;
-	emit_fixed_kernels(E, "k_half_sq");
 	for (int i = 0; i < g->pcv.len; i++) {
 		PcVertex *v = g->pcv.items[i];
 		if (v->is_output)
 			continue;
+		emit_fixed_kernels(E, "k_half_sq");
 		line(E, "f += k_half_sq(%s, %s);", count(E, pc_node_of(v)),
 		     pc_part(E, "e", v));
 	}
@@ -2001,7 +2007,7 @@ fn_begin(Emit *E, const char *comment, const char *ret, const char *name,
 		  comment ? "\n" : "", ret, name, params);
 }
 
-void
+int64_t
 emit_model(Arena *a, const Graph *g, const EmitOptions *o, StrBuf *h,
 	   StrBuf *c)
 {
@@ -2036,12 +2042,26 @@ emit_model(Arena *a, const Graph *g, const EmitOptions *o, StrBuf *h,
 		int uses = param_uses(g, pd->node);
 		if (uses == 1 && shape_numel(&pd->shape) > scratch)
 			scratch = shape_numel(&pd->shape);
-		if (uses > 1)
+		if (uses > 1) {
 			sb_printf(&zildecl, "\t\t%s %s%s;\n", R,
 				  member_name(&E, pd->name),
 				  decl_dims(&E, &pd->shape, 0));
+			E.state_reals += shape_numel(&pd->shape);
+		}
 	}
 	sb_printf(&zildecl, "\t\t%s scratch[%lld];\n", R, (long long)scratch);
+	/* data, outputs, scratch and the gradient */
+	for (int i = 0; i < g->inputs.len; i++)
+		E.state_reals += shape_numel(&((DataDecl *)g->inputs.items[i])->shape) *
+				 o->batch;
+	for (int i = 0; i < g->targets.len; i++)
+		E.state_reals += shape_numel(&((DataDecl *)g->targets.items[i])->shape) *
+				 o->batch;
+	for (int i = 0; i < g->outputs.len; i++)
+		E.state_reals += shape_numel(&((OutputDecl *)g->outputs.items[i])->node->shape) *
+				 o->batch;
+	if (g->losses.len)
+		E.state_reals += scratch + g->param_count + 2; /* + beta, valid */
 	emit_header(&E, h, vdecl.data, ddecl.data, pcdecl.data, zildecl.data);
 	sb_free(&vdecl);
 	sb_free(&ddecl);
@@ -2366,8 +2386,8 @@ emit_model(Arena *a, const Graph *g, const EmitOptions *o, StrBuf *h,
 	fn_begin(e, "/* p -= lr * g */", "void", arena_printf(a, "%s_sgd", P),
 		 arena_printf(a, "%s_params *p, const %s_params *g, %s lr", P, P,
 			      R));
-	emit_fixed_kernels(e, "k_sgd");
 	for (int i = 0; i < g->params.len; i++) {
+		emit_fixed_kernels(e, "k_sgd");
 		ParamDecl *pd = g->params.items[i];
 		line(e, "k_sgd(%lld, lr, %s, %s);", (long long)shape_numel(&pd->shape),
 		     param_ptr(e, "p", pd),
@@ -2407,4 +2427,5 @@ emit_model(Arena *a, const Graph *g, const EmitOptions *o, StrBuf *h,
 	sb_puts(c, body.data);
 	sb_free(&body);
 	sb_free(&E.kern);
+	return E.state_reals;
 }

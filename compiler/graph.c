@@ -74,20 +74,6 @@ graph_analyse(Arena *a, Graph *g)
 		OutputDecl *o = g->outputs.items[i];
 		o->node->live = 1;
 	}
-	if (g->losses.len == 0 && g->outputs.len == 0) {
-		/* inference only with no `output`: expose every vertex that
-		 * nothing else uses */
-		for (int i = 0; i < g->vertices.len; i++) {
-			Vertex *v = g->vertices.items[i];
-			if (v->root->nuses == 0) {
-				v->root->live = 1;
-				OutputDecl *o = arena_alloc(a, sizeof *o);
-				o->name = v->root->member;
-				o->node = v->root;
-				vec_push(a, &g->outputs, o);
-			}
-		}
-	}
 	mark_back(g, 1);
 	mark_back(g, 0);
 	for (int i = 0; i < g->nodes.len; i++) {

@@ -246,12 +246,14 @@ level_dump(FILE *out, const Graph *g)
 	}
 }
 
+/* A DOT string; labels use DOT's own "\\n" for line breaks, and names
+ * are identifiers, so only quotes need escaping. */
 static void
 dot_string(FILE *out, const char *s)
 {
 	fputc('"', out);
 	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
+		if (*s == '"')
 			fputc('\\', out);
 		fputc(*s, out);
 	}

@@ -9,6 +9,8 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,7 +25,7 @@ enum {
 };
 
 #define MAX_DEFINES 64
-#define MAX_INPUT (64L * 1024 * 1024)
+#define PCC_MAX_INPUT (64L * 1024 * 1024)
 
 typedef struct Options {
 	const char *input;
@@ -120,8 +122,8 @@ parse_define(Options *o, const char *arg)
 	}
 	d->name = name;
 	d->value = v;
-	d->is_int = !strpbrk(eq + 1, ".eE") || v == (double)(long long)v;
-	d->is_int = d->is_int && v == (double)(long long)v;
+	/* like a literal: an integer is written without '.' or exponent */
+	d->is_int = !strpbrk(eq + 1, ".eE") && fabs(v) < 9.0e15;
 	o->ndefines++;
 	return 0;
 }
@@ -273,11 +275,11 @@ read_file(const char *path, size_t *len)
 		die("out of memory");
 	for (;;) {
 		if (n + 1 >= cap) {
-			if (cap >= (size_t)MAX_INPUT) {
+			if (cap >= (size_t)PCC_MAX_INPUT) {
 				fprintf(stderr,
 					"pcc: error: '%s' is too large (more "
 					"than %ld bytes)\n",
-					path, MAX_INPUT);
+					path, PCC_MAX_INPUT);
 				free(buf);
 				fclose(f);
 				return NULL;
@@ -389,7 +391,7 @@ header_for(const char *out)
 }
 
 static void
-print_info(const Graph *g, const Options *o)
+print_info(const Graph *g, const Options *o, int64_t state_reals)
 {
 	int nreal = 0;
 	for (int i = 0; i < g->pcv.len; i++) {
@@ -398,36 +400,6 @@ print_info(const Graph *g, const Options *o)
 			nreal++;
 	}
 	size_t rs = strcmp(o->real, "float") == 0 ? 4 : 8;
-	/* state: forward values, BP deltas, PC buffers (5 per op in a PC
-	 * vertex at most), the gradient and Z-IL scratch */
-	int64_t v = 0, d = 0, pc = 0;
-	for (int i = 0; i < g->nodes.len; i++) {
-		Node *n = g->nodes.items[i];
-		if (!n->live || n->op == OP_PARAM || n->op == OP_TARGET ||
-		    n->op == OP_INPUT)
-			continue;
-		int64_t k = shape_numel(&n->shape) * (n->batched ? o->batch : 1);
-		v += k;
-		if (n->needs_grad)
-			d += k;
-		if (n->pcv)
-			pc += 2 * k + (n->pcv->root == n ? 3 * k : 0);
-	}
-	for (int i = 0; i < g->pcv.len; i++) {
-		PcVertex *x = g->pcv.items[i];
-		const PcVertex *t = x;
-		while (!t->root)
-			t = t->parent;
-		if (!x->root)
-			pc += 4 * shape_numel(&t->root->shape) *
-			      (t->root->batched ? o->batch : 1);
-	}
-	int64_t io = 0;
-	for (int i = 0; i < g->inputs.len; i++)
-		io += shape_numel(&((DataDecl *)g->inputs.items[i])->shape);
-	for (int i = 0; i < g->targets.len; i++)
-		io += shape_numel(&((DataDecl *)g->targets.items[i])->shape);
-	io *= o->batch;
 	printf("model %s\n", g->name);
 	printf("granularity %s\n", g->granularity_op ? "op" : "stmt");
 	printf("vertices %d\n", nreal);
@@ -450,12 +422,7 @@ print_info(const Graph *g, const Options *o)
 	printf("losses %d\n", g->losses.len);
 	printf("batch %d\n", o->batch);
 	printf("params bytes %lld\n", (long long)(g->param_count * (int64_t)rs));
-	printf("state bytes %lld (data %lld, values %lld, deltas %lld, pc %lld, "
-	       "gradient %lld)\n",
-	       (long long)((io + v + d + pc + g->param_count) * (int64_t)rs),
-	       (long long)(io * (int64_t)rs), (long long)(v * (int64_t)rs),
-	       (long long)(d * (int64_t)rs), (long long)(pc * (int64_t)rs),
-	       (long long)(g->param_count * (int64_t)rs));
+	printf("state bytes %lld\n", (long long)(state_reals * (int64_t)rs));
 }
 
 /* Write a whole file atomically; 0 on success. */
@@ -501,6 +468,20 @@ main(int argc, char **argv)
 		goto done;
 	level_build(&arena, g, o.granularity_op,
 		    o.no_levelling ? LEVEL_OFF : LEVEL_ON);
+	/* the generated code indexes a batch of any tensor with int */
+	for (int i = 0; i < g->nodes.len; i++) {
+		Node *n = g->nodes.items[i];
+		int64_t k = shape_numel(&n->shape);
+		if (n->batched && k > INT_MAX / o.batch) {
+			diag_error(n->span,
+				   "with --batch %d this tensor of %lld elements "
+				   "per sample holds more than %d values",
+				   o.batch, (long long)k, INT_MAX);
+			g = NULL;
+			status = EXIT_MODEL;
+			goto done;
+		}
+	}
 	status = EXIT_SUCCESS;
 	if (o.check)
 		goto done;
@@ -519,11 +500,6 @@ main(int argc, char **argv)
 			goto done;
 		}
 	}
-	if (o.info) {
-		print_info(g, &o);
-		goto done;
-	}
-
 	char *out = o.output ? strdup(o.output) : default_output(o.input, ".c");
 	char *hdr = o.header ? strdup(o.header) : header_for(out);
 	EmitOptions eo = {
@@ -535,7 +511,15 @@ main(int argc, char **argv)
 		.zil_control = o.zil_control,
 	};
 	StrBuf h = {0}, c = {0};
-	emit_model(&arena, g, &eo, &h, &c);
+	int64_t state_reals = emit_model(&arena, g, &eo, &h, &c);
+	if (o.info) {
+		print_info(g, &o, state_reals);
+		sb_free(&h);
+		sb_free(&c);
+		free(out);
+		free(hdr);
+		goto done;
+	}
 	char *th = write_temp(hdr, h.data, h.len);
 	char *tc = th ? write_temp(out, c.data, c.len) : NULL;
 	status = EXIT_IO;

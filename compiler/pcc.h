@@ -494,8 +494,9 @@ typedef struct EmitOptions {
 	int zil_control;         /* tests only: 1 gamma 0.9, 2 learn late */
 } EmitOptions;
 
-/* Write the header and the source into two strings. */
-void emit_model(Arena *a, const Graph *g, const EmitOptions *o, StrBuf *h,
-		StrBuf *c);
+/* Write the header and the source into two strings; gives the number of
+ * scalars in P_state. */
+int64_t emit_model(Arena *a, const Graph *g, const EmitOptions *o, StrBuf *h,
+		   StrBuf *c);
 
 #endif

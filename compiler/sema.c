@@ -69,6 +69,7 @@ struct Sym {
 	DataDecl *data;   /* for inputs and targets */
 	int failed;       /* its definition had an error: uses are silent
 			   * errors, so one mistake gives one message */
+	int from_define;  /* a const whose value comes from -D */
 	Sym *next;
 };
 
@@ -116,7 +117,10 @@ val_num(double x, int is_int, Span sp)
 	Value v = val_error();
 	v.kind = VAL_NUM;
 	v.num = x;
-	v.is_int = is_int && x == floor(x) && fabs(x) < 9.0e15;
+	/* integer-valued numbers are integers, however they were written
+	 * (4.0, sqrt(16)): LANGUAGE.md lets them size shapes */
+	(void)is_int;
+	v.is_int = x == floor(x) && fabs(x) < 9.0e15;
 	v.span = sp;
 	return v;
 }
@@ -187,6 +191,10 @@ num_text(double x)
 	static char buf[4][32];
 	static int next;
 	char *b = buf[next++ & 3];
+	if (x == floor(x) && fabs(x) < 1e15) { /* "10", not "1e+01" */
+		snprintf(b, sizeof buf[0], "%.0f", x);
+		return b;
+	}
 	for (int prec = 1; prec <= 17; prec++) {
 		snprintf(b, sizeof buf[0], "%.*g", prec, x);
 		if (strtod(b, NULL) == x || isnan(x))
@@ -200,9 +208,11 @@ num_text(double x)
 	"a real number (reals come from literals such as 2.0 or 1e3, "  \
 	"from '/' with a remainder, and from functions such as sqrt)"
 
-/* Check an element count; report and return 0 when too large. */
+/* Check an element count; report and return 0 when too large.  `what`
+ * names the operation whose result it is ("the result of [2] @ [2,3]"),
+ * or is NULL for a shape written in the source. */
 static int
-check_numel(Sema *S, const Shape *s, Span sp)
+check_numel(Sema *S, const Shape *s, Span sp, const char *what)
 {
 	int64_t n = 1;
 	for (int i = 0; i < s->rank; i++) {
@@ -212,10 +222,17 @@ check_numel(Sema *S, const Shape *s, Span sp)
 			return 0;
 		}
 		if (n > MAX_NUMEL / s->dim[i]) {
-			diag_error(sp,
-				   "shape %s has too many elements (at most %lld "
-				   "allowed)",
-				   S_shape(S, s), (long long)MAX_NUMEL);
+			if (what)
+				diag_error(sp,
+					   "%s would be %s, which has too many "
+					   "elements (at most %lld allowed)",
+					   what, S_shape(S, s),
+					   (long long)MAX_NUMEL);
+			else
+				diag_error(sp,
+					   "shape %s has too many elements (at "
+					   "most %lld allowed)",
+					   S_shape(S, s), (long long)MAX_NUMEL);
 			return 0;
 		}
 		n *= s->dim[i];
@@ -321,6 +338,34 @@ define(Sema *S, const char *name, Span sp, SymKind kind)
 
 /* ----------------------------------------------------- compile-time ints */
 
+/* After an error about the value of `e`: a const in it that -D set has a
+ * value the source does not show, so say where it comes from. */
+static void
+note_define(Sema *S, const Expr *e)
+{
+	if (!e)
+		return;
+	switch (e->kind) {
+	case EXPR_NAME: {
+		Sym *s = lookup(S, e->u.name.id);
+		if (s && s->kind == SYM_CONST && s->from_define)
+			diag_note(s->span, "'%s' is %s, from -D %s on the "
+				  "command line", s->name, num_text(s->num),
+				  s->name);
+		break;
+	}
+	case EXPR_BINARY:
+		note_define(S, e->u.bin.lhs);
+		note_define(S, e->u.bin.rhs);
+		break;
+	case EXPR_NEG:
+		note_define(S, e->u.neg.operand);
+		break;
+	default:
+		break;
+	}
+}
+
 /* Evaluate an expression that must be a compile-time number. */
 static int
 eval_number(Sema *S, const Expr *e, const char *what, double *out,
@@ -349,11 +394,13 @@ eval_int(Sema *S, const Expr *e, const char *what, int64_t *out)
 	if (!is_int && x == floor(x)) {
 		diag_error(e->span, "%s must be an integer, but %s here is "
 			   REAL_WHY, what, num_text(x));
+		note_define(S, e);
 		return 0;
 	}
 	if (!is_int) {
 		diag_error(e->span, "%s must be an integer, got %s", what,
 			   num_text(x));
+		note_define(S, e);
 		return 0;
 	}
 	*out = (int64_t)x;
@@ -391,6 +438,7 @@ eval_shape(Sema *S, const Expr *list, Shape *out)
 				   "shape dimension %s is too large (at most "
 				   "%lld)",
 				   num_text(x), (long long)MAX_NUMEL);
+			note_define(S, d);
 			ok = 0;
 			continue;
 		}
@@ -399,6 +447,7 @@ eval_shape(Sema *S, const Expr *list, Shape *out)
 				   "shape dimension must be a positive integer, "
 				   "but %s here is " REAL_WHY,
 				   num_text(x));
+			note_define(S, d);
 			ok = 0;
 			continue;
 		}
@@ -407,13 +456,14 @@ eval_shape(Sema *S, const Expr *list, Shape *out)
 				   "shape dimension must be a positive integer, "
 				   "got %s",
 				   num_text(x));
+			note_define(S, d);
 			ok = 0;
 			continue;
 		}
 		out->dim[out->rank++] = (int64_t)x;
 	}
 	S_in_shape = saved;
-	if (ok && !check_numel(S, out, list->span))
+	if (ok && !check_numel(S, out, list->span, NULL))
 		ok = 0;
 	return ok;
 }
@@ -527,7 +577,9 @@ matmul(Sema *S, Node *a, Node *b, Span sp, Span op_span)
 			   S_shape(S, y));
 		return val_error();
 	}
-	if (!check_numel(S, &out, sp))
+	if (!check_numel(S, &out, op_span,
+			 arena_printf(S->a, "the result of %s @ %s",
+				      S_shape(S, x), S_shape(S, y))))
 		return val_error();
 	Node *in[2] = {a, b};
 	Node *n = new_node(S, OP_MATMUL, &out, 2, in, sp);
@@ -570,7 +622,10 @@ binary(Sema *S, const Expr *e)
 			   S_shape(S, &b->shape));
 		return val_error();
 	}
-	if (!check_numel(S, &out, e->span))
+	if (!check_numel(S, &out, e->u.bin.op_span,
+			 arena_printf(S->a, "the result of %s %s %s",
+				      S_shape(S, &a->shape), bin_sym[op],
+				      S_shape(S, &b->shape))))
 		return val_error();
 	static const OpKind kind[] = {OP_ADD, OP_SUB, OP_MUL, OP_DIV};
 	Node *in[2] = {a, b};
@@ -809,7 +864,8 @@ call_builtin(Sema *S, const Expr *e, const Builtin *b)
 		}
 		if (!good)
 			return val_error();
-		if (!check_numel(S, &out, e->span))
+		if (!check_numel(S, &out, e->u.call.id_span,
+				 "the result of concat"))
 			return val_error();
 		Node *n = new_node(S, OP_CONCAT, &out, ins.len,
 				   (Node **)ins.items, e->span);
@@ -970,7 +1026,8 @@ call_builtin(Sema *S, const Expr *e, const Builtin *b)
 		out.dim[0] = ks->dim[0];
 		out.dim[1] = oh / stride + 1;
 		out.dim[2] = ow / stride + 1;
-		if (!check_numel(S, &out, e->span))
+		if (!check_numel(S, &out, e->u.call.id_span,
+				 "the result of conv2d"))
 			return val_error();
 		Node *in[2] = {n, kv.node};
 		Node *r = new_node(S, OP_CONV2D, &out, 2, in, e->span);
@@ -983,8 +1040,17 @@ call_builtin(Sema *S, const Expr *e, const Builtin *b)
 	case OP_MAXPOOL2D:
 	case OP_AVGPOOL2D: {
 		if (!args[1].is_int || args[1].num <= 0) {
-			diag_error(pos[1]->value->span,
-				   "%s window must be a positive integer", fn);
+			double w = args[1].num;
+			if (w == floor(w) && w > 0)
+				diag_error(pos[1]->value->span,
+					   "%s window must be a positive "
+					   "integer, but %s here is " REAL_WHY,
+					   fn, num_text(w));
+			else
+				diag_error(pos[1]->value->span,
+					   "%s window must be a positive "
+					   "integer, got %s",
+					   fn, num_text(w));
 			return val_error();
 		}
 		int64_t k = (int64_t)args[1].num;
@@ -1270,6 +1336,11 @@ stmt_const(Sema *S, const Stmt *st)
 				overridden = 1;
 			}
 	}
+	if (overridden && !isfinite(x)) {
+		diag_error(st->name_span, "-D %s sets '%s' to %s, which is not "
+			   "a finite number", st->name, st->name, num_text(x));
+		x = NAN, is_int = 0;
+	}
 	if (!overridden && !eval_number(S, st->value, "a const value", &x,
 					&is_int))
 		x = NAN, is_int = 0;
@@ -1278,6 +1349,7 @@ stmt_const(Sema *S, const Stmt *st)
 		s->num = x;
 		s->is_int = is_int;
 		s->failed = isnan(x);
+		s->from_define = overridden;
 	}
 }
 
@@ -1466,6 +1538,13 @@ stmt_loss(Sema *S, const Stmt *st)
 			   S_shape(S, &target->shape));
 		return;
 	}
+	if (!out->batched) {
+		diag_error(oe->span,
+			   "this loss's output depends on no input, so it is the "
+			   "same for every sample; a loss needs an output computed "
+			   "from the data");
+		return;
+	}
 	if (kind == LOSS_CROSS_ENTROPY && out->shape.rank < 1) {
 		diag_error(oe->span,
 			   "cross_entropy needs at least one axis (softmax "
@@ -1490,8 +1569,22 @@ add_output(Sema *S, const char *name, Node *n)
 		if (o->node == n)
 			return;
 	}
+	/* member names in s->out must differ: "h[3]" and "h_3" both give
+	 * h_3 */
+	const char *unique = name;
+	for (int k = 2;; k++) {
+		int clash = 0;
+		for (int i = 0; i < S->g->outputs.len; i++) {
+			OutputDecl *o = S->g->outputs.items[i];
+			if (strcmp(o->name, unique) == 0)
+				clash = 1;
+		}
+		if (!clash)
+			break;
+		unique = arena_printf(S->a, "%s_%d", name, k);
+	}
 	OutputDecl *o = arena_alloc(S->a, sizeof *o);
-	o->name = name;
+	o->name = unique;
 	o->node = n;
 	vec_push(S->a, &S->g->outputs, o);
 }
@@ -1512,6 +1605,14 @@ stmt_output(Sema *S, const Stmt *st)
 				   "'%s' is %s; output takes vertices "
 				   "(names defined by '=')",
 				   id->id, sym_kind_name(s));
+			continue;
+		}
+		if (!s->node->batched) {
+			diag_error(id->span,
+				   "'%s' depends on no input, so it is the same "
+				   "for every sample; output takes vertices "
+				   "computed from the data",
+				   id->id);
 			continue;
 		}
 		add_output(S, c_ident(S->a, s->node->label), s->node);
@@ -1579,6 +1680,8 @@ stmt_for(Sema *S, const Stmt *st)
 			   "half-open, so %lld..%lld runs no iteration",
 			   (long long)lo, (long long)hi, (long long)lo,
 			   (long long)hi);
+		note_define(S, st->lo);
+		note_define(S, st->hi);
 		fail_families(S, st->body);
 		return;
 	}
@@ -1587,6 +1690,8 @@ stmt_for(Sema *S, const Stmt *st)
 			   "reversed loop range %lld..%lld (the range is "
 			   "half-open: lo..hi with lo < hi)",
 			   (long long)lo, (long long)hi);
+		note_define(S, st->lo);
+		note_define(S, st->hi);
 		fail_families(S, st->body);
 		return;
 	}
@@ -1595,6 +1700,8 @@ stmt_for(Sema *S, const Stmt *st)
 			   "loop of %lld iterations is too long to unroll "
 			   "(at most %d)",
 			   (long long)(hi - lo), MAX_WORK);
+		note_define(S, st->lo);
+		note_define(S, st->hi);
 		fail_families(S, st->body);
 		return;
 	}
@@ -1927,8 +2034,14 @@ eval_index(Sema *S, const Expr *e)
 	Value b = eval(S, base);
 	if (b.kind == VAL_ERROR)
 		return val_error();
+	if (b.kind == VAL_NUM) {
+		diag_error(base->span, "cannot index the number %s; only "
+			   "tensors can be indexed", num_text(b.num));
+		return val_error();
+	}
 	if (b.kind != VAL_NODE) {
-		diag_error(base->span, "only tensors can be indexed");
+		diag_error(base->span, "cannot index a shape list; only "
+			   "tensors can be indexed");
 		return val_error();
 	}
 	Node *x = b.node;
@@ -1951,6 +2064,8 @@ eval_index(Sema *S, const Expr *e)
 				   "(need 0 <= lo < hi <= %lld)",
 				   (long long)lo, (long long)hi,
 				   S_shape(S, &x->shape), (long long)n0);
+			note_define(S, e->u.index.lo);
+			note_define(S, e->u.index.hi);
 			return val_error();
 		}
 		out.dim[0] = hi - lo;
@@ -1961,6 +2076,7 @@ eval_index(Sema *S, const Expr *e)
 				   "<= i < %lld)",
 				   (long long)lo, S_shape(S, &x->shape),
 				   (long long)n0);
+			note_define(S, e->u.index.lo);
 			return val_error();
 		}
 		hi = lo + 1;
@@ -2089,6 +2205,15 @@ sema_build(Arena *a, const Program *p, Define *defines, int ndefines)
 					 defines[i].name, defines[i].name);
 	if (diag_error_count())
 		return NULL;
+	/* inference only with no `output`: expose every vertex computed from
+	 * the data that nothing else uses */
+	if (S.g->losses.len == 0 && S.g->outputs.len == 0) {
+		for (int i = 0; i < S.g->vertices.len; i++) {
+			Vertex *v = S.g->vertices.items[i];
+			if (v->root->nuses == 0 && v->root->batched)
+				add_output(&S, c_ident(a, v->label), v->root);
+		}
+	}
 	/* expose loss outputs */
 	for (int i = 0; i < S.g->losses.len; i++) {
 		Loss *l = S.g->losses.items[i];

@@ -5,8 +5,8 @@ PyTorch autograd in float64.
   torch_oracle.py CHECK_EXE EXAMPLE
 
 CHECK_EXE (tests/numeric/check_model.c built for EXAMPLE) writes the
-parameters, a batch of inputs and targets, the loss and its BP gradient
-(double, batch 4).  This script rebuilds the same model by hand in PyTorch
+parameters, a batch of inputs and targets, the loss and its gradients by BP
+and by Z-IL (double, batch 4).  This script rebuilds the same model by hand in PyTorch
 (the models below are written independently of pcc, from the .pcg files'
 meaning), differentiates it with autograd, and requires every gradient to
 match within 1e-10 relative to the largest.  A negative control perturbs one
@@ -29,7 +29,7 @@ TOL = 1e-10
 
 
 def read_dump(path):
-    params, grads, data = {}, {}, {}
+    params, grads, zgrads, data = {}, {}, {}, {}
     with open(path) as f:
         lines = f.read().split("\n")
     i = 0
@@ -49,17 +49,18 @@ def read_dump(path):
             vals = [float(x) for x in lines[i:i + n]]
             i += n
             params[name] = torch.tensor(vals).reshape(dims)
-        elif words[0] == "grad":
+        elif words[0] in ("grad", "zgrad"):
             name = words[1]
             n = params[name].numel()
-            grads[name] = torch.tensor([float(x) for x in lines[i:i + n]]
-                                       ).reshape(params[name].shape)
+            t = torch.tensor([float(x) for x in lines[i:i + n]]
+                             ).reshape(params[name].shape)
+            (grads if words[0] == "grad" else zgrads)[name] = t
             i += n
         elif words[0] in ("in", "target"):
             n = int(words[1])
             data[words[0]] = torch.tensor([float(x) for x in lines[i:i + n]])
             i += n
-    return params, grads, data
+    return params, grads, zgrads, data
 
 
 def xent(o, y):
@@ -153,7 +154,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "dump.txt")
         subprocess.run([exe, "--dump", path], check=True)
-        params, grads, data = read_dump(path)
+        params, grads, zgrads, data = read_dump(path)
     B = int(data["batch"])
     leaves = {k: v.clone().requires_grad_(True) for k, v in params.items()}
     loss = MODELS[name](leaves, data, B)
@@ -174,6 +175,11 @@ def main():
           "relative error %.3g (limit %g, max |g| %.3g)"
           % ("ok" if rel <= TOL and gmax > 0 else "not ok", n, name, rel,
              TOL, gmax))
+    zrel, _ = compare(zgrads, ref)
+    n += 1
+    print("%s %d - %s: Z-IL gradients (level schedule) equal torch autograd "
+          "in float64: max relative error %.3g (limit %g)"
+          % ("ok" if zrel <= TOL else "not ok", n, name, zrel, TOL))
     # negative control: a perturbation of 1e-8 must be caught
     bad = {k: v.clone() for k, v in grads.items()}
     first = next(iter(bad))
@@ -184,7 +190,8 @@ def main():
           "(relative error %.3g)" % ("ok" if rel_bad > TOL else "not ok", n,
                                      name, rel_bad))
     print("1..%d" % n)
-    ok = lrel <= TOL and rel <= TOL and gmax > 0 and rel_bad > TOL
+    ok = (lrel <= TOL and rel <= TOL and zrel <= TOL and gmax > 0
+          and rel_bad > TOL)
     return 0 if ok else 1
 
 
