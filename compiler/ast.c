@@ -171,6 +171,11 @@ dump_stmts(FILE *out, const Stmt *s, int depth)
 			fprintf(out, "(loss %s ", str(s->lossfn));
 			ast_dump_expr(out, s->value);
 			fprintf(out, " %s", s->target ? str(s->target->id) : "?");
+			if (s->index) {
+				fputc('[', out);
+				ast_dump_expr(out, s->index);
+				fputc(']', out);
+			}
 			break;
 		case STMT_OUTPUT:
 			fputs("(output", out);

@@ -41,6 +41,7 @@ typedef struct Emit {
 	const char **idmem; /* PC vertex id -> member path of an identity */
 	int *idx;           /* scratch: index within an identity group */
 	int64_t state_reals; /* scalars declared in P_state */
+	struct Chunker *chunk; /* splits long bodies into functions, or NULL */
 	char *has_adj;      /* node id -> adjoint has a contribution */
 	const char *ind;    /* indentation of statements */
 } Emit;
@@ -188,6 +189,20 @@ whole(Emit *E, const char *qual, const char *array, const Shape *sh,
 	return arena_printf(E->a, "(%s%s *)%s", qual, E->real, array);
 }
 
+/* "h_conv2d[3]" -> "h_conv2d_3": a member name from a member path */
+static const char *
+c_member(Emit *E, const char *path)
+{
+	char *r = arena_strdup(E->a, path);
+	size_t n = strlen(r);
+	for (size_t i = 0; i < n; i++)
+		if (r[i] == '[')
+			r[i] = '_';
+	if (n && r[n - 1] == ']')
+		r[n - 1] = 0;
+	return r;
+}
+
 /* ------------------------------------------------------ buffer layout */
 
 typedef struct Group {
@@ -263,6 +278,8 @@ layout(Emit *E, StrBuf *vdecl, StrBuf *ddecl, StrBuf *pcdecl)
 	char *is_out = arena_alloc(E->a, (size_t)nn + 1);
 	for (int i = 0; i < g->outputs.len; i++) {
 		OutputDecl *o = g->outputs.items[i];
+		if (!o->node->batched)
+			continue; /* lives in v, copied to every row of out */
 		is_out[o->node->id] = 1;
 		E->val[o->node->id] = whole(
 			E, "", arena_printf(E->a, "s->out.%s",
@@ -355,6 +372,27 @@ layout(Emit *E, StrBuf *vdecl, StrBuf *ddecl, StrBuf *pcdecl)
 	}
 	if (!decl_groups(E, vdecl, &groups, NULL, "\t\t"))
 		sb_puts(vdecl, "\t\tchar none_;\n");
+	/* convolutions: im2col scratch */
+	for (int i = 0; i < nn; i++) {
+		Node *n = g->nodes.items[i];
+		if (n->op != OP_CONV2D || !n->live)
+			continue;
+		const Node *x = n->in[0], *K = n->in[1];
+		int64_t ck = x->shape.dim[0] * K->shape.dim[2] * K->shape.dim[3];
+		int64_t p = n->shape.dim[1] * n->shape.dim[2];
+		const char *m = c_member(E, E->mem[i]);
+		sb_printf(vdecl, "\t\t%s %s_col[%s * %lld]; /* im2col */\n",
+			  E->real, m, n->batched ? arena_printf(E->a, "%s_BATCH",
+								E->PU)
+						 : "1",
+			  (long long)(ck * p));
+		E->state_reals += (n->batched ? E->o->batch : 1) * ck * p;
+		if (n->needs_grad) {
+			sb_printf(vdecl, "\t\t%s %s_dcol[%lld];\n", E->real, m,
+				  (long long)(ck * p));
+			E->state_reals += ck * p;
+		}
+	}
 	if (!g->losses.len)
 		return;
 	if (!decl_groups(E, ddecl, &groups, need_d, "\t\t"))
@@ -587,6 +625,84 @@ unary_kernel(Emit *E, OpKind op, int vjp)
 		"\t\tdxv[i] = acc ? dxv[i] + v : v;\n\t}\n}\n",
 	     op_name[op], name, R, R, R, R, R, R, R, expand(E, u->vjp));
 	return name;
+}
+
+/* ---------------------------------------------------------- chunking */
+
+/*
+ * Long straight-line bodies (an unrolled RNN of 1000 steps) are split into
+ * static functions of at most CHUNK_LINES lines, called in order, so that
+ * no C function is so long that compilers slow down on it.  Splits happen
+ * only between vertices (chunk_point).
+ */
+enum { CHUNK_LINES = 400 };
+
+typedef struct Chunker {
+	const char *name;   /* chunk functions are name_1, name_2, ... */
+	const char *params; /* their parameter list */
+	const char *args;   /* the call's arguments */
+	const char *voids;  /* "(void)p; ..." so no parameter goes unused */
+	StrBuf *fns;        /* where finished chunk functions go */
+	StrBuf calls;       /* the calls, for the parent function's body */
+	StrBuf cur;
+	int n;
+} Chunker;
+
+static void
+chunk_flush(Emit *E, Chunker *c)
+{
+	if (!c->cur.len)
+		return;
+	c->n++;
+	sb_printf(c->fns, "\nstatic void\n%s_%d(%s)\n{\n%s%s}\n", c->name, c->n,
+		  c->params, c->voids, c->cur.data);
+	sb_printf(&c->calls, "\t%s_%d(%s);\n", c->name, c->n, c->args);
+	c->cur.len = 0;
+	c->cur.data[0] = 0;
+	(void)E;
+}
+
+static void
+chunk_begin(Emit *E, Chunker *c, StrBuf *fns, const char *name,
+	    const char *params, const char *args, const char *voids)
+{
+	memset(c, 0, sizeof *c);
+	c->name = name;
+	c->params = params;
+	c->args = args;
+	c->voids = voids;
+	c->fns = fns;
+	sb_puts(&c->calls, "");
+	sb_puts(&c->cur, "");
+	E->chunk = c;
+	E->out = &c->cur;
+}
+
+/* A place between vertices where the body may be split. */
+static void
+chunk_point(Emit *E)
+{
+	Chunker *c = E->chunk;
+	if (!c)
+		return;
+	size_t lines = 0;
+	for (size_t i = 0; i < c->cur.len; i++)
+		lines += c->cur.data[i] == '\n';
+	if (lines >= CHUNK_LINES)
+		chunk_flush(E, c);
+}
+
+/* Finish: the chunk functions are in fns; returns the calls. */
+static const char *
+chunk_end(Emit *E, Chunker *c, StrBuf *out)
+{
+	chunk_flush(E, c);
+	E->chunk = NULL;
+	E->out = out;
+	const char *calls = arena_strdup(E->a, c->calls.data);
+	sb_free(&c->calls);
+	sb_free(&c->cur);
+	return calls;
 }
 
 /* ----------------------------------------------- broadcast binary ops */
@@ -957,67 +1073,157 @@ emit_fixed_kernels(Emit *E, const char *name)
 			"\t\t\tdst[b * sd + off + i] = src[b * ss + i];\n}\n",
 		     R, R);
 	} else if (strcmp(name, "k_mse") == 0) {
-		kern(E, "\n/* sum over samples of 1/2 sum_i (o - y)^2 */\n"
-			"static %s\nk_mse(int batch, int n, const %s *restrict o, "
-			"const %s *restrict y)\n{\n"
+		kern(E, "\n/* sum over samples of 1/2 sum_i (o - y)^2; y's samples are "
+			"ys apart */\nstatic %s\nk_mse(int batch, int n, int ys, "
+			"const %s *restrict o, const %s *restrict y)\n{\n"
 			"\t%s loss = %s;\n"
 			"\tfor (int b = 0; b < batch; b++) {\n"
 			"\t\t%s s = %s;\n"
 			"\t\tfor (int i = 0; i < n; i++) {\n"
-			"\t\t\t%s e = o[b * n + i] - y[b * n + i];\n"
+			"\t\t\t%s e = o[b * n + i] - y[b * ys + i];\n"
 			"\t\t\ts += e * e;\n\t\t}\n"
 			"\t\tloss += %s * s;\n\t}\n\treturn loss;\n}\n",
 		     R, R, R, R, zero, R, zero, R, lit(E, 0.5));
 	} else if (strcmp(name, "k_mse_seed") == 0) {
 		kern(E, "\n/* do (+)= scale * (o - y): the output delta of mse */\n"
-			"static void\nk_mse_seed(int n, int acc, %s scale, %s "
-			"*restrict d, const %s *restrict o, const %s *restrict "
-			"y)\n{\n"
-			"\tfor (int i = 0; i < n; i++) {\n"
-			"\t\t%s v = scale * (o[i] - y[i]);\n"
-			"\t\td[i] = acc ? d[i] + v : v;\n\t}\n}\n",
+			"static void\nk_mse_seed(int batch, int n, int ys, int acc, "
+			"%s scale, %s *restrict d, const %s *restrict o, const %s "
+			"*restrict y)\n{\n"
+			"\tfor (int b = 0; b < batch; b++)\n"
+			"\t\tfor (int i = 0; i < n; i++) {\n"
+			"\t\t\t%s v = scale * (o[b * n + i] - y[b * ys + i]);\n"
+			"\t\t\td[b * n + i] = acc ? d[b * n + i] + v : v;\n"
+			"\t\t}\n}\n",
 		     R, R, R, R, R);
 	} else if (strcmp(name, "k_xent") == 0) {
-		kern(E, "\n/* sum over rows of -sum_i y log softmax(o) */\n"
-			"static %s\nk_xent(int rows, int n, const %s *restrict o, "
-			"const %s *restrict y)\n{\n"
+		kern(E, "\n/* sum over samples and rows of -sum_i y log softmax(o); "
+			"y's samples are ys apart */\n"
+			"static %s\nk_xent(int batch, int rows, int n, int ys, const "
+			"%s *restrict o, const %s *restrict y)\n{\n"
 			"\t%s loss = %s;\n"
-			"\tfor (int r = 0; r < rows; r++) {\n"
-			"\t\tconst %s *orow = o + r * n, *yrow = y + r * n;\n"
-			"\t\t%s m = orow[0];\n"
-			"\t\tfor (int i = 1; i < n; i++)\n"
-			"\t\t\tm = orow[i] > m ? orow[i] : m;\n"
-			"\t\t%s sum = %s;\n"
-			"\t\tfor (int i = 0; i < n; i++)\n"
-			"\t\t\tsum += %s(orow[i] - m);\n"
-			"\t\t%s lse = m + %s(sum);\n"
-			"\t\tfor (int i = 0; i < n; i++)\n"
-			"\t\t\tloss -= yrow[i] * (orow[i] - lse);\n"
-			"\t}\n\treturn loss;\n}\n",
-		     R, R, R, R, zero, R, R, R, zero, fn(E, "exp"), R,
+			"\tfor (int b = 0; b < batch; b++)\n"
+			"\t\tfor (int r = 0; r < rows; r++) {\n"
+			"\t\t\tconst %s *orow = o + (b * rows + r) * n;\n"
+			"\t\t\tconst %s *yrow = y + b * ys + r * n;\n"
+			"\t\t\t%s m = orow[0];\n"
+			"\t\t\tfor (int i = 1; i < n; i++)\n"
+			"\t\t\t\tm = orow[i] > m ? orow[i] : m;\n"
+			"\t\t\t%s sum = %s;\n"
+			"\t\t\tfor (int i = 0; i < n; i++)\n"
+			"\t\t\t\tsum += %s(orow[i] - m);\n"
+			"\t\t\t%s lse = m + %s(sum);\n"
+			"\t\t\tfor (int i = 0; i < n; i++)\n"
+			"\t\t\t\tloss -= yrow[i] * (orow[i] - lse);\n"
+			"\t\t}\n\treturn loss;\n}\n",
+		     R, R, R, R, zero, R, R, R, R, zero, fn(E, "exp"), R,
 		     fn(E, "log"));
 	} else if (strcmp(name, "k_xent_seed") == 0) {
 		kern(E, "\n/* do (+)= scale * (softmax(o) * sum(y) - y): the output "
 			"delta of cross_entropy (softmax(o) - y for one-hot y) */\n"
-			"static void\nk_xent_seed(int rows, int n, int acc, %s "
-			"scale, %s *restrict d, const %s *restrict o, const %s "
-			"*restrict y)\n{\n"
-			"\tfor (int r = 0; r < rows; r++) {\n"
-			"\t\tconst %s *orow = o + r * n, *yrow = y + r * n;\n"
-			"\t\t%s m = orow[0];\n"
-			"\t\tfor (int i = 1; i < n; i++)\n"
-			"\t\t\tm = orow[i] > m ? orow[i] : m;\n"
-			"\t\t%s sum = %s, ysum = %s;\n"
-			"\t\tfor (int i = 0; i < n; i++) {\n"
-			"\t\t\tsum += %s(orow[i] - m);\n"
-			"\t\t\tysum += yrow[i];\n\t\t}\n"
-			"\t\tfor (int i = 0; i < n; i++) {\n"
-			"\t\t\t%s v = scale * (%s(orow[i] - m) / sum * ysum - "
+			"static void\nk_xent_seed(int batch, int rows, int n, int ys, "
+			"int acc, %s scale, %s *restrict d, const %s *restrict o, "
+			"const %s *restrict y)\n{\n"
+			"\tfor (int b = 0; b < batch; b++)\n"
+			"\t\tfor (int r = 0; r < rows; r++) {\n"
+			"\t\t\tconst %s *orow = o + (b * rows + r) * n;\n"
+			"\t\t\tconst %s *yrow = y + b * ys + r * n;\n"
+			"\t\t\t%s *drow = d + (b * rows + r) * n;\n"
+			"\t\t\t%s m = orow[0];\n"
+			"\t\t\tfor (int i = 1; i < n; i++)\n"
+			"\t\t\t\tm = orow[i] > m ? orow[i] : m;\n"
+			"\t\t\t%s sum = %s, ysum = %s;\n"
+			"\t\t\tfor (int i = 0; i < n; i++) {\n"
+			"\t\t\t\tsum += %s(orow[i] - m);\n"
+			"\t\t\t\tysum += yrow[i];\n\t\t\t}\n"
+			"\t\t\tfor (int i = 0; i < n; i++) {\n"
+			"\t\t\t\t%s v = scale * (%s(orow[i] - m) / sum * ysum - "
 			"yrow[i]);\n"
-			"\t\t\td[r * n + i] = acc ? d[r * n + i] + v : v;\n"
-			"\t\t}\n\t}\n}\n",
-		     R, R, R, R, R, R, R, zero, zero, fn(E, "exp"), R,
+			"\t\t\t\tdrow[i] = acc ? drow[i] + v : v;\n"
+			"\t\t\t}\n\t\t}\n}\n",
+		     R, R, R, R, R, R, R, R, R, zero, zero, fn(E, "exp"), R,
 		     fn(E, "exp"));
+	} else if (strcmp(name, "k_layernorm") == 0) {
+		kern(E, "\n/* y = (x - mean) / sqrt(var + 1e-5) over rows of n */\n"
+			"static void\nk_layernorm(int rows, int n, %s *restrict y, "
+			"const %s *restrict x)\n{\n"
+			"\tfor (int r = 0; r < rows; r++) {\n"
+			"\t\tconst %s *xr = x + r * n;\n\t\t%s *yr = y + r * n;\n"
+			"\t\t%s m = %s, v = %s;\n"
+			"\t\tfor (int i = 0; i < n; i++)\n\t\t\tm += xr[i];\n"
+			"\t\tm /= n;\n"
+			"\t\tfor (int i = 0; i < n; i++)\n"
+			"\t\t\tv += (xr[i] - m) * (xr[i] - m);\n"
+			"\t\t%s inv = %s / %s(v / n + %s);\n"
+			"\t\tfor (int i = 0; i < n; i++)\n"
+			"\t\t\tyr[i] = (xr[i] - m) * inv;\n\t}\n}\n",
+		     R, R, R, R, R, zero, zero, R, lit(E, 1), fn(E, "sqrt"),
+		     lit(E, 1e-5));
+	} else if (strcmp(name, "k_layernorm_vjp") == 0) {
+		kern(E, "\n/* dx (+)= (dy - mean(dy) - y mean(dy y)) / sqrt(var + "
+			"1e-5), rows */\nstatic void\nk_layernorm_vjp(int rows, int "
+			"n, int acc, %s *restrict dx, const %s *restrict dy, const %s "
+			"*restrict x, const %s *restrict y)\n{\n"
+			"\tfor (int r = 0; r < rows; r++) {\n"
+			"\t\tconst %s *xr = x + r * n, *yr = y + r * n, *gr = dy + r "
+			"* n;\n"
+			"\t\t%s m = %s, v = %s, mg = %s, mgy = %s;\n"
+			"\t\tfor (int i = 0; i < n; i++)\n\t\t\tm += xr[i];\n"
+			"\t\tm /= n;\n"
+			"\t\tfor (int i = 0; i < n; i++) {\n"
+			"\t\t\tv += (xr[i] - m) * (xr[i] - m);\n"
+			"\t\t\tmg += gr[i];\n\t\t\tmgy += gr[i] * yr[i];\n\t\t}\n"
+			"\t\tmg /= n;\n\t\tmgy /= n;\n"
+			"\t\t%s inv = %s / %s(v / n + %s);\n"
+			"\t\tfor (int i = 0; i < n; i++) {\n"
+			"\t\t\t%s g = (gr[i] - mg - yr[i] * mgy) * inv;\n"
+			"\t\t\tdx[r * n + i] = acc ? dx[r * n + i] + g : g;\n"
+			"\t\t}\n\t}\n}\n",
+		     R, R, R, R, R, R, zero, zero, zero, zero, R, lit(E, 1),
+		     fn(E, "sqrt"), lit(E, 1e-5), R);
+	} else if (strcmp(name, "k_pool") == 0) {
+		kern(E, "\n/* y[c][i][j] = max (or mean) of x[c] over the k x k "
+			"window at (i s, j s) */\nstatic void\nk_pool(int max, int "
+			"planes, int h, int w, int k, int st, int oh, int ow, %s "
+			"*restrict y, const %s *restrict x)\n{\n"
+			"\tfor (int c = 0; c < planes; c++)\n"
+			"\t\tfor (int i = 0; i < oh; i++)\n"
+			"\t\t\tfor (int j = 0; j < ow; j++) {\n"
+			"\t\t\t\tconst %s *xp = x + (c * h + i * st) * w + j * st;\n"
+			"\t\t\t\t%s v = max ? xp[0] : %s;\n"
+			"\t\t\t\tfor (int a = 0; a < k; a++)\n"
+			"\t\t\t\t\tfor (int b = 0; b < k; b++) {\n"
+			"\t\t\t\t\t\t%s e = xp[a * w + b];\n"
+			"\t\t\t\t\t\tv = max ? (e > v ? e : v) : v + e;\n"
+			"\t\t\t\t\t}\n"
+			"\t\t\t\ty[(c * oh + i) * ow + j] = max ? v : v / (k * k);\n"
+			"\t\t\t}\n}\n",
+		     R, R, R, R, zero, R);
+	} else if (strcmp(name, "k_pool_vjp") == 0) {
+		kern(E, "\n/* dx (+)= the pooling's VJP: max sends dy to the first "
+			"maximal element\n * of the window, mean spreads dy / k^2 "
+			"*/\nstatic void\nk_pool_vjp(int max, int planes, int h, int "
+			"w, int k, int st, int oh, int ow, int acc, %s *restrict dx, "
+			"const %s *restrict dy, const %s *restrict x)\n{\n"
+			"\tif (!acc)\n\t\tfor (int i = 0; i < planes * h * w; i++)\n"
+			"\t\t\tdx[i] = %s;\n"
+			"\tfor (int c = 0; c < planes; c++)\n"
+			"\t\tfor (int i = 0; i < oh; i++)\n"
+			"\t\t\tfor (int j = 0; j < ow; j++) {\n"
+			"\t\t\t\tint at = (c * h + i * st) * w + j * st;\n"
+			"\t\t\t\t%s g = dy[(c * oh + i) * ow + j];\n"
+			"\t\t\t\tif (max) {\n"
+			"\t\t\t\t\tint best = at;\n"
+			"\t\t\t\t\tfor (int a = 0; a < k; a++)\n"
+			"\t\t\t\t\t\tfor (int b = 0; b < k; b++)\n"
+			"\t\t\t\t\t\t\tif (x[at + a * w + b] > x[best])\n"
+			"\t\t\t\t\t\t\t\tbest = at + a * w + b;\n"
+			"\t\t\t\t\tdx[best] += g;\n"
+			"\t\t\t\t} else {\n"
+			"\t\t\t\t\tfor (int a = 0; a < k; a++)\n"
+			"\t\t\t\t\t\tfor (int b = 0; b < k; b++)\n"
+			"\t\t\t\t\t\t\tdx[at + a * w + b] += g / (k * k);\n"
+			"\t\t\t\t}\n\t\t\t}\n}\n",
+		     R, R, R, zero, R);
 	} else if (strcmp(name, "k_canon") == 0) {
 		kern(E, "\n/* g = g + 0: the same value, with +0 for every zero */\n"
 			"static void\nk_canon(int n, %s *restrict g)\n{\n"
@@ -1065,26 +1271,31 @@ emit_fixed_kernels(Emit *E, const char *name)
 		     R, R, R, zero, lit(E, 0.5));
 	} else if (strcmp(name, "k_near_mse") == 0) {
 		kern(E, "\n/* y = o + c * (y - o): the target moved close to the "
-			"output */\nstatic void\nk_near_mse(int n, %s c, %s *restrict "
-			"y, const %s *restrict o)\n{\n"
-			"\tfor (int i = 0; i < n; i++)\n\t\ty[i] = o[i] + c * (y[i] - "
-			"o[i]);\n}\n",
+			"output */\nstatic void\nk_near_mse(int batch, int n, int ys, "
+			"%s c, %s *restrict y, const %s *restrict o)\n{\n"
+			"\tfor (int b = 0; b < batch; b++)\n"
+			"\t\tfor (int i = 0; i < n; i++)\n"
+			"\t\t\ty[b * ys + i] = o[b * n + i] + c * (y[b * ys + i] - "
+			"o[b * n + i]);\n}\n",
 		     R, R, R);
 	} else if (strcmp(name, "k_near_xent") == 0) {
 		kern(E, "\n/* y = p + c * (y - p), p = softmax(o) rows: the target "
 			"moved close to\n * the output distribution */\nstatic void\n"
-			"k_near_xent(int rows, int n, %s c, %s *restrict y, const %s "
-			"*restrict o)\n{\n"
-			"\tfor (int r = 0; r < rows; r++) {\n"
-			"\t\tconst %s *orow = o + r * n;\n\t\t%s *yrow = y + r * n;\n"
-			"\t\t%s m = orow[0], sum = %s;\n"
-			"\t\tfor (int i = 1; i < n; i++)\n"
-			"\t\t\tm = orow[i] > m ? orow[i] : m;\n"
-			"\t\tfor (int i = 0; i < n; i++)\n"
-			"\t\t\tsum += %s(orow[i] - m);\n"
-			"\t\tfor (int i = 0; i < n; i++) {\n"
-			"\t\t\t%s pr = %s(orow[i] - m) / sum;\n"
-			"\t\t\tyrow[i] = pr + c * (yrow[i] - pr);\n\t\t}\n\t}\n}\n",
+			"k_near_xent(int batch, int rows, int n, int ys, %s c, %s "
+			"*restrict y, const %s *restrict o)\n{\n"
+			"\tfor (int b = 0; b < batch; b++)\n"
+			"\t\tfor (int r = 0; r < rows; r++) {\n"
+			"\t\t\tconst %s *orow = o + (b * rows + r) * n;\n"
+			"\t\t\t%s *yrow = y + b * ys + r * n;\n"
+			"\t\t\t%s m = orow[0], sum = %s;\n"
+			"\t\t\tfor (int i = 1; i < n; i++)\n"
+			"\t\t\t\tm = orow[i] > m ? orow[i] : m;\n"
+			"\t\t\tfor (int i = 0; i < n; i++)\n"
+			"\t\t\t\tsum += %s(orow[i] - m);\n"
+			"\t\t\tfor (int i = 0; i < n; i++) {\n"
+			"\t\t\t\t%s pr = %s(orow[i] - m) / sum;\n"
+			"\t\t\t\tyrow[i] = pr + c * (yrow[i] - pr);\n\t\t\t}\n"
+			"\t\t}\n}\n",
 		     R, R, R, R, R, R, zero, fn(E, "exp"), R, fn(E, "exp"));
 	} else {
 		die("unknown kernel %s", name);
@@ -1147,6 +1358,72 @@ pc_node_of(const PcVertex *v)
 	return v->root;
 }
 
+/* ------------------------------------------------------- convolution */
+
+/*
+ * conv2d as im2col + GEMM, per sample: col = im2col(x) is [C kh kw] x
+ * [OH OW]; y = K col (K viewed as O x C kh kw).  VJPs: dK += dy col^T
+ * summed over the batch; dx = col2im(K^T dy).  k < 0: the forward pass;
+ * k = 0: the VJP into x; k = 1: into K.  The col buffer is the node's own
+ * scratch in the state (s->v.NAME_col), filled by the last forward pass or
+ * PC prediction of the node, which is the one the VJP belongs to.
+ */
+static void
+emit_conv(Emit *E, const Node *n, const char *y, const char *const *xs,
+	  const char *dy, const char *dx, int k, int acc)
+{
+	const Node *x = n->in[0], *K = n->in[1];
+	int64_t C = x->shape.dim[0], H = x->shape.dim[1], W = x->shape.dim[2];
+	int64_t O = K->shape.dim[0], kh = K->shape.dim[2], kw = K->shape.dim[3];
+	int64_t OH = n->shape.dim[1], OW = n->shape.dim[2];
+	int64_t CK = C * kh * kw, P = OH * OW;
+	const char *sfx = E->is_float ? "f" : "d";
+	const char *gemm = E->is_float ? "pcg_sgemm" : "pcg_dgemm";
+	const char *col = arena_printf(E->a, "s->v.%s_col",
+				       c_member(E, E->mem[n->id]));
+	const char *xb = x->batched ? arena_printf(E->a, " + b * %lld",
+						   (long long)numel(x)) : "";
+	const char *yb = n->batched ? arena_printf(E->a, " + b * %lld",
+						   (long long)numel(n)) : "";
+	const char *cb = n->batched ? arena_printf(E->a, " + b * %lld",
+						   (long long)(CK * P)) : "";
+	const char *geo = arena_printf(E->a, "%lld, %lld, %lld, %lld, %lld, %d, "
+				       "%d, %lld, %lld",
+				       (long long)C, (long long)H, (long long)W,
+				       (long long)kh, (long long)kw,
+				       n->attr.conv.stride, n->attr.conv.pad,
+				       (long long)OH, (long long)OW);
+	line(E, "for (int b = 0; b < %s; b++) {", batch(E, n));
+	if (k < 0) {
+		line(E, "\tpcg_im2col_%s(%s, %s%s, %s%s);", sfx, geo, xs[0], xb,
+		     col, cb);
+		line(E, "\t%s(0, 0, %lld, %lld, %lld, %s, %s, %lld, %s%s, %lld, "
+			"%s, %s%s, %lld);",
+		     gemm, (long long)O, (long long)P, (long long)CK, lit(E, 1),
+		     xs[1], (long long)CK, col, cb, (long long)P, lit(E, 0), y, yb,
+		     (long long)P);
+	} else if (k == 1) {
+		line(E, "\t%s(0, 1, %lld, %lld, %lld, %s, %s%s, %lld, %s%s, %lld, "
+			"%s, %s, %lld);",
+		     gemm, (long long)O, (long long)CK, (long long)P, lit(E, 1), dy,
+		     yb, (long long)P, col, cb, (long long)P,
+		     acc ? lit(E, 1)
+			 : arena_printf(E->a, "b ? %s : %s", lit(E, 1), lit(E, 0)),
+		     dx, (long long)CK);
+	} else {
+		const char *dcol = arena_printf(E->a, "s->v.%s_dcol",
+						c_member(E, E->mem[n->id]));
+		line(E, "\t%s(1, 0, %lld, %lld, %lld, %s, %s, %lld, %s%s, %lld, "
+			"%s, %s, %lld);",
+		     gemm, (long long)CK, (long long)P, (long long)O, lit(E, 1),
+		     xs[1], (long long)CK, dy, yb, (long long)P, lit(E, 0), dcol,
+		     (long long)P);
+		line(E, "\tpcg_col2im_%s(%s, %d, %s, %s%s);", sfx, geo, acc,
+		     dcol, dx, xb);
+	}
+	line(E, "}");
+}
+
 /* ------------------------------------------------------------ forward */
 
 /* Forward code of one node: y = op(x...).  The one table of forward
@@ -1207,6 +1484,25 @@ emit_fwd_node(Emit *E, const Node *n, const char *y, const char *const *xs)
 	case OP_RESHAPE:
 		emit_fixed_kernels(E, "k_copy");
 		line(E, "k_copy(%s, %s, %s);", count(E, n), y, xv);
+		return;
+	case OP_LAYERNORM:
+		emit_fixed_kernels(E, "k_layernorm");
+		line(E, "k_layernorm(%s * %lld, %lld, %s, %s);", batch(E, n),
+		     (long long)(numel(n) / last_dim(n)), (long long)last_dim(n),
+		     y, xv);
+		return;
+	case OP_MAXPOOL2D:
+	case OP_AVGPOOL2D:
+		emit_fixed_kernels(E, "k_pool");
+		line(E, "k_pool(%d, %s * %lld, %lld, %lld, %d, %d, %lld, %lld, %s, "
+			"%s);",
+		     n->op == OP_MAXPOOL2D, batch(E, n), (long long)x->shape.dim[0],
+		     (long long)x->shape.dim[1], (long long)x->shape.dim[2],
+		     n->attr.conv.k, n->attr.conv.stride,
+		     (long long)n->shape.dim[1], (long long)n->shape.dim[2], y, xv);
+		return;
+	case OP_CONV2D:
+		emit_conv(E, n, y, xs, NULL, NULL, -1, 0);
 		return;
 	case OP_SLICE: {
 		int64_t row = numel(x) / x->shape.dim[0];
@@ -1304,6 +1600,26 @@ emit_vjp(Emit *E, const Node *n, int k, const char *y,
 		emit_fixed_kernels(E, "k_copy_vjp");
 		line(E, "k_copy_vjp(%s, %d, %s, %s);", count(E, n), acc, dx, dy);
 		return;
+	case OP_LAYERNORM:
+		emit_fixed_kernels(E, "k_layernorm_vjp");
+		line(E, "k_layernorm_vjp(%s * %lld, %lld, %d, %s, %s, %s, %s);",
+		     batch(E, n), (long long)(numel(n) / last_dim(n)),
+		     (long long)last_dim(n), acc, dx, dy, xv, y);
+		return;
+	case OP_MAXPOOL2D:
+	case OP_AVGPOOL2D:
+		emit_fixed_kernels(E, "k_pool_vjp");
+		line(E, "k_pool_vjp(%d, %s * %lld, %lld, %lld, %d, %d, %lld, %lld, "
+			"%d, %s, %s, %s);",
+		     n->op == OP_MAXPOOL2D, batch(E, n), (long long)x->shape.dim[0],
+		     (long long)x->shape.dim[1], (long long)x->shape.dim[2],
+		     n->attr.conv.k, n->attr.conv.stride,
+		     (long long)n->shape.dim[1], (long long)n->shape.dim[2], acc,
+		     dx, dy, xv);
+		return;
+	case OP_CONV2D:
+		emit_conv(E, n, y, xs, dy, dx, k, acc);
+		return;
 	case OP_SLICE: {
 		int64_t row = numel(x) / x->shape.dim[0];
 		emit_fixed_kernels(E, "k_scatter");
@@ -1366,20 +1682,33 @@ pc_inputs(Emit *E, const Node *n)
 
 /* ------------------------------------------------------------ losses */
 
+/* The target of a loss: its buffer at the row the loss reads, and the
+ * distance between samples. */
+static const char *
+loss_target(Emit *E, const Loss *l, const char **ys)
+{
+	*ys = arena_printf(E->a, "%lld",
+			   (long long)shape_numel(&l->target->shape));
+	const char *t = E->val[l->target->node->id];
+	if (l->target_off)
+		t = arena_printf(E->a, "%s + %lld", t, (long long)l->target_off);
+	return t;
+}
+
 static void
 emit_loss_value(Emit *E, const Loss *l, const char *o, const char *sum)
 {
 	const Node *out = l->out;
-	const char *t = E->val[l->target->node->id];
+	const char *ys, *t = loss_target(E, l, &ys);
 	if (l->kind == LOSS_MSE) {
 		emit_fixed_kernels(E, "k_mse");
-		line(E, "%s += k_mse(%s_BATCH, %lld, %s, %s);", sum, E->PU,
-		     (long long)numel(out), o, t);
+		line(E, "%s += k_mse(%s_BATCH, %lld, %s, %s, %s);", sum, E->PU,
+		     (long long)numel(out), ys, o, t);
 	} else {
 		emit_fixed_kernels(E, "k_xent");
-		line(E, "%s += k_xent(%s_BATCH * %lld, %lld, %s, %s);", sum, E->PU,
-		     (long long)(numel(out) / last_dim(out)),
-		     (long long)last_dim(out), o, t);
+		line(E, "%s += k_xent(%s_BATCH, %lld, %lld, %s, %s, %s);", sum,
+		     E->PU, (long long)(numel(out) / last_dim(out)),
+		     (long long)last_dim(out), ys, o, t);
 	}
 }
 
@@ -1401,16 +1730,17 @@ emit_seed(Emit *E, const Loss *l, const char *scale, const char *d,
 	  const char *o, int acc)
 {
 	const Node *out = l->out;
-	const char *t = E->val[l->target->node->id];
+	const char *ys, *t = loss_target(E, l, &ys);
 	if (l->kind == LOSS_MSE) {
 		emit_fixed_kernels(E, "k_mse_seed");
-		line(E, "k_mse_seed(%s, %d, %s, %s, %s, %s);", count(E, out), acc,
-		     scale, d, o, t);
+		line(E, "k_mse_seed(%s_BATCH, %lld, %s, %d, %s, %s, %s, %s);",
+		     E->PU, (long long)numel(out), ys, acc, scale, d, o, t);
 	} else {
 		emit_fixed_kernels(E, "k_xent_seed");
-		line(E, "k_xent_seed(%s_BATCH * %lld, %lld, %d, %s, %s, %s, %s);",
+		line(E, "k_xent_seed(%s_BATCH, %lld, %lld, %s, %d, %s, %s, %s, "
+			"%s);",
 		     E->PU, (long long)(numel(out) / last_dim(out)),
-		     (long long)last_dim(out), acc, scale, d, o, t);
+		     (long long)last_dim(out), ys, acc, scale, d, o, t);
 	}
 }
 
@@ -1501,6 +1831,7 @@ emit_sweep(Emit *E, Mode mode)
 	int last_level = -1;
 	for (int i = 0; i < nv; i++) {
 		PcVertex *v = order[i];
+		chunk_point(E);
 		if (v->level != last_level) {
 			sb_putc(E->out, '\n');
 			if (bp)
@@ -1581,6 +1912,7 @@ emit_sweep(Emit *E, Mode mode)
 	for (int i = 0; i < g->params.len; i++) {
 		ParamDecl *p = g->params.items[i];
 		int64_t cnt = shape_numel(&p->shape);
+		chunk_point(E);
 		if (mode == MODE_ZIL_TRAIN) {
 			if (!E->has_adj[p->node->id])
 				continue;
@@ -1621,11 +1953,11 @@ static void
 emit_pc_start(Emit *E)
 {
 	const Graph *g = E->g;
-	line(E, "(void)s;");
 	for (int i = 0; i < g->pcv.len; i++) {
 		PcVertex *v = g->pcv.items[i];
 		if (v->is_output)
 			continue;
+		chunk_point(E);
 		emit_fixed_kernels(E, "k_fill");
 		emit_fixed_kernels(E, "k_copy");
 		const Node *r = pc_node_of(v);
@@ -1648,6 +1980,7 @@ emit_pc_predict(Emit *E)
 			continue;
 		if (n->vertex && n->vertex != cur) {
 			cur = n->vertex;
+			chunk_point(E);
 			emit_comment(E, cur);
 		}
 		emit_fwd_node(E, n, arena_printf(E->a, "s->pc.mu.%s", E->mem[n->id]),
@@ -1658,6 +1991,7 @@ emit_pc_predict(Emit *E)
 		PcVertex *v = g->pcv.items[i];
 		if (v->is_output)
 			continue;
+		chunk_point(E);
 		emit_fixed_kernels(E, "k_error");
 		const Node *r = pc_node_of(v);
 		const char *mu = v->root
@@ -1691,6 +2025,7 @@ emit_pc_backprop(Emit *E)
 	char *fbset = arena_alloc(E->a, (size_t)g->pcv.len + 1);
 	for (int i = 0; i < nv; i++) {
 		PcVertex *v = order[i];
+		chunk_point(E);
 		if (!v->root) {
 			PcVertex *p = v->parent;
 			emit_fixed_kernels(E, "k_copy_vjp");
@@ -1752,12 +2087,11 @@ static void
 emit_pc_infer(Emit *E)
 {
 	const Graph *g = E->g;
-	line(E, "(void)s;");
-	line(E, "(void)gamma;");
 	for (int i = 0; i < g->pcv.len; i++) {
 		PcVertex *v = g->pcv.items[i];
 		if (v->is_output)
 			continue;
+		chunk_point(E);
 		emit_fixed_kernels(E, "k_infer");
 		line(E, "k_infer(%s, gamma, %s, %s, %s, %s, %s); /* %s */",
 		     count(E, pc_node_of(v)), pc_part(E, "dev", v),
@@ -2077,13 +2411,10 @@ emit_model(Arena *a, const Graph *g, const EmitOptions *o, StrBuf *h,
 	const char *cpsg = arena_printf(a, "const %s_params *p, %s_state *s, "
 					   "%s_params *g", P, P, P);
 
-	/* forward */
-	fn_begin(e, "/* The forward pass: every vertex in topological order; "
-		    "returns the\n * batch-mean loss. */",
-		 arena_printf(a, "static %s", R), "forward", cps);
-	line(e, "%s loss = %s;", R, lit(e, 0));
-	if (!g->params.len)
-		line(e, "(void)p;");
+	/* forward: the vertices in chunks, then the losses */
+	Chunker ck;
+	chunk_begin(e, &ck, &body, "forward_part", cps, "p, s",
+		    "\t(void)p;\n\t(void)s;\n");
 	const Vertex *cur = NULL;
 	for (int i = 0; i < nn; i++) {
 		Node *n = g->nodes.items[i];
@@ -2092,9 +2423,30 @@ emit_model(Arena *a, const Graph *g, const EmitOptions *o, StrBuf *h,
 			continue;
 		if (n->vertex && n->vertex != cur) {
 			cur = n->vertex;
+			chunk_point(e);
 			emit_comment(e, cur);
 		}
 		emit_fwd_node(e, n, E.val[n->id], fwd_inputs(e, n));
+	}
+	const char *calls = chunk_end(e, &ck, &body);
+	fn_begin(e, "/* The forward pass: every vertex in topological order; "
+		    "returns the\n * batch-mean loss. */",
+		 arena_printf(a, "static %s", R), "forward", cps);
+	line(e, "%s loss = %s;", R, lit(e, 0));
+	line(e, "(void)p;");
+	sb_puts(&body, calls);
+	for (int i = 0; i < g->outputs.len; i++) {
+		OutputDecl *od = g->outputs.items[i];
+		if (od->node->batched)
+			continue;
+		emit_fixed_kernels(e, "k_place");
+		line(e, "k_place(%s_BATCH, %lld, 0, 0, %lld, %s, %s); /* output "
+			"%s, the same for every sample */",
+		     PU, (long long)numel(od->node), (long long)numel(od->node),
+		     whole(e, "", arena_printf(a, "s->out.%s",
+					       member_name(e, od->name)),
+			   &od->node->shape, 1),
+		     E.val[od->node->id], od->name);
 	}
 	emit_losses_fwd(e);
 	if (g->losses.len)
@@ -2103,18 +2455,24 @@ emit_model(Arena *a, const Graph *g, const EmitOptions *o, StrBuf *h,
 	sb_puts(&body, "}\n");
 
 	if (g->losses.len) {
+		const char *pvoid = "\t(void)p;\n\t(void)s;\n\t(void)g;\n";
 		/* BP */
+		chunk_begin(e, &ck, &body, "backward_part", cpsg, "p, s, g", pvoid);
+		emit_sweep(e, MODE_BP);
+		calls = chunk_end(e, &ck, &body);
 		fn_begin(e, "/* The reverse sweep of backpropagation.  Needs a "
 			    "forward pass in s;\n * writes dL/dtheta (L the "
 			    "batch-mean loss) into g, every parameter\n * "
 			    "overwritten.  Each delta is dL / d(value). */",
 			 "static void", "backward", cpsg);
-		if (!g->params.len)
-			line(e, "(void)p;");
-		emit_sweep(e, MODE_BP);
+		sb_puts(&body, calls);
 		sb_puts(&body, "}\n");
 
 		/* Z-IL schedule */
+		chunk_begin(e, &ck, &body, "zil_schedule_part", cpsg, "p, s, g",
+			    pvoid);
+		emit_sweep(e, MODE_ZIL_GRAD);
+		calls = chunk_end(e, &ck, &body);
 		fn_begin(e, "/* Z-IL, the level schedule (ALGORITHMS.md section 4): "
 			    "errors eps = x - mu of\n * the PC network under C1-C3, "
 			    "computed level by level: at step t only the\n * "
@@ -2125,60 +2483,75 @@ emit_model(Arena *a, const Graph *g, const EmitOptions *o, StrBuf *h,
 			    "follow, dL/dtheta, into g:\n * bit for bit BP's.  "
 			    "Needs a forward pass in s. */",
 			 "static void", "zil_schedule", cpsg);
-		if (!g->params.len)
-			line(e, "(void)p;");
-		emit_sweep(e, MODE_ZIL_GRAD);
+		sb_puts(&body, calls);
 		sb_puts(&body, "}\n");
 
+		const char *tps = arena_printf(a, "%s_params *p, %s_state *s, %s lr",
+					       P, P, R);
+		chunk_begin(e, &ck, &body, "zil_train_part", tps, "p, s, lr",
+			    "\t(void)p;\n\t(void)s;\n\t(void)lr;\n");
+		emit_sweep(e, MODE_ZIL_TRAIN);
+		calls = chunk_end(e, &ck, &body);
 		fn_begin(e, "/* One Z-IL training step after a forward pass: the "
 			    "level schedule with\n * every parameter changed in "
 			    "place at its vertex's step, tied ones at the\n * end; "
 			    "no gradient buffer.  Gives P_train_bp's parameters. */",
-			 "static void", "zil_train",
-			 arena_printf(a, "%s_params *p, %s_state *s, %s lr", P, P,
-				      R));
-		emit_sweep(e, MODE_ZIL_TRAIN);
-		line(e, "(void)lr;");
+			 "static void", "zil_train", tps);
+		sb_puts(&body, calls);
 		sb_puts(&body, "}\n");
 
 		/* the PC network */
+		const char *sps = arena_printf(a, "%s_state *s", P);
+		chunk_begin(e, &ck, &body, "pc_start_part", sps, "s",
+			    "\t(void)s;\n");
+		emit_pc_start(e);
+		calls = chunk_end(e, &ck, &body);
 		fn_begin(e, "/* PC, C1: the value nodes start at the forward "
 			    "predictions, x = mu(0). */",
-			 "static void", "pc_start",
-			 arena_printf(a, "%s_state *s", P));
-		emit_pc_start(e);
+			 "static void", "pc_start", sps);
+		line(e, "(void)s;");
+		sb_puts(&body, calls);
 		sb_puts(&body, "}\n");
 
+		chunk_begin(e, &ck, &body, "pc_predict_part", cps, "p, s",
+			    "\t(void)p;\n\t(void)s;\n");
+		emit_pc_predict(e);
+		calls = chunk_end(e, &ck, &body);
 		fn_begin(e, "/* PC: the prediction mu_i = g_i(x of the parents) of "
 			    "every vertex from\n * the current value nodes, and the "
 			    "error nodes eps_i = x_i - mu_i; an\n * output's error "
 			    "is -d loss / d mu. */",
 			 "static void", "pc_predict", cps);
-		if (!g->params.len)
-			line(e, "(void)p;");
-		emit_pc_predict(e);
+		sb_puts(&body, calls);
 		sb_puts(&body, "}\n");
 
+		const char *bps = arena_printf(a, "%s, int learn", cpsg);
+		chunk_begin(e, &ck, &body, "pc_backprop_part", bps,
+			    "p, s, g, learn",
+			    "\t(void)p;\n\t(void)s;\n\t(void)g;\n\t(void)learn;\n");
+		emit_pc_backprop(e);
+		calls = chunk_end(e, &ck, &body);
 		fn_begin(e, "/* PC: the error feedback fb_i = sum over children c "
 			    "of J_c^T eps_c (the\n * Jacobian at the current value "
 			    "nodes) for every vertex, and the local,\n * Hebbian "
 			    "parameter update (d mu_i / d theta)^T eps_i, summed "
 			    "into g, of\n * the vertices of level `learn` (all if "
 			    "learn == -1, none if -2). */",
-			 "static void", "pc_backprop",
-			 arena_printf(a, "%s, int learn", cpsg));
-		line(e, "(void)learn;");
-		line(e, "(void)g;");
-		if (!g->params.len)
-			line(e, "(void)p;");
-		emit_pc_backprop(e);
+			 "static void", "pc_backprop", bps);
+		sb_puts(&body, calls);
 		sb_puts(&body, "}\n");
 
+		const char *ips = arena_printf(a, "%s_state *s, %s gamma", P, R);
+		chunk_begin(e, &ck, &body, "pc_infer_part", ips, "s, gamma",
+			    "\t(void)s;\n\t(void)gamma;\n");
+		emit_pc_infer(e);
+		calls = chunk_end(e, &ck, &body);
 		fn_begin(e, "/* PC inference, every value node at once (Jacobi "
 			    "style):\n * x_i += gamma * (-eps_i + fb_i). */",
-			 "static void", "pc_infer",
-			 arena_printf(a, "%s_state *s, %s gamma", P, R));
-		emit_pc_infer(e);
+			 "static void", "pc_infer", ips);
+		line(e, "(void)s;");
+		line(e, "(void)gamma;");
+		sb_puts(&body, calls);
 		sb_puts(&body, "}\n");
 
 		/* the run: Z-IL dynamics and standard PC */
@@ -2368,16 +2741,17 @@ emit_model(Arena *a, const Graph *g, const EmitOptions *o, StrBuf *h,
 		for (int i = 0; i < g->losses.len; i++) {
 			const Loss *l = g->losses.items[i];
 			const Node *out = l->out;
-			const char *t = E.val[l->target->node->id];
+			const char *ys, *t = loss_target(e, l, &ys);
 			if (l->kind == LOSS_MSE) {
 				emit_fixed_kernels(e, "k_near_mse");
-				line(e, "k_near_mse(%s, c, %s, %s);", count(e, out), t,
-				     E.val[out->id]);
+				line(e, "k_near_mse(%s_BATCH, %lld, %s, c, %s, %s);", PU,
+				     (long long)numel(out), ys, t, E.val[out->id]);
 			} else {
 				emit_fixed_kernels(e, "k_near_xent");
-				line(e, "k_near_xent(%s_BATCH * %lld, %lld, c, %s, %s);",
+				line(e, "k_near_xent(%s_BATCH, %lld, %lld, %s, c, %s, "
+					"%s);",
 				     PU, (long long)(numel(out) / last_dim(out)),
-				     (long long)last_dim(out), t, E.val[out->id]);
+				     (long long)last_dim(out), ys, t, E.val[out->id]);
 			}
 		}
 		sb_puts(&body, "}\n");
@@ -2423,7 +2797,21 @@ emit_model(Arena *a, const Graph *g, const EmitOptions *o, StrBuf *h,
 		  1, o->header_name, 1);
 	sb_printf(c, "\n/* ------------------------------------------------------"
 		     "----- kernels */\n");
-	sb_puts(c, E.kern.data);
+	sb_printf(c, "\n/* Kernels are called from many places and stay calls: "
+		     "inlining them\n * everywhere would make long models slow to "
+		     "compile. */\n#if defined(__GNUC__)\n#define PCC_KERNEL static "
+		     "__attribute__((noinline))\n#else\n#define PCC_KERNEL "
+		     "static\n#endif\n");
+	/* every definition in the kernel section is a kernel */
+	for (const char *k = E.kern.data; *k;) {
+		const char *hit = strstr(k, "\nstatic ");
+		if (!hit) {
+			sb_puts(c, k);
+			break;
+		}
+		sb_printf(c, "%.*s\nPCC_KERNEL ", (int)(hit - k), k);
+		k = hit + strlen("\nstatic ");
+	}
 	sb_puts(c, body.data);
 	sb_free(&body);
 	sb_free(&E.kern);

@@ -55,13 +55,6 @@ op_is_broadcast_binary(OpKind op)
 int
 op_supported(OpKind op)
 {
-	switch (op) {
-	case OP_CONV2D:
-	case OP_MAXPOOL2D:
-	case OP_AVGPOOL2D:
-	case OP_LAYERNORM:
-		return 0;
-	default:
-		return 1;
-	}
+	(void)op; /* every op has forward and VJP code */
+	return 1;
 }

@@ -404,6 +404,8 @@ typedef struct Loss {
 	Node *out;      /* the output node */
 	PcVertex *pc_out; /* its PC output vertex (maybe an identity copy) */
 	DataDecl *target;
+	int64_t target_off; /* per-sample element offset: a row of the target
+			       (loss f(o, ys[t])), else 0 */
 	Span span;
 	int line;
 } Loss;

@@ -1002,6 +1002,12 @@ call_builtin(Sema *S, const Expr *e, const Builtin *b)
 			return val_error();
 		}
 		const Shape *ks = &kv.node->shape;
+		if (kv.node->batched) {
+			diag_error(pos[1]->value->span,
+				   "conv2d's kernel depends on the data; it must "
+				   "be a parameter or computed from parameters");
+			return val_error();
+		}
 		if (stride < 0)
 			stride = 1;
 		if (xs->rank != 3 || ks->rank != 4 ||
@@ -1518,6 +1524,30 @@ stmt_loss(Sema *S, const Stmt *st)
 	} else {
 		target = t->data;
 	}
+	/* a row of the target: loss f(o, ys[t]) */
+	Shape tshape;
+	int64_t toff = 0;
+	if (target) {
+		tshape = target->shape;
+		if (st->index) {
+			int64_t i;
+			if (!eval_int(S, st->index, "a target index", &i))
+				return;
+			if (tshape.rank < 1 || i < 0 || i >= tshape.dim[0]) {
+				diag_error(st->index->span,
+					   "index %lld is out of range for "
+					   "target '%s' %s",
+					   (long long)i, target->name,
+					   S_shape(S, &target->shape));
+				return;
+			}
+			toff = i * (shape_numel(&tshape) / tshape.dim[0]);
+			for (int k = 1; k < tshape.rank; k++)
+				tshape.dim[k - 1] = tshape.dim[k];
+			tshape.rank--;
+			tshape.dim[tshape.rank] = 0;
+		}
+	}
 	/* the output: a vertex name, or an expression that becomes one */
 	Node *out = NULL;
 	const Expr *oe = st->value;
@@ -1531,11 +1561,11 @@ stmt_loss(Sema *S, const Stmt *st)
 	}
 	if (!out || !target)
 		return;
-	if (!shape_equal(&out->shape, &target->shape)) {
+	if (!shape_equal(&out->shape, &tshape)) {
 		diag_error(oe->span,
-			   "loss shapes differ: output %s, target '%s' %s",
+			   "loss shapes differ: output %s, target '%s%s' %s",
 			   S_shape(S, &out->shape), target->name,
-			   S_shape(S, &target->shape));
+			   st->index ? "[..]" : "", S_shape(S, &tshape));
 		return;
 	}
 	if (!out->batched) {
@@ -1555,6 +1585,7 @@ stmt_loss(Sema *S, const Stmt *st)
 	l->kind = kind;
 	l->out = out;
 	l->target = target;
+	l->target_off = toff;
 	l->span = st->span;
 	int col;
 	diag_line_col(st->span, &l->line, &col);
@@ -1607,14 +1638,7 @@ stmt_output(Sema *S, const Stmt *st)
 				   id->id, sym_kind_name(s));
 			continue;
 		}
-		if (!s->node->batched) {
-			diag_error(id->span,
-				   "'%s' depends on no input, so it is the same "
-				   "for every sample; output takes vertices "
-				   "computed from the data",
-				   id->id);
-			continue;
-		}
+
 		add_output(S, c_ident(S->a, s->node->label), s->node);
 	}
 }

@@ -487,6 +487,17 @@ stmt:
 	$$->target = ident_append(p, (IdentList){NULL, NULL, 0}, $6, @6).head;
 	stmt_done(p, $$);
 }
+| LOSS IDENT '(' expr ',' IDENT '[' expr ']' ')' ';' {
+	/* an addition to the language: one row of a target, e.g. a
+	 * sequence's step t */
+	$$ = ast_stmt(p->arena, STMT_LOSS, @$);
+	$$->lossfn = $2;
+	$$->lossfn_span = @2;
+	$$->value = $4;
+	$$->target = ident_append(p, (IdentList){NULL, NULL, 0}, $6, @6).head;
+	$$->index = $8;
+	stmt_done(p, $$);
+}
 | OUTPUT names ';' {
 	$$ = ast_stmt(p->arena, STMT_OUTPUT, @$);
 	$$->names = $2.head;

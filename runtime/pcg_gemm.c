@@ -13,8 +13,11 @@
  * the path taken, alignment or the data.  In particular a row computed
  * with m = 1 has the same bits as in a larger batch.
  *
- * Two paths.  Small products (a row or two, or few flops) go through a
- * direct loop nest with no packing.  The rest is blocked: op(B) is packed
+ * Two paths.  Small products (up to GEMM_DI rows or columns, as in batch-1
+ * layers, or few flops) go through a direct loop nest over tiles of C,
+ * with the long side of C along the vectors and op(B) read in place
+ * (strided, or copied a block at a time when transposed and the tile has
+ * several rows).  The rest is blocked: op(B) is packed
  * in panels of GEMM_KC x GEMM_NC into a fixed local buffer (micro-panels of
  * GEMM_NR columns, zero-padded), and a GEMM_MR x GEMM_NR micro-kernel
  * reads A in place (an edge strip is copied, zero-padded) and keeps its
@@ -32,12 +35,14 @@
 #define GEMM_KC 128
 /* Rows of the micro-kernel: it is written out for six rows. */
 #define GEMM_MR 6
-/* Rows of C per direct tile. */
+/* Rows of C per direct tile, and rows of op(B) copied at a time there. */
 #define GEMM_DI 4
+#define GEMM_DP 64
 
-/* Small products: one or two rows or columns, or little work. */
+/* Which products go the direct way (see above). */
 #define GEMM_DIRECT(m, n, k)                                                  \
-	((m) <= 2 || (n) <= 2 || (double)(m) * (n) * (k) <= 16.0 * 16 * 16)
+	((m) <= GEMM_DI || (n) <= GEMM_DI ||                                  \
+	 (double)(m) * (n) * (k) <= 16.0 * 16 * 16)
 
 /*
  * Use fmaf/fma only where the target has them in hardware (else they are
@@ -96,7 +101,7 @@
 #define FMA FMA_F
 #define GEMM_NR (VEC_PER_ROW * VEC_BYTES / 4)
 #define GEMM_NC (PANEL_BYTES / (GEMM_KC * 4) / GEMM_NR * GEMM_NR)
-#define GEMM_DJ 64
+#define GEMM_DJ 32
 #include "pcg_gemm_tmpl.h"
 #undef REAL
 #undef SFX
@@ -114,5 +119,5 @@
 #define FMA FMA_D
 #define GEMM_NR (VEC_PER_ROW * VEC_BYTES / 8)
 #define GEMM_NC (PANEL_BYTES / (GEMM_KC * 8) / GEMM_NR * GEMM_NR)
-#define GEMM_DJ 32
+#define GEMM_DJ 16
 #include "pcg_gemm_tmpl.h"

@@ -17,28 +17,81 @@
  * result: only GEMM_KC and the FMA choice do.
  */
 
-/* c = alpha * s + beta * c for the first chunk (beta == 0: c unread). */
-static inline REAL
-SFX(first)(REAL alpha, REAL s, REAL beta, REAL c)
+/*
+ * Merge the sum s of one chunk of k into *c: the first chunk gives
+ * alpha * s + beta * c (beta == 0: *c is not read), later ones add
+ * alpha * s.
+ */
+static inline void
+SFX(merge)(REAL *c, int first, REAL alpha, REAL s, REAL beta)
 {
-	return beta == 0 ? alpha * s : FMA(alpha, s, beta * c);
+	if (!first)
+		*c = FMA(alpha, s, *c);
+	else if (beta == 0)
+		*c = alpha * s;
+	else
+		*c = FMA(alpha, s, beta * *c);
 }
 
 /* ------------------------------------------------------------ direct path */
 
 /*
- * C tile of at most GEMM_DI x GEMM_DJ, every element a sequential sum over
- * each chunk of k.  The strides of A (rsa, csa) and B (rsb, csb) are
- * arguments of an inline function called with constants, so each
- * transpose case gets its own loops with the contiguous index innermost.
+ * t[i][j] += a(i, p) * b[p * rsb + j * csb] for p = 0 .. np-1 in order,
+ * i < mi, j < nj.  Inlined with nj == GEMM_DJ for full tiles and csb == 1
+ * for contiguous rows, so that the j loop has a fixed trip count and unit
+ * stride and vectorises even at -O2.
  */
 static inline void
+SFX(direct_acc)(int np, int mi, int nj, const REAL *restrict a, ptrdiff_t rsa,
+		ptrdiff_t csa, const REAL *restrict b, ptrdiff_t rsb,
+		ptrdiff_t csb, REAL (*restrict t)[GEMM_DJ])
+{
+	for (int p = 0; p < np; p++) {
+		const REAL *restrict bp = b + p * rsb;
+
+		for (int i = 0; i < mi; i++) {
+			REAL av = a[i * rsa + p * csa];
+
+			GEMM_KEEP_LOOP
+			for (int j = 0; j < nj; j++)
+				t[i][j] = FMA(av, bp[j * csb], t[i][j]);
+		}
+	}
+}
+
+/*
+ * direct_acc for a tile nj wide: full tiles (GEMM_DJ) and half tiles get
+ * their own copies with a constant width, the rest a variable one.
+ */
+static inline void
+SFX(direct_acc_w)(int np, int mi, int nj, const REAL *restrict a,
+		  ptrdiff_t rsa, ptrdiff_t csa, const REAL *restrict b,
+		  ptrdiff_t rsb, ptrdiff_t csb, REAL (*restrict t)[GEMM_DJ])
+{
+	if (nj == GEMM_DJ)
+		SFX(direct_acc)(np, mi, GEMM_DJ, a, rsa, csa, b, rsb, csb, t);
+	else if (nj == GEMM_DJ / 2)
+		SFX(direct_acc)(np, mi, GEMM_DJ / 2, a, rsa, csa, b, rsb, csb,
+				t);
+	else
+		SFX(direct_acc)(np, mi, nj, a, rsa, csa, b, rsb, csb, t);
+}
+
+/*
+ * A tile of at most GEMM_DI x GEMM_DJ of C, element (i, j) at
+ * c[i * rsc + j * csc], every element a sequential sum over each chunk of
+ * k.  op(B) element (p, j) is at b[p * rsb + j * csb]; when csb != 1 and
+ * the tile has all its rows, a block of GEMM_DP rows of op(B) is first
+ * copied into a local buffer so that the j loop runs over contiguous data.
+ */
+static void
 SFX(direct_tile)(int mi, int nj, int k, REAL alpha, const REAL *restrict a,
 		 ptrdiff_t rsa, ptrdiff_t csa, const REAL *restrict b,
 		 ptrdiff_t rsb, ptrdiff_t csb, REAL beta, REAL *restrict c,
-		 ptrdiff_t ldc)
+		 ptrdiff_t rsc, ptrdiff_t csc)
 {
 	REAL t[GEMM_DI][GEMM_DJ];
+	REAL bt[GEMM_DP][GEMM_DJ];
 
 	for (int pc = 0; pc < k; pc += GEMM_KC) {
 		int kc = k - pc < GEMM_KC ? k - pc : GEMM_KC;
@@ -46,57 +99,58 @@ SFX(direct_tile)(int mi, int nj, int k, REAL alpha, const REAL *restrict a,
 		for (int i = 0; i < mi; i++)
 			for (int j = 0; j < nj; j++)
 				t[i][j] = 0;
-		for (int p = pc; p < pc + kc; p++) {
-			for (int i = 0; i < mi; i++) {
-				REAL av = a[i * rsa + p * csa];
-				const REAL *restrict bp = b + p * rsb;
+		for (int p0 = pc; p0 < pc + kc; p0 += GEMM_DP) {
+			int np = pc + kc - p0 < GEMM_DP ? pc + kc - p0 : GEMM_DP;
+			const REAL *ap = a + p0 * csa;
+			const REAL *bp = b + p0 * rsb;
 
+			if (csb == 1) {
+				SFX(direct_acc_w)(np, mi, nj, ap, rsa, csa, bp,
+						  rsb, 1, t);
+			} else if (mi < GEMM_DI) {
+				/* Few rows: strided loads beat a copy. */
+				SFX(direct_acc_w)(np, mi, nj, ap, rsa, csa, bp,
+						  rsb, csb, t);
+			} else {
 				for (int j = 0; j < nj; j++)
-					t[i][j] = FMA(av, bp[j * csb], t[i][j]);
+					for (int p = 0; p < np; p++)
+						bt[p][j] = bp[p * rsb + j * csb];
+				SFX(direct_acc_w)(np, mi, nj, ap, rsa, csa,
+						  &bt[0][0], GEMM_DJ, 1, t);
 			}
 		}
-		for (int i = 0; i < mi; i++) {
-			REAL *restrict ci = c + i * ldc;
-
-			if (pc == 0)
-				for (int j = 0; j < nj; j++)
-					ci[j] = SFX(first)(alpha, t[i][j], beta,
-							   ci[j]);
-			else
-				for (int j = 0; j < nj; j++)
-					ci[j] = FMA(alpha, t[i][j], ci[j]);
-		}
+		for (int i = 0; i < mi; i++)
+			for (int j = 0; j < nj; j++)
+				SFX(merge)(c + i * rsc + j * csc, pc == 0, alpha,
+					   t[i][j], beta);
 	}
 }
 
+/*
+ * C (m x n, element (i, j) at c[i * rsc + j * csc]) for op(A) element
+ * (i, p) at a[i * rsa + p * csa] and op(B) element (p, j) at
+ * b[p * rsb + j * csb].
+ */
 static void
-SFX(direct)(int trans_a, int trans_b, int m, int n, int k, REAL alpha,
-	    const REAL *a, ptrdiff_t lda, const REAL *b, ptrdiff_t ldb,
-	    REAL beta, REAL *c, ptrdiff_t ldc)
+SFX(direct)(int m, int n, int k, REAL alpha, const REAL *a, ptrdiff_t rsa,
+	    ptrdiff_t csa, const REAL *b, ptrdiff_t rsb, ptrdiff_t csb,
+	    REAL beta, REAL *c, ptrdiff_t rsc, ptrdiff_t csc)
 {
 	for (int i0 = 0; i0 < m; i0 += GEMM_DI) {
 		int mi = m - i0 < GEMM_DI ? m - i0 : GEMM_DI;
+		const REAL *ai = a + i0 * rsa;
 
-		for (int j0 = 0; j0 < n; j0 += GEMM_DJ) {
-			int nj = n - j0 < GEMM_DJ ? n - j0 : GEMM_DJ;
-			REAL *ct = c + i0 * ldc + j0;
+		for (int j0 = 0, nj; j0 < n; j0 += nj) {
+			const REAL *bj = b + j0 * csb;
+			REAL *cij = c + i0 * rsc + j0 * csc;
 
-			if (!trans_a && !trans_b)
-				SFX(direct_tile)(mi, nj, k, alpha, a + i0 * lda,
-						 lda, 1, b + j0, ldb, 1, beta,
-						 ct, ldc);
-			else if (trans_a && !trans_b)
-				SFX(direct_tile)(mi, nj, k, alpha, a + i0, 1,
-						 lda, b + j0, ldb, 1, beta, ct,
-						 ldc);
-			else if (!trans_a && trans_b)
-				SFX(direct_tile)(mi, nj, k, alpha, a + i0 * lda,
-						 lda, 1, b + j0 * ldb, 1, ldb,
-						 beta, ct, ldc);
-			else
-				SFX(direct_tile)(mi, nj, k, alpha, a + i0, 1,
-						 lda, b + j0 * ldb, 1, ldb, beta,
-						 ct, ldc);
+			/* Full tiles, then a half tile, then the rest. */
+			nj = n - j0 >= GEMM_DJ	   ? GEMM_DJ
+			     : n - j0 >= GEMM_DJ / 2 ? GEMM_DJ / 2
+						     : n - j0;
+
+			SFX(direct_tile)(mi, nj, k, alpha, ai, rsa, csa, bj,
+					 rsb, csb, beta, cij, rsc, csc);
 		}
 	}
 }
@@ -228,13 +282,9 @@ SFX(kernel)(int kc, const REAL *restrict a, ptrdiff_t rsa, ptrdiff_t csa,
 		}
 		return;
 	}
-	for (int i = 0; i < mr; i++) {
-		REAL *restrict ci = c + i * ldc;
-
+	for (int i = 0; i < mr; i++)
 		for (int j = 0; j < nr; j++)
-			ci[j] = first ? SFX(first)(alpha, t[i][j], beta, ci[j])
-				      : FMA(alpha, t[i][j], ci[j]);
-	}
+			SFX(merge)(c + i * ldc + j, first, alpha, t[i][j], beta);
 }
 
 /* One row strip of C against the packed panel, for one layout of A. */
@@ -251,14 +301,17 @@ SFX(strip)(int kc, int nc, const REAL *restrict a, ptrdiff_t rsa,
 	}
 }
 
+/*
+ * op(A) element (i, p) at a[i * rsa + p * csa].  The B panel and the edge
+ * strip of A are the only buffers: GEMM_KC * (GEMM_NC + GEMM_MR) reals.
+ */
 static void
-SFX(blocked)(int trans_a, int trans_b, int m, int n, int k, REAL alpha,
-	     const REAL *a, ptrdiff_t lda, const REAL *b, ptrdiff_t ldb,
+SFX(blocked)(int m, int n, int k, REAL alpha, const REAL *a, ptrdiff_t rsa,
+	     ptrdiff_t csa, int trans_b, const REAL *b, ptrdiff_t ldb,
 	     REAL beta, REAL *c, ptrdiff_t ldc)
 {
-	/* Fixed-size panels: GEMM_KC * GEMM_NC + GEMM_MR * GEMM_KC reals. */
 	REAL bp[GEMM_KC * GEMM_NC];
-	REAL ap[GEMM_MR * GEMM_KC];
+	REAL ap[GEMM_KC * GEMM_MR];
 
 	for (int jc = 0; jc < n; jc += GEMM_NC) {
 		int nc = n - jc < GEMM_NC ? n - jc : GEMM_NC;
@@ -271,27 +324,27 @@ SFX(blocked)(int trans_a, int trans_b, int m, int n, int k, REAL alpha,
 			SFX(pack_b)(trans_b, kc, nc, bsrc, ldb, bp);
 			for (int ic = 0; ic < m; ic += GEMM_MR) {
 				int mr = m - ic < GEMM_MR ? m - ic : GEMM_MR;
+				const REAL *as = a + ic * rsa + pc * csa;
 				REAL *cs = c + ic * ldc + jc;
 
-				if (mr < GEMM_MR) {
-					/* Edge strip: copy, padded with zero rows. */
+				if (mr == GEMM_MR && csa == 1) {
+					SFX(strip)(kc, nc, as, rsa, 1, bp,
+						   pc == 0, alpha, beta, cs,
+						   ldc, mr);
+				} else if (mr == GEMM_MR) {
+					SFX(strip)(kc, nc, as, rsa, csa, bp,
+						   pc == 0, alpha, beta, cs,
+						   ldc, mr);
+				} else {
+					/* Edge strip: copied, zero rows below. */
 					for (int p = 0; p < kc; p++)
 						for (int i = 0; i < GEMM_MR; i++)
 							ap[p * GEMM_MR + i] =
-								i >= mr ? 0
-								: trans_a ? a[(pc + p) * lda + ic + i]
-									  : a[(ic + i) * lda + pc + p];
+								i < mr ? as[i * rsa + p * csa]
+								       : 0;
 					SFX(strip)(kc, nc, ap, 1, GEMM_MR, bp,
 						   pc == 0, alpha, beta, cs,
 						   ldc, mr);
-				} else if (!trans_a) {
-					SFX(strip)(kc, nc, a + ic * lda + pc,
-						   lda, 1, bp, pc == 0, alpha,
-						   beta, cs, ldc, mr);
-				} else {
-					SFX(strip)(kc, nc, a + pc * lda + ic, 1,
-						   lda, bp, pc == 0, alpha,
-						   beta, cs, ldc, mr);
 				}
 			}
 		}
@@ -316,10 +369,16 @@ GEMM_NAME(int trans_a, int trans_b, int m, int n, int k, REAL alpha,
 		}
 		return;
 	}
-	if (GEMM_DIRECT(m, n, k))
-		SFX(direct)(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
-			    beta, c, ldc);
-	else
-		SFX(blocked)(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
-			     beta, c, ldc);
+	ptrdiff_t rsa = trans_a ? 1 : lda, csa = trans_a ? lda : 1;
+	ptrdiff_t rsb = trans_b ? 1 : ldb, csb = trans_b ? ldb : 1;
+
+	if (!GEMM_DIRECT(m, n, k))
+		SFX(blocked)(m, n, k, alpha, a, rsa, csa, trans_b, b, ldb, beta,
+			     c, ldc);
+	else if (n >= m)
+		SFX(direct)(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c,
+			    ldc, 1);
+	else /* C^T = op(B)^T op(A)^T: the long side along the vectors */
+		SFX(direct)(n, m, k, alpha, b, csb, rsb, a, csa, rsa, beta, c,
+			    1, ldc);
 }

@@ -32,7 +32,10 @@ extern "C" {
  * lda, ldb, ldc: row strides in elements.
  * beta == 0 overwrites C without reading it (NaNs in C are ignored).
  * The summation order depends only on the sizes and flags, never on the
- * data, threads or alignment: the same call gives the same bits.
+ * data, threads or alignment: the same call gives the same bits.  In this
+ * implementation it depends on k alone, so computing some rows or columns
+ * of C on their own (one sample of a batch, say) gives the same bits as
+ * the whole product.
  */
 void pcg_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
 	       const float *a, int lda, const float *b, int ldb, float beta,
@@ -40,6 +43,23 @@ void pcg_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
 void pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
 	       const double *a, int lda, const double *b, int ldb, double beta,
 	       double *c, int ldc);
+
+/* ----------------------------------------------------------- convolution */
+
+/*
+ * conv2d as im2col + GEMM for one sample x[c][h][w], kernel kh x kw,
+ * stride st, zero padding pad, output oh x ow: col is (c kh kw) x (oh ow).
+ * col2im adds the columns back onto dx (the VJP of im2col); acc == 0
+ * zeroes dx first.
+ */
+void pcg_im2col_f(int c, int h, int w, int kh, int kw, int st, int pad,
+		  int oh, int ow, const float *x, float *col);
+void pcg_im2col_d(int c, int h, int w, int kh, int kw, int st, int pad,
+		  int oh, int ow, const double *x, double *col);
+void pcg_col2im_f(int c, int h, int w, int kh, int kw, int st, int pad,
+		  int oh, int ow, int acc, const float *col, float *dx);
+void pcg_col2im_d(int c, int h, int w, int kh, int kw, int st, int pad,
+		  int oh, int ow, int acc, const double *col, double *dx);
 
 /* ------------------------------------------------- random numbers (RNG) */
 
@@ -62,8 +82,9 @@ typedef enum pcg_init_kind {
 	PCG_INIT_ONES,
 	PCG_INIT_NORMAL,  /* a = std */
 	PCG_INIT_UNIFORM, /* a = lo, b = hi */
-	PCG_INIT_XAVIER,  /* uniform(-l, l), l = sqrt(6 / (fan_in + fan_out)) */
-	PCG_INIT_HE       /* normal, std = sqrt(2 / fan_in) */
+	PCG_INIT_XAVIER,  /* uniform(-l, l), l = sqrt(6 / (fan_in + fan_out)),
+			     fans from the last two dims [.., out, in] */
+	PCG_INIT_HE       /* normal, std = sqrt(2 / fan_in), fans by pcg_fans */
 } pcg_init_kind;
 
 /* Describes one parameter of a generated model (P_param_info[]). */
@@ -103,14 +124,15 @@ typedef enum pcg_ckpt_error {
 	PCG_CKPT_ECORRUPT, /* checksum mismatch */
 	PCG_CKPT_EMODEL,   /* written by another model */
 	PCG_CKPT_ESHAPE,   /* a parameter's name, rank or shape differs */
-	PCG_CKPT_EREAL     /* written with the other scalar type */
+	PCG_CKPT_EREAL,    /* written with the other scalar type */
+	PCG_CKPT_EARG      /* the arguments describe no valid checkpoint */
 } pcg_ckpt_error;
 
 /*
  * Save `nparams` parameters described by `info` (a dense array `data` of
  * elements of `real_size` bytes: 4 float, 8 double) for model `model`.
  * Written atomically: a temporary file in the same folder, then rename.
- * Returns a pcg_ckpt_error.
+ * Returns a pcg_ckpt_error.  The file format is described in pcg_ckpt.c.
  */
 int pcg_ckpt_save(const char *path, const char *model,
 		  const pcg_param_info *info, int nparams, int real_size,

@@ -13,6 +13,7 @@ match within 1e-10 relative to the largest.  A negative control perturbs one
 gradient entry by 1e-8 of the largest and requires the comparison to fail.
 Prints TAP; skips where torch is missing.
 """
+import math
 import os
 import subprocess
 import sys
@@ -137,7 +138,92 @@ def multitask(p, d, B):
     return (xent(cls, label) + mse(reg, value)).mean()
 
 
-MODELS = {"digits": digits, "mlp": mlp, "rnn": rnn, "multitask": multitask}
+F = torch.nn.functional
+
+
+def cnn(p, d, B):
+    (x,) = split(d["in"], B, [1, 28, 28])
+    (y,) = split(d["target"], B, [10])
+    a1 = F.max_pool2d(torch.relu(F.conv2d(x, p["K1"]) + p["c1"]), 2)
+    a2 = F.max_pool2d(torch.relu(F.conv2d(a1, p["K2"]) + p["c2"]), 2)
+    h = torch.relu(lin(p["W1"], a2.reshape(B, -1)) + p["b1"])
+    o = lin(p["W2"], h) + p["b2"]
+    return xent(o, y).mean()
+
+
+def resnet(p, d, B):
+    (x,) = split(d["in"], B, [3, 16, 16])
+    (y,) = split(d["target"], B, [10])
+
+    def block(x, K1, c1, K2, c2):
+        h = torch.relu(F.conv2d(x, K1, padding=1) + c1)
+        return torch.relu(x + F.conv2d(h, K2, padding=1) + c2)
+
+    def down(x, K1, c1, K2, c2, P):
+        h = torch.relu(F.conv2d(x, K1, stride=2, padding=1) + c1)
+        return torch.relu(F.conv2d(x, P, stride=2)
+                          + F.conv2d(h, K2, padding=1) + c2)
+
+    s0 = torch.relu(F.conv2d(x, p["K0"], padding=1) + p["c0"])
+    r1 = block(s0, p["A1"], p["a1"], p["A2"], p["a2"])
+    r2 = down(r1, p["B1"], p["b1"], p["B2"], p["b2"], p["P"])
+    r3 = block(r2, p["C1"], p["d1"], p["C2"], p["d2"])
+    g = F.avg_pool2d(r3, 8).reshape(B, -1)
+    o = lin(p["W"], g) + p["bw"]
+    return xent(o, y).mean()
+
+
+def seq2seq(p, d, B):
+    T, H = 10, 16
+    (xs,) = split(d["in"], B, [T, 4])
+    (ys,) = split(d["target"], B, [T, 3])
+    h = torch.zeros(B, H)
+    total = 0
+    for t in range(T):
+        h = torch.tanh(lin(p["Wx"], xs[:, t]) + lin(p["Wh"], h) + p["b"])
+        total = total + mse(lin(p["Wo"], h) + p["bo"], ys[:, t])
+    return total.mean()
+
+
+def lstm(p, d, B):
+    T, D, H = 16, 4, 12
+    (xs,) = split(d["in"], B, [T, D])
+    (y,) = split(d["target"], B, [2])
+
+    def gate(g, x, h):
+        return lin(p["W" + g], x) + lin(p["U" + g], h) + p["b" + g]
+
+    h = torch.zeros(B, H)
+    c = torch.zeros(B, H)
+    for t in range(T):
+        x = xs[:, t]
+        c = (torch.sigmoid(gate("f", x, h)) * c
+             + torch.sigmoid(gate("i", x, h)) * torch.tanh(gate("g", x, h)))
+        h = torch.sigmoid(gate("o", x, h)) * torch.tanh(c)
+    o = lin(p["Wy"], h) + p["by"]
+    return mse(o, y).mean()
+
+
+def transformer(p, d, B):
+    N, D = 8, 16
+    (x,) = split(d["in"], B, [N, D])
+    (y,) = split(d["target"], B, [4])
+    q, k, v = x @ p["Wq"], x @ p["Wk"], x @ p["Wv"]
+    a = torch.softmax(q @ k.transpose(1, 2) / math.sqrt(D), dim=-1)
+
+    def ln(t):
+        return F.layer_norm(t, (D,), eps=1e-5)
+
+    z = ln(x + (a @ v) @ p["Wo"])
+    f = ln(z + torch.relu(z @ p["W1"] + p["b1"]) @ p["W2"] + p["b2"])
+    pooled = f.mean(dim=1)
+    o = lin(p["Wc"], pooled) + p["bc"]
+    return xent(o, y).mean()
+
+
+MODELS = {"digits": digits, "mlp": mlp, "rnn": rnn, "multitask": multitask,
+          "cnn": cnn, "resnet": resnet, "seq2seq": seq2seq, "lstm": lstm,
+          "transformer": transformer}
 
 
 def compare(grads, ref):

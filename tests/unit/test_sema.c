@@ -286,9 +286,9 @@ ParameterizedTest(struct shape_case *c, sema, shapes)
 			 c->shape, shape_of(y), dump(g));
 }
 
-/* conv2d, the pools and layernorm are refused by sema_build until code
- * generation exists; their shapes are read from a reshape error that
- * prints them ("cannot reshape [5,6,6] (180 elements) to ..."). */
+/* conv2d, the pools and layernorm: their shapes read from a reshape error
+ * that prints them ("cannot reshape [5,6,6] (180 elements) to ..."),
+ * and, below, from the graph. */
 ParameterizedTestParameters(sema, unsupported_op_shapes)
 {
 	static struct shape_case cases[] = {
@@ -325,30 +325,26 @@ ParameterizedTest(struct shape_case *c, sema, unsupported_op_shapes)
 		     diag_error_count(), diags);
 }
 
-/* Checked without the probe, each of them is refused with one error. */
-ParameterizedTestParameters(sema, unsupported_ops_are_reported)
+/* Without the probe they build, with the same shapes. */
+ParameterizedTestParameters(sema, conv_pool_norm_build)
 {
 	static struct shape_case cases[] = {
-		{"conv2d(c, K)", "conv2d"},
-		{"maxpool2d(c, 2)", "maxpool2d"},
-		{"avgpool2d(c, 2)", "avgpool2d"},
-		{"layernorm(m34)", "layernorm"},
+		{"conv2d(c, K, stride=2, pad=1)", "[5,4,4]"},
+		{"maxpool2d(c, 3, stride=1)", "[2,6,6]"},
+		{"avgpool2d(c, 8)", "[2,1,1]"},
+		{"layernorm(t234)", "[2,3,4]"},
 	};
 	return cr_make_param_array(struct shape_case, cases,
 				   sizeof cases / sizeof cases[0]);
 }
 
-ParameterizedTest(struct shape_case *c, sema, unsupported_ops_are_reported)
+ParameterizedTest(struct shape_case *c, sema, conv_pool_norm_build)
 {
 	const char *text = shape_model(c->expr);
-	const char *diags = build_fail(text);
-	const char *want = arena_printf(&arena,
-					"t.pcg:6:7: error: %s is not supported "
-					"yet by code generation",
-					c->shape);
-	expect_contains(diags, want, text);
-	cr_assert_eq(diag_error_count(), 1, "expected 1 error, got %d:\n%s",
-		     diag_error_count(), diags);
+	Graph *g = build_ok(text);
+	Node *y = must_find(g, "y");
+	cr_assert_str_eq(shape_of(y), c->shape, "y = %s: expected %s, got %s",
+			 c->expr, c->shape, shape_of(y));
 }
 
 /* Negative controls: the same harness reports shape errors, with both

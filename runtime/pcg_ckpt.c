@@ -1,0 +1,530 @@
+/*
+ * pcg_ckpt.c — checkpoint files: pcg_ckpt_save, pcg_ckpt_load and
+ * pcg_ckpt_strerror.
+ *
+ * File format, version 1.  Integers are unsigned little-endian; reals are
+ * IEEE 754 binary32 or binary64, little-endian.
+ *
+ *   size   field
+ *   8      magic "PCGCKPT\0"
+ *   4      format version: 1
+ *   4      real size in bytes: 4 (float) or 8 (double)
+ *   4      length L of the model name, then L bytes of name (no NUL)
+ *   4      number of parameters P, then P records:
+ *            4     length N of the parameter name, then N bytes of name
+ *            4     rank R, 0 <= R <= 8
+ *            4*R   dims
+ *   the payload: each parameter's prod(dims) reals, row-major, in the
+ *          order of the records
+ *   8      FNV-1a 64-bit hash of every byte before it
+ *   and nothing after.
+ *
+ * Loading never allocates and writes nothing to the destination until the
+ * whole file has been checked.  A first pass reads the file through,
+ * checking, in this order: the magic and the version (EFORMAT), the
+ * structure — lengths and ranks that fit, the file ending exactly after
+ * the hash (EFORMAT when truncated or followed by anything) — and the hash
+ * (ECORRUPT); only then what it says: the model name (EMODEL), the real
+ * size (EREAL), the parameter count and each name, rank and dims (ESHAPE).
+ * A second pass seeks back to the payload and copies it.  The file stays
+ * open between the passes, so a concurrent atomic replacement (as
+ * pcg_ckpt_save does) cannot mix two files.
+ *
+ * Saving writes a temporary file PATH.tmp.XXXXXX in the same folder,
+ * flushes and fsyncs it, then renames it over PATH; on any failure the
+ * temporary file is removed and an existing PATH is left as it was.  The
+ * new file takes the mode of the one it replaces, or 0644.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "pcg_runtime.h"
+
+_Static_assert(sizeof(float) == 4 && sizeof(double) == 8,
+	       "checkpoints store IEEE 754 binary32 and binary64");
+
+enum {
+	CKPT_VERSION = 1,
+	CKPT_CHUNK = 4096,    /* bytes of the I/O buffers on the stack */
+	CKPT_PATH_MAX = 4096, /* longest path pcg_ckpt_save accepts */
+};
+
+static const unsigned char ckpt_magic[8] = {'P', 'C', 'G', 'C',
+					    'K', 'P', 'T', '\0'};
+
+#define FNV_OFFSET UINT64_C(0xcbf29ce484222325)
+#define FNV_PRIME UINT64_C(0x100000001b3)
+
+static uint64_t
+fnv1a(uint64_t h, const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= FNV_PRIME;
+	}
+	return h;
+}
+
+/* ------------------------------------------------ reals <-> bytes (LE) */
+
+static void
+encode_reals(unsigned char *out, const unsigned char *src, size_t n,
+	     int real_size)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t v;
+
+		if (real_size == 4) {
+			uint32_t u;
+
+			memcpy(&u, src + i * 4, 4);
+			v = u;
+		} else {
+			memcpy(&v, src + i * 8, 8);
+		}
+		for (int b = 0; b < real_size; b++)
+			out[i * real_size + b] = (unsigned char)(v >> (8 * b));
+	}
+}
+
+static void
+decode_reals(unsigned char *dst, const unsigned char *in, size_t n,
+	     int real_size)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t v = 0;
+
+		for (int b = 0; b < real_size; b++)
+			v |= (uint64_t)in[i * real_size + b] << (8 * b);
+		if (real_size == 4) {
+			uint32_t u = (uint32_t)v;
+
+			memcpy(dst + i * 4, &u, 4);
+		} else {
+			memcpy(dst + i * 8, &v, 8);
+		}
+	}
+}
+
+/* ------------------------------------------------------- argument check */
+
+static int
+valid_args(const char *model, const pcg_param_info *info, int nparams,
+	   int real_size, const void *data)
+{
+	if (!model || strlen(model) > UINT32_MAX || nparams < 0 ||
+	    (nparams > 0 && (!info || !data)) ||
+	    (real_size != 4 && real_size != 8))
+		return 0;
+	for (int q = 0; q < nparams; q++) {
+		const pcg_param_info *pi = &info[q];
+		size_t count = 1;
+
+		if (!pi->name || strlen(pi->name) > UINT32_MAX ||
+		    pi->rank < 0 || pi->rank > PCG_MAX_RANK)
+			return 0;
+		for (int d = 0; d < pi->rank; d++) {
+			if (pi->dims[d] < 0)
+				return 0;
+			count *= (size_t)pi->dims[d];
+		}
+		if (count != pi->count)
+			return 0;
+	}
+	return 1;
+}
+
+/* ---------------------------------------------------------------- save */
+
+typedef struct ckpt_writer {
+	FILE *f;
+	uint64_t hash;
+	int failed;
+} ckpt_writer;
+
+static void
+put(ckpt_writer *w, const void *p, size_t n)
+{
+	if (w->failed || n == 0)
+		return;
+	w->hash = fnv1a(w->hash, p, n);
+	if (fwrite(p, 1, n, w->f) != n)
+		w->failed = 1;
+}
+
+static void
+put_u32(ckpt_writer *w, uint32_t v)
+{
+	unsigned char b[4];
+
+	for (int i = 0; i < 4; i++)
+		b[i] = (unsigned char)(v >> (8 * i));
+	put(w, b, 4);
+}
+
+static void
+put_u64(ckpt_writer *w, uint64_t v)
+{
+	unsigned char b[8];
+
+	for (int i = 0; i < 8; i++)
+		b[i] = (unsigned char)(v >> (8 * i));
+	put(w, b, 8);
+}
+
+static void
+put_str(ckpt_writer *w, const char *s)
+{
+	size_t n = strlen(s);
+
+	put_u32(w, (uint32_t)n);
+	put(w, s, n);
+}
+
+static void
+put_reals(ckpt_writer *w, const unsigned char *src, size_t count,
+	  int real_size)
+{
+	unsigned char buf[CKPT_CHUNK];
+	size_t per = CKPT_CHUNK / (size_t)real_size;
+
+	for (size_t i = 0; i < count; i += per) {
+		size_t n = count - i < per ? count - i : per;
+
+		encode_reals(buf, src + i * (size_t)real_size, n, real_size);
+		put(w, buf, n * (size_t)real_size);
+	}
+}
+
+static void
+write_checkpoint(ckpt_writer *w, const char *model,
+		 const pcg_param_info *info, int nparams, int real_size,
+		 const void *data)
+{
+	const unsigned char *bytes = data;
+
+	put(w, ckpt_magic, sizeof ckpt_magic);
+	put_u32(w, CKPT_VERSION);
+	put_u32(w, (uint32_t)real_size);
+	put_str(w, model);
+	put_u32(w, (uint32_t)nparams);
+	for (int q = 0; q < nparams; q++) {
+		put_str(w, info[q].name);
+		put_u32(w, (uint32_t)info[q].rank);
+		for (int d = 0; d < info[q].rank; d++)
+			put_u32(w, (uint32_t)info[q].dims[d]);
+	}
+	for (int q = 0; q < nparams; q++)
+		put_reals(w, bytes + info[q].offset * (size_t)real_size,
+			  info[q].count, real_size);
+	put_u64(w, w->hash);
+}
+
+/* fsync the folder holding path, so that the rename is durable. */
+static void
+sync_dir(const char *path)
+{
+	char dir[CKPT_PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	size_t n = slash ? (size_t)(slash - path) : 0;
+	int fd;
+
+	if (!slash)
+		strcpy(dir, ".");
+	else if (n == 0)
+		strcpy(dir, "/");
+	else {
+		memcpy(dir, path, n);
+		dir[n] = '\0';
+	}
+	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	if (fd >= 0) {
+		fsync(fd); /* best effort: the file itself is already synced */
+		close(fd);
+	}
+}
+
+int
+pcg_ckpt_save(const char *path, const char *model,
+	      const pcg_param_info *info, int nparams, int real_size,
+	      const void *data)
+{
+	static const char suffix[] = ".tmp.XXXXXX";
+	char tmp[CKPT_PATH_MAX];
+	struct stat st;
+	ckpt_writer w = {NULL, FNV_OFFSET, 0};
+	int fd;
+
+	if (!path || !valid_args(model, info, nparams, real_size, data))
+		return PCG_CKPT_EARG;
+	if (strlen(path) + sizeof suffix > sizeof tmp)
+		return PCG_CKPT_EIO;
+	strcpy(tmp, path);
+	strcat(tmp, suffix);
+
+	fd = mkstemp(tmp);
+	if (fd < 0)
+		return PCG_CKPT_EIO;
+	if (fchmod(fd, stat(path, &st) == 0 ? st.st_mode & 07777 : 0644) != 0 ||
+	    !(w.f = fdopen(fd, "wb"))) {
+		close(fd);
+		unlink(tmp);
+		return PCG_CKPT_EIO;
+	}
+	write_checkpoint(&w, model, info, nparams, real_size, data);
+	if (w.failed || fflush(w.f) != 0 || fsync(fileno(w.f)) != 0) {
+		fclose(w.f);
+		unlink(tmp);
+		return PCG_CKPT_EIO;
+	}
+	if (fclose(w.f) != 0 || rename(tmp, path) != 0) {
+		unlink(tmp);
+		return PCG_CKPT_EIO;
+	}
+	sync_dir(path);
+	return PCG_CKPT_OK;
+}
+
+/* ---------------------------------------------------------------- load */
+
+typedef struct ckpt_reader {
+	FILE *f;
+	uint64_t hash;
+	uint64_t pos; /* bytes read so far */
+} ckpt_reader;
+
+/* A short read: the file ended (EFORMAT) or could not be read (EIO). */
+static int
+short_read(ckpt_reader *r)
+{
+	return ferror(r->f) ? PCG_CKPT_EIO : PCG_CKPT_EFORMAT;
+}
+
+/* Read n bytes into p, hashing them. */
+static int
+get(ckpt_reader *r, void *p, size_t n)
+{
+	if (fread(p, 1, n, r->f) != n)
+		return short_read(r);
+	r->hash = fnv1a(r->hash, p, n);
+	r->pos += n;
+	return PCG_CKPT_OK;
+}
+
+static int
+get_u32(ckpt_reader *r, uint32_t *v)
+{
+	unsigned char b[4];
+	int err = get(r, b, 4);
+
+	*v = 0;
+	for (int i = 0; i < 4; i++)
+		*v |= (uint32_t)b[i] << (8 * i);
+	return err;
+}
+
+/*
+ * Read a length-prefixed string of the file, hashing it; *same tells
+ * whether it equals s (compared a chunk at a time, never stored).
+ */
+static int
+get_str_cmp(ckpt_reader *r, const char *s, int *same)
+{
+	unsigned char buf[256];
+	size_t slen = s ? strlen(s) : 0;
+	uint32_t n;
+	int err = get_u32(r, &n);
+
+	if (err)
+		return err;
+	*same = s && n == slen;
+	for (size_t i = 0; i < n;) {
+		size_t m = n - i < sizeof buf ? n - i : sizeof buf;
+
+		if ((err = get(r, buf, m)))
+			return err;
+		if (*same && memcmp(buf, s + i, m) != 0)
+			*same = 0;
+		i += m;
+	}
+	return PCG_CKPT_OK;
+}
+
+/* Read and hash n bytes without keeping them. */
+static int
+skip(ckpt_reader *r, uint64_t n)
+{
+	unsigned char buf[CKPT_CHUNK];
+
+	while (n > 0) {
+		size_t m = n < sizeof buf ? (size_t)n : sizeof buf;
+		int err = get(r, buf, m);
+
+		if (err)
+			return err;
+		n -= m;
+	}
+	return PCG_CKPT_OK;
+}
+
+/*
+ * The first pass: check the whole file (see the top of the file) and
+ * report where its payload starts.
+ */
+static int
+check_file(ckpt_reader *r, const char *model, const pcg_param_info *info,
+	   int nparams, int real_size, uint64_t *payload_at)
+{
+	unsigned char magic[sizeof ckpt_magic], tail[8];
+	uint32_t version, real, np, rank, dim;
+	uint64_t payload = 0, stored = 0;
+	int same, bad_model = 0, bad_shape = 0, err;
+
+	if ((err = get(r, magic, sizeof magic)))
+		return err;
+	if (memcmp(magic, ckpt_magic, sizeof magic) != 0)
+		return PCG_CKPT_EFORMAT;
+	if ((err = get_u32(r, &version)))
+		return err;
+	if (version != CKPT_VERSION)
+		return PCG_CKPT_EFORMAT;
+	if ((err = get_u32(r, &real)))
+		return err;
+	if (real != 4 && real != 8)
+		return PCG_CKPT_EFORMAT;
+	if ((err = get_str_cmp(r, model, &same)))
+		return err;
+	bad_model = !same;
+	if ((err = get_u32(r, &np)))
+		return err;
+	bad_shape = np != (uint32_t)nparams;
+
+	for (uint32_t q = 0; q < np; q++) {
+		const pcg_param_info *pi =
+			q < (uint32_t)nparams ? &info[q] : NULL;
+		uint64_t count = 1;
+
+		if ((err = get_str_cmp(r, pi ? pi->name : NULL, &same)))
+			return err;
+		bad_shape |= !same;
+		if ((err = get_u32(r, &rank)))
+			return err;
+		if (rank > PCG_MAX_RANK)
+			return PCG_CKPT_EFORMAT;
+		bad_shape |= !pi || rank != (uint32_t)pi->rank;
+		for (uint32_t d = 0; d < rank; d++) {
+			if ((err = get_u32(r, &dim)))
+				return err;
+			if (pi && rank == (uint32_t)pi->rank)
+				bad_shape |= dim != (uint32_t)pi->dims[d];
+			if (dim != 0 && count > UINT64_MAX / dim)
+				return PCG_CKPT_EFORMAT;
+			count *= dim;
+		}
+		if (count > (UINT64_MAX - payload) / real)
+			return PCG_CKPT_EFORMAT;
+		payload += count * real;
+	}
+
+	*payload_at = r->pos;
+	if ((err = skip(r, payload)))
+		return err;
+	if (fread(tail, 1, sizeof tail, r->f) != sizeof tail)
+		return short_read(r);
+	if (fgetc(r->f) != EOF)
+		return PCG_CKPT_EFORMAT; /* bytes after the hash */
+	if (ferror(r->f))
+		return PCG_CKPT_EIO;
+	for (int i = 0; i < 8; i++)
+		stored |= (uint64_t)tail[i] << (8 * i);
+	if (stored != r->hash)
+		return PCG_CKPT_ECORRUPT;
+	if (bad_model)
+		return PCG_CKPT_EMODEL;
+	if (real != (uint32_t)real_size)
+		return PCG_CKPT_EREAL;
+	if (bad_shape)
+		return PCG_CKPT_ESHAPE;
+	return PCG_CKPT_OK;
+}
+
+/* The second pass: copy the payload, checked by check_file, into data. */
+static int
+copy_payload(FILE *f, uint64_t payload_at, const pcg_param_info *info,
+	     int nparams, int real_size, void *data)
+{
+	unsigned char buf[CKPT_CHUNK];
+	unsigned char *bytes = data;
+	size_t per = CKPT_CHUNK / (size_t)real_size;
+
+	if (payload_at > INT64_MAX || fseeko(f, (off_t)payload_at, SEEK_SET))
+		return PCG_CKPT_EIO;
+	for (int q = 0; q < nparams; q++) {
+		unsigned char *dst = bytes + info[q].offset * (size_t)real_size;
+
+		for (size_t i = 0; i < info[q].count; i += per) {
+			size_t n = info[q].count - i < per ? info[q].count - i
+							   : per;
+
+			if (fread(buf, (size_t)real_size, n, f) != n)
+				return PCG_CKPT_EIO;
+			decode_reals(dst + i * (size_t)real_size, buf, n,
+				     real_size);
+		}
+	}
+	return PCG_CKPT_OK;
+}
+
+int
+pcg_ckpt_load(const char *path, const char *model,
+	      const pcg_param_info *info, int nparams, int real_size,
+	      void *data)
+{
+	ckpt_reader r = {NULL, FNV_OFFSET, 0};
+	uint64_t payload_at = 0;
+	int err;
+
+	if (!path || !valid_args(model, info, nparams, real_size, data))
+		return PCG_CKPT_EARG;
+	r.f = fopen(path, "rb");
+	if (!r.f)
+		return PCG_CKPT_EIO;
+	err = check_file(&r, model, info, nparams, real_size, &payload_at);
+	if (!err)
+		err = copy_payload(r.f, payload_at, info, nparams, real_size,
+				   data);
+	fclose(r.f);
+	return err;
+}
+
+const char *
+pcg_ckpt_strerror(int err)
+{
+	switch (err) {
+	case PCG_CKPT_OK:
+		return "success";
+	case PCG_CKPT_EIO:
+		return "cannot open, read, write or rename the checkpoint file";
+	case PCG_CKPT_EFORMAT:
+		return "not a checkpoint file, or truncated";
+	case PCG_CKPT_ECORRUPT:
+		return "checkpoint checksum mismatch (corrupt file)";
+	case PCG_CKPT_EMODEL:
+		return "checkpoint written by another model";
+	case PCG_CKPT_ESHAPE:
+		return "checkpoint parameter names or shapes differ";
+	case PCG_CKPT_EREAL:
+		return "checkpoint written with the other scalar type";
+	case PCG_CKPT_EARG:
+		return "invalid checkpoint arguments";
+	default:
+		return "unknown checkpoint error";
+	}
+}

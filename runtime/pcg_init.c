@@ -1,0 +1,158 @@
+/*
+ * pcg_init.c — parameter initialisers: fans of a parameter and the filling
+ * of one parameter by its initialiser.
+ *
+ * Each parameter draws from its own generator, seeded with
+ *     mix64(seed) ^ (index * 0x9e3779b97f4a7c15)
+ * (mix64 the splitmix64 finaliser; pcg_rng_seed runs splitmix64 again), so
+ * its values depend only on (seed, index).  Values are drawn in double
+ * and rounded to the parameter's type: a float parameter holds the double
+ * one's values rounded to float, except that a uniform value that would
+ * round up to the upper end is moved just below it.
+ */
+#include <math.h>
+
+#include "pcg_runtime.h"
+
+static uint64_t
+mix64(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return z ^ (z >> 31);
+}
+
+void
+pcg_fans(const pcg_param_info *info, double *fan_in, double *fan_out)
+{
+	const int *d = info->dims;
+
+	if (info->rank <= 1) {
+		*fan_in = *fan_out = (double)info->count;
+	} else if (info->rank == 2) {
+		*fan_in = d[1];
+		*fan_out = d[0];
+	} else {
+		double field = 1;
+
+		for (int i = 2; i < info->rank; i++)
+			field *= d[i];
+		*fan_in = d[1] * field;
+		*fan_out = d[0] * field;
+	}
+}
+
+/*
+ * How a parameter's elements are drawn: value = lo + scale * draw, with
+ * draw a standard normal or a uniform in [0, 1).  Uniform values are kept
+ * below hi after rounding to the element type (see below).
+ */
+typedef struct init_plan {
+	int constant; /* no random numbers: every element is lo */
+	int normal;
+	double lo, scale, hi;
+} init_plan;
+
+static init_plan
+plan(const pcg_param_info *info)
+{
+	init_plan p = {1, 0, 0, 0, 0};
+	double fin, fout;
+
+	switch (info->init) {
+	case PCG_INIT_ONES:
+		p.lo = 1;
+		break;
+	case PCG_INIT_NORMAL:
+		p = (init_plan){0, 1, 0, info->init_a, 0};
+		break;
+	case PCG_INIT_UNIFORM:
+		p = (init_plan){0, 0, info->init_a,
+				info->init_b - info->init_a, info->init_b};
+		break;
+	case PCG_INIT_XAVIER: {
+		/* LANGUAGE.md: Glorot on the last two dims, [.., out, in] */
+		pcg_fans(info, &fin, &fout);
+		if (info->rank >= 2) {
+			fin = info->dims[info->rank - 1];
+			fout = info->dims[info->rank - 2];
+		}
+		double l = fin + fout > 0 ? sqrt(6.0 / (fin + fout)) : 0;
+
+		p = (init_plan){0, 0, -l, 2 * l, l};
+		break;
+	}
+	case PCG_INIT_HE:
+		pcg_fans(info, &fin, &fout);
+		p = (init_plan){0, 1, 0, fin > 0 ? sqrt(2.0 / fin) : 0, 0};
+		break;
+	default: /* PCG_INIT_ZEROS and anything unknown */
+		break;
+	}
+	/* An empty or inverted range gives its lower end. */
+	if (!p.constant && !p.normal && !(p.hi > p.lo))
+		p.constant = 1;
+	return p;
+}
+
+static void
+seed_param(pcg_rng *r, uint64_t seed, int index)
+{
+	uint64_t stream = (uint64_t)(unsigned)index * UINT64_C(0x9e3779b97f4a7c15);
+
+	pcg_rng_seed(r, mix64(seed) ^ stream);
+}
+
+/* The next value of a non-constant plan, in double. */
+static double
+draw(const init_plan *p, pcg_rng *r)
+{
+	if (p->normal)
+		return p->lo + p->scale * pcg_rng_normal(r);
+	return p->lo + p->scale * pcg_rng_uniform(r);
+}
+
+void
+pcg_init_param_f(float *dst, const pcg_param_info *info, uint64_t seed,
+		 int index)
+{
+	init_plan p = plan(info);
+	pcg_rng r;
+
+	if (p.constant) {
+		for (size_t i = 0; i < info->count; i++)
+			dst[i] = (float)p.lo;
+		return;
+	}
+	seed_param(&r, seed, index);
+	for (size_t i = 0; i < info->count; i++) {
+		float v = (float)draw(&p, &r);
+
+		/* Rounding to float can reach hi: keep [lo, hi). */
+		if (!p.normal && v >= p.hi)
+			v = nextafterf((float)p.hi, -INFINITY);
+		dst[i] = v;
+	}
+}
+
+void
+pcg_init_param_d(double *dst, const pcg_param_info *info, uint64_t seed,
+		 int index)
+{
+	init_plan p = plan(info);
+	pcg_rng r;
+
+	if (p.constant) {
+		for (size_t i = 0; i < info->count; i++)
+			dst[i] = p.lo;
+		return;
+	}
+	seed_param(&r, seed, index);
+	for (size_t i = 0; i < info->count; i++) {
+		double v = draw(&p, &r);
+
+		if (!p.normal && v >= p.hi)
+			v = nextafter(p.hi, -INFINITY);
+		dst[i] = v;
+	}
+}

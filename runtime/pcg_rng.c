@@ -1,0 +1,74 @@
+/*
+ * pcg_rng.c — the runtime's random numbers: xoshiro256** (Blackman and
+ * Vigna) seeded through splitmix64, uniform doubles with 53 random bits and
+ * standard normals by Box-Muller.  The whole state is the pcg_rng the
+ * caller passes; nothing is cached between calls.
+ */
+#include <math.h>
+
+#include "pcg_runtime.h"
+
+#define GOLDEN UINT64_C(0x9e3779b97f4a7c15)
+
+static uint64_t
+rotl(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+/* One step of splitmix64: advance *x and return the mixed value. */
+static uint64_t
+splitmix64(uint64_t *x)
+{
+	uint64_t z = (*x += GOLDEN);
+
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return z ^ (z >> 31);
+}
+
+void
+pcg_rng_seed(pcg_rng *r, uint64_t seed)
+{
+	uint64_t x = seed;
+
+	for (int i = 0; i < 4; i++)
+		r->s[i] = splitmix64(&x);
+	/* The all-zero state is a fixed point; splitmix64 practically never
+	 * gives it, but keep the generator out of it regardless. */
+	if ((r->s[0] | r->s[1] | r->s[2] | r->s[3]) == 0)
+		r->s[0] = GOLDEN;
+}
+
+uint64_t
+pcg_rng_next(pcg_rng *r)
+{
+	uint64_t *s = r->s;
+	uint64_t result = rotl(s[1] * 5, 7) * 9;
+	uint64_t t = s[1] << 17;
+
+	s[2] ^= s[0];
+	s[3] ^= s[1];
+	s[1] ^= s[2];
+	s[0] ^= s[3];
+	s[2] ^= t;
+	s[3] = rotl(s[3], 45);
+	return result;
+}
+
+double
+pcg_rng_uniform(pcg_rng *r)
+{
+	return (double)(pcg_rng_next(r) >> 11) * 0x1.0p-53;
+}
+
+double
+pcg_rng_normal(pcg_rng *r)
+{
+	/* u1 in (0, 1] so that the logarithm is finite. */
+	double u1 = 1.0 - pcg_rng_uniform(r);
+	double u2 = pcg_rng_uniform(r);
+	const double two_pi = 6.283185307179586476925286766559;
+
+	return sqrt(-2.0 * log(u1)) * cos(two_pi * u2);
+}
