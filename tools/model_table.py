@@ -8,7 +8,8 @@ granularities, parameters, bytes of params and state (float, batch 1), lines
 of generated C (pcc --info and a run of pcc), and the largest error of
 P_grad_zil_dynamics against BP, relative to the largest gradient, in double
 and float (from the numeric test programs the build made:
-tests/check_NAME_stmt and tests/check_NAME_op).
+tests/check_NAME_stmt and tests/check_NAME_op); then the compile times of
+the RNN unrolled 1000 steps (bench/compile_scale.sh).
 """
 import os
 import re
@@ -93,6 +94,20 @@ def main():
             % (name, s["vertices"], o["vertices"], s["identity vertices"],
                o["identity vertices"], s["depth"], o["depth"], s["scalars"],
                s["params bytes"], s["state bytes"], src, hdr, ds, do, fs, fo))
+    bench = subprocess.run(
+        ["sh", os.path.join(ROOT, "bench", "compile_scale.sh"), build, "1000"],
+        capture_output=True, text=True, check=True).stdout
+    lines += [
+        "",
+        "## A long model: the RNN unrolled 1000 steps",
+        "",
+        "`bench/compile_scale.sh build 1000` (pcc, then `gcc -O2 -c` on the",
+        "generated source), on the machine that wrote this page:",
+        "",
+        "```",
+        bench.rstrip(),
+        "```",
+    ]
     with open(target, "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
