@@ -1,0 +1,214 @@
+/*
+ * check_ckpt.c — P_save / P_load of generated models (API.md): a round trip
+ * is bit-exact; a truncated file, a corrupted byte, a file of another model,
+ * of another shape or of the other scalar type is rejected with the right
+ * error and leaves the parameters untouched; saving over a checkpoint
+ * replaces it whole and leaves no temporary file.  Prints TAP.
+ *
+ * Built with four generated models: a (digits, float), b (digits, double),
+ * c (rnn, float: another model), m1 / m2 (mlp with H = 256 / 128, float:
+ * the same model in another shape).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ckpt_a.h"
+#include "ckpt_b.h"
+#include "ckpt_c.h"
+#include "ckpt_m1.h"
+#include "ckpt_m2.h"
+
+static int test_no, failures;
+
+static void
+ok(int cond, const char *what, long detail)
+{
+	test_no++;
+	printf("%s %d - %s", cond ? "ok" : "not ok", test_no, what);
+	if (detail >= 0)
+		printf(" (%ld)", detail);
+	printf("\n");
+	if (!cond)
+		failures++;
+}
+
+static a_params p, q, sentinel;
+static b_params pb;
+static c_params pc;
+static m1_params pm1;
+static m2_params pm2;
+
+static long
+file_size(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -1;
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fclose(f);
+	return n;
+}
+
+static unsigned char file[1 << 16];
+
+static long
+read_all(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -1;
+	long n = (long)fread(file, 1, sizeof file, f);
+	fclose(f);
+	return n;
+}
+
+static void
+write_all(const char *path, const unsigned char *d, long n)
+{
+	FILE *f = fopen(path, "wb");
+	if (!f) {
+		perror(path);
+		exit(2);
+	}
+	fwrite(d, 1, (size_t)n, f);
+	fclose(f);
+}
+
+/* Load into q, which starts as a copy of sentinel; returns the error and
+ * whether q was left untouched. */
+static int
+load_untouched(const char *path, int *untouched)
+{
+	memcpy(&q, &sentinel, sizeof q);
+	int r = a_load(&q, path);
+	*untouched = memcmp(&q, &sentinel, sizeof q) == 0;
+	return r;
+}
+
+static int
+temp_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (strstr(e->d_name, ".tmp."))
+			n++;
+	closedir(d);
+	return n;
+}
+
+int
+main(void)
+{
+	char dir[] = "/tmp/pcc-ckpt-XXXXXX";
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 2;
+	}
+	char path[256], other[256];
+	snprintf(path, sizeof path, "%s/a.ckpt", dir);
+	snprintf(other, sizeof other, "%s/other.ckpt", dir);
+	printf("TAP version 13\n");
+
+	a_init(&p, 1);
+	a_init(&sentinel, 2);
+	ok(a_save(&p, path) == 0, "save returns 0", -1);
+	ok(a_load(&q, path) == 0 && memcmp(&p, &q, sizeof p) == 0,
+	   "round trip is bit-exact (float)", -1);
+	b_init(&pb, 3);
+	{
+		static b_params qb;
+		ok(b_save(&pb, other) == 0 && b_load(&qb, other) == 0 &&
+			   memcmp(&pb, &qb, sizeof pb) == 0,
+		   "round trip is bit-exact (double)", -1);
+	}
+
+	/* control: a good file does change the parameters, so "untouched"
+	 * below can fail */
+	{
+		int u0, r0 = load_untouched(path, &u0);
+		ok(r0 == 0 && !u0, "control: loading a good file changes p", -1);
+	}
+
+	/* truncations: every length of the header and the start of the data,
+	 * then every 97th */
+	long n = read_all(path);
+	int bad = 0, touched = 0;
+	for (long len = 0; len < n; len += len < 1024 ? 1 : 97) {
+		char t[256];
+		snprintf(t, sizeof t, "%s/t.ckpt", dir);
+		write_all(t, file, len);
+		int u, r = load_untouched(t, &u);
+		bad += r == 0;
+		touched += !u;
+	}
+	ok(bad == 0 && touched == 0,
+	   "every truncated file is rejected and leaves p untouched", n);
+
+	/* one corrupted byte anywhere: every 13th position */
+	bad = touched = 0;
+	for (long at = 0; at < n; at += 13) {
+		char t[256];
+		snprintf(t, sizeof t, "%s/c.ckpt", dir);
+		file[at] ^= 0x5a;
+		write_all(t, file, n);
+		file[at] ^= 0x5a;
+		int u, r = load_untouched(t, &u);
+		bad += r == 0;
+		touched += !u;
+	}
+	ok(bad == 0 && touched == 0,
+	   "a flipped byte anywhere is rejected and leaves p untouched", -1);
+
+	int u;
+	c_init(&pc, 4);
+	c_save(&pc, other);
+	int r = load_untouched(other, &u);
+	ok(r == PCG_CKPT_EMODEL && u, "a file of another model: EMODEL", r);
+
+	m2_init(&pm2, 5);
+	m2_save(&pm2, other);
+	m1_init(&pm1, 6);
+	{
+		static m1_params keep;
+		memcpy(&keep, &pm1, sizeof keep);
+		r = m1_load(&pm1, other);
+		ok(r == PCG_CKPT_ESHAPE && memcmp(&keep, &pm1, sizeof keep) == 0,
+		   "the same model in another shape: ESHAPE", r);
+	}
+
+	b_save(&pb, other);
+	r = load_untouched(other, &u);
+	ok(r == PCG_CKPT_EREAL && u, "the other scalar type: EREAL", r);
+
+	snprintf(other, sizeof other, "%s/missing.ckpt", dir);
+	r = load_untouched(other, &u);
+	ok(r != 0 && u, "a missing file is an error", r);
+	ok(strlen(pcg_ckpt_strerror(PCG_CKPT_ECORRUPT)) > 0 &&
+		   strcmp(pcg_ckpt_strerror(PCG_CKPT_ECORRUPT),
+			  pcg_ckpt_strerror(PCG_CKPT_ESHAPE)) != 0,
+	   "every error has its own message", -1);
+
+	/* saving over a checkpoint replaces it whole, no temp file left */
+	long before = file_size(path);
+	a_init(&p, 7);
+	ok(a_save(&p, path) == 0 && a_load(&q, path) == 0 &&
+		   memcmp(&p, &q, sizeof p) == 0 && file_size(path) == before &&
+		   temp_files(dir) == 0,
+	   "saving over a checkpoint replaces it, leaving no temp file", -1);
+	snprintf(other, sizeof other, "%s/no/such/dir.ckpt", dir);
+	ok(a_save(&p, other) != 0 && temp_files(dir) == 0,
+	   "a save that cannot be written fails cleanly", -1);
+
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+	printf("1..%d\n", test_no);
+	return failures ? 1 : 0;
+}
