@@ -79,6 +79,8 @@ char *
 arena_printf(Arena *a, const char *fmt, ...)
 {
 	va_list ap;
+	if (!fmt) /* never; tells instrumented builds fmt is set */
+		die("arena_printf without a format");
 	va_start(ap, fmt);
 	int n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
@@ -139,6 +141,8 @@ void
 sb_vprintf(StrBuf *sb, const char *fmt, va_list ap)
 {
 	va_list ap2;
+	if (!fmt) /* never; tells instrumented builds fmt is set */
+		die("sb_vprintf without a format");
 	va_copy(ap2, ap);
 	int n = vsnprintf(NULL, 0, fmt, ap2);
 	va_end(ap2);
