@@ -84,6 +84,19 @@ max_abs(const double *x, size_t n)
 	return m;
 }
 
+/* The cosine of the angle between a and b (NaN if either is 0 or NaN). */
+static double
+cos_sim(const double *a, const double *b, size_t n)
+{
+	double dot = 0, na = 0, nb = 0;
+	for (size_t i = 0; i < n; i++) {
+		dot += a[i] * b[i];
+		na += a[i] * a[i];
+		nb += b[i] * b[i];
+	}
+	return dot / sqrt(na * nb);
+}
+
 /* The largest |a - b| over n doubles, NaN if any difference is NaN. */
 static double
 max_diff(const double *a, const double *b, size_t n)
@@ -570,14 +583,8 @@ main(int argc, char **argv)
 			T = 10000;
 		d4_grad_bp(&d4p, &d4s, &gb);
 		d4_grad_pc_weighted(&d4p, &d4s, &gp, T, G, 1e-4);
-		double dot = 0, nb = 0, np = 0;
-		for (size_t i = 0; i < D4_NUM_REALS; i++) {
-			double a = ((double *)&gb)[i], b = ((double *)&gp)[i];
-			dot += a * b;
-			nb += a * a;
-			np += b * b;
-		}
-		double cosine = dot / sqrt(nb * np);
+		double cosine = cos_sim((double *)&gb, (double *)&gp,
+					D4_NUM_REALS);
 		if (capped && !(cosine >= 0.99))
 			printf("not ok %d - PC gradient (T = %d, gamma = %g) with "
 			       "every output error scaled by 1e-4: cosine %.6f # "
@@ -598,28 +605,14 @@ main(int argc, char **argv)
 		d4_targets_near(&sn, 1e-4);
 		d4_grad_bp(&d4p, &sn, &gb);
 		d4_grad_pc(&d4p, &sn, &gp, 200, 0.1);
-		dot = nb = np = 0;
-		for (size_t i = 0; i < D4_NUM_REALS; i++) {
-			double a = ((double *)&gb)[i], b = ((double *)&gp)[i];
-			dot += a * b;
-			nb += a * a;
-			np += b * b;
-		}
 		printf("# measured: targets moved to 1e-4 of the outputs "
 		       "instead: cosine %.6f\n",
-		       dot / sqrt(nb * np));
+		       cos_sim((double *)&gb, (double *)&gp, D4_NUM_REALS));
 		/* plain PC is not BP: a control that the cosine can fail */
 		d4_grad_bp(&d4p, &d4s, &gb);
 		d4_grad_pc(&d4p, &d4s, &gp, 200, 0.1);
-		dot = nb = np = 0;
-		for (size_t i = 0; i < D4_NUM_REALS; i++) {
-			double a = ((double *)&gb)[i], b = ((double *)&gp)[i];
-			dot += a * b;
-			nb += a * a;
-			np += b * b;
-		}
 		printf("# measured: plain PC, full output error: cosine %.6f\n",
-		       dot / sqrt(nb * np));
+		       cos_sim((double *)&gb, (double *)&gp, D4_NUM_REALS));
 	}
 
 #ifdef H_CG
