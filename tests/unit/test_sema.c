@@ -6,8 +6,8 @@
  * Covered: the result shape of every operator and built-in (broadcasting
  * with scalars and rank promotion, the four @ cases, indexing and slicing,
  * concat, reshape/flatten, sum/mean, transpose; conv2d, the pools and
- * layernorm through the shape printed in a diagnostic, since sema_build
- * refuses them until code generation exists), constant folding, -D
+ * layernorm both through the shape a reshape diagnostic prints and through
+ * the graph), constant folding, -D
  * overrides, loop unrolling, def inlining, dead-vertex warnings, batched
  * flags and error counts.
  */
