@@ -1,0 +1,69 @@
+/*
+ * fuzz_compile.c — libFuzzer target: the whole compiler, in memory.
+ *
+ * Takes any bytes as a .pcg source and runs the pipeline of main.c on
+ * them — parse, sema, level, the --batch check, DOT, emit — with the
+ * diagnostics going to /dev/null.  A few bits of a hash of the input choose
+ * the options (granularity, scalar type, batch) so that each input always
+ * runs the same way.  Anything but a clean return is a bug: a sanitizer
+ * report, a die() (exit status 70, an internal error), a timeout, or
+ * running out of memory.
+ */
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pcc.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static FILE *sink;
+	if (!sink && !(sink = fopen("/dev/null", "w")))
+		return 0;
+	char *text = malloc(size + 1);
+	if (!text)
+		return 0;
+	if (size)
+		memcpy(text, data, size);
+	text[size] = 0;
+	uint64_t h = util_hash(data, size, 0);
+	int granularity_op = (h >> 7) & 1;
+	int batch = (h >> 9) & 1 ? 3 : 1;
+	const char *real = (h >> 11) & 1 ? "double" : "float";
+
+	Source src = {"fuzz.pcg", text, size};
+	diag_begin(&src, sink);
+	Arena arena;
+	arena_init(&arena);
+	Program *prog = pcc_parse(&arena, &src);
+	Graph *g = prog ? sema_build(&arena, prog, NULL, 0) : NULL;
+	if (g) {
+		level_build(&arena, g, granularity_op, LEVEL_ON);
+		for (int i = 0; g && i < g->nodes.len; i++) {
+			Node *n = g->nodes.items[i];
+			if (n->batched && shape_numel(&n->shape) > INT_MAX / batch)
+				g = NULL;
+		}
+	}
+	if (g) {
+		level_dot(sink, g);
+		EmitOptions eo = {
+			.prefix = g->name,
+			.real = real,
+			.batch = batch,
+			.source_name = "fuzz.pcg",
+			.header_name = "fuzz.h",
+		};
+		StrBuf hs = {0}, cs = {0};
+		emit_model(&arena, g, &eo, &hs, &cs);
+		sb_free(&hs);
+		sb_free(&cs);
+	}
+	arena_free(&arena);
+	free(text);
+	return 0;
+}
