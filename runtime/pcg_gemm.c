@@ -31,6 +31,48 @@
 
 #include "pcg_runtime.h"
 
+#ifdef PCG_GEMM_CBLAS
+/*
+ * -Dcblas=true: every product goes to CBLAS.  The semantics of the
+ * arguments are the same (row-major, row strides); the empty cases keep
+ * the contract above (beta == 0 never reads C).  The summation order is
+ * then the BLAS's: it may change with m and n, so a row computed alone
+ * need not have the bits it has in a batch.
+ */
+#include <cblas.h>
+
+#define CBLAS_OR_EMPTY(REAL_, gemm_)                                          \
+	if (m <= 0 || n <= 0)                                                 \
+		return;                                                       \
+	if (k <= 0 || alpha == 0) {                                           \
+		for (int i = 0; i < m; i++) {                                 \
+			REAL_ *ci = c + (ptrdiff_t)i * ldc;                   \
+			for (int j = 0; j < n; j++)                           \
+				ci[j] = beta == 0 ? 0 : beta * ci[j];         \
+		}                                                             \
+		return;                                                       \
+	}                                                                     \
+	gemm_(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,             \
+	      trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, \
+	      ldb, beta, c, ldc)
+
+void
+pcg_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
+	  const float *a, int lda, const float *b, int ldb, float beta,
+	  float *c, int ldc)
+{
+	CBLAS_OR_EMPTY(float, cblas_sgemm);
+}
+
+void
+pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
+	  const double *a, int lda, const double *b, int ldb, double beta,
+	  double *c, int ldc)
+{
+	CBLAS_OR_EMPTY(double, cblas_dgemm);
+}
+#else
+
 /* Chunk of k: the only blocking that shows in the result. */
 #define GEMM_KC 128
 /* Rows of the micro-kernel: it is written out for six rows. */
@@ -93,31 +135,107 @@
 #define GEMM_KEEP_LOOP
 #endif
 
+/*
+ * A second copy for AVX2, chosen at run time.  A build for a generic
+ * x86-64 (no -march) only has 16-byte SSE2 vectors; gcc and clang can
+ * compile the same C for AVX2 through the target attribute, and the entry
+ * points take that copy when the processor has AVX2.  The copy does not
+ * use FMA: it performs the very operations of the generic one (a multiply,
+ * then an add), so both give the same bits and the result still depends
+ * only on k and the build, never on the processor the program runs on.
+ * Builds for a target that has AVX2 already (-march=native on such a
+ * machine) need no second copy.
+ */
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) &&      \
+	!defined(__AVX2__) && !defined(PCG_GEMM_NO_DISPATCH)
+#define GEMM_DISPATCH_AVX2 1
+#define AVX2_ATTR __attribute__((target("avx2")))
+#endif
+
+#define GEMM_ATTR
+
 /* ---------------------------------------------------------------- float */
 
 #define REAL float
 #define SFX(name) name##_s
-#define GEMM_NAME pcg_sgemm
 #define FMA FMA_F
 #define GEMM_NR (VEC_PER_ROW * VEC_BYTES / 4)
 #define GEMM_NC (PANEL_BYTES / (GEMM_KC * 4) / GEMM_NR * GEMM_NR)
 #define GEMM_DJ 32
 #include "pcg_gemm_tmpl.h"
-#undef REAL
 #undef SFX
-#undef GEMM_NAME
-#undef FMA
 #undef GEMM_NR
 #undef GEMM_NC
+
+#ifdef GEMM_DISPATCH_AVX2
+#undef GEMM_ATTR
+#define GEMM_ATTR AVX2_ATTR
+#define SFX(name) name##_s_avx2
+#define GEMM_NR 16
+#define GEMM_NC (PANEL_BYTES / (GEMM_KC * 4) / GEMM_NR * GEMM_NR)
+#include "pcg_gemm_tmpl.h"
+#undef SFX
+#undef GEMM_NR
+#undef GEMM_NC
+#undef GEMM_ATTR
+#define GEMM_ATTR
+#endif
+#undef REAL
+#undef FMA
 #undef GEMM_DJ
 
 /* --------------------------------------------------------------- double */
 
 #define REAL double
 #define SFX(name) name##_d
-#define GEMM_NAME pcg_dgemm
 #define FMA FMA_D
 #define GEMM_NR (VEC_PER_ROW * VEC_BYTES / 8)
 #define GEMM_NC (PANEL_BYTES / (GEMM_KC * 8) / GEMM_NR * GEMM_NR)
 #define GEMM_DJ 16
 #include "pcg_gemm_tmpl.h"
+#undef SFX
+#undef GEMM_NR
+#undef GEMM_NC
+
+#ifdef GEMM_DISPATCH_AVX2
+#undef GEMM_ATTR
+#define GEMM_ATTR AVX2_ATTR
+#define SFX(name) name##_d_avx2
+#define GEMM_NR 8
+#define GEMM_NC (PANEL_BYTES / (GEMM_KC * 8) / GEMM_NR * GEMM_NR)
+#include "pcg_gemm_tmpl.h"
+#endif
+
+/* ------------------------------------------------------------------ entry */
+
+
+void
+pcg_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
+	  const float *a, int lda, const float *b, int ldb, float beta,
+	  float *c, int ldc)
+{
+#ifdef GEMM_DISPATCH_AVX2
+	if (__builtin_cpu_supports("avx2")) {
+		gemm_s_avx2(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
+			    beta, c, ldc);
+		return;
+	}
+#endif
+	gemm_s(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void
+pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
+	  const double *a, int lda, const double *b, int ldb, double beta,
+	  double *c, int ldc)
+{
+#ifdef GEMM_DISPATCH_AVX2
+	if (__builtin_cpu_supports("avx2")) {
+		gemm_d_avx2(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
+			    beta, c, ldc);
+		return;
+	}
+#endif
+	gemm_d(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+#endif

@@ -1,11 +1,12 @@
 /*
  * pcg_gemm_tmpl.h — the body of pcg_sgemm and pcg_dgemm, written once for
- * a scalar type and included twice by pcg_gemm.c.  Not an installed header.
+ * a scalar type and a target and included once for each by pcg_gemm.c,
+ * giving a file-local SFX(gemm).  Not an installed header.
  *
  * The includer defines:
  *   REAL          the scalar type
  *   SFX(name)     name with a type suffix (file-local helpers)
- *   GEMM_NAME     the external function's name
+ *   GEMM_ATTR     attributes of every function (a target, or nothing)
  *   FMA(a, b, c)  a * b + c, fused where the target fuses it
  *   GEMM_MR, GEMM_NR   micro-tile rows and columns (NR a vector multiple)
  *   GEMM_NC       columns of the packed B panel (a multiple of GEMM_NR)
@@ -22,7 +23,7 @@
  * alpha * s + beta * c (beta == 0: *c is not read), later ones add
  * alpha * s.
  */
-static inline void
+GEMM_ATTR static inline void
 SFX(merge)(REAL *c, int first, REAL alpha, REAL s, REAL beta)
 {
 	if (!first)
@@ -41,7 +42,7 @@ SFX(merge)(REAL *c, int first, REAL alpha, REAL s, REAL beta)
  * for contiguous rows, so that the j loop has a fixed trip count and unit
  * stride and vectorises even at -O2.
  */
-static inline void
+GEMM_ATTR static inline void
 SFX(direct_acc)(int np, int mi, int nj, const REAL *restrict a, ptrdiff_t rsa,
 		ptrdiff_t csa, const REAL *restrict b, ptrdiff_t rsb,
 		ptrdiff_t csb, REAL (*restrict t)[GEMM_DJ])
@@ -63,7 +64,7 @@ SFX(direct_acc)(int np, int mi, int nj, const REAL *restrict a, ptrdiff_t rsa,
  * direct_acc for a tile nj wide: full tiles (GEMM_DJ) and half tiles get
  * their own copies with a constant width, the rest a variable one.
  */
-static inline void
+GEMM_ATTR static inline void
 SFX(direct_acc_w)(int np, int mi, int nj, const REAL *restrict a,
 		  ptrdiff_t rsa, ptrdiff_t csa, const REAL *restrict b,
 		  ptrdiff_t rsb, ptrdiff_t csb, REAL (*restrict t)[GEMM_DJ])
@@ -84,7 +85,7 @@ SFX(direct_acc_w)(int np, int mi, int nj, const REAL *restrict a,
  * the tile has all its rows, a block of GEMM_DP rows of op(B) is first
  * copied into a local buffer so that the j loop runs over contiguous data.
  */
-static void
+GEMM_ATTR static void
 SFX(direct_tile)(int mi, int nj, int k, REAL alpha, const REAL *restrict a,
 		 ptrdiff_t rsa, ptrdiff_t csa, const REAL *restrict b,
 		 ptrdiff_t rsb, ptrdiff_t csb, REAL beta, REAL *restrict c,
@@ -131,7 +132,7 @@ SFX(direct_tile)(int mi, int nj, int k, REAL alpha, const REAL *restrict a,
  * (i, p) at a[i * rsa + p * csa] and op(B) element (p, j) at
  * b[p * rsb + j * csb].
  */
-static void
+GEMM_ATTR static void
 SFX(direct)(int m, int n, int k, REAL alpha, const REAL *a, ptrdiff_t rsa,
 	    ptrdiff_t csa, const REAL *b, ptrdiff_t rsb, ptrdiff_t csb,
 	    REAL beta, REAL *c, ptrdiff_t rsc, ptrdiff_t csc)
@@ -162,7 +163,7 @@ SFX(direct)(int m, int n, int k, REAL alpha, const REAL *a, ptrdiff_t rsa,
  * columns, each stored p-major (bp[p * GEMM_NR + j]), the columns past nc
  * padded with zeros.
  */
-static void
+GEMM_ATTR static void
 SFX(pack_b)(int trans_b, int kc, int nc, const REAL *restrict b,
 	    ptrdiff_t ldb, REAL *restrict bp)
 {
@@ -207,7 +208,7 @@ SFX(pack_b)(int trans_b, int kc, int nc, const REAL *restrict b,
  * over j, with a fixed trip count: gcc (at -O2 and -O3) and clang
  * vectorise it and keep the accumulator rows in registers.
  */
-static inline void
+GEMM_ATTR static inline void
 SFX(kernel)(int kc, const REAL *restrict a, ptrdiff_t rsa, ptrdiff_t csa,
 	    const REAL *restrict bp, int first, REAL alpha, REAL beta,
 	    REAL *restrict c, ptrdiff_t ldc, int mr, int nr)
@@ -288,7 +289,7 @@ SFX(kernel)(int kc, const REAL *restrict a, ptrdiff_t rsa, ptrdiff_t csa,
 }
 
 /* One row strip of C against the packed panel, for one layout of A. */
-static inline void
+GEMM_ATTR static inline void
 SFX(strip)(int kc, int nc, const REAL *restrict a, ptrdiff_t rsa,
 	   ptrdiff_t csa, const REAL *restrict bp, int first, REAL alpha,
 	   REAL beta, REAL *restrict c, ptrdiff_t ldc, int mr)
@@ -305,7 +306,7 @@ SFX(strip)(int kc, int nc, const REAL *restrict a, ptrdiff_t rsa,
  * op(A) element (i, p) at a[i * rsa + p * csa].  The B panel and the edge
  * strip of A are the only buffers: GEMM_KC * (GEMM_NC + GEMM_MR) reals.
  */
-static void
+GEMM_ATTR static void
 SFX(blocked)(int m, int n, int k, REAL alpha, const REAL *a, ptrdiff_t rsa,
 	     ptrdiff_t csa, int trans_b, const REAL *b, ptrdiff_t ldb,
 	     REAL beta, REAL *c, ptrdiff_t ldc)
@@ -353,8 +354,8 @@ SFX(blocked)(int m, int n, int k, REAL alpha, const REAL *a, ptrdiff_t rsa,
 
 /* ------------------------------------------------------------------ entry */
 
-void
-GEMM_NAME(int trans_a, int trans_b, int m, int n, int k, REAL alpha,
+GEMM_ATTR static void
+SFX(gemm)(int trans_a, int trans_b, int m, int n, int k, REAL alpha,
 	  const REAL *a, int lda, const REAL *b, int ldb, REAL beta, REAL *c,
 	  int ldc)
 {

@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""One training step of an example in PyTorch, timed: the reference column
+of bench/train_bench.c.
+
+  torch_step.py --model NAME --batch B --param NAME=D0,D1,... ...
+                --inputs N --targets M [--samples S] [--sample-seconds T]
+
+The model is the hand-written PyTorch twin of examples/NAME.pcg from
+tests/oracle/torch_oracle.py (written independently of pcc), run in
+float32 on one thread.  A step is what a PyTorch user writes:
+zero_grad, forward, loss.backward(), torch.optim.SGD.step().  Prints the
+median seconds per step over S samples, each sample the mean of enough
+steps to last T seconds.  Prints nothing and exits 3 when torch cannot be
+imported.
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+
+try:
+    import torch
+except ImportError:
+    sys.exit(3)
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "tests", "oracle"))
+import torch_oracle  # noqa: E402  (sets float64 as default; undone below)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--batch", type=int, required=True)
+    ap.add_argument("--param", action="append", default=[])
+    ap.add_argument("--inputs", type=int, required=True)
+    ap.add_argument("--targets", type=int, required=True)
+    ap.add_argument("--samples", type=int, default=31)
+    ap.add_argument("--sample-seconds", type=float, default=2e-3)
+    a = ap.parse_args()
+
+    torch.set_default_dtype(torch.float32)
+    torch.set_num_threads(1)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        pass
+    torch.manual_seed(1)
+    B = a.batch
+    params = {}
+    for spec in a.param:
+        name, dims = spec.split("=")
+        shape = [int(d) for d in dims.split(",")]
+        params[name] = (0.1 * torch.randn(shape)).requires_grad_(True)
+    data = {"in": torch.randn(B * a.inputs)}
+    y = torch.zeros(B, a.targets)
+    y[torch.arange(B), torch.randint(0, a.targets, (B,))] = 1
+    data["target"] = y.reshape(-1)
+    model = torch_oracle.MODELS[a.model]
+    opt = torch.optim.SGD(list(params.values()), lr=1e-4)
+    start = {k: v.detach().clone() for k, v in params.items()}
+
+    def steps(n):
+        for _ in range(n):
+            opt.zero_grad(set_to_none=True)
+            loss = model(params, data, B)
+            loss.backward()
+            opt.step()
+
+    def reset():
+        with torch.no_grad():
+            for k, v in params.items():
+                v.copy_(start[k])
+
+    steps(3)  # warm up
+    n = 1
+    while True:
+        reset()
+        t0 = time.process_time()
+        steps(n)
+        t = time.process_time() - t0
+        if t >= a.sample_seconds or n >= 1 << 20:
+            break
+        n = n * 16 if t <= 0 else int(n * 1.5 * a.sample_seconds / t) + 1
+    times = []
+    for _ in range(a.samples):
+        reset()
+        steps(1)
+        t0 = time.process_time()
+        steps(n)
+        times.append((time.process_time() - t0) / n)
+    print("%.9g" % statistics.median(times))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

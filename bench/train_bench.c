@@ -1,0 +1,316 @@
+/*
+ * train_bench.c — one training step of each example, timed: P_train_bp,
+ * P_train_zil, P_grad_zil_dynamics and P_train_pc (T = 20 steps), against
+ * the same model's training step in PyTorch (bench/torch_step.py, one
+ * thread, float32, the same shapes), all in one run, as a table.
+ *
+ *   train_bench [--quick] [--no-torch] [--python PYTHON] [MODEL...]
+ *
+ * Every figure is the median over 31 samples, each sample the mean of
+ * enough back-to-back calls to last about 2 ms of CPU time, after one
+ * untimed call (the steady state of a training loop, whose buffers are in
+ * cache).  The samples of the four pcc functions are interleaved (BP,
+ * Z-IL, dynamics, PC, BP, ...) so that a change of machine load shows in
+ * all of them alike and the ratios stay fair.  PyTorch columns are left blank where torch cannot be
+ * imported.  A benchmark: it prints figures and checks nothing.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cnn_b16.h"
+#include "digits_b1.h"
+#include "lstm_b16.h"
+#include "mlp_b1.h"
+#include "mlp_b32.h"
+#include "rnn_b16.h"
+#include "transformer_b16.h"
+
+#ifndef BENCH_DIR
+#define BENCH_DIR "bench"
+#endif
+
+#define SAMPLES_MAX 31
+#define PC_STEPS 20
+#define LR 1e-4f
+
+/* The four functions timed, in the order of the table. */
+enum { F_BP, F_ZIL, F_DYN, F_PC, NFUN };
+
+static int samples = SAMPLES_MAX;
+static double sample_seconds = 2e-3;
+
+/*
+ * The process's CPU time: on a shared machine the time the scheduler
+ * gives to other processes does not count (the work here is one thread).
+ */
+static double
+now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int
+cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static double
+median(double *t, int n)
+{
+	qsort(t, (size_t)n, sizeof *t, cmp);
+	return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
+/* a small deterministic generator for the data */
+static uint64_t rng = 0x9e3779b97f4a7c15ULL;
+
+static float
+frand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (float)((double)(rng >> 11) / 9007199254740992.0) * 2 - 1;
+}
+
+/* What the bench needs to know of one generated model. */
+typedef struct Model {
+	const char *name; /* the example, as torch_step.py knows it */
+	int batch;
+	const pcg_param_info *params, *inputs, *targets;
+	int nparams, ninputs, ntargets;
+	void (*setup)(void);
+	void (*run)(int f, int n); /* n calls of function f */
+	void (*reset)(void);       /* parameters back to their start */
+} Model;
+
+/*
+ * One model's globals and entry points.  The parameters are reset to
+ * their initial values before every sample, so that the many steps a run
+ * takes never drift them far.
+ */
+#define BENCH_MODEL(P, PU, NAME)                                              \
+	static P##_params P##_p, P##_p0, P##_g;                               \
+	static P##_state P##_s;                                               \
+	static void P##_bench_setup(void)                                     \
+	{                                                                     \
+		P##_init(&P##_p0, 1);                                         \
+		P##_p = P##_p0;                                               \
+		float *in = (float *)&P##_s.in, *tg = (float *)&P##_s.target; \
+		size_t nin = sizeof P##_s.in / sizeof(float);                 \
+		size_t ntg = sizeof P##_s.target / sizeof(float);             \
+		for (size_t i = 0; i < nin; i++)                              \
+			in[i] = frand();                                      \
+		/* one-hot targets, a row of each target per sample */       \
+		memset(tg, 0, ntg * sizeof(float));                           \
+		for (size_t i = 0; i < ntg; i += ntg / PU##_BATCH)            \
+			tg[i + (size_t)(rng % (ntg / PU##_BATCH))] = 1;       \
+	}                                                                     \
+	static void P##_bench_run(int f, int n)                               \
+	{                                                                     \
+		for (int i = 0; i < n; i++)                                   \
+			switch (f) {                                          \
+			case F_BP:                                            \
+				P##_train_bp(&P##_p, &P##_s, LR);             \
+				break;                                        \
+			case F_ZIL:                                           \
+				P##_train_zil(&P##_p, &P##_s, LR);            \
+				break;                                        \
+			case F_DYN:                                           \
+				P##_grad_zil_dynamics(&P##_p, &P##_s,         \
+						      &P##_g);                \
+				break;                                        \
+			default:                                              \
+				P##_train_pc(&P##_p, &P##_s, LR, PC_STEPS,    \
+					     0.1f);                           \
+			}                                                     \
+	}                                                                     \
+	static void P##_bench_reset(void)                                     \
+	{                                                                     \
+		P##_p = P##_p0;                                               \
+	}                                                                     \
+	static const Model P##_model = {                                      \
+		NAME, PU##_BATCH, P##_param_info, P##_input_info,             \
+		P##_target_info, PU##_NUM_PARAMS, PU##_NUM_INPUTS,            \
+		PU##_NUM_TARGETS, P##_bench_setup, P##_bench_run,             \
+		P##_bench_reset};
+
+BENCH_MODEL(digits_b1, DIGITS_B1, "digits")
+BENCH_MODEL(mlp_b1, MLP_B1, "mlp")
+BENCH_MODEL(mlp_b32, MLP_B32, "mlp")
+BENCH_MODEL(cnn_b16, CNN_B16, "cnn")
+BENCH_MODEL(rnn_b16, RNN_B16, "rnn")
+BENCH_MODEL(lstm_b16, LSTM_B16, "lstm")
+BENCH_MODEL(transformer_b16, TRANSFORMER_B16, "transformer")
+
+static const Model *const models[] = {
+	&digits_b1_model, &mlp_b1_model,  &mlp_b32_model,
+	&cnn_b16_model,	  &rnn_b16_model, &lstm_b16_model,
+	&transformer_b16_model,
+};
+
+/* Calls of function f that take about sample_seconds together. */
+static int
+calibrate(const Model *m, int f)
+{
+	int n = 1;
+	for (;;) {
+		m->reset();
+		double t0 = now();
+		m->run(f, n);
+		double t = now() - t0;
+		if (t >= sample_seconds || n >= 1 << 20)
+			return n;
+		n = t <= 0 ? n * 16 : (int)(n * 1.5 * sample_seconds / t) + 1;
+	}
+}
+
+/* Median seconds per call of each function, samples interleaved. */
+static void
+time_model(const Model *m, double med[NFUN])
+{
+	int reps[NFUN];
+	double t[NFUN][SAMPLES_MAX];
+	for (int f = 0; f < NFUN; f++)
+		reps[f] = calibrate(m, f);
+	for (int r = 0; r < samples; r++)
+		for (int f = 0; f < NFUN; f++) {
+			m->reset();
+			m->run(f, 1); /* the buffers f uses back in cache */
+			double t0 = now();
+			m->run(f, reps[f]);
+			t[f][r] = (now() - t0) / reps[f];
+		}
+	for (int f = 0; f < NFUN; f++)
+		med[f] = median(t[f], samples);
+}
+
+/*
+ * The PyTorch step of the same model: torch_step.py gets the shapes of
+ * the parameters, inputs and targets and prints the median seconds of a
+ * step, or nothing when torch is missing.  Returns 0 then.
+ */
+static double
+time_torch(const Model *m, const char *python)
+{
+	char cmd[4096];
+	int len = snprintf(cmd, sizeof cmd,
+			   "%s '%s/torch_step.py' --model %s --batch %d "
+			   "--samples %d --sample-seconds %g",
+			   python, BENCH_DIR, m->name, m->batch, samples,
+			   sample_seconds);
+	for (int i = 0; i < m->nparams; i++) {
+		const pcg_param_info *pi = &m->params[i];
+		len += snprintf(cmd + len, sizeof cmd - (size_t)len,
+				" --param %s=", pi->name);
+		for (int d = 0; d < pi->rank; d++)
+			len += snprintf(cmd + len, sizeof cmd - (size_t)len,
+					"%s%d", d ? "," : "", pi->dims[d]);
+		if (pi->rank == 0)
+			len += snprintf(cmd + len, sizeof cmd - (size_t)len,
+					"1");
+	}
+	size_t nin = 0, ntg = 0;
+	for (int i = 0; i < m->ninputs; i++)
+		nin += m->inputs[i].count;
+	for (int i = 0; i < m->ntargets; i++)
+		ntg += m->targets[i].count;
+	len += snprintf(cmd + len, sizeof cmd - (size_t)len,
+			" --inputs %zu --targets %zu 2>/dev/null", nin, ntg);
+	if (len >= (int)sizeof cmd)
+		return 0;
+	FILE *p = popen(cmd, "r");
+	if (!p)
+		return 0;
+	double t = 0;
+	if (fscanf(p, "%lf", &t) != 1)
+		t = 0;
+	pclose(p);
+	return t;
+}
+
+static void
+fmt_us(char *buf, size_t n, double s)
+{
+	if (s <= 0)
+		snprintf(buf, n, "%s", "-");
+	else if (s < 1e-3)
+		snprintf(buf, n, "%.2f", s * 1e6);
+	else
+		snprintf(buf, n, "%.1f", s * 1e6);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *python = getenv("PCC_BENCH_PYTHON");
+	int torch = 1, nonly = 0;
+	char **only = NULL;
+	if (!python)
+		python = "/usr/bin/python3";
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--quick")) {
+			samples = 7;
+			sample_seconds = 2e-4;
+		} else if (!strcmp(argv[i], "--no-torch")) {
+			torch = 0;
+		} else if (!strcmp(argv[i], "--python") && i + 1 < argc) {
+			python = argv[++i];
+		} else if (argv[i][0] != '-') {
+			only = argv + i;
+			nonly = argc - i;
+			break;
+		} else {
+			fprintf(stderr, "usage: train_bench [--quick] "
+					"[--no-torch] [--python PYTHON] "
+					"[MODEL...]\n");
+			return 2;
+		}
+	}
+	printf("One training step, float, one thread: median of %d samples "
+	       "(microseconds per step)\n", samples);
+	printf("PC: T = %d inference steps, gamma 0.1.  torch: %s, "
+	       "torch.optim.SGD, float32, 1 thread\n\n", PC_STEPS,
+	       torch ? python : "skipped");
+	printf("%-12s %5s %10s %10s %8s %10s %8s %10s %8s %10s %9s\n",
+	       "model", "batch", "BP", "Z-IL", "ZIL/BP", "Z-IL dyn",
+	       "dyn/BP", "PC T=20", "PC/BP", "torch", "torch/BP");
+	int have_torch = 0;
+	for (size_t k = 0; k < sizeof models / sizeof models[0]; k++) {
+		const Model *m = models[k];
+		double med[NFUN];
+		int take = nonly == 0;
+		for (int i = 0; i < nonly; i++)
+			take |= !strcmp(only[i], m->name);
+		if (!take)
+			continue;
+		m->setup();
+		time_model(m, med);
+		double tt = torch ? time_torch(m, python) : 0;
+		have_torch |= tt > 0;
+		char b[NFUN][32], tb[32], tr[32];
+		for (int f = 0; f < NFUN; f++)
+			fmt_us(b[f], sizeof b[f], med[f]);
+		fmt_us(tb, sizeof tb, tt);
+		if (tt > 0)
+			snprintf(tr, sizeof tr, "%.1fx", tt / med[F_BP]);
+		else
+			snprintf(tr, sizeof tr, "-");
+		printf("%-12s %5d %10s %10s %8.3f %10s %8.2f %10s %8.2f "
+		       "%10s %9s\n", m->name, m->batch, b[F_BP], b[F_ZIL],
+		       med[F_ZIL] / med[F_BP], b[F_DYN], med[F_DYN] / med[F_BP],
+		       b[F_PC], med[F_PC] / med[F_BP], tb, tr);
+		fflush(stdout);
+	}
+	if (torch && !have_torch)
+		printf("\n(PyTorch columns blank: '%s' cannot import torch)\n",
+		       python);
+	return 0;
+}
