@@ -1,0 +1,38 @@
+/*
+ * models.h — the generated models the trainer can train, behind one
+ * table of function pointers.  Each entry is one model compiled by pcc at
+ * one batch size (the batch is fixed when the C is generated), in float.
+ * The trainer trains classifiers: an input `x`, a one-hot target `y` and
+ * logits `o`, with a cross-entropy loss.
+ */
+#ifndef TRAINER_MODELS_H
+#define TRAINER_MODELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct model {
+	const char *name;  /* the model (digits, mlp, cnn) */
+	const char *data;  /* the data set it reads: "digits" or "fashion" */
+	int batch;
+	int depth;         /* PU_DEPTH: levels of the levelled graph */
+	int features;      /* input size per sample */
+	int classes;
+	int num_reals;     /* scalars in the params struct */
+	size_t params_size, state_size;
+	void (*init)(void *p, uint64_t seed);
+	float (*forward)(const void *p, void *s);
+	float (*train_bp)(void *p, void *s, float lr);
+	float (*train_zil)(void *p, void *s, float lr);
+	float (*train_pc)(void *p, void *s, float lr, int steps, float gamma);
+	int (*save)(const void *p, const char *path);
+	int (*load)(void *p, const char *path);
+	float *(*input)(void *s);        /* batch * features */
+	float *(*target)(void *s);       /* batch * classes  */
+	const float *(*output)(const void *s); /* batch * classes */
+} model;
+
+extern const model models[];
+extern const int num_models;
+
+#endif

@@ -1,0 +1,27 @@
+/*
+ * plot.h — the trainer's curves: one record per epoch and method, written
+ * as CSV and drawn as an SVG plot (by gnuplot where it is installed, or by
+ * the small SVG writer in plot.c).
+ */
+#ifndef TRAINER_PLOT_H
+#define TRAINER_PLOT_H
+
+enum method { METHOD_BP, METHOD_ZIL, METHOD_PC, NUM_METHODS };
+extern const char *const method_names[NUM_METHODS];
+
+typedef struct record {
+	int epoch;
+	enum method method;
+	double loss;     /* mean training loss over the epoch */
+	double accuracy; /* test accuracy, 0..1 */
+	double seconds;  /* training time of the epoch */
+	double diff;     /* max |theta_zil - theta_bp| (Z-IL rows; else -1) */
+} record;
+
+/* Each returns 0, or -1 after printing why. */
+int plot_write_csv(const char *path, const record *r, int n);
+int plot_read_csv(const char *path, record *r, int max, int *n);
+int plot_svg(const char *path, const char *title, const record *r, int n);
+int plot_gnuplot(const char *path, const char *title, const record *r, int n);
+
+#endif
