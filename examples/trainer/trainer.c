@@ -757,6 +757,20 @@ main(int argc, char **argv)
 		                             : 0)
 			return EXIT_FILE;
 	}
+	/* the last epoch in one line per method, and the point of it all */
+	for (int i = 0; i < nrec; i++)
+		if (rec[i].epoch == o.epochs)
+			printf("%-3s after %ld epochs: test accuracy %.2f%%\n",
+			       method_names[rec[i].method], o.epochs,
+			       100 * rec[i].accuracy);
+	if (use[METHOD_BP] && use[METHOD_ZIL])
+		printf("Z-IL and BP parameters after %ld epochs: %s (max |theta_zil "
+		       "- theta_bp| = %g)\n",
+		       o.epochs,
+		       max_abs_diff(params[METHOD_ZIL], params[METHOD_BP],
+				    m->num_reals) == 0 ? "identical" : "DIFFERENT",
+		       max_abs_diff(params[METHOD_ZIL], params[METHOD_BP],
+				    m->num_reals));
 	printf("wrote %s, %s and the checkpoints of epoch %ld in %s/\n", csv,
 	       strcmp(o.plot, "none") ? svg : "(no plot)", o.epochs, o.out);
 
