@@ -20,8 +20,8 @@ static const char *const method_titles[NUM_METHODS] = {
 static const char *const method_colours[NUM_METHODS] = {
 	"#1f77b4", "#ff7f0e", "#2ca02c"};
 
-static FILE *
-open_tmp(const char *path, char *tmp, size_t size)
+FILE *
+atomic_open(const char *path, char *tmp, size_t size)
 {
 	snprintf(tmp, size, "%s.tmp", path);
 	FILE *f = fopen(tmp, "w");
@@ -30,11 +30,11 @@ open_tmp(const char *path, char *tmp, size_t size)
 	return f;
 }
 
+/* the finished temporary file takes the final name */
 static int
-close_tmp(FILE *f, const char *tmp, const char *path)
+commit_tmp(const char *tmp, const char *path)
 {
-	int bad = ferror(f);
-	if (fclose(f) || bad || rename(tmp, path)) {
+	if (rename(tmp, path)) {
 		fprintf(stderr, "%s: cannot write: %s\n", path, strerror(errno));
 		remove(tmp);
 		return -1;
@@ -43,10 +43,22 @@ close_tmp(FILE *f, const char *tmp, const char *path)
 }
 
 int
+atomic_close(FILE *f, const char *tmp, const char *path)
+{
+	int bad = ferror(f);
+	if (fclose(f) || bad) {
+		fprintf(stderr, "%s: cannot write: %s\n", tmp, strerror(errno));
+		remove(tmp);
+		return -1;
+	}
+	return commit_tmp(tmp, path);
+}
+
+int
 plot_write_csv(const char *path, const record *r, int n)
 {
 	char tmp[4200];
-	FILE *f = open_tmp(path, tmp, sizeof tmp);
+	FILE *f = atomic_open(path, tmp, sizeof tmp);
 	if (!f)
 		return -1;
 	fprintf(f, "epoch,method,train_loss,test_accuracy,seconds,"
@@ -59,7 +71,7 @@ plot_write_csv(const char *path, const record *r, int n)
 			fprintf(f, "%.9g", r[i].diff);
 		fputc('\n', f);
 	}
-	return close_tmp(f, tmp, path);
+	return atomic_close(f, tmp, path);
 }
 
 int
@@ -213,7 +225,7 @@ plot_svg(const char *path, const char *title, const record *r, int n)
 		acc.ymin = acc.ymax - as;
 
 	char tmp[4200];
-	FILE *f = open_tmp(path, tmp, sizeof tmp);
+	FILE *f = atomic_open(path, tmp, sizeof tmp);
 	if (!f)
 		return -1;
 	fprintf(f, "<?xml version='1.0' encoding='UTF-8'?>\n"
@@ -242,7 +254,7 @@ plot_svg(const char *path, const char *title, const record *r, int n)
 		lx += 110;
 	}
 	fprintf(f, "</svg>\n");
-	return close_tmp(f, tmp, path);
+	return atomic_close(f, tmp, path);
 }
 
 /* --- gnuplot: the same two panels, the curves as data blocks --- */
@@ -304,10 +316,5 @@ plot_gnuplot(const char *path, const char *title, const record *r, int n)
 		remove(tmp);
 		return -1;
 	}
-	if (rename(tmp, path)) {
-		fprintf(stderr, "%s: cannot write: %s\n", path, strerror(errno));
-		remove(tmp);
-		return -1;
-	}
-	return 0;
+	return commit_tmp(tmp, path);
 }

@@ -6,6 +6,9 @@
 #ifndef TRAINER_PLOT_H
 #define TRAINER_PLOT_H
 
+#include <stddef.h>
+#include <stdio.h>
+
 enum method { METHOD_BP, METHOD_ZIL, METHOD_PC, NUM_METHODS };
 extern const char *const method_names[NUM_METHODS];
 
@@ -23,5 +26,11 @@ int plot_write_csv(const char *path, const record *r, int n);
 int plot_read_csv(const char *path, record *r, int max, int *n);
 int plot_svg(const char *path, const char *title, const record *r, int n);
 int plot_gnuplot(const char *path, const char *title, const record *r, int n);
+
+/* Writing a file atomically: write to `tmp` (path + ".tmp"), then
+ * atomic_close renames it over `path`; on failure, after printing why,
+ * NULL / -1 and no temporary file is left. */
+FILE *atomic_open(const char *path, char *tmp, size_t size);
+int atomic_close(FILE *f, const char *tmp, const char *path);
 
 #endif

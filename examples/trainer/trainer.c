@@ -179,19 +179,11 @@ static int
 write_text_atomic(const char *path, const char *text)
 {
 	char tmp[1200];
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	FILE *f = fopen(tmp, "w");
-	if (!f || fputs(text, f) < 0 || fclose(f)) {
-		fprintf(stderr, "%s: cannot write: %s\n", tmp, strerror(errno));
-		remove(tmp);
+	FILE *f = atomic_open(path, tmp, sizeof tmp);
+	if (!f)
 		return -1;
-	}
-	if (rename(tmp, path)) {
-		fprintf(stderr, "%s: cannot write: %s\n", path, strerror(errno));
-		remove(tmp);
-		return -1;
-	}
-	return 0;
+	fputs(text, f);
+	return atomic_close(f, tmp, path);
 }
 
 static int
