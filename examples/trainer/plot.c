@@ -287,8 +287,8 @@ plot_gnuplot(const char *path, const char *title, const record *r, int n)
 	fprintf(g, "set terminal svg size 900,400 dynamic font 'sans,12'\n"
 		   "set output '%s'\n"
 		   "set multiplot layout 1,2 title '%s'\n"
-		   "set xlabel 'epoch'\nset grid\nset xrange [1:%d]\n",
-		tmp, title, last);
+		   "set xlabel 'epoch'\nset grid\nset xrange [1:%d]\n%s",
+		tmp, title, last, last <= 10 ? "set xtics 1\n" : "");
 	const char *what[2][4] = {
 		{"training loss", "mean cross-entropy", "2", "top right"},
 		{"test accuracy", "accuracy (%)", "3", "bottom right"}};
