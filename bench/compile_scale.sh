@@ -1,21 +1,59 @@
 #!/bin/sh
 # How long pcc and the C compiler take on a long unrolled model: the
-# many-to-one RNN of examples/rnn.pcg unrolled T steps (default 1000).
+# many-to-one RNN of examples/rnn.pcg unrolled T steps.
 #
 #   bench/compile_scale.sh BUILD_DIR [T] [CC]
+#       pcc's seconds, the size of the generated source, and the seconds
+#       `CC -O2 -c` takes on it (T default 1000, CC default gcc).
+#   bench/compile_scale.sh BUILD_DIR --growth [T...]
+#       pcc alone for each T (default 100 1000 10000 100000): CPU seconds
+#       (user + system) and peak resident memory, each with its growth
+#       from the previous T.  Linear means a growth equal to the ratio of
+#       the T's.
 #
-# Prints the seconds pcc takes, the size of the generated source, and the
-# seconds `CC -O2 -c` takes on it.  A benchmark, not a test: it prints
-# figures and checks nothing.
+# A benchmark, not a test: it prints figures and checks nothing.
 set -eu
 build=$(cd "$1" && pwd)
-T=${2:-1000}
-CC=${3:-gcc}
+shift
 root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-
 now() { date +%s.%N; }
+
+if [ "${1:-}" = "--growth" ]; then
+	shift
+	[ $# -gt 0 ] || set -- 100 1000 10000 100000
+	if [ ! -x /usr/bin/time ]; then
+		echo "compile_scale.sh: --growth needs GNU time (/usr/bin/time)" >&2
+		exit 2
+	fi
+	printf '%-10s %10s %8s %12s %8s %14s\n' "rnn T" "pcc CPU s" "growth" \
+		"peak MiB" "growth" "generated MB"
+	prev_t='' prev_m=''
+	for T in "$@"; do
+		/usr/bin/time -f '%U %S %M' -o "$tmp/time" \
+			"$build/compiler/pcc" "$root/examples/rnn.pcg" -D "T=$T" \
+			-o "$tmp/rnn.c"
+		read -r user sys m < "$tmp/time"
+		t=$(awk "BEGIN { print $user + $sys }")
+		bytes=$(wc -c < "$tmp/rnn.c")
+		if [ -n "$prev_t" ]; then
+			gt=$(awk "BEGIN { printf \"%.1fx\", $t / ($prev_t > 0 ? $prev_t : 0.01) }")
+			gm=$(awk "BEGIN { printf \"%.1fx\", $m / $prev_m }")
+		else
+			gt='-' gm='-'
+		fi
+		printf '%-10s %10.2f %8s %12.1f %8s %14.1f\n' "$T" "$t" "$gt" \
+			"$(awk "BEGIN { print $m / 1024 }")" "$gm" \
+			"$(awk "BEGIN { print $bytes / 1e6 }")"
+		prev_t=$t prev_m=$m
+		rm -f "$tmp/rnn.c" "$tmp/rnn.h"
+	done
+	exit 0
+fi
+
+T=${1:-1000}
+CC=${2:-gcc}
 t0=$(now)
 "$build/compiler/pcc" "$root/examples/rnn.pcg" -D "T=$T" -o "$tmp/rnn.c"
 t1=$(now)

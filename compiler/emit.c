@@ -41,6 +41,8 @@ typedef struct Emit {
 	const char **idmem; /* PC vertex id -> member path of an identity */
 	int *idx;           /* scratch: index within an identity group */
 	int64_t state_reals; /* scalars declared in P_state */
+	int64_t reals_v, reals_d; /* of them in v and in d */
+	int *puses;         /* param decl -> uses (param_uses) */
 	struct Chunker *chunk; /* splits long bodies into functions, or NULL */
 	char *has_adj;      /* node id -> adjoint has a contribution */
 	const char *ind;    /* indentation of statements */
@@ -393,10 +395,12 @@ layout(Emit *E, StrBuf *vdecl, StrBuf *ddecl, StrBuf *pcdecl)
 			E->state_reals += ck * p;
 		}
 	}
+	E->reals_v = E->state_reals;
 	if (!g->losses.len)
 		return;
 	if (!decl_groups(E, ddecl, &groups, need_d, "\t\t"))
 		sb_puts(ddecl, "\t\tchar none_;\n");
+	E->reals_d = E->state_reals - E->reals_v;
 	static const struct {
 		const char *name, *what;
 		int x;
@@ -1779,18 +1783,20 @@ sweep_order(Emit *E, int *nout)
 	return v;
 }
 
-/* uses of each parameter by nodes that propagate a gradient */
-static int
-param_uses(const Graph *g, const Node *param)
+/* uses of each parameter (by declaration) by nodes that propagate a
+ * gradient, counted once: a lookup per use would make long unrolled
+ * models quadratic */
+static int *
+param_uses(Arena *a, const Graph *g)
 {
-	int uses = 0;
+	int *uses = arena_alloc(a, sizeof(int) * (size_t)(g->params.len + 1));
 	for (int i = 0; i < g->nodes.len; i++) {
 		const Node *n = g->nodes.items[i];
 		if (!n->needs_grad || !n->live)
 			continue;
 		for (int k = 0; k < n->nin; k++)
-			if (n->in[k] == param)
-				uses++;
+			if (n->in[k]->op == OP_PARAM)
+				uses[n->in[k]->decl]++;
 	}
 	return uses;
 }
@@ -1876,7 +1882,7 @@ emit_sweep(Emit *E, Mode mode)
 						continue;
 					if (mode == MODE_ZIL_TRAIN &&
 					    x->op == OP_PARAM &&
-					    param_uses(g, x) == 1) {
+					    E->puses[x->decl] == 1) {
 						ParamDecl *pd = g->params.items[x->decl];
 						int64_t cnt = shape_numel(&pd->shape);
 						emit_vjp(E, n, j, E->val[n->id], xs,
@@ -2369,11 +2375,13 @@ emit_model(Arena *a, const Graph *g, const EmitOptions *o, StrBuf *h,
 	sb_puts(&ddecl, "");
 	sb_puts(&pcdecl, "");
 	sb_puts(&zildecl, "");
+	E.puses = param_uses(a, g);
 	layout(&E, &vdecl, &ddecl, &pcdecl);
+	int64_t reals_layout = E.state_reals;
 	int64_t scratch = 1;
 	for (int i = 0; i < g->params.len; i++) {
 		ParamDecl *pd = g->params.items[i];
-		int uses = param_uses(g, pd->node);
+		int uses = E.puses[i];
 		if (uses == 1 && shape_numel(&pd->shape) > scratch)
 			scratch = shape_numel(&pd->shape);
 		if (uses > 1) {
@@ -2396,6 +2404,29 @@ emit_model(Arena *a, const Graph *g, const EmitOptions *o, StrBuf *h,
 				 o->batch;
 	if (g->losses.len)
 		E.state_reals += scratch + g->param_count + 2; /* + beta, valid */
+	if (o->sizes) {
+		EmitSizes *z = o->sizes;
+		int64_t tied = E.state_reals - reals_layout;
+		z->values = E.reals_v;
+		z->deltas = E.reals_d;
+		z->pc = reals_layout - E.reals_v - E.reals_d;
+		z->grad = 0;
+		z->zil = 0;
+		if (g->losses.len) {
+			z->pc += 2;
+			z->grad = g->param_count;
+		}
+		/* what is left after the layout: tied sums, data, scratch, grad */
+		z->data = 0;
+		for (int i = 0; i < g->inputs.len; i++)
+			z->data += shape_numel(&((DataDecl *)g->inputs.items[i])->shape);
+		for (int i = 0; i < g->targets.len; i++)
+			z->data += shape_numel(&((DataDecl *)g->targets.items[i])->shape);
+		for (int i = 0; i < g->outputs.len; i++)
+			z->data += shape_numel(&((OutputDecl *)g->outputs.items[i])->node->shape);
+		z->data *= o->batch;
+		z->zil = tied - z->data - z->grad - (g->losses.len ? 2 : 0);
+	}
 	emit_header(&E, h, vdecl.data, ddecl.data, pcdecl.data, zildecl.data);
 	sb_free(&vdecl);
 	sb_free(&ddecl);

@@ -391,7 +391,8 @@ header_for(const char *out)
 }
 
 static void
-print_info(const Graph *g, const Options *o, int64_t state_reals)
+print_info(const Graph *g, const Options *o, int64_t state_reals,
+	   const EmitSizes *z)
 {
 	int nreal = 0;
 	for (int i = 0; i < g->pcv.len; i++) {
@@ -421,8 +422,22 @@ print_info(const Graph *g, const Options *o, int64_t state_reals)
 	       (long long)g->param_count);
 	printf("losses %d\n", g->losses.len);
 	printf("batch %d\n", o->batch);
-	printf("params bytes %lld\n", (long long)(g->param_count * (int64_t)rs));
-	printf("state bytes %lld\n", (long long)(state_reals * (int64_t)rs));
+	long long b = (long long)rs;
+	printf("params bytes %lld\n", (long long)g->param_count * b);
+	printf("state bytes %lld (data %lld, values %lld, deltas %lld, pc %lld, "
+	       "zil %lld, gradient %lld)\n", (long long)state_reals * b,
+	       (long long)z->data * b, (long long)z->values * b,
+	       (long long)z->deltas * b, (long long)z->pc * b,
+	       (long long)z->zil * b, (long long)z->grad * b);
+	printf("workspace bytes %lld\n",
+	       (long long)(state_reals - z->data) * b);
+	/* what each way of training needs besides params and data */
+	if (g->losses.len) {
+		printf("train_bp bytes %lld (values, deltas, gradient)\n",
+		       (long long)(z->values + z->deltas + z->grad) * b);
+		printf("train_zil bytes %lld (values, deltas, zil)\n",
+		       (long long)(z->values + z->deltas + z->zil) * b);
+	}
 }
 
 /* Write a whole file atomically; 0 on success. */
@@ -500,6 +515,7 @@ main(int argc, char **argv)
 			goto done;
 		}
 	}
+	EmitSizes sizes;
 	char *out = o.output ? strdup(o.output) : default_output(o.input, ".c");
 	char *hdr = o.header ? strdup(o.header) : header_for(out);
 	EmitOptions eo = {
@@ -509,11 +525,12 @@ main(int argc, char **argv)
 		.source_name = base_name(o.input),
 		.header_name = base_name(hdr),
 		.zil_control = o.zil_control,
+		.sizes = &sizes,
 	};
 	StrBuf h = {0}, c = {0};
 	int64_t state_reals = emit_model(&arena, g, &eo, &h, &c);
 	if (o.info) {
-		print_info(g, &o, state_reals);
+		print_info(g, &o, state_reals, &sizes);
 		sb_free(&h);
 		sb_free(&c);
 		free(out);

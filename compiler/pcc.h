@@ -494,7 +494,18 @@ typedef struct EmitOptions {
 	const char *source_name; /* the .pcg path, for the banner */
 	const char *header_name; /* how the source includes the header */
 	int zil_control;         /* tests only: 1 gamma 0.9, 2 learn late */
+	struct EmitSizes *sizes; /* if not NULL, filled by emit_model */
 } EmitOptions;
+
+/* Scalars of each part of P_state (pcc --info). */
+typedef struct EmitSizes {
+	int64_t data;   /* in, target, out */
+	int64_t values; /* forward values and im2col columns (v) */
+	int64_t deltas; /* BP deltas, also Z-IL's errors (d) */
+	int64_t pc;     /* the PC network (pc) */
+	int64_t zil;    /* Z-IL training: update scratch, tied sums (zil) */
+	int64_t grad;   /* gradient buffer of P_train_bp and P_train_pc */
+} EmitSizes;
 
 /* Write the header and the source into two strings; gives the number of
  * scalars in P_state. */
