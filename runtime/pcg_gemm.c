@@ -5,12 +5,13 @@
  * Arithmetic.  k is cut into chunks of GEMM_KC.  For each element of C and
  * each chunk q, s_q is the sum of a(i,p) * b(p,j) over the chunk's p in
  * increasing order, starting from 0, each step one multiply-add (fused
- * when the target has a fast fma, else a multiply then an add).  Then
+ * when the target has a fast fma or the processor runs the AVX2 copy
+ * below, else a multiply then an add).  Then
  *     c = alpha * s_0 + beta * c       (beta == 0: c = alpha * s_0)
  *     c = alpha * s_q + c              for q = 1, 2, ...
  * Every path below performs exactly these operations, so the result
- * depends only on k (and the build), not on m, n, the transpose flags,
- * the path taken, alignment or the data.  In particular a row computed
+ * depends only on k (and the build, and FMA), not on m, n, the transpose
+ * flags, the path taken, alignment or the data.  In particular a row computed
  * with m = 1 has the same bits as in a larger batch.
  *
  * Two paths.  Small products (up to GEMM_DI rows or columns, as in batch-1
@@ -136,20 +137,24 @@ pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
 #endif
 
 /*
- * A second copy for AVX2, chosen at run time.  A build for a generic
- * x86-64 (no -march) only has 16-byte SSE2 vectors; gcc and clang can
- * compile the same C for AVX2 through the target attribute, and the entry
- * points take that copy when the processor has AVX2.  The copy does not
- * use FMA: it performs the very operations of the generic one (a multiply,
- * then an add), so both give the same bits and the result still depends
- * only on k and the build, never on the processor the program runs on.
- * Builds for a target that has AVX2 already (-march=native on such a
- * machine) need no second copy.
+ * A second copy for AVX2 and FMA, chosen at run time.  A build for a
+ * generic x86-64 (no -march) only has 16-byte SSE2 vectors and no fused
+ * multiply-add; gcc and clang compile the same C for AVX2 and FMA through
+ * the target attribute, and the entry points take that copy when the
+ * processor has both (x86-64 processors since 2013).  Its multiply-adds
+ * are fused, so its bits can differ from the generic copy's in the last
+ * place: a result depends on k, the build and whether the processor has
+ * FMA, never on the data, m, n or the path (the same is true of the
+ * system's libm, which also picks FMA code at run time).  Builds for a
+ * target with AVX2 already (-march=native on such a machine) need no
+ * second copy.
  */
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) &&      \
 	!defined(__AVX2__) && !defined(PCG_GEMM_NO_DISPATCH)
 #define GEMM_DISPATCH_AVX2 1
-#define AVX2_ATTR __attribute__((target("avx2")))
+#define AVX2_ATTR __attribute__((target("avx2,fma")))
+#define AVX2_OK()                                                             \
+	(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
 #endif
 
 #define GEMM_ATTR
@@ -171,6 +176,8 @@ pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
 #undef GEMM_ATTR
 #define GEMM_ATTR AVX2_ATTR
 #define SFX(name) name##_s_avx2
+#undef FMA
+#define FMA(a, b, c) fmaf(a, b, c)
 #define GEMM_NR 16
 #define GEMM_NC (PANEL_BYTES / (GEMM_KC * 4) / GEMM_NR * GEMM_NR)
 #include "pcg_gemm_tmpl.h"
@@ -201,6 +208,8 @@ pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
 #undef GEMM_ATTR
 #define GEMM_ATTR AVX2_ATTR
 #define SFX(name) name##_d_avx2
+#undef FMA
+#define FMA(a, b, c) fma(a, b, c)
 #define GEMM_NR 8
 #define GEMM_NC (PANEL_BYTES / (GEMM_KC * 8) / GEMM_NR * GEMM_NR)
 #include "pcg_gemm_tmpl.h"
@@ -215,7 +224,7 @@ pcg_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
 	  float *c, int ldc)
 {
 #ifdef GEMM_DISPATCH_AVX2
-	if (__builtin_cpu_supports("avx2")) {
+	if (AVX2_OK()) {
 		gemm_s_avx2(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
 			    beta, c, ldc);
 		return;
@@ -230,7 +239,7 @@ pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
 	  double *c, int ldc)
 {
 #ifdef GEMM_DISPATCH_AVX2
-	if (__builtin_cpu_supports("avx2")) {
+	if (AVX2_OK()) {
 		gemm_d_avx2(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
 			    beta, c, ldc);
 		return;

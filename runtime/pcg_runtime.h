@@ -35,7 +35,10 @@ extern "C" {
  * data, threads or alignment: the same call gives the same bits.  In this
  * implementation it depends on k alone, so computing some rows or columns
  * of C on their own (one sample of a batch, say) gives the same bits as
- * the whole product.
+ * the whole product.  (A generic x86-64 build runs a copy with fused
+ * multiply-adds on processors with AVX2 and FMA, so its last bits can
+ * differ between such a processor and an older one.  Built with
+ * -Dcblas=true, the order is the BLAS library's.)
  */
 void pcg_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
 	       const float *a, int lda, const float *b, int ldb, float beta,

@@ -1,16 +1,22 @@
 /*
- * test_gemm_paths.c — the two copies of the GEMM in one build give the
- * same bits: the generic one and the AVX2 one that pcg_sgemm/pcg_dgemm
- * take at run time on processors with AVX2 (pcg_gemm.c).  So a program
- * computes the same numbers on any x86-64, whichever copy runs.
+ * test_gemm_paths.c — the two copies of the GEMM in a generic x86-64
+ * build (pcg_gemm.c): the generic one, and the AVX2 + FMA one that
+ * pcg_sgemm/pcg_dgemm take at run time on processors that have both.
+ * test_runtime.c checks the copy the processor runs; this file checks
+ * the other one too:
+ *   - the generic copy's result depends on k alone (a row or a column
+ *     computed on its own has the bits it has in the whole product);
+ *   - both copies compute the same product, to rounding: they differ
+ *     only in fusing the multiply-adds.
  *
  * The file includes pcg_gemm.c itself to reach both copies.  Where the
  * build has one copy only (a target with AVX2 already, -Dnative=true;
- * another architecture; -Dcblas=true) or the processor lacks AVX2, the
- * tests are skipped.
+ * another architecture) or the processor lacks AVX2 or FMA, the tests are
+ * skipped.
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
+#include <float.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,118 +37,202 @@ urand(void)
 	return (double)(rng >> 11) / 4503599627370496.0 - 1;
 }
 
-/* elements whose bits differ */
-static size_t
-bits_differ(const void *x, const void *y, size_t n, size_t size)
+typedef struct prod {
+	int ta, tb, m, n, k, lda, ldb;
+	float *as, *bs, *c0;
+	double *ad, *bd, *d0, *bound; /* bound: sum |a||b| + |beta c| */
+} prod;
+
+static prod
+prod_make(int ta, int tb, int m, int n, int k, double beta)
 {
-	size_t d = 0;
-	for (size_t i = 0; i < n; i++)
-		d += memcmp((const char *)x + i * size,
-			    (const char *)y + i * size, size) != 0;
-	return d;
+	prod p = {ta, tb, m, n, k, ta ? m : k, tb ? k : n, 0, 0, 0, 0, 0, 0,
+		  0};
+	size_t na = (size_t)m * k, nb = (size_t)k * n, nc = (size_t)m * n;
+	p.as = malloc(na * sizeof *p.as);
+	p.bs = malloc(nb * sizeof *p.bs);
+	p.c0 = malloc(nc * sizeof *p.c0);
+	p.ad = malloc(na * sizeof *p.ad);
+	p.bd = malloc(nb * sizeof *p.bd);
+	p.d0 = malloc(nc * sizeof *p.d0);
+	p.bound = malloc(nc * sizeof *p.bound);
+	for (size_t i = 0; i < na; i++)
+		p.ad[i] = p.as[i] = (float)urand();
+	for (size_t i = 0; i < nb; i++)
+		p.bd[i] = p.bs[i] = (float)urand();
+	for (size_t i = 0; i < nc; i++)
+		p.d0[i] = p.c0[i] = (float)urand();
+	for (int i = 0; i < m; i++)
+		for (int j = 0; j < n; j++) {
+			double s = 0;
+			for (int q = 0; q < k; q++) {
+				double a = ta ? p.ad[(size_t)q * p.lda + i]
+					      : p.ad[(size_t)i * p.lda + q];
+				double b = tb ? p.bd[(size_t)j * p.ldb + q]
+					      : p.bd[(size_t)q * p.ldb + j];
+				s += fabs(a * b);
+			}
+			p.bound[(size_t)i * n + j] =
+				s + fabs(beta * p.d0[(size_t)i * n + j]);
+		}
+	return p;
+}
+
+static void
+prod_free(prod *p)
+{
+	free(p->as);
+	free(p->bs);
+	free(p->c0);
+	free(p->ad);
+	free(p->bd);
+	free(p->d0);
+	free(p->bound);
 }
 
 /*
- * One product by both copies, float and double, with beta 0 and beta
- * nonzero; the number of elements whose bits differ (0 expected).
- * perturb: change the last bit of one element of the AVX2 result first,
- * so that the comparison itself is seen to fail (negative control).
+ * Elements where the two copies differ by more than rounding allows:
+ * 2 (k + 2) eps (sum |a||b| + |beta c|), for float and double.  perturb:
+ * move one element of the AVX2 result by 1e-3 of its bound first
+ * (negative control).
  */
 static size_t
-differ(int ta, int tb, int m, int n, int k, int perturb)
+copies_differ(int ta, int tb, int m, int n, int k, double beta, int perturb)
 {
-	size_t na = (size_t)m * k, nb = (size_t)k * n, nc = (size_t)m * n;
-	float *as = malloc(na * sizeof *as), *bs = malloc(nb * sizeof *bs);
+	prod p = prod_make(ta, tb, m, n, k, beta);
+	size_t nc = (size_t)m * n, bad = 0;
 	float *c1 = malloc(nc * sizeof *c1), *c2 = malloc(nc * sizeof *c2);
-	double *ad = malloc(na * sizeof *ad), *bd = malloc(nb * sizeof *bd);
 	double *d1 = malloc(nc * sizeof *d1), *d2 = malloc(nc * sizeof *d2);
-	for (size_t i = 0; i < na; i++)
-		ad[i] = as[i] = (float)urand();
-	for (size_t i = 0; i < nb; i++)
-		bd[i] = bs[i] = (float)urand();
-	int lda = ta ? m : k, ldb = tb ? k : n;
-	size_t bad = 0;
-	for (int beta = 0; beta < 2; beta++) {
-		for (size_t i = 0; i < nc; i++)
-			d1[i] = d2[i] = c1[i] = c2[i] = (float)urand();
-		gemm_s(ta, tb, m, n, k, 0.75f, as, lda, bs, ldb, 0.5f * beta, c1,
-		       n);
-		gemm_s_avx2(ta, tb, m, n, k, 0.75f, as, lda, bs, ldb,
-			    0.5f * beta, c2, n);
-		gemm_d(ta, tb, m, n, k, 0.75, ad, lda, bd, ldb, 0.5 * beta, d1,
-		       n);
-		gemm_d_avx2(ta, tb, m, n, k, 0.75, ad, lda, bd, ldb,
-			    0.5 * beta, d2, n);
-		if (perturb) {
-			uint32_t u;
-			memcpy(&u, &c2[nc / 2], sizeof u);
-			u ^= 1;
-			memcpy(&c2[nc / 2], &u, sizeof u);
-		}
-		bad += bits_differ(c1, c2, nc, sizeof *c1);
-		bad += bits_differ(d1, d2, nc, sizeof *d1);
+	memcpy(c1, p.c0, nc * sizeof *c1);
+	memcpy(c2, p.c0, nc * sizeof *c2);
+	memcpy(d1, p.d0, nc * sizeof *d1);
+	memcpy(d2, p.d0, nc * sizeof *d2);
+	gemm_s(ta, tb, m, n, k, 1, p.as, p.lda, p.bs, p.ldb, (float)beta, c1,
+	       n);
+	gemm_s_avx2(ta, tb, m, n, k, 1, p.as, p.lda, p.bs, p.ldb, (float)beta,
+		    c2, n);
+	gemm_d(ta, tb, m, n, k, 1, p.ad, p.lda, p.bd, p.ldb, beta, d1, n);
+	gemm_d_avx2(ta, tb, m, n, k, 1, p.ad, p.lda, p.bd, p.ldb, beta, d2, n);
+	if (perturb) {
+		c2[nc / 2] += (float)(1e-3 * p.bound[nc / 2]);
+		d2[nc / 2] += 1e-3 * p.bound[nc / 2];
 	}
-	free(as);
-	free(bs);
+	for (size_t i = 0; i < nc; i++) {
+		double tf = 2.0 * (k + 2) * FLT_EPSILON * p.bound[i];
+		double td = 2.0 * (k + 2) * DBL_EPSILON * p.bound[i];
+		bad += fabs((double)c1[i] - c2[i]) > tf;
+		bad += fabs(d1[i] - d2[i]) > td;
+	}
 	free(c1);
 	free(c2);
-	free(ad);
-	free(bd);
 	free(d1);
 	free(d2);
+	prod_free(&p);
 	return bad;
 }
 
-static int
-have_avx2(void)
+/*
+ * Elements of the generic copy's product whose bits change when each row,
+ * then each column, is computed on its own.
+ */
+static size_t
+generic_alone_differs(int ta, int tb, int m, int n, int k)
 {
-	return __builtin_cpu_supports("avx2");
+	prod p = prod_make(ta, tb, m, n, k, 0);
+	size_t nc = (size_t)m * n, bad = 0;
+	float *whole = malloc(nc * sizeof *whole);
+	float *part = malloc(nc * sizeof *part);
+	gemm_s(ta, tb, m, n, k, 1, p.as, p.lda, p.bs, p.ldb, 0, whole, n);
+	for (int i = 0; i < m; i++) /* row i of op(A) */
+		gemm_s(ta, tb, 1, n, k, 1, p.as + (ta ? (size_t)i : (size_t)i * p.lda),
+		       p.lda, p.bs, p.ldb, 0, part + (size_t)i * n, n);
+	bad += (size_t)(memcmp(whole, part, nc * sizeof *whole) != 0);
+	for (int j = 0; j < n; j++) /* column j of op(B) */
+		gemm_s(ta, tb, m, 1, k, 1, p.as, p.lda,
+		       p.bs + (tb ? (size_t)j * p.ldb : (size_t)j), p.ldb, 0,
+		       part + j, n);
+	bad += (size_t)(memcmp(whole, part, nc * sizeof *whole) != 0);
+	free(whole);
+	free(part);
+	prod_free(&p);
+	return bad;
+}
+
+static void
+need_avx2_fma(void)
+{
+	if (!AVX2_OK())
+		cr_skip_test("the processor lacks AVX2 or FMA");
 }
 
 typedef struct trans_param {
 	int ta, tb;
 } trans_param;
 
-ParameterizedTestParameters(gemm_paths, same_bits)
+ParameterizedTestParameters(gemm_paths, agree)
 {
 	static trans_param t[] = {{0, 0}, {0, 1}, {1, 0}, {1, 1}};
 	return cr_make_param_array(trans_param, t, sizeof t / sizeof t[0]);
 }
 
+static const int shapes[][3] = {
+	{1, 1, 1},	{1, 256, 784}, {256, 784, 1}, {3, 17, 5},
+	{4, 33, 129},	{5, 5, 5},     {6, 16, 128},  {7, 17, 129},
+	{13, 9, 300},	{32, 256, 70}, {37, 70, 300}, {64, 64, 64},
+	{100, 130, 257}, {200, 64, 16}, {16, 200, 64}, {8, 576, 25},
+};
+
 /* Direct and blocked paths, edges of every tile, k across chunks. */
-ParameterizedTest(trans_param *t, gemm_paths, same_bits)
+ParameterizedTest(trans_param *t, gemm_paths, agree)
 {
-	if (!have_avx2())
-		cr_skip_test("the processor has no AVX2");
-	static const int shapes[][3] = {
-		{1, 1, 1},	{1, 256, 784}, {256, 784, 1}, {3, 17, 5},
-		{4, 33, 129},	{5, 5, 5},     {6, 16, 128},  {7, 17, 129},
-		{13, 9, 300},	{32, 256, 70}, {37, 70, 300}, {64, 64, 64},
-		{100, 130, 257}, {200, 64, 16}, {16, 200, 64}, {8, 576, 25},
-	};
+	need_avx2_fma();
 	for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
 		int m = shapes[i][0], n = shapes[i][1], k = shapes[i][2];
-		size_t bad = differ(t->ta, t->tb, m, n, k, 0);
-		cr_assert(bad == 0,
-			  "expected the generic and the AVX2 GEMM to give the "
-			  "same bits (trans %d%d, %dx%dx%d): %zu elements differ",
-			  t->ta, t->tb, m, n, k, bad);
+		for (int b = 0; b < 2; b++) {
+			size_t bad = copies_differ(t->ta, t->tb, m, n, k,
+						   0.5 * b, 0);
+			cr_assert(bad == 0,
+				  "expected the generic and the AVX2 GEMM to "
+				  "agree to rounding (trans %d%d, %dx%dx%d, "
+				  "beta %g): %zu elements differ more",
+				  t->ta, t->tb, m, n, k, 0.5 * b, bad);
+		}
 	}
 }
 
-Test(gemm_paths, negative_control)
+Test(gemm_paths, agree_negative_control)
 {
-	if (!have_avx2())
-		cr_skip_test("the processor has no AVX2");
-	size_t bad = differ(0, 0, 37, 70, 300, 1);
-	cr_assert(bad == 2, "expected the comparison to catch a one-bit change "
-			    "of one element with beta 0 and with beta 0.5 (%zu "
-			    "differences seen)", bad);
+	need_avx2_fma();
+	size_t bad = copies_differ(0, 0, 37, 70, 300, 0.5, 1);
+	cr_assert(bad == 2, "expected the comparison to catch one element "
+			    "moved by 1e-3 of its size, in float and in double "
+			    "(%zu differences seen)", bad);
+}
+
+ParameterizedTestParameters(gemm_paths, generic_rows_and_columns_alone)
+{
+	static trans_param t[] = {{0, 0}, {0, 1}, {1, 0}, {1, 1}};
+	return cr_make_param_array(trans_param, t, sizeof t / sizeof t[0]);
+}
+
+/* The generic copy, which test_runtime.c does not reach on this processor. */
+ParameterizedTest(trans_param *t, gemm_paths, generic_rows_and_columns_alone)
+{
+	static const int sh[][3] = {{37, 70, 300}, {13, 9, 129}, {64, 64, 64}};
+	for (size_t i = 0; i < sizeof sh / sizeof sh[0]; i++) {
+		size_t bad = generic_alone_differs(t->ta, t->tb, sh[i][0],
+						   sh[i][1], sh[i][2]);
+		cr_assert(bad == 0,
+			  "expected rows and columns computed alone by the "
+			  "generic GEMM to have the bits of the whole product "
+			  "(trans %d%d, %dx%dx%d)", t->ta, t->tb, sh[i][0],
+			  sh[i][1], sh[i][2]);
+	}
 }
 
 #else
 
-Test(gemm_paths, same_bits)
+Test(gemm_paths, agree)
 {
 	cr_skip_test("this build has one GEMM only (no run-time choice)");
 }

@@ -1,0 +1,87 @@
+#!/bin/sh
+# Every performance figure of docs/performance.md in one run:
+#
+#   bench/run.sh [--quick] [WORK_DIR]
+#
+# Configures and builds (only what the benchmarks need) three builds under
+# WORK_DIR (default /tmp/pcc-bench):
+#   portable   the default options: a generic x86-64 build whose GEMM
+#              takes its AVX2 + FMA copy at run time
+#   native     -Dnative=true (-O3 -march=native): the optimised build the
+#              targets are measured on
+#   cblas      -Dcblas=true: the runtime's GEMM calls OpenBLAS (built only
+#              when OpenBLAS is installed)
+# then prints the machine, the GEMM tables, the training-step tables and
+# pcc's scaling on long unrolled models.  PyTorch columns come from
+# /usr/bin/python3 (PCC_BENCH_PYTHON overrides) and are left blank where
+# torch is missing.  Everything runs on one thread.
+set -eu
+quick=
+if [ "${1:-}" = "--quick" ]; then
+	quick=--quick
+	shift
+fi
+work=${1:-/tmp/pcc-bench}
+root=$(cd "$(dirname "$0")/.." && pwd)
+mkdir -p "$work"
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+
+build() { # name, meson options...
+	dir=$work/$1
+	shift
+	if [ ! -f "$dir/build.ninja" ]; then
+		meson setup "$dir" "$root" "$@" >"$work/setup.log" 2>&1 || {
+			cat "$work/setup.log" >&2
+			return 1
+		}
+	fi
+	ninja -C "$dir" compiler/pcc bench/train_bench bench/gemm_bench \
+		>"$work/build.log" 2>&1 || {
+		tail -n 30 "$work/build.log" >&2
+		return 1
+	}
+}
+
+build portable
+build native -Dnative=true
+have_cblas=no
+if pkg-config --exists openblas 2>/dev/null && build cblas -Dcblas=true; then
+	have_cblas=yes
+fi
+
+echo "== machine"
+grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: /cpu: /' || true
+echo "cores: $(nproc)"
+grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | tr ' ' '\n' |
+	grep -E '^(avx2|fma|avx512f)$' | tr '\n' ' ' | sed 's/^/vector: /;s/ $/\n/' || true
+echo "compiler: $(cc --version | head -n 1)"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+
+echo "== GEMM, portable build (default options)"
+"$work/portable/bench/gemm_bench" $quick
+echo
+echo "== GEMM, native build (-Dnative=true)"
+"$work/native/bench/gemm_bench" $quick | sed -n '4,$p'
+if [ $have_cblas = yes ]; then
+	echo
+	echo "== GEMM, cblas build (-Dcblas=true: pcg_sgemm calls OpenBLAS)"
+	"$work/cblas/bench/gemm_bench" $quick | sed -n '4,$p'
+fi
+echo
+
+echo "== training step, native build (-Dnative=true)"
+"$work/native/bench/train_bench" $quick
+echo
+echo "== training step, portable build (default options)"
+"$work/portable/bench/train_bench" $quick | sed -n '4,$p'
+echo
+
+echo "== pcc on long models (portable build)"
+if [ -n "$quick" ]; then
+	sh "$root/bench/compile_scale.sh" "$work/portable" --growth 100 1000 10000
+else
+	sh "$root/bench/compile_scale.sh" "$work/portable" --growth
+fi
+echo
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
