@@ -51,7 +51,7 @@ fi
 
 echo "== machine"
 grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: /cpu: /' || true
-echo "cores: $(nproc)"
+echo "cores: $(getconf _NPROCESSORS_ONLN)"
 grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | tr ' ' '\n' |
 	grep -E '^(avx2|fma|avx512f)$' | tr '\n' ' ' | sed 's/^/vector: /;s/ $/\n/' || true
 echo "compiler: $(cc --version | head -n 1)"

@@ -6,13 +6,14 @@
  *
  *   train_bench [--quick] [--no-torch] [--python PYTHON] [MODEL...]
  *
- * Every figure is the median over 31 samples, each sample the mean of
+ * Every figure is the median over 41 samples, each sample the mean of
  * enough back-to-back calls to last about 2 ms of CPU time, after one
  * untimed call (the steady state of a training loop, whose buffers are in
  * cache).  The samples of the four pcc functions are interleaved (BP,
  * Z-IL, dynamics, PC, BP, ...) so that a change of machine load shows in
- * all of them alike and the ratios stay fair.  PyTorch columns are left blank where torch cannot be
- * imported.  A benchmark: it prints figures and checks nothing.
+ * all of them alike, and each ratio to BP is taken within a round.
+ * PyTorch columns are left blank where torch cannot be imported.  A
+ * benchmark: it prints figures and checks nothing.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -25,14 +26,17 @@
 #include "lstm_b16.h"
 #include "mlp_b1.h"
 #include "mlp_b32.h"
+#include "multitask_b16.h"
+#include "resnet_b16.h"
 #include "rnn_b16.h"
+#include "seq2seq_b16.h"
 #include "transformer_b16.h"
 
 #ifndef BENCH_DIR
 #define BENCH_DIR "bench"
 #endif
 
-#define SAMPLES_MAX 31
+#define SAMPLES_MAX 41
 #define PC_STEPS 20
 #define LR 1e-4f
 
@@ -149,11 +153,15 @@ BENCH_MODEL(cnn_b16, CNN_B16, "cnn")
 BENCH_MODEL(rnn_b16, RNN_B16, "rnn")
 BENCH_MODEL(lstm_b16, LSTM_B16, "lstm")
 BENCH_MODEL(transformer_b16, TRANSFORMER_B16, "transformer")
+BENCH_MODEL(multitask_b16, MULTITASK_B16, "multitask")
+BENCH_MODEL(resnet_b16, RESNET_B16, "resnet")
+BENCH_MODEL(seq2seq_b16, SEQ2SEQ_B16, "seq2seq")
 
 static const Model *const models[] = {
 	&digits_b1_model, &mlp_b1_model,  &mlp_b32_model,
 	&cnn_b16_model,	  &rnn_b16_model, &lstm_b16_model,
-	&transformer_b16_model,
+	&transformer_b16_model, &multitask_b16_model, &resnet_b16_model,
+	&seq2seq_b16_model,
 };
 
 /* Calls of function f that take about sample_seconds together. */
@@ -172,9 +180,14 @@ calibrate(const Model *m, int f)
 	}
 }
 
-/* Median seconds per call of each function, samples interleaved. */
+/*
+ * Median seconds per call of each function, samples interleaved, and the
+ * median over the rounds of each function's time over BP's in the same
+ * round (a paired ratio: both samples ran within milliseconds of each
+ * other, so a change of load between rounds cancels out).
+ */
 static void
-time_model(const Model *m, double med[NFUN])
+time_model(const Model *m, double med[NFUN], double ratio[NFUN])
 {
 	int reps[NFUN];
 	double t[NFUN][SAMPLES_MAX];
@@ -188,6 +201,12 @@ time_model(const Model *m, double med[NFUN])
 			m->run(f, reps[f]);
 			t[f][r] = (now() - t0) / reps[f];
 		}
+	for (int f = 0; f < NFUN; f++) {
+		double q[SAMPLES_MAX];
+		for (int r = 0; r < samples; r++)
+			q[r] = t[f][r] / t[F_BP][r];
+		ratio[f] = median(q, samples);
+	}
 	for (int f = 0; f < NFUN; f++)
 		med[f] = median(t[f], samples);
 }
@@ -277,22 +296,24 @@ main(int argc, char **argv)
 	printf("One training step, float, one thread: median of %d samples "
 	       "(microseconds per step)\n", samples);
 	printf("PC: T = %d inference steps, gamma 0.1.  torch: %s, "
-	       "torch.optim.SGD, float32, 1 thread\n\n", PC_STEPS,
+	       "torch.optim.SGD, float32, 1 thread\n", PC_STEPS,
 	       torch ? python : "skipped");
+	printf("X/BP: median over the rounds of X's sample over BP's "
+	       "sample of the same round\n\n");
 	printf("%-12s %5s %10s %10s %8s %10s %8s %10s %8s %10s %9s\n",
 	       "model", "batch", "BP", "Z-IL", "ZIL/BP", "Z-IL dyn",
 	       "dyn/BP", "PC T=20", "PC/BP", "torch", "torch/BP");
 	int have_torch = 0;
 	for (size_t k = 0; k < sizeof models / sizeof models[0]; k++) {
 		const Model *m = models[k];
-		double med[NFUN];
+		double med[NFUN], ratio[NFUN];
 		int take = nonly == 0;
 		for (int i = 0; i < nonly; i++)
 			take |= !strcmp(only[i], m->name);
 		if (!take)
 			continue;
 		m->setup();
-		time_model(m, med);
+		time_model(m, med, ratio);
 		double tt = torch ? time_torch(m, python) : 0;
 		have_torch |= tt > 0;
 		char b[NFUN][32], tb[32], tr[32];
@@ -305,8 +326,8 @@ main(int argc, char **argv)
 			snprintf(tr, sizeof tr, "-");
 		printf("%-12s %5d %10s %10s %8.3f %10s %8.2f %10s %8.2f "
 		       "%10s %9s\n", m->name, m->batch, b[F_BP], b[F_ZIL],
-		       med[F_ZIL] / med[F_BP], b[F_DYN], med[F_DYN] / med[F_BP],
-		       b[F_PC], med[F_PC] / med[F_BP], tb, tr);
+		       ratio[F_ZIL], b[F_DYN], ratio[F_DYN], b[F_PC],
+		       ratio[F_PC], tb, tr);
 		fflush(stdout);
 	}
 	if (torch && !have_torch)

@@ -201,17 +201,19 @@ SFX(pack_b)(int trans_b, int kc, int nc, const REAL *restrict b,
 }
 
 /*
- * The micro-kernel: t = A-strip (GEMM_MR x kc, element (i, p) at
+ * The micro-kernel: t = A-strip (rows x kc, element (i, p) at
  * a[i * rsa + p * csa]) times one packed micro-panel of B, every element a
  * sequential sum over p; then the valid mr x nr corner is merged into C.
+ * rows is GEMM_MR (6) for full strips and 2 or 4 for the edge, always a
+ * constant at the call, so that each use is compiled for its row count.
  * The six rows are written out so that the only loop inside p is the one
- * over j, with a fixed trip count: gcc (at -O2 and -O3) and clang
- * vectorise it and keep the accumulator rows in registers.
+ * over j, with a fixed trip count: gcc (at -O3) and clang vectorise it and
+ * keep the accumulator rows in registers.
  */
 GEMM_ATTR static inline void
 SFX(kernel)(int kc, const REAL *restrict a, ptrdiff_t rsa, ptrdiff_t csa,
 	    const REAL *restrict bp, int first, REAL alpha, REAL beta,
-	    REAL *restrict c, ptrdiff_t ldc, int mr, int nr)
+	    REAL *restrict c, ptrdiff_t ldc, int mr, int nr, int rows)
 {
 	REAL t[GEMM_MR][GEMM_NR];
 	REAL t0[GEMM_NR], t1[GEMM_NR], t2[GEMM_NR];
@@ -240,22 +242,26 @@ SFX(kernel)(int kc, const REAL *restrict a, ptrdiff_t rsa, ptrdiff_t csa,
 		GEMM_KEEP_LOOP
 		for (int j = 0; j < GEMM_NR; j++)
 			t1[j] = FMA(v, bv[j], t1[j]);
-		v = a2[p * csa];
-		GEMM_KEEP_LOOP
-		for (int j = 0; j < GEMM_NR; j++)
-			t2[j] = FMA(v, bv[j], t2[j]);
-		v = a3[p * csa];
-		GEMM_KEEP_LOOP
-		for (int j = 0; j < GEMM_NR; j++)
-			t3[j] = FMA(v, bv[j], t3[j]);
-		v = a4[p * csa];
-		GEMM_KEEP_LOOP
-		for (int j = 0; j < GEMM_NR; j++)
-			t4[j] = FMA(v, bv[j], t4[j]);
-		v = a5[p * csa];
-		GEMM_KEEP_LOOP
-		for (int j = 0; j < GEMM_NR; j++)
-			t5[j] = FMA(v, bv[j], t5[j]);
+		if (rows > 2) {
+			v = a2[p * csa];
+			GEMM_KEEP_LOOP
+			for (int j = 0; j < GEMM_NR; j++)
+				t2[j] = FMA(v, bv[j], t2[j]);
+			v = a3[p * csa];
+			GEMM_KEEP_LOOP
+			for (int j = 0; j < GEMM_NR; j++)
+				t3[j] = FMA(v, bv[j], t3[j]);
+		}
+		if (rows > 4) {
+			v = a4[p * csa];
+			GEMM_KEEP_LOOP
+			for (int j = 0; j < GEMM_NR; j++)
+				t4[j] = FMA(v, bv[j], t4[j]);
+			v = a5[p * csa];
+			GEMM_KEEP_LOOP
+			for (int j = 0; j < GEMM_NR; j++)
+				t5[j] = FMA(v, bv[j], t5[j]);
+		}
 	}
 	for (int j = 0; j < GEMM_NR; j++) {
 		t[0][j] = t0[j];
@@ -292,13 +298,13 @@ SFX(kernel)(int kc, const REAL *restrict a, ptrdiff_t rsa, ptrdiff_t csa,
 GEMM_ATTR static inline void
 SFX(strip)(int kc, int nc, const REAL *restrict a, ptrdiff_t rsa,
 	   ptrdiff_t csa, const REAL *restrict bp, int first, REAL alpha,
-	   REAL beta, REAL *restrict c, ptrdiff_t ldc, int mr)
+	   REAL beta, REAL *restrict c, ptrdiff_t ldc, int mr, int rows)
 {
 	for (int jr = 0; jr < nc; jr += GEMM_NR) {
 		int nr = nc - jr < GEMM_NR ? nc - jr : GEMM_NR;
 
 		SFX(kernel)(kc, a, rsa, csa, bp + (ptrdiff_t)jr * kc, first,
-			    alpha, beta, c + jr, ldc, mr, nr);
+			    alpha, beta, c + jr, ldc, mr, nr, rows);
 	}
 }
 
@@ -331,21 +337,36 @@ SFX(blocked)(int m, int n, int k, REAL alpha, const REAL *a, ptrdiff_t rsa,
 				if (mr == GEMM_MR && csa == 1) {
 					SFX(strip)(kc, nc, as, rsa, 1, bp,
 						   pc == 0, alpha, beta, cs,
-						   ldc, mr);
+						   ldc, mr, GEMM_MR);
 				} else if (mr == GEMM_MR) {
 					SFX(strip)(kc, nc, as, rsa, csa, bp,
 						   pc == 0, alpha, beta, cs,
-						   ldc, mr);
+						   ldc, mr, GEMM_MR);
 				} else {
-					/* Edge strip: copied, zero rows below. */
+					/*
+					 * Edge strip: copied, zero rows below,
+					 * to 2, 4 or 6 rows and a kernel for
+					 * that many.
+					 */
+					int rows = mr <= 2 ? 2 : mr <= 4 ? 4 : 6;
+
 					for (int p = 0; p < kc; p++)
-						for (int i = 0; i < GEMM_MR; i++)
-							ap[p * GEMM_MR + i] =
+						for (int i = 0; i < rows; i++)
+							ap[p * rows + i] =
 								i < mr ? as[i * rsa + p * csa]
 								       : 0;
-					SFX(strip)(kc, nc, ap, 1, GEMM_MR, bp,
-						   pc == 0, alpha, beta, cs,
-						   ldc, mr);
+					if (rows == 2)
+						SFX(strip)(kc, nc, ap, 1, 2, bp,
+							   pc == 0, alpha, beta,
+							   cs, ldc, mr, 2);
+					else if (rows == 4)
+						SFX(strip)(kc, nc, ap, 1, 4, bp,
+							   pc == 0, alpha, beta,
+							   cs, ldc, mr, 4);
+					else
+						SFX(strip)(kc, nc, ap, 1, 6, bp,
+							   pc == 0, alpha, beta,
+							   cs, ldc, mr, 6);
 				}
 			}
 		}
