@@ -7,6 +7,7 @@
  *    ^~~~
  * and counts errors so that phases can stop after DIAG_MAX_ERRORS.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "pcc.h"
@@ -14,10 +15,16 @@
 static const Source *diag_src;
 static FILE *diag_out;
 static int diag_errors, diag_stopped;
+/* where each line of diag_src starts, made on the first diag_line_col */
+static size_t *line_start;
+static size_t nlines;
 
 void
 diag_begin(const Source *src, FILE *out)
 {
+	free(line_start);
+	line_start = NULL;
+	nlines = 0;
 	diag_src = src;
 	diag_out = out ? out : stderr;
 	diag_errors = 0;
@@ -47,23 +54,43 @@ span_join(Span a, Span b)
 	return s;
 }
 
+static void
+make_line_table(void)
+{
+	size_t n = 1;
+	for (size_t i = 0; i < diag_src->len; i++)
+		n += diag_src->text[i] == '\n';
+	line_start = malloc(n * sizeof *line_start);
+	if (!line_start)
+		die("out of memory (%zu lines)", n);
+	line_start[0] = 0;
+	nlines = 1;
+	for (size_t i = 0; i < diag_src->len; i++)
+		if (diag_src->text[i] == '\n')
+			line_start[nlines++] = i + 1;
+}
+
+/* Line and column (from 1, in bytes) of sp.lo, by a binary search of the
+ * line starts: sema asks for the line of every statement it builds. */
 void
 diag_line_col(Span sp, int *line, int *col)
 {
-	int l = 1, c = 1;
-	size_t end = sp.lo;
-	if (diag_src && end > diag_src->len)
-		end = diag_src->len;
-	for (size_t i = 0; diag_src && i < end; i++) {
-		if (diag_src->text[i] == '\n') {
-			l++;
-			c = 1;
-		} else {
-			c++;
-		}
+	*line = *col = 1;
+	if (!diag_src)
+		return;
+	if (!line_start)
+		make_line_table();
+	size_t pos = sp.lo > diag_src->len ? diag_src->len : sp.lo;
+	size_t lo = 0, hi = nlines; /* line_start[lo] <= pos < line_start[hi] */
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (line_start[mid] <= pos)
+			lo = mid;
+		else
+			hi = mid;
 	}
-	*line = l;
-	*col = c;
+	*line = (int)(lo + 1);
+	*col = (int)(pos - line_start[lo] + 1);
 }
 
 static void

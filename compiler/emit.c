@@ -207,14 +207,31 @@ c_member(Emit *E, const char *path)
 
 /* ------------------------------------------------------ buffer layout */
 
-typedef struct Group {
+typedef struct Group Group;
+struct Group {
 	const char *name; /* C member */
 	const char *base;
 	Shape shape;
 	int batched;
 	int count;
 	int outcopy; /* identity copies of outputs: only an error node */
-} Group;
+	int index;   /* in its GroupSet */
+	Group *same; /* next in its GroupSet's hash chain */
+};
+
+/* Groups in order, with a hash index by base name. */
+typedef struct GroupSet {
+	PtrVec v;
+	Group **bucket;
+	int nbucket;
+} GroupSet;
+
+static uint32_t
+group_hash(const GroupSet *set, const char *base)
+{
+	return (uint32_t)util_hash(base, strlen(base), 0) &
+	       (uint32_t)(set->nbucket - 1);
+}
 
 /* Assign every live non-leaf node a member of the state's `v` struct (its
  * forward value), `d` (BP adjoint) and, for PC, `pc.mu` / `pc.e` (current
@@ -222,29 +239,42 @@ typedef struct Group {
  * (value node, its deviation from the forward pass, error feedback), and
  * identity vertices their own groups.  Writes the declarations. */
 static Group *
-find_group(Emit *E, PtrVec *groups, const char *base, const Shape *sh,
+find_group(Emit *E, GroupSet *set, const char *base, const Shape *sh,
 	   int batched)
 {
-	for (int k = 0; k < groups->len; k++) {
-		Group *x = groups->items[k];
-		if (strcmp(x->base, base) == 0 && shape_equal(&x->shape, sh) &&
-		    x->batched == batched)
-			return x;
-	}
+	int same = 0;
+	if (set->nbucket)
+		for (Group *x = set->bucket[group_hash(set, base)]; x;
+		     x = x->same) {
+			if (strcmp(x->base, base) != 0)
+				continue;
+			if (shape_equal(&x->shape, sh) && x->batched == batched)
+				return x;
+			same++;
+		}
 	Group *grp = arena_alloc(E->a, sizeof *grp);
 	grp->base = base;
 	grp->shape = *sh;
 	grp->batched = batched;
-	int same = 0;
-	for (int k = 0; k < groups->len; k++) {
-		Group *x = groups->items[k];
-		if (strcmp(x->base, base) == 0)
-			same++;
-	}
 	const char *nm = same ? arena_printf(E->a, "%s_%d", base, same + 1)
 			      : base;
 	grp->name = member_name(E, nm);
-	vec_push(E->a, groups, grp);
+	grp->index = set->v.len;
+	vec_push(E->a, &set->v, grp);
+	if (set->v.len > set->nbucket) { /* grow the index */
+		set->nbucket = set->nbucket ? set->nbucket * 2 : 64;
+		set->bucket = arena_alloc(E->a, sizeof *set->bucket *
+						       (size_t)set->nbucket);
+		for (int k = 0; k < set->v.len - 1; k++) {
+			Group *x = set->v.items[k];
+			uint32_t h = group_hash(set, x->base);
+			x->same = set->bucket[h];
+			set->bucket[h] = x;
+		}
+	}
+	uint32_t h = group_hash(set, base);
+	grp->same = set->bucket[h];
+	set->bucket[h] = grp;
 	return grp;
 }
 
@@ -273,7 +303,7 @@ static void
 layout(Emit *E, StrBuf *vdecl, StrBuf *ddecl, StrBuf *pcdecl)
 {
 	const Graph *g = E->g;
-	PtrVec groups = {0};
+	GroupSet groups = {0};
 	int nn = g->nodes.len;
 	Group **gof = arena_alloc(E->a, sizeof(Group *) * (size_t)(nn + 1));
 	int *gidx = arena_alloc(E->a, sizeof(int) * (size_t)(nn + 1));
@@ -304,7 +334,7 @@ layout(Emit *E, StrBuf *vdecl, StrBuf *ddecl, StrBuf *pcdecl)
 		gof[i] = grp;
 		gidx[i] = grp->count++;
 	}
-	int ng = groups.len;
+	int ng = groups.v.len;
 	char *need_d = arena_alloc(E->a, (size_t)ng + 1);
 	char *need_pc = arena_alloc(E->a, (size_t)ng + 1);
 	char *need_x = arena_alloc(E->a, (size_t)ng + 1);
@@ -312,9 +342,7 @@ layout(Emit *E, StrBuf *vdecl, StrBuf *ddecl, StrBuf *pcdecl)
 		Node *n = g->nodes.items[i];
 		if (!gof[i])
 			continue;
-		int k = 0;
-		while (groups.items[k] != gof[i])
-			k++;
+		int k = gof[i]->index;
 		if (n->needs_grad)
 			need_d[k] = 1;
 		if (n->pcv)
@@ -349,7 +377,7 @@ layout(Emit *E, StrBuf *vdecl, StrBuf *ddecl, StrBuf *pcdecl)
 		}
 	}
 	/* identity vertices: a group per chain top's group */
-	PtrVec idgroups = {0};
+	GroupSet idgroups = {0};
 	for (int i = 0; i < g->pcv.len; i++) {
 		PcVertex *v = g->pcv.items[i];
 		if (v->root)
@@ -372,7 +400,7 @@ layout(Emit *E, StrBuf *vdecl, StrBuf *ddecl, StrBuf *pcdecl)
 			? arena_printf(E->a, "[%d]", E->idx[v->id]) : "";
 		E->idmem[v->id] = arena_printf(E->a, "%s%s", grp->name, idx);
 	}
-	if (!decl_groups(E, vdecl, &groups, NULL, "\t\t"))
+	if (!decl_groups(E, vdecl, &groups.v, NULL, "\t\t"))
 		sb_puts(vdecl, "\t\tchar none_;\n");
 	/* convolutions: im2col scratch */
 	for (int i = 0; i < nn; i++) {
@@ -398,7 +426,7 @@ layout(Emit *E, StrBuf *vdecl, StrBuf *ddecl, StrBuf *pcdecl)
 	E->reals_v = E->state_reals;
 	if (!g->losses.len)
 		return;
-	if (!decl_groups(E, ddecl, &groups, need_d, "\t\t"))
+	if (!decl_groups(E, ddecl, &groups.v, need_d, "\t\t"))
 		sb_puts(ddecl, "\t\tchar none_;\n");
 	E->reals_d = E->state_reals - E->reals_v;
 	static const struct {
@@ -415,13 +443,13 @@ layout(Emit *E, StrBuf *vdecl, StrBuf *ddecl, StrBuf *pcdecl)
 	for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
 		StrBuf sb = {0};
 		sb_puts(&sb, "");
-		int n = decl_groups(E, &sb, &groups,
+		int n = decl_groups(E, &sb, &groups.v,
 				    parts[k].x ? need_x : need_pc, "\t\t\t");
 		/* identities: value node, deviation, feedback and error */
 		if (strcmp(parts[k].name, "mu") != 0) {
 			PtrVec only = {0};
-			for (int j = 0; j < idgroups.len; j++) {
-				Group *x = idgroups.items[j];
+			for (int j = 0; j < idgroups.v.len; j++) {
+				Group *x = idgroups.v.items[j];
 				if (!x->outcopy || strcmp(parts[k].name, "e") == 0)
 					vec_push(E->a, &only, x);
 			}
@@ -649,6 +677,7 @@ typedef struct Chunker {
 	StrBuf *fns;        /* where finished chunk functions go */
 	StrBuf calls;       /* the calls, for the parent function's body */
 	StrBuf cur;
+	size_t scanned, lines; /* newlines in cur[0, scanned) */
 	int n;
 } Chunker;
 
@@ -663,6 +692,7 @@ chunk_flush(Emit *E, Chunker *c)
 	sb_printf(&c->calls, "\t%s_%d(%s);\n", c->name, c->n, c->args);
 	c->cur.len = 0;
 	c->cur.data[0] = 0;
+	c->scanned = c->lines = 0;
 	(void)E;
 }
 
@@ -689,10 +719,9 @@ chunk_point(Emit *E)
 	Chunker *c = E->chunk;
 	if (!c)
 		return;
-	size_t lines = 0;
-	for (size_t i = 0; i < c->cur.len; i++)
-		lines += c->cur.data[i] == '\n';
-	if (lines >= CHUNK_LINES)
+	for (; c->scanned < c->cur.len; c->scanned++)
+		c->lines += c->cur.data[c->scanned] == '\n';
+	if (c->lines >= CHUNK_LINES)
 		chunk_flush(E, c);
 }
 

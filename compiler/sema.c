@@ -20,7 +20,7 @@
 
 /* Limits that keep pcc's time and memory bounded on any input. */
 enum {
-	MAX_NODES = 4000000,     /* graph nodes */
+	MAX_NODES = 200000,      /* graph nodes (generated code grows with them) */
 	MAX_WORK = 1000000,      /* loop iterations plus def calls */
 	MAX_CALL_NOTES = 4,      /* "in this call of" notes per error */
 	MAX_DEPTH = 2000,        /* expression / def-call nesting */
@@ -71,6 +71,10 @@ struct Sym {
 			   * errors, so one mistake gives one message */
 	int from_define;  /* a const whose value comes from -D */
 	Sym *next;
+	/* the name index (see lookup) */
+	int depth;   /* position in the scope list, 0 at the bottom */
+	int indexed; /* on a chain of the index */
+	Sym *same;   /* next on its index chain */
 };
 
 typedef struct Sema {
@@ -80,6 +84,12 @@ typedef struct Sema {
 	Define *defines;
 	int ndefines;
 	Sym *scope;        /* innermost first */
+	/* an index of the scope list, so that lookups do not walk it: at[d]
+	 * is the symbol at depth d, bucket[] hash chains of the symbols
+	 * pushed (popped ones are dropped from them as lookups meet them) */
+	PtrVec at;
+	Sym **bucket;
+	int nbucket, nindexed;
 	Sym *def_scope_base; /* lookups stop here inside a def (NULL: none) */
 	int in_def;
 	/* the vertex under construction */
@@ -279,17 +289,91 @@ def_sym(Sema *S, const char *name)
 	return NULL;
 }
 
+static uint32_t
+name_hash(const char *name)
+{
+	return (uint32_t)util_hash(name, strlen(name), 0);
+}
+
+/* Is s in the current scope list? */
+static int
+in_scope(const Sema *S, const Sym *s)
+{
+	int top = S->scope ? S->scope->depth : -1;
+	return s->depth <= top && S->at.items[s->depth] == s;
+}
+
+static void
+index_add(Sema *S, Sym *s)
+{
+	if (S->nindexed >= S->nbucket) { /* grow, dropping popped symbols */
+		int n = S->nbucket ? S->nbucket * 2 : 256;
+		Sym **b = arena_alloc(S->a, sizeof *b * (size_t)n);
+		S->nindexed = 0;
+		for (int i = 0; i < S->nbucket; i++)
+			for (Sym *x = S->bucket[i], *next; x; x = next) {
+				next = x->same;
+				x->indexed = in_scope(S, x);
+				if (!x->indexed)
+					continue;
+				uint32_t h = name_hash(x->name) & (uint32_t)(n - 1);
+				x->same = b[h];
+				b[h] = x;
+				S->nindexed++;
+			}
+		S->bucket = b;
+		S->nbucket = n;
+	}
+	uint32_t h = name_hash(s->name) & (uint32_t)(S->nbucket - 1);
+	s->same = S->bucket[h];
+	S->bucket[h] = s;
+	s->indexed = 1;
+	S->nindexed++;
+}
+
+/* Push s on the scope list (every push goes through here). */
+static void
+scope_push(Sema *S, Sym *s)
+{
+	s->next = S->scope;
+	s->depth = S->scope ? S->scope->depth + 1 : 0;
+	while (S->at.len <= s->depth)
+		vec_push(S->a, &S->at, NULL);
+	S->at.items[s->depth] = s;
+	S->scope = s;
+	if (!s->indexed)
+		index_add(S, s);
+}
+
 /* Innermost binding of a name; defs are visible everywhere.  Inside a def
- * body the caller's names are hidden. */
+ * body the caller's names are hidden.  The same answer as walking the
+ * scope list from the innermost symbol, through the index: a symbol
+ * popped from the list is unlinked from its chain when met. */
 static Sym *
 lookup(Sema *S, const char *name)
 {
-	for (Sym *s = S->scope; s; s = s->next) {
-		if (S->in_def && s == S->def_scope_base)
-			break;
-		if (strcmp(s->name, name) == 0)
-			return s;
+	int floor = S->in_def && S->def_scope_base ? S->def_scope_base->depth
+						   : -1;
+	Sym *best = NULL;
+	if (S->nbucket) {
+		Sym **link = &S->bucket[name_hash(name) &
+					(uint32_t)(S->nbucket - 1)];
+		while (*link) {
+			Sym *x = *link;
+			if (!in_scope(S, x)) {
+				*link = x->same;
+				x->indexed = 0;
+				S->nindexed--;
+				continue;
+			}
+			if (x->depth > floor && (!best || x->depth > best->depth) &&
+			    strcmp(x->name, name) == 0)
+				best = x;
+			link = &x->same;
+		}
 	}
+	if (best)
+		return best;
 	/* defs are visible everywhere */
 	return def_sym(S, name);
 }
@@ -331,8 +415,7 @@ define(Sema *S, const char *name, Span sp, SymKind kind)
 	s->name = name;
 	s->kind = kind;
 	s->span = sp;
-	s->next = S->scope;
-	S->scope = s;
+	scope_push(S, s);
 	return s;
 }
 
@@ -1663,8 +1746,7 @@ fail_families(Sema *S, const Stmt *body)
 			s->kind = SYM_FAMILY;
 			s->span = st->name_span;
 			s->fam = arena_alloc(S->a, sizeof *s->fam);
-			s->next = S->scope;
-			S->scope = s;
+			scope_push(S, s);
 		}
 		if (s->kind == SYM_FAMILY)
 			s->fam->failed = 1;
@@ -1760,8 +1842,7 @@ stmt_for(Sema *S, const Stmt *st)
 		S->scope = mark;
 		while (fams) {
 			Sym *next = fams->next;
-			fams->next = S->scope;
-			S->scope = fams;
+			scope_push(S, fams);
 			fams = next;
 		}
 		/* the same error in every iteration helps nobody */

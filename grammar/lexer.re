@@ -16,6 +16,9 @@
 
 /* Integers beyond this are not exact in a double. */
 #define LEX_MAX_EXACT_INT 9007199254740992.0
+/* Longest identifier: names are copied into labels and C identifiers, so
+ * their length multiplies the compiler's memory. */
+#define LEX_MAX_IDENT 255
 
 void
 lex_init(Lexer *lx, Arena *a, const Source *src)
@@ -204,8 +207,15 @@ lex_next(Lexer *lx, YYSTYPE *val, YYLTYPE *loc)
 		"for" { t = TOK_FOR; break; }
 		"in" { t = TOK_IN; break; }
 		id {
+			size_t n = (size_t)(cur - tok);
+			if (n > LEX_MAX_IDENT) { /* one error, then go on */
+				diag_error(span_of(lx, tok, cur),
+					   "identifier is too long (%zu characters, "
+					   "at most %d)", n, LEX_MAX_IDENT);
+				n = LEX_MAX_IDENT;
+			}
 			val->TOK_IDENT = arena_strndup(lx->arena, (const char *)tok,
-						   (size_t)(cur - tok));
+						   n);
 			t = TOK_IDENT;
 			break;
 		}

@@ -39,6 +39,8 @@ for f in ${FUZZERS:-fuzz_compile fuzz_ckpt}; do
 		echo "run_fuzz: $f found a problem; see $work/$f.log"
 		grep -E 'ERROR|SUMMARY|Test unit written' "$work/$f.log" | head -20
 	fi
-	grep -E '^(stat::|#[0-9]+ +DONE)' "$work/$f.log" || true
+	# the final statistics (with -fork: the last progress line)
+	grep -E '^stat::' "$work/$f.log" ||
+		grep -E '^#[0-9]+' "$work/$f.log" | tail -n 1 || true
 done
 exit $status
