@@ -321,7 +321,7 @@ main(int argc, char **argv)
 			fmt_us(b[f], sizeof b[f], med[f]);
 		fmt_us(tb, sizeof tb, tt);
 		if (tt > 0)
-			snprintf(tr, sizeof tr, "%.1fx", tt / med[F_BP]);
+			snprintf(tr, sizeof tr, "%.2fx", tt / med[F_BP]);
 		else
 			snprintf(tr, sizeof tr, "-");
 		printf("%-12s %5d %10s %10s %8.3f %10s %8.2f %10s %8.2f "
