@@ -1269,6 +1269,13 @@ emit_fixed_kernels(Emit *E, const char *name)
 			"*restrict g)\n{\n\tfor (int i = 0; i < n; i++)\n"
 			"\t\tg[i] = -g[i] + %s;\n}\n",
 		     R, zero);
+	} else if (strcmp(name, "k_zil_sgd") == 0) {
+		kern(E, "\n/* w -= lr * (-g + 0): k_zil_grad and k_sgd in one pass "
+			"over g */\nstatic void\nk_zil_sgd(int n, %s lr, %s "
+			"*restrict w, const %s *restrict g)\n{\n"
+			"\tfor (int i = 0; i < n; i++)\n"
+			"\t\tw[i] -= lr * (-g[i] + %s);\n}\n",
+		     R, R, R, zero);
 	} else if (strcmp(name, "k_sgd") == 0) {
 		kern(E, "\n/* w -= lr * g */\nstatic void\nk_sgd(int n, %s lr, %s "
 			"*restrict w, const %s *restrict g)\n{\n"
@@ -1917,12 +1924,9 @@ emit_sweep(Emit *E, Mode mode)
 						emit_vjp(E, n, j, E->val[n->id], xs,
 							 E->adj[n->id],
 							 "s->zil.scratch", 0);
-						emit_fixed_kernels(E, "k_zil_grad");
-						emit_fixed_kernels(E, "k_sgd");
-						line(E, "k_zil_grad(%lld, s->zil.scratch);",
-						     (long long)cnt);
-						line(E, "k_sgd(%lld, lr, %s, s->zil.scratch); "
-							"/* in place, now */",
+						emit_fixed_kernels(E, "k_zil_sgd");
+						line(E, "k_zil_sgd(%lld, lr, %s, "
+							"s->zil.scratch); /* in place, now */",
 						     (long long)cnt, param_ptr(E, "p", pd));
 						continue;
 					}
@@ -1958,8 +1962,8 @@ emit_sweep(Emit *E, Mode mode)
 			const char *acc = whole(E, "", arena_printf(E->a,
 					"s->zil.%s", member_name(E, p->name)),
 				&p->shape, 0);
-			line(E, "k_zil_grad(%lld, %s);", (long long)cnt, acc);
-			line(E, "k_sgd(%lld, lr, %s, %s);", (long long)cnt,
+			emit_fixed_kernels(E, "k_zil_sgd");
+			line(E, "k_zil_sgd(%lld, lr, %s, %s);", (long long)cnt,
 			     param_ptr(E, "p", p), acc);
 			continue;
 		}
