@@ -30,9 +30,11 @@ for f in ${FUZZERS:-fuzz_compile fuzz_ckpt}; do
 	fi
 	cp "$src"/regress/${f#fuzz_}/* "$work/seeds_${f#fuzz_}/" 2>/dev/null || true
 	echo "== $f for ${secs}s"
-	# -timeout: one input may take at most 10 s; -rss_limit_mb: 2 GB
+	# -timeout: one input may take at most 30 s (inputs at the designed
+	# limits, e.g. 10^6 loop iterations, take about 1 s natively and 10-15 s
+	# instrumented on a busy machine); -rss_limit_mb: 2 GB
 	if ! "$exe" "$corpus" "$work/seeds_${f#fuzz_}" $dict \
-		-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+		-max_total_time="$secs" -timeout=30 -rss_limit_mb=2048 \
 		-max_len=65536 -print_final_stats=1 \
 		-artifact_prefix="$work/${f}-" ${FUZZ_ARGS:-} 2>"$work/$f.log"; then
 		status=1
