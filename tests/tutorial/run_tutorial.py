@@ -4,6 +4,7 @@ page's ```pcg and ```c blocks, checked, generated, compiled warning-free and
 run on the digits; the diagnostic the page shows is the one pcc prints.
 
 usage: run_tutorial.py TUTORIAL.md PCC CC RUNTIME_INCLUDE RUNTIME_LIB DIGITS
+                       [LIBS...]   (what the runtime links, e.g. -lopenblas)
 """
 import gzip
 import os
@@ -15,6 +16,7 @@ import tempfile
 
 doc, pcc, cc, inc, lib, digits = (os.path.abspath(a) if os.path.exists(a)
                                   else a for a in sys.argv[1:7])
+extra_libs = sys.argv[7:]
 count = failed = 0
 
 
@@ -68,7 +70,8 @@ p = sh(pcc, "mynet.pcg", "-o", "mynet.c", "--batch", "16", cwd=tmp)
 ok(p.returncode == 0 and os.path.exists(os.path.join(tmp, "mynet.h")),
    "pcc writes mynet.c and mynet.h", p.stderr)
 p = sh(cc, "-O2", "-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror",
-       "train.c", "mynet.c", "-I", inc, lib, "-lm", "-o", "train", cwd=tmp)
+       "train.c", "mynet.c", "-I", inc, lib, *extra_libs, "-lm", "-o", "train",
+       cwd=tmp)
 ok(p.returncode == 0, "train.c and mynet.c compile warning-free",
    p.stderr)
 with open(os.path.join(tmp, "digits.csv"), "wb") as f:
