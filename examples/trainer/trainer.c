@@ -572,14 +572,20 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
-	/* the data */
-	dataset train, test;
+	/* the data; from here on every exit frees what was allocated */
+	int rc = 0;
+	dataset train = {0}, test = {0};
+	void *params[NUM_METHODS] = {0}, *state[NUM_METHODS] = {0};
+	record *rec = NULL;
+	int *order = NULL;
 	const char *path = o.data_path[0] ? o.data_path
 	                   : fashion       ? FASHION_DIR
 	                                   : TRAINER_DIGITS_CSV;
 	if (fashion ? data_load_fashion(path, &train, &test)
-	            : data_load_digits(path, &train, &test))
-		return EXIT_DATA;
+	            : data_load_digits(path, &train, &test)) {
+		rc = EXIT_DATA;
+		goto out;
+	}
 	if (o.limit)
 		data_truncate(&train, (int)o.limit);
 	if (train.features != m->features || train.classes != m->classes) {
@@ -587,16 +593,17 @@ main(int argc, char **argv)
 				"%d and %d\n",
 			path, train.features, train.classes, m->name, m->features,
 			m->classes);
-		return EXIT_DATA;
+		rc = EXIT_DATA;
+		goto out;
 	}
 	if (train.n < m->batch || test.n < 1) {
 		fprintf(stderr, "%s: %d training samples; a batch needs %d\n",
 			path, train.n, m->batch);
-		return EXIT_DATA;
+		rc = EXIT_DATA;
+		goto out;
 	}
 
 	/* one parameter set and state per method, all from the same start */
-	void *params[NUM_METHODS] = {0}, *state[NUM_METHODS] = {0};
 	for (int k = 0; k < NUM_METHODS; k++) {
 		if (!use[k])
 			continue;
@@ -604,12 +611,18 @@ main(int argc, char **argv)
 		state[k] = calloc(1, m->state_size);
 		if (!params[k] || !state[k]) {
 			fprintf(stderr, "trainer: out of memory\n");
-			return EXIT_FILE;
+			rc = EXIT_FILE;
+			goto out;
 		}
 		m->init(params[k], (uint64_t)o.seed);
 	}
 	int max_records = (int)(o.epochs * NUM_METHODS), nrec = 0;
-	record *rec = calloc((size_t)max_records, sizeof *rec);
+	rec = calloc((size_t)max_records, sizeof *rec);
+	if (!rec) {
+		fprintf(stderr, "trainer: out of memory\n");
+		rc = EXIT_FILE;
+		goto out;
+	}
 	char csv[1100], svg[1100], ck[1100];
 	snprintf(csv, sizeof csv, "%s/curves.csv", o.out);
 	snprintf(svg, sizeof svg, "%s/plot.svg", o.out);
@@ -623,14 +636,18 @@ main(int argc, char **argv)
 						"checkpoint (missing, damaged, "
 						"or of another model)\n",
 					ck);
-				return EXIT_FILE;
+				rc = EXIT_FILE;
+				goto out;
 			}
 		}
 		record *all = calloc((size_t)(done * NUM_METHODS) + 1,
 				     sizeof *all);
 		int nall;
-		if (plot_read_csv(csv, all, (int)(done * NUM_METHODS), &nall))
-			return EXIT_FILE;
+		if (plot_read_csv(csv, all, (int)(done * NUM_METHODS), &nall)) {
+			free(all);
+			rc = EXIT_FILE;
+			goto out;
+		}
 		for (int i = 0; i < nall; i++)
 			if (all[i].epoch <= done)
 				rec[nrec++] = all[i];
@@ -664,7 +681,12 @@ main(int argc, char **argv)
 	int gnuplot = !strcmp(o.plot, "gnuplot") ||
 	              (!strcmp(o.plot, "auto") &&
 	               !system("command -v gnuplot >/dev/null 2>&1"));
-	int *order = malloc((size_t)train.n * sizeof *order);
+	order = malloc((size_t)train.n * sizeof *order);
+	if (!order) {
+		fprintf(stderr, "trainer: out of memory\n");
+		rc = EXIT_FILE;
+		goto out;
+	}
 	for (long epoch = done + 1; epoch <= o.epochs; epoch++) {
 		shuffle(order, train.n, o.seed, epoch);
 		for (int k = 0; k < NUM_METHODS; k++) {
@@ -735,19 +757,24 @@ main(int argc, char **argv)
 			if (m->save(params[k], ck)) {
 				fprintf(stderr, "%s: cannot write checkpoint\n",
 					ck);
-				return EXIT_FILE;
+				rc = EXIT_FILE;
+				goto out;
 			}
 		}
-		if (plot_write_csv(csv, rec, nrec) || save_state(&o, epoch))
-			return EXIT_FILE;
+		if (plot_write_csv(csv, rec, nrec) || save_state(&o, epoch)) {
+			rc = EXIT_FILE;
+			goto out;
+		}
 		for (int k = 0; k < NUM_METHODS; k++) {
 			checkpoint_path(ck, sizeof ck, &o, k, epoch - 1);
 			remove(ck);
 		}
 		if (gnuplot ? plot_gnuplot(svg, title, rec, nrec)
 		    : strcmp(o.plot, "none") ? plot_svg(svg, title, rec, nrec)
-		                             : 0)
-			return EXIT_FILE;
+		                             : 0) {
+			rc = EXIT_FILE;
+			goto out;
+		}
 	}
 	/* the last epoch in one line per method, and the point of it all */
 	for (int i = 0; i < nrec; i++)
@@ -766,6 +793,7 @@ main(int argc, char **argv)
 	printf("wrote %s, %s and the checkpoints of epoch %ld in %s/\n", csv,
 	       strcmp(o.plot, "none") ? svg : "(no plot)", o.epochs, o.out);
 
+out:
 	free(order);
 	free(rec);
 	for (int k = 0; k < NUM_METHODS; k++) {
@@ -774,5 +802,5 @@ main(int argc, char **argv)
 	}
 	data_free(&train);
 	data_free(&test);
-	return 0;
+	return rc;
 }

@@ -4,7 +4,7 @@ page's ```pcg and ```c blocks, checked, generated, compiled warning-free and
 run on the digits; the diagnostic the page shows is the one pcc prints.
 
 usage: run_tutorial.py TUTORIAL.md PCC CC RUNTIME_INCLUDE RUNTIME_LIB DIGITS
-                       [LIBS...]   (what the runtime links, e.g. -lopenblas)
+                       [FLAGS...]  (what the runtime links with: -lopenblas, -fsanitize=...)
 """
 import gzip
 import os
