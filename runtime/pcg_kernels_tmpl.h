@@ -1,0 +1,1142 @@
+/*
+ * pcg_kernels_tmpl.h — the body of the operation kernels, written once for
+ * a scalar type and included by pcg_kernels.c once for float and once for
+ * double.  Not an installed header: pcg_runtime.h says what every kernel
+ * computes.
+ *
+ * The includer defines:
+ *   REAL        the scalar type
+ *   SFX(name)   name with the type's suffix (pcg_fill -> pcg_fill_f)
+ *   EXP, LOG, LOG1P, SQRT, FABS   the <math.h> functions for REAL
+ * and the index walks (walk_init, walk_axis, walk_start, walk_next,
+ * walk_step) and stride helpers (row_major, kept_strides).
+ *
+ * Arithmetic.  Each expression is the one documented in pcg_runtime.h,
+ * written in the same order (pcc's generated code used to paste most of
+ * these kernels as text, and results must keep their bits): do not
+ * reorder sums, hoist divisions or merge loops in a way that changes an
+ * operation.  Constants are written (REAL)0, (REAL)0.5, ... so that
+ * nothing is computed in double for float.
+ */
+
+/* ------------------------------------------------------ element-wise */
+
+void
+SFX(pcg_fill)(int n, REAL *restrict y, REAL v)
+{
+	for (int i = 0; i < n; i++)
+		y[i] = v;
+}
+
+void
+SFX(pcg_copy)(int n, REAL *restrict y, const REAL *restrict x)
+{
+	for (int i = 0; i < n; i++)
+		y[i] = x[i];
+}
+
+void
+SFX(pcg_copy_vjp)(int n, int acc, REAL *restrict dx, const REAL *restrict dy)
+{
+	for (int i = 0; i < n; i++)
+		dx[i] = acc ? dx[i] + dy[i] : dy[i];
+}
+
+void
+SFX(pcg_scale)(int n, REAL c, REAL *restrict g)
+{
+	for (int i = 0; i < n; i++)
+		g[i] *= c;
+}
+
+void
+SFX(pcg_error)(int n, REAL *restrict eps, const REAL *restrict x,
+	       const REAL *restrict mu)
+{
+	for (int i = 0; i < n; i++)
+		eps[i] = x[i] - mu[i];
+}
+
+void
+SFX(pcg_infer)(int n, REAL gamma, REAL *restrict dev, REAL *restrict x,
+	       const REAL *restrict mu0, const REAL *restrict eps,
+	       const REAL *restrict fb)
+{
+	for (int i = 0; i < n; i++) {
+		dev[i] += gamma * (fb[i] - eps[i]);
+		x[i] = mu0[i] + dev[i];
+	}
+}
+
+REAL
+SFX(pcg_half_sq)(int n, const REAL *restrict eps)
+{
+	REAL s = 0;
+
+	for (int i = 0; i < n; i++)
+		s += eps[i] * eps[i];
+	return (REAL)0.5 * s;
+}
+
+REAL
+SFX(pcg_sum)(int n, const REAL *restrict x)
+{
+	REAL s = 0;
+
+	for (int i = 0; i < n; i++)
+		s += x[i];
+	return s;
+}
+
+void
+SFX(pcg_sgd)(int n, REAL lr, REAL *restrict w, const REAL *restrict g)
+{
+	for (int i = 0; i < n; i++)
+		w[i] -= lr * g[i];
+}
+
+void
+SFX(pcg_zil_sgd)(int n, REAL lr, REAL *restrict w, const REAL *restrict g)
+{
+	for (int i = 0; i < n; i++)
+		w[i] -= lr * (-g[i] + (REAL)0);
+}
+
+void
+SFX(pcg_canon)(int n, REAL *restrict g)
+{
+	for (int i = 0; i < n; i++)
+		g[i] = g[i] + (REAL)0;
+}
+
+void
+SFX(pcg_zil_grad)(int n, REAL *restrict g)
+{
+	for (int i = 0; i < n; i++)
+		g[i] = -g[i] + (REAL)0;
+}
+
+/* ------------------------------------------------------ along an axis */
+
+/* m = x[0], then m = x[k s] > m ? x[k s] : m, k = 1 .. n-1. */
+static inline REAL
+SFX(axis_max)(int n, ptrdiff_t s, const REAL *x)
+{
+	REAL m = x[0];
+
+	for (int k = 1; k < n; k++)
+		m = x[k * s] > m ? x[k * s] : m;
+	return m;
+}
+
+/* The sum of exp(x[k s] - m) in order k. */
+static inline REAL
+SFX(axis_sum_exp)(int n, ptrdiff_t s, const REAL *x, REAL m)
+{
+	REAL sum = 0;
+
+	for (int k = 0; k < n; k++)
+		sum += EXP(x[k * s] - m);
+	return sum;
+}
+
+/* The offset of element (o, 0, i) of an [outer][n][inner] view. */
+static inline ptrdiff_t
+SFX(axis_at)(int o, int n, int inner, int i)
+{
+	return (ptrdiff_t)o * n * inner + i;
+}
+
+void
+SFX(pcg_softmax)(int outer, int n, int inner, REAL *restrict y,
+		 const REAL *restrict x)
+{
+	ptrdiff_t s = inner;
+
+	if (n <= 0)
+		return;
+	for (int o = 0; o < outer; o++)
+		for (int i = 0; i < inner; i++) {
+			const REAL *xr = x + SFX(axis_at)(o, n, inner, i);
+			REAL *yr = y + SFX(axis_at)(o, n, inner, i);
+			REAL m = SFX(axis_max)(n, s, xr);
+			REAL sum = SFX(axis_sum_exp)(n, s, xr, m);
+
+			for (int k = 0; k < n; k++)
+				yr[k * s] = EXP(xr[k * s] - m) / sum;
+		}
+}
+
+void
+SFX(pcg_log_softmax)(int outer, int n, int inner, REAL *restrict y,
+		     const REAL *restrict x)
+{
+	ptrdiff_t s = inner;
+
+	if (n <= 0)
+		return;
+	for (int o = 0; o < outer; o++)
+		for (int i = 0; i < inner; i++) {
+			const REAL *xr = x + SFX(axis_at)(o, n, inner, i);
+			REAL *yr = y + SFX(axis_at)(o, n, inner, i);
+			REAL m = SFX(axis_max)(n, s, xr);
+			REAL lse = m + LOG(SFX(axis_sum_exp)(n, s, xr, m));
+
+			for (int k = 0; k < n; k++)
+				yr[k * s] = xr[k * s] - lse;
+		}
+}
+
+void
+SFX(pcg_softmax_vjp)(int outer, int n, int inner, int acc,
+		     REAL *restrict dx, const REAL *restrict dy,
+		     const REAL *restrict y)
+{
+	ptrdiff_t s = inner;
+
+	for (int o = 0; o < outer; o++)
+		for (int i = 0; i < inner; i++) {
+			ptrdiff_t at = SFX(axis_at)(o, n, inner, i);
+			const REAL *yr = y + at, *gr = dy + at;
+			REAL *dr = dx + at;
+			REAL sg = 0;
+
+			for (int k = 0; k < n; k++)
+				sg += gr[k * s] * yr[k * s];
+			for (int k = 0; k < n; k++) {
+				REAL v = yr[k * s] * (gr[k * s] - sg);
+
+				dr[k * s] = acc ? dr[k * s] + v : v;
+			}
+		}
+}
+
+void
+SFX(pcg_log_softmax_vjp)(int outer, int n, int inner, int acc,
+			 REAL *restrict dx, const REAL *restrict dy,
+			 const REAL *restrict y)
+{
+	ptrdiff_t s = inner;
+
+	for (int o = 0; o < outer; o++)
+		for (int i = 0; i < inner; i++) {
+			ptrdiff_t at = SFX(axis_at)(o, n, inner, i);
+			const REAL *yr = y + at, *gr = dy + at;
+			REAL *dr = dx + at;
+			REAL sg = 0;
+
+			for (int k = 0; k < n; k++)
+				sg += gr[k * s];
+			for (int k = 0; k < n; k++) {
+				REAL v = gr[k * s] - EXP(yr[k * s]) * sg;
+
+				dr[k * s] = acc ? dr[k * s] + v : v;
+			}
+		}
+}
+
+void
+SFX(pcg_layernorm)(int outer, int n, int inner, REAL eps, REAL *restrict y,
+		   const REAL *restrict x)
+{
+	ptrdiff_t s = inner;
+
+	for (int o = 0; o < outer; o++)
+		for (int i = 0; i < inner; i++) {
+			const REAL *xr = x + SFX(axis_at)(o, n, inner, i);
+			REAL *yr = y + SFX(axis_at)(o, n, inner, i);
+			REAL m = 0, v = 0;
+
+			for (int k = 0; k < n; k++)
+				m += xr[k * s];
+			m /= n;
+			for (int k = 0; k < n; k++)
+				v += (xr[k * s] - m) * (xr[k * s] - m);
+			REAL inv = (REAL)1 / SQRT(v / n + eps);
+			for (int k = 0; k < n; k++)
+				yr[k * s] = (xr[k * s] - m) * inv;
+		}
+}
+
+void
+SFX(pcg_layernorm_vjp)(int outer, int n, int inner, REAL eps, int acc,
+		       REAL *restrict dx, const REAL *restrict dy,
+		       const REAL *restrict x, const REAL *restrict y)
+{
+	ptrdiff_t s = inner;
+
+	for (int o = 0; o < outer; o++)
+		for (int i = 0; i < inner; i++) {
+			ptrdiff_t at = SFX(axis_at)(o, n, inner, i);
+			const REAL *xr = x + at, *yr = y + at, *gr = dy + at;
+			REAL *dr = dx + at;
+			REAL m = 0, v = 0, mg = 0, mgy = 0;
+
+			for (int k = 0; k < n; k++)
+				m += xr[k * s];
+			m /= n;
+			for (int k = 0; k < n; k++) {
+				v += (xr[k * s] - m) * (xr[k * s] - m);
+				mg += gr[k * s];
+				mgy += gr[k * s] * yr[k * s];
+			}
+			mg /= n;
+			mgy /= n;
+			REAL inv = (REAL)1 / SQRT(v / n + eps);
+			for (int k = 0; k < n; k++) {
+				REAL g = (gr[k * s] - mg - yr[k * s] * mgy) * inv;
+
+				dr[k * s] = acc ? dr[k * s] + g : g;
+			}
+		}
+}
+
+/* --------------------------------------------------- targets_near */
+
+void
+SFX(pcg_near_mse)(int batch, int n, int ts, REAL c, REAL *restrict t,
+		  const REAL *restrict o)
+{
+	for (int b = 0; b < batch; b++) {
+		const REAL *ob = o + (ptrdiff_t)b * n;
+		REAL *tb = t + (ptrdiff_t)b * ts;
+
+		for (int i = 0; i < n; i++)
+			tb[i] = ob[i] + c * (tb[i] - ob[i]);
+	}
+}
+
+void
+SFX(pcg_near_xent)(int batch, int rows, int n, int ts, REAL c,
+		   REAL *restrict t, const REAL *restrict o)
+{
+	if (n <= 0)
+		return;
+	for (int b = 0; b < batch; b++)
+		for (int r = 0; r < rows; r++) {
+			const REAL *orow = o + ((ptrdiff_t)b * rows + r) * n;
+			REAL *trow = t + (ptrdiff_t)b * ts + (ptrdiff_t)r * n;
+			REAL m = SFX(axis_max)(n, 1, orow);
+			REAL sum = SFX(axis_sum_exp)(n, 1, orow, m);
+
+			for (int i = 0; i < n; i++) {
+				REAL p = EXP(orow[i] - m) / sum;
+
+				trow[i] = p + c * (trow[i] - p);
+			}
+		}
+}
+
+/* ---------------------------------------------------- reductions */
+
+void
+SFX(pcg_reduce)(int op, int rank, const int *dims, const int *red,
+		REAL scale, REAL *restrict y, const REAL *restrict x)
+{
+	ptrdiff_t xs[PCG_MAX_RANK], ys[PCG_MAX_RANK];
+	ptrdiff_t ny = kept_strides(rank, dims, red, ys);
+	walk w;
+
+	row_major(rank, dims, xs);
+	for (ptrdiff_t i = 0; i < ny; i++)
+		y[i] = op == PCG_REDUCE_MAX ? -INFINITY : 0;
+	/*
+	 * Visit x in row-major order and fold each element into its y:
+	 * every y then sees its own elements in row-major order, which is
+	 * the order of the definition.
+	 */
+	walk_init(&w);
+	for (int a = 0; a < rank; a++)
+		walk_axis(&w, dims[a], xs[a], ys[a]);
+	if (walk_start(&w, 0, 0)) {
+		int last = w.rank - 1;
+		ptrdiff_t n = w.dim[last], s0 = w.st[0][last];
+		ptrdiff_t s1 = w.st[1][last];
+
+		do {
+			const REAL *xp = x + w.off[0];
+			REAL *yp = y + w.off[1];
+
+			for (ptrdiff_t j = 0; j < n; j++) {
+				REAL e = xp[j * s0], v = yp[j * s1];
+
+				if (op != PCG_REDUCE_MAX)
+					v += e;
+				else if (e > v || (isnan(e) && !isnan(v)))
+					v = e;
+				yp[j * s1] = v;
+			}
+		} while (walk_next(&w));
+	}
+	if (op != PCG_REDUCE_MAX)
+		for (ptrdiff_t i = 0; i < ny; i++)
+			y[i] = y[i] * scale;
+}
+
+void
+SFX(pcg_reduce_vjp)(int op, int rank, const int *dims, const int *red,
+		    int acc, REAL scale, REAL *restrict dx,
+		    const REAL *restrict dy, const REAL *restrict x,
+		    const REAL *restrict y)
+{
+	ptrdiff_t xs[PCG_MAX_RANK], ys[PCG_MAX_RANK];
+	ptrdiff_t nx = row_major(rank, dims, xs);
+	walk w, rw;
+
+	kept_strides(rank, dims, red, ys);
+	if (op != PCG_REDUCE_MAX) {
+		walk_init(&w);
+		for (int a = 0; a < rank; a++)
+			walk_axis(&w, dims[a], xs[a], ys[a]);
+		if (!walk_start(&w, 0, 0))
+			return;
+		int last = w.rank - 1;
+		ptrdiff_t n = w.dim[last], s0 = w.st[0][last];
+		ptrdiff_t s1 = w.st[1][last];
+
+		do {
+			REAL *dp = dx + w.off[0];
+			const REAL *gp = dy + w.off[1];
+
+			for (ptrdiff_t j = 0; j < n; j++) {
+				REAL v = gp[j * s1] * scale;
+
+				dp[j * s0] = acc ? dp[j * s0] + v : v;
+			}
+		} while (walk_next(&w));
+		return;
+	}
+	if (!acc)
+		for (ptrdiff_t i = 0; i < nx; i++)
+			dx[i] = 0;
+	/* For every y (w, over the kept axes), the first match among its
+	 * elements (rw, over the reduced axes, in row-major order). */
+	walk_init(&w);
+	walk_init(&rw);
+	for (int a = 0; a < rank; a++) {
+		if (red[a])
+			walk_axis(&rw, dims[a], xs[a], 0);
+		else
+			walk_axis(&w, dims[a], xs[a], ys[a]);
+	}
+	if (!walk_start(&w, 0, 0))
+		return;
+	do {
+		REAL yv = y[w.off[1]], g = dy[w.off[1]];
+
+		if (!walk_start(&rw, w.off[0], 0))
+			continue;
+		do {
+			REAL e = x[rw.off[0]];
+
+			if (e == yv || (isnan(e) && isnan(yv))) {
+				dx[rw.off[0]] = acc ? dx[rw.off[0]] + g : g;
+				break;
+			}
+		} while (walk_step(&rw));
+	} while (walk_step(&w));
+}
+
+/* ------------------------------------------- permutations, slices */
+
+void
+SFX(pcg_permute)(int rank, const int *dims, const int *perm,
+		 REAL *restrict y, const REAL *restrict x)
+{
+	ptrdiff_t xs[PCG_MAX_RANK], ys[PCG_MAX_RANK];
+	int ydims[PCG_MAX_RANK];
+	walk w;
+
+	row_major(rank, dims, xs);
+	for (int a = 0; a < rank; a++)
+		ydims[a] = dims[perm[a]];
+	row_major(rank, ydims, ys);
+	walk_init(&w);
+	for (int a = 0; a < rank; a++)
+		walk_axis(&w, ydims[a], xs[perm[a]], ys[a]);
+	if (!walk_start(&w, 0, 0))
+		return;
+	int last = w.rank - 1;
+	ptrdiff_t n = w.dim[last], s0 = w.st[0][last], s1 = w.st[1][last];
+
+	do {
+		const REAL *xp = x + w.off[0];
+		REAL *yp = y + w.off[1];
+
+		for (ptrdiff_t j = 0; j < n; j++)
+			yp[j * s1] = xp[j * s0];
+	} while (walk_next(&w));
+}
+
+void
+SFX(pcg_permute_vjp)(int rank, const int *dims, const int *perm, int acc,
+		     REAL *restrict dx, const REAL *restrict dy)
+{
+	ptrdiff_t xs[PCG_MAX_RANK], ys[PCG_MAX_RANK];
+	int ydims[PCG_MAX_RANK];
+	walk w;
+
+	row_major(rank, dims, xs);
+	for (int a = 0; a < rank; a++)
+		ydims[a] = dims[perm[a]];
+	row_major(rank, ydims, ys);
+	walk_init(&w);
+	for (int a = 0; a < rank; a++)
+		walk_axis(&w, ydims[a], xs[perm[a]], ys[a]);
+	if (!walk_start(&w, 0, 0))
+		return;
+	int last = w.rank - 1;
+	ptrdiff_t n = w.dim[last], s0 = w.st[0][last], s1 = w.st[1][last];
+
+	do {
+		REAL *dp = dx + w.off[0];
+		const REAL *gp = dy + w.off[1];
+
+		for (ptrdiff_t j = 0; j < n; j++)
+			dp[j * s0] = acc ? dp[j * s0] + gp[j * s1] : gp[j * s1];
+	} while (walk_next(&w));
+}
+
+/* The walk of a slice: x's offsets (from lo, stepping) and y's. */
+static int
+SFX(slice_walk)(walk *w, int rank, const int *dims, const int *lo,
+		const int *step, const int *ydims)
+{
+	ptrdiff_t xs[PCG_MAX_RANK], ys[PCG_MAX_RANK], base = 0;
+
+	row_major(rank, dims, xs);
+	row_major(rank, ydims, ys);
+	walk_init(w);
+	for (int a = 0; a < rank; a++) {
+		base += (ptrdiff_t)lo[a] * xs[a];
+		walk_axis(w, ydims[a], xs[a] * step[a], ys[a]);
+	}
+	return walk_start(w, base, 0);
+}
+
+void
+SFX(pcg_slice)(int rank, const int *dims, const int *lo, const int *step,
+	       const int *ydims, REAL *restrict y, const REAL *restrict x)
+{
+	walk w;
+
+	if (!SFX(slice_walk)(&w, rank, dims, lo, step, ydims))
+		return;
+	int last = w.rank - 1;
+	ptrdiff_t n = w.dim[last], s0 = w.st[0][last], s1 = w.st[1][last];
+
+	do {
+		const REAL *xp = x + w.off[0];
+		REAL *yp = y + w.off[1];
+
+		for (ptrdiff_t j = 0; j < n; j++)
+			yp[j * s1] = xp[j * s0];
+	} while (walk_next(&w));
+}
+
+void
+SFX(pcg_slice_vjp)(int rank, const int *dims, const int *lo,
+		   const int *step, const int *ydims, int acc,
+		   REAL *restrict dx, const REAL *restrict dy)
+{
+	ptrdiff_t xs[PCG_MAX_RANK];
+	ptrdiff_t nx = row_major(rank, dims, xs);
+	walk w;
+
+	if (!acc)
+		for (ptrdiff_t i = 0; i < nx; i++)
+			dx[i] = 0;
+	if (!SFX(slice_walk)(&w, rank, dims, lo, step, ydims))
+		return;
+	int last = w.rank - 1;
+	ptrdiff_t n = w.dim[last], s0 = w.st[0][last], s1 = w.st[1][last];
+
+	do {
+		REAL *dp = dx + w.off[0];
+		const REAL *gp = dy + w.off[1];
+
+		for (ptrdiff_t j = 0; j < n; j++)
+			dp[j * s0] += gp[j * s1];
+	} while (walk_next(&w));
+}
+
+/* ------------------------------------------------- concatenation */
+
+void
+SFX(pcg_place)(int batch, int outer, int ylen, int off, int xlen, int xbs,
+	       REAL *restrict y, const REAL *restrict x)
+{
+	for (int b = 0; b < batch; b++)
+		for (int o = 0; o < outer; o++) {
+			REAL *yp = y + ((ptrdiff_t)b * outer + o) * ylen + off;
+			const REAL *xp = x + (ptrdiff_t)b * xbs +
+					 (ptrdiff_t)o * xlen;
+
+			for (int i = 0; i < xlen; i++)
+				yp[i] = xp[i];
+		}
+}
+
+void
+SFX(pcg_gather)(int batch, int outer, int ylen, int off, int xlen, int dxbs,
+		int acc, REAL *restrict dx, const REAL *restrict dy)
+{
+	for (int b = 0; b < batch; b++) {
+		int add = acc || (dxbs == 0 && b > 0);
+
+		for (int o = 0; o < outer; o++) {
+			const REAL *gp = dy + ((ptrdiff_t)b * outer + o) * ylen +
+					 off;
+			REAL *dp = dx + (ptrdiff_t)b * dxbs +
+				   (ptrdiff_t)o * xlen;
+
+			for (int i = 0; i < xlen; i++)
+				dp[i] = add ? dp[i] + gp[i] : gp[i];
+		}
+	}
+}
+
+/* ------------------------------------------------ triangular masks */
+
+void
+SFX(pcg_tri)(int lower, int count, int m, int n, int k, REAL fill,
+	     REAL *restrict y, const REAL *restrict x)
+{
+	for (int c = 0; c < count; c++)
+		for (int i = 0; i < m; i++) {
+			ptrdiff_t at = ((ptrdiff_t)c * m + i) * n;
+
+			for (int j = 0; j < n; j++) {
+				int keep = lower ? j - i <= k : j - i >= k;
+
+				y[at + j] = keep ? x[at + j] : fill;
+			}
+		}
+}
+
+void
+SFX(pcg_tri_vjp)(int lower, int count, int m, int n, int k, int acc,
+		 REAL *restrict dx, const REAL *restrict dy)
+{
+	for (int c = 0; c < count; c++)
+		for (int i = 0; i < m; i++) {
+			ptrdiff_t at = ((ptrdiff_t)c * m + i) * n;
+
+			for (int j = 0; j < n; j++) {
+				int keep = lower ? j - i <= k : j - i >= k;
+
+				if (keep)
+					dx[at + j] = acc ? dx[at + j] + dy[at + j]
+							 : dy[at + j];
+				else if (!acc)
+					dx[at + j] = 0;
+			}
+		}
+}
+
+/* ------------------------------------------ convolution, pooling */
+
+void
+SFX(pcg_im2col_ex)(int c, int h, int w, int kh, int kw, int sh, int sw,
+		   int ph, int pw, int dh, int dw, int oh, int ow,
+		   const REAL *restrict x, REAL *restrict col)
+{
+	ptrdiff_t plane = (ptrdiff_t)oh * ow;
+
+	for (int ch = 0; ch < c; ch++)
+		for (int a = 0; a < kh; a++)
+			for (int b = 0; b < kw; b++) {
+				REAL *row = col + (((ptrdiff_t)ch * kh + a) * kw + b) *
+							  plane;
+
+				for (int i = 0; i < oh; i++) {
+					int yy = i * sh + a * dh - ph;
+					REAL *r = row + (ptrdiff_t)i * ow;
+
+					if (yy < 0 || yy >= h) {
+						for (int j = 0; j < ow; j++)
+							r[j] = 0;
+						continue;
+					}
+					const REAL *xr = x + ((ptrdiff_t)ch * h + yy) * w;
+					for (int j = 0; j < ow; j++) {
+						int xx = j * sw + b * dw - pw;
+
+						r[j] = xx >= 0 && xx < w ? xr[xx] : 0;
+					}
+				}
+			}
+}
+
+void
+SFX(pcg_col2im_ex)(int c, int h, int w, int kh, int kw, int sh, int sw,
+		   int ph, int pw, int dh, int dw, int oh, int ow, int acc,
+		   const REAL *restrict col, REAL *restrict dx)
+{
+	ptrdiff_t plane = (ptrdiff_t)oh * ow;
+
+	if (!acc)
+		for (ptrdiff_t i = 0; i < (ptrdiff_t)c * h * w; i++)
+			dx[i] = 0;
+	for (int ch = 0; ch < c; ch++)
+		for (int a = 0; a < kh; a++)
+			for (int b = 0; b < kw; b++) {
+				const REAL *row = col + (((ptrdiff_t)ch * kh + a) * kw +
+							 b) * plane;
+
+				for (int i = 0; i < oh; i++) {
+					int yy = i * sh + a * dh - ph;
+
+					if (yy < 0 || yy >= h)
+						continue;
+					const REAL *r = row + (ptrdiff_t)i * ow;
+					REAL *dr = dx + ((ptrdiff_t)ch * h + yy) * w;
+					for (int j = 0; j < ow; j++) {
+						int xx = j * sw + b * dw - pw;
+
+						if (xx >= 0 && xx < w)
+							dr[xx] += r[j];
+					}
+				}
+			}
+}
+
+/*
+ * The in-image part of a pooling window at (y0, x0), kh x kw, of an
+ * h x w plane: rows a0 .. a1-1 and columns b0 .. b1-1 of the window.
+ * Returns 0 if it is empty.
+ */
+static inline int
+SFX(pool_clip)(int h, int w, int kh, int kw, int y0, int x0, int *a0,
+	       int *a1, int *b0, int *b1)
+{
+	*a0 = y0 < 0 ? -y0 : 0;
+	*a1 = h - y0 < kh ? h - y0 : kh;
+	*b0 = x0 < 0 ? -x0 : 0;
+	*b1 = w - x0 < kw ? w - x0 : kw;
+	return *a0 < *a1 && *b0 < *b1;
+}
+
+void
+SFX(pcg_pool2d)(int max, int planes, int h, int w, int kh, int kw, int sh,
+		int sw, int ph, int pw, int oh, int ow, REAL *restrict y,
+		const REAL *restrict x)
+{
+	REAL area = (REAL)(kh * kw);
+
+	for (int p = 0; p < planes; p++) {
+		const REAL *xp = x + (ptrdiff_t)p * h * w;
+		REAL *yp = y + (ptrdiff_t)p * oh * ow;
+
+		for (int i = 0; i < oh; i++)
+			for (int j = 0; j < ow; j++) {
+				int y0 = i * sh - ph, x0 = j * sw - pw;
+				int a0, a1, b0, b1;
+				REAL v;
+
+				if (!SFX(pool_clip)(h, w, kh, kw, y0, x0, &a0,
+						    &a1, &b0, &b1)) {
+					yp[i * ow + j] = max ? -INFINITY : 0;
+					continue;
+				}
+				v = max ? xp[(ptrdiff_t)(y0 + a0) * w + x0 + b0]
+					: 0;
+				for (int a = a0; a < a1; a++)
+					for (int b = b0; b < b1; b++) {
+						REAL e = xp[(ptrdiff_t)(y0 + a) * w +
+							    x0 + b];
+
+						v = max ? (e > v ? e : v) : v + e;
+					}
+				yp[i * ow + j] = max ? v : v / area;
+			}
+	}
+}
+
+void
+SFX(pcg_pool2d_vjp)(int max, int planes, int h, int w, int kh, int kw,
+		    int sh, int sw, int ph, int pw, int oh, int ow, int acc,
+		    REAL *restrict dx, const REAL *restrict dy,
+		    const REAL *restrict x)
+{
+	REAL area = (REAL)(kh * kw);
+
+	if (!acc)
+		for (ptrdiff_t i = 0; i < (ptrdiff_t)planes * h * w; i++)
+			dx[i] = 0;
+	for (int p = 0; p < planes; p++) {
+		const REAL *xp = x + (ptrdiff_t)p * h * w;
+		const REAL *gp = dy + (ptrdiff_t)p * oh * ow;
+		REAL *dp = dx + (ptrdiff_t)p * h * w;
+
+		for (int i = 0; i < oh; i++)
+			for (int j = 0; j < ow; j++) {
+				int y0 = i * sh - ph, x0 = j * sw - pw;
+				int a0, a1, b0, b1;
+				REAL g = gp[i * ow + j];
+
+				if (!SFX(pool_clip)(h, w, kh, kw, y0, x0, &a0,
+						    &a1, &b0, &b1))
+					continue;
+				if (max) {
+					ptrdiff_t best = (ptrdiff_t)(y0 + a0) * w +
+							 x0 + b0;
+
+					for (int a = a0; a < a1; a++)
+						for (int b = b0; b < b1; b++) {
+							ptrdiff_t at = (ptrdiff_t)(y0 + a) * w +
+								       x0 + b;
+
+							if (xp[at] > xp[best])
+								best = at;
+						}
+					dp[best] += g;
+				} else {
+					for (int a = a0; a < a1; a++)
+						for (int b = b0; b < b1; b++)
+							dp[(ptrdiff_t)(y0 + a) * w +
+							   x0 + b] += g / area;
+				}
+			}
+	}
+}
+
+/* ------------------------------------------------------ integer ids */
+
+void
+SFX(pcg_embed)(int n, int d, REAL *restrict y, const REAL *restrict e,
+	       const int32_t *restrict ids)
+{
+	for (int i = 0; i < n; i++) {
+		const REAL *er = e + (ptrdiff_t)ids[i] * d;
+		REAL *yr = y + (ptrdiff_t)i * d;
+
+		for (int j = 0; j < d; j++)
+			yr[j] = er[j];
+	}
+}
+
+void
+SFX(pcg_embed_vjp)(int n, int d, int v, int acc, REAL *restrict de,
+		   const REAL *restrict dy, const int32_t *restrict ids)
+{
+	if (!acc)
+		for (ptrdiff_t i = 0; i < (ptrdiff_t)v * d; i++)
+			de[i] = 0;
+	for (int i = 0; i < n; i++) {
+		REAL *dr = de + (ptrdiff_t)ids[i] * d;
+		const REAL *gr = dy + (ptrdiff_t)i * d;
+
+		for (int j = 0; j < d; j++)
+			dr[j] += gr[j];
+	}
+}
+
+void
+SFX(pcg_one_hot)(int n, int c, REAL *restrict y, const int32_t *restrict ids)
+{
+	for (int i = 0; i < n; i++) {
+		REAL *yr = y + (ptrdiff_t)i * c;
+
+		for (int k = 0; k < c; k++)
+			yr[k] = k == ids[i] ? 1 : 0;
+	}
+}
+
+/* ------------------------------------------------------------ losses */
+
+/*
+ * Sample b's part of a dx with per-sample stride dxs: whether its values
+ * are added (acc, or a shared dx after sample 0) or stored.
+ */
+static inline int
+SFX(loss_adds)(int acc, int dxs, int b)
+{
+	return acc || (dxs == 0 && b > 0);
+}
+
+/* 1, -1, 0 for d > 0, < 0, == 0; NaN for NaN. */
+static inline REAL
+SFX(sign)(REAL d)
+{
+	return d > 0 ? (REAL)1 : d < 0 ? (REAL)-1 : d == 0 ? (REAL)0 : d;
+}
+
+void
+SFX(pcg_mse)(int batch, int n, int os, int ts, REAL *restrict y,
+	     const REAL *restrict o, const REAL *restrict t)
+{
+	for (int b = 0; b < batch; b++) {
+		const REAL *ob = o + (ptrdiff_t)b * os;
+		const REAL *tb = t + (ptrdiff_t)b * ts;
+		REAL s = 0;
+
+		for (int i = 0; i < n; i++) {
+			REAL e = ob[i] - tb[i];
+
+			s += e * e;
+		}
+		y[b] = (REAL)0.5 * s;
+	}
+}
+
+void
+SFX(pcg_mse_vjp)(int wrt, int batch, int n, int os, int ts, int dxs, int acc,
+		 REAL *restrict dx, const REAL *restrict dy,
+		 const REAL *restrict o, const REAL *restrict t)
+{
+	for (int b = 0; b < batch; b++) {
+		const REAL *ob = o + (ptrdiff_t)b * os;
+		const REAL *tb = t + (ptrdiff_t)b * ts;
+		REAL *db = dx + (ptrdiff_t)b * dxs;
+		int add = SFX(loss_adds)(acc, dxs, b);
+		REAL g = dy[b];
+
+		for (int i = 0; i < n; i++) {
+			REAL v = g * (ob[i] - tb[i]);
+
+			if (wrt)
+				v = -v;
+			db[i] = add ? db[i] + v : v;
+		}
+	}
+}
+
+void
+SFX(pcg_xent)(int batch, int rows, int n, int os, int ts, REAL *restrict y,
+	      const REAL *restrict o, const REAL *restrict t)
+{
+	for (int b = 0; b < batch; b++) {
+		REAL loss = 0;
+
+		for (int r = 0; r < rows && n > 0; r++) {
+			const REAL *orow = o + (ptrdiff_t)b * os + (ptrdiff_t)r * n;
+			const REAL *trow = t + (ptrdiff_t)b * ts + (ptrdiff_t)r * n;
+			REAL m = SFX(axis_max)(n, 1, orow);
+			REAL lse = m + LOG(SFX(axis_sum_exp)(n, 1, orow, m));
+
+			for (int i = 0; i < n; i++)
+				loss -= trow[i] * (orow[i] - lse);
+		}
+		y[b] = loss;
+	}
+}
+
+void
+SFX(pcg_xent_vjp)(int wrt, int batch, int rows, int n, int os, int ts,
+		  int dxs, int acc, REAL *restrict dx,
+		  const REAL *restrict dy, const REAL *restrict o,
+		  const REAL *restrict t)
+{
+	if (n <= 0)
+		return;
+	for (int b = 0; b < batch; b++) {
+		int add = SFX(loss_adds)(acc, dxs, b);
+		REAL g = dy[b];
+
+		for (int r = 0; r < rows; r++) {
+			const REAL *orow = o + (ptrdiff_t)b * os + (ptrdiff_t)r * n;
+			const REAL *trow = t + (ptrdiff_t)b * ts + (ptrdiff_t)r * n;
+			REAL *drow = dx + (ptrdiff_t)b * dxs + (ptrdiff_t)r * n;
+			REAL m = SFX(axis_max)(n, 1, orow);
+			REAL sum = SFX(axis_sum_exp)(n, 1, orow, m);
+
+			if (wrt == 0) {
+				REAL tsum = 0;
+
+				for (int i = 0; i < n; i++)
+					tsum += trow[i];
+				for (int i = 0; i < n; i++) {
+					REAL v = g * (EXP(orow[i] - m) / sum * tsum -
+						      trow[i]);
+
+					drow[i] = add ? drow[i] + v : v;
+				}
+			} else {
+				REAL lse = m + LOG(sum);
+
+				for (int i = 0; i < n; i++) {
+					REAL v = -(g * (orow[i] - lse));
+
+					drow[i] = add ? drow[i] + v : v;
+				}
+			}
+		}
+	}
+}
+
+void
+SFX(pcg_xent_index)(int batch, int rows, int n, int os, REAL *restrict y,
+		    const REAL *restrict o, const int32_t *restrict labels)
+{
+	for (int b = 0; b < batch; b++) {
+		REAL s = 0;
+
+		for (int r = 0; r < rows && n > 0; r++) {
+			const REAL *orow = o + (ptrdiff_t)b * os + (ptrdiff_t)r * n;
+			int32_t l = labels[(ptrdiff_t)b * rows + r];
+			REAL m = SFX(axis_max)(n, 1, orow);
+			REAL lse = m + LOG(SFX(axis_sum_exp)(n, 1, orow, m));
+
+			s += lse - orow[l];
+		}
+		y[b] = s;
+	}
+}
+
+void
+SFX(pcg_xent_index_vjp)(int batch, int rows, int n, int os, int dxs, int acc,
+			REAL *restrict dx, const REAL *restrict dy,
+			const REAL *restrict o, const int32_t *restrict labels)
+{
+	if (n <= 0)
+		return;
+	for (int b = 0; b < batch; b++) {
+		int add = SFX(loss_adds)(acc, dxs, b);
+		REAL g = dy[b];
+
+		for (int r = 0; r < rows; r++) {
+			const REAL *orow = o + (ptrdiff_t)b * os + (ptrdiff_t)r * n;
+			REAL *drow = dx + (ptrdiff_t)b * dxs + (ptrdiff_t)r * n;
+			int32_t l = labels[(ptrdiff_t)b * rows + r];
+			REAL m = SFX(axis_max)(n, 1, orow);
+			REAL sum = SFX(axis_sum_exp)(n, 1, orow, m);
+
+			for (int i = 0; i < n; i++) {
+				REAL v = g * (EXP(orow[i] - m) / sum -
+					      (i == l ? (REAL)1 : (REAL)0));
+
+				drow[i] = add ? drow[i] + v : v;
+			}
+		}
+	}
+}
+
+void
+SFX(pcg_bce)(int batch, int n, int os, int ts, REAL *restrict y,
+	     const REAL *restrict o, const REAL *restrict t)
+{
+	for (int b = 0; b < batch; b++) {
+		const REAL *ob = o + (ptrdiff_t)b * os;
+		const REAL *tb = t + (ptrdiff_t)b * ts;
+		REAL s = 0;
+
+		for (int i = 0; i < n; i++) {
+			REAL z = ob[i];
+
+			s += (z > 0 ? z : (REAL)0) - z * tb[i] +
+			     LOG1P(EXP(-FABS(z)));
+		}
+		y[b] = s;
+	}
+}
+
+void
+SFX(pcg_bce_vjp)(int wrt, int batch, int n, int os, int ts, int dxs, int acc,
+		 REAL *restrict dx, const REAL *restrict dy,
+		 const REAL *restrict o, const REAL *restrict t)
+{
+	for (int b = 0; b < batch; b++) {
+		const REAL *ob = o + (ptrdiff_t)b * os;
+		const REAL *tb = t + (ptrdiff_t)b * ts;
+		REAL *db = dx + (ptrdiff_t)b * dxs;
+		int add = SFX(loss_adds)(acc, dxs, b);
+		REAL g = dy[b];
+
+		for (int i = 0; i < n; i++) {
+			REAL z = ob[i], v;
+
+			if (wrt == 0) {
+				REAL s = z >= 0 ? (REAL)1 / (1 + EXP(-z))
+						: EXP(z) / (1 + EXP(z));
+
+				v = g * (s - tb[i]);
+			} else {
+				v = -(g * z);
+			}
+			db[i] = add ? db[i] + v : v;
+		}
+	}
+}
+
+void
+SFX(pcg_l1)(int batch, int n, int os, int ts, REAL *restrict y,
+	    const REAL *restrict o, const REAL *restrict t)
+{
+	for (int b = 0; b < batch; b++) {
+		const REAL *ob = o + (ptrdiff_t)b * os;
+		const REAL *tb = t + (ptrdiff_t)b * ts;
+		REAL s = 0;
+
+		for (int i = 0; i < n; i++)
+			s += FABS(ob[i] - tb[i]);
+		y[b] = s;
+	}
+}
+
+void
+SFX(pcg_l1_vjp)(int wrt, int batch, int n, int os, int ts, int dxs, int acc,
+		REAL *restrict dx, const REAL *restrict dy,
+		const REAL *restrict o, const REAL *restrict t)
+{
+	for (int b = 0; b < batch; b++) {
+		const REAL *ob = o + (ptrdiff_t)b * os;
+		const REAL *tb = t + (ptrdiff_t)b * ts;
+		REAL *db = dx + (ptrdiff_t)b * dxs;
+		int add = SFX(loss_adds)(acc, dxs, b);
+		REAL g = dy[b];
+
+		for (int i = 0; i < n; i++) {
+			REAL v = g * SFX(sign)(ob[i] - tb[i]);
+
+			if (wrt)
+				v = -v;
+			db[i] = add ? db[i] + v : v;
+		}
+	}
+}
+
+void
+SFX(pcg_huber)(int batch, int n, int os, int ts, REAL delta,
+	       REAL *restrict y, const REAL *restrict o,
+	       const REAL *restrict t)
+{
+	for (int b = 0; b < batch; b++) {
+		const REAL *ob = o + (ptrdiff_t)b * os;
+		const REAL *tb = t + (ptrdiff_t)b * ts;
+		REAL s = 0;
+
+		for (int i = 0; i < n; i++) {
+			REAL d = ob[i] - tb[i], a = FABS(d);
+
+			s += a < delta ? (REAL)0.5 * d * d
+				       : delta * (a - (REAL)0.5 * delta);
+		}
+		y[b] = s;
+	}
+}
+
+void
+SFX(pcg_huber_vjp)(int wrt, int batch, int n, int os, int ts, REAL delta,
+		   int dxs, int acc, REAL *restrict dx,
+		   const REAL *restrict dy, const REAL *restrict o,
+		   const REAL *restrict t)
+{
+	for (int b = 0; b < batch; b++) {
+		const REAL *ob = o + (ptrdiff_t)b * os;
+		const REAL *tb = t + (ptrdiff_t)b * ts;
+		REAL *db = dx + (ptrdiff_t)b * dxs;
+		int add = SFX(loss_adds)(acc, dxs, b);
+		REAL g = dy[b];
+
+		for (int i = 0; i < n; i++) {
+			REAL d = ob[i] - tb[i];
+			REAL v = FABS(d) < delta ? g * d
+						 : g * delta * SFX(sign)(d);
+
+			if (wrt)
+				v = -v;
+			db[i] = add ? db[i] + v : v;
+		}
+	}
+}
