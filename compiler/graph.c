@@ -3,10 +3,9 @@
  * analysis.
  *
  * Takes the nodes (in topological order) and vertices; gives each node
- * `on_param`, `live`, `reaches_loss` and `needs_grad`, warns about
+ * `on_param`, `live`, `reaches_loss` and `needs_grad`, and warns about
  * vertices that reach no loss or output (they are dropped from the
- * generated code), and gives each vertex its level (longest path to an
- * output) and the graph its DEPTH.
+ * generated code).  Levels and DEPTH are level.c's.
  */
 #include <string.h>
 
@@ -65,10 +64,10 @@ graph_analyse(Arena *a, Graph *g)
 		for (int k = 0; k < n->nin; k++)
 			n->on_param |= n->in[k]->on_param;
 	}
-	/* sinks: loss outputs and exposed outputs */
+	/* sinks: losses and exposed outputs */
 	for (int i = 0; i < g->losses.len; i++) {
 		Loss *l = g->losses.items[i];
-		l->out->live = l->out->reaches_loss = 1;
+		l->root->live = l->root->reaches_loss = 1;
 	}
 	for (int i = 0; i < g->outputs.len; i++) {
 		OutputDecl *o = g->outputs.items[i];
@@ -89,39 +88,14 @@ graph_analyse(Arena *a, Graph *g)
 				     "dropped",
 				     v->label);
 	}
-	/* levels: vertices in decreasing order of their root's id (a
-	 * reverse topological order) */
-	int nv = g->vertices.len;
-	Vertex **order = arena_alloc(a, sizeof(Vertex *) * (size_t)(nv + 1));
-	for (int i = 0; i < nv; i++)
-		order[i] = g->vertices.items[i];
-	/* insertion sort would be quadratic on huge graphs: bucket by id */
-	Vertex **byroot = arena_alloc(a, sizeof(Vertex *) *
-					     (size_t)(g->nodes.len + 1));
-	for (int i = 0; i < nv; i++)
-		byroot[order[i]->root->id] = order[i];
-	int depth = 0;
-	for (int id = g->nodes.len - 1; id >= 0; id--) {
-		Vertex *v = byroot[id];
-		if (!v || !v->root->live)
-			continue;
-		if (v->level + 1 > depth)
-			depth = v->level + 1;
-		for (int k = 0; k < v->nodes.len; k++) {
-			Node *n = v->nodes.items[k];
-			for (int j = 0; j < n->nin; j++) {
-				Vertex *u = n->in[j]->vertex;
-				if (u && u != v && u->level < v->level + 1)
-					u->level = v->level + 1;
-			}
-		}
-	}
 	for (int i = 0; i < g->losses.len; i++) {
 		Loss *l = g->losses.items[i];
-		if (l->out->vertex)
-			l->out->vertex->is_output = 1;
+		for (int k = 0; k < l->outs.len; k++) {
+			Node *o = l->outs.items[k];
+			if (o->vertex)
+				o->vertex->is_output = 1;
+		}
 	}
-	g->depth = depth;
 	return 0;
 }
 
@@ -136,17 +110,21 @@ graph_dump(FILE *out, const Graph *g)
 			shape_str(&a, &n->shape));
 		for (int k = 0; k < n->nin; k++)
 			fprintf(out, "%s%%%d", k ? ", " : " ", n->in[k]->id);
-		if (n->op == OP_CONST || n->op == OP_LEAKY_RELU)
-			fprintf(out, " value=%.17g", n->attr.value);
+		if (n->op == OP_CONST)
+			fprintf(out, " value=%.17g", n->value);
+		if (n->op == OP_LEAKY_RELU)
+			fprintf(out, " value=%.17g", n->at->num[0]);
 		if (n->op == OP_SLICE)
-			fprintf(out, " rows=%lld:%lld",
-				(long long)n->attr.slice.lo,
-				(long long)n->attr.slice.hi);
+			for (int k = 0; k < n->in[0]->shape.rank; k++)
+				fprintf(out, "%s%lld%s", k ? "," : " at=",
+					(long long)n->at->lo[k],
+					n->at->drop[k] ? "" : ":");
 		if (n->label)
 			fprintf(out, " \"%s\"", n->label);
 		if (n->vertex)
-			fprintf(out, " vertex=%s level=%d", n->vertex->label,
-				n->vertex->level);
+			fprintf(out, " vertex=%s", n->vertex->label);
+		if (n->in_loss)
+			fprintf(out, " loss");
 		fprintf(out, "%s%s%s\n", n->batched ? " batched" : "",
 			n->needs_grad ? " grad" : "", n->live ? "" : " dead");
 	}

@@ -1,5 +1,5 @@
 /*
- * level.c — the levelled PC graph (ALGORITHMS.md §4).
+ * level.c — the levelled PC graph (docs/pc.md, "The levelled graph").
  *
  * Takes the analysed graph (nodes with needs_grad); gives the PC vertices:
  *   - one per named statement (granularity stmt) or per operation
@@ -67,7 +67,7 @@ level_build(Arena *a, Graph *g, int granularity_op, LevelMode mode)
 		Node *n = g->nodes.items[i];
 		n->pcv = NULL;
 		n->src = NULL;
-		if (op_is_leaf(n->op) || !n->needs_grad)
+		if (op_is_leaf(n->op) || !n->needs_grad || n->in_loss)
 			continue;
 		if (granularity_op) {
 			PcVertex *v = new_vertex(a, g);
@@ -112,35 +112,41 @@ level_build(Arena *a, Graph *g, int granularity_op, LevelMode mode)
 		}
 	}
 
-	/* 3. outputs: childless; an output that feeds others gets a copy */
+	/* 3. outputs, the vertex roots the losses read: childless; an
+	 * output that feeds other vertices gets an identity copy, one per
+	 * output shared by its losses */
 	for (int i = 0; i < g->losses.len; i++) {
 		Loss *l = g->losses.items[i];
-		PcVertex *o = l->out->pcv;
-		if (!o)
-			die("loss output %%%d is not a PC vertex", l->out->id);
-		if (o->nchildren == 0) {
-			o->is_output = 1;
-			l->pc_out = o;
-			continue;
+		l->pc_outs.len = 0;
+		for (int k = 0; k < l->outs.len; k++) {
+			Node *on = l->outs.items[k];
+			PcVertex *o = on->pcv, *copy = NULL;
+			if (o && o->root != on)
+				die("loss reads an inner node %%%d", on->id);
+			if (o && o->nchildren == 0) {
+				o->is_output = 1;
+				copy = o;
+			} else if (o) {
+				for (int j = 0; j < g->pcv.len && !copy; j++) {
+					PcVertex *c = g->pcv.items[j];
+					if (!c->root && c->is_output &&
+					    c->parent == o)
+						copy = c;
+				}
+				if (!copy) {
+					copy = new_vertex(a, g);
+					copy->parent = o;
+					copy->top = o;
+					copy->stmt = o->stmt;
+					copy->label = arena_printf(a, "%s/out",
+								   o->label);
+					copy->is_output = 1;
+					g->nidentity++;
+					add_child(a, o, copy);
+				}
+			}
+			vec_push(a, &l->pc_outs, copy);
 		}
-		/* one copy per output vertex, shared by its losses */
-		PcVertex *copy = NULL;
-		for (int j = 0; j < i; j++) {
-			Loss *m = g->losses.items[j];
-			if (m->out == l->out)
-				copy = m->pc_out;
-		}
-		if (!copy) {
-			copy = new_vertex(a, g);
-			copy->parent = o;
-			copy->top = o;
-			copy->stmt = o->stmt;
-			copy->label = arena_printf(a, "%s/out", o->label);
-			copy->is_output = 1;
-			g->nidentity++;
-			add_child(a, o, copy);
-		}
-		l->pc_out = copy;
 	}
 
 	/* 4. levels, children before parents: copies first (level 0), then

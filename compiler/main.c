@@ -477,26 +477,16 @@ main(int argc, char **argv)
 	Arena arena;
 	arena_init(&arena);
 	int status = EXIT_MODEL;
-	Program *prog = pcc_parse(&arena, &src);
-	Graph *g = prog ? sema_build(&arena, prog, o.defines, o.ndefines) : NULL;
+	CompileOptions co = {
+		.granularity_op = o.granularity_op,
+		.level = o.no_levelling ? LEVEL_OFF : LEVEL_ON,
+		.batch = o.batch,
+		.defines = o.defines,
+		.ndefines = o.ndefines,
+	};
+	Graph *g = pcc_compile(&arena, &src, &co);
 	if (!g)
 		goto done;
-	level_build(&arena, g, o.granularity_op,
-		    o.no_levelling ? LEVEL_OFF : LEVEL_ON);
-	/* the generated code indexes a batch of any tensor with int */
-	for (int i = 0; i < g->nodes.len; i++) {
-		Node *n = g->nodes.items[i];
-		int64_t k = shape_numel(&n->shape);
-		if (n->batched && k > INT_MAX / o.batch) {
-			diag_error(n->span,
-				   "with --batch %d this tensor of %lld elements "
-				   "per sample holds more than %d values",
-				   o.batch, (long long)k, INT_MAX);
-			g = NULL;
-			status = EXIT_MODEL;
-			goto done;
-		}
-	}
 	status = EXIT_SUCCESS;
 	if (o.check)
 		goto done;

@@ -19,7 +19,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define PCC_VERSION "0.1"
+#define PCC_VERSION "0.2"
+/* The runtime version the generated code needs (PCG_RUNTIME_VERSION). */
+#define PCG_RUNTIME_VERSION_NEEDED 2
 
 #if defined(__GNUC__) || defined(__clang__)
 #define PCC_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -261,61 +263,186 @@ const char *shape_str(Arena *a, const Shape *s);
 
 /* ----------------------------------------------------------------- ops.c */
 
-/* The op table: one X-macro line per primitive operation.
- *   X(ENUM, "name", arity)  arity -1 = variadic
- * Shape rules live in sema.c (op_shape), code in emit.c (forward and VJP
- * kernels), both switch over this one enum. */
+/*
+ * The op table.  PCC_OPS lists every primitive operation once (its enum and
+ * its name in graph dumps and kernel names); ops.c defines each one in one
+ * place, an OpDef: how it is called (arguments and keywords), its shape
+ * rule, constant folding, and its forward and vector-Jacobian-product
+ * code.  tests/unit/test_ops.c walks the table and fails when a piece is
+ * missing.  docs/design.md, "Adding an op", shows the steps.
+ */
 #define PCC_OPS(X)                                                      \
-	X(INPUT, "input", 0)                                            \
-	X(TARGET, "target", 0)                                          \
-	X(PARAM, "param", 0)                                            \
-	X(CONST, "const", 0)           /* filled with attr.value */    \
-	X(ADD, "add", 2)                                                \
-	X(SUB, "sub", 2)                                                \
-	X(MUL, "mul", 2)                                                \
-	X(DIV, "div", 2)                                                \
-	X(NEG, "neg", 1)                                                \
-	X(MATMUL, "matmul", 2)                                          \
-	X(TANH, "tanh", 1)                                              \
-	X(SIGMOID, "sigmoid", 1)                                        \
-	X(RELU, "relu", 1)                                              \
-	X(EXP, "exp", 1)                                                \
-	X(LOG, "log", 1)                                                \
-	X(SQRT, "sqrt", 1)                                              \
-	X(SQUARE, "square", 1)                                          \
-	X(SOFTPLUS, "softplus", 1)                                      \
-	X(ABS, "abs", 1)                                                \
-	X(LEAKY_RELU, "leaky_relu", 1) /* attr.value = slope */        \
-	X(SOFTMAX, "softmax", 1)                                        \
-	X(LOG_SOFTMAX, "log_softmax", 1)                                \
-	X(LAYERNORM, "layernorm", 1)                                    \
-	X(SUM, "sum", 1)                                                \
-	X(MEAN, "mean", 1)                                              \
-	X(TRANSPOSE, "transpose", 1)                                    \
-	X(RESHAPE, "reshape", 1)       /* also flatten */               \
-	X(CONCAT, "concat", -1)                                         \
-	X(SLICE, "slice", 1)           /* rows lo..hi of axis 0 */     \
-	X(CONV2D, "conv2d", 2)                                          \
-	X(MAXPOOL2D, "maxpool2d", 1)                                    \
-	X(AVGPOOL2D, "avgpool2d", 1)                                    \
-	X(IDENTITY, "identity", 1)
+	X(INPUT, "input")                                               \
+	X(TARGET, "target")                                             \
+	X(PARAM, "param")                                               \
+	X(CONST, "const")                                               \
+	X(ADD, "add")                                                   \
+	X(SUB, "sub")                                                   \
+	X(MUL, "mul")                                                   \
+	X(DIV, "div")                                                   \
+	X(MAXIMUM, "maximum")                                           \
+	X(MINIMUM, "minimum")                                           \
+	X(NEG, "neg")                                                   \
+	X(IDENTITY, "identity")                                         \
+	X(TANH, "tanh")                                                 \
+	X(SIGMOID, "sigmoid")                                           \
+	X(RELU, "relu")                                                 \
+	X(EXP, "exp")                                                   \
+	X(LOG, "log")                                                   \
+	X(SQRT, "sqrt")                                                 \
+	X(SQUARE, "square")                                             \
+	X(SOFTPLUS, "softplus")                                         \
+	X(ABS, "abs")                                                   \
+	X(LEAKY_RELU, "leaky_relu")                                     \
+	X(GELU, "gelu")                                                 \
+	X(SILU, "silu")                                                 \
+	X(ELU, "elu")                                                   \
+	X(ERF, "erf")                                                   \
+	X(SIN, "sin")                                                   \
+	X(COS, "cos")                                                   \
+	X(LOG1P, "log1p")                                               \
+	X(POW, "pow")                                                   \
+	X(CLIP, "clip")                                                 \
+	X(MATMUL, "matmul")                                             \
+	X(SOFTMAX, "softmax")                                           \
+	X(LOG_SOFTMAX, "log_softmax")                                   \
+	X(LAYERNORM, "layernorm")                                       \
+	X(SUM, "sum")                                                   \
+	X(MEAN, "mean")                                                 \
+	X(MAX, "max")                                                   \
+	X(TRANSPOSE, "transpose")                                       \
+	X(RESHAPE, "reshape")                                           \
+	X(FLATTEN, "flatten")                                           \
+	X(CONCAT, "concat")                                             \
+	X(SLICE, "slice")                                               \
+	X(TRIL, "tril")                                                 \
+	X(TRIU, "triu")                                                 \
+	X(CONV1D, "conv1d")                                             \
+	X(CONV2D, "conv2d")                                             \
+	X(MAXPOOL1D, "maxpool1d")                                       \
+	X(AVGPOOL1D, "avgpool1d")                                       \
+	X(MAXPOOL2D, "maxpool2d")                                       \
+	X(AVGPOOL2D, "avgpool2d")                                       \
+	X(EMBEDDING, "embedding")                                       \
+	X(ONE_HOT, "one_hot")                                           \
+	X(ZEROS, "zeros")                                               \
+	X(ONES, "ones")                                                 \
+	X(MSE, "mse")                                                   \
+	X(CROSS_ENTROPY, "cross_entropy")                               \
+	X(BCE, "bce")                                                   \
+	X(L1, "l1")                                                     \
+	X(HUBER, "huber")
 
 typedef enum OpKind {
-#define X(e, n, a) OP_##e,
+#define X(e, n) OP_##e,
 	PCC_OPS(X)
 #undef X
 	OP_COUNT
 } OpKind;
 
 extern const char *const op_name[OP_COUNT];
-extern const int op_arity[OP_COUNT];
-int op_is_leaf(OpKind op);
-int op_is_elementwise_unary(OpKind op);
-int op_is_broadcast_binary(OpKind op);
-/* Ops whose code generation is not written yet ("not supported yet"). */
-int op_supported(OpKind op);
 
-typedef enum LossKind { LOSS_MSE, LOSS_CROSS_ENTROPY } LossKind;
+typedef enum OpClass {
+	OPC_LEAF,   /* input, target, param, const: no code */
+	OPC_UNARY,  /* elementwise on one tensor: fwd_c, vjp_c[0], fold */
+	OPC_BINARY, /* elementwise on two tensors that broadcast */
+	OPC_LOSS,   /* a per-sample loss: only inside a loss statement */
+	OPC_OTHER   /* fwd and vjp functions */
+} OpClass;
+
+/* Attributes of an op instance, from its number and keyword arguments.
+ * Each op documents which fields it uses. */
+typedef struct OpAttr {
+	double num[3];          /* numbers: slope, exponent, bounds, fill... */
+	int k[2], stride[2], pad[2], dil[2]; /* windows: [h, w] (1-D: w) */
+	int groups;
+	int naxes;              /* reduction axes, perm, softmax axis... */
+	int axes[PCC_MAX_RANK];
+	int64_t lo[PCC_MAX_RANK], step[PCC_MAX_RANK]; /* basic indexing */
+	int drop[PCC_MAX_RANK]; /* indexing: the axis is removed */
+} OpAttr;
+
+typedef struct Node Node;
+
+/* One argument of a call as the shape rule sees it. */
+typedef struct OpArg {
+	Span span;
+	int given;
+	Node *node;      /* a tensor argument */
+	double num;      /* a number */
+	int is_int;
+	int n;           /* a list [a, b, ...] (n items) or a single int (1) */
+	int64_t v[PCC_MAX_RANK];
+} OpArg;
+
+#define OP_MAX_ARGS 8
+
+/* A call of a built-in op, for its shape rule: the rule checks the
+ * arguments, reports errors through diag_error and returns 0, or sets
+ * out (and at) and returns 1. */
+typedef struct OpCall {
+	Arena *a;
+	Span span, id_span;  /* the call and the function's name */
+	int nin;             /* tensor inputs of the node, in order */
+	Node *in[OP_MAX_ARGS];
+	Span in_span[OP_MAX_ARGS];
+	Node **many;         /* concat: all its inputs (nin of them) */
+	OpArg arg[OP_MAX_ARGS]; /* positional arguments */
+	int nargs;
+	OpArg kw[OP_MAX_ARGS];  /* keywords, in the order of OpDef.keywords */
+	OpKind op;           /* the node's op (an alias may change it) */
+	Shape out;
+	OpAttr *at;
+	double value;        /* OP_CONST: the fill value */
+} OpCall;
+
+typedef struct Emit Emit;
+
+typedef void (*OpFwd)(Emit *E, const Node *n, const char *y,
+		      const char *const *xs);
+typedef void (*OpVjp)(Emit *E, const Node *n, int k, const char *y,
+		      const char *const *xs, const char *dy, const char *dx,
+		      int acc);
+
+typedef struct OpDef {
+	const char *call;     /* how a .pcg file calls it (NULL: it does not) */
+	OpClass cls;
+	/* positional arguments, one letter each: T tensor, I integer tensor
+	 * (ids), N number, W window (integer or [h, w]), S shape list; a
+	 * final '*' repeats the last letter */
+	const char *args;
+	/* keyword arguments "name:kind ...": I integer, N number, P integer
+	 * or list, A axis or list of axes, L list of integers */
+	const char *keywords;
+	int (*shape)(OpCall *c);              /* the shape rule */
+	double (*fold)(double x, const double *a); /* numbers fold (unary) */
+	const char *fwd_c;    /* elementwise: y from x (a, b: attributes) */
+	const char *vjp_c[2]; /* elementwise: dx from dy, x, y (per input) */
+	OpFwd fwd;            /* forward code (elementwise: generic) */
+	OpVjp vjp;            /* VJP code into input k */
+	/* per-sample and shared scratch the op keeps in the state (im2col) */
+	void (*scratch)(const Node *n, int64_t *per_sample, int64_t *shared);
+	unsigned nodiff;      /* bit k: input k takes no derivative */
+	const char *doc;      /* one line for docs and dumps */
+} OpDef;
+
+extern const OpDef op_defs[OP_COUNT];
+
+int op_is_leaf(OpKind op);
+/* The op a .pcg file calls `name`, or -1. */
+int op_lookup(const char *name);
+
+/* The elementwise and generic code used by the table's entries (emit.c). */
+void emit_unary_fwd(Emit *E, const Node *n, const char *y,
+		    const char *const *xs);
+void emit_unary_vjp(Emit *E, const Node *n, int k, const char *y,
+		    const char *const *xs, const char *dy, const char *dx,
+		    int acc);
+void emit_binary_fwd(Emit *E, const Node *n, const char *y,
+		     const char *const *xs);
+void emit_binary_vjp(Emit *E, const Node *n, int k, const char *y,
+		     const char *const *xs, const char *dy, const char *dx,
+		     int acc);
 
 typedef enum InitKind {
 	INIT_ZEROS,
@@ -341,15 +468,10 @@ struct Node {
 	Node **in;
 	Span span;    /* source of the expression that made it */
 	int line;     /* its statement's line, for comments in emitted code */
-	union {
-		double value; /* CONST fill value; LEAKY_RELU slope */
-		struct {
-			int64_t lo, hi;
-		} slice;
-		struct {
-			int stride, pad, k;
-		} conv; /* conv2d stride/pad; pool k/stride */
-	} attr;
+	double value; /* CONST: the fill value */
+	const OpAttr *at; /* number and keyword arguments (never NULL) */
+	int is_int;   /* an integer input or target (ids) */
+	int in_loss;  /* part of a loss expression (Loss.nodes), no vertex */
 	/* leaves */
 	int decl;           /* index into Graph.params/inputs/targets */
 	/* naming of the value buffer in the generated state */
@@ -378,7 +500,6 @@ struct Vertex {
 	PtrVec nodes; /* inner nodes, topological order, root last */
 	Span span;
 	int line;
-	int level; /* longest path to an output (0 = output) */
 	int is_output;
 };
 
@@ -395,17 +516,24 @@ typedef struct ParamDecl {
 typedef struct DataDecl { /* input or target */
 	const char *name;
 	Shape shape;
+	int is_int;    /* int32_t ids, each in 0 .. bound-1 */
+	int64_t bound;
 	Span span;
 	Node *node;
 } DataDecl;
 
+/*
+ * A loss statement: an expression whose value is a scalar per sample (or
+ * one shared scalar: a penalty on parameters).  Its nodes belong to no
+ * vertex: they are the output energy of PC.  The vertex roots it reads
+ * are the outputs of the PC graph.
+ */
 typedef struct Loss {
-	LossKind kind;
-	Node *out;      /* the output node */
-	PcVertex *pc_out; /* its PC output vertex (maybe an identity copy) */
-	DataDecl *target;
-	int64_t target_off; /* per-sample element offset: a row of the target
-			       (loss f(o, ys[t])), else 0 */
+	Node *root;
+	PtrVec nodes;   /* Node*: its nodes, topological order, root last */
+	PtrVec outs;    /* Node*: the vertex roots it reads */
+	PtrVec pc_outs; /* PcVertex*, parallel to outs: the output vertex
+			   (an identity copy where the root feeds others) */
 	Span span;
 	int line;
 } Loss;
@@ -484,6 +612,20 @@ typedef struct Define { /* -D NAME=VALUE */
 /* Resolve consts, unroll loops, inline defs, check shapes; build the
  * graph.  Returns NULL after reporting errors. */
 Graph *sema_build(Arena *a, const Program *p, Define *defs, int ndefs);
+
+/* ------------------------------------------------------------- compile.c */
+
+typedef struct CompileOptions {
+	int granularity_op;
+	LevelMode level;
+	int batch;
+	Define *defines;
+	int ndefines;
+} CompileOptions;
+
+/* parse -> sema (resolve, check shapes, build and analyse the graph) ->
+ * level -> the batch check.  NULL after reporting errors. */
+Graph *pcc_compile(Arena *a, const Source *src, const CompileOptions *o);
 
 /* ---------------------------------------------------------------- emit.c */
 

@@ -106,7 +106,12 @@ typedef struct Sema {
 	int64_t work; /* loop iterations and def calls so far */
 	/* `for` iteration context, for labels: "a@t=3" */
 	const char *iter_suffix;
+	int in_shape;   /* evaluating shape dimensions */
+	int in_loss;    /* evaluating a loss statement */
 } Sema;
+
+/* The attributes of ops that take none. */
+static const OpAttr no_attr;
 
 static Value eval(Sema *S, const Expr *e);
 
@@ -262,8 +267,22 @@ new_node(Sema *S, OpKind op, const Shape *shape, int nin, Node **in, Span sp)
 		S->too_big = 1;
 		return NULL;
 	}
+	for (int k = 0; k < nin; k++) {
+		int ok = !in[k]->is_int ||
+			 (op == OP_EMBEDDING && k == 1) ||
+			 (op == OP_ONE_HOT && k == 0) ||
+			 (op_defs[op].cls == OPC_LOSS && k == 1);
+		if (!ok) {
+			diag_error(sp, "'%s' holds integer ids; they can only be "
+				   "used through embedding, one_hot or as a loss "
+				   "target", in[k]->label);
+			return NULL;
+		}
+	}
 	Node *n = graph_node(S->a, S->g, op, shape, nin, in, sp);
 	n->line = S->line;
+	n->at = &no_attr;
+	n->in_loss = S->in_loss && !S->vertex && !op_is_leaf(op);
 	if (!op_is_leaf(op) && S->vertex) {
 		n->vertex = S->vertex;
 		vec_push(S->a, &S->vertex->nodes, n);
@@ -490,7 +509,6 @@ eval_int(Sema *S, const Expr *e, const char *what, int64_t *out)
 	return 1;
 }
 
-static int S_in_shape; /* set while evaluating shape dimensions */
 
 /* A shape: EXPR_LIST of positive integers. */
 static int
@@ -507,8 +525,8 @@ eval_shape(Sema *S, const Expr *list, Shape *out)
 		return 0;
 	}
 	int ok = 1;
-	int saved = S_in_shape;
-	S_in_shape = 1;
+	int saved = S->in_shape;
+	S->in_shape = 1;
 	for (const Expr *d = list->u.list.items; d; d = d->next) {
 		double x;
 		int is_int;
@@ -545,7 +563,7 @@ eval_shape(Sema *S, const Expr *list, Shape *out)
 		}
 		out->dim[out->rank++] = (int64_t)x;
 	}
-	S_in_shape = saved;
+	S->in_shape = saved;
 	if (ok && !check_numel(S, out, list->span, NULL))
 		ok = 0;
 	return ok;
@@ -558,7 +576,7 @@ const_node(Sema *S, double value, const Shape *shape, Span sp)
 {
 	Node *n = new_node(S, OP_CONST, shape, 0, NULL, sp);
 	if (n)
-		n->attr.value = value;
+		n->value = value;
 	return n;
 }
 
@@ -582,28 +600,10 @@ unary_node(Sema *S, OpKind op, Node *x, Span sp)
 	return n ? val_node(n, sp) : val_error();
 }
 
-static int
-broadcast(const Shape *a, const Shape *b, Shape *out)
-{
-	int r = a->rank > b->rank ? a->rank : b->rank;
-	memset(out, 0, sizeof *out);
-	out->rank = r;
-	for (int i = 0; i < r; i++) {
-		int64_t da = i < r - a->rank ? 1 : a->dim[i - (r - a->rank)];
-		int64_t db = i < r - b->rank ? 1 : b->dim[i - (r - b->rank)];
-		if (da != db && da != 1 && db != 1)
-			return 0;
-		out->dim[i] = da > db ? da : db;
-	}
-	return 1;
-}
-
-static const char *const bin_verb[] = {"add", "subtract", "multiply",
-				       "divide", "multiply"};
 static const char *const bin_sym[] = {"+", "-", "*", "/", "@"};
 
 static Value
-fold_binary(BinOp op, double x, double y, int xi, int yi, Span sp,
+fold_binary(Sema *S, BinOp op, double x, double y, int xi, int yi, Span sp,
 	    Span op_span)
 {
 	int both = xi && yi;
@@ -626,7 +626,7 @@ fold_binary(BinOp op, double x, double y, int xi, int yi, Span sp,
 			diag_error(op_span, "division by zero");
 			return val_error();
 		}
-		if (both && S_in_shape && fmod(x, y) != 0) {
+		if (both && S->in_shape && fmod(x, y) != 0) {
 			diag_error(sp,
 				   "'/' leaves a remainder in a shape: %s / %s",
 				   num_text(x), num_text(y));
@@ -640,33 +640,36 @@ fold_binary(BinOp op, double x, double y, int xi, int yi, Span sp,
 	unreachable();
 }
 
+static Value make_node(Sema *S, OpCall *c, Node **in, int nin, Span sp,
+		       const char *what);
+
+/* A node of a two-input op from the table (operators, matmul). */
 static Value
-matmul(Sema *S, Node *a, Node *b, Span sp, Span op_span)
+op2(Sema *S, OpKind op, Node *a, Node *b, Span sp, Span op_span,
+    const char *sym)
 {
-	const Shape *x = &a->shape, *y = &b->shape;
-	Shape out = shape_scalar();
-	int ok = x->rank >= 1 && x->rank <= 2 && y->rank >= 1 && y->rank <= 2;
-	if (ok) {
-		int64_t kx = x->dim[x->rank - 1];
-		int64_t ky = y->dim[0];
-		ok = kx == ky;
-		if (x->rank == 2)
-			out.dim[out.rank++] = x->dim[0];
-		if (y->rank == 2)
-			out.dim[out.rank++] = y->dim[1];
-	}
-	if (!ok) {
-		diag_error(op_span, "cannot multiply %s @ %s", S_shape(S, x),
-			   S_shape(S, y));
-		return val_error();
-	}
-	if (!check_numel(S, &out, op_span,
-			 arena_printf(S->a, "the result of %s @ %s",
-				      S_shape(S, x), S_shape(S, y))))
+	OpCall c;
+	memset(&c, 0, sizeof c);
+	c.a = S->a;
+	c.span = sp;
+	c.id_span = op_span;
+	OpAttr scratch;
+	memset(&scratch, 0, sizeof scratch);
+	c.op = op;
+	c.at = &scratch; /* operators have no attributes */
+	c.nin = 2;
+	c.in[0] = a;
+	c.in[1] = b;
+	if (!op_defs[op].shape(&c))
 		return val_error();
 	Node *in[2] = {a, b};
-	Node *n = new_node(S, OP_MATMUL, &out, 2, in, sp);
-	return n ? val_node(n, sp) : val_error();
+	Value v = make_node(S, &c, in, 2, sp,
+			    arena_printf(S->a, "the result of %s %s %s",
+					 S_shape(S, &a->shape), sym,
+					 S_shape(S, &b->shape)));
+	if (v.kind == VAL_NODE)
+		v.node->at = &no_attr;
+	return v;
 }
 
 static Value
@@ -684,492 +687,382 @@ binary(Sema *S, const Expr *e)
 		return val_error();
 	}
 	if (l.kind == VAL_NUM && r.kind == VAL_NUM)
-		return fold_binary(op, l.num, r.num, l.is_int, r.is_int,
+		return fold_binary(S, op, l.num, r.num, l.is_int, r.is_int,
 				   e->span, e->u.bin.op_span);
-	if (op == BIN_MATMUL) {
-		if (l.kind == VAL_NUM || r.kind == VAL_NUM) {
-			diag_error(e->u.bin.op_span,
-				   "cannot multiply a number with '@'; use '*'");
-			return val_error();
-		}
-		return matmul(S, l.node, r.node, e->span, e->u.bin.op_span);
+	if (op == BIN_MATMUL && (l.kind == VAL_NUM || r.kind == VAL_NUM)) {
+		diag_error(e->u.bin.op_span,
+			   "cannot multiply a number with '@'; use '*'");
+		return val_error();
 	}
 	Node *a = as_node(S, l), *b = as_node(S, r);
 	if (!a || !b)
 		return val_error();
-	Shape out;
-	if (!broadcast(&a->shape, &b->shape, &out)) {
-		diag_error(e->u.bin.op_span,
-			   "cannot %s %s %s %s: shapes do not broadcast",
-			   bin_verb[op], S_shape(S, &a->shape), bin_sym[op],
-			   S_shape(S, &b->shape));
-		return val_error();
-	}
-	if (!check_numel(S, &out, e->u.bin.op_span,
-			 arena_printf(S->a, "the result of %s %s %s",
-				      S_shape(S, &a->shape), bin_sym[op],
-				      S_shape(S, &b->shape))))
-		return val_error();
-	static const OpKind kind[] = {OP_ADD, OP_SUB, OP_MUL, OP_DIV};
-	Node *in[2] = {a, b};
-	Node *n = new_node(S, kind[op], &out, 2, in, e->span);
-	return n ? val_node(n, e->span) : val_error();
+	static const OpKind kind[] = {OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MATMUL};
+	return op2(S, kind[op], a, b, e->span, e->u.bin.op_span, bin_sym[op]);
 }
 
 /* -------------------------------------------------------------- calls */
 
-typedef struct Builtin {
-	const char *name;
-	OpKind op;
-	int min_args, max_args;
-	const char *keywords; /* allowed keyword args, space separated */
-} Builtin;
+static Node *vertex_value(Sema *S, const Expr *rhs, const char *label,
+			  const char *base, Span sp);
 
-static const Builtin builtins[] = {
-	{"tanh", OP_TANH, 1, 1, ""},
-	{"sigmoid", OP_SIGMOID, 1, 1, ""},
-	{"relu", OP_RELU, 1, 1, ""},
-	{"exp", OP_EXP, 1, 1, ""},
-	{"log", OP_LOG, 1, 1, ""},
-	{"sqrt", OP_SQRT, 1, 1, ""},
-	{"square", OP_SQUARE, 1, 1, ""},
-	{"softplus", OP_SOFTPLUS, 1, 1, ""},
-	{"abs", OP_ABS, 1, 1, ""},
-	{"leaky_relu", OP_LEAKY_RELU, 2, 2, ""},
-	{"softmax", OP_SOFTMAX, 1, 1, ""},
-	{"log_softmax", OP_LOG_SOFTMAX, 1, 1, ""},
-	{"layernorm", OP_LAYERNORM, 1, 1, ""},
-	{"sum", OP_SUM, 1, 1, ""},
-	{"mean", OP_MEAN, 1, 1, ""},
-	{"transpose", OP_TRANSPOSE, 1, 1, ""},
-	{"reshape", OP_RESHAPE, 2, 2, ""},
-	{"flatten", OP_RESHAPE, 1, 1, ""},
-	{"concat", OP_CONCAT, 1, 1000000, ""},
-	{"conv2d", OP_CONV2D, 2, 2, "stride pad"},
-	{"maxpool2d", OP_MAXPOOL2D, 2, 2, "stride"},
-	{"avgpool2d", OP_AVGPOOL2D, 2, 2, "stride"},
-	{"zeros", OP_CONST, 1, 1, ""},
-	{"ones", OP_CONST, 1, 1, ""},
-};
+static Value call_def(Sema *S, const Expr *e, const Def *d);
 
-static double
-fold_unary(OpKind op, double x, double a)
-{
-	switch (op) {
-	case OP_TANH:
-		return tanh(x);
-	case OP_SIGMOID:
-		return 1 / (1 + exp(-x));
-	case OP_RELU:
-		return x > 0 ? x : 0;
-	case OP_EXP:
-		return exp(x);
-	case OP_LOG:
-		return log(x);
-	case OP_SQRT:
-		return sqrt(x);
-	case OP_SQUARE:
-		return x * x;
-	case OP_SOFTPLUS:
-		return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));
-	case OP_ABS:
-		return fabs(x);
-	case OP_LEAKY_RELU:
-		return x > 0 ? x : a * x;
-	default:
-		return NAN;
-	}
-}
-
-static int
-keyword_allowed(const char *list, const char *kw)
+/* The kind of keyword `kw` in an op's keyword list ("stride:P pad:P"),
+ * its index in *at; 0 if the op takes no such keyword. */
+static char
+keyword_kind(const char *list, const char *kw, int *at)
 {
 	size_t n = strlen(kw);
 	const char *p = list;
-	while (*p) {
-		const char *q = strchr(p, ' ');
-		size_t len = q ? (size_t)(q - p) : strlen(p);
-		if (len == n && strncmp(p, kw, n) == 0)
-			return 1;
-		if (!q)
-			break;
-		p = q + 1;
+	for (int i = 0; p && *p; i++) {
+		const char *colon = strchr(p, ':');
+		if ((size_t)(colon - p) == n && strncmp(p, kw, n) == 0) {
+			*at = i;
+			return colon[1];
+		}
+		p = strchr(p, ' ');
+		if (p)
+			p++;
 	}
 	return 0;
 }
 
-static Value call_def(Sema *S, const Expr *e, const Def *d);
-
-static Value
-call_builtin(Sema *S, const Expr *e, const Builtin *b)
+/* The names of an op's keywords, for messages: "stride pad". */
+static const char *
+keyword_names(Sema *S, const char *list)
 {
-	const char *fn = b->name;
-	int nargs = e->u.call.nargs;
-	Value args[8];
-	const Arg *pos[8];
-	int npos = 0;
-	int64_t stride = -1, pad = 0;
-	int ok = 1;
-	for (const Arg *a = e->u.call.args; a; a = a->next) {
-		if (a->kw) {
-			const Arg *prev = e->u.call.args;
-			while (prev != a && !(prev->kw &&
-					      strcmp(prev->kw, a->kw) == 0))
-				prev = prev->next;
-			if (prev != a) {
-				diag_error(a->kw_span,
-					   "keyword argument '%s' is given "
-					   "twice",
-					   a->kw);
-				diag_note(prev->kw_span, "the first '%s' is "
-					  "here", a->kw);
-				ok = 0;
-				continue;
-			}
-			if (!keyword_allowed(b->keywords, a->kw)) {
-				if (b->keywords[0])
-					diag_error(a->kw_span,
-						   "unknown keyword argument "
-						   "'%s' for %s (expected: %s)",
-						   a->kw, fn, b->keywords);
-				else
-					diag_error(a->kw_span,
-						   "%s takes no keyword "
-						   "arguments",
-						   fn);
-				ok = 0;
-				continue;
-			}
-			int64_t v;
-			if (!eval_int(S, a->value, a->kw, &v)) {
-				ok = 0;
-				continue;
-			}
-			if (strcmp(a->kw, "stride") == 0) {
-				if (v <= 0) {
-					diag_error(a->value->span,
-						   "stride must be positive, "
-						   "got %lld",
-						   (long long)v);
-					ok = 0;
-				}
-				stride = v;
-			} else {
-				if (v < 0) {
-					diag_error(a->value->span,
-						   "pad must not be negative, "
-						   "got %lld",
-						   (long long)v);
-					ok = 0;
-				}
-				pad = v;
-			}
-			/* node attributes are ints; larger values make no
-			 * sense for any tensor pcc accepts */
-			if (ok && v > MAX_NUMEL) {
-				diag_error(a->value->span,
-					   "%s %lld is too large (at most %lld)",
-					   a->kw, (long long)v,
-					   (long long)MAX_NUMEL);
-				ok = 0;
-			}
+	StrBuf sb = {0};
+	sb_puts(&sb, "");
+	for (const char *p = list; *p; p++) {
+		if (*p == ':') {
+			while (p[1] && p[1] != ' ')
+				p++;
 			continue;
 		}
-		if (npos < 8)
-			pos[npos] = a;
-		npos++;
+		sb_putc(&sb, *p);
 	}
-	(void)nargs;
-	if (npos < b->min_args || npos > b->max_args) {
-		if (b->min_args == b->max_args)
-			diag_error(e->u.call.id_span,
-				   "%s takes %d argument%s, got %d", fn,
-				   b->min_args, b->min_args == 1 ? "" : "s",
-				   npos);
+	const char *r = arena_strdup(S->a, sb.data);
+	sb_free(&sb);
+	return r;
+}
+
+/* An integer or a list of integers: into a->n, a->v. */
+static int
+eval_ints(Sema *S, const Expr *e, const char *what, OpArg *a)
+{
+	a->span = e->span;
+	a->given = 1;
+	if (e->kind != EXPR_LIST) {
+		a->n = 1;
+		return eval_int(S, e, what, &a->v[0]);
+	}
+	if (e->u.list.n < 1 || e->u.list.n > PCC_MAX_RANK) {
+		diag_error(e->span, "%s takes 1 to %d integers", what,
+			   PCC_MAX_RANK);
+		return 0;
+	}
+	for (const Expr *d = e->u.list.items; d; d = d->next)
+		if (!eval_int(S, d, what, &a->v[a->n++]))
+			return 0;
+	return 1;
+}
+
+/* A keyword argument by its kind: I integer, N number, P non-negative
+ * integer(s) (stride and dilation positive), A axis or axes, L list. */
+static int
+eval_keyword(Sema *S, const Arg *a, char kind, OpArg *out)
+{
+	out->span = a->value->span;
+	out->given = 1;
+	if (kind == 'N') {
+		Value v = eval(S, a->value);
+		if (v.kind == VAL_ERROR)
+			return 0;
+		if (v.kind != VAL_NUM) {
+			diag_error(a->value->span, "%s must be a compile-time "
+				   "number", a->kw);
+			return 0;
+		}
+		out->num = v.num;
+		out->is_int = v.is_int;
+		return 1;
+	}
+	if (kind == 'L' && a->value->kind != EXPR_LIST) {
+		diag_error(a->value->span, "%s takes a list like [0, 2, 1]",
+			   a->kw);
+		return 0;
+	}
+	if (!eval_ints(S, a->value, a->kw, out))
+		return 0;
+	if (kind != 'P')
+		return 1;
+	int positive = strcmp(a->kw, "pad") != 0;
+	for (int i = 0; i < out->n; i++) {
+		int64_t v = out->v[i];
+		if (positive && v <= 0) {
+			diag_error(a->value->span, "%s must be positive, got %lld",
+				   a->kw, (long long)v);
+			return 0;
+		}
+		if (!positive && v < 0) {
+			diag_error(a->value->span, "%s must not be negative, got "
+				   "%lld", a->kw, (long long)v);
+			return 0;
+		}
+		/* node attributes are ints; larger values make no sense for
+		 * any tensor pcc accepts */
+		if (v > MAX_NUMEL) {
+			diag_error(a->value->span, "%s %lld is too large (at most "
+				   "%lld)", a->kw, (long long)v,
+				   (long long)MAX_NUMEL);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static Value
+make_node(Sema *S, OpCall *c, Node **in, int nin, Span sp, const char *what)
+{
+	if (!check_numel(S, &c->out, c->id_span,
+			 what ? what : arena_printf(S->a, "the result of %s",
+						    op_defs[c->op].call)))
+		return val_error();
+	if (c->op == OP_CONST) {
+		Node *n = const_node(S, c->value, &c->out, sp);
+		return n ? val_node(n, sp) : val_error();
+	}
+	Node *n = new_node(S, c->op, &c->out, nin, in, sp);
+	if (!n)
+		return val_error();
+	n->at = c->at;
+	return val_node(n, sp);
+}
+
+static Value
+call_builtin(Sema *S, const Expr *e, OpKind op)
+{
+	const OpDef *d = &op_defs[op];
+	const char *fn = d->call;
+	OpCall c;
+	memset(&c, 0, sizeof c);
+	c.a = S->a;
+	c.span = e->span;
+	c.id_span = e->u.call.id_span;
+	c.op = op;
+	c.at = arena_alloc(S->a, sizeof *c.at);
+	int ok = 1;
+	/* keywords */
+	const char *kws = d->keywords ? d->keywords : "";
+	const Arg *pos[OP_MAX_ARGS];
+	int npos = 0;
+	for (const Arg *a = e->u.call.args; a; a = a->next) {
+		if (!a->kw) {
+			if (npos < OP_MAX_ARGS)
+				pos[npos] = a;
+			npos++;
+			continue;
+		}
+		const Arg *prev = e->u.call.args;
+		while (prev != a && !(prev->kw && strcmp(prev->kw, a->kw) == 0))
+			prev = prev->next;
+		if (prev != a) {
+			diag_error(a->kw_span, "keyword argument '%s' is given "
+				   "twice", a->kw);
+			diag_note(prev->kw_span, "the first '%s' is here", a->kw);
+			ok = 0;
+			continue;
+		}
+		int at;
+		char kind = keyword_kind(kws, a->kw, &at);
+		if (!kind) {
+			if (kws[0])
+				diag_error(a->kw_span, "unknown keyword argument "
+					   "'%s' for %s (expected: %s)", a->kw, fn,
+					   keyword_names(S, kws));
+			else
+				diag_error(a->kw_span, "%s takes no keyword "
+					   "arguments", fn);
+			ok = 0;
+			continue;
+		}
+		if (!eval_keyword(S, a, kind, &c.kw[at]))
+			ok = 0;
+	}
+	/* arity */
+	const char *args = d->args;
+	size_t nspec = strlen(args);
+	int variadic = nspec && args[nspec - 1] == '*';
+	int min = (int)nspec - variadic;
+	if ((!variadic && npos != min) || npos < min ||
+	    (variadic && npos > 100000)) {
+		if (!variadic)
+			diag_error(c.id_span, "%s takes %d argument%s, got %d", fn,
+				   min, min == 1 ? "" : "s", npos);
 		else
-			diag_error(e->u.call.id_span,
-				   "%s takes at least %d argument%s, got %d",
-				   fn, b->min_args, b->min_args == 1 ? "" : "s",
-				   npos);
+			diag_error(c.id_span, "%s takes at least %d argument%s, got "
+				   "%d", fn, min, min == 1 ? "" : "s", npos);
 		return val_error();
 	}
 	if (!ok)
 		return val_error();
-
-	/* concat: any number of tensors */
-	if (b->op == OP_CONCAT) {
-		PtrVec ins = {0};
-		Shape out = shape_scalar();
-		int good = 1;
-		const Node *first = NULL;
+	if (variadic) { /* concat: any number of tensors */
+		Node **many = arena_alloc(S->a, sizeof(Node *) * (size_t)npos);
+		int k = 0, good = 1;
 		for (const Arg *a = e->u.call.args; a; a = a->next) {
+			if (a->kw)
+				continue;
 			Value v = eval(S, a->value);
+			if (k < OP_MAX_ARGS)
+				c.in_span[k] = a->value->span;
 			if (v.kind == VAL_ERROR) {
 				good = 0;
-				continue;
-			}
-			if (v.kind != VAL_NODE) {
-				diag_error(a->value->span,
-					   "concat takes tensors, not numbers "
-					   "or shapes");
+			} else if (v.kind != VAL_NODE) {
+				diag_error(a->value->span, "%s takes tensors, not "
+					   "numbers or shapes", fn);
 				good = 0;
-				continue;
-			}
-			Node *n = v.node;
-			if (n->shape.rank < 1) {
-				diag_error(a->value->span,
-					   "cannot concat a scalar: concat "
-					   "joins along the first axis");
-				good = 0;
-				continue;
-			}
-			if (!first) {
-				first = n;
-				out = n->shape;
 			} else {
-				Shape x = n->shape;
-				int same = x.rank == out.rank;
-				for (int i = 1; same && i < x.rank; i++)
-					same = x.dim[i] == out.dim[i];
-				if (!same) {
-					diag_error(a->value->span,
-						   "cannot concat %s with %s: "
-						   "dimensions after the first "
-						   "must match",
-						   S_shape(S, &first->shape),
-						   S_shape(S, &x));
-					good = 0;
-					continue;
-				}
-				out.dim[0] += x.dim[0];
+				many[k] = v.node;
 			}
-			vec_push(S->a, &ins, n);
+			k++;
 		}
 		if (!good)
 			return val_error();
-		if (!check_numel(S, &out, e->u.call.id_span,
-				 "the result of concat"))
+		c.many = many;
+		c.nin = npos;
+		if (!d->shape(&c))
 			return val_error();
-		Node *n = new_node(S, OP_CONCAT, &out, ins.len,
-				   (Node **)ins.items, e->span);
-		return n ? val_node(n, e->span) : val_error();
+		return make_node(S, &c, many, npos, e->span, NULL);
 	}
-
-	for (int i = 0; i < npos && i < 8; i++) {
-		args[i] = eval(S, pos[i]->value);
-		if (args[i].kind == VAL_ERROR)
+	if (d->cls == OPC_LOSS && !S->in_loss) {
+		diag_error(c.id_span, "%s is a loss: write 'loss %s(output, "
+			   "target);'", fn, fn);
+		return val_error();
+	}
+	/* positional arguments by their letters */
+	Value v[OP_MAX_ARGS];
+	memset(v, 0, sizeof v);
+	for (int i = 0; i < npos; i++) {
+		OpArg *oa = &c.arg[i];
+		const Expr *x = pos[i]->value;
+		oa->span = x->span;
+		oa->given = 1;
+		char kind = args[i];
+		if (kind == 'W' && x->kind == EXPR_LIST) {
+			if (!eval_ints(S, x, arena_printf(S->a, "%s window", fn),
+				       oa))
+				ok = 0;
+			continue;
+		}
+		if (d->cls == OPC_LOSS && i == 0 && x->kind != EXPR_NAME) {
+			/* the output of a loss: a vertex of its own */
+			S->loss_count++;
+			const char *label = arena_printf(S->a, "loss%d",
+							 S->loss_count);
+			Node *o = vertex_value(S, x, label, label, x->span);
+			v[i] = o ? val_node(o, x->span) : val_error();
+		} else {
+			v[i] = eval(S, x);
+		}
+		if (v[i].kind == VAL_ERROR) {
 			ok = 0;
+			continue;
+		}
+		if (kind == 'S') {
+			if (v[i].kind == VAL_SHAPE) {
+				oa->n = v[i].shape.rank;
+				memcpy(oa->v, v[i].shape.dim, sizeof oa->v);
+			} else {
+				oa->node = v[i].node;
+			}
+			continue;
+		}
+		if (v[i].kind == VAL_SHAPE) {
+			if (i == 0)
+				diag_error(x->span, "%s takes a tensor, not a "
+					   "shape list", fn);
+			else
+				diag_error(x->span, "argument %d of %s must be a "
+					   "compile-time number", i + 1, fn);
+			ok = 0;
+			continue;
+		}
+		if (kind == 'N' || kind == 'W') {
+			if (v[i].kind != VAL_NUM) {
+				diag_error(x->span, "argument %d of %s must be a "
+					   "compile-time number", i + 1, fn);
+				ok = 0;
+				continue;
+			}
+			oa->num = v[i].num;
+			oa->is_int = v[i].is_int;
+			if (kind == 'W') {
+				double w = v[i].num;
+				if (!v[i].is_int || w <= 0) {
+					if (w == floor(w) && w > 0)
+						diag_error(x->span, "%s window must "
+							   "be a positive integer, "
+							   "but %s here is " REAL_WHY,
+							   fn, num_text(w));
+					else
+						diag_error(x->span, "%s window must "
+							   "be a positive integer, "
+							   "got %s", fn, num_text(w));
+					ok = 0;
+					continue;
+				}
+				oa->n = 1;
+				oa->v[0] = (int64_t)w;
+			}
+			continue;
+		}
+		/* T or I: a tensor (a number is a scalar constant) */
+		if (v[i].kind == VAL_NODE)
+			oa->node = v[i].node;
 	}
 	if (!ok)
 		return val_error();
-
-	/* zeros([..]) / ones([..]) */
-	if (b->op == OP_CONST) {
-		if (args[0].kind != VAL_SHAPE) {
-			diag_error(pos[0]->value->span,
-				   "%s takes a shape like [2, 3]", fn);
-			return val_error();
-		}
-		Node *n = const_node(S, strcmp(fn, "ones") == 0 ? 1.0 : 0.0,
-				     &args[0].shape, e->span);
-		return n ? val_node(n, e->span) : val_error();
-	}
-
-	/* the first argument is the tensor */
-	Value x = args[0];
-	if (x.kind == VAL_SHAPE) {
-		diag_error(pos[0]->value->span,
-			   "%s takes a tensor, not a shape list", fn);
-		return val_error();
-	}
-	for (int i = 1; i < npos; i++) {
-		if (b->op == OP_RESHAPE || b->op == OP_CONV2D)
-			break; /* a shape list, a kernel tensor: checked below */
-		if (args[i].kind != VAL_NUM) {
-			diag_error(pos[i]->value->span,
-				   "argument %d of %s must be a compile-time "
-				   "number",
-				   i + 1, fn);
-			return val_error();
-		}
-	}
-
 	/* elementwise functions of numbers fold */
-	if (x.kind == VAL_NUM && (op_is_elementwise_unary(b->op))) {
-		double r = fold_unary(b->op, x.num,
-				      npos > 1 ? args[1].num : 0);
+	if ((d->cls == OPC_UNARY || d->cls == OPC_BINARY) && d->fold &&
+	    v[0].kind == VAL_NUM && (d->cls == OPC_UNARY || v[1].kind == VAL_NUM)) {
+		double a[3] = {0, 0, 0};
+		for (int i = 1; i < npos && i <= 3; i++)
+			a[i - 1] = v[i].num;
+		double r = d->fold(v[0].num, a);
 		if (isnan(r) || isinf(r)) {
-			diag_error(e->span, "%s(%s) is not a finite number",
-				   fn, num_text(x.num));
+			diag_error(e->span, "%s(%s) is not a finite number", fn,
+				   num_text(v[0].num));
 			return val_error();
 		}
 		return val_num(r, 0, e->span);
 	}
-	Node *n = as_node(S, x);
-	if (!n)
-		return val_error();
-	const Shape *xs = &n->shape;
-	Shape out = *xs;
-
-	switch (b->op) {
-	case OP_LEAKY_RELU: {
-		Value r = unary_node(S, OP_LEAKY_RELU, n, e->span);
-		if (r.kind == VAL_NODE)
-			r.node->attr.value = args[1].num;
-		return r;
-	}
-	case OP_SOFTMAX:
-	case OP_LOG_SOFTMAX:
-	case OP_LAYERNORM:
-		if (xs->rank < 1) {
-			diag_error(pos[0]->value->span,
-				   "%s works over the last axis; a scalar has "
-				   "none",
+	Node *in[OP_MAX_ARGS];
+	int nin = 0;
+	for (int i = 0; i < npos; i++) {
+		char kind = args[i];
+		if (kind != 'T' && kind != 'I')
+			continue;
+		Node *n = c.arg[i].node;
+		if (!n)
+			n = as_node(S, v[i]);
+		if (!n)
+			return val_error();
+		if (kind == 'I' && !n->is_int) {
+			diag_error(c.arg[i].span, "argument %d of %s must be "
+				   "integer ids (an 'int' input or target)", i + 1,
 				   fn);
 			return val_error();
 		}
-		return unary_node(S, b->op, n, e->span);
-	case OP_SUM:
-	case OP_MEAN: {
-		Shape sc = shape_scalar();
-		Node *in[1] = {n};
-		Node *r = new_node(S, b->op, &sc, 1, in, e->span);
-		return r ? val_node(r, e->span) : val_error();
+		c.arg[i].node = n;
+		c.in_span[nin] = c.arg[i].span;
+		c.in[nin] = in[nin] = n;
+		nin++;
 	}
-	case OP_TRANSPOSE: {
-		if (xs->rank != 2) {
-			diag_error(pos[0]->value->span,
-				   "transpose takes a matrix [m,n], got %s",
-				   S_shape(S, xs));
-			return val_error();
-		}
-		out.dim[0] = xs->dim[1];
-		out.dim[1] = xs->dim[0];
-		Node *in[1] = {n};
-		Node *r = new_node(S, OP_TRANSPOSE, &out, 1, in, e->span);
-		return r ? val_node(r, e->span) : val_error();
-	}
-	case OP_RESHAPE: {
-		if (npos == 1) { /* flatten */
-			out = shape_scalar();
-			out.rank = 1;
-			out.dim[0] = shape_numel(xs);
-		} else {
-			if (args[1].kind != VAL_SHAPE) {
-				diag_error(pos[1]->value->span,
-					   "reshape takes a shape like [2, 3] "
-					   "as its second argument");
-				return val_error();
-			}
-			out = args[1].shape;
-			if (shape_numel(&out) != shape_numel(xs)) {
-				diag_error(e->span,
-					   "cannot reshape %s (%lld elements) "
-					   "to %s (%lld elements)",
-					   S_shape(S, xs),
-					   (long long)shape_numel(xs),
-					   S_shape(S, &out),
-					   (long long)shape_numel(&out));
-				return val_error();
-			}
-		}
-		Node *in[1] = {n};
-		Node *r = new_node(S, OP_RESHAPE, &out, 1, in, e->span);
-		return r ? val_node(r, e->span) : val_error();
-	}
-	case OP_CONV2D: {
-		Value kv = args[1];
-		if (kv.kind != VAL_NODE) {
-			diag_error(pos[1]->value->span,
-				   "conv2d takes a kernel tensor [O,C,kh,kw]");
-			return val_error();
-		}
-		const Shape *ks = &kv.node->shape;
-		if (kv.node->batched) {
-			diag_error(pos[1]->value->span,
-				   "conv2d's kernel depends on the data; it must "
-				   "be a parameter or computed from parameters");
-			return val_error();
-		}
-		if (stride < 0)
-			stride = 1;
-		if (xs->rank != 3 || ks->rank != 4 ||
-		    ks->dim[1] != xs->dim[0]) {
-			diag_error(e->u.call.id_span,
-				   "cannot convolve %s with kernel %s: conv2d "
-				   "takes x[C,H,W] and K[O,C,kh,kw]",
-				   S_shape(S, xs), S_shape(S, ks));
-			return val_error();
-		}
-		int64_t oh = xs->dim[1] + 2 * pad - ks->dim[2];
-		int64_t ow = xs->dim[2] + 2 * pad - ks->dim[3];
-		if (oh < 0 || ow < 0) {
-			diag_error(e->u.call.id_span,
-				   "conv2d kernel %s is larger than the padded "
-				   "input %s",
-				   S_shape(S, ks), S_shape(S, xs));
-			return val_error();
-		}
-		out = shape_scalar();
-		out.rank = 3;
-		out.dim[0] = ks->dim[0];
-		out.dim[1] = oh / stride + 1;
-		out.dim[2] = ow / stride + 1;
-		if (!check_numel(S, &out, e->u.call.id_span,
-				 "the result of conv2d"))
-			return val_error();
-		Node *in[2] = {n, kv.node};
-		Node *r = new_node(S, OP_CONV2D, &out, 2, in, e->span);
-		if (r) {
-			r->attr.conv.stride = (int)stride;
-			r->attr.conv.pad = (int)pad;
-		}
-		return r ? val_node(r, e->span) : val_error();
-	}
-	case OP_MAXPOOL2D:
-	case OP_AVGPOOL2D: {
-		if (!args[1].is_int || args[1].num <= 0) {
-			double w = args[1].num;
-			if (w == floor(w) && w > 0)
-				diag_error(pos[1]->value->span,
-					   "%s window must be a positive "
-					   "integer, but %s here is " REAL_WHY,
-					   fn, num_text(w));
-			else
-				diag_error(pos[1]->value->span,
-					   "%s window must be a positive "
-					   "integer, got %s",
-					   fn, num_text(w));
-			return val_error();
-		}
-		int64_t k = (int64_t)args[1].num;
-		if (stride < 0)
-			stride = k;
-		if (xs->rank != 3) {
-			diag_error(pos[0]->value->span,
-				   "%s takes x[C,H,W], got %s", fn,
-				   S_shape(S, xs));
-			return val_error();
-		}
-		if (xs->dim[1] < k || xs->dim[2] < k) {
-			diag_error(e->u.call.id_span,
-				   "%s window %lld is larger than the input %s",
-				   fn, (long long)k, S_shape(S, xs));
-			return val_error();
-		}
-		out.dim[1] = (xs->dim[1] - k) / stride + 1;
-		out.dim[2] = (xs->dim[2] - k) / stride + 1;
-		Node *in[1] = {n};
-		Node *r = new_node(S, b->op, &out, 1, in, e->span);
-		if (r) {
-			r->attr.conv.k = (int)k;
-			r->attr.conv.stride = (int)stride;
-		}
-		return r ? val_node(r, e->span) : val_error();
-	}
-	default:
-		return unary_node(S, b->op, n, e->span);
-	}
+	c.nin = nin;
+	if (!d->shape(&c))
+		return val_error();
+	return make_node(S, &c, in, nin, e->span, NULL);
 }
 
 static Value
@@ -1186,13 +1079,11 @@ call(Sema *S, const Expr *e)
 			   fn, sym_kind_name(s));
 		return val_error();
 	}
-	for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++)
-		if (strcmp(builtins[i].name, fn) == 0)
-			return call_builtin(S, e, &builtins[i]);
-	if (strcmp(fn, "mse") == 0 || strcmp(fn, "cross_entropy") == 0)
-		diag_error(e->u.call.id_span,
-			   "%s is a loss: write 'loss %s(output, target);'",
-			   fn, fn);
+	int op = op_lookup(fn);
+	if (op >= 0)
+		return call_builtin(S, e, (OpKind)op);
+	if (!strcmp(fn, "batchnorm") || !strcmp(fn, "dropout"))
+		diag_error(e->u.call.id_span, "%s is not supported yet", fn);
 	else
 		diag_error(e->u.call.id_span, "unknown function '%s'", fn);
 	return val_error();
@@ -1577,101 +1468,93 @@ stmt_data(Sema *S, const Stmt *st, const char *what, OpKind op)
 	return d;
 }
 
+/* The expression of a loss statement. */
+static const Expr *
+loss_expr(Sema *S, const Stmt *st)
+{
+	if (!st->lossfn)
+		return st->value;
+	/* the statement form `loss f(output, target[index])` */
+	Expr *t = ast_expr(S->a, EXPR_NAME, st->target->span);
+	t->u.name.id = st->target->id;
+	if (st->index) {
+		Expr *ix = ast_expr(S->a, EXPR_INDEX,
+				    span_join(st->target->span, st->index->span));
+		ix->u.index.base = t;
+		ix->u.index.lo = st->index;
+		t = ix;
+	}
+	Arg *a1 = arena_alloc(S->a, sizeof *a1), *a2 = arena_alloc(S->a,
+								      sizeof *a2);
+	a1->value = (Expr *)st->value;
+	a1->span = st->value->span;
+	a2->value = t;
+	a2->span = t->span;
+	a1->next = a2;
+	Expr *c = ast_expr(S->a, EXPR_CALL, st->span);
+	c->u.call.id = st->lossfn;
+	c->u.call.id_span = st->lossfn_span;
+	c->u.call.args = a1;
+	c->u.call.nargs = 2;
+	return c;
+}
+
+/*
+ * loss EXPR;  The expression's nodes form the loss (no vertex): its value
+ * is a scalar per sample, or a shared scalar (a penalty on parameters).
+ * The first argument of a named loss (mse, cross_entropy...) that is not
+ * a name becomes a vertex of its own ("lossN"), as an output.
+ */
 static void
 stmt_loss(Sema *S, const Stmt *st)
 {
-	LossKind kind;
-	if (strcmp(st->lossfn, "mse") == 0) {
-		kind = LOSS_MSE;
-	} else if (strcmp(st->lossfn, "cross_entropy") == 0) {
-		kind = LOSS_CROSS_ENTROPY;
-	} else {
-		diag_error(st->lossfn_span,
-			   "unknown loss '%s' (expected mse or cross_entropy)",
-			   st->lossfn);
+	const Expr *e = loss_expr(S, st);
+	int first = S->g->nodes.len;
+	S->in_loss = 1;
+	Value v = eval(S, e);
+	S->in_loss = 0;
+	if (v.kind == VAL_ERROR)
+		return;
+	if (v.kind != VAL_NODE) {
+		diag_error(e->span, "a loss must be computed from the model; "
+			   "this is a %s", v.kind == VAL_NUM ? "number"
+							      : "shape list");
 		return;
 	}
-	/* the target */
-	Sym *t = lookup(S, st->target->id);
-	DataDecl *target = NULL;
-	if (!t) {
-		diag_error(st->target->span, "undefined name '%s'",
-			   st->target->id);
-	} else if (t->failed) {
-		/* already reported */
-	} else if (t->kind != SYM_LEAF || strcmp(t->what, "target") != 0) {
-		diag_error(st->target->span,
-			   "the second argument of a loss must be a target; "
-			   "'%s' is %s",
-			   st->target->id, sym_kind_name(t));
-	} else {
-		target = t->data;
-	}
-	/* a row of the target: loss f(o, ys[t]) */
-	Shape tshape;
-	int64_t toff = 0;
-	if (target) {
-		tshape = target->shape;
-		if (st->index) {
-			int64_t i;
-			if (!eval_int(S, st->index, "a target index", &i))
-				return;
-			if (tshape.rank < 1 || i < 0 || i >= tshape.dim[0]) {
-				diag_error(st->index->span,
-					   "index %lld is out of range for "
-					   "target '%s' %s",
-					   (long long)i, target->name,
-					   S_shape(S, &target->shape));
-				return;
-			}
-			toff = i * (shape_numel(&tshape) / tshape.dim[0]);
-			for (int k = 1; k < tshape.rank; k++)
-				tshape.dim[k - 1] = tshape.dim[k];
-			tshape.rank--;
-			tshape.dim[tshape.rank] = 0;
-		}
-	}
-	/* the output: a vertex name, or an expression that becomes one */
-	Node *out = NULL;
-	const Expr *oe = st->value;
-	Sym *os = oe->kind == EXPR_NAME ? lookup(S, oe->u.name.id) : NULL;
-	if (os && os->kind == SYM_VERTEX && os->node) {
-		out = os->node;
-	} else {
-		S->loss_count++;
-		const char *label = arena_printf(S->a, "loss%d", S->loss_count);
-		out = vertex_value(S, oe, label, label, oe->span);
-	}
-	if (!out || !target)
-		return;
-	if (!shape_equal(&out->shape, &tshape)) {
-		diag_error(oe->span,
-			   "loss shapes differ: output %s, target '%s%s' %s",
-			   S_shape(S, &out->shape), target->name,
-			   st->index ? "[..]" : "", S_shape(S, &tshape));
+	Node *r = v.node;
+	if (r->shape.rank != 0) {
+		diag_error(e->span, "a loss must be a scalar per sample, but "
+			   "this expression has shape %s (sum or mean it)",
+			   S_shape(S, &r->shape));
 		return;
 	}
-	if (!out->batched) {
-		diag_error(oe->span,
-			   "this loss's output depends on no input, so it is the "
-			   "same for every sample; a loss needs an output computed "
-			   "from the data");
-		return;
-	}
-	if (kind == LOSS_CROSS_ENTROPY && out->shape.rank < 1) {
-		diag_error(oe->span,
-			   "cross_entropy needs at least one axis (softmax "
-			   "over the last axis)");
-		return;
+	if (!r->in_loss) { /* `loss h;` with h a scalar vertex */
+		S->in_loss = 1;
+		Value w = unary_node(S, OP_IDENTITY, r, e->span);
+		S->in_loss = 0;
+		if (w.kind != VAL_NODE)
+			return;
+		r = w.node;
 	}
 	Loss *l = arena_alloc(S->a, sizeof *l);
-	l->kind = kind;
-	l->out = out;
-	l->target = target;
-	l->target_off = toff;
+	l->root = r;
 	l->span = st->span;
 	int col;
 	diag_line_col(st->span, &l->line, &col);
+	for (int i = first; i < S->g->nodes.len; i++) {
+		Node *n = S->g->nodes.items[i];
+		if (!n->in_loss)
+			continue;
+		vec_push(S->a, &l->nodes, n);
+		for (int k = 0; k < n->nin; k++) {
+			Node *x = n->in[k];
+			int seen = x->in_loss || op_is_leaf(x->op);
+			for (int q = 0; !seen && q < l->outs.len; q++)
+				seen = l->outs.items[q] == x;
+			if (!seen)
+				vec_push(S->a, &l->outs, x);
+		}
+	}
 	vec_push(S->a, &S->g->losses, l);
 }
 
@@ -2062,13 +1945,6 @@ eval_name(Sema *S, const Expr *e)
 		}
 		if (!s->node)
 			return val_error();
-		if (s->node->op == OP_TARGET) {
-			diag_error(e->span,
-				   "target '%s' can only be used as the second "
-				   "argument of a loss",
-				   s->name);
-			return val_error();
-		}
 		return val_node(s->node, e->span);
 	case SYM_FAMILY:
 		diag_error(e->span,
@@ -2190,12 +2066,17 @@ eval_index(Sema *S, const Expr *e)
 		out.rank--;
 		out.dim[out.rank] = 0;
 	}
+	OpAttr *at = arena_alloc(S->a, sizeof *at);
+	for (int i = 0; i < x->shape.rank; i++)
+		at->step[i] = 1;
+	at->lo[0] = lo;
+	at->drop[0] = !e->u.index.hi;
+	(void)hi;
 	Node *in[1] = {x};
 	Node *n = new_node(S, OP_SLICE, &out, 1, in, e->span);
 	if (!n)
 		return val_error();
-	n->attr.slice.lo = lo;
-	n->attr.slice.hi = hi;
+	n->at = at;
 	return val_node(n, e->span);
 }
 
@@ -2294,13 +2175,9 @@ sema_build(Arena *a, const Program *p, Define *defines, int ndefines)
 					break;
 				}
 		}
-		for (size_t i = 0; i < sizeof builtins / sizeof builtins[0];
-		     i++)
-			if (strcmp(builtins[i].name, d->name) == 0)
-				diag_error(d->name_span,
-					   "def '%s' would hide the built-in "
-					   "function of that name",
-					   d->name);
+		if (op_lookup(d->name) >= 0)
+			diag_error(d->name_span, "def '%s' would hide the "
+				   "built-in function of that name", d->name);
 	}
 	stmts(&S, p->model->body);
 	for (int i = 0; i < ndefines; i++)
@@ -2322,26 +2199,21 @@ sema_build(Arena *a, const Program *p, Define *defines, int ndefines)
 	/* expose loss outputs */
 	for (int i = 0; i < S.g->losses.len; i++) {
 		Loss *l = S.g->losses.items[i];
-		add_output(&S, c_ident(a, l->out->label), l->out);
+		for (int k = 0; k < l->outs.len; k++) {
+			Node *o = l->outs.items[k];
+			if (o->batched)
+				add_output(&S, c_ident(a, o->label), o);
+		}
 	}
 	if (graph_analyse(a, S.g) != 0)
 		return NULL;
 	/* a loss must depend on some parameter */
 	for (int i = 0; i < S.g->losses.len; i++) {
 		Loss *l = S.g->losses.items[i];
-		if (!l->out->on_param)
+		if (!l->root->on_param)
 			diag_error(l->span,
 				   "this loss depends on no parameter, so "
 				   "nothing can learn from it");
-	}
-	/* ops without code generation yet */
-	for (int i = 0; i < S.g->nodes.len; i++) {
-		Node *n = S.g->nodes.items[i];
-		if (!op_supported(n->op))
-			diag_error(n->span, "%s is not supported yet by code "
-				   "generation", op_name[n->op]);
-		if (diag_too_many())
-			break;
 	}
 	if (diag_error_count())
 		return NULL;

@@ -53,8 +53,10 @@ void
 SFX(pcg_error)(int n, REAL *restrict eps, const REAL *restrict x,
 	       const REAL *restrict mu)
 {
+	/* x == mu gives 0 also where both are infinite (a causal mask's
+	 * -inf), where x - mu would be NaN; elsewhere the same bits */
 	for (int i = 0; i < n; i++)
-		eps[i] = x[i] - mu[i];
+		eps[i] = x[i] == mu[i] ? 0 : x[i] - mu[i];
 }
 
 void

@@ -19,7 +19,7 @@ extern "C" {
 #endif
 
 /* Generated code checks this at compile time. */
-#define PCG_RUNTIME_VERSION 1
+#define PCG_RUNTIME_VERSION 2
 
 #define PCG_MAX_RANK 8
 
@@ -116,7 +116,8 @@ void pcg_copy_vjp_d(int n, int acc, double *dx, const double *dy);
 void pcg_scale_f(int n, float c, float *g);
 void pcg_scale_d(int n, double c, double *g);
 
-/* The error node of predictive coding: eps[i] = x[i] - mu[i]. */
+/* The error node of predictive coding: eps[i] = x[i] - mu[i], and 0 where
+ * x[i] == mu[i] (so a value of -inf, a masked entry, has error 0). */
 void pcg_error_f(int n, float *eps, const float *x, const float *mu);
 void pcg_error_d(int n, double *eps, const double *x, const double *mu);
 
@@ -580,6 +581,12 @@ typedef struct pcg_param_info {
 	size_t count;  /* number of elements */
 	int init;      /* pcg_init_kind */
 	double init_a, init_b;
+	/* inputs and targets: > 0 for integer ids (int32_t), each in
+	 * 0..bound-1; 0 for reals and parameters */
+	int32_t bound;
+	/* the member's byte offset in P_params (parameters) or in P_state
+	 * (inputs and targets: the member of s->in or s->target) */
+	size_t byte_offset;
 } pcg_param_info;
 
 /*

@@ -684,7 +684,7 @@ static pcg_param_info
 param(const char *name, int rank, const int *dims, int init, double a,
       double b)
 {
-	pcg_param_info p = {name, rank, {0}, 0, 1, init, a, b};
+	pcg_param_info p = {name, rank, {0}, 0, 1, init, a, b, 0, 0};
 
 	for (int i = 0; i < rank; i++) {
 		p.dims[i] = dims[i];
@@ -904,9 +904,9 @@ Test(init, streams)
  * scalar s, a dense array of 10 reals.
  */
 static const pcg_param_info small_info[3] = {
-	{"W", 2, {3, 2}, 0, 6, PCG_INIT_XAVIER, 0, 0},
-	{"b", 1, {3}, 6, 3, PCG_INIT_ZEROS, 0, 0},
-	{"s", 0, {0}, 9, 1, PCG_INIT_ONES, 0, 0},
+	{"W", 2, {3, 2}, 0, 6, PCG_INIT_XAVIER, 0, 0, 0, 0},
+	{"b", 1, {3}, 6, 3, PCG_INIT_ZEROS, 0, 0, 0, 0},
+	{"s", 0, {0}, 9, 1, PCG_INIT_ONES, 0, 0, 0, 0},
 };
 
 enum { SMALL_N = 10 };
@@ -1168,9 +1168,9 @@ Test(ckpt, round_trip_large)
 	tmpdir t = tmpdir_make();
 	char path[128];
 	pcg_param_info info[3] = {
-		{"conv.w", 4, {16, 8, 3, 3}, 0, 1152, PCG_INIT_HE, 0, 0},
-		{"empty", 2, {0, 5}, 1152, 0, PCG_INIT_ZEROS, 0, 0},
-		{"fc", 2, {300, 7}, 1152, 2100, PCG_INIT_XAVIER, 0, 0},
+		{"conv.w", 4, {16, 8, 3, 3}, 0, 1152, PCG_INIT_HE, 0, 0, 0, 0},
+		{"empty", 2, {0, 5}, 1152, 0, PCG_INIT_ZEROS, 0, 0, 0, 0},
+		{"fc", 2, {300, 7}, 1152, 2100, PCG_INIT_XAVIER, 0, 0, 0, 0},
 	};
 	double *v = xcalloc(3252, sizeof *v), *w = xcalloc(3252, sizeof *w);
 	uint64_t s = 1;
@@ -1316,7 +1316,7 @@ Test(ckpt, rank_over_max)
 	encoder e = {.n = 0};
 	uint64_t h = UINT64_C(0xcbf29ce484222325);
 	float one = 1;
-	pcg_param_info info[1] = {{"x", 8, {1, 1, 1, 1, 1, 1, 1, 1}, 0, 1, 0, 0, 0}};
+	pcg_param_info info[1] = {{"x", 8, {1, 1, 1, 1, 1, 1, 1, 1}, 0, 1, 0, 0, 0, 0, 0}};
 	unsigned char dst[64], before[64];
 	int err;
 
@@ -1552,7 +1552,7 @@ check_failed_save(const tmpdir *t, const char *path)
 {
 	unsigned char before[2048], after[2048];
 	float v[SMALL_N], big[3000] = {0};
-	pcg_param_info info[1] = {{"big", 1, {3000}, 0, 3000, 0, 0, 0}};
+	pcg_param_info info[1] = {{"big", 1, {3000}, 0, 3000, 0, 0, 0, 0, 0}};
 	char other[256];
 	size_t n0, n1;
 	int err, n;

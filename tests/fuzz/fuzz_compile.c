@@ -2,14 +2,13 @@
  * fuzz_compile.c — libFuzzer target: the whole compiler, in memory.
  *
  * Takes any bytes as a .pcg source and runs the pipeline of main.c on
- * them — parse, sema, level, the --batch check, DOT, emit — with the
+ * them — pcc_compile (parse, sema, level, the --batch check), DOT, emit — with the
  * diagnostics going to /dev/null.  A few bits of a hash of the input choose
  * the options (granularity, scalar type, batch) so that each input always
  * runs the same way.  Anything but a clean return is a bug: a sanitizer
  * report, a die() (exit status 70, an internal error), a timeout, or
  * running out of memory.
  */
-#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,16 +38,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	diag_begin(&src, sink);
 	Arena arena;
 	arena_init(&arena);
-	Program *prog = pcc_parse(&arena, &src);
-	Graph *g = prog ? sema_build(&arena, prog, NULL, 0) : NULL;
-	if (g) {
-		level_build(&arena, g, granularity_op, LEVEL_ON);
-		for (int i = 0; g && i < g->nodes.len; i++) {
-			Node *n = g->nodes.items[i];
-			if (n->batched && shape_numel(&n->shape) > INT_MAX / batch)
-				g = NULL;
-		}
-	}
+	CompileOptions co = {.granularity_op = granularity_op,
+			     .level = LEVEL_ON,
+			     .batch = batch};
+	Graph *g = pcc_compile(&arena, &src, &co);
 	if (g) {
 		level_dot(sink, g);
 		EmitOptions eo = {

@@ -60,9 +60,6 @@ urand(void)
 	return (double)(rng_state >> 11) / 9007199254740992.0;
 }
 
-/* Number of doubles in the in/target structs (0 for the placeholder). */
-#define DATA_COUNT(s, m) (sizeof((s)->m) / sizeof(double))
-
 static d1_params d1p, d1g;
 static d4_params d4p, d4g, d4q, d4g2, gmean, r, i1, i2, i3;
 static f1_params f1p, f1g;
@@ -108,46 +105,114 @@ max_diff(const double *a, const double *b, size_t n)
 	return m;
 }
 
-/* Random inputs in [-1, 1); targets random distributions over their last
- * axis (as cross-entropy expects; any target is valid for mse). */
+/*
+ * The data members of a state, described by the model's input and target
+ * info tables: byte_offset locates a member in the state, bound > 0 marks
+ * integer ids (int32_t), else reals of the variant's type.  copy_data
+ * copies n members from src to dst, converting reals between double and
+ * float: sample b of src into a batch-1 dst (b >= 0), or whole batches of
+ * `batch` samples (b < 0).
+ */
 static void
-fill_data(d4_state *s)
+copy_data(void *dst, const pcg_param_info *di, size_t dreal, const void *src,
+	  const pcg_param_info *si, size_t sreal, int n, int batch, int b)
 {
-	double *in = (double *)&s->in, *tg = (double *)&s->target;
-	for (size_t i = 0; i < DATA_COUNT(s, in); i++)
-		in[i] = 2 * urand() - 1;
-	for (int k = 0; k < D4_NUM_TARGETS; k++) {
-		const pcg_param_info *m = &d4_target_info[k];
-		size_t last = m->rank ? (size_t)m->dims[m->rank - 1] : 1;
-		double *t = tg + D4_BATCH * m->offset;
-		for (size_t r = 0; r < D4_BATCH * m->count / last; r++) {
-			double sum = 0;
-			for (size_t i = 0; i < last; i++)
-				sum += t[r * last + i] = urand() + 0.05;
-			for (size_t i = 0; i < last; i++)
-				t[r * last + i] /= sum;
+	for (int k = 0; k < n; k++) {
+		size_t cnt = si[k].count;
+		char *d = (char *)dst + di[k].byte_offset;
+		const char *sp = (const char *)src + si[k].byte_offset;
+		size_t from = b >= 0 ? (size_t)b * cnt : 0;
+		size_t len = b >= 0 ? cnt : cnt * (size_t)batch;
+		for (size_t i = 0; i < len; i++) {
+			if (si[k].bound) {
+				((int32_t *)d)[i] = ((const int32_t *)sp)[from + i];
+				continue;
+			}
+			double v = sreal == sizeof(double)
+					   ? ((const double *)sp)[from + i]
+					   : ((const float *)sp)[from + i];
+			if (dreal == sizeof(double))
+				((double *)d)[i] = v;
+			else
+				((float *)d)[i] = (float)v;
 		}
 	}
 }
 
-/* sample b of a batch-4 state into a batch-1 state: member by member
- * (each member holds all samples of one input or target) */
+#define COPY_STATE(D, DP, S, SP, b)                                          \
+	do {                                                                 \
+		copy_data(D, DP##_input_info, sizeof(DP##_real), S,          \
+			  SP##_input_info, sizeof(SP##_real),                \
+			  D4_NUM_INPUTS, D4_BATCH, b);                       \
+		copy_data(D, DP##_target_info, sizeof(DP##_real), S,         \
+			  SP##_target_info, sizeof(SP##_real),               \
+			  D4_NUM_TARGETS, D4_BATCH, b);                      \
+	} while (0)
+
+/* Random inputs in [-1, 1) and ids in range; real targets random
+ * distributions over their last axis (as cross-entropy expects; any
+ * target is valid for mse). */
+static void
+fill_data(d4_state *s)
+{
+	for (int w = 0; w < 2; w++) {
+		int n = w ? D4_NUM_TARGETS : D4_NUM_INPUTS;
+		const pcg_param_info *info = w ? d4_target_info : d4_input_info;
+		for (int k = 0; k < n; k++) {
+			const pcg_param_info *m = &info[k];
+			char *base = (char *)s + m->byte_offset;
+			size_t len = D4_BATCH * m->count;
+			if (m->bound) {
+				for (size_t i = 0; i < len; i++)
+					((int32_t *)base)[i] =
+						(int32_t)(urand() * m->bound);
+				continue;
+			}
+			double *t = (double *)base;
+			if (!w) {
+				for (size_t i = 0; i < len; i++)
+					t[i] = 2 * urand() - 1;
+				continue;
+			}
+			size_t last = m->rank ? (size_t)m->dims[m->rank - 1] : 1;
+			for (size_t r = 0; r < len / last; r++) {
+				double sum = 0;
+				for (size_t i = 0; i < last; i++)
+					sum += t[r * last + i] = urand() + 0.05;
+				for (size_t i = 0; i < last; i++)
+					t[r * last + i] /= sum;
+			}
+		}
+	}
+}
+
+/* sample b of a batch-4 state into a batch-1 state */
 static void
 take_sample(d1_state *one, const d4_state *four, int b)
 {
-	for (int k = 0; k < D4_NUM_INPUTS; k++) {
-		const pcg_param_info *m = &d4_input_info[k];
-		memcpy((double *)&one->in + m->offset,
-		       (const double *)&four->in + D4_BATCH * m->offset +
-			       (size_t)b * m->count,
-		       m->count * sizeof(double));
-	}
-	for (int k = 0; k < D4_NUM_TARGETS; k++) {
-		const pcg_param_info *m = &d4_target_info[k];
-		memcpy((double *)&one->target + m->offset,
-		       (const double *)&four->target + D4_BATCH * m->offset +
-			       (size_t)b * m->count,
-		       m->count * sizeof(double));
+	COPY_STATE(one, d1, four, d4, b);
+}
+
+/* The data of a state written as numbers, member by member (ids too). */
+static void
+dump_data(FILE *f, const d4_state *s)
+{
+	for (int w = 0; w < 2; w++) {
+		int n = w ? D4_NUM_TARGETS : D4_NUM_INPUTS;
+		const pcg_param_info *info = w ? d4_target_info : d4_input_info;
+		size_t total = 0;
+		for (int k = 0; k < n; k++)
+			total += D4_BATCH * info[k].count;
+		fprintf(f, "%s %zu\n", w ? "target" : "in", total);
+		for (int k = 0; k < n; k++) {
+			const char *base = (const char *)s + info[k].byte_offset;
+			for (size_t i = 0; i < D4_BATCH * info[k].count; i++)
+				if (info[k].bound)
+					fprintf(f, "%d\n", ((const int32_t *)base)[i]);
+				else
+					fprintf(f, "%.17g\n",
+						((const double *)base)[i]);
+		}
 	}
 }
 
@@ -295,12 +360,7 @@ dump(const char *path)
 		for (size_t i = 0; i < pi->count; i++)
 			fprintf(f, "%.17g\n", ((double *)&zg)[pi->offset + i]);
 	}
-	fprintf(f, "in %zu\n", DATA_COUNT(&d4s, in));
-	for (size_t i = 0; i < DATA_COUNT(&d4s, in); i++)
-		fprintf(f, "%.17g\n", ((double *)&d4s.in)[i]);
-	fprintf(f, "target %zu\n", DATA_COUNT(&d4s, target));
-	for (size_t i = 0; i < DATA_COUNT(&d4s, target); i++)
-		fprintf(f, "%.17g\n", ((double *)&d4s.target)[i]);
+	dump_data(f, &d4s);
 	fprintf(f, "end\n");
 	fclose(f);
 }
@@ -376,10 +436,7 @@ main(int argc, char **argv)
 
 	for (size_t i = 0; i < F4_NUM_REALS; i++)
 		((float *)&f4p)[i] = (float)((double *)&d4p)[i];
-	for (size_t i = 0; i < DATA_COUNT(&d4s, in); i++)
-		((float *)&f4s.in)[i] = (float)((double *)&d4s.in)[i];
-	for (size_t i = 0; i < DATA_COUNT(&d4s, target); i++)
-		((float *)&f4s.target)[i] = (float)((double *)&d4s.target)[i];
+	COPY_STATE(&f4s, f4, &d4s, d4, -1);
 	memcpy(&f4q, &f4p, sizeof f4q);
 	memcpy(&f4s2, &f4s, sizeof f4s2);
 	float fa = f4_train_bp(&f4q, &f4s2, 0.05f);
@@ -406,10 +463,7 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < F1_NUM_REALS; i++)
 		((float *)&f1p)[i] = (float)((double *)&d1p)[i];
 	take_sample(&d1s, &d4s, 0);
-	for (size_t i = 0; i < DATA_COUNT(&d1s, in); i++)
-		((float *)&f1s.in)[i] = (float)((double *)&d1s.in)[i];
-	for (size_t i = 0; i < DATA_COUNT(&d1s, target); i++)
-		((float *)&f1s.target)[i] = (float)((double *)&d1s.target)[i];
+	COPY_STATE(&f1s, f1, &d1s, d1, 0);
 	f1_grad_bp(&f1p, &f1s, &f1g);
 	d1_grad_bp(&d1p, &d1s, &d1g);
 	double g1max = max_abs((double *)&d1g, D1_NUM_REALS);
@@ -505,11 +559,7 @@ main(int argc, char **argv)
 			fill_data(&sb);
 			memcpy(&sz.in, &sb.in, sizeof sz.in);
 			memcpy(&sz.target, &sb.target, sizeof sz.target);
-			for (size_t i = 0; i < DATA_COUNT(&sb, in); i++)
-				((float *)&tb.in)[i] = (float)((double *)&sb.in)[i];
-			for (size_t i = 0; i < DATA_COUNT(&sb, target); i++)
-				((float *)&tb.target)[i] =
-					(float)((double *)&sb.target)[i];
+			COPY_STATE(&tb, f4, &sb, d4, -1);
 			memcpy(&tz.in, &tb.in, sizeof tz.in);
 			memcpy(&tz.target, &tb.target, sizeof tz.target);
 			double a = d4_train_bp(&pb, &sb, 0.05);

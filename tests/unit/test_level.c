@@ -30,6 +30,9 @@
 
 #include "pcc.h"
 
+/* the output vertex of a loss that reads one vertex */
+#define PC_OUT(l) ((PcVertex *)((l)->pc_outs.len ? (l)->pc_outs.items[0] : NULL))
+
 static Arena arena;
 static Source source;
 
@@ -197,10 +200,10 @@ check_graph(const Graph *g, int levelled)
 		     "a root\n%s", g->nidentity, nid, d);
 	for (int i = 0; i < g->losses.len; i++) {
 		const Loss *l = g->losses.items[i];
-		cr_assert_not_null(l->pc_out, "loss %d has no pc_out\n%s", i, d);
-		cr_assert(l->pc_out->is_output && l->pc_out->level == 0,
+		cr_assert_not_null(PC_OUT(l), "loss %d has no pc_out\n%s", i, d);
+		cr_assert(PC_OUT(l)->is_output && PC_OUT(l)->level == 0,
 			  "loss %d: pc_out %s is not a level-0 output\n%s", i,
-			  l->pc_out->label, d);
+			  PC_OUT(l)->label, d);
 	}
 	/* leaves are never PC vertices */
 	for (int i = 0; i < g->nodes.len; i++) {
@@ -645,8 +648,8 @@ Test(level, rnn_many_to_many)
 	for (int i = 0; i < 3; i++) {
 		Loss *l = g->losses.items[i];
 		const char *want = arena_printf(&arena, "o%d", i + 1);
-		cr_assert_str_eq(l->pc_out->label, want, "loss %d: pc_out %s, "
-				 "expected %s", i, l->pc_out->label, want);
+		cr_assert_str_eq(PC_OUT(l)->label, want, "loss %d: pc_out %s, "
+				 "expected %s", i, PC_OUT(l)->label, want);
 	}
 	expect_dump(g, "depth 4 identities 3\n"
 		       "L3 vertex h[1] <-\n"
@@ -762,9 +765,9 @@ Test(level, output_feeding_another_vertex)
 	cr_assert_null(copy->root, "o1/out must be an identity (no root)");
 	cr_assert_eq(copy->parent, o1, "o1/out copies o1");
 	Loss *l0 = g->losses.items[0], *l1 = g->losses.items[1];
-	cr_assert_eq(l0->pc_out, copy, "loss 0 should use the copy, uses %s",
-		     l0->pc_out->label);
-	cr_assert_eq(l1->pc_out, must_find(g, "o2"), "loss 1 should use o2");
+	cr_assert_eq(PC_OUT(l0), copy, "loss 0 should use the copy, uses %s",
+		     PC_OUT(l0)->label);
+	cr_assert_eq(PC_OUT(l1), must_find(g, "o2"), "loss 1 should use o2");
 	expect_dump(g, "depth 3 identities 1\n"
 		       "L2 vertex h <-\n"
 		       "L1 vertex o1 <- h\n"
@@ -830,9 +833,9 @@ Test(level, output_copy_shared_by_two_losses)
 	expect_counts(g, 3, 1, 3);
 	Loss *l0 = g->losses.items[0], *l2 = g->losses.items[2];
 	PcVertex *copy = must_find(g, "o1/out");
-	cr_assert_eq(l0->pc_out, copy, "loss 0 should use o1/out");
-	cr_assert_eq(l2->pc_out, copy, "loss 2 should share o1/out, uses %s",
-		     l2->pc_out->label);
+	cr_assert_eq(PC_OUT(l0), copy, "loss 0 should use o1/out");
+	cr_assert_eq(PC_OUT(l2), copy, "loss 2 should share o1/out, uses %s",
+		     PC_OUT(l2)->label);
 }
 
 /* ------------------------------------------------------ tied parameter */

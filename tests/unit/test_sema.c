@@ -404,12 +404,13 @@ Test(sema, slice_attributes)
 			    "output a, b; }");
 	Node *a = must_find(g, "a"), *b = must_find(g, "b");
 	cr_assert_eq(a->op, OP_SLICE, "a should be a slice\n%s", dump(g));
-	cr_assert(a->attr.slice.lo == 1 && a->attr.slice.hi == 4,
-		  "x[1:4] should keep rows 1..4, got %lld..%lld",
-		  (long long)a->attr.slice.lo, (long long)a->attr.slice.hi);
-	cr_assert(b->attr.slice.lo == 2 && b->attr.slice.hi == 3,
-		  "x[2] should keep row 2..3, got %lld..%lld",
-		  (long long)b->attr.slice.lo, (long long)b->attr.slice.hi);
+	cr_assert(a->at->lo[0] == 1 && a->at->step[0] == 1 && !a->at->drop[0],
+		  "x[1:4] should keep rows from 1, got lo %lld step %lld",
+		  (long long)a->at->lo[0], (long long)a->at->step[0]);
+	cr_assert_str_eq(shape_of(a), "[3,2]", "x[1:4] keeps rows 1..3");
+	cr_assert(b->at->lo[0] == 2 && b->at->drop[0],
+		  "x[2] should take row 2 and drop the axis, got lo %lld",
+		  (long long)b->at->lo[0]);
 	cr_assert_str_eq(shape_of(b), "[2]", "x[2] drops the first axis");
 }
 
@@ -467,16 +468,16 @@ ParameterizedTest(struct fold_case *c, sema, folding)
 	Graph *g = build_ok(text);
 	Node *k = only_const(g);
 	cr_assert_str_eq(shape_of(k), "[]", "a folded number is a scalar");
-	cr_assert(fabs(k->attr.value - c->value) <= 1e-15,
+	cr_assert(fabs(k->value - c->value) <= 1e-15,
 		  "C = %s: expected %.17g, got %.17g\n%s", c->expr, c->value,
-		  k->attr.value, dump(g));
+		  k->value, dump(g));
 }
 
 Test(sema, literals_fold_inside_tensor_expressions)
 {
 	/* 2 * 3 folds before it meets the tensor: one const node, 6 */
 	Graph *g = build_ok("model m { input x[4]; y = x * (2 * 3); }");
-	cr_assert_eq(only_const(g)->attr.value, 6,
+	cr_assert_eq(only_const(g)->value, 6,
 		     "expected the const 6\n%s", dump(g));
 	cr_assert_eq(count_op(g, OP_MUL), 1, "one mul node\n%s", dump(g));
 }
@@ -546,7 +547,7 @@ Test(sema, define_real_value_in_expression)
 	Graph *g = build_d("model m { const S = 1; input x[3]; y = x * S; }",
 			   defs, 1, &diags);
 	cr_assert_str_empty(diags, "unexpected diagnostics:\n%s", diags);
-	cr_assert_eq(only_const(g)->attr.value, 0.25, "-D S=0.25\n%s",
+	cr_assert_eq(only_const(g)->value, 0.25, "-D S=0.25\n%s",
 		     dump(g));
 	free(diags);
 }
@@ -630,8 +631,8 @@ Test(sema, loop_local_names_are_per_iteration)
 		/* the xs[t] slice of each iteration */
 		Node *sl = a->in[0]->in[1];
 		cr_assert_eq(sl->op, OP_SLICE, "W @ xs[t]: slice\n%s", dump(g));
-		cr_assert_eq(sl->attr.slice.lo, t, "xs[%d] slices row %d, got "
-			     "%lld", t, t, (long long)sl->attr.slice.lo);
+		cr_assert_eq(sl->at->lo[0], t, "xs[%d] slices row %d, got "
+			     "%lld", t, t, (long long)sl->at->lo[0]);
 	}
 	/* the shared params are the same node in every iteration */
 	Node *a0 = must_find(g, "a@t=0"), *a2 = must_find(g, "a@t=2");
@@ -663,7 +664,7 @@ Test(sema, nested_loops)
 	cr_assert_str_eq(shape_of(must_find(g, "o")), "[12]", "concat of 6 [2]");
 	/* g[6] = x * 3 (i = 1, j = 3) */
 	Node *g6 = must_find(g, "g[6]");
-	cr_assert_eq(g6->in[1]->attr.value, 3, "g[6] = x * 3\n%s", dump(g));
+	cr_assert_eq(g6->in[1]->value, 3, "g[6] = x * 3\n%s", dump(g));
 }
 
 Test(sema, loop_bounds_from_consts)
@@ -728,7 +729,7 @@ Test(sema, def_const_folds)
 	Node *z = must_find(g, "z");
 	cr_assert_eq(z->op, OP_MUL, "z = y2 * 2\n%s", dump(g));
 	cr_assert_eq(z->in[1]->op, OP_CONST, "k folds to a const");
-	cr_assert_eq(z->in[1]->attr.value, 2, "k = 2");
+	cr_assert_eq(z->in[1]->value, 2, "k = 2");
 }
 
 Test(sema, def_expression_form_and_numbers)
@@ -739,7 +740,7 @@ Test(sema, def_expression_form_and_numbers)
 			    "const K = twice(4); y = affine(x, W, b) * K; }");
 	Node *y = must_find(g, "y");
 	cr_assert_str_eq(shape_of(y), "[2]", "affine gives [2]");
-	cr_assert_eq(y->in[1]->attr.value, 8, "twice(4) folds to 8\n%s",
+	cr_assert_eq(y->in[1]->value, 8, "twice(4) folds to 8\n%s",
 		     dump(g));
 	cr_assert_eq(g->vertices.len, 1, "a one-line def adds no vertex\n%s",
 		     dump(g));
@@ -856,7 +857,7 @@ Test(sema, params_and_declarations)
 		     (long long)b->offset);
 	cr_assert_eq(g->param_count, 12 + 3 + 9, "param count");
 	cr_assert_eq(g->losses.len, 1, "one loss");
-	cr_assert_eq(((Loss *)g->losses.items[0])->kind, LOSS_CROSS_ENTROPY,
+	cr_assert_eq(((Loss *)g->losses.items[0])->root->op, OP_CROSS_ENTROPY,
 		     "cross_entropy");
 }
 
@@ -878,8 +879,9 @@ Test(sema, loss_expression_becomes_a_vertex)
 	cr_assert_not_null(find_vertex(g, "loss1"), "loss1 vertex\n%s",
 			   dump(g));
 	cr_assert_eq(l->op, OP_TANH, "loss1 is the tanh\n%s", dump(g));
-	cr_assert_eq(((Loss *)g->losses.items[0])->out, l,
-		     "the loss reads loss1");
+	const Loss *ls = g->losses.items[0];
+	cr_assert(ls->outs.len == 1 && ls->outs.items[0] == l,
+		  "the loss reads loss1");
 }
 
 /* ---------------------------------------------------------- error counts */

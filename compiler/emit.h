@@ -1,0 +1,132 @@
+/*
+ * emit.h — what the parts of the code generator share: emit.c (helpers,
+ * the generated kernels of elementwise ops, GEMM calls, the assembly of
+ * the files), emit_layout.c (buffers of the state), emit_sweep.c (the
+ * forward pass, losses, BP and the Z-IL schedule), emit_pc.c (the PC
+ * network), emit_api.c (the header and the API functions) and ops.c (the
+ * forward and VJP code of each op).  Not seen outside compiler/.
+ */
+#ifndef PCC_EMIT_H
+#define PCC_EMIT_H
+
+#include "pcc.h"
+
+struct Emit {
+	Arena *a;
+	const Graph *g;
+	const EmitOptions *o;
+	const char *P, *PU; /* prefix, upper-case prefix */
+	int is_float;
+	const char *real;   /* "P_real" spelled with the prefix */
+	StrBuf kern;        /* kernels, emitted on demand */
+	StrBuf *out;        /* where statements go */
+	PtrVec kernels;     /* names already emitted */
+	const char **val;   /* node id -> value buffer (pointer expression) */
+	const char **adj;   /* node id -> adjoint buffer (pointer expression) */
+	const char **mem;   /* node id -> member path in v/d/pc ("h_add[3]") */
+	const char **idmem; /* PC vertex id -> member path of an identity */
+	int *idx;           /* scratch: index within an identity group */
+	int64_t state_reals; /* scalars declared in P_state */
+	int64_t reals_v, reals_d; /* of them in v and in d */
+	int *puses;         /* param decl -> uses (param_uses) */
+	struct Chunker *chunk; /* splits long bodies into functions, or NULL */
+	char *has_adj;      /* node id -> adjoint has a contribution */
+	const char *ind;    /* indentation of statements */
+};
+
+/* ------------------------------------------------------------ emit.c */
+
+/* A real literal that round-trips ("0.5f", "NAN", "-INFINITY"). */
+const char *emit_lit(Emit *E, double x);
+/* A <math.h> function for the scalar type ("expf" or "exp"). */
+const char *emit_fn(Emit *E, const char *name);
+/* A runtime kernel for the scalar type ("pcg_softmax_f"). */
+const char *emit_rt(Emit *E, const char *name);
+/* One statement line at the current indentation. */
+void emit_line(Emit *E, const char *fmt, ...) PCC_PRINTF(2, 3);
+/* Append to the kernel section. */
+void emit_kern(Emit *E, const char *fmt, ...) PCC_PRINTF(2, 3);
+/* Start a generated kernel; 0 if it was emitted already. */
+int emit_kernel_begin(Emit *E, const char *name);
+/* Expand the placeholders of an elementwise expression (TANH, ONE...). */
+const char *emit_expand(Emit *E, const char *t);
+/* "PU_BATCH" for a batched node, else "1". */
+const char *emit_batch(Emit *E, const Node *n);
+/* "PU_BATCH * 32" or "32": the element count of a node's buffer. */
+const char *emit_count(Emit *E, const Node *n);
+/* "(const int[]){2, 3, 4}" */
+const char *emit_ints(Emit *E, int n, const int64_t *v);
+/* The state's scratch of a node ("s->v.h_conv2d_col"). */
+const char *emit_scratch(Emit *E, const Node *n, const char *what);
+/* c = op(x) op(y) (+ c if acc) with batch folding; see emit.c. */
+void emit_gemm(Emit *E, const char *c, int cb, const char *x, int xb,
+	       int64_t xr, int64_t xc, int tx, const char *y, int yb,
+	       int64_t yr, int64_t yc, int ty, int acc);
+/* "[PU_BATCH][32]" / "[PU_BATCH * 32]" and names that are not C keywords */
+const char *emit_decl_dims(Emit *E, const Shape *sh, int batched);
+const char *emit_flat_dims(Emit *E, const Shape *sh, int batched);
+const char *emit_member(Emit *E, const char *s);
+const char *emit_whole(Emit *E, const char *qual, const char *array,
+		       const Shape *sh, int batched);
+const char *emit_c_member(Emit *E, const char *path);
+void emit_comment(Emit *E, const Vertex *v);
+
+/* Long bodies split into functions between vertices. */
+typedef struct Chunker Chunker;
+void emit_chunk_point(Emit *E);
+
+static inline int64_t
+emit_numel(const Node *n)
+{
+	return shape_numel(&n->shape);
+}
+
+/* ----------------------------------------------------- emit_layout.c */
+
+/* Assign every node its buffers and write the declarations of v, d and
+ * the PC network. */
+void emit_layout(Emit *E, StrBuf *vdecl, StrBuf *ddecl, StrBuf *pcdecl);
+
+/* ------------------------------------------------------ emit_sweep.c */
+
+/* The forward code of one node, and the VJP into its input k: the op
+ * table's entries, called by every method with its own buffers. */
+void emit_fwd_node(Emit *E, const Node *n, const char *y,
+		   const char *const *xs);
+void emit_vjp(Emit *E, const Node *n, int k, const char *y,
+	      const char *const *xs, const char *dy, const char *dx, int acc);
+const char **emit_fwd_inputs(Emit *E, const Node *n);
+
+typedef enum Mode {
+	MODE_BP,        /* deltas; dL/dtheta into g */
+	MODE_ZIL_GRAD,  /* errors eps = -delta; level schedule; into g */
+	MODE_ZIL_TRAIN  /* level schedule; parameters change in place */
+} Mode;
+
+/* The forward pass: the vertices (chunked), then the tail: unbatched
+ * outputs, the losses, the return of the batch-mean loss. */
+void emit_forward(Emit *E);
+void emit_forward_tail(Emit *E);
+/* The loss expressions at the given buffers: adds their batch sum into
+ * the variables `sum` (per sample) and `shared` (penalties). */
+void emit_losses_value(Emit *E, const char *sum, const char *shared);
+void emit_sweep(Emit *E, Mode mode);
+PcVertex **emit_sweep_order(Emit *E, int *nout);
+const char *emit_param_ptr(Emit *E, const char *st, const ParamDecl *p);
+int *emit_param_uses(Arena *a, const Graph *g);
+
+/* --------------------------------------------------------- emit_pc.c */
+
+void emit_pc_start(Emit *E);
+void emit_pc_predict(Emit *E);
+void emit_pc_backprop(Emit *E);
+void emit_pc_infer(Emit *E);
+void emit_pc_energy(Emit *E);
+
+/* -------------------------------------------------------- emit_api.c */
+
+void emit_header(Emit *E, StrBuf *h, const char *vdecl, const char *ddecl,
+		 const char *pcdecl, const char *zildecl);
+void emit_api(Emit *E, StrBuf *body);
+
+#endif

@@ -1,0 +1,359 @@
+/*
+ * emit_sweep.c — the forward pass, the losses, and the reverse sweep that
+ * BP and the Z-IL schedule share.
+ *
+ * Takes the levelled graph and the buffers of emit_layout.c; writes the
+ * body of forward() and of backward() / zil_schedule() / zil_train().
+ * BP and Z-IL are one sweep over the levelled graph (by level from the
+ * outputs; in a level, identities first, then reverse topological order)
+ * with the same kernels: Z-IL seeds the outputs with -1/B instead of
+ * +1/B, so every error is the exact negation of BP's delta, and its
+ * gradient -(Hebbian sum) + 0 is BP's bit for bit.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "emit.h"
+
+void
+emit_fwd_node(Emit *E, const Node *n, const char *y, const char *const *xs)
+{
+	const OpDef *d = &op_defs[n->op];
+	if (d->cls == OPC_LEAF && !d->fwd)
+		return;
+	if (!d->fwd)
+		die("no forward code for %s", op_name[n->op]);
+	d->fwd(E, n, y, xs);
+}
+
+void
+emit_vjp(Emit *E, const Node *n, int k, const char *y, const char *const *xs,
+	 const char *dy, const char *dx, int acc)
+{
+	const OpDef *d = &op_defs[n->op];
+	if (!d->vjp || (d->nodiff >> k & 1))
+		die("no VJP for input %d of %s", k, op_name[n->op]);
+	d->vjp(E, n, k, y, xs, dy, dx, acc);
+}
+
+/* The input values of node n in the forward pass. */
+const char **
+emit_fwd_inputs(Emit *E, const Node *n)
+{
+	const char **xs = arena_alloc(E->a, sizeof(char *) * (size_t)(n->nin + 1));
+	for (int k = 0; k < n->nin; k++)
+		xs[k] = E->val[n->in[k]->id];
+	return xs;
+}
+
+static void
+loss_comment(Emit *E, const Loss *l)
+{
+	StrBuf sb = {0};
+	diag_snippet(l->span, &sb, 100);
+	emit_line(E, "/* %s:%d: %s */", E->o->source_name, l->line,
+		  sb.data ? sb.data : "loss");
+	sb_free(&sb);
+}
+
+void
+emit_losses_value(Emit *E, const char *sum, const char *shared)
+{
+	for (int i = 0; i < E->g->losses.len; i++) {
+		const Loss *l = E->g->losses.items[i];
+		const Node *r = l->root;
+		if (r->batched)
+			emit_line(E, "%s += %s(%s_BATCH, %s);", sum, emit_rt(E, "sum"),
+				  E->PU, E->val[r->id]);
+		else
+			emit_line(E, "%s += %s[0];", shared, E->val[r->id]);
+	}
+}
+
+static int
+has_shared_loss(const Graph *g)
+{
+	for (int i = 0; i < g->losses.len; i++)
+		if (!((Loss *)g->losses.items[i])->root->batched)
+			return 1;
+	return 0;
+}
+
+/* forward(): every vertex in topological order, then the losses; the
+ * chunked part first (the vertices), the rest by the caller */
+void
+emit_forward(Emit *E)
+{
+	const Graph *g = E->g;
+	const Vertex *cur = NULL;
+	for (int i = 0; i < g->nodes.len; i++) {
+		Node *n = g->nodes.items[i];
+		if (!n->live || n->in_loss ||
+		    (op_is_leaf(n->op) && n->op != OP_CONST))
+			continue;
+		if (n->vertex && n->vertex != cur) {
+			cur = n->vertex;
+			emit_chunk_point(E);
+			emit_comment(E, cur);
+		}
+		emit_fwd_node(E, n, E->val[n->id], emit_fwd_inputs(E, n));
+	}
+}
+
+/* The losses of forward(): their nodes, then their values. */
+static void
+emit_losses_fwd(Emit *E)
+{
+	const Graph *g = E->g;
+	for (int i = 0; i < g->losses.len; i++) {
+		const Loss *l = g->losses.items[i];
+		loss_comment(E, l);
+		for (int k = 0; k < l->nodes.len; k++) {
+			const Node *n = l->nodes.items[k];
+			emit_fwd_node(E, n, E->val[n->id], emit_fwd_inputs(E, n));
+		}
+	}
+	emit_losses_value(E, "loss", "shared");
+}
+
+void
+emit_forward_tail(Emit *E)
+{
+	const Graph *g = E->g;
+	for (int i = 0; i < g->outputs.len; i++) {
+		OutputDecl *od = g->outputs.items[i];
+		if (od->node->batched)
+			continue;
+		emit_line(E, "%s(%s_BATCH, 1, %lld, 0, %lld, 0, %s, %s); /* output "
+			  "%s, the same for every sample */",
+			  emit_rt(E, "place"), E->PU, (long long)emit_numel(od->node),
+			  (long long)emit_numel(od->node),
+			  emit_whole(E, "", arena_printf(E->a, "s->out.%s",
+							 emit_member(E, od->name)),
+				     &od->node->shape, 1),
+			  E->val[od->node->id], od->name);
+	}
+	if (has_shared_loss(g))
+		emit_line(E, "%s shared = %s;", E->real, emit_lit(E, 0));
+	emit_losses_fwd(E);
+	if (g->losses.len)
+		emit_line(E, "s->pc.valid = 0;");
+	if (has_shared_loss(g))
+		emit_line(E, "return loss / %s_BATCH + shared;", E->PU);
+	else
+		emit_line(E, "return loss / %s_BATCH;", E->PU);
+}
+
+/* ------------------------------------------ BP and the Z-IL schedule */
+
+static int
+cmp_sweep(const void *pa, const void *pb)
+{
+	const PcVertex *a = *(PcVertex *const *)pa, *b = *(PcVertex *const *)pb;
+	if (a->level != b->level)
+		return a->level < b->level ? -1 : 1;
+	if (!a->root || !b->root) /* identities first */
+		return a->root ? 1 : b->root ? -1 : (a->id > b->id) - (a->id < b->id);
+	return a->root->id > b->root->id ? -1 : a->root->id < b->root->id;
+}
+
+/* PC vertices in the order of the reverse sweep: by level from the
+ * outputs; in a level, identities first, then reverse topological order.
+ * BP and Z-IL use this one order, so they add in the same order. */
+PcVertex **
+emit_sweep_order(Emit *E, int *nout)
+{
+	const Graph *g = E->g;
+	PcVertex **v = arena_alloc(E->a, sizeof(PcVertex *) *
+						 (size_t)(g->pcv.len + 1));
+	for (int i = 0; i < g->pcv.len; i++)
+		v[i] = g->pcv.items[i];
+	qsort(v, (size_t)g->pcv.len, sizeof *v, cmp_sweep);
+	*nout = g->pcv.len;
+	return v;
+}
+
+/* uses of each parameter (by declaration) by nodes that propagate a
+ * gradient, counted once: a lookup per use would make long unrolled
+ * models quadratic */
+int *
+emit_param_uses(Arena *a, const Graph *g)
+{
+	int *uses = arena_alloc(a, sizeof(int) * (size_t)(g->params.len + 1));
+	for (int i = 0; i < g->nodes.len; i++) {
+		const Node *n = g->nodes.items[i];
+		if (!n->needs_grad || !n->live)
+			continue;
+		for (int k = 0; k < n->nin; k++)
+			if (n->in[k]->op == OP_PARAM)
+				uses[n->in[k]->decl]++;
+	}
+	return uses;
+}
+
+const char *
+emit_param_ptr(Emit *E, const char *st, const ParamDecl *p)
+{
+	return emit_whole(E, "", arena_printf(E->a, "%s->%s", st,
+					      emit_member(E, p->name)),
+			  &p->shape, 0);
+}
+
+/* The VJPs of one node into every input that needs a gradient: inputs
+ * that are not parameters first (their VJP may need a parameter's value
+ * before it changes), then parameters. */
+static void
+sweep_node(Emit *E, const Node *n, Mode mode)
+{
+	const Graph *g = E->g;
+	if (!E->has_adj[n->id])
+		die("adjoint of %%%d used before it was set", n->id);
+	const char **xs = emit_fwd_inputs(E, n);
+	for (int pass = 0; pass < 2; pass++) {
+		for (int j = 0; j < n->nin; j++) {
+			Node *x = n->in[j];
+			if (!x->needs_grad || (x->op == OP_PARAM) != pass)
+				continue;
+			if (mode == MODE_ZIL_TRAIN && x->op == OP_PARAM &&
+			    E->puses[x->decl] == 1) {
+				ParamDecl *pd = g->params.items[x->decl];
+				int64_t cnt = shape_numel(&pd->shape);
+				emit_vjp(E, n, j, E->val[n->id], xs, E->adj[n->id],
+					 "s->zil.scratch", 0);
+				emit_line(E, "%s(%lld, lr, %s, s->zil.scratch); /* in "
+					  "place, now */",
+					  emit_rt(E, "zil_sgd"), (long long)cnt,
+					  emit_param_ptr(E, "p", pd));
+				continue;
+			}
+			const char *dx = E->adj[x->id];
+			if (mode == MODE_ZIL_TRAIN && x->op == OP_PARAM) {
+				ParamDecl *pd = g->params.items[x->decl];
+				dx = emit_whole(E, "", arena_printf(E->a, "s->zil.%s",
+						emit_member(E, pd->name)),
+						&pd->shape, 0);
+			}
+			emit_vjp(E, n, j, E->val[n->id], xs, E->adj[n->id], dx,
+				 E->has_adj[x->id]);
+			E->has_adj[x->id] = 1;
+		}
+	}
+}
+
+/* The loss expressions: seeded with scale (per sample) or scale * B (a
+ * shared penalty), then their VJPs into the outputs and parameters. */
+static void
+sweep_losses(Emit *E, Mode mode, const char *scale, const char *shared_scale)
+{
+	const Graph *g = E->g;
+	for (int i = 0; i < g->losses.len; i++) {
+		const Loss *l = g->losses.items[i];
+		const Node *r = l->root;
+		if (!r->needs_grad)
+			continue;
+		loss_comment(E, l);
+		emit_line(E, "%s(%s, %s, %s);", emit_rt(E, "fill"),
+			  emit_count(E, r), E->adj[r->id],
+			  r->batched ? scale : shared_scale);
+		E->has_adj[r->id] = 1;
+		for (int k = l->nodes.len - 1; k >= 0; k--) {
+			const Node *n = l->nodes.items[k];
+			if (n->needs_grad)
+				sweep_node(E, n, mode);
+		}
+	}
+}
+
+void
+emit_sweep(Emit *E, Mode mode)
+{
+	const Graph *g = E->g;
+	int bp = mode == MODE_BP;
+	memset(E->has_adj, 0, (size_t)g->nodes.len + 1);
+	const char *scale = arena_printf(E->a, "%s / %s_BATCH",
+					 emit_lit(E, bp ? 1.0 : -1.0), E->PU);
+	if (bp)
+		emit_line(E, "/* output deltas: d loss / d output, mean over the "
+			     "batch */");
+	else
+		emit_line(E, "/* step 0: the output errors eps_o = -d loss / d "
+			     "mu_o (mean over the batch).\n\t * C1: the value "
+			     "nodes start at the forward pass, so every other "
+			     "error is 0. */");
+	sweep_losses(E, mode, scale, emit_lit(E, bp ? 1.0 : -1.0));
+	int nv;
+	PcVertex **order = emit_sweep_order(E, &nv);
+	int last_level = -1;
+	for (int i = 0; i < nv; i++) {
+		PcVertex *v = order[i];
+		emit_chunk_point(E);
+		if (v->level != last_level) {
+			sb_putc(E->out, '\n');
+			if (bp)
+				emit_line(E, "/* ---- level %d ---- */", v->level);
+			else if (v->level == 0)
+				emit_line(E, "/* ---- step 0: level 0 (outputs) "
+					     "---- */");
+			else
+				emit_line(E, "/* ---- step %d: level %d. Inference "
+					     "with gamma = 1 (C3) from x = mu (C1) "
+					     "makes\n\t * eps_i(%d) = sum_c J_c^T "
+					     "eps_c(%d) for every vertex i of this "
+					     "level ---- */",
+					  v->level, v->level, v->level,
+					  v->level - 1);
+			last_level = v->level;
+		}
+		if (!v->root) {
+			emit_line(E, "/* %s: identity vertex, its error passes up "
+				     "unchanged (it shares its parent's buffer) */",
+				  v->label);
+			continue;
+		}
+		if (v->stmt)
+			emit_comment(E, v->stmt);
+		if (mode != MODE_BP && v->nodes.len)
+			emit_line(E, "/* C2: the parameters of %s learn at step %d, "
+				     "from eps(%d) */",
+				  v->label, v->level, v->level);
+		for (int k = v->nodes.len - 1; k >= 0; k--) {
+			Node *n = v->nodes.items[k];
+			if (n->needs_grad && n->live)
+				sweep_node(E, n, mode);
+		}
+	}
+	/* parameters */
+	int first = 1;
+	for (int i = 0; i < g->params.len; i++) {
+		ParamDecl *p = g->params.items[i];
+		int64_t cnt = shape_numel(&p->shape);
+		emit_chunk_point(E);
+		if (mode == MODE_ZIL_TRAIN) {
+			if (!E->has_adj[p->node->id])
+				continue;
+			if (first)
+				emit_line(E, "\n\t/* tied parameters (used at several "
+					     "steps) learn now, at the end */");
+			first = 0;
+			const char *acc = emit_whole(E, "", arena_printf(E->a,
+					"s->zil.%s", emit_member(E, p->name)),
+				&p->shape, 0);
+			emit_line(E, "%s(%lld, lr, %s, %s);", emit_rt(E, "zil_sgd"),
+				  (long long)cnt, emit_param_ptr(E, "p", p), acc);
+			continue;
+		}
+		if (first)
+			emit_line(E, bp ? "\n\t/* every gradient with +0 for zeros */"
+					: "\n\t/* the gradient: dL/dtheta = -(sum "
+					  "of eps-weighted inputs), +0 for zeros */");
+		first = 0;
+		if (!E->has_adj[p->node->id])
+			emit_line(E, "%s(%lld, %s, %s); /* no loss depends on %s */",
+				  emit_rt(E, "fill"), (long long)cnt,
+				  emit_param_ptr(E, "g", p), emit_lit(E, 0), p->name);
+		else
+			emit_line(E, "%s(%lld, %s);",
+				  emit_rt(E, bp ? "canon" : "zil_grad"),
+				  (long long)cnt, emit_param_ptr(E, "g", p));
+	}
+}
