@@ -108,7 +108,15 @@ typedef struct Sema {
 	const char *iter_suffix;
 	int in_shape;   /* evaluating shape dimensions */
 	int in_loss;    /* evaluating a loss statement */
+	/* by node id: the def parameter an inner node was first bound to
+	 * (ArgName *), its name if it must become a vertex (split_vertices) */
+	PtrVec arg_names;
 } Sema;
+
+typedef struct ArgName {
+	const char *label; /* "f.1.x" */
+	const char *base;  /* buffer base name: "f_x" */
+} ArgName;
 
 /* The attributes of ops that take none. */
 static const OpAttr no_attr;
@@ -1797,6 +1805,24 @@ def_dup_param(const Def *d)
 	return NULL;
 }
 
+/* Remember the parameter an inner node of the vertex under construction is
+ * bound to (the outermost call's, if it is passed on), for split_vertices.
+ * Leaves and vertices are read as they are. */
+static void
+name_arg(Sema *S, Node *n, const Def *d, int ncall, const char *param)
+{
+	if (!n->vertex || n->vertex->root == n)
+		return;
+	while (S->arg_names.len <= n->id)
+		vec_push(S->a, &S->arg_names, NULL);
+	if (S->arg_names.items[n->id])
+		return;
+	ArgName *an = arena_alloc(S->a, sizeof *an);
+	an->label = arena_printf(S->a, "%s.%d.%s", d->name, ncall, param);
+	an->base = c_ident(S->a, arena_printf(S->a, "%s_%s", d->name, param));
+	S->arg_names.items[n->id] = an;
+}
+
 static Value
 call_def(Sema *S, const Expr *e, const Def *d)
 {
@@ -1864,6 +1890,7 @@ call_def(Sema *S, const Expr *e, const Def *d)
 		} else if (args[k].kind == VAL_NODE) {
 			s->kind = SYM_VERTEX;
 			s->node = args[k].node;
+			name_arg(S, s->node, d, ncall, p->id);
 		} else {
 			diag_error(e->span, "argument %d of '%s' is a shape "
 				   "list, which defs cannot take", k + 1, d->name);
@@ -1913,6 +1940,131 @@ call_def(Sema *S, const Expr *e, const Def *d)
 	S->in_def = saved_in_def;
 	S->iter_suffix = saved_suffix;
 	return r;
+}
+
+/*
+ * A vertex is read from its root only: a PC edge leaves a vertex from its
+ * root (level.c).  Def arguments are evaluated in the caller's vertex, and
+ * the def's named statements, vertices of their own, read them: in
+ * `o = f(x * 2, W)`, x * 2 is an inner node of o that the statement h of
+ * f reads.  Every inner node read by a live node of another vertex becomes
+ * the root of a vertex of its own, named after the def parameter it was
+ * bound to ("f.1.x", like the def's statements "f.1.h"), with the inner
+ * nodes of its old vertex that only it uses; an inner node that ends up
+ * used by two vertices becomes a vertex too ("o/mul4").  A graph where no
+ * vertex reads an inner node of another is left as it is.
+ */
+static void
+split_vertices(Sema *S)
+{
+	Arena *a = S->a;
+	Graph *g = S->g;
+	int nn = g->nodes.len, nv = g->vertices.len;
+	/* live: reaches a loss or an output (as graph_analyse will say); a
+	 * dead reader is not computed, so it needs nothing */
+	char *live = arena_alloc(a, (size_t)nn + 1);
+	for (int i = 0; i < g->losses.len; i++)
+		live[((Loss *)g->losses.items[i])->root->id] = 1;
+	for (int i = 0; i < g->outputs.len; i++)
+		live[((OutputDecl *)g->outputs.items[i])->node->id] = 1;
+	for (int i = nn - 1; i >= 0; i--) {
+		Node *n = g->nodes.items[i];
+		for (int k = 0; live[i] && k < n->nin; k++)
+			live[n->in[k]->id] = 1;
+	}
+	/* the inner nodes read from another vertex */
+	char *cut = arena_alloc(a, (size_t)nn + 1);
+	int any = 0;
+	for (int i = 0; i < nn; i++) {
+		Node *n = g->nodes.items[i];
+		for (int k = 0; live[i] && k < n->nin; k++) {
+			Node *m = n->in[k];
+			if (m->vertex && m->vertex != n->vertex &&
+			    m->vertex->root != m)
+				cut[m->id] = any = 1;
+		}
+	}
+	if (!any)
+		return;
+	/* owner: the root a node goes with, consumers before producers.  A
+	 * node goes with the root its live uses in its vertex lead to; uses
+	 * that lead to two roots make it a root. */
+	Node **owner = arena_alloc(a, sizeof(Node *) * (size_t)(nn + 1));
+	Node **use = arena_alloc(a, sizeof(Node *) * (size_t)(nn + 1));
+	char *shared = arena_alloc(a, (size_t)nn + 1);
+	for (int i = nn - 1; i >= 0; i--) {
+		Node *n = g->nodes.items[i];
+		if (!n->vertex)
+			continue;
+		if (n == n->vertex->root || cut[i] || shared[i])
+			owner[i] = n;
+		else if (use[i])
+			owner[i] = use[i];
+		else /* dead: stays where it is */
+			owner[i] = n->vertex->root;
+		for (int k = 0; live[i] && k < n->nin; k++) {
+			Node *m = n->in[k];
+			if (m->vertex != n->vertex)
+				continue;
+			if (!use[m->id])
+				use[m->id] = owner[i];
+			else if (use[m->id] != owner[i])
+				shared[m->id] = 1;
+		}
+	}
+	/* the new vertices, in topological order of their roots */
+	Vertex **vof = arena_alloc(a, sizeof(Vertex *) * (size_t)(nn + 1));
+	char *lost = arena_alloc(a, (size_t)nv + 1);
+	for (int i = 0; i < nn; i++) {
+		Node *n = g->nodes.items[i];
+		if (!n->vertex || owner[i] != n)
+			continue;
+		if (n == n->vertex->root) {
+			vof[i] = n->vertex;
+			continue;
+		}
+		const ArgName *an = i < S->arg_names.len
+			? S->arg_names.items[i] : NULL;
+		Vertex *w = arena_alloc(a, sizeof *w);
+		w->id = g->vertices.len;
+		w->label = an ? an->label
+			      : arena_printf(a, "%s/%s%d", n->vertex->label,
+					     op_name[n->op], n->id);
+		w->span = n->span;
+		int col;
+		diag_line_col(n->span, &w->line, &col);
+		w->root = n;
+		vec_push(a, &g->vertices, w);
+		lost[n->vertex->id] = 1;
+		n->label = w->label;
+		/* without a parameter's name, the buffer keeps the name it
+		 * had as an inner node: "o_mul" */
+		n->member = an ? an->base
+			       : arena_printf(a, "%s_%s", n->member,
+					      op_name[n->op]);
+		vof[i] = w;
+	}
+	for (int i = 0; i < nn; i++) {
+		Node *n = g->nodes.items[i];
+		if (!n->vertex || vof[owner[i]->id] == n->vertex)
+			continue;
+		Vertex *w = vof[owner[i]->id];
+		n->vertex = w;
+		n->member = w->root->member;
+		vec_push(a, &w->nodes, n);
+	}
+	for (int j = 0; j < nv; j++) {
+		Vertex *v = g->vertices.items[j];
+		if (!lost[v->id])
+			continue;
+		int k = 0;
+		for (int q = 0; q < v->nodes.len; q++) {
+			Node *n = v->nodes.items[q];
+			if (n->vertex == v)
+				v->nodes.items[k++] = n;
+		}
+		v->nodes.len = k;
+	}
 }
 
 /* --------------------------------------------------------- expressions */
@@ -2205,6 +2357,7 @@ sema_build(Arena *a, const Program *p, Define *defines, int ndefines)
 				add_output(&S, c_ident(a, o->label), o);
 		}
 	}
+	split_vertices(&S);
 	if (graph_analyse(a, S.g) != 0)
 		return NULL;
 	/* a loss must depend on some parameter */

@@ -99,9 +99,13 @@ static double
 max_diff(const double *a, const double *b, size_t n)
 {
 	double m = 0;
-	for (size_t i = 0; i < n; i++)
-		if (!(fabs(a[i] - b[i]) <= m))
-			m = fabs(a[i] - b[i]);
+	for (size_t i = 0; i < n; i++) {
+		double d = fabs(a[i] - b[i]);
+		if (isnan(d))
+			return d; /* a later difference must not hide it */
+		if (d > m)
+			m = d;
+	}
 	return m;
 }
 

@@ -1006,3 +1006,254 @@ Test(level, data_statements_are_not_vertices)
 		       "L1 vertex h <-\n"
 		       "L0 output o <- h\n");
 }
+
+/* ------------------------------------------------------- def arguments */
+
+/* A def's named statement is a vertex of its own, but the def's arguments
+ * are evaluated in the caller's statement.  An argument that is an
+ * expression, read by such a statement, becomes a vertex of its own named
+ * after the parameter, "<def>.<n>.<param>" (like the statement,
+ * "<def>.<n>.<name>"), so that every PC edge leaves a vertex from its
+ * root; the caller keeps the rest of its expression. */
+#define DEF_F "def f(x, W) {\n  h = tanh(W @ x);\n  return h;\n}\n"
+
+/* The statement (sema vertex) labelled `label`. */
+static Vertex *
+must_find_stmt(const Graph *g, const char *label)
+{
+	for (int i = 0; i < g->vertices.len; i++) {
+		Vertex *v = g->vertices.items[i];
+		if (strcmp(v->label, label) == 0)
+			return v;
+	}
+	cr_assert_fail("no statement labelled '%s' in:\n%s", label, dump(g));
+	return NULL;
+}
+
+static int
+has_stmt(const Graph *g, const char *label)
+{
+	for (int i = 0; i < g->vertices.len; i++)
+		if (strcmp(((Vertex *)g->vertices.items[i])->label, label) == 0)
+			return 1;
+	return 0;
+}
+
+/* With granularity op: the PC vertex of statement `stmt` whose root is an
+ * `op` (the statement's inner operations are labelled by node id). */
+static PcVertex *
+must_find_op(const Graph *g, const char *stmt, OpKind op)
+{
+	for (int i = 0; i < g->pcv.len; i++) {
+		PcVertex *v = g->pcv.items[i];
+		if (v->root && v->root->op == op &&
+		    strcmp(v->root->vertex->label, stmt) == 0)
+			return v;
+	}
+	cr_assert_fail("no %s vertex of %s in:\n%s", op_name[op], stmt,
+		       dump(g));
+	return NULL;
+}
+
+/* The reported case: o = f(x * 2, W).  x * 2 depends on no parameter, so
+ * its vertex f.1.x is data to PC (clamped), not a PC vertex.  stmt:
+ * f.1.h -> o; o 0, f.1.h 1; DEPTH 2.  op: f.1.h's matmul -> its tanh
+ * (the root, f.1.h) -> o's identity; levels 2, 1, 0; DEPTH 3. */
+Test(level, def_argument_expression_of_data)
+{
+	const char *text = DEF_F "model m {\n"
+			   "  input x[4];\n  target y[3];\n  param W[3,4];\n"
+			   "  o = f(x * 2, W);\n  loss mse(o, y);\n}\n";
+	Graph *g = build(text, 0, LEVEL_ON);
+	expect_counts(g, 2, 0, 2);
+	expect_dump(g, "depth 2 identities 0\n"
+		       "L1 vertex f.1.h <-\n"
+		       "L0 output o <- f.1.h\n");
+	/* the argument is a statement of its own, read by f.1.h's matmul */
+	Vertex *arg = must_find_stmt(g, "f.1.x");
+	cr_assert_eq(arg->root->op, OP_MUL, "f.1.x is x * 2, not %s",
+		     op_name[arg->root->op]);
+	cr_assert_eq(arg->nodes.len, 1, "f.1.x has %d nodes, expected 1",
+		     arg->nodes.len);
+	cr_assert_str_eq(arg->root->label, "f.1.x", "its root's label");
+	cr_assert_str_eq(arg->root->member, "f_x", "its buffer's base name");
+	cr_assert_null(arg->root->pcv, "f.1.x is data, not a PC vertex\n%s",
+		       dump(g));
+	const Node *mm = must_find(g, "f.1.h")->nodes.items[0];
+	cr_assert_eq(mm->op, OP_MATMUL, "f.1.h starts with its matmul");
+	cr_assert_eq(mm->in[1], arg->root, "f.1.h reads f.1.x's root");
+	/* o keeps only the identity that copies h */
+	const PcVertex *o = must_find(g, "o");
+	cr_assert_eq(o->nodes.len, 1, "o has %d nodes, expected 1\n%s",
+		     o->nodes.len, dump(g));
+	cr_assert_eq(o->root->op, OP_IDENTITY, "o is the copy of f.1.h");
+
+	Graph *go = build(text, 1, LEVEL_ON);
+	expect_counts(go, 3, 0, 3);
+	expect_level(go, "o", 0);
+	expect_level(go, "f.1.h", 1);
+	cr_assert_eq(must_find_op(go, "f.1.h", OP_MATMUL)->level, 2,
+		     "f.1.h's matmul: level 2\n%s", dump(go));
+	cr_assert_null(find(go, "f.1.x"), "f.1.x is data\n%s", dump(go));
+}
+
+/* o = f(W2 @ x, W): the argument depends on W2, so f.1.x is a PC vertex.
+ * stmt: f.1.x -> f.1.h -> o; levels 2, 1, 0; DEPTH 3.  op: f.1.x (one
+ * matmul) -> f.1.h's matmul -> f.1.h -> o; levels 3..0; DEPTH 4. */
+Test(level, def_argument_expression_on_a_parameter)
+{
+	const char *text = DEF_F "model m {\n"
+			   "  input x[4];\n  target y[3];\n"
+			   "  param W[3,4];\n  param W2[4,4];\n"
+			   "  o = f(W2 @ x, W);\n  loss mse(o, y);\n}\n";
+	Graph *g = build(text, 0, LEVEL_ON);
+	expect_counts(g, 3, 0, 3);
+	expect_dump(g, "depth 3 identities 0\n"
+		       "L2 vertex f.1.x <-\n"
+		       "L1 vertex f.1.h <- f.1.x\n"
+		       "L0 output o <- f.1.h\n");
+	cr_assert_eq(must_find(g, "f.1.x")->root->op, OP_MATMUL,
+		     "f.1.x is W2 @ x");
+	cr_assert_eq(must_find(g, "o")->nodes.len, 1, "o: only the copy");
+
+	Graph *go = build(text, 1, LEVEL_ON);
+	expect_counts(go, 4, 0, 4);
+	expect_level(go, "f.1.x", 3);
+	expect_level(go, "f.1.h", 1);
+	expect_level(go, "o", 0);
+	PcVertex *mm = must_find_op(go, "f.1.h", OP_MATMUL);
+	cr_assert_eq(mm->level, 2, "f.1.h's matmul: level 2\n%s", dump(go));
+	expect_reads(go, mm->label, "f.1.x", "f.1.x");
+}
+
+/* An expression-form def passes an inner node on, as it is and inside
+ * another expression, and reads it too: o = p(W2 @ x, W) with
+ * p(x, W) = f(tanh(x), W) * x.  tanh(..) is read by f.1.h: vertex f.1.x.
+ * W2 @ x is then read by f.1.x and by o: vertex p.1.x (the outermost
+ * call's name).  stmt: edges p.1.x -> f.1.x -> f.1.h -> o and
+ * p.1.x -> o; o 0, f.1.h 1, f.1.x 2, p.1.x 3; the skip p.1.x -> o needs
+ * p.1.x/id2 and p.1.x/id1; DEPTH 4.  op: f.1.h is a matmul and a tanh, so
+ * p.1.x is at 4 and its chain has identities at 3, 2, 1; DEPTH 5. */
+Test(level, def_argument_passed_on_by_an_expression_def)
+{
+	const char *text = DEF_F
+			   "def p(x, W) = f(tanh(x), W) * x;\n"
+			   "model m {\n"
+			   "  input x[4];\n  target y[4];\n"
+			   "  param W[4,4];\n  param W2[4,4];\n"
+			   "  o = p(W2 @ x, W);\n  loss mse(o, y);\n}\n";
+	Graph *g = build(text, 0, LEVEL_ON);
+	expect_counts(g, 4, 2, 4);
+	expect_dump(g, "depth 4 identities 2\n"
+		       "L3 vertex p.1.x <-\n"
+		       "L2 vertex f.1.x <- p.1.x\n"
+		       "L2 identity p.1.x/id2 <- p.1.x\n"
+		       "L1 vertex f.1.h <- f.1.x\n"
+		       "L1 identity p.1.x/id1 <- p.1.x/id2\n"
+		       "L0 output o <- f.1.h p.1.x/id1\n");
+	cr_assert_eq(must_find(g, "p.1.x")->root->op, OP_MATMUL, "W2 @ x");
+	cr_assert_eq(must_find(g, "f.1.x")->root->op, OP_TANH, "tanh(x)");
+	cr_assert_eq(must_find(g, "o")->root->op, OP_MUL, "o = h * x");
+
+	Graph *go = build(text, 1, LEVEL_ON);
+	expect_counts(go, 5, 3, 5);
+	expect_level(go, "p.1.x", 4);
+	expect_level(go, "f.1.x", 3);
+	expect_level(go, "f.1.h", 1);
+	expect_reads(go, "o", "p.1.x", "p.1.x/id1");
+}
+
+/* Nested: o = g(W2 @ x, W, V) with g(x, W, V) { a = f(x * 0.5, W);
+ * return f(V @ a, W); }.  The statement g.1.a calls f with x * 0.5, an
+ * inner node of g.1.a (vertex f.1.x), which reads g's x, an inner node of
+ * o (vertex g.1.x); g's return calls f with V @ a, an inner node of o
+ * (vertex f.2.x).  stmt: one chain g.1.x -> f.1.x -> f.1.h -> g.1.a ->
+ * f.2.x -> f.2.h -> o, levels 6..0, DEPTH 7.  op: f.1.h and f.2.h are a
+ * matmul and a tanh each: 9 vertices in one chain, DEPTH 9. */
+Test(level, def_argument_expressions_in_nested_defs)
+{
+	const char *text = DEF_F
+			   "def g(x, W, V) {\n"
+			   "  a = f(x * 0.5, W);\n"
+			   "  return f(V @ a, W);\n"
+			   "}\n"
+			   "model m {\n"
+			   "  input x[4];\n  target y[4];\n"
+			   "  param W[4,4];\n  param W2[4,4];\n  param V[4,4];\n"
+			   "  o = g(W2 @ x, W, V);\n  loss mse(o, y);\n}\n";
+	Graph *g = build(text, 0, LEVEL_ON);
+	expect_counts(g, 7, 0, 7);
+	expect_dump(g, "depth 7 identities 0\n"
+		       "L6 vertex g.1.x <-\n"
+		       "L5 vertex f.1.x <- g.1.x\n"
+		       "L4 vertex f.1.h <- f.1.x\n"
+		       "L3 vertex g.1.a <- f.1.h\n"
+		       "L2 vertex f.2.x <- g.1.a\n"
+		       "L1 vertex f.2.h <- f.2.x\n"
+		       "L0 output o <- f.2.h\n");
+	Graph *go = build(text, 1, LEVEL_ON);
+	expect_counts(go, 9, 0, 9);
+	expect_level(go, "g.1.x", 8);
+	expect_level(go, "f.1.x", 7);
+	expect_level(go, "g.1.a", 4);
+	expect_level(go, "f.2.x", 3);
+	expect_level(go, "o", 0);
+}
+
+/* No new vertex where none is needed: an expression-form def keeps its
+ * argument in the caller (a = e(x * 2, W)); a vertex passed to a def is
+ * read as it is (f(h0, W3), f(a, W)).  stmt: h0 -> f.1.h, a -> f.2.h,
+ * both -> o; h0 2, a 2, f.1.h 1, f.2.h 1, o 0; DEPTH 3. */
+Test(level, def_arguments_that_need_no_vertex)
+{
+	const char *text = DEF_F
+			   "def e(x, W) = tanh(W @ x);\n"
+			   "model m {\n"
+			   "  input x[4];\n  target y[4];\n"
+			   "  param W[4,4];\n  param W2[4,4];\n  param W3[4,4];\n"
+			   "  h0 = W2 @ x;\n"
+			   "  a = e(x * 2, W);\n"
+			   "  o = f(h0, W3) + f(a, W);\n"
+			   "  loss mse(o, y);\n}\n";
+	Graph *g = build(text, 0, LEVEL_ON);
+	cr_assert_eq(g->vertices.len, 5, "h0, a, f.1.h, f.2.h, o: got %d\n%s",
+		     g->vertices.len, dump(g));
+	cr_assert(!has_stmt(g, "e.1.x") && !has_stmt(g, "f.1.x") &&
+			  !has_stmt(g, "f.2.x"),
+		  "no argument vertex expected\n%s", dump(g));
+	expect_counts(g, 3, 0, 5);
+	/* a holds x * 2 with its own matmul and tanh */
+	cr_assert_eq(must_find(g, "a")->nodes.len, 3, "a: mul, matmul, tanh");
+	expect_level(g, "h0", 2);
+	expect_level(g, "a", 2);
+	expect_level(g, "f.1.h", 1);
+	expect_level(g, "f.2.h", 1);
+	Graph *go = build(text, 1, LEVEL_ON);
+	cr_assert_eq(go->vertices.len, 5, "op: the same 5 statements");
+}
+
+/* An argument read only by a statement that reaches no loss stays in the
+ * caller: the one warning is about that statement. */
+Test(level, def_argument_read_by_a_dead_statement)
+{
+	const char *text = "def d(x, W) {\n  h = tanh(W @ x);\n  return x;\n}\n"
+			   "model m {\n"
+			   "  input x[4];\n  target y[4];\n"
+			   "  param W[4,4];\n  param W2[4,4];\n"
+			   "  o = d(W2 @ x, W);\n  loss mse(o, y);\n}\n";
+	for (int op = 0; op <= 1; op++) {
+		const char *diags;
+		Graph *g = build_diags(text, op, LEVEL_ON, &diags);
+		check_graph(g, 1);
+		cr_assert(strstr(diags, "warning: 'd.1.h' reaches no loss") !=
+				  NULL,
+			  "expected a warning about d.1.h, got:\n%s", diags);
+		cr_assert(strstr(diags, "d.1.x") == NULL,
+			  "no warning about the argument expected:\n%s", diags);
+		cr_assert(!has_stmt(g, "d.1.x"), "d.1.x is not needed\n%s",
+			  dump(g));
+		expect_counts(g, 1, 0, 1);
+		cr_assert_eq(must_find(g, "o")->root->op, OP_MATMUL,
+			     "o is W2 @ x");
+	}
+}
