@@ -1457,6 +1457,10 @@ stmt_data(Sema *S, const Stmt *st, const char *what, OpKind op)
 			   "use it",
 			   what, st->name);
 		ok = 0;
+	} else if (st->is_int) {
+		diag_error(st->int_span,
+			   "integer inputs and targets are not supported yet");
+		ok = 0;
 	} else if (!eval_shape(S, st->shape, &sh)) {
 		ok = 0;
 	}
@@ -1577,33 +1581,66 @@ stmt_data(Sema *S, const Stmt *st, const char *what, OpKind op)
 	return d;
 }
 
+/* The form of loss that release 1 has: f(output, target) or
+ * f(output, target[i]), f a name, both arguments positional.  Gives the
+ * output, the target (an EXPR_NAME) and the index, or NULL. */
+static int
+loss_form(const Expr *e, const Expr **out, const Expr **target,
+	  const Expr **index)
+{
+	if (e->kind != EXPR_CALL || e->u.call.nargs != 2)
+		return 0;
+	const Arg *a = e->u.call.args, *b = a->next;
+	if (a->kw || b->kw)
+		return 0;
+	const Expr *t = b->value, *i = NULL;
+	if (t->kind == EXPR_INDEX && t->u.index.nsubs == 1 &&
+	    !t->u.index.subs->is_slice) {
+		i = t->u.index.subs->lo;
+		t = t->u.index.base;
+	}
+	if (t->kind != EXPR_NAME)
+		return 0;
+	*out = a->value;
+	*target = t;
+	*index = i;
+	return 1;
+}
+
 static void
 stmt_loss(Sema *S, const Stmt *st)
 {
+	const Expr *oe, *te, *index;
+	if (!loss_form(st->value, &oe, &te, &index)) {
+		diag_error(st->value->span,
+			   "this form of loss is not supported yet");
+		return;
+	}
+	const char *fn = st->value->u.call.id;
+	const char *tname = te->u.name.id;
 	LossKind kind;
-	if (strcmp(st->lossfn, "mse") == 0) {
+	if (strcmp(fn, "mse") == 0) {
 		kind = LOSS_MSE;
-	} else if (strcmp(st->lossfn, "cross_entropy") == 0) {
+	} else if (strcmp(fn, "cross_entropy") == 0) {
 		kind = LOSS_CROSS_ENTROPY;
 	} else {
-		diag_error(st->lossfn_span,
+		diag_error(st->value->u.call.id_span,
 			   "unknown loss '%s' (expected mse or cross_entropy)",
-			   st->lossfn);
+			   fn);
 		return;
 	}
 	/* the target */
-	Sym *t = lookup(S, st->target->id);
+	Sym *t = lookup(S, tname);
 	DataDecl *target = NULL;
 	if (!t) {
-		diag_error(st->target->span, "undefined name '%s'",
-			   st->target->id);
+		diag_error(te->span, "undefined name '%s'", tname);
 	} else if (t->failed) {
 		/* already reported */
 	} else if (t->kind != SYM_LEAF || strcmp(t->what, "target") != 0) {
-		diag_error(st->target->span,
+		diag_error(te->span,
 			   "the second argument of a loss must be a target; "
 			   "'%s' is %s",
-			   st->target->id, sym_kind_name(t));
+			   tname, sym_kind_name(t));
 	} else {
 		target = t->data;
 	}
@@ -1612,12 +1649,12 @@ stmt_loss(Sema *S, const Stmt *st)
 	int64_t toff = 0;
 	if (target) {
 		tshape = target->shape;
-		if (st->index) {
+		if (index) {
 			int64_t i;
-			if (!eval_int(S, st->index, "a target index", &i))
+			if (!eval_int(S, index, "a target index", &i))
 				return;
 			if (tshape.rank < 1 || i < 0 || i >= tshape.dim[0]) {
-				diag_error(st->index->span,
+				diag_error(index->span,
 					   "index %lld is out of range for "
 					   "target '%s' %s",
 					   (long long)i, target->name,
@@ -1633,7 +1670,6 @@ stmt_loss(Sema *S, const Stmt *st)
 	}
 	/* the output: a vertex name, or an expression that becomes one */
 	Node *out = NULL;
-	const Expr *oe = st->value;
 	Sym *os = oe->kind == EXPR_NAME ? lookup(S, oe->u.name.id) : NULL;
 	if (os && os->kind == SYM_VERTEX && os->node) {
 		out = os->node;
@@ -1648,7 +1684,7 @@ stmt_loss(Sema *S, const Stmt *st)
 		diag_error(oe->span,
 			   "loss shapes differ: output %s, target '%s%s' %s",
 			   S_shape(S, &out->shape), target->name,
-			   st->index ? "[..]" : "", S_shape(S, &tshape));
+			   index ? "[..]" : "", S_shape(S, &tshape));
 		return;
 	}
 	if (!out->batched) {
@@ -2087,11 +2123,21 @@ static Value
 eval_index(Sema *S, const Expr *e)
 {
 	const Expr *base = e->u.index.base;
+	/* the forms there are so far: x[i] and x[lo:hi] */
+	const Subscript *sub = e->u.index.subs;
+	const Expr *elo = sub->lo, *ehi = sub->is_slice ? sub->hi : NULL;
+	int known = e->u.index.nsubs == 1 &&
+		    (!sub->is_slice || (sub->lo && sub->hi && !sub->step));
 	/* a family member h[i] */
 	if (base->kind == EXPR_NAME) {
 		Sym *s = lookup(S, base->u.name.id);
 		if (s && s->kind == SYM_FAMILY) {
-			if (e->u.index.hi) {
+			if (e->u.index.nsubs != 1) {
+				diag_error(e->span, "this form of indexing is "
+					   "not supported yet");
+				return val_error();
+			}
+			if (sub->is_slice) {
 				diag_error(e->span,
 					   "cannot slice the vertex family "
 					   "'%s'; index one member, as %s[i]",
@@ -2099,7 +2145,7 @@ eval_index(Sema *S, const Expr *e)
 				return val_error();
 			}
 			int64_t i;
-			if (!eval_int(S, e->u.index.lo, "a family index", &i))
+			if (!eval_int(S, elo, "a family index", &i))
 				return val_error();
 			if (i < 0 || i >= s->fam->cap || !s->fam->member[i]) {
 				if (s->fam->failed) /* already reported */
@@ -2149,6 +2195,11 @@ eval_index(Sema *S, const Expr *e)
 			   "tensors can be indexed");
 		return val_error();
 	}
+	if (!known) {
+		diag_error(e->span,
+			   "this form of indexing is not supported yet");
+		return val_error();
+	}
 	Node *x = b.node;
 	if (x->shape.rank < 1) {
 		diag_error(e->span, "cannot index a scalar %s",
@@ -2157,11 +2208,11 @@ eval_index(Sema *S, const Expr *e)
 	}
 	int64_t n0 = x->shape.dim[0];
 	int64_t lo, hi;
-	if (!eval_int(S, e->u.index.lo, "an index", &lo))
+	if (!eval_int(S, elo, "an index", &lo))
 		return val_error();
 	Shape out = x->shape;
-	if (e->u.index.hi) {
-		if (!eval_int(S, e->u.index.hi, "an index", &hi))
+	if (ehi) {
+		if (!eval_int(S, ehi, "an index", &hi))
 			return val_error();
 		if (lo < 0 || hi > n0 || lo >= hi) {
 			diag_error(e->span,
@@ -2169,8 +2220,8 @@ eval_index(Sema *S, const Expr *e)
 				   "(need 0 <= lo < hi <= %lld)",
 				   (long long)lo, (long long)hi,
 				   S_shape(S, &x->shape), (long long)n0);
-			note_define(S, e->u.index.lo);
-			note_define(S, e->u.index.hi);
+			note_define(S, elo);
+			note_define(S, ehi);
 			return val_error();
 		}
 		out.dim[0] = hi - lo;
@@ -2181,7 +2232,7 @@ eval_index(Sema *S, const Expr *e)
 				   "<= i < %lld)",
 				   (long long)lo, S_shape(S, &x->shape),
 				   (long long)n0);
-			note_define(S, e->u.index.lo);
+			note_define(S, elo);
 			return val_error();
 		}
 		hi = lo + 1;
