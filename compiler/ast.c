@@ -13,17 +13,19 @@
  *     (model m
  *       (const T (num 12 int))
  *       (input xs (list T (num 8 int)))
+ *       (input tok int (list T) (bound V))
  *       (param W (list (num 8 int) (num 8 int)) (init (call normal (num 0.5 real))))
  *       (assign h (at (num 0 int)) (call zeros (list (num 8 int))))
  *       (for t (num 0 int) T
  *         (assign h (at (+ t (num 1 int))) (call cell (index xs t) W)))
- *       (loss mse (slice o (num 0 int) (num 2 int)) y)
+ *       (loss (call mse (index o (slice (num 0 int) (num 2 int))) y))
  *       (output h)))
  *
- * Expressions: (num V int|real) with V printed by %.17g; a name is
- * itself; (+ a b) (- a b) (* a b) (/ a b) (@ a b); (neg a);
- * (index a i); (slice a lo hi); (call f arg... (kw name value)...);
- * (list a ...).
+ * Expressions: (num V int|real) with V printed by %.17g (inf for inf); a
+ * name is itself; (+ a b) (- a b) (* a b) (/ a b) (@ a b); (neg a);
+ * (index a s...) whose subscripts s are an expression or (slice lo hi)
+ * or (slice lo hi step), a part left out printed as _;
+ * (call f arg... (kw name value)...); (list a ...).
  */
 #include "pcc.h"
 
@@ -64,6 +66,16 @@ binop_name(BinOp op)
 	unreachable();
 }
 
+/* A part of a slice: _ when left out. */
+static void
+dump_part(FILE *out, const Expr *e)
+{
+	if (e)
+		ast_dump_expr(out, e);
+	else
+		fputc('_', out);
+}
+
 void
 ast_dump_expr(FILE *out, const Expr *e)
 {
@@ -92,13 +104,23 @@ ast_dump_expr(FILE *out, const Expr *e)
 		fputc(')', out);
 		break;
 	case EXPR_INDEX:
-		fputs(e->u.index.hi ? "(slice " : "(index ", out);
+		fputs("(index ", out);
 		ast_dump_expr(out, e->u.index.base);
-		fputc(' ', out);
-		ast_dump_expr(out, e->u.index.lo);
-		if (e->u.index.hi) {
+		for (const Subscript *s = e->u.index.subs; s; s = s->next) {
 			fputc(' ', out);
-			ast_dump_expr(out, e->u.index.hi);
+			if (!s->is_slice) {
+				ast_dump_expr(out, s->lo);
+				continue;
+			}
+			fputs("(slice ", out);
+			dump_part(out, s->lo);
+			fputc(' ', out);
+			dump_part(out, s->hi);
+			if (s->step) {
+				fputc(' ', out);
+				ast_dump_expr(out, s->step);
+			}
+			fputc(')', out);
 		}
 		fputc(')', out);
 		break;
@@ -151,7 +173,14 @@ dump_stmts(FILE *out, const Stmt *s, int depth)
 				: s->kind == STMT_TARGET ? "target"
 							 : "param",
 				str(s->name));
+			if (s->is_int)
+				fputs("int ", out);
 			ast_dump_expr(out, s->shape);
+			if (s->is_int) {
+				fputs(" (bound ", out);
+				ast_dump_expr(out, s->bound);
+				fputc(')', out);
+			}
 			if (s->init) {
 				fputs(" (init ", out);
 				ast_dump_expr(out, s->init);
@@ -168,14 +197,8 @@ dump_stmts(FILE *out, const Stmt *s, int depth)
 			ast_dump_expr(out, s->value);
 			break;
 		case STMT_LOSS:
-			fprintf(out, "(loss %s ", str(s->lossfn));
+			fputs("(loss ", out);
 			ast_dump_expr(out, s->value);
-			fprintf(out, " %s", s->target ? str(s->target->id) : "?");
-			if (s->index) {
-				fputc('[', out);
-				ast_dump_expr(out, s->index);
-				fputc(']', out);
-			}
 			break;
 		case STMT_OUTPUT:
 			fputs("(output", out);

@@ -112,7 +112,7 @@ typedef enum ExprKind {
 	EXPR_NUM,   /* number literal: num, is_int */
 	EXPR_NAME,  /* name */
 	EXPR_CALL,  /* name(args) */
-	EXPR_INDEX, /* base[lo] (hi == NULL) or base[lo:hi] */
+	EXPR_INDEX, /* base[subscript, ...] */
 	EXPR_BINARY,
 	EXPR_NEG,
 	EXPR_LIST /* [e, e, ...]: a shape, only as a call argument */
@@ -122,6 +122,15 @@ typedef enum BinOp { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV, BIN_MATMUL } BinOp;
 
 typedef struct Expr Expr;
 typedef struct Arg Arg;
+
+/* One subscript of an EXPR_INDEX: an index i (is_slice 0, lo = i) or a
+ * slice lo:hi or lo:hi:step (is_slice 1; a part left out is NULL). */
+typedef struct Subscript {
+	Span span;
+	int is_slice;
+	Expr *lo, *hi, *step;
+	struct Subscript *next;
+} Subscript;
 
 struct Arg {
 	Span span;
@@ -150,7 +159,9 @@ struct Expr {
 			int nargs;
 		} call;
 		struct {
-			Expr *base, *lo, *hi;
+			Expr *base;
+			Subscript *subs; /* at least one, linked by next */
+			int nsubs;
 		} index;
 		struct {
 			BinOp op;
@@ -175,11 +186,11 @@ typedef struct Ident {
 
 typedef enum StmtKind {
 	STMT_CONST,  /* name = value */
-	STMT_INPUT,  /* name shape */
-	STMT_TARGET, /* name shape */
+	STMT_INPUT,  /* name shape, or int name shape < bound */
+	STMT_TARGET, /* name shape, or int name shape < bound */
 	STMT_PARAM,  /* name shape [= init] */
 	STMT_ASSIGN, /* name [index] = value */
-	STMT_LOSS,   /* lossfn(value, target) */
+	STMT_LOSS,   /* loss value */
 	STMT_OUTPUT, /* names */
 	STMT_FOR     /* for name in lo .. hi { body } */
 } StmtKind;
@@ -192,13 +203,14 @@ struct Stmt {
 	const char *name; /* const/input/target/param/assign target, loop var */
 	Span name_span;
 	Expr *index; /* assign: family index, or NULL */
-	Expr *value; /* const value, assign rhs, loss output expression */
-	Expr *shape; /* input/target/param: EXPR_LIST of dims */
+	Expr *value; /* const value, assign rhs, loss expression */
+	Expr *shape; /* input/target/param: EXPR_LIST of dims (n = 0 for an
+			int declaration without a shape: a scalar) */
 	Expr *init;  /* param initialiser (EXPR_NAME or EXPR_CALL) or NULL */
-	/* loss */
-	const char *lossfn;
-	Span lossfn_span;
-	Ident *target;
+	/* input/target of integers: int name shape < bound */
+	int is_int;
+	Expr *bound; /* NULL unless is_int */
+	Span int_span; /* the word 'int' */
 	/* output */
 	Ident *names;
 	/* for */

@@ -1356,8 +1356,22 @@ stmt_data(Sema *S, const Stmt *st, const char *what, OpKind op)
 			   "use it",
 			   what, st->name);
 		ok = 0;
+	} else if (st->shape->kind == EXPR_LIST && st->shape->u.list.n == 0) {
+		memset(&sh, 0, sizeof sh); /* int label < C: one per sample */
 	} else if (!eval_shape(S, st->shape, &sh)) {
 		ok = 0;
+	}
+	int64_t bound = 0;
+	if (ok && st->is_int) {
+		if (!eval_int(S, st->bound, "the bound of integer ids", &bound))
+			ok = 0;
+		else if (bound < 1 || bound > 2147483647LL) {
+			diag_error(st->bound->span, "the bound of integer ids must "
+				   "be from 1 to 2147483647, got %lld",
+				   (long long)bound);
+			note_define(S, st->bound);
+			ok = 0;
+		}
 	}
 	Sym *s = define(S, st->name, st->name_span, SYM_LEAF);
 	if (!s)
@@ -1371,6 +1385,7 @@ stmt_data(Sema *S, const Stmt *st, const char *what, OpKind op)
 	if (!n)
 		return NULL;
 	n->label = st->name;
+	n->is_int = st->is_int;
 	s->node = n;
 	if (op == OP_PARAM) {
 		ParamDecl *p = arena_alloc(S->a, sizeof *p);
@@ -1466,6 +1481,8 @@ stmt_data(Sema *S, const Stmt *st, const char *what, OpKind op)
 	DataDecl *d = arena_alloc(S->a, sizeof *d);
 	d->name = st->name;
 	d->shape = sh;
+	d->is_int = st->is_int;
+	d->bound = bound;
 	d->span = st->name_span;
 	d->node = n;
 	n->batched = 1;
@@ -1474,37 +1491,6 @@ stmt_data(Sema *S, const Stmt *st, const char *what, OpKind op)
 	n->decl = list->len;
 	vec_push(S->a, list, d);
 	return d;
-}
-
-/* The expression of a loss statement. */
-static const Expr *
-loss_expr(Sema *S, const Stmt *st)
-{
-	if (!st->lossfn)
-		return st->value;
-	/* the statement form `loss f(output, target[index])` */
-	Expr *t = ast_expr(S->a, EXPR_NAME, st->target->span);
-	t->u.name.id = st->target->id;
-	if (st->index) {
-		Expr *ix = ast_expr(S->a, EXPR_INDEX,
-				    span_join(st->target->span, st->index->span));
-		ix->u.index.base = t;
-		ix->u.index.lo = st->index;
-		t = ix;
-	}
-	Arg *a1 = arena_alloc(S->a, sizeof *a1), *a2 = arena_alloc(S->a,
-								      sizeof *a2);
-	a1->value = (Expr *)st->value;
-	a1->span = st->value->span;
-	a2->value = t;
-	a2->span = t->span;
-	a1->next = a2;
-	Expr *c = ast_expr(S->a, EXPR_CALL, st->span);
-	c->u.call.id = st->lossfn;
-	c->u.call.id_span = st->lossfn_span;
-	c->u.call.args = a1;
-	c->u.call.nargs = 2;
-	return c;
 }
 
 /*
@@ -1516,7 +1502,7 @@ loss_expr(Sema *S, const Stmt *st)
 static void
 stmt_loss(Sema *S, const Stmt *st)
 {
-	const Expr *e = loss_expr(S, st);
+	const Expr *e = st->value;
 	int first = S->g->nodes.len;
 	S->in_loss = 1;
 	Value v = eval(S, e);
@@ -2115,11 +2101,17 @@ static Value
 eval_index(Sema *S, const Expr *e)
 {
 	const Expr *base = e->u.index.base;
+	const Subscript *sub = e->u.index.subs;
 	/* a family member h[i] */
 	if (base->kind == EXPR_NAME) {
 		Sym *s = lookup(S, base->u.name.id);
 		if (s && s->kind == SYM_FAMILY) {
-			if (e->u.index.hi) {
+			if (e->u.index.nsubs != 1) {
+				diag_error(e->span, "a vertex family takes one "
+					   "index, as %s[i]", s->name);
+				return val_error();
+			}
+			if (sub->is_slice) {
 				diag_error(e->span,
 					   "cannot slice the vertex family "
 					   "'%s'; index one member, as %s[i]",
@@ -2127,7 +2119,7 @@ eval_index(Sema *S, const Expr *e)
 				return val_error();
 			}
 			int64_t i;
-			if (!eval_int(S, e->u.index.lo, "a family index", &i))
+			if (!eval_int(S, sub->lo, "a family index", &i))
 				return val_error();
 			if (i < 0 || i >= s->fam->cap || !s->fam->member[i]) {
 				if (s->fam->failed) /* already reported */
@@ -2183,47 +2175,77 @@ eval_index(Sema *S, const Expr *e)
 			   S_shape(S, &x->shape));
 		return val_error();
 	}
-	int64_t n0 = x->shape.dim[0];
-	int64_t lo, hi;
-	if (!eval_int(S, e->u.index.lo, "an index", &lo))
+	if (e->u.index.nsubs > x->shape.rank) {
+		diag_error(e->span, "too many indices for %s: %d given, but it "
+			   "has %d axes", S_shape(S, &x->shape),
+			   e->u.index.nsubs, x->shape.rank);
 		return val_error();
-	Shape out = x->shape;
-	if (e->u.index.hi) {
-		if (!eval_int(S, e->u.index.hi, "an index", &hi))
-			return val_error();
-		if (lo < 0 || hi > n0 || lo >= hi) {
-			diag_error(e->span,
-				   "slice %lld:%lld is out of range for %s "
-				   "(need 0 <= lo < hi <= %lld)",
-				   (long long)lo, (long long)hi,
-				   S_shape(S, &x->shape), (long long)n0);
-			note_define(S, e->u.index.lo);
-			note_define(S, e->u.index.hi);
-			return val_error();
-		}
-		out.dim[0] = hi - lo;
-	} else {
-		if (lo < 0 || lo >= n0) {
-			diag_error(e->span,
-				   "index %lld is out of range for %s (need 0 "
-				   "<= i < %lld)",
-				   (long long)lo, S_shape(S, &x->shape),
-				   (long long)n0);
-			note_define(S, e->u.index.lo);
-			return val_error();
-		}
-		hi = lo + 1;
-		for (int i = 1; i < out.rank; i++)
-			out.dim[i - 1] = out.dim[i];
-		out.rank--;
-		out.dim[out.rank] = 0;
 	}
+	/* numpy basic indexing: an index removes its axis, a slice keeps
+	 * lo, lo + step, ... below hi; axes not given are kept whole */
 	OpAttr *at = arena_alloc(S->a, sizeof *at);
-	for (int i = 0; i < x->shape.rank; i++)
-		at->step[i] = 1;
-	at->lo[0] = lo;
-	at->drop[0] = !e->u.index.hi;
-	(void)hi;
+	Shape out;
+	memset(&out, 0, sizeof out);
+	int ax = 0;
+	for (const Subscript *sb = e->u.index.subs; sb; sb = sb->next, ax++) {
+		int64_t n = x->shape.dim[ax];
+		const char *where = ax ? arena_printf(S->a, " on axis %d", ax)
+				       : "";
+		if (!sb->is_slice) {
+			int64_t i;
+			if (!eval_int(S, sb->lo, "an index", &i))
+				return val_error();
+			int64_t k = i < 0 ? i + n : i;
+			if (k < 0 || k >= n) {
+				diag_error(e->u.index.nsubs == 1 ? e->span : sb->span,
+					   "index %lld is out of range%s "
+					   "for %s (need %lld <= i < %lld)",
+					   (long long)i, where,
+					   S_shape(S, &x->shape), (long long)-n,
+					   (long long)n);
+				note_define(S, sb->lo);
+				return val_error();
+			}
+			at->lo[ax] = k;
+			at->step[ax] = 1;
+			at->drop[ax] = 1;
+			continue;
+		}
+		int64_t lo = 0, hi = n, step = 1;
+		if (sb->step) {
+			if (!eval_int(S, sb->step, "a slice step", &step))
+				return val_error();
+			if (step <= 0) {
+				diag_error(sb->step->span, "a slice step must be "
+					   "positive, got %lld", (long long)step);
+				return val_error();
+			}
+		}
+		if (sb->lo && !eval_int(S, sb->lo, "an index", &lo))
+			return val_error();
+		if (sb->hi && !eval_int(S, sb->hi, "an index", &hi))
+			return val_error();
+		int64_t l = lo < 0 ? lo + n : lo, h = hi < 0 ? hi + n : hi;
+		if (l < 0 || h > n || l >= h) {
+			diag_error(e->u.index.nsubs == 1 ? e->span : sb->span,
+				   "slice %lld:%lld is out of range%s for "
+				   "%s (need 0 <= lo < hi <= %lld)",
+				   (long long)lo, (long long)hi, where,
+				   S_shape(S, &x->shape), (long long)n);
+			if (sb->lo)
+				note_define(S, sb->lo);
+			if (sb->hi)
+				note_define(S, sb->hi);
+			return val_error();
+		}
+		at->lo[ax] = l;
+		at->step[ax] = step;
+		out.dim[out.rank++] = (h - l + step - 1) / step;
+	}
+	for (; ax < x->shape.rank; ax++) {
+		at->step[ax] = 1;
+		out.dim[out.rank++] = x->shape.dim[ax];
+	}
 	Node *in[1] = {x};
 	Node *n = new_node(S, OP_SLICE, &out, 1, in, e->span);
 	if (!n)

@@ -8,6 +8,7 @@
  * its error messages.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -206,6 +207,12 @@ lex_next(Lexer *lx, YYSTYPE *val, YYLTYPE *loc)
 		"output" { t = TOK_OUTPUT; break; }
 		"for" { t = TOK_FOR; break; }
 		"in" { t = TOK_IN; break; }
+		"inf" { /* a number, not a keyword: info is a name */
+			val->TOK_NUMBER.value = INFINITY;
+			val->TOK_NUMBER.is_int = 0;
+			t = TOK_NUMBER;
+			break;
+		}
 		id {
 			size_t n = (size_t)(cur - tok);
 			if (n > LEX_MAX_IDENT) { /* one error, then go on */
@@ -263,7 +270,7 @@ lex_next(Lexer *lx, YYSTYPE *val, YYLTYPE *loc)
 		"]" { pop_bracket(lx, '['); t = ']'; break; }
 		"}" { pop_bracket(lx, '{'); t = '}'; break; }
 		".." { t = TOK_DOTDOT; break; }
-		[,;=+\-*/@:] { t = *tok; break; }
+		[,;=+\-*/@:<] { t = *tok; break; }
 
 		* {
 			bad_char(lx, tok);
@@ -318,6 +325,7 @@ token_kind(int t)
 	case '/': return "SLASH";
 	case '@': return "AT";
 	case ':': return "COLON";
+	case '<': return "LT";
 	}
 	unreachable();
 }

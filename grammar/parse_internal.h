@@ -29,6 +29,11 @@ typedef struct ArgList {
 	int n;
 } ArgList;
 
+typedef struct SubList {
+	Subscript *head, *tail;
+	int n;
+} SubList;
+
 typedef struct IdentList {
 	Ident *head, *tail;
 	int n;

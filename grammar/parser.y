@@ -8,8 +8,9 @@
  * are all reported, and stops after DIAG_MAX_ERRORS.
  *
  * Checks that are easier after parsing than in the grammar live here too:
- * exactly one model block, a def body ending in 'return', and a bound on
- * expression depth (later phases recurse over expressions).
+ * exactly one model block, a def body ending in 'return', 'int' and a
+ * bound in an integer input or target, and a bound on expression depth
+ * (later phases recurse over expressions).
  */
 
 %require "3.8"
@@ -107,13 +108,40 @@ mk_call(Parser *p, const char *id, Span id_sp, ArgList args, Span sp)
 }
 
 static Expr *
-mk_index(Parser *p, Expr *base, Expr *lo, Expr *hi, Span sp)
+mk_index(Parser *p, Expr *base, SubList subs, Span sp)
 {
 	Expr *e = ast_expr(p->arena, EXPR_INDEX, sp);
 	e->u.index.base = base;
-	e->u.index.lo = lo;
-	e->u.index.hi = hi;
+	e->u.index.subs = subs.head;
+	e->u.index.nsubs = subs.n;
 	return e;
+}
+
+static Subscript *
+mk_subscript(Parser *p, Expr *i)
+{
+	Subscript *s = arena_alloc(p->arena, sizeof *s);
+	s->span = i->span;
+	s->lo = i;
+	return s;
+}
+
+/* A slice lo:hi or lo:hi:step, any part left out; it spans from its
+ * first part (or colon) to its last. */
+static Subscript *
+mk_slice(Parser *p, Expr *lo, Span colon, Expr *hi, Span colon2, Expr *step)
+{
+	Subscript *s = arena_alloc(p->arena, sizeof *s);
+	s->is_slice = 1;
+	s->lo = lo;
+	s->hi = hi;
+	s->step = step;
+	s->span.lo = lo ? lo->span.lo : colon.lo;
+	s->span.hi = step ? step->span.hi
+		   : colon2.hi > colon.hi ? colon2.hi
+		   : hi ? hi->span.hi
+			: colon.hi;
+	return s;
 }
 
 static Expr *
@@ -152,6 +180,18 @@ expr_append(ExprList l, Expr *e)
 	else
 		l.head = e;
 	l.tail = e;
+	l.n++;
+	return l;
+}
+
+static SubList
+sub_append(SubList l, Subscript *s)
+{
+	if (l.tail)
+		l.tail->next = s;
+	else
+		l.head = s;
+	l.tail = s;
 	l.n++;
 	return l;
 }
@@ -238,9 +278,15 @@ check_depth(Parser *p, const Expr *root)
 			break;
 		case EXPR_INDEX:
 			PUSH(e->u.index.base, d);
-			PUSH(e->u.index.lo, d);
-			if (e->u.index.hi)
-				PUSH(e->u.index.hi, d);
+			for (const Subscript *s = e->u.index.subs; s;
+			     s = s->next) {
+				if (s->lo)
+					PUSH(s->lo, d);
+				if (s->hi)
+					PUSH(s->hi, d);
+				if (s->step)
+					PUSH(s->step, d);
+			}
 			break;
 		case EXPR_BINARY:
 			PUSH(e->u.bin.lhs, d);
@@ -266,8 +312,8 @@ stmt_done(Parser *p, Stmt *s)
 {
 	if (check_depth(p, s->index) && check_depth(p, s->value) &&
 	    check_depth(p, s->shape) && check_depth(p, s->init) &&
-	    check_depth(p, s->lo))
-		check_depth(p, s->hi);
+	    check_depth(p, s->lo) && check_depth(p, s->hi))
+		check_depth(p, s->bound);
 	return s;
 }
 
@@ -280,6 +326,37 @@ mk_decl(Parser *p, StmtKind kind, const char *name, Span name_sp,
 	s->name_span = name_sp;
 	s->shape = shape;
 	s->init = init;
+	return stmt_done(p, s);
+}
+
+/* input int NAME[shape] < BOUND; (and target): the word before the name
+ * must be 'int', and the bound is required.  shape and bound may be NULL
+ * (left out); no shape is a scalar per sample. */
+static Stmt *
+mk_int_decl(Parser *p, StmtKind kind, const char *type, Span type_sp,
+	    const char *name, Span name_sp, Expr *shape, Span shape_sp,
+	    Expr *bound, Span semi, Span sp)
+{
+	const char *what = kind == STMT_INPUT ? "input" : "target";
+	if (strcmp(type, "int") != 0) {
+		diag_error(type_sp, "unknown type '%s' for %s '%s' (expected "
+			   "'int')", type, what, name);
+		return NULL;
+	}
+	if (!bound) {
+		diag_error(semi, "expected '< BOUND' before ';' in integer %s "
+			   "'%s'", what, name);
+		return NULL;
+	}
+	if (!shape)
+		shape = mk_list(p, (ExprList){NULL, NULL, 0}, shape_sp);
+	Stmt *s = ast_stmt(p->arena, kind, sp);
+	s->name = name;
+	s->name_span = name_sp;
+	s->shape = shape;
+	s->is_int = 1;
+	s->bound = bound;
+	s->int_span = type_sp;
 	return stmt_done(p, s);
 }
 
@@ -413,8 +490,14 @@ recovered(Parser *p, int top_level)
 %token FOR "'for'"
 %token IN "'in'"
 %token DOTDOT "'..'"
+/* Punctuation, declared so that its order (the order in which syntax
+ * errors list expected tokens) does not depend on the order of the rules. */
+%token '{' '}' ';' '=' '(' ',' ')' '[' ']' '+' '-' '*' '/' '@' ':' '<'
 
-%nterm <Expr *> expr term unary postfix primary shape init
+%nterm <Expr *> expr term unary postfix primary shape init optshape optexpr
+%nterm <Expr *> bound
+%nterm <SubList> subscripts
+%nterm <Subscript *> subscript
 %nterm <ExprList> exprs
 %nterm <ArgList> args arglist
 %nterm <Arg *> arg
@@ -475,27 +558,20 @@ stmt:
 | TARGET IDENT shape ';' {
 	$$ = mk_decl(p, STMT_TARGET, $2, @2, $3, NULL, @$);
 }
+| INPUT IDENT IDENT optshape bound ';' {
+	$$ = mk_int_decl(p, STMT_INPUT, $2, @2, $3, @3, $4, @4, $5, @6, @$);
+}
+| TARGET IDENT IDENT optshape bound ';' {
+	$$ = mk_int_decl(p, STMT_TARGET, $2, @2, $3, @3, $4, @4, $5, @6, @$);
+}
 | PARAM IDENT shape ';'	{ $$ = mk_decl(p, STMT_PARAM, $2, @2, $3, NULL, @$); }
 | PARAM IDENT shape '=' init ';' {
 	$$ = mk_decl(p, STMT_PARAM, $2, @2, $3, $5, @$);
 }
-| LOSS IDENT '(' expr ',' IDENT ')' ';' {
+| LOSS expr ';' {
+	/* mse(o, y), 0.5 * cross_entropy(o, label), a penalty, ... */
 	$$ = ast_stmt(p->arena, STMT_LOSS, @$);
-	$$->lossfn = $2;
-	$$->lossfn_span = @2;
-	$$->value = $4;
-	$$->target = ident_append(p, (IdentList){NULL, NULL, 0}, $6, @6).head;
-	stmt_done(p, $$);
-}
-| LOSS IDENT '(' expr ',' IDENT '[' expr ']' ')' ';' {
-	/* an addition to the language: one row of a target, e.g. a
-	 * sequence's step t */
-	$$ = ast_stmt(p->arena, STMT_LOSS, @$);
-	$$->lossfn = $2;
-	$$->lossfn_span = @2;
-	$$->value = $4;
-	$$->target = ident_append(p, (IdentList){NULL, NULL, 0}, $6, @6).head;
-	$$->index = $8;
+	$$->value = $2;
 	stmt_done(p, $$);
 }
 | OUTPUT names ';' {
@@ -551,6 +627,17 @@ assign:
 
 shape:
   '[' exprs ']'		{ $$ = mk_list(p, $2, @$); }
+;
+
+/* the shape of an int declaration: none is a scalar per sample */
+optshape:
+  %empty		{ $$ = NULL; }
+| shape
+;
+
+bound:
+  %empty		{ $$ = NULL; }
+| '<' expr		{ $$ = $2; }
 ;
 
 init:
@@ -641,8 +728,26 @@ unary:
 
 postfix:
   primary
-| postfix '[' expr ']'	{ $$ = mk_index(p, $1, $3, NULL, @$); }
-| postfix '[' expr ':' expr ']' { $$ = mk_index(p, $1, $3, $5, @$); }
+| postfix '[' subscripts ']' { $$ = mk_index(p, $1, $3, @$); }
+;
+
+/* numpy basic indexing: x[i], x[lo:hi], x[:, 2], x[::2], ... */
+subscripts:
+  subscript		{ $$ = sub_append((SubList){NULL, NULL, 0}, $1); }
+| subscripts ',' subscript { $$ = sub_append($1, $3); }
+;
+
+subscript:
+  expr			{ $$ = mk_subscript(p, $1); }
+| optexpr ':' optexpr	{ $$ = mk_slice(p, $1, @2, $3, @2, NULL); }
+| optexpr ':' optexpr ':' optexpr {
+	$$ = mk_slice(p, $1, @2, $3, @4, $5);
+}
+;
+
+optexpr:
+  %empty		{ $$ = NULL; }
+| expr
 ;
 
 primary:
@@ -740,7 +845,8 @@ is_punct(yysymbol_kind_t k)
  * At the end of the file, at a closing bracket, at 'model' or 'def',
  * or at a ';' inside '(' or '[', when the innermost open bracket's
  * closer would do, the message expects that closer alone, names the
- * opener ("(to close '{' at 3:11)") and a note points at it.
+ * opener ("(to close '{' at 3:11)") and a note points at it.  An
+ * unexpected '<' gets a note on what it is for.
  * Otherwise up to four expected tokens are listed; beyond that the
  * message names what may come in words ("statement", "expression")
  * and the brackets and separators among them.
@@ -807,6 +913,10 @@ yyreport_syntax_error(const yypcontext_t *ctx, Parser *p)
 	diag_error(*yypcontext_location(ctx), "%s", sb.data);
 	if (closes)
 		diag_note(open->span, "'%c' opened here", open->ch);
+	else if (la == YYTRANSLATE('<'))
+		diag_note(*yypcontext_location(ctx), "'<' gives the bound of an "
+			  "integer input or target, as in 'input int tok[N] "
+			  "< V;'");
 	sb_free(&sb);
 	return 0;
 }

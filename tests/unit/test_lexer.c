@@ -117,7 +117,7 @@ Test(lexer, numbers_record_int_or_real)
 
 Test(lexer, punctuation)
 {
-	expect_tokens("{}()[],;=+-*/@:..",
+	expect_tokens("{}()[],;=+-*/@:..<",
 		      "1:1 LBRACE {\n"
 		      "1:2 RBRACE }\n"
 		      "1:3 LPAREN (\n"
@@ -134,7 +134,57 @@ Test(lexer, punctuation)
 		      "1:14 AT @\n"
 		      "1:15 COLON :\n"
 		      "1:16 DOTDOT ..\n"
+		      "1:18 LT <\n"
+		      "1:19 EOF\n");
+}
+
+Test(lexer, bound_of_an_int_declaration)
+{
+	expect_tokens("int tok[N]<V;a<=b",
+		      "1:1 IDENT int\n"
+		      "1:5 IDENT tok\n"
+		      "1:8 LBRACKET [\n"
+		      "1:9 IDENT N\n"
+		      "1:10 RBRACKET ]\n"
+		      "1:11 LT <\n"
+		      "1:12 IDENT V\n"
+		      "1:13 SEMI ;\n"
+		      "1:14 IDENT a\n"
+		      "1:15 LT <\n"
+		      "1:16 ASSIGN =\n"
+		      "1:17 IDENT b\n"
 		      "1:18 EOF\n");
+}
+
+Test(lexer, inf_is_a_number)
+{
+	expect_tokens("inf -inf info inference inf2 _inf Inf INF inf_",
+		      "1:1 NUMBER inf real inf\n"
+		      "1:5 MINUS -\n"
+		      "1:6 NUMBER inf real inf\n"
+		      "1:10 IDENT info\n"
+		      "1:15 IDENT inference\n"
+		      "1:25 IDENT inf2\n"
+		      "1:30 IDENT _inf\n"
+		      "1:35 IDENT Inf\n"
+		      "1:39 IDENT INF\n"
+		      "1:43 IDENT inf_\n"
+		      "1:47 EOF\n");
+}
+
+Test(lexer, inf_next_to_punctuation)
+{
+	expect_tokens("[inf,-inf](inf)",
+		      "1:1 LBRACKET [\n"
+		      "1:2 NUMBER inf real inf\n"
+		      "1:5 COMMA ,\n"
+		      "1:6 MINUS -\n"
+		      "1:7 NUMBER inf real inf\n"
+		      "1:10 RBRACKET ]\n"
+		      "1:11 LPAREN (\n"
+		      "1:12 NUMBER inf real inf\n"
+		      "1:15 RPAREN )\n"
+		      "1:16 EOF\n");
 }
 
 Test(lexer, range_is_not_a_real)

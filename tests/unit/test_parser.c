@@ -84,6 +84,19 @@ expect_dump(const char *text, const char *want)
 	free(got);
 }
 
+/* The text of a span must be `want`. */
+static void
+expect_span(Span sp, const char *text, const char *want, const char *what)
+{
+	int n = (int)(sp.hi - sp.lo);
+	cr_assert(sp.lo <= sp.hi && sp.hi <= strlen(text),
+		  "%s: bad span [%u,%u)", what, sp.lo, sp.hi);
+	cr_assert(strlen(want) == (size_t)n &&
+			  strncmp(text + sp.lo, want, (size_t)n) == 0,
+		  "%s: expected span \"%s\", got \"%.*s\"", what, want, n,
+		  text + sp.lo);
+}
+
 /* A program that must fail: the diagnostics must be exactly `want`. */
 static void
 expect_errors_n(const char *text, size_t len, const char *want)
@@ -124,10 +137,32 @@ ParameterizedTestParameters(parser, expressions)
 		{"-a * b", "(* (neg a) b)"},
 		{"a - -b", "(- a (neg b))"},
 		{"--a", "(neg (neg a))"},
-		{"f(x)[0:2]", "(slice (call f x) (num 0 int) (num 2 int))"},
+		{"f(x)[0:2]", "(index (call f x) (slice (num 0 int) (num 2 int)))"},
 		{"x[1][2]", "(index (index x (num 1 int)) (num 2 int))"},
 		{"h[t-1]", "(index h (- t (num 1 int)))"},
-		{"a[i:j+1]", "(slice a i (+ j (num 1 int)))"},
+		{"a[i:j+1]", "(index a (slice i (+ j (num 1 int))))"},
+		/* numpy basic indexing */
+		{"x[:, 2]", "(index x (slice _ _) (num 2 int))"},
+		{"x[1:5, :, 0]",
+		 "(index x (slice (num 1 int) (num 5 int)) (slice _ _) (num 0 int))"},
+		{"x[::2]", "(index x (slice _ _ (num 2 int)))"},
+		{"x[-1]", "(index x (neg (num 1 int)))"},
+		{"x[:3]", "(index x (slice _ (num 3 int)))"},
+		{"x[2:]", "(index x (slice (num 2 int) _))"},
+		{"x[:]", "(index x (slice _ _))"},
+		{"x[::]", "(index x (slice _ _))"},
+		{"x[1:2:]", "(index x (slice (num 1 int) (num 2 int)))"},
+		{"x[a:b:c, i]", "(index x (slice a b c) i)"},
+		{"x[:-1:k+1]", "(index x (slice _ (neg (num 1 int)) (+ k (num 1 int))))"},
+		{"x[i][:, j]", "(index (index x i) (slice _ _) j)"},
+		{"[a, b][0]", "(index (list a b) (num 0 int))"},
+		{"x[h[t]:h[t] + 1]",
+		 "(index x (slice (index h t) (+ (index h t) (num 1 int))))"},
+		/* inf is a number; names that start with inf are names */
+		{"inf", "(num inf real)"},
+		{"-inf * x", "(* (neg (num inf real)) x)"},
+		{"info + inference", "(+ info inference)"},
+		{"tril(a, fill=-inf)", "(call tril a (kw fill (neg (num inf real))))"},
 		{"f()", "(call f)"},
 		{"g(a, b + 1)", "(call g a (+ b (num 1 int)))"},
 		{"conv2d(x, K, stride=2, pad=1)",
@@ -198,9 +233,104 @@ Test(parser, every_statement_kind)
 		    "    (for t (num 0 int) T\n"
 		    "      (assign h (at (+ t (num 1 int))) (call tanh (+ (+ (@ W (index xs t)) (@ V (index h t))) b))))\n"
 		    "    (assign o (@ U (index h T)))\n"
-		    "    (loss mse o y)\n"
-		    "    (loss cross_entropy (@ U o) y)\n"
+		    "    (loss (call mse o y))\n"
+		    "    (loss (call cross_entropy (@ U o) y))\n"
 		    "    (output o h)))\n");
+}
+
+Test(parser, integer_inputs_and_targets)
+{
+	const char *text = "model m {\n"
+			   "  input int tok[N] < V;\n"
+			   "  target int label < C;\n"
+			   "  target int tags[T, 2] < C - 1;\n"
+			   "  input int[3];\n"
+			   "  target int int < 2;\n"
+			   "  input x[4];\n"
+			   "}\n";
+	Program *p = parse_ok(text);
+	char *got = dump(p);
+	const char *want =
+		"(program\n"
+		"  (model m\n"
+		"    (input tok int (list N) (bound V))\n"
+		"    (target label int (list) (bound C))\n"
+		"    (target tags int (list T (num 2 int)) (bound (- C (num 1 int))))\n"
+		"    (input int (list (num 3 int)))\n"
+		"    (target int int (list) (bound (num 2 int)))\n"
+		"    (input x (list (num 4 int)))))\n";
+	cr_assert_str_eq(got, want, "expected:\n%s\ngot:\n%s", want, got);
+	free(got);
+
+	const Stmt *s = p->model->body;
+	cr_assert(s->kind == STMT_INPUT && s->is_int, "tok is an int input");
+	cr_assert_str_eq(s->name, "tok", "tok's name");
+	expect_span(s->span, text, "input int tok[N] < V;", "int input");
+	expect_span(s->int_span, text, "int", "the word int");
+	expect_span(s->name_span, text, "tok", "int input name");
+	expect_span(s->shape->span, text, "[N]", "int input shape");
+	expect_span(s->bound->span, text, "V", "int input bound");
+	s = s->next;
+	cr_assert(s->kind == STMT_TARGET && s->is_int, "label is an int target");
+	cr_assert(s->shape && s->shape->kind == EXPR_LIST &&
+			  s->shape->u.list.n == 0 && !s->shape->u.list.items,
+		  "no shape is an empty list (a scalar per sample)");
+	cr_assert_eq(s->shape->span.lo, s->shape->span.hi,
+		     "the missing shape has an empty span");
+	expect_span(s->bound->span, text, "C", "int target bound");
+	s = s->next->next;
+	cr_assert(s->kind == STMT_INPUT && !s->is_int && !s->bound,
+		  "input int[3] is an input named int, as before");
+	s = s->next->next;
+	cr_assert(!s->is_int && !s->bound, "x is not an int input");
+}
+
+Test(parser, losses_are_expressions)
+{
+	expect_dump("model m {\n"
+		    "  loss mse(o, y);\n"
+		    "  loss 0.5 * cross_entropy(o, label);\n"
+		    "  loss 1e-4 * (sum(square(W1)) + sum(square(W2)));\n"
+		    "  loss mse(o, ys[t]);\n"
+		    "  loss huber(o, y, delta=1.0);\n"
+		    "  loss mse(o);\n"
+		    "  loss x;\n"
+		    "}\n",
+		    "(program\n"
+		    "  (model m\n"
+		    "    (loss (call mse o y))\n"
+		    "    (loss (* (num 0.5 real) (call cross_entropy o label)))\n"
+		    "    (loss (* (num 0.0001 real) (+ (call sum (call square W1)) "
+		    "(call sum (call square W2)))))\n"
+		    "    (loss (call mse o (index ys t)))\n"
+		    "    (loss (call huber o y (kw delta (num 1 real))))\n"
+		    "    (loss (call mse o))\n"
+		    "    (loss x)))\n");
+}
+
+Test(parser, subscript_spans)
+{
+	const char *text = "model m { y = x[1:5, :, ::2, -1, a : , ( i )]; }";
+	Program *p = parse_ok(text);
+	const Expr *e = p->model->body->value;
+	cr_assert_eq(e->kind, EXPR_INDEX, "an index expression");
+	cr_assert_eq(e->u.index.nsubs, 6, "6 subscripts, got %d",
+		     e->u.index.nsubs);
+	expect_span(e->span, text, "x[1:5, :, ::2, -1, a : , ( i )]", "index");
+	const char *want[] = {"1:5", ":", "::2", "-1", "a :", "( i )"};
+	const int slice[] = {1, 1, 1, 0, 1, 0};
+	int k = 0;
+	for (const Subscript *s = e->u.index.subs; s; s = s->next, k++) {
+		expect_span(s->span, text, want[k], "subscript");
+		cr_assert_eq(s->is_slice, slice[k], "subscript %d: is_slice %d",
+			     k, s->is_slice);
+		if (!s->is_slice)
+			cr_assert(s->lo && !s->hi && !s->step,
+				  "an index is held in lo");
+	}
+	cr_assert_eq(k, 6, "the list holds the 6 subscripts");
+	const Subscript *s = e->u.index.subs->next->next;
+	cr_assert(!s->lo && !s->hi && s->step, "::2 has only a step");
 }
 
 Test(parser, nested_for_loops)
@@ -268,18 +398,6 @@ Test(parser, def_forms_before_and_after_the_model)
 
 /* ---- spans */
 
-static void
-expect_span(Span sp, const char *text, const char *want, const char *what)
-{
-	int n = (int)(sp.hi - sp.lo);
-	cr_assert(sp.lo <= sp.hi && sp.hi <= strlen(text),
-		  "%s: bad span [%u,%u)", what, sp.lo, sp.hi);
-	cr_assert(strlen(want) == (size_t)n &&
-			  strncmp(text + sp.lo, want, (size_t)n) == 0,
-		  "%s: expected span \"%s\", got \"%.*s\"", what, want, n,
-		  text + sp.lo);
-}
-
 Test(parser, spans)
 {
 	const char *text = "model net {\n"
@@ -302,9 +420,11 @@ Test(parser, spans)
 		    "parenthesised sum");
 	s = s->next;
 	expect_span(s->span, text, "loss mse(f(h, k=3), y);", "loss");
-	expect_span(s->lossfn_span, text, "mse", "loss function");
-	expect_span(s->target->span, text, "y", "loss target");
-	e = s->value;
+	expect_span(s->value->span, text, "mse(f(h, k=3), y)", "loss value");
+	expect_span(s->value->u.call.id_span, text, "mse", "loss function");
+	expect_span(s->value->u.call.args->next->value->span, text, "y",
+		    "loss target");
+	e = s->value->u.call.args->value;
 	expect_span(e->span, text, "f(h, k=3)", "call");
 	expect_span(e->u.call.id_span, text, "f", "callee");
 	const Arg *a = e->u.call.args->next;
@@ -485,14 +605,14 @@ Test(parser, unclosed_def_body_at_the_model)
 Test(parser, missing_separators_are_named)
 {
 	expect_errors("model m {\n"
-		      "  loss mse(o);\n"
+		      "  output a b;\n"
 		      "  for t in 0..3 h = 1;\n"
 		      "  x = f(a b);\n"
 		      "}\n",
-		      "t.pcg:2:13: error: syntax error, unexpected ')', "
-		      "expecting ','\n"
-		      "   loss mse(o);\n"
-		      "             ^\n"
+		      "t.pcg:2:12: error: syntax error, unexpected identifier, "
+		      "expecting ';' or ','\n"
+		      "   output a b;\n"
+		      "            ^\n"
 		      "t.pcg:3:17: error: syntax error, unexpected identifier, "
 		      "expecting '{'\n"
 		      "   for t in 0..3 h = 1;\n"
@@ -557,6 +677,108 @@ Test(parser, errors_in_def_bodies_recover)
 		      "t.pcg:6:15: error: syntax error, unexpected ';', "
 		      "expecting expression\n"
 		      " model m { y = ; }\n"
+		      "               ^\n");
+}
+
+Test(parser, integer_input_needs_a_bound)
+{
+	expect_errors("model m {\n"
+		      "  input int x[3];\n"
+		      "  target int label;\n"
+		      "  y = ;\n"
+		      "}\n",
+		      "t.pcg:2:17: error: expected '< BOUND' before ';' in "
+		      "integer input 'x'\n"
+		      "   input int x[3];\n"
+		      "                 ^\n"
+		      "t.pcg:3:19: error: expected '< BOUND' before ';' in "
+		      "integer target 'label'\n"
+		      "   target int label;\n"
+		      "                   ^\n"
+		      "t.pcg:4:7: error: syntax error, unexpected ';', "
+		      "expecting expression\n"
+		      "   y = ;\n"
+		      "       ^\n");
+}
+
+Test(parser, bound_must_be_an_expression)
+{
+	expect_errors("model m { input int x[3] < ; }",
+		      "t.pcg:1:28: error: syntax error, unexpected ';', "
+		      "expecting expression\n"
+		      " model m { input int x[3] < ; }\n"
+		      "                            ^\n");
+}
+
+Test(parser, only_int_comes_before_the_name)
+{
+	expect_errors("model m {\n"
+		      "  input float x[3] < 2;\n"
+		      "  target long y;\n"
+		      "}\n",
+		      "t.pcg:2:9: error: unknown type 'float' for input 'x' "
+		      "(expected 'int')\n"
+		      "   input float x[3] < 2;\n"
+		      "         ^~~~~\n"
+		      "t.pcg:3:10: error: unknown type 'long' for target 'y' "
+		      "(expected 'int')\n"
+		      "   target long y;\n"
+		      "          ^~~~\n");
+}
+
+Test(parser, bound_on_a_real_declaration)
+{
+	expect_errors("model m {\n  input x[3] < 2;\n  param W[3] < 2;\n}\n",
+		      "t.pcg:2:14: error: syntax error, unexpected '<', "
+		      "expecting ';'\n"
+		      "   input x[3] < 2;\n"
+		      "              ^\n"
+		      "t.pcg:2:14: note: '<' gives the bound of an integer "
+		      "input or target, as in 'input int tok[N] < V;'\n"
+		      "   input x[3] < 2;\n"
+		      "              ^\n"
+		      "t.pcg:3:14: error: syntax error, unexpected '<', "
+		      "expecting ';' or '='\n"
+		      "   param W[3] < 2;\n"
+		      "              ^\n"
+		      "t.pcg:3:14: note: '<' gives the bound of an integer "
+		      "input or target, as in 'input int tok[N] < V;'\n"
+		      "   param W[3] < 2;\n"
+		      "              ^\n");
+}
+
+Test(parser, slice_has_at_most_three_parts)
+{
+	expect_errors("model m { y = x[1:2:3:4]; }",
+		      "t.pcg:1:22: error: syntax error, unexpected ':', "
+		      "expecting ',' or ']'\n"
+		      " model m { y = x[1:2:3:4]; }\n"
+		      "                      ^\n");
+}
+
+Test(parser, subscripts_are_not_empty)
+{
+	expect_errors("model m {\n  y = x[];\n  z = x[1,];\n  w = x[,1];\n}\n",
+		      "t.pcg:2:9: error: syntax error, unexpected ']', "
+		      "expecting expression\n"
+		      "   y = x[];\n"
+		      "         ^\n"
+		      "t.pcg:3:11: error: syntax error, unexpected ']', "
+		      "expecting expression\n"
+		      "   z = x[1,];\n"
+		      "           ^\n"
+		      "t.pcg:4:9: error: syntax error, unexpected ',', "
+		      "expecting expression\n"
+		      "   w = x[,1];\n"
+		      "         ^\n");
+}
+
+Test(parser, loss_needs_an_expression)
+{
+	expect_errors("model m { loss; }",
+		      "t.pcg:1:15: error: syntax error, unexpected ';', "
+		      "expecting expression\n"
+		      " model m { loss; }\n"
 		      "               ^\n");
 }
 
