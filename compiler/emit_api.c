@@ -205,6 +205,8 @@ data_info(Emit *E, StrBuf *body)
 		for (int k = 0; k < pd->shape.rank; k++)
 			sb_printf(body, "%s%lld", k ? ", " : "",
 				  (long long)pd->shape.dim[k]);
+		if (!pd->shape.rank)
+			sb_puts(body, "0");
 		sb_printf(body, "}, %lld, %lld, %s, %.17g, %.17g, 0, offsetof(%s_params, "
 				"%s)},\n",
 			  (long long)pd->offset,
@@ -229,6 +231,8 @@ data_info(Emit *E, StrBuf *body)
 			for (int k = 0; k < d->shape.rank; k++)
 				sb_printf(body, "%s%lld", k ? ", " : "",
 					  (long long)d->shape.dim[k]);
+			if (!d->shape.rank)
+				sb_puts(body, "0");
 			sb_printf(body, "}, %lld, %lld, 0, 0, 0, %lld, offsetof(%s_state, "
 					"%s.%s)},\n", (long long)off,
 				  (long long)shape_numel(&d->shape),
@@ -321,12 +325,11 @@ api_check_data(Emit *E)
 			DataDecl *d = l->items[i];
 			int64_t n = shape_numel(&d->shape) * E->o->batch;
 			if (d->is_int) {
-				emit_line(E, "at = pcg_check_ids(%lld, %lld, %s);",
+				emit_line(E, "at = pcg_check_ids(%lld, %lld, (const "
+					     "int32_t *)s->%s.%s);",
 					  (long long)n, (long long)d->bound,
-					  emit_whole(E, "const ", arena_printf(E->a,
-						"s->%s.%s", w ? "target" : "in",
-						emit_member(E, d->name)),
-						     &d->shape, 1));
+					  w ? "target" : "in",
+					  emit_member(E, d->name));
 				emit_line(E, "if (at >= 0)\n\t\treturn %lld + at;",
 					  (long long)base);
 			}

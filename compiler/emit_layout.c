@@ -173,10 +173,12 @@ emit_layout(Emit *E, StrBuf *vdecl, StrBuf *ddecl, StrBuf *pcdecl)
 		if (n->op == OP_INPUT || n->op == OP_TARGET) {
 			DataDecl *d = n->op == OP_INPUT ? g->inputs.items[n->decl]
 						       : g->targets.items[n->decl];
-			E->val[i] = emit_whole(E, "", arena_printf(E->a, "s->%s.%s",
+			const char *m = arena_printf(E->a, "s->%s.%s",
 					n->op == OP_INPUT ? "in" : "target",
-					emit_member(E, d->name)),
-					  &n->shape, 1);
+					emit_member(E, d->name));
+			E->val[i] = !d->is_int ? emit_whole(E, "", m, &n->shape, 1)
+				: n->shape.rank ? arena_printf(E->a,
+						"(const int32_t *)%s", m) : m;
 		} else if (n->op == OP_PARAM) {
 			ParamDecl *d = g->params.items[n->decl];
 			const char *m = emit_member(E, d->name);

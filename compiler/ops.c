@@ -310,10 +310,11 @@ static int
 rule_reshape(OpCall *c)
 {
 	const Shape *x = &c->in[0]->shape;
-	if (c->op == OP_FLATTEN) {
+	if (c->op == OP_FLATTEN) { /* a reshape to one axis */
 		c->out = scalar();
 		c->out.rank = 1;
 		c->out.dim[0] = shape_numel(x);
+		c->op = OP_RESHAPE;
 		return 1;
 	}
 	if (c->arg[1].node || c->arg[1].n == 0) {
@@ -423,25 +424,30 @@ rule_conv(OpCall *c)
 		}
 		g = (int)gk->v[0];
 	}
-	if (x->rank != nd + 1 || k->rank != nd + 2 ||
-	    k->dim[1] * g != x->dim[0]) {
-		if (g == 1 || x->rank != nd + 1 || k->rank != nd + 2)
-			diag_error(c->id_span, "cannot convolve %s with kernel "
-				   "%s: %s takes x[C,%s] and K[O,C%s,%s]",
-				   shp(c, x), shp(c, k), fname(c),
-				   d2 ? "H,W" : "L", g == 1 ? "" : "/groups",
-				   d2 ? "kh,kw" : "k");
-		else
-			diag_error(c->id_span, "cannot convolve %s with kernel "
-				   "%s in %d groups: K needs C/groups = %lld "
-				   "input channels", shp(c, x), shp(c, k), g,
-				   (long long)(x->dim[0] % g ? 0 : x->dim[0] / g));
+	if (x->rank != nd + 1 || k->rank != nd + 2) {
+		diag_error(c->id_span, "cannot convolve %s with kernel %s: %s "
+			   "takes x[C,%s] and K[O,C%s,%s]", shp(c, x), shp(c, k),
+			   fname(c), d2 ? "H,W" : "L", g == 1 ? "" : "/groups",
+			   d2 ? "kh,kw" : "k");
 		return 0;
 	}
 	if (x->dim[0] % g || k->dim[0] % g) {
 		diag_error(gk->span, "groups %d does not divide the channels: "
 			   "input %lld, output %lld", g, (long long)x->dim[0],
 			   (long long)k->dim[0]);
+		return 0;
+	}
+	if (k->dim[1] * g != x->dim[0]) {
+		if (g == 1)
+			diag_error(c->id_span, "cannot convolve %s with kernel "
+				   "%s: %s takes x[C,%s] and K[O,C,%s]", shp(c, x),
+				   shp(c, k), fname(c), d2 ? "H,W" : "L",
+				   d2 ? "kh,kw" : "k");
+		else
+			diag_error(c->id_span, "cannot convolve %s with kernel "
+				   "%s in %d groups: K needs C/groups = %lld "
+				   "input channels", shp(c, x), shp(c, k), g,
+				   (long long)(x->dim[0] / g));
 		return 0;
 	}
 	int st[2], pd[2], dl[2];
@@ -562,6 +568,13 @@ rule_embedding(OpCall *c)
 			   "axes", shp(c, &ids->shape), PCC_MAX_RANK);
 		return 0;
 	}
+	if (ids->bound > e->shape.dim[0]) {
+		diag_error(c->in_span[1], "the ids of '%s' go up to %lld but the "
+			   "table %s has %lld rows", ids->label,
+			   (long long)ids->bound - 1, shp(c, &e->shape),
+			   (long long)e->shape.dim[0]);
+		return 0;
+	}
 	out.dim[out.rank++] = e->shape.dim[1];
 	c->out = out;
 	return 1;
@@ -580,6 +593,12 @@ rule_one_hot(OpCall *c)
 	if (out.rank == PCC_MAX_RANK) {
 		diag_error(c->span, "one_hot would have more than %d axes",
 			   PCC_MAX_RANK);
+		return 0;
+	}
+	if (c->in[0]->bound > (int64_t)n->num) {
+		diag_error(n->span, "the ids of '%s' go up to %lld but one_hot "
+			   "has %lld classes", c->in[0]->label,
+			   (long long)c->in[0]->bound - 1, (long long)n->num);
 		return 0;
 	}
 	out.dim[out.rank++] = (int64_t)n->num;
@@ -629,6 +648,13 @@ rule_loss(OpCall *c)
 				   "output %s needs ids of shape %s (one per "
 				   "row), got %s", shp(c, &o->shape),
 				   shp(c, &rows), shp(c, &t->shape));
+			return 0;
+		}
+		int64_t classes = o->shape.dim[o->shape.rank - 1];
+		if (t->bound > classes) {
+			diag_error(c->in_span[1], "the ids of '%s' go up to %lld "
+				   "but the output has %lld classes", t->label,
+				   (long long)t->bound - 1, (long long)classes);
 			return 0;
 		}
 	} else if (!shape_equal(&o->shape, &t->shape)) {
@@ -1209,11 +1235,11 @@ emit_conv(Emit *E, const Node *n, const char *y, const char *const *xs,
 				       at->pad[1], at->dil[0], at->dil[1], I(OH),
 				       I(OW));
 	/* per group offsets into K, col and y */
-	const char *gk = G > 1 ? arena_printf(E->a, " + g * %lld", I(Og * CKg))
+	const char *gk = G > 1 ? arena_printf(E->a, " + gi * %lld", I(Og * CKg))
 			       : "";
-	const char *gc = G > 1 ? arena_printf(E->a, " + g * %lld", I(CKg * P))
+	const char *gc = G > 1 ? arena_printf(E->a, " + gi * %lld", I(CKg * P))
 			       : "";
-	const char *gy = G > 1 ? arena_printf(E->a, " + g * %lld", I(Og * P))
+	const char *gy = G > 1 ? arena_printf(E->a, " + gi * %lld", I(Og * P))
 			       : "";
 	const char *ind = G > 1 ? "\t\t" : "\t";
 	emit_line(E, "for (int b = 0; b < %s; b++) {", emit_batch(E, n));
@@ -1221,7 +1247,7 @@ emit_conv(Emit *E, const Node *n, const char *y, const char *const *xs,
 		emit_line(E, "\t%s(%s, %s%s, %s%s);", RT("im2col_ex"), geo, xs[0],
 			  xb, col, cb);
 	if (G > 1)
-		emit_line(E, "\tfor (int g = 0; g < %d; g++)", G);
+		emit_line(E, "\tfor (int gi = 0; gi < %d; gi++)", G);
 	if (k < 0) {
 		emit_line(E, "%s%s(0, 0, %lld, %lld, %lld, %s, %s%s, %lld, "
 			  "%s%s%s, %lld, %s, %s%s%s, %lld);", ind, gemm, I(Og),
@@ -1520,7 +1546,7 @@ const OpDef op_defs[OP_COUNT] = {
 			.doc = "the same elements in another shape"},
 	[OP_FLATTEN] = {.call = "flatten", .cls = OPC_OTHER, .args = "T",
 			.shape = rule_reshape, .fwd = fwd_copy, .vjp = vjp_copy,
-			.doc = "the elements as one axis"},
+			.doc = "the elements as one axis (makes a reshape)"},
 	[OP_CONCAT] = {.call = "concat", .cls = OPC_OTHER, .args = "T*",
 		       .keywords = "axis:A", .shape = rule_concat,
 		       .fwd = fwd_concat, .vjp = vjp_concat,

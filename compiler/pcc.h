@@ -483,6 +483,7 @@ struct Node {
 	double value; /* CONST: the fill value */
 	const OpAttr *at; /* number and keyword arguments (never NULL) */
 	int is_int;   /* an integer input or target (ids) */
+	int64_t bound; /* its ids are in 0 .. bound-1 */
 	int in_loss;  /* part of a loss expression (Loss.nodes), no vertex */
 	/* leaves */
 	int decl;           /* index into Graph.params/inputs/targets */

@@ -263,6 +263,18 @@ check_numel(Sema *S, const Shape *s, Span sp, const char *what)
 	return 1;
 }
 
+/* Integer ids are read only by embedding, one_hot and losses. */
+static int
+ids_ok(OpKind op, int k, const Node *x, Span sp)
+{
+	if (!x->is_int || (op == OP_EMBEDDING && k == 1) ||
+	    (op == OP_ONE_HOT && k == 0) || (op_defs[op].cls == OPC_LOSS && k == 1))
+		return 1;
+	diag_error(sp, "'%s' holds integer ids; they can only be used through "
+		   "embedding, one_hot or as a loss target", x->label);
+	return 0;
+}
+
 static Node *
 new_node(Sema *S, OpKind op, const Shape *shape, int nin, Node **in, Span sp)
 {
@@ -275,18 +287,9 @@ new_node(Sema *S, OpKind op, const Shape *shape, int nin, Node **in, Span sp)
 		S->too_big = 1;
 		return NULL;
 	}
-	for (int k = 0; k < nin; k++) {
-		int ok = !in[k]->is_int ||
-			 (op == OP_EMBEDDING && k == 1) ||
-			 (op == OP_ONE_HOT && k == 0) ||
-			 (op_defs[op].cls == OPC_LOSS && k == 1);
-		if (!ok) {
-			diag_error(sp, "'%s' holds integer ids; they can only be "
-				   "used through embedding, one_hot or as a loss "
-				   "target", in[k]->label);
+	for (int k = 0; k < nin; k++)
+		if (!ids_ok(op, k, in[k], sp))
 			return NULL;
-		}
-	}
 	Node *n = graph_node(S->a, S->g, op, shape, nin, in, sp);
 	n->line = S->line;
 	n->at = &no_attr;
@@ -668,6 +671,8 @@ op2(Sema *S, OpKind op, Node *a, Node *b, Span sp, Span op_span,
 	c.nin = 2;
 	c.in[0] = a;
 	c.in[1] = b;
+	if (!ids_ok(op, 0, a, op_span) || !ids_ok(op, 1, b, op_span))
+		return val_error();
 	if (!op_defs[op].shape(&c))
 		return val_error();
 	Node *in[2] = {a, b};
@@ -1062,6 +1067,8 @@ call_builtin(Sema *S, const Expr *e, OpKind op)
 				   fn);
 			return val_error();
 		}
+		if (!ids_ok(op, nin, n, c.arg[i].span))
+			return val_error();
 		c.arg[i].node = n;
 		c.in_span[nin] = c.arg[i].span;
 		c.in[nin] = in[nin] = n;
@@ -1092,6 +1099,9 @@ call(Sema *S, const Expr *e)
 		return call_builtin(S, e, (OpKind)op);
 	if (!strcmp(fn, "batchnorm") || !strcmp(fn, "dropout"))
 		diag_error(e->u.call.id_span, "%s is not supported yet", fn);
+	else if (S->in_loss)
+		diag_error(e->u.call.id_span, "unknown function '%s' (the losses "
+			   "are mse, cross_entropy, bce, l1 and huber)", fn);
 	else
 		diag_error(e->u.call.id_span, "unknown function '%s'", fn);
 	return val_error();
@@ -1386,6 +1396,7 @@ stmt_data(Sema *S, const Stmt *st, const char *what, OpKind op)
 		return NULL;
 	n->label = st->name;
 	n->is_int = st->is_int;
+	n->bound = bound;
 	s->node = n;
 	if (op == OP_PARAM) {
 		ParamDecl *p = arena_alloc(S->a, sizeof *p);

@@ -221,9 +221,84 @@ def transformer(p, d, B):
     return xent(o, y).mean()
 
 
+def gru(p, d, B):
+    T, D, H = 12, 6, 16
+    (xs,) = split(d["in"], B, [T, D])
+    (y,) = split(d["target"], B, [4])
+    h = torch.zeros(B, H)
+    for t in range(T):
+        x = xs[:, t]
+        z = torch.sigmoid(lin(p["Wz"], x) + lin(p["Uz"], h) + p["bz"])
+        r = torch.sigmoid(lin(p["Wr"], x) + lin(p["Ur"], h) + p["br"])
+        n = torch.tanh(lin(p["Wn"], x) + p["bn"]
+                       + r * (lin(p["Un"], h) + p["bhn"]))
+        h = (1 - z) * n + z * h
+    return xent(lin(p["Wy"], h) + p["by"], y).mean()
+
+
+def textcls(p, d, B):
+    L = 16
+    (tok,) = split(d["in"], B, [L])
+    (label,) = split(d["target"], B, [])
+    e = F.embedding(tok.long(), p["Emb"]).transpose(1, 2)    # [B, E, L]
+    h = torch.relu(F.conv1d(e, p["K"], padding=1) + p["c"])
+    m = h.max(dim=2).values
+    o = lin(p["W"], m) + p["b"]
+    return F.cross_entropy(o, label.long(), reduction="none").mean()
+
+
+def gpt(p, d, B):
+    T, V, D, NH, HD = 8, 32, 16, 4, 4
+    (tok,) = split(d["in"], B, [T])
+    (nxt,) = split(d["target"], B, [T])
+
+    def ln(t):
+        return F.layer_norm(t, (D,), eps=1e-5)
+
+    def heads(t):
+        return t.reshape(B, T, NH, HD).transpose(1, 2)       # [B, NH, T, HD]
+
+    x = F.embedding(tok.long(), p["Emb"]) + p["Pos"]
+    n1 = ln(x)
+    q, k, v = heads(n1 @ p["Wq"]), heads(n1 @ p["Wk"]), heads(n1 @ p["Wv"])
+    causal = torch.tril(torch.ones(T, T, dtype=torch.bool))
+    s = (q @ k.transpose(-1, -2) / math.sqrt(HD)).masked_fill(
+        ~causal, float("-inf"))
+    a = torch.softmax(s, dim=-1) @ v
+    h = x + a.transpose(1, 2).reshape(B, T, D) @ p["Wo"]
+    f = h + F.gelu(ln(h) @ p["W1"] + p["b1"]) @ p["W2"] + p["b2"]
+    logits = ln(f) @ p["Wu"]
+    per_token = F.cross_entropy(logits.reshape(B * T, V),
+                                nxt.long().reshape(-1), reduction="none")
+    return per_token.reshape(B, T).sum(1).mean()
+
+
+def mobilenet(p, d, B):
+    (x,) = split(d["in"], B, [3, 16, 16])
+    (y,) = split(d["target"], B, [10])
+    s0 = torch.relu(F.conv2d(x, p["K0"], stride=2, padding=1) + p["c0"])
+    a1 = torch.relu(F.conv2d(s0, p["D1"], padding=1, groups=16) + p["d1"])
+    b1 = torch.relu(F.conv2d(a1, p["P1"]) + p["p1"])
+    a2 = torch.relu(F.conv2d(b1, p["D2"], stride=2, padding=1, groups=32)
+                    + p["d2"])
+    b2 = torch.relu(F.conv2d(a2, p["P2"]) + p["p2"])
+    g = b2.mean(dim=(2, 3))
+    return xent(lin(p["W"], g) + p["b"], y).mean()
+
+
+def autoencoder(p, d, B):
+    (x,) = split(d["in"], B, [64])
+    (xt,) = split(d["target"], B, [64])
+    z = torch.tanh(lin(p["We"], x) + p["be"])
+    r = lin(p["Wd"], z) + p["bd"]
+    penalty = (p["We"] ** 2).sum() + (p["Wd"] ** 2).sum()
+    return mse(r, xt).mean() + 1e-3 * penalty
+
+
 MODELS = {"digits": digits, "mlp": mlp, "rnn": rnn, "multitask": multitask,
           "cnn": cnn, "resnet": resnet, "seq2seq": seq2seq, "lstm": lstm,
-          "transformer": transformer}
+          "transformer": transformer, "gru": gru, "textcls": textcls,
+          "gpt": gpt, "mobilenet": mobilenet, "autoencoder": autoencoder}
 
 
 def compare(grads, ref):
