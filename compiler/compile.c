@@ -11,13 +11,13 @@
 
 /* The generated code indexes a batch of any tensor with int. */
 static int
-check_batch(const Graph *g, int batch)
+check_batch(Diag *d, const Graph *g, int batch)
 {
 	for (int i = 0; i < g->nodes.len; i++) {
 		Node *n = g->nodes.items[i];
 		int64_t k = shape_numel(&n->shape);
 		if (n->batched && k > INT_MAX / batch) {
-			diag_error(n->span,
+			diag_error(d, n->span,
 				   "with --batch %d this tensor of %lld elements "
 				   "per sample holds more than %d values",
 				   batch, (long long)k, INT_MAX);
@@ -28,16 +28,16 @@ check_batch(const Graph *g, int batch)
 }
 
 Graph *
-pcc_compile(Arena *a, const Source *src, const CompileOptions *o)
+pcc_compile(Arena *a, Diag *d, const CompileOptions *o)
 {
-	Program *prog = pcc_parse(a, src);
+	Program *prog = pcc_parse(a, d);
 	if (!prog)
 		return NULL;
-	Graph *g = sema_build(a, prog, o->defines, o->ndefines);
+	Graph *g = sema_build(a, d, prog, o->defines, o->ndefines);
 	if (!g)
 		return NULL;
 	level_build(a, g, o->granularity_op, o->level);
-	if (!check_batch(g, o->batch))
+	if (!check_batch(d, g, o->batch))
 		return NULL;
 	return g;
 }

@@ -116,7 +116,7 @@ void
 emit_comment(Emit *E, const Vertex *v)
 {
 	StrBuf sb = {0};
-	diag_snippet(v->span, &sb, 100);
+	diag_snippet(E->g->diag, v->span, &sb, 100);
 	int show = strchr(v->label, '@') || strchr(v->label, '[') ||
 		   strchr(v->label, '.');
 	emit_line(E, "/* %s:%d: %s%s%s */", E->o->source_name, v->line,

@@ -50,7 +50,7 @@ static void
 loss_comment(Emit *E, const Loss *l)
 {
 	StrBuf sb = {0};
-	diag_snippet(l->span, &sb, 100);
+	diag_snippet(E->g->diag, l->span, &sb, 100);
 	emit_line(E, "/* %s:%d: %s */", E->o->source_name, l->line,
 		  sb.data ? sb.data : "loss");
 	sb_free(&sb);

@@ -83,7 +83,7 @@ graph_analyse(Arena *a, Graph *g)
 	for (int i = 0; i < g->vertices.len; i++) {
 		Vertex *v = g->vertices.items[i];
 		if (!v->root->live)
-			diag_warning(v->span,
+			diag_warning(g->diag, v->span,
 				     "'%s' reaches no loss or output; it is "
 				     "dropped",
 				     v->label);

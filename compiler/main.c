@@ -472,7 +472,8 @@ main(int argc, char **argv)
 	src.text = read_file(o.input, &src.len);
 	if (!src.text)
 		return EXIT_IO;
-	diag_begin(&src, stderr);
+	Diag diag;
+	diag_begin(&diag, &src, stderr);
 
 	Arena arena;
 	arena_init(&arena);
@@ -484,7 +485,7 @@ main(int argc, char **argv)
 		.defines = o.defines,
 		.ndefines = o.ndefines,
 	};
-	Graph *g = pcc_compile(&arena, &src, &co);
+	Graph *g = pcc_compile(&arena, &diag, &co);
 	if (!g)
 		goto done;
 	status = EXIT_SUCCESS;
@@ -552,6 +553,7 @@ main(int argc, char **argv)
 	free(out);
 	free(hdr);
 done:
+	diag_end(&diag);
 	arena_free(&arena);
 	free((char *)src.text);
 	for (int i = 0; i < o.ndefines; i++)

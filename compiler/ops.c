@@ -86,7 +86,7 @@ axis_in(OpCall *c, int64_t ax, int rank, Span sp, int *out)
 {
 	int64_t a = ax < 0 ? ax + rank : ax;
 	if (a < 0 || a >= rank) {
-		diag_error(sp, "axis %lld is out of range for %s, a tensor of "
+		diag_error(c->d, sp, "axis %lld is out of range for %s, a tensor of "
 			   "rank %d (axes %d to %d)",
 			   (long long)ax, fname(c), rank, -rank, rank - 1);
 		return 0;
@@ -105,7 +105,7 @@ pair(OpCall *c, const char *name, int nd, int dflt, int *v)
 	if (!k)
 		return 1;
 	if (k->n != 1 && k->n != nd) {
-		diag_error(k->span, "%s of %s takes %s, got %d values", name,
+		diag_error(c->d, k->span, "%s of %s takes %s, got %d values", name,
 			   fname(c), nd == 1 ? "one number" : "a number or [h, w]",
 			   k->n);
 		return 0;
@@ -124,7 +124,7 @@ rule_same(OpCall *c)
 	for (int i = 1; i < c->nargs && i <= 3; i++)
 		c->at->num[i - 1] = c->arg[i].num;
 	if (c->op == OP_CLIP && c->at->num[0] > c->at->num[1]) {
-		diag_error(c->span, "clip's bounds are reversed: lo %g > hi %g",
+		diag_error(c->d, c->span, "clip's bounds are reversed: lo %g > hi %g",
 			   c->at->num[0], c->at->num[1]);
 		return 0;
 	}
@@ -159,11 +159,11 @@ rule_broadcast(OpCall *c)
 	if (broadcast(a, b, &c->out))
 		return 1;
 	if (c->op <= OP_DIV)
-		diag_error(c->id_span, "cannot %s %s %s %s: shapes do not "
+		diag_error(c->d, c->id_span, "cannot %s %s %s %s: shapes do not "
 			   "broadcast", verb[c->op], shp(c, a), sym[c->op],
 			   shp(c, b));
 	else
-		diag_error(c->id_span, "cannot take the %s of %s and %s: shapes "
+		diag_error(c->d, c->id_span, "cannot take the %s of %s and %s: shapes "
 			   "do not broadcast", fname(c), shp(c, a), shp(c, b));
 	return 0;
 }
@@ -194,7 +194,7 @@ rule_matmul(OpCall *c)
 		}
 	}
 	if (!ok) {
-		diag_error(c->id_span, "cannot multiply %s @ %s", shp(c, x),
+		diag_error(c->d, c->id_span, "cannot multiply %s @ %s", shp(c, x),
 			   shp(c, y));
 		return 0;
 	}
@@ -209,14 +209,14 @@ rule_axis(OpCall *c)
 	const Shape *x = &c->in[0]->shape;
 	const OpArg *ax = kw(c, "axis");
 	if (x->rank < 1) {
-		diag_error(c->in_span[0], "%s works over %s; a scalar has none",
+		diag_error(c->d, c->in_span[0], "%s works over %s; a scalar has none",
 			   fname(c), ax ? "an axis" : "the last axis");
 		return 0;
 	}
 	int a = x->rank - 1;
 	if (ax && (ax->n != 1 || !axis_in(c, ax->v[0], x->rank, ax->span, &a))) {
 		if (ax->n != 1)
-			diag_error(ax->span, "%s takes one axis", fname(c));
+			diag_error(c->d, ax->span, "%s takes one axis", fname(c));
 		return 0;
 	}
 	c->at->naxes = 1;
@@ -238,7 +238,7 @@ rule_reduce(OpCall *c)
 			red[i] = 1;
 	} else {
 		if (x->rank < 1) {
-			diag_error(ax->span, "%s of a scalar has no axis",
+			diag_error(c->d, ax->span, "%s of a scalar has no axis",
 				   fname(c));
 			return 0;
 		}
@@ -247,7 +247,7 @@ rule_reduce(OpCall *c)
 			if (!axis_in(c, ax->v[i], x->rank, ax->span, &a))
 				return 0;
 			if (red[a]) {
-				diag_error(ax->span, "axis %d is given twice",
+				diag_error(c->d, ax->span, "axis %d is given twice",
 					   a);
 				return 0;
 			}
@@ -271,7 +271,7 @@ rule_transpose(OpCall *c)
 	const Shape *x = &c->in[0]->shape;
 	const OpArg *p = kw(c, "perm");
 	if (x->rank < 2) {
-		diag_error(c->in_span[0], "transpose takes a tensor of rank 2 "
+		diag_error(c->d, c->in_span[0], "transpose takes a tensor of rank 2 "
 			   "or more, got %s", shp(c, x));
 		return 0;
 	}
@@ -283,7 +283,7 @@ rule_transpose(OpCall *c)
 		perm[x->rank - 1] = x->rank - 2;
 	} else {
 		if (p->n != x->rank) {
-			diag_error(p->span, "perm has %d axes but %s has %d",
+			diag_error(c->d, p->span, "perm has %d axes but %s has %d",
 				   p->n, shp(c, x), x->rank);
 			return 0;
 		}
@@ -291,7 +291,7 @@ rule_transpose(OpCall *c)
 			if (!axis_in(c, p->v[i], x->rank, p->span, &perm[i]))
 				return 0;
 			if (seen[perm[i]]++) {
-				diag_error(p->span, "perm is not a permutation: "
+				diag_error(c->d, p->span, "perm is not a permutation: "
 					   "axis %d appears twice", perm[i]);
 				return 0;
 			}
@@ -318,7 +318,7 @@ rule_reshape(OpCall *c)
 		return 1;
 	}
 	if (c->arg[1].node || c->arg[1].n == 0) {
-		diag_error(c->arg[1].span, "reshape takes a shape like [2, 3] "
+		diag_error(c->d, c->arg[1].span, "reshape takes a shape like [2, 3] "
 			   "as its second argument");
 		return 0;
 	}
@@ -326,7 +326,7 @@ rule_reshape(OpCall *c)
 	out.rank = c->arg[1].n;
 	memcpy(out.dim, c->arg[1].v, sizeof(int64_t) * (size_t)out.rank);
 	if (shape_numel(&out) != shape_numel(x)) {
-		diag_error(c->span, "cannot reshape %s (%lld elements) to %s "
+		diag_error(c->d, c->span, "cannot reshape %s (%lld elements) to %s "
 			   "(%lld elements)", shp(c, x),
 			   (long long)shape_numel(x), shp(c, &out),
 			   (long long)shape_numel(&out));
@@ -345,7 +345,7 @@ rule_concat(OpCall *c)
 	int a = 0;
 	for (int k = 0; k < c->nin; k++)
 		if (c->many[k]->shape.rank < 1) {
-			diag_error(c->in_span[k < OP_MAX_ARGS ? k : 0],
+			diag_error(c->d, c->in_span[k < OP_MAX_ARGS ? k : 0],
 				   "cannot concat a scalar: concat joins along "
 				   "%s", ax ? "an axis" : "the first axis");
 			return 0;
@@ -360,12 +360,12 @@ rule_concat(OpCall *c)
 		if (!same) {
 			Span sp = c->in_span[k < OP_MAX_ARGS ? k : 0];
 			if (a == 0)
-				diag_error(sp, "cannot concat %s with %s: "
+				diag_error(c->d, sp, "cannot concat %s with %s: "
 					   "dimensions after the first must "
 					   "match", shp(c, &first->shape),
 					   shp(c, x));
 			else
-				diag_error(sp, "cannot concat %s with %s along "
+				diag_error(c->d, sp, "cannot concat %s with %s along "
 					   "axis %d: the other dimensions must "
 					   "match", shp(c, &first->shape),
 					   shp(c, x), a);
@@ -384,7 +384,7 @@ rule_tri(OpCall *c)
 {
 	const Shape *x = &c->in[0]->shape;
 	if (x->rank < 2) {
-		diag_error(c->in_span[0], "%s works on the last two axes; %s "
+		diag_error(c->d, c->in_span[0], "%s works on the last two axes; %s "
 			   "has rank %d", fname(c), shp(c, x), x->rank);
 		return 0;
 	}
@@ -392,7 +392,7 @@ rule_tri(OpCall *c)
 	c->at->k[0] = k ? (int)k->v[0] : 0;
 	c->at->num[0] = fill ? fill->num : 0;
 	if (fill && isnan(fill->num)) {
-		diag_error(fill->span, "fill must be a number or -inf, not NaN");
+		diag_error(c->d, fill->span, "fill must be a number or -inf, not NaN");
 		return 0;
 	}
 	c->out = *x;
@@ -409,7 +409,7 @@ rule_conv(OpCall *c)
 	const Shape *x = &xn->shape, *k = &kn->shape;
 	OpAttr *at = c->at;
 	if (kn->batched) {
-		diag_error(c->in_span[1], "%s's kernel depends on the data; it "
+		diag_error(c->d, c->in_span[1], "%s's kernel depends on the data; it "
 			   "must be a parameter or computed from parameters",
 			   fname(c));
 		return 0;
@@ -418,33 +418,33 @@ rule_conv(OpCall *c)
 	const OpArg *gk = kw(c, "groups");
 	if (gk) {
 		if (gk->v[0] < 1) {
-			diag_error(gk->span, "groups must be positive, got %lld",
+			diag_error(c->d, gk->span, "groups must be positive, got %lld",
 				   (long long)gk->v[0]);
 			return 0;
 		}
 		g = (int)gk->v[0];
 	}
 	if (x->rank != nd + 1 || k->rank != nd + 2) {
-		diag_error(c->id_span, "cannot convolve %s with kernel %s: %s "
+		diag_error(c->d, c->id_span, "cannot convolve %s with kernel %s: %s "
 			   "takes x[C,%s] and K[O,C%s,%s]", shp(c, x), shp(c, k),
 			   fname(c), d2 ? "H,W" : "L", g == 1 ? "" : "/groups",
 			   d2 ? "kh,kw" : "k");
 		return 0;
 	}
 	if (x->dim[0] % g || k->dim[0] % g) {
-		diag_error(gk->span, "groups %d does not divide the channels: "
+		diag_error(c->d, gk->span, "groups %d does not divide the channels: "
 			   "input %lld, output %lld", g, (long long)x->dim[0],
 			   (long long)k->dim[0]);
 		return 0;
 	}
 	if (k->dim[1] * g != x->dim[0]) {
 		if (g == 1)
-			diag_error(c->id_span, "cannot convolve %s with kernel "
+			diag_error(c->d, c->id_span, "cannot convolve %s with kernel "
 				   "%s: %s takes x[C,%s] and K[O,C,%s]", shp(c, x),
 				   shp(c, k), fname(c), d2 ? "H,W" : "L",
 				   d2 ? "kh,kw" : "k");
 		else
-			diag_error(c->id_span, "cannot convolve %s with kernel "
+			diag_error(c->d, c->id_span, "cannot convolve %s with kernel "
 				   "%s in %d groups: K needs C/groups = %lld "
 				   "input channels", shp(c, x), shp(c, k), g,
 				   (long long)(x->dim[0] / g));
@@ -465,7 +465,7 @@ rule_conv(OpCall *c)
 		int64_t span = (int64_t)dl[i] * (kk - 1) + 1;
 		int64_t room = in + 2 * (int64_t)pd[i] - span;
 		if (room < 0) {
-			diag_error(c->id_span, "%s kernel %s is larger than the "
+			diag_error(c->d, c->id_span, "%s kernel %s is larger than the "
 				   "padded input %s", fname(c), shp(c, k),
 				   shp(c, x));
 			return 0;
@@ -492,21 +492,21 @@ rule_pool(OpCall *c)
 	OpAttr *at = c->at;
 	int k[2];
 	if (w->n != 1 && w->n != nd) {
-		diag_error(w->span, "%s window takes %s", fname(c),
+		diag_error(c->d, w->span, "%s window takes %s", fname(c),
 			   d2 ? "a number or [h, w]" : "one number");
 		return 0;
 	}
 	for (int i = 0; i < nd; i++) {
 		int64_t v = w->v[w->n == 1 ? 0 : i];
 		if (v <= 0) {
-			diag_error(w->span, "%s window must be a positive "
+			diag_error(c->d, w->span, "%s window must be a positive "
 				   "integer, got %lld", fname(c), (long long)v);
 			return 0;
 		}
 		k[i] = (int)v;
 	}
 	if (x->rank != nd + 1) {
-		diag_error(c->in_span[0], "%s takes x[C,%s], got %s", fname(c),
+		diag_error(c->d, c->in_span[0], "%s takes x[C,%s], got %s", fname(c),
 			   d2 ? "H,W" : "L", shp(c, x));
 		return 0;
 	}
@@ -520,18 +520,18 @@ rule_pool(OpCall *c)
 		if (!st[i])
 			st[i] = k[i];
 		if (2 * pd[i] > k[i]) {
-			diag_error(kw(c, "pad")->span, "%s pad %d is more than "
+			diag_error(c->d, kw(c, "pad")->span, "%s pad %d is more than "
 				   "half the window %d", fname(c), pd[i], k[i]);
 			return 0;
 		}
 		int64_t room = x->dim[1 + i] + 2 * (int64_t)pd[i] - k[i];
 		if (room < 0) {
 			if (w->n == 1 && !pd[i])
-				diag_error(c->id_span, "%s window %d is larger "
+				diag_error(c->d, c->id_span, "%s window %d is larger "
 					   "than the input %s", fname(c), k[i],
 					   shp(c, x));
 			else
-				diag_error(c->id_span, "%s window %s is larger "
+				diag_error(c->d, c->id_span, "%s window %s is larger "
 					   "than the padded input %s", fname(c),
 					   shp(c, &(Shape){nd, {k[0], k[1]}}),
 					   shp(c, x));
@@ -551,25 +551,25 @@ rule_embedding(OpCall *c)
 {
 	const Node *e = c->in[0], *ids = c->in[1];
 	if (e->shape.rank != 2 || e->batched) {
-		diag_error(c->in_span[0], "embedding takes a table E[V, D] of "
+		diag_error(c->d, c->in_span[0], "embedding takes a table E[V, D] of "
 			   "parameters (or computed from them), got %s%s",
 			   shp(c, &e->shape), e->batched ? " that depends on the "
 			   "data" : "");
 		return 0;
 	}
 	if (ids->op != OP_INPUT && ids->op != OP_TARGET) {
-		diag_error(c->in_span[1], "embedding's ids must be an integer "
+		diag_error(c->d, c->in_span[1], "embedding's ids must be an integer "
 			   "input");
 		return 0;
 	}
 	Shape out = ids->shape;
 	if (out.rank == PCC_MAX_RANK) {
-		diag_error(c->span, "embedding of %s would have more than %d "
+		diag_error(c->d, c->span, "embedding of %s would have more than %d "
 			   "axes", shp(c, &ids->shape), PCC_MAX_RANK);
 		return 0;
 	}
 	if (ids->bound > e->shape.dim[0]) {
-		diag_error(c->in_span[1], "the ids of '%s' go up to %lld but the "
+		diag_error(c->d, c->in_span[1], "the ids of '%s' go up to %lld but the "
 			   "table %s has %lld rows", ids->label,
 			   (long long)ids->bound - 1, shp(c, &e->shape),
 			   (long long)e->shape.dim[0]);
@@ -585,18 +585,18 @@ rule_one_hot(OpCall *c)
 {
 	const OpArg *n = &c->arg[1];
 	if (!n->is_int || n->num < 1) {
-		diag_error(n->span, "one_hot's class count must be a positive "
+		diag_error(c->d, n->span, "one_hot's class count must be a positive "
 			   "integer");
 		return 0;
 	}
 	Shape out = c->in[0]->shape;
 	if (out.rank == PCC_MAX_RANK) {
-		diag_error(c->span, "one_hot would have more than %d axes",
+		diag_error(c->d, c->span, "one_hot would have more than %d axes",
 			   PCC_MAX_RANK);
 		return 0;
 	}
 	if (c->in[0]->bound > (int64_t)n->num) {
-		diag_error(n->span, "the ids of '%s' go up to %lld but one_hot "
+		diag_error(c->d, n->span, "the ids of '%s' go up to %lld but one_hot "
 			   "has %lld classes", c->in[0]->label,
 			   (long long)c->in[0]->bound - 1, (long long)n->num);
 		return 0;
@@ -610,7 +610,7 @@ static int
 rule_fill(OpCall *c)
 {
 	if (c->arg[0].node || c->arg[0].n == 0 || c->arg[0].is_int < 0) {
-		diag_error(c->arg[0].span, "%s takes a shape like [2, 3]",
+		diag_error(c->d, c->arg[0].span, "%s takes a shape like [2, 3]",
 			   fname(c));
 		return 0;
 	}
@@ -629,13 +629,13 @@ rule_loss(OpCall *c)
 {
 	const Node *o = c->in[0], *t = c->in[1];
 	if (o->is_int) {
-		diag_error(c->in_span[0], "the first argument of %s is an "
+		diag_error(c->d, c->in_span[0], "the first argument of %s is an "
 			   "output, not integer ids", fname(c));
 		return 0;
 	}
 	if (t->is_int) {
 		if (c->op != OP_CROSS_ENTROPY) {
-			diag_error(c->in_span[1], "%s needs a real target; "
+			diag_error(c->d, c->in_span[1], "%s needs a real target; "
 				   "integer class ids go with cross_entropy",
 				   fname(c));
 			return 0;
@@ -644,7 +644,7 @@ rule_loss(OpCall *c)
 		rows.rank = o->shape.rank ? o->shape.rank - 1 : 0;
 		rows.dim[rows.rank] = 0;
 		if (o->shape.rank < 1 || !shape_equal(&rows, &t->shape)) {
-			diag_error(c->span, "cross_entropy with class ids: the "
+			diag_error(c->d, c->span, "cross_entropy with class ids: the "
 				   "output %s needs ids of shape %s (one per "
 				   "row), got %s", shp(c, &o->shape),
 				   shp(c, &rows), shp(c, &t->shape));
@@ -652,25 +652,25 @@ rule_loss(OpCall *c)
 		}
 		int64_t classes = o->shape.dim[o->shape.rank - 1];
 		if (t->bound > classes) {
-			diag_error(c->in_span[1], "the ids of '%s' go up to %lld "
+			diag_error(c->d, c->in_span[1], "the ids of '%s' go up to %lld "
 				   "but the output has %lld classes", t->label,
 				   (long long)t->bound - 1, (long long)classes);
 			return 0;
 		}
 	} else if (!shape_equal(&o->shape, &t->shape)) {
-		diag_error(c->span, "loss shapes differ: output %s, target %s",
+		diag_error(c->d, c->span, "loss shapes differ: output %s, target %s",
 			   shp(c, &o->shape), shp(c, &t->shape));
 		return 0;
 	}
 	if (c->op == OP_CROSS_ENTROPY && o->shape.rank < 1) {
-		diag_error(c->in_span[0], "cross_entropy needs at least one axis "
+		diag_error(c->d, c->in_span[0], "cross_entropy needs at least one axis "
 			   "(softmax over the last axis)");
 		return 0;
 	}
 	const OpArg *d = kw(c, "delta");
 	c->at->num[0] = d ? d->num : 1.0;
 	if (c->op == OP_HUBER && !(c->at->num[0] > 0)) {
-		diag_error(d->span, "huber's delta must be positive");
+		diag_error(c->d, d->span, "huber's delta must be positive");
 		return 0;
 	}
 	c->out = scalar();

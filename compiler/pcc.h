@@ -90,20 +90,32 @@ typedef struct Span {
 
 #define DIAG_MAX_ERRORS 20
 
-/* Diagnostics go to `out` (stderr by default).  diag_begin resets counts. */
-void diag_begin(const Source *src, FILE *out);
-void diag_error(Span sp, const char *fmt, ...) PCC_PRINTF(2, 3);
-void diag_warning(Span sp, const char *fmt, ...) PCC_PRINTF(2, 3);
-void diag_note(Span sp, const char *fmt, ...) PCC_PRINTF(2, 3);
+/* The diagnostics of one compilation: its source, where messages go, and
+ * the error count (phases stop after DIAG_MAX_ERRORS).  No global state:
+ * every phase gets its Diag. */
+typedef struct Diag {
+	const Source *src;
+	FILE *out;
+	int errors, stopped;
+	size_t *line_start; /* made on the first diag_line_col */
+	size_t nlines;
+} Diag;
+
+/* Messages go to `out` (stderr if NULL); diag_end frees the line table. */
+void diag_begin(Diag *d, const Source *src, FILE *out);
+void diag_end(Diag *d);
+void diag_error(Diag *d, Span sp, const char *fmt, ...) PCC_PRINTF(3, 4);
+void diag_warning(Diag *d, Span sp, const char *fmt, ...) PCC_PRINTF(3, 4);
+void diag_note(Diag *d, Span sp, const char *fmt, ...) PCC_PRINTF(3, 4);
 /* An error with no source location (e.g. a bad -D option). */
-void diag_error_noloc(const char *fmt, ...) PCC_PRINTF(1, 2);
-int diag_error_count(void);
+void diag_error_noloc(Diag *d, const char *fmt, ...) PCC_PRINTF(2, 3);
+int diag_error_count(const Diag *d);
 /* True once DIAG_MAX_ERRORS errors have been reported: phases stop. */
-int diag_too_many(void);
-void diag_line_col(Span sp, int *line, int *col);
+int diag_too_many(const Diag *d);
+void diag_line_col(Diag *d, Span sp, int *line, int *col);
 /* The source text of a span on one line, comments dropped, at most max
  * characters, safe inside a C comment. */
-void diag_snippet(Span sp, StrBuf *out, size_t max);
+void diag_snippet(Diag *d, Span sp, StrBuf *out, size_t max);
 Span span_join(Span a, Span b);
 
 /* ----------------------------------------------------------------- ast.c */
@@ -250,13 +262,13 @@ void ast_dump_expr(FILE *out, const Expr *e);
 
 /* ------------------------------------------------ grammar/ (parse.c API) */
 
-/* Parse a whole file.  Reports lexical and syntax errors through diag_*;
- * returns NULL if there was any.  Uses diag_begin's source. */
-Program *pcc_parse(Arena *a, const Source *src);
+/* Parse a whole file, d's source.  Reports lexical and syntax errors
+ * through d; returns NULL if there was any. */
+Program *pcc_parse(Arena *a, Diag *d);
 
 /* Token names for the lexer's tests (lex_dump prints one token a line:
  * "line:col KIND text"). */
-void lex_dump(FILE *out, const Source *src);
+void lex_dump(FILE *out, Diag *d);
 
 /* ---------------------------------------------------------------- shapes */
 
@@ -394,6 +406,7 @@ typedef struct OpArg {
  * out (and at) and returns 1. */
 typedef struct OpCall {
 	Arena *a;
+	Diag *d;
 	Span span, id_span;  /* the call and the function's name */
 	int nin;             /* tensor inputs of the node, in order */
 	Node *in[OP_MAX_ARGS];
@@ -572,6 +585,7 @@ typedef struct Graph {
 	PtrVec pcv;          /* PcVertex*: real vertices, then identities */
 	int nidentity;
 	int granularity_op;
+	Diag *diag;          /* the compilation's diagnostics and source */
 } Graph;
 
 Node *graph_node(Arena *a, Graph *g, OpKind op, const Shape *shape, int nin,
@@ -624,7 +638,8 @@ typedef struct Define { /* -D NAME=VALUE */
 
 /* Resolve consts, unroll loops, inline defs, check shapes; build the
  * graph.  Returns NULL after reporting errors. */
-Graph *sema_build(Arena *a, const Program *p, Define *defs, int ndefs);
+Graph *sema_build(Arena *a, Diag *d, const Program *p, Define *defs,
+		  int ndefs);
 
 /* ------------------------------------------------------------- compile.c */
 
@@ -638,7 +653,7 @@ typedef struct CompileOptions {
 
 /* parse -> sema (resolve, check shapes, build and analyse the graph) ->
  * level -> the batch check.  NULL after reporting errors. */
-Graph *pcc_compile(Arena *a, const Source *src, const CompileOptions *o);
+Graph *pcc_compile(Arena *a, Diag *d, const CompileOptions *o);
 
 /* ---------------------------------------------------------------- emit.c */
 

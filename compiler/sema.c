@@ -79,6 +79,7 @@ struct Sym {
 
 typedef struct Sema {
 	Arena *a;
+	Diag *d;
 	Graph *g;
 	const Program *prog;
 	Define *defines;
@@ -240,19 +241,19 @@ check_numel(Sema *S, const Shape *s, Span sp, const char *what)
 	int64_t n = 1;
 	for (int i = 0; i < s->rank; i++) {
 		if (s->dim[i] <= 0) {
-			diag_error(sp, "shape %s has a non-positive dimension",
+			diag_error(S->d, sp, "shape %s has a non-positive dimension",
 				   S_shape(S, s));
 			return 0;
 		}
 		if (n > MAX_NUMEL / s->dim[i]) {
 			if (what)
-				diag_error(sp,
+				diag_error(S->d, sp,
 					   "%s would be %s, which has too many "
 					   "elements (at most %lld allowed)",
 					   what, S_shape(S, s),
 					   (long long)MAX_NUMEL);
 			else
-				diag_error(sp,
+				diag_error(S->d, sp,
 					   "shape %s has too many elements (at "
 					   "most %lld allowed)",
 					   S_shape(S, s), (long long)MAX_NUMEL);
@@ -265,12 +266,12 @@ check_numel(Sema *S, const Shape *s, Span sp, const char *what)
 
 /* Integer ids are read only by embedding, one_hot and losses. */
 static int
-ids_ok(OpKind op, int k, const Node *x, Span sp)
+ids_ok(Sema *S, OpKind op, int k, const Node *x, Span sp)
 {
 	if (!x->is_int || (op == OP_EMBEDDING && k == 1) ||
 	    (op == OP_ONE_HOT && k == 0) || (op_defs[op].cls == OPC_LOSS && k == 1))
 		return 1;
-	diag_error(sp, "'%s' holds integer ids; they can only be used through "
+	diag_error(S->d, sp, "'%s' holds integer ids; they can only be used through "
 		   "embedding, one_hot or as a loss target", x->label);
 	return 0;
 }
@@ -280,7 +281,7 @@ new_node(Sema *S, OpKind op, const Shape *shape, int nin, Node **in, Span sp)
 {
 	if (S->g->nodes.len >= MAX_NODES) {
 		if (!S->too_big)
-			diag_error(sp,
+			diag_error(S->d, sp,
 				   "model too large: more than %d operations "
 				   "after unrolling loops and inlining defs",
 				   MAX_NODES);
@@ -288,7 +289,7 @@ new_node(Sema *S, OpKind op, const Shape *shape, int nin, Node **in, Span sp)
 		return NULL;
 	}
 	for (int k = 0; k < nin; k++)
-		if (!ids_ok(op, k, in[k], sp))
+		if (!ids_ok(S, op, k, in[k], sp))
 			return NULL;
 	Node *n = graph_node(S->a, S->g, op, shape, nin, in, sp);
 	n->line = S->line;
@@ -435,10 +436,10 @@ define(Sema *S, const char *name, Span sp, SymKind kind)
 {
 	Sym *old = lookup(S, name);
 	if (old) {
-		diag_error(sp, "'%s' is already defined (as %s)", name,
+		diag_error(S->d, sp, "'%s' is already defined (as %s)", name,
 			   sym_kind_name(old));
 		if (old->span.hi > 0)
-			diag_note(old->span, "'%s' was defined here", name);
+			diag_note(S->d, old->span, "'%s' was defined here", name);
 		return NULL;
 	}
 	Sym *s = arena_alloc(S->a, sizeof *s);
@@ -462,7 +463,7 @@ note_define(Sema *S, const Expr *e)
 	case EXPR_NAME: {
 		Sym *s = lookup(S, e->u.name.id);
 		if (s && s->kind == SYM_CONST && s->from_define)
-			diag_note(s->span, "'%s' is %s, from -D %s on the "
+			diag_note(S->d, s->span, "'%s' is %s, from -D %s on the "
 				  "command line", s->name, num_text(s->num),
 				  s->name);
 		break;
@@ -488,7 +489,7 @@ eval_number(Sema *S, const Expr *e, const char *what, double *out,
 	if (v.kind == VAL_ERROR)
 		return 0;
 	if (v.kind != VAL_NUM) {
-		diag_error(e->span, "%s must be a compile-time number", what);
+		diag_error(S->d, e->span, "%s must be a compile-time number", what);
 		return 0;
 	}
 	*out = v.num;
@@ -505,13 +506,13 @@ eval_int(Sema *S, const Expr *e, const char *what, int64_t *out)
 	if (!eval_number(S, e, what, &x, &is_int))
 		return 0;
 	if (!is_int && x == floor(x)) {
-		diag_error(e->span, "%s must be an integer, but %s here is "
+		diag_error(S->d, e->span, "%s must be an integer, but %s here is "
 			   REAL_WHY, what, num_text(x));
 		note_define(S, e);
 		return 0;
 	}
 	if (!is_int) {
-		diag_error(e->span, "%s must be an integer, got %s", what,
+		diag_error(S->d, e->span, "%s must be an integer, got %s", what,
 			   num_text(x));
 		note_define(S, e);
 		return 0;
@@ -527,11 +528,11 @@ eval_shape(Sema *S, const Expr *list, Shape *out)
 {
 	memset(out, 0, sizeof *out);
 	if (list->kind != EXPR_LIST) {
-		diag_error(list->span, "expected a shape like [2, 3]");
+		diag_error(S->d, list->span, "expected a shape like [2, 3]");
 		return 0;
 	}
 	if (list->u.list.n > PCC_MAX_RANK) {
-		diag_error(list->span, "shape has rank %d; at most %d allowed",
+		diag_error(S->d, list->span, "shape has rank %d; at most %d allowed",
 			   list->u.list.n, PCC_MAX_RANK);
 		return 0;
 	}
@@ -546,7 +547,7 @@ eval_shape(Sema *S, const Expr *list, Shape *out)
 			continue;
 		}
 		if (x == floor(x) && x > (double)MAX_NUMEL) {
-			diag_error(d->span,
+			diag_error(S->d, d->span,
 				   "shape dimension %s is too large (at most "
 				   "%lld)",
 				   num_text(x), (long long)MAX_NUMEL);
@@ -555,7 +556,7 @@ eval_shape(Sema *S, const Expr *list, Shape *out)
 			continue;
 		}
 		if (!is_int && x == floor(x) && x > 0) {
-			diag_error(d->span,
+			diag_error(S->d, d->span,
 				   "shape dimension must be a positive integer, "
 				   "but %s here is " REAL_WHY,
 				   num_text(x));
@@ -564,7 +565,7 @@ eval_shape(Sema *S, const Expr *list, Shape *out)
 			continue;
 		}
 		if (!is_int || x <= 0) {
-			diag_error(d->span,
+			diag_error(S->d, d->span,
 				   "shape dimension must be a positive integer, "
 				   "got %s",
 				   num_text(x));
@@ -623,7 +624,7 @@ fold_binary(Sema *S, BinOp op, double x, double y, int xi, int yi, Span sp,
 		   : op == BIN_MUL ? x * y
 		   : op == BIN_DIV && y != 0 ? x / y : 0;
 	if (!isfinite(r)) {
-		diag_error(op_span, "%s %s %s is not a finite number",
+		diag_error(S->d, op_span, "%s %s %s is not a finite number",
 			   num_text(x), bin_sym[op], num_text(y));
 		return val_error();
 	}
@@ -634,18 +635,18 @@ fold_binary(Sema *S, BinOp op, double x, double y, int xi, int yi, Span sp,
 		return val_num(r, both, sp);
 	case BIN_DIV:
 		if (y == 0) {
-			diag_error(op_span, "division by zero");
+			diag_error(S->d, op_span, "division by zero");
 			return val_error();
 		}
 		if (both && S->in_shape && fmod(x, y) != 0) {
-			diag_error(sp,
+			diag_error(S->d, sp,
 				   "'/' leaves a remainder in a shape: %s / %s",
 				   num_text(x), num_text(y));
 			return val_error();
 		}
 		return val_num(x / y, both && fmod(x, y) == 0, sp);
 	case BIN_MATMUL:
-		diag_error(op_span, "'@' needs tensor operands, not numbers");
+		diag_error(S->d, op_span, "'@' needs tensor operands, not numbers");
 		return val_error();
 	}
 	unreachable();
@@ -662,6 +663,7 @@ op2(Sema *S, OpKind op, Node *a, Node *b, Span sp, Span op_span,
 	OpCall c;
 	memset(&c, 0, sizeof c);
 	c.a = S->a;
+	c.d = S->d;
 	c.span = sp;
 	c.id_span = op_span;
 	OpAttr scratch;
@@ -671,7 +673,7 @@ op2(Sema *S, OpKind op, Node *a, Node *b, Span sp, Span op_span,
 	c.nin = 2;
 	c.in[0] = a;
 	c.in[1] = b;
-	if (!ids_ok(op, 0, a, op_span) || !ids_ok(op, 1, b, op_span))
+	if (!ids_ok(S, op, 0, a, op_span) || !ids_ok(S, op, 1, b, op_span))
 		return val_error();
 	if (!op_defs[op].shape(&c))
 		return val_error();
@@ -694,7 +696,7 @@ binary(Sema *S, const Expr *e)
 		return val_error();
 	BinOp op = e->u.bin.op;
 	if (l.kind == VAL_SHAPE || r.kind == VAL_SHAPE) {
-		diag_error(e->u.bin.op_span,
+		diag_error(S->d, e->u.bin.op_span,
 			   "a shape list [..] is only allowed as an argument "
 			   "of reshape, zeros or ones");
 		return val_error();
@@ -703,7 +705,7 @@ binary(Sema *S, const Expr *e)
 		return fold_binary(S, op, l.num, r.num, l.is_int, r.is_int,
 				   e->span, e->u.bin.op_span);
 	if (op == BIN_MATMUL && (l.kind == VAL_NUM || r.kind == VAL_NUM)) {
-		diag_error(e->u.bin.op_span,
+		diag_error(S->d, e->u.bin.op_span,
 			   "cannot multiply a number with '@'; use '*'");
 		return val_error();
 	}
@@ -771,7 +773,7 @@ eval_ints(Sema *S, const Expr *e, const char *what, OpArg *a)
 		return eval_int(S, e, what, &a->v[0]);
 	}
 	if (e->u.list.n < 1 || e->u.list.n > PCC_MAX_RANK) {
-		diag_error(e->span, "%s takes 1 to %d integers", what,
+		diag_error(S->d, e->span, "%s takes 1 to %d integers", what,
 			   PCC_MAX_RANK);
 		return 0;
 	}
@@ -793,7 +795,7 @@ eval_keyword(Sema *S, const Arg *a, char kind, OpArg *out)
 		if (v.kind == VAL_ERROR)
 			return 0;
 		if (v.kind != VAL_NUM) {
-			diag_error(a->value->span, "%s must be a compile-time "
+			diag_error(S->d, a->value->span, "%s must be a compile-time "
 				   "number", a->kw);
 			return 0;
 		}
@@ -802,7 +804,7 @@ eval_keyword(Sema *S, const Arg *a, char kind, OpArg *out)
 		return 1;
 	}
 	if (kind == 'L' && a->value->kind != EXPR_LIST) {
-		diag_error(a->value->span, "%s takes a list like [0, 2, 1]",
+		diag_error(S->d, a->value->span, "%s takes a list like [0, 2, 1]",
 			   a->kw);
 		return 0;
 	}
@@ -814,19 +816,19 @@ eval_keyword(Sema *S, const Arg *a, char kind, OpArg *out)
 	for (int i = 0; i < out->n; i++) {
 		int64_t v = out->v[i];
 		if (positive && v <= 0) {
-			diag_error(a->value->span, "%s must be positive, got %lld",
+			diag_error(S->d, a->value->span, "%s must be positive, got %lld",
 				   a->kw, (long long)v);
 			return 0;
 		}
 		if (!positive && v < 0) {
-			diag_error(a->value->span, "%s must not be negative, got "
+			diag_error(S->d, a->value->span, "%s must not be negative, got "
 				   "%lld", a->kw, (long long)v);
 			return 0;
 		}
 		/* node attributes are ints; larger values make no sense for
 		 * any tensor pcc accepts */
 		if (v > MAX_NUMEL) {
-			diag_error(a->value->span, "%s %lld is too large (at most "
+			diag_error(S->d, a->value->span, "%s %lld is too large (at most "
 				   "%lld)", a->kw, (long long)v,
 				   (long long)MAX_NUMEL);
 			return 0;
@@ -861,6 +863,7 @@ call_builtin(Sema *S, const Expr *e, OpKind op)
 	OpCall c;
 	memset(&c, 0, sizeof c);
 	c.a = S->a;
+	c.d = S->d;
 	c.span = e->span;
 	c.id_span = e->u.call.id_span;
 	c.op = op;
@@ -881,9 +884,9 @@ call_builtin(Sema *S, const Expr *e, OpKind op)
 		while (prev != a && !(prev->kw && strcmp(prev->kw, a->kw) == 0))
 			prev = prev->next;
 		if (prev != a) {
-			diag_error(a->kw_span, "keyword argument '%s' is given "
+			diag_error(S->d, a->kw_span, "keyword argument '%s' is given "
 				   "twice", a->kw);
-			diag_note(prev->kw_span, "the first '%s' is here", a->kw);
+			diag_note(S->d, prev->kw_span, "the first '%s' is here", a->kw);
 			ok = 0;
 			continue;
 		}
@@ -891,11 +894,11 @@ call_builtin(Sema *S, const Expr *e, OpKind op)
 		char kind = keyword_kind(kws, a->kw, &at);
 		if (!kind) {
 			if (kws[0])
-				diag_error(a->kw_span, "unknown keyword argument "
+				diag_error(S->d, a->kw_span, "unknown keyword argument "
 					   "'%s' for %s (expected: %s)", a->kw, fn,
 					   keyword_names(S, kws));
 			else
-				diag_error(a->kw_span, "%s takes no keyword "
+				diag_error(S->d, a->kw_span, "%s takes no keyword "
 					   "arguments", fn);
 			ok = 0;
 			continue;
@@ -911,10 +914,10 @@ call_builtin(Sema *S, const Expr *e, OpKind op)
 	if ((!variadic && npos != min) || npos < min ||
 	    (variadic && npos > 100000)) {
 		if (!variadic)
-			diag_error(c.id_span, "%s takes %d argument%s, got %d", fn,
+			diag_error(S->d, c.id_span, "%s takes %d argument%s, got %d", fn,
 				   min, min == 1 ? "" : "s", npos);
 		else
-			diag_error(c.id_span, "%s takes at least %d argument%s, got "
+			diag_error(S->d, c.id_span, "%s takes at least %d argument%s, got "
 				   "%d", fn, min, min == 1 ? "" : "s", npos);
 		return val_error();
 	}
@@ -932,7 +935,7 @@ call_builtin(Sema *S, const Expr *e, OpKind op)
 			if (v.kind == VAL_ERROR) {
 				good = 0;
 			} else if (v.kind != VAL_NODE) {
-				diag_error(a->value->span, "%s takes tensors, not "
+				diag_error(S->d, a->value->span, "%s takes tensors, not "
 					   "numbers or shapes", fn);
 				good = 0;
 			} else {
@@ -949,7 +952,7 @@ call_builtin(Sema *S, const Expr *e, OpKind op)
 		return make_node(S, &c, many, npos, e->span, NULL);
 	}
 	if (d->cls == OPC_LOSS && !S->in_loss) {
-		diag_error(c.id_span, "%s is a loss: write 'loss %s(output, "
+		diag_error(S->d, c.id_span, "%s is a loss: write 'loss %s(output, "
 			   "target);'", fn, fn);
 		return val_error();
 	}
@@ -993,17 +996,17 @@ call_builtin(Sema *S, const Expr *e, OpKind op)
 		}
 		if (v[i].kind == VAL_SHAPE) {
 			if (i == 0)
-				diag_error(x->span, "%s takes a tensor, not a "
+				diag_error(S->d, x->span, "%s takes a tensor, not a "
 					   "shape list", fn);
 			else
-				diag_error(x->span, "argument %d of %s must be a "
+				diag_error(S->d, x->span, "argument %d of %s must be a "
 					   "compile-time number", i + 1, fn);
 			ok = 0;
 			continue;
 		}
 		if (kind == 'N' || kind == 'W') {
 			if (v[i].kind != VAL_NUM) {
-				diag_error(x->span, "argument %d of %s must be a "
+				diag_error(S->d, x->span, "argument %d of %s must be a "
 					   "compile-time number", i + 1, fn);
 				ok = 0;
 				continue;
@@ -1014,12 +1017,12 @@ call_builtin(Sema *S, const Expr *e, OpKind op)
 				double w = v[i].num;
 				if (!v[i].is_int || w <= 0) {
 					if (w == floor(w) && w > 0)
-						diag_error(x->span, "%s window must "
+						diag_error(S->d, x->span, "%s window must "
 							   "be a positive integer, "
 							   "but %s here is " REAL_WHY,
 							   fn, num_text(w));
 					else
-						diag_error(x->span, "%s window must "
+						diag_error(S->d, x->span, "%s window must "
 							   "be a positive integer, "
 							   "got %s", fn, num_text(w));
 					ok = 0;
@@ -1044,7 +1047,7 @@ call_builtin(Sema *S, const Expr *e, OpKind op)
 			a[i - 1] = v[i].num;
 		double r = d->fold(v[0].num, a);
 		if (isnan(r) || isinf(r)) {
-			diag_error(e->span, "%s(%s) is not a finite number", fn,
+			diag_error(S->d, e->span, "%s(%s) is not a finite number", fn,
 				   num_text(v[0].num));
 			return val_error();
 		}
@@ -1062,12 +1065,12 @@ call_builtin(Sema *S, const Expr *e, OpKind op)
 		if (!n)
 			return val_error();
 		if (kind == 'I' && !n->is_int) {
-			diag_error(c.arg[i].span, "argument %d of %s must be "
+			diag_error(S->d, c.arg[i].span, "argument %d of %s must be "
 				   "integer ids (an 'int' input or target)", i + 1,
 				   fn);
 			return val_error();
 		}
-		if (!ids_ok(op, nin, n, c.arg[i].span))
+		if (!ids_ok(S, op, nin, n, c.arg[i].span))
 			return val_error();
 		c.arg[i].node = n;
 		c.in_span[nin] = c.arg[i].span;
@@ -1090,7 +1093,7 @@ call(Sema *S, const Expr *e)
 	if (s && s->failed)
 		return val_error();
 	if (s) {
-		diag_error(e->u.call.id_span, "'%s' is %s, not a function",
+		diag_error(S->d, e->u.call.id_span, "'%s' is %s, not a function",
 			   fn, sym_kind_name(s));
 		return val_error();
 	}
@@ -1098,12 +1101,12 @@ call(Sema *S, const Expr *e)
 	if (op >= 0)
 		return call_builtin(S, e, (OpKind)op);
 	if (!strcmp(fn, "batchnorm") || !strcmp(fn, "dropout"))
-		diag_error(e->u.call.id_span, "%s is not supported yet", fn);
+		diag_error(S->d, e->u.call.id_span, "%s is not supported yet", fn);
 	else if (S->in_loss)
-		diag_error(e->u.call.id_span, "unknown function '%s' (the losses "
+		diag_error(S->d, e->u.call.id_span, "unknown function '%s' (the losses "
 			   "are mse, cross_entropy, bce, l1 and huber)", fn);
 	else
-		diag_error(e->u.call.id_span, "unknown function '%s'", fn);
+		diag_error(S->d, e->u.call.id_span, "unknown function '%s'", fn);
 	return val_error();
 }
 
@@ -1146,7 +1149,7 @@ begin_vertex(Sema *S, const char *label, const char *base, Span sp)
 	v->label = label;
 	v->span = sp;
 	int col;
-	diag_line_col(sp, &v->line, &col);
+	diag_line_col(S->d, sp, &v->line, &col);
 	vec_push(S->a, &S->g->vertices, v);
 	S->vertex = v;
 	S->base = base;
@@ -1190,7 +1193,7 @@ vertex_value(Sema *S, const Expr *rhs, const char *label, const char *base,
 	Value v = eval(S, rhs);
 	Node *root = NULL;
 	if (v.kind == VAL_SHAPE) {
-		diag_error(rhs->span,
+		diag_error(S->d, rhs->span,
 			   "a shape list [..] is only allowed as an argument "
 			   "of reshape, zeros or ones");
 	} else if (v.kind != VAL_ERROR) {
@@ -1242,7 +1245,7 @@ stmt_assign(Sema *S, const Stmt *st)
 	Sym *sym = lookup(S, name);
 	if (sym && sym->kind != SYM_FAMILY) {
 		if (!sym->failed)
-			diag_error(st->name_span,
+			diag_error(S->d, st->name_span,
 				   "'%s' is %s, not a vertex family; it cannot "
 				   "be indexed",
 				   name, sym_kind_name(sym));
@@ -1263,7 +1266,7 @@ stmt_assign(Sema *S, const Stmt *st)
 		return;
 	}
 	if (idx < 0 || idx >= MAX_FAMILY) {
-		diag_error(st->index->span,
+		diag_error(S->d, st->index->span,
 			   "family index %lld is out of range [0, %d)",
 			   (long long)idx, MAX_FAMILY);
 		f->failed = 1;
@@ -1292,17 +1295,17 @@ stmt_assign(Sema *S, const Stmt *st)
 					sb_puts(&it, ", ");
 				else
 					sb_putc(&it, *c);
-			diag_error(st->name_span,
+			diag_error(S->d, st->name_span,
 				   "%s[%lld] is already defined, by an earlier "
 				   "iteration of this loop (now %s)",
 				   name, (long long)idx, it.data);
 			sb_free(&it);
 			return;
 		}
-		diag_error(st->name_span,
+		diag_error(S->d, st->name_span,
 			   "%s[%lld] is already defined", name,
 			   (long long)idx);
-		diag_note(f->where[idx], "%s[%lld] was defined here", name,
+		diag_note(S->d, f->where[idx], "%s[%lld] was defined here", name,
 			  (long long)idx);
 		return;
 	}
@@ -1335,7 +1338,7 @@ stmt_const(Sema *S, const Stmt *st)
 			}
 	}
 	if (overridden && !isfinite(x)) {
-		diag_error(st->name_span, "-D %s sets '%s' to %s, which is not "
+		diag_error(S->d, st->name_span, "-D %s sets '%s' to %s, which is not "
 			   "a finite number", st->name, st->name, num_text(x));
 		x = NAN, is_int = 0;
 	}
@@ -1360,7 +1363,7 @@ stmt_data(Sema *S, const Stmt *st, const char *what, OpKind op)
 		/* one declaration per iteration would give several params (or
 		 * inputs) of one name */
 		Span kw = {st->span.lo, st->span.lo + (uint32_t)strlen(what)};
-		diag_error(kw,
+		diag_error(S->d, kw,
 			   "%s cannot be declared inside a for loop; declare "
 			   "'%s' before the loop, where every iteration can "
 			   "use it",
@@ -1376,7 +1379,7 @@ stmt_data(Sema *S, const Stmt *st, const char *what, OpKind op)
 		if (!eval_int(S, st->bound, "the bound of integer ids", &bound))
 			ok = 0;
 		else if (bound < 1 || bound > 2147483647LL) {
-			diag_error(st->bound->span, "the bound of integer ids must "
+			diag_error(S->d, st->bound->span, "the bound of integer ids must "
 				   "be from 1 to 2147483647, got %lld",
 				   (long long)bound);
 			note_define(S, st->bound);
@@ -1426,7 +1429,7 @@ stmt_data(Sema *S, const Stmt *st, const char *what, OpKind op)
 				if (strcmp(inits[i].name, iname) == 0)
 					found = i;
 			if (found < 0) {
-				diag_error(ie->kind == EXPR_CALL
+				diag_error(S->d, ie->kind == EXPR_CALL
 						   ? ie->u.call.id_span
 						   : ie->span,
 					   "unknown initialiser '%s' (expected "
@@ -1438,7 +1441,7 @@ stmt_data(Sema *S, const Stmt *st, const char *what, OpKind op)
 					? ie->u.call.nargs : 0;
 				p->init = inits[found].kind;
 				if (nargs != inits[found].nargs) {
-					diag_error(ie->span,
+					diag_error(S->d, ie->span,
 						   "initialiser %s takes %d "
 						   "argument%s, got %d",
 						   iname, inits[found].nargs,
@@ -1451,7 +1454,7 @@ stmt_data(Sema *S, const Stmt *st, const char *what, OpKind op)
 					for (const Arg *a = ie->u.call.args; a;
 					     a = a->next, k++) {
 						if (a->kw) {
-							diag_error(a->kw_span,
+							diag_error(S->d, a->kw_span,
 								   "initialisers "
 								   "take no keyword "
 								   "arguments");
@@ -1469,13 +1472,13 @@ stmt_data(Sema *S, const Stmt *st, const char *what, OpKind op)
 					/* (bad arguments were reported above) */
 					if (good && p->init == INIT_NORMAL &&
 					    v[0] < 0)
-						diag_error(ie->span,
+						diag_error(S->d, ie->span,
 							   "normal(std) needs "
 							   "std >= 0, got %s",
 							   num_text(v[0]));
 					if (good && p->init == INIT_UNIFORM &&
 					    !(v[0] < v[1]))
-						diag_error(ie->span,
+						diag_error(S->d, ie->span,
 							   "uniform(lo, hi) "
 							   "needs lo < hi, got "
 							   "lo = %s, hi = %s",
@@ -1521,14 +1524,14 @@ stmt_loss(Sema *S, const Stmt *st)
 	if (v.kind == VAL_ERROR)
 		return;
 	if (v.kind != VAL_NODE) {
-		diag_error(e->span, "a loss must be computed from the model; "
+		diag_error(S->d, e->span, "a loss must be computed from the model; "
 			   "this is a %s", v.kind == VAL_NUM ? "number"
 							      : "shape list");
 		return;
 	}
 	Node *r = v.node;
 	if (r->shape.rank != 0) {
-		diag_error(e->span, "a loss must be a scalar per sample, but "
+		diag_error(S->d, e->span, "a loss must be a scalar per sample, but "
 			   "this expression has shape %s (sum or mean it)",
 			   S_shape(S, &r->shape));
 		return;
@@ -1545,7 +1548,7 @@ stmt_loss(Sema *S, const Stmt *st)
 	l->root = r;
 	l->span = st->span;
 	int col;
-	diag_line_col(st->span, &l->line, &col);
+	diag_line_col(S->d, st->span, &l->line, &col);
 	for (int i = first; i < S->g->nodes.len; i++) {
 		Node *n = S->g->nodes.items[i];
 		if (!n->in_loss)
@@ -1597,13 +1600,13 @@ stmt_output(Sema *S, const Stmt *st)
 	for (const Ident *id = st->names; id; id = id->next) {
 		Sym *s = lookup(S, id->id);
 		if (!s) {
-			diag_error(id->span, "undefined name '%s'", id->id);
+			diag_error(S->d, id->span, "undefined name '%s'", id->id);
 			continue;
 		}
 		if (s->failed)
 			continue;
 		if (s->kind != SYM_VERTEX || !s->node) {
-			diag_error(id->span,
+			diag_error(S->d, id->span,
 				   "'%s' is %s; output takes vertices "
 				   "(names defined by '=')",
 				   id->id, sym_kind_name(s));
@@ -1650,7 +1653,7 @@ count_work(Sema *S, Span sp)
 	if (++S->work <= MAX_WORK)
 		return 1;
 	if (!S->too_big)
-		diag_error(sp,
+		diag_error(S->d, sp,
 			   "model too large: more than %d loop iterations and "
 			   "def calls in all",
 			   MAX_WORK);
@@ -1670,7 +1673,7 @@ stmt_for(Sema *S, const Stmt *st)
 		return;
 	}
 	if (hi == lo) {
-		diag_error(range, "empty loop range %lld..%lld: the range is "
+		diag_error(S->d, range, "empty loop range %lld..%lld: the range is "
 			   "half-open, so %lld..%lld runs no iteration",
 			   (long long)lo, (long long)hi, (long long)lo,
 			   (long long)hi);
@@ -1680,7 +1683,7 @@ stmt_for(Sema *S, const Stmt *st)
 		return;
 	}
 	if (hi < lo) {
-		diag_error(range,
+		diag_error(S->d, range,
 			   "reversed loop range %lld..%lld (the range is "
 			   "half-open: lo..hi with lo < hi)",
 			   (long long)lo, (long long)hi);
@@ -1690,7 +1693,7 @@ stmt_for(Sema *S, const Stmt *st)
 		return;
 	}
 	if (hi - lo > MAX_WORK) {
-		diag_error(range,
+		diag_error(S->d, range,
 			   "loop of %lld iterations is too long to unroll "
 			   "(at most %d)",
 			   (long long)(hi - lo), MAX_WORK);
@@ -1715,7 +1718,7 @@ stmt_for(Sema *S, const Stmt *st)
 		S->iter_suffix = arena_printf(S->a, "%s@%s=%lld",
 					      saved_suffix ? saved_suffix : "",
 					      st->name, (long long)i);
-		int before = diag_error_count();
+		int before = diag_error_count(S->d);
 		stmts(S, st->body);
 		/* pop the iteration's locals, keeping families it created */
 		Sym *fams = NULL;
@@ -1734,8 +1737,8 @@ stmt_for(Sema *S, const Stmt *st)
 			fams = next;
 		}
 		/* the same error in every iteration helps nobody */
-		if (diag_error_count() > before || S->too_big ||
-		    diag_too_many()) {
+		if (diag_error_count(S->d) > before || S->too_big ||
+		    diag_too_many(S->d)) {
 			if (i + 1 < hi)
 				fail_families(S, st->body);
 			break;
@@ -1747,9 +1750,9 @@ stmt_for(Sema *S, const Stmt *st)
 static void
 stmts(Sema *S, const Stmt *st)
 {
-	for (; st && !diag_too_many() && !S->too_big; st = st->next) {
+	for (; st && !diag_too_many(S->d) && !S->too_big; st = st->next) {
 		int col;
-		diag_line_col(st->span, &S->line, &col);
+		diag_line_col(S->d, st->span, &S->line, &col);
 		switch (st->kind) {
 		case STMT_CONST:
 			stmt_const(S, st);
@@ -1829,22 +1832,22 @@ call_def(Sema *S, const Expr *e, const Def *d)
 		return val_error();
 	for (int i = 0; i < S->nactive; i++)
 		if (S->active[i] == d) {
-			diag_error(e->u.call.id_span,
+			diag_error(S->d, e->u.call.id_span,
 				   "recursive call of def '%s'", d->name);
-			diag_note(d->name_span, "'%s' is defined here",
+			diag_note(S->d, d->name_span, "'%s' is defined here",
 				  d->name);
 			return val_error();
 		}
 	if (S->nactive >= MAX_DEPTH) {
-		diag_error(e->span, "def calls nested too deeply (more than "
+		diag_error(S->d, e->span, "def calls nested too deeply (more than "
 			   "%d)", MAX_DEPTH);
 		return val_error();
 	}
 	if (e->u.call.nargs != d->nparams) {
-		diag_error(e->u.call.id_span, "%s takes %d argument%s, got %d",
+		diag_error(S->d, e->u.call.id_span, "%s takes %d argument%s, got %d",
 			   d->name, d->nparams, d->nparams == 1 ? "" : "s",
 			   e->u.call.nargs);
-		diag_note(d->name_span, "'%s' is defined here", d->name);
+		diag_note(S->d, d->name_span, "'%s' is defined here", d->name);
 		return val_error();
 	}
 	/* evaluate the arguments in the caller's scope */
@@ -1852,7 +1855,7 @@ call_def(Sema *S, const Expr *e, const Def *d)
 	int ok = 1, k = 0;
 	for (const Arg *a = e->u.call.args; a; a = a->next, k++) {
 		if (a->kw) {
-			diag_error(a->kw_span,
+			diag_error(S->d, a->kw_span,
 				   "def '%s' takes no keyword arguments",
 				   d->name);
 			ok = 0;
@@ -1875,7 +1878,7 @@ call_def(Sema *S, const Expr *e, const Def *d)
 	S->in_def = 1;
 	S->iter_suffix = NULL;
 	S->active[S->nactive++] = d;
-	int errors_before = diag_error_count();
+	int errors_before = diag_error_count(S->d);
 	k = 0;
 	for (const Ident *p = d->params; p; p = p->next, k++) {
 		Sym *s = define(S, p->id, p->span, SYM_CONST);
@@ -1889,7 +1892,7 @@ call_def(Sema *S, const Expr *e, const Def *d)
 			s->node = args[k].node;
 			name_arg(S, s->node, d, ncall, p->id);
 		} else {
-			diag_error(e->span, "argument %d of '%s' is a shape "
+			diag_error(S->d, e->span, "argument %d of '%s' is a shape "
 				   "list, which defs cannot take", k + 1, d->name);
 			s->num = NAN;
 			s->failed = 1;
@@ -1898,15 +1901,15 @@ call_def(Sema *S, const Expr *e, const Def *d)
 	/* statements inside the def: vertices named "<def>.<n>.<name>" */
 	VCtx caller = {S->vertex, S->base, S->line};
 	S->base = arena_printf(S->a, "%s.%d", d->name, ncall);
-	for (const Stmt *st = d->body; st && !diag_too_many(); st = st->next) {
+	for (const Stmt *st = d->body; st && !diag_too_many(S->d); st = st->next) {
 		int col;
-		diag_line_col(st->span, &S->line, &col);
+		diag_line_col(S->d, st->span, &S->line, &col);
 		if (st->kind == STMT_CONST) {
 			stmt_const(S, st);
 		} else if (st->kind == STMT_ASSIGN && !st->index) {
 			stmt_assign(S, st);
 		} else if (st->kind == STMT_ASSIGN) {
-			diag_error(st->name_span,
+			diag_error(S->d, st->name_span,
 				   "a def body cannot define a family member "
 				   "%s[...]; use a plain name",
 				   st->name);
@@ -1916,7 +1919,7 @@ call_def(Sema *S, const Expr *e, const Def *d)
 			if (s)
 				s->failed = 1; /* no follow-up errors */
 		} else {
-			diag_error(st->span,
+			diag_error(S->d, st->span,
 				   "only assignments and consts are allowed "
 				   "in a def body");
 		}
@@ -1928,9 +1931,9 @@ call_def(Sema *S, const Expr *e, const Def *d)
 	Value r = eval(S, d->ret);
 	/* errors inside the body: say which call they come from (the
 	 * outermost calls only, when defs call defs call defs) */
-	if (diag_error_count() > errors_before &&
+	if (diag_error_count(S->d) > errors_before &&
 	    S->nactive <= MAX_CALL_NOTES)
-		diag_note(e->u.call.id_span, "in this call of '%s'", d->name);
+		diag_note(S->d, e->u.call.id_span, "in this call of '%s'", d->name);
 	S->nactive--;
 	S->scope = saved_scope;
 	S->def_scope_base = saved_base;
@@ -2029,7 +2032,7 @@ split_vertices(Sema *S)
 					     op_name[n->op], n->id);
 		w->span = n->span;
 		int col;
-		diag_line_col(n->span, &w->line, &col);
+		diag_line_col(S->d, n->span, &w->line, &col);
 		w->root = n;
 		vec_push(a, &g->vertices, w);
 		lost[n->vertex->id] = 1;
@@ -2071,7 +2074,7 @@ eval_name(Sema *S, const Expr *e)
 {
 	Sym *s = lookup(S, e->u.name.id);
 	if (!s) {
-		diag_error(e->span, "undefined name '%s'", e->u.name.id);
+		diag_error(S->d, e->span, "undefined name '%s'", e->u.name.id);
 		return val_error();
 	}
 	if (s->failed) /* already reported */
@@ -2085,7 +2088,7 @@ eval_name(Sema *S, const Expr *e)
 	case SYM_VERTEX:
 		if (!s->node && s->kind == SYM_VERTEX && !S->too_big) {
 			/* defined, but its value is still being evaluated */
-			diag_error(e->span,
+			diag_error(S->d, e->span,
 				   "'%s' is used in its own definition; for a "
 				   "recurrence use a vertex family, as "
 				   "%s[t+1] = f(%s[t])",
@@ -2096,12 +2099,12 @@ eval_name(Sema *S, const Expr *e)
 			return val_error();
 		return val_node(s->node, e->span);
 	case SYM_FAMILY:
-		diag_error(e->span,
+		diag_error(S->d, e->span,
 			   "'%s' is a vertex family; index it, as %s[i]",
 			   s->name, s->name);
 		return val_error();
 	case SYM_DEF:
-		diag_error(e->span, "'%s' is a def; call it, as %s(...)",
+		diag_error(S->d, e->span, "'%s' is a def; call it, as %s(...)",
 			   s->name, s->name);
 		return val_error();
 	}
@@ -2118,12 +2121,12 @@ eval_index(Sema *S, const Expr *e)
 		Sym *s = lookup(S, base->u.name.id);
 		if (s && s->kind == SYM_FAMILY) {
 			if (e->u.index.nsubs != 1) {
-				diag_error(e->span, "a vertex family takes one "
+				diag_error(S->d, e->span, "a vertex family takes one "
 					   "index, as %s[i]", s->name);
 				return val_error();
 			}
 			if (sub->is_slice) {
-				diag_error(e->span,
+				diag_error(S->d, e->span,
 					   "cannot slice the vertex family "
 					   "'%s'; index one member, as %s[i]",
 					   s->name, s->name);
@@ -2158,7 +2161,7 @@ eval_index(Sema *S, const Expr *e)
 						"%lld members up to %s[%lld] "
 						"are", (long long)n, s->name,
 						(long long)hi);
-				diag_error(e->span,
+				diag_error(S->d, e->span,
 					   "%s[%lld] is used before it is "
 					   "defined (%s defined so far)",
 					   s->name, (long long)i, have);
@@ -2171,23 +2174,23 @@ eval_index(Sema *S, const Expr *e)
 	if (b.kind == VAL_ERROR)
 		return val_error();
 	if (b.kind == VAL_NUM) {
-		diag_error(base->span, "cannot index the number %s; only "
+		diag_error(S->d, base->span, "cannot index the number %s; only "
 			   "tensors can be indexed", num_text(b.num));
 		return val_error();
 	}
 	if (b.kind != VAL_NODE) {
-		diag_error(base->span, "cannot index a shape list; only "
+		diag_error(S->d, base->span, "cannot index a shape list; only "
 			   "tensors can be indexed");
 		return val_error();
 	}
 	Node *x = b.node;
 	if (x->shape.rank < 1) {
-		diag_error(e->span, "cannot index a scalar %s",
+		diag_error(S->d, e->span, "cannot index a scalar %s",
 			   S_shape(S, &x->shape));
 		return val_error();
 	}
 	if (e->u.index.nsubs > x->shape.rank) {
-		diag_error(e->span, "too many indices for %s: %d given, but it "
+		diag_error(S->d, e->span, "too many indices for %s: %d given, but it "
 			   "has %d axes", S_shape(S, &x->shape),
 			   e->u.index.nsubs, x->shape.rank);
 		return val_error();
@@ -2208,7 +2211,7 @@ eval_index(Sema *S, const Expr *e)
 				return val_error();
 			int64_t k = i < 0 ? i + n : i;
 			if (k < 0 || k >= n) {
-				diag_error(e->u.index.nsubs == 1 ? e->span : sb->span,
+				diag_error(S->d, e->u.index.nsubs == 1 ? e->span : sb->span,
 					   "index %lld is out of range%s "
 					   "for %s (need %lld <= i < %lld)",
 					   (long long)i, where,
@@ -2227,7 +2230,7 @@ eval_index(Sema *S, const Expr *e)
 			if (!eval_int(S, sb->step, "a slice step", &step))
 				return val_error();
 			if (step <= 0) {
-				diag_error(sb->step->span, "a slice step must be "
+				diag_error(S->d, sb->step->span, "a slice step must be "
 					   "positive, got %lld", (long long)step);
 				return val_error();
 			}
@@ -2238,7 +2241,7 @@ eval_index(Sema *S, const Expr *e)
 			return val_error();
 		int64_t l = lo < 0 ? lo + n : lo, h = hi < 0 ? hi + n : hi;
 		if (l < 0 || h > n || l >= h) {
-			diag_error(e->u.index.nsubs == 1 ? e->span : sb->span,
+			diag_error(S->d, e->u.index.nsubs == 1 ? e->span : sb->span,
 				   "slice %lld:%lld is out of range%s for "
 				   "%s (need 0 <= lo < hi <= %lld)",
 				   (long long)lo, (long long)hi, where,
@@ -2269,7 +2272,7 @@ static Value
 eval(Sema *S, const Expr *e)
 {
 	if (S->depth >= MAX_DEPTH) {
-		diag_error(e->span, "expression nested too deeply (more than "
+		diag_error(S->d, e->span, "expression nested too deeply (more than "
 			   "%d levels%s)", MAX_DEPTH,
 			   S->nactive ? ", counting the bodies of the def calls "
 					"it is in" : "");
@@ -2302,7 +2305,7 @@ eval(Sema *S, const Expr *e)
 		else if (x.kind == VAL_NODE)
 			v = unary_node(S, OP_NEG, x.node, e->span);
 		else if (x.kind == VAL_SHAPE)
-			diag_error(e->span, "cannot negate a shape list");
+			diag_error(S->d, e->span, "cannot negate a shape list");
 		break;
 	}
 	case EXPR_LIST: {
@@ -2325,15 +2328,18 @@ eval(Sema *S, const Expr *e)
 /* ------------------------------------------------------------- driver */
 
 Graph *
-sema_build(Arena *a, const Program *p, Define *defines, int ndefines)
+sema_build(Arena *a, Diag *d, const Program *p, Define *defines,
+	   int ndefines)
 {
 	Sema S;
 	memset(&S, 0, sizeof S);
 	S.a = a;
+	S.d = d;
 	S.prog = p;
 	S.defines = defines;
 	S.ndefines = ndefines;
 	S.g = arena_alloc(a, sizeof *S.g);
+	S.g->diag = d;
 	S.g->name = p->model->name;
 	for (const Def *d = p->defs; d; d = d->next)
 		S.ndefs++;
@@ -2342,35 +2348,35 @@ sema_build(Arena *a, const Program *p, Define *defines, int ndefines)
 	for (const Def *d = p->defs; d; d = d->next) {
 		for (const Def *e = p->defs; e != d; e = e->next)
 			if (strcmp(e->name, d->name) == 0) {
-				diag_error(d->name_span,
+				diag_error(S.d, d->name_span,
 					   "def '%s' is already defined",
 					   d->name);
-				diag_note(e->name_span,
+				diag_note(S.d, e->name_span,
 					  "'%s' was defined here", e->name);
 			}
 		const Ident *dup = def_dup_param(d);
 		if (dup) {
-			diag_error(dup->span,
+			diag_error(S.d, dup->span,
 				   "def '%s' has two parameters named '%s'",
 				   d->name, dup->id);
 			for (const Ident *q = d->params; q != dup; q = q->next)
 				if (strcmp(q->id, dup->id) == 0) {
-					diag_note(q->span, "the first '%s' is "
+					diag_note(S.d, q->span, "the first '%s' is "
 						  "here", q->id);
 					break;
 				}
 		}
 		if (op_lookup(d->name) >= 0)
-			diag_error(d->name_span, "def '%s' would hide the "
+			diag_error(S.d, d->name_span, "def '%s' would hide the "
 				   "built-in function of that name", d->name);
 	}
 	stmts(&S, p->model->body);
 	for (int i = 0; i < ndefines; i++)
 		if (!defines[i].used)
-			diag_error_noloc("-D %s: the model has no const named "
+			diag_error_noloc(S.d, "-D %s: the model has no const named "
 					 "'%s'",
 					 defines[i].name, defines[i].name);
-	if (diag_error_count())
+	if (diag_error_count(S.d))
 		return NULL;
 	/* inference only with no `output`: expose every vertex computed from
 	 * the data that nothing else uses */
@@ -2397,11 +2403,11 @@ sema_build(Arena *a, const Program *p, Define *defines, int ndefines)
 	for (int i = 0; i < S.g->losses.len; i++) {
 		Loss *l = S.g->losses.items[i];
 		if (!l->root->on_param)
-			diag_error(l->span,
+			diag_error(S.d, l->span,
 				   "this loss depends on no parameter, so "
 				   "nothing can learn from it");
 	}
-	if (diag_error_count())
+	if (diag_error_count(S.d))
 		return NULL;
 	return S.g;
 }

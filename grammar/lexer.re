@@ -22,10 +22,12 @@
 #define LEX_MAX_IDENT 255
 
 void
-lex_init(Lexer *lx, Arena *a, const Source *src)
+lex_init(Lexer *lx, Arena *a, Diag *d)
 {
+	const Source *src = d->src;
 	memset(lx, 0, sizeof *lx);
 	lx->arena = a;
+	lx->d = d;
 	lx->src = src;
 	lx->text = (const unsigned char *)src->text;
 	lx->cur = lx->text;
@@ -105,10 +107,10 @@ number(Lexer *lx, const unsigned char *lo, const unsigned char *hi,
 	errno = 0;
 	n.value = strtod(text, NULL);
 	if (errno == ERANGE && (n.value > 1.0 || n.value < -1.0))
-		diag_error(span_of(lx, lo, hi), "number '%s' is out of range",
+		diag_error(lx->d, span_of(lx, lo, hi), "number '%s' is out of range",
 			   text);
 	else if (is_int && n.value > LEX_MAX_EXACT_INT)
-		diag_error(span_of(lx, lo, hi),
+		diag_error(lx->d, span_of(lx, lo, hi),
 			   "integer '%s' is too large (at most 2^53)", text);
 	return n;
 }
@@ -120,7 +122,7 @@ bad_number(Lexer *lx, const unsigned char *lo, const unsigned char *hi,
 	   const char *why)
 {
 	LexNum n = {0, 0};
-	diag_error(span_of(lx, lo, hi), "malformed number '%.*s'%s",
+	diag_error(lx->d, span_of(lx, lo, hi), "malformed number '%.*s'%s",
 		   (int)(hi - lo), (const char *)lo, why);
 	return n;
 }
@@ -130,9 +132,9 @@ bad_char(Lexer *lx, const unsigned char *lo)
 {
 	Span sp = span_of(lx, lo, lo + 1);
 	if (*lo > 0x20 && *lo < 0x7f)
-		diag_error(sp, "unexpected character '%c'", *lo);
+		diag_error(lx->d, sp, "unexpected character '%c'", *lo);
 	else
-		diag_error(sp, "unexpected control character 0x%02x", *lo);
+		diag_error(lx->d, sp, "unexpected control character 0x%02x", *lo);
 }
 
 int
@@ -170,7 +172,7 @@ lex_next(Lexer *lx, YYSTYPE *val, YYLTYPE *loc)
 			/* a NUL before the end of the file does not end the
 			 * comment: report it and read on to the newline */
 			while (cur < lx->end && *cur == 0) {
-				diag_error(span_of(lx, cur, cur + 1),
+				diag_error(lx->d, span_of(lx, cur, cur + 1),
 					   "unexpected NUL byte in file");
 				lx->skipped = 1;
 				for (cur++; *cur != '\n' && *cur != 0; cur++)
@@ -184,13 +186,13 @@ lex_next(Lexer *lx, YYSTYPE *val, YYLTYPE *loc)
 				t = TOK_YYEOF;
 				break;
 			}
-			diag_error(span_of(lx, tok, cur), "unexpected NUL byte "
+			diag_error(lx->d, span_of(lx, tok, cur), "unexpected NUL byte "
 				   "in file");
 			lx->skipped = 1;
 			continue;
 		}
 		[\x80-\xff]+ {
-			diag_error(span_of(lx, tok, cur), "non-ASCII character "
+			diag_error(lx->d, span_of(lx, tok, cur), "non-ASCII character "
 				   "outside a comment");
 			lx->skipped = 1;
 			continue;
@@ -216,7 +218,7 @@ lex_next(Lexer *lx, YYSTYPE *val, YYLTYPE *loc)
 		id {
 			size_t n = (size_t)(cur - tok);
 			if (n > LEX_MAX_IDENT) { /* one error, then go on */
-				diag_error(span_of(lx, tok, cur),
+				diag_error(lx->d, span_of(lx, tok, cur),
 					   "identifier is too long (%zu characters, "
 					   "at most %d)", n, LEX_MAX_IDENT);
 				n = LEX_MAX_IDENT;
@@ -331,8 +333,9 @@ token_kind(int t)
 }
 
 void
-lex_dump(FILE *out, const Source *src)
+lex_dump(FILE *out, Diag *d)
 {
+	const Source *src = d->src;
 	Arena a;
 	Lexer lx;
 	YYSTYPE val;
@@ -340,7 +343,7 @@ lex_dump(FILE *out, const Source *src)
 	int t;
 
 	arena_init(&a);
-	lex_init(&lx, &a, src);
+	lex_init(&lx, &a, d);
 	do {
 		t = lex_next(&lx, &val, &loc);
 		fprintf(out, "%d:%d %s", lx.tok_line, lx.tok_col, token_kind(t));

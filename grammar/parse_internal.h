@@ -54,6 +54,7 @@ typedef struct Bracket {
 
 typedef struct Lexer {
 	Arena *arena;
+	Diag *d;
 	const Source *src;
 	const unsigned char *text, *cur, *end;
 	/* position of the last token, for lex_dump */
@@ -67,7 +68,7 @@ typedef struct Lexer {
 	size_t nopen_before; /* depth before the last token was read */
 } Lexer;
 
-void lex_init(Lexer *lx, Arena *a, const Source *src);
+void lex_init(Lexer *lx, Arena *a, Diag *d);
 void lex_fini(Lexer *lx);
 /* After error recovery at a statement boundary: forget the '(' and '['
  * opened since the innermost '{' (or all of them at top level). */

@@ -61,9 +61,10 @@ typedef struct DepthItem {
 struct Parser {
 	Lexer lex;
 	Arena *arena;
+	Diag *d;
 	Program *prog;
 	Def *defs_tail;
-	int errors0; /* diag_error_count() when parsing began */
+	int errors0; /* diag_error_count(p->d) when parsing began */
 	/* scratch stack of check_depth (heap) */
 	DepthItem *stack;
 	size_t capstack;
@@ -264,7 +265,7 @@ check_depth(Parser *p, const Expr *root)
 		const Expr *e = it.e;
 		int d = it.depth + 1;
 		if (it.depth > PARSE_MAX_DEPTH) {
-			diag_error(root->span, "expression nested too deeply "
+			diag_error(p->d, root->span, "expression nested too deeply "
 				   "(more than %d levels)", PARSE_MAX_DEPTH);
 			return 0;
 		}
@@ -339,12 +340,12 @@ mk_int_decl(Parser *p, StmtKind kind, const char *type, Span type_sp,
 {
 	const char *what = kind == STMT_INPUT ? "input" : "target";
 	if (strcmp(type, "int") != 0) {
-		diag_error(type_sp, "unknown type '%s' for %s '%s' (expected "
+		diag_error(p->d, type_sp, "unknown type '%s' for %s '%s' (expected "
 			   "'int')", type, what, name);
 		return NULL;
 	}
 	if (!bound) {
-		diag_error(semi, "expected '< BOUND' before ';' in integer %s "
+		diag_error(p->d, semi, "expected '< BOUND' before ';' in integer %s "
 			   "'%s'", what, name);
 		return NULL;
 	}
@@ -385,10 +386,10 @@ add_def(Parser *p, Def *d, Span sp)
 
 /* A block-form def body: statements, then one return, last. */
 static DefBody
-def_item(DefBody b, Stmt *s)
+def_item(Parser *p, DefBody b, Stmt *s)
 {
 	if (b.ret)
-		diag_error(s->span, "statement after 'return' in a def body");
+		diag_error(p->d, s->span, "statement after 'return' in a def body");
 	if (b.tail)
 		b.tail->next = s;
 	else
@@ -398,11 +399,11 @@ def_item(DefBody b, Stmt *s)
 }
 
 static DefBody
-def_return(DefBody b, Expr *ret, Span sp)
+def_return(Parser *p, DefBody b, Expr *ret, Span sp)
 {
 	if (b.ret) {
-		diag_error(sp, "a second 'return' in a def body");
-		diag_note(b.ret_span, "the first 'return' is here");
+		diag_error(p->d, sp, "a second 'return' in a def body");
+		diag_note(p->d, b.ret_span, "the first 'return' is here");
 		return b;
 	}
 	b.ret = ret;
@@ -411,12 +412,12 @@ def_return(DefBody b, Expr *ret, Span sp)
 }
 
 static void
-def_block(Def *d, DefBody b, Span close)
+def_block(Parser *p, Def *d, DefBody b, Span close)
 {
 	d->body = b.head;
 	d->ret = b.ret;
 	if (!b.ret && d->name)
-		diag_error(close, "expected 'return EXPR;' before '}' in def "
+		diag_error(p->d, close, "expected 'return EXPR;' before '}' in def "
 			   "'%s'", d->name);
 }
 
@@ -425,9 +426,9 @@ add_model(Parser *p, Model *m)
 {
 	if (p->prog->model) {
 		const Model *first = p->prog->model;
-		diag_error(span_to(m->span, m->name_span),
+		diag_error(p->d, span_to(m->span, m->name_span),
 			   "a second model block");
-		diag_note(span_to(first->span, first->name_span),
+		diag_note(p->d, span_to(first->span, first->name_span),
 			  "the first model block is here");
 		return;
 	}
@@ -452,13 +453,13 @@ finish(Parser *p)
 	size_t len = p->lex.src->len;
 	Span eof = {(uint32_t)len, (uint32_t)len};
 	Span start = {0, 0};
-	if (p->prog->model || diag_error_count() > p->errors0)
+	if (p->prog->model || diag_error_count(p->d) > p->errors0)
 		return;
 	if (p->lex.ntokens == 0)
-		diag_error(start, "empty file: expected a model block "
+		diag_error(p->d, start, "empty file: expected a model block "
 			   "'model NAME { ... }'");
 	else
-		diag_error(eof, "no model block in file");
+		diag_error(p->d, eof, "no model block in file");
 }
 
 /* Error recovery at a statement boundary. */
@@ -534,7 +535,7 @@ block:
 | '{' stmts error '}'	{
 	$$ = $2;
 	yyerrok;
-	if (diag_too_many())
+	if (diag_too_many(p->d))
 		YYABORT;
 }
 ;
@@ -546,7 +547,7 @@ stmts:
 	$$ = $1;
 	yyerrok;
 	recovered(p, 0);
-	if (diag_too_many())
+	if (diag_too_many(p->d))
 		YYABORT;
 }
 ;
@@ -592,7 +593,7 @@ stmt:
 	$$ = NULL;
 	yyerrok;
 	recovered(p, 0);
-	if (diag_too_many())
+	if (diag_too_many(p->d))
 		YYABORT;
 }
 ;
@@ -658,18 +659,18 @@ def:
 	$$ = $1;
 	yyerrok;
 	recovered(p, 1);
-	if (diag_too_many())
+	if (diag_too_many(p->d))
 		YYABORT;
 }
 | defhead '{' defitems '}' {
 	$$ = $1;
-	def_block($$, $3, @4);
+	def_block(p, $$, $3, @4);
 }
 | DEF error ';'		{
 	$$ = mk_def(p, NULL, @1, (IdentList){NULL, NULL, 0});
 	yyerrok;
 	recovered(p, 1);
-	if (diag_too_many())
+	if (diag_too_many(p->d))
 		YYABORT;
 }
 | defhead '{' defitems error '}' {
@@ -677,7 +678,7 @@ def:
 	$$->body = $3.head;
 	$$->ret = $3.ret;
 	yyerrok;
-	if (diag_too_many())
+	if (diag_too_many(p->d))
 		YYABORT;
 }
 ;
@@ -694,14 +695,14 @@ params:
 
 defitems:
   %empty		{ $$ = (DefBody){NULL, NULL, NULL, @$}; }
-| defitems const	{ $$ = def_item($1, $2); }
-| defitems assign	{ $$ = def_item($1, $2); }
-| defitems RETURN expr ';' { $$ = def_return($1, $3, span_to(@2, @4)); }
+| defitems const	{ $$ = def_item(p, $1, $2); }
+| defitems assign	{ $$ = def_item(p, $1, $2); }
+| defitems RETURN expr ';' { $$ = def_return(p, $1, $3, span_to(@2, @4)); }
 | defitems error ';'	{
 	$$ = $1;
 	yyerrok;
 	recovered(p, 0);
-	if (diag_too_many())
+	if (diag_too_many(p->d))
 		YYABORT;
 }
 ;
@@ -793,7 +794,7 @@ arg:
 static int
 yylex(YYSTYPE *val, YYLTYPE *loc, Parser *p)
 {
-	if (diag_too_many()) { /* stop reading: the parse is abandoned */
+	if (diag_too_many(p->d)) { /* stop reading: the parse is abandoned */
 		loc->lo = loc->hi = (uint32_t)p->lex.src->len;
 		return TOK_YYEOF;
 	}
@@ -806,10 +807,10 @@ yyerror(const YYLTYPE *loc, Parser *p, const char *msg)
 {
 	(void)p;
 	if (strcmp(msg, "memory exhausted") == 0)
-		diag_error(*loc, "nesting too deep (more than %d levels of "
+		diag_error(p->d, *loc, "nesting too deep (more than %d levels of "
 			   "brackets and blocks)", YYMAXDEPTH);
 	else
-		diag_error(*loc, "%s", msg);
+		diag_error(p->d, *loc, "%s", msg);
 }
 
 static int
@@ -907,14 +908,14 @@ yyreport_syntax_error(const yypcontext_t *ctx, Parser *p)
 	}
 	if (closes) {
 		int line, col;
-		diag_line_col(open->span, &line, &col);
+		diag_line_col(p->d, open->span, &line, &col);
 		sb_printf(&sb, " (to close '%c' at %d:%d)", open->ch, line, col);
 	}
-	diag_error(*yypcontext_location(ctx), "%s", sb.data);
+	diag_error(p->d, *yypcontext_location(ctx), "%s", sb.data);
 	if (closes)
-		diag_note(open->span, "'%c' opened here", open->ch);
+		diag_note(p->d, open->span, "'%c' opened here", open->ch);
 	else if (la == YYTRANSLATE('<'))
-		diag_note(*yypcontext_location(ctx), "'<' gives the bound of an "
+		diag_note(p->d, *yypcontext_location(ctx), "'<' gives the bound of an "
 			  "integer input or target, as in 'input int tok[N] "
 			  "< V;'");
 	sb_free(&sb);
@@ -922,20 +923,21 @@ yyreport_syntax_error(const yypcontext_t *ctx, Parser *p)
 }
 
 Program *
-pcc_parse(Arena *a, const Source *src)
+pcc_parse(Arena *a, Diag *d)
 {
 	Parser p;
 	int rc;
 
 	memset(&p, 0, sizeof p);
 	p.arena = a;
+	p.d = d;
 	p.prog = arena_alloc(a, sizeof *p.prog);
-	p.errors0 = diag_error_count();
-	lex_init(&p.lex, a, src);
+	p.errors0 = diag_error_count(d);
+	lex_init(&p.lex, a, d);
 	rc = yyparse(&p);
 	lex_fini(&p.lex);
 	free(p.stack);
-	if (rc != 0 || diag_error_count() > p.errors0)
+	if (rc != 0 || diag_error_count(d) > p.errors0)
 		return NULL;
 	return p.prog;
 }

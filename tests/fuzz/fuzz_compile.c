@@ -35,13 +35,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *real = (h >> 11) & 1 ? "double" : "float";
 
 	Source src = {"fuzz.pcg", text, size};
-	diag_begin(&src, sink);
+	Diag diag;
+	diag_begin(&diag, &src, sink);
 	Arena arena;
 	arena_init(&arena);
 	CompileOptions co = {.granularity_op = granularity_op,
 			     .level = LEVEL_ON,
 			     .batch = batch};
-	Graph *g = pcc_compile(&arena, &src, &co);
+	Graph *g = pcc_compile(&arena, &diag, &co);
 	if (g) {
 		level_dot(sink, g);
 		EmitOptions eo = {
@@ -56,6 +57,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		sb_free(&hs);
 		sb_free(&cs);
 	}
+	diag_end(&diag);
 	arena_free(&arena);
 	free(text);
 	return 0;

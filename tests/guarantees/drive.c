@@ -1,7 +1,8 @@
 /*
  * drive.c — runs every generated function of a model once, for
  * check_cc.py.  The model is compiled with --prefix m; MODEL_H names its
- * header.  Inputs and targets are filled with values in [0, 1).
+ * header.  Inputs and targets are filled with values in [0, 1), integer
+ * ids with values in range (the info tables say which members are ids).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,11 +10,18 @@
 #include MODEL_H
 
 static void
-fill(m_real *x, size_t n, unsigned *seed)
+fill(m_state *s, const pcg_param_info *info, int n, unsigned *seed)
 {
-	for (size_t i = 0; i < n; i++) {
-		*seed = *seed * 1103515245u + 12345u;
-		x[i] = (m_real)((*seed >> 8) % 1000) / 1000;
+	for (int k = 0; k < n; k++) {
+		char *base = (char *)s + info[k].byte_offset;
+		for (size_t i = 0; i < M_BATCH * info[k].count; i++) {
+			*seed = *seed * 1103515245u + 12345u;
+			unsigned r = (*seed >> 8) % 1000;
+			if (info[k].bound)
+				((int32_t *)base)[i] = (int32_t)(r % (unsigned)info[k].bound);
+			else
+				((m_real *)base)[i] = (m_real)r / 1000;
+		}
 	}
 }
 
@@ -26,8 +34,8 @@ main(void)
 	if (!p || !g || !s)
 		return 1;
 	m_init(p, 42);
-	fill((m_real *)&s->in, sizeof s->in / sizeof(m_real), &seed);
-	fill((m_real *)&s->target, sizeof s->target / sizeof(m_real), &seed);
+	fill(s, m_input_info, M_NUM_INPUTS, &seed);
+	fill(s, m_target_info, M_NUM_TARGETS, &seed);
 	m_real l = m_forward(p, s);
 	l += m_grad_bp(p, s, g);
 	l += m_grad_zil(p, s, g);

@@ -11,6 +11,9 @@
 
 #include "pcc.h"
 
+/* the diagnostics of the compilation under test */
+static Diag diag;
+
 /* Lex `len` bytes of `text` (which must have a NUL at text[len]); the
  * token dump and the diagnostics come back as malloc'd strings. */
 static void
@@ -21,8 +24,9 @@ lex_n(const char *text, size_t len, char **toks, char **diags)
 	FILE *out = open_memstream(toks, &n1);
 	FILE *err = open_memstream(diags, &n2);
 	cr_assert(out && err, "open_memstream failed");
-	diag_begin(&src, err);
-	lex_dump(out, &src);
+	diag_end(&diag);
+	diag_begin(&diag, &src, err);
+	lex_dump(out, &diag);
 	fclose(out);
 	fclose(err);
 }

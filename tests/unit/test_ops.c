@@ -18,6 +18,9 @@
 
 #include "pcc.h"
 
+/* the diagnostics of the compilation under test */
+static Diag diag;
+
 /* ops that sema makes itself (operators, indexing, identity copies) and
  * that need no shape rule of their own */
 static int
@@ -182,12 +185,13 @@ compiles(const char *body, int granularity_op, char **diags)
 	FILE *err = open_memstream(diags, &n);
 	cr_assert(err);
 	Source src = {"op.pcg", text, strlen(text)};
-	diag_begin(&src, err);
+	diag_end(&diag);
+	diag_begin(&diag, &src, err);
 	Arena a;
 	arena_init(&a);
 	CompileOptions co = {.granularity_op = granularity_op,
 			     .level = LEVEL_ON, .batch = 2};
-	Graph *g = pcc_compile(&a, &src, &co);
+	Graph *g = pcc_compile(&a, &diag, &co);
 	if (g) {
 		EmitOptions eo = {.prefix = "m", .real = "double", .batch = 2,
 				  .source_name = "op.pcg", .header_name = "op.h"};

@@ -12,6 +12,9 @@
 
 #include "pcc.h"
 
+/* the diagnostics of the compilation under test */
+static Diag diag;
+
 static Arena arena;
 static Source source;
 
@@ -39,8 +42,9 @@ parse_n(const char *text, size_t len, char **diags)
 	source.path = "t.pcg";
 	source.text = text;
 	source.len = len;
-	diag_begin(&source, err);
-	Program *p = pcc_parse(&arena, &source);
+	diag_end(&diag);
+	diag_begin(&diag, &source, err);
+	Program *p = pcc_parse(&arena, &diag);
 	fclose(err);
 	return p;
 }

@@ -22,6 +22,9 @@
 
 #include "pcc.h"
 
+/* the diagnostics of the compilation under test */
+static Diag diag;
+
 static Arena arena;
 static Source source;
 
@@ -52,10 +55,11 @@ build_d(const char *text, Define *defs, int ndefs, char **diags)
 	source.path = "t.pcg";
 	source.text = text;
 	source.len = strlen(text);
-	diag_begin(&source, err);
-	Program *p = pcc_parse(&arena, &source);
+	diag_end(&diag);
+	diag_begin(&diag, &source, err);
+	Program *p = pcc_parse(&arena, &diag);
 	cr_assert_not_null(p, "the test model does not parse:\n%s", text);
-	Graph *g = sema_build(&arena, p, defs, ndefs);
+	Graph *g = sema_build(&arena, &diag, p, defs, ndefs);
 	fclose(err);
 	return g;
 }
@@ -102,7 +106,7 @@ build_fail(const char *text)
 	Graph *g = build(text, &diags);
 	cr_assert_null(g, "sema_build should fail for:\n%s\nbut built:\n%s",
 		       text, g ? dump(g) : "");
-	cr_assert(diag_error_count() > 0,
+	cr_assert(diag_error_count(&diag) > 0,
 		  "sema_build returned NULL without an error for:\n%s", text);
 	const char *r = arena_strdup(&arena, diags);
 	free(diags);
@@ -321,8 +325,8 @@ ParameterizedTest(struct shape_case *c, sema, unsupported_op_shapes)
 	const char *want = arena_printf(&arena, "error: cannot reshape %s (",
 					c->shape);
 	expect_contains(diags, want, text);
-	cr_assert_eq(diag_error_count(), 1, "expected 1 error, got %d:\n%s",
-		     diag_error_count(), diags);
+	cr_assert_eq(diag_error_count(&diag), 1, "expected 1 error, got %d:\n%s",
+		     diag_error_count(&diag), diags);
 }
 
 /* Without the probe they build, with the same shapes. */
@@ -381,8 +385,8 @@ ParameterizedTest(struct error_case *c, sema, shape_errors)
 	const char *text = shape_model(c->expr);
 	const char *diags = build_fail(text);
 	expect_contains(diags, c->want, text);
-	cr_assert_eq(diag_error_count(), 1, "expected 1 error, got %d:\n%s",
-		     diag_error_count(), diags);
+	cr_assert_eq(diag_error_count(&diag), 1, "expected 1 error, got %d:\n%s",
+		     diag_error_count(&diag), diags);
 }
 
 /* The nodes of an expression: one per operation, inputs in order. */
@@ -562,8 +566,8 @@ Test(sema, define_of_unknown_const)
 	cr_assert_str_eq(diags, "pcc: error: -D T: the model has no const "
 				"named 'T'\n",
 			 "got:\n%s", diags);
-	cr_assert_eq(diag_error_count(), 1, "one error, got %d",
-		     diag_error_count());
+	cr_assert_eq(diag_error_count(&diag), 1, "one error, got %d",
+		     diag_error_count(&diag));
 	free(diags);
 }
 
@@ -647,7 +651,7 @@ Test(sema, loop_local_name_is_gone_after_the_loop)
 			   "output a; } y = a; }";
 	const char *d = build_fail(text);
 	expect_contains(d, "t.pcg:1:68: error: undefined name 'a'", text);
-	cr_assert_eq(diag_error_count(), 1, "one error:\n%s", d);
+	cr_assert_eq(diag_error_count(&diag), 1, "one error:\n%s", d);
 }
 
 Test(sema, nested_loops)
@@ -762,7 +766,7 @@ Test(sema, recursion_is_an_error)
 	const char *d = build_fail(text);
 	expect_contains(d, "t.pcg:2:12: error: recursive call of def 'f'",
 			text);
-	cr_assert_eq(diag_error_count(), 1, "one error:\n%s", d);
+	cr_assert_eq(diag_error_count(&diag), 1, "one error:\n%s", d);
 }
 
 /* ---------------------------------------------------- dead vertices */
@@ -923,9 +927,9 @@ ParameterizedTestParameters(sema, error_counts)
 ParameterizedTest(struct count_case *c, sema, error_counts)
 {
 	const char *d = build_fail(c->text);
-	cr_assert_eq(diag_error_count(), c->errors,
+	cr_assert_eq(diag_error_count(&diag), c->errors,
 		     "expected %d error(s) for:\n%s\ngot %d:\n%s", c->errors,
-		     c->text, diag_error_count(), d);
+		     c->text, diag_error_count(&diag), d);
 }
 
 Test(sema, stops_after_too_many_errors)
@@ -938,9 +942,9 @@ Test(sema, stops_after_too_many_errors)
 	const char *text = arena_strdup(&arena, sb.data);
 	sb_free(&sb);
 	const char *d = build_fail(text);
-	cr_assert_eq(diag_error_count(), DIAG_MAX_ERRORS,
+	cr_assert_eq(diag_error_count(&diag), DIAG_MAX_ERRORS,
 		     "expected %d errors, got %d", DIAG_MAX_ERRORS,
-		     diag_error_count());
+		     diag_error_count(&diag));
 	expect_contains(d, "t.pcg: too many errors, stopping", text);
 	cr_assert_null(strstr(d, "y20 = u"), "nothing after the 20th error");
 }
