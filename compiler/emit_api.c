@@ -72,12 +72,11 @@ emit_prototypes(Emit *E, StrBuf *h)
 	sb_printf(h, "int %s_save(const %s_params *p, const char *path);\n", P,
 		  P);
 	sb_printf(h, "int %s_load(%s_params *p, const char *path);\n", P, P);
-	if (has_ids(g))
-		sb_printf(h, "/* -1 when every integer input and target is in "
-			     "range, else the flat\n * index (inputs, then "
-			     "targets, as %s_input_info counts) of the first "
-			     "bad one */\nlong %s_check_data(const %s_state *s);\n",
-			  P, P, P);
+	sb_printf(h, "/* -1 when every integer input and target is in range, "
+		     "else the flat\n * index (inputs, then targets, as "
+		     "%s_input_info counts) of the first\n * bad one */\nlong "
+		     "%s_check_data(const %s_state *s);\n",
+		  P, P, P);
 }
 
 void
@@ -313,10 +312,13 @@ static void
 api_check_data(Emit *E)
 {
 	const Graph *g = E->g;
-	if (!has_ids(g))
-		return;
 	fn_begin(E, NULL, "long", "check_data",
 		 params(E, "const %P_state *s"));
+	if (!has_ids(g)) {
+		emit_line(E, "(void)s;\n\treturn -1; /* no integer data */");
+		fn_end(E);
+		return;
+	}
 	emit_line(E, "long at;");
 	int64_t base = 0;
 	for (int w = 0; w < 2; w++) {

@@ -136,14 +136,13 @@ val_error(void)
 }
 
 static Value
-val_num(double x, int is_int, Span sp)
+val_num(double x, Span sp)
 {
 	Value v = val_error();
 	v.kind = VAL_NUM;
 	v.num = x;
 	/* integer-valued numbers are integers, however they were written
 	 * (4.0, sqrt(16)): LANGUAGE.md lets them size shapes */
-	(void)is_int;
 	v.is_int = x == floor(x) && fabs(x) < 9.0e15;
 	v.span = sp;
 	return v;
@@ -632,7 +631,7 @@ fold_binary(Sema *S, BinOp op, double x, double y, int xi, int yi, Span sp,
 	case BIN_ADD:
 	case BIN_SUB:
 	case BIN_MUL:
-		return val_num(r, both, sp);
+		return val_num(r, sp);
 	case BIN_DIV:
 		if (y == 0) {
 			diag_error(S->d, op_span, "division by zero");
@@ -644,7 +643,7 @@ fold_binary(Sema *S, BinOp op, double x, double y, int xi, int yi, Span sp,
 				   num_text(x), num_text(y));
 			return val_error();
 		}
-		return val_num(x / y, both && fmod(x, y) == 0, sp);
+		return val_num(x / y, sp);
 	case BIN_MATMUL:
 		diag_error(S->d, op_span, "'@' needs tensor operands, not numbers");
 		return val_error();
@@ -1051,7 +1050,7 @@ call_builtin(Sema *S, const Expr *e, OpKind op)
 				   num_text(v[0].num));
 			return val_error();
 		}
-		return val_num(r, 0, e->span);
+		return val_num(r, e->span);
 	}
 	Node *in[OP_MAX_ARGS];
 	int nin = 0;
@@ -2083,7 +2082,7 @@ eval_name(Sema *S, const Expr *e)
 	case SYM_CONST:
 		if (isnan(s->num))
 			return val_error();
-		return val_num(s->num, s->is_int, e->span);
+		return val_num(s->num, e->span);
 	case SYM_LEAF:
 	case SYM_VERTEX:
 		if (!s->node && s->kind == SYM_VERTEX && !S->too_big) {
@@ -2284,7 +2283,7 @@ eval(Sema *S, const Expr *e)
 	Value v = val_error();
 	switch (e->kind) {
 	case EXPR_NUM:
-		v = val_num(e->u.num.value, e->u.num.is_int, e->span);
+		v = val_num(e->u.num.value, e->span);
 		break;
 	case EXPR_NAME:
 		v = eval_name(S, e);
@@ -2301,7 +2300,7 @@ eval(Sema *S, const Expr *e)
 	case EXPR_NEG: {
 		Value x = eval(S, e->u.neg.operand);
 		if (x.kind == VAL_NUM)
-			v = val_num(-x.num, x.is_int, e->span);
+			v = val_num(-x.num, e->span);
 		else if (x.kind == VAL_NODE)
 			v = unary_node(S, OP_NEG, x.node, e->span);
 		else if (x.kind == VAL_SHAPE)

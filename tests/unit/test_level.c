@@ -1,5 +1,5 @@
 /*
- * test_level.c — the levelled PC graph (level.c, ALGORITHMS.md §4):
+ * test_level.c — the levelled PC graph (level.c; docs/pc.md, "The levelled graph"):
  * small in-memory models through pcc_parse + sema_build + level_build,
  * checked on g->depth, g->nidentity, each PcVertex's level and kind, the
  * identity chains, Node.src, and the exact level_dump text.
