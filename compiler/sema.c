@@ -922,6 +922,7 @@ call_builtin(Sema *S, const Expr *e, OpKind op)
 	}
 	if (!ok)
 		return val_error();
+	c.nargs = npos; /* the shape rule reads the number arguments */
 	if (variadic) { /* concat: any number of tensors */
 		Node **many = arena_alloc(S->a, sizeof(Node *) * (size_t)npos);
 		int k = 0, good = 1;

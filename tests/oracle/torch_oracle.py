@@ -2,9 +2,10 @@
 """The independent oracle: BP gradients of pcc's generated code against
 PyTorch autograd in float64.
 
-  torch_oracle.py CHECK_EXE EXAMPLE
+  torch_oracle.py CHECK_EXE MODEL
 
-CHECK_EXE (tests/numeric/check_model.c built for EXAMPLE) writes the
+MODEL is an example or a test graph of tests/models that has a twin below
+(MODELS).  CHECK_EXE (tests/numeric/check_model.c built for MODEL) writes the
 parameters, a batch of inputs and targets, the loss and its gradients by BP
 and by Z-IL (double, batch 4).  This script rebuilds the same model by hand in PyTorch
 (the models below are written independently of pcc, from the .pcg files'
@@ -295,10 +296,104 @@ def autoencoder(p, d, B):
     return mse(r, xt).mean() + 1e-3 * penalty
 
 
+# ---- test graphs (tests/models/*.pcg) that have a twin
+
+def per_sample(t):
+    """A [B, ...] tensor of per-element losses summed over each sample."""
+    return t.reshape(t.shape[0], -1).sum(1)
+
+
+def norm_along(t, dim):
+    """Zero mean, unit (biased) variance along one dim, eps 1e-5."""
+    moved = t.movedim(dim, -1)
+    out = F.layer_norm(moved, (moved.shape[-1],), eps=1e-5)
+    return out.movedim(-1, dim)
+
+
+def elementwise(p, d, B):
+    D = 5
+    (x,) = split(d["in"], B, [D])
+    y, yb, yl, yh = split(d["target"], B, [3], [4], [D], [2, D])
+    h = lin(p["W1"], x) + p["b1"]                                 # [B, D]
+    a1 = F.silu(h) + F.elu(lin(p["W2"], x), alpha=0.7)
+    a2 = torch.erf(a1) * torch.sin(h) + torch.cos(lin(p["W3"], a1))
+    a3 = (torch.log1p(a2 ** 2) + torch.pow(torch.sigmoid(h) + 0.5, 1.5)
+          + torch.pow(a1, 3))
+    a4 = torch.clamp(a3 + h, 0.85, 2.3) + F.softplus(a2) * torch.abs(h)
+    P = p["P"]                                                    # [2, D]
+    m = (torch.maximum(P, h[:, None, :])
+         - torch.minimum(h, torch.tensor(0.1))[:, None, :]
+         + torch.minimum(torch.tensor(0.3), a4[:, None, :] * P))  # [B, 2, D]
+    r = (F.leaky_relu(m[:, 0] - m[:, 1], 0.1) + torch.exp(-a1 ** 2)
+         + torch.log(F.softplus(a4) + 0.1) + torch.sqrt(a3 ** 2 + 0.5))
+    o = lin(p["Wc"], r) + p["bc"]
+    per = (0.5 * xent(o, y)
+           + per_sample(F.binary_cross_entropy_with_logits(
+               lin(p["Wb"], a4), yb, reduction="none"))
+           + per_sample(F.l1_loss(lin(p["Wl"], r), yl, reduction="none"))
+           + per_sample(F.huber_loss(m * a2[:, None, :], yh,
+                                     reduction="none", delta=0.3)))
+    return per.mean() + 1e-3 * (p["W1"] ** 2).sum()
+
+
+def axes(p, d, B):
+    N, M, K, C = 4, 3, 5, 4
+    x, u, cls, tok = split(d["in"], B, [N, K], [2, M, K], [N], [2, M])
+    y, tags = split(d["target"], B, [M], [M])
+    # per-sample axis a is dim a + 1 below
+    s = x @ p["A"]                                                # [B, N, M]
+    p0 = torch.softmax(s, dim=1)
+    ln0 = norm_along(s + F.one_hot(cls.long(), C).to(s.dtype) @ p["G"], 1)
+    r3 = u * p["W3"] + p["c3"] + F.embedding(tok.long(), p["Emb"])  # [B,2,M,K]
+    ls = torch.log_softmax(r3, dim=2)
+    l3 = norm_along(r3, 2)
+    tp = l3.permute(0, 3, 1, 2)                                   # [B,K,2,M]
+    cc = torch.cat([p0, ln0], dim=2)                              # [B,N,2M]
+    c3x = torch.cat([ls, l3, torch.triu(r3, diagonal=1)], dim=3)
+    sq = s @ ln0.transpose(1, 2)                                  # [B, N, N]
+    ones = torch.ones(N, N, dtype=torch.bool)
+    up = (torch.softmax(sq.masked_fill(~torch.triu(ones, diagonal=-1),
+                                       float("-inf")), dim=-1)
+          + sq.masked_fill(~torch.triu(ones, diagonal=1), 0.25))
+    f = (0.1 * c3x.sum(dim=(1, 3))
+         + tp.mean(dim=1).max(dim=1).values
+         + r3.amax(dim=(1, 3))
+         + cc[:, 1:3, ::2].sum(dim=1)
+         + s[:, -1]
+         + torch.einsum("bn,bnm->bm", up[:, :, 1] * cc[:, :, 4], s)
+         + r3[:, 1, :, 0]
+         + cc[:, ::2].reshape(B, 2, 2, M).sum(dim=(1, 2))
+         + ls.mean(dim=(3, 1)))
+    logits = l3[:, 0] @ p["Wt"] + torch.tanh(lin(p["Wy"], y))[:, None, :]
+    ce = F.cross_entropy(logits.reshape(B * M, C), tags.long().reshape(-1),
+                         reduction="none").reshape(B, M).sum(1)
+    onehot = F.one_hot(tags.long(), C).to(logits.dtype)
+    return (mse(torch.tanh(f), 2 * y - 1) + ce
+            + 0.5 * mse(torch.softmax(logits, dim=-1), onehot)).mean()
+
+
+def convpool(p, d, B):
+    x1, x2 = split(d["in"], B, [4, 11], [4, 7, 8])
+    (y,) = split(d["target"], B, [5])
+    h1 = torch.tanh(F.conv1d(x1, p["K1"], stride=2, padding=1, dilation=2,
+                             groups=2) + p["c1"])
+    p1 = F.max_pool1d(h1, 3, stride=2, padding=1)
+    q1 = F.avg_pool1d(h1, 2, stride=1, padding=1, count_include_pad=True)
+    h2 = torch.tanh(F.conv2d(x2, p["K2"], stride=(1, 2), padding=(2, 1),
+                             dilation=(2, 1), groups=2) + p["c2"])
+    p2 = F.max_pool2d(h2, (2, 3), padding=(1, 1))
+    m2 = F.max_pool2d(h2, (3, 2), stride=(2, 1), padding=(1, 0))
+    q2 = F.avg_pool2d(h2, 3, stride=2, padding=1, count_include_pad=True)
+    feat = torch.cat([t.reshape(B, -1) for t in (p1, q1, p2, q2)], dim=1)
+    o = lin(p["W"], feat) + p["b"] + lin(p["Wm"], m2.sum(dim=(1, 3)))
+    return xent(o, y).mean()
+
+
 MODELS = {"digits": digits, "mlp": mlp, "rnn": rnn, "multitask": multitask,
           "cnn": cnn, "resnet": resnet, "seq2seq": seq2seq, "lstm": lstm,
           "transformer": transformer, "gru": gru, "textcls": textcls,
-          "gpt": gpt, "mobilenet": mobilenet, "autoencoder": autoencoder}
+          "gpt": gpt, "mobilenet": mobilenet, "autoencoder": autoencoder,
+          "elementwise": elementwise, "axes": axes, "convpool": convpool}
 
 
 def compare(grads, ref):

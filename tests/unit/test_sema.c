@@ -418,6 +418,36 @@ Test(sema, slice_attributes)
 	cr_assert_str_eq(shape_of(b), "[2]", "x[2] drops the first axis");
 }
 
+/* The number arguments of elementwise ops reach the node (the kernels
+ * read them from its attributes): the slope of leaky_relu and elu, the
+ * exponent of pow, the bounds of clip. */
+Test(sema, number_arguments_reach_the_node)
+{
+	Graph *g = build_ok("model m { input x[3]; a = leaky_relu(x, 0.1); "
+			    "b = elu(x, 0.7); c = pow(x, 1.5); "
+			    "d = clip(x, -0.4, 0.6); output a, b, c, d; }");
+	static const struct {
+		const char *label;
+		double num0, num1;
+	} want[] = {{"a", 0.1, 0}, {"b", 0.7, 0}, {"c", 1.5, 0},
+		    {"d", -0.4, 0.6}};
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		Node *n = must_find(g, want[i].label);
+		cr_expect(n->at->num[0] == want[i].num0 &&
+				  n->at->num[1] == want[i].num1,
+			  "%s: number arguments %g, %g, expected %g, %g\n%s",
+			  want[i].label, n->at->num[0], n->at->num[1],
+			  want[i].num0, want[i].num1, dump(g));
+	}
+}
+
+Test(sema, clip_bounds_reversed)
+{
+	const char *text = "model m { input x[3]; a = clip(x, 1, -1); "
+			   "output a; }";
+	expect_contains(build_fail(text), "clip's bounds are reversed", text);
+}
+
 Test(sema, reshape_and_flatten_are_one_op)
 {
 	Graph *g = build_ok("model m { input x[2, 3]; a = reshape(x, [3, 2]); "
