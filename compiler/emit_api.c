@@ -115,28 +115,24 @@ emit_header(Emit *E, StrBuf *h, const char *vdecl, const char *ddecl,
 		sb_printf(h, "\t%s none_[1];\n", R);
 	sb_printf(h, "} %s_params;\n\n", P);
 	sb_printf(h, "typedef struct %s_state {\n", P);
-	sb_printf(h, "\tstruct {\n");
-	for (int i = 0; i < g->inputs.len; i++) {
-		DataDecl *d = g->inputs.items[i];
-		sb_printf(h, "\t\t%s %s%s;%s\n", d->is_int ? "int32_t" : R,
-			  emit_member(E, d->name), emit_decl_dims(E, &d->shape, 1),
-			  d->is_int ? arena_printf(E->a, " /* ids, each in 0..%lld "
-						   "*/", (long long)d->bound - 1)
-				    : "");
+	for (int w = 0; w < 2; w++) {
+		const PtrVec *list = w ? &g->targets : &g->inputs;
+		sb_printf(h, "\tstruct {\n");
+		for (int i = 0; i < list->len; i++) {
+			DataDecl *d = list->items[i];
+			sb_printf(h, "\t\t%s %s%s;%s\n", d->is_int ? "int32_t" : R,
+				  emit_member(E, d->name),
+				  emit_decl_dims(E, &d->shape, 1),
+				  d->is_int ? arena_printf(E->a, " /* ids, each in "
+							   "0..%lld */",
+							   (long long)d->bound - 1)
+					    : "");
+		}
+		if (!list->len)
+			sb_printf(h, "\t\tchar none_;\n");
+		if (!w)
+			sb_printf(h, "\t} in;\n");
 	}
-	if (!g->inputs.len)
-		sb_printf(h, "\t\tchar none_;\n");
-	sb_printf(h, "\t} in;\n\tstruct {\n");
-	for (int i = 0; i < g->targets.len; i++) {
-		DataDecl *d = g->targets.items[i];
-		sb_printf(h, "\t\t%s %s%s;%s\n", d->is_int ? "int32_t" : R,
-			  emit_member(E, d->name), emit_decl_dims(E, &d->shape, 1),
-			  d->is_int ? arena_printf(E->a, " /* ids, each in 0..%lld "
-						   "*/", (long long)d->bound - 1)
-				    : "");
-	}
-	if (!g->targets.len)
-		sb_printf(h, "\t\tchar none_;\n");
 	sb_printf(h, "\t} target;\n\tstruct { /* loss outputs and `output` "
 		     "vertices */\n");
 	for (int i = 0; i < g->outputs.len; i++) {

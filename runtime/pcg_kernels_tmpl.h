@@ -441,62 +441,74 @@ SFX(pcg_reduce_vjp)(int op, int rank, const int *dims, const int *red,
 
 /* ------------------------------------------- permutations, slices */
 
-void
-SFX(pcg_permute)(int rank, const int *dims, const int *perm,
-		 REAL *restrict y, const REAL *restrict x)
+/* Along a started walk: y[off 1] = x[off 0], the last axis innermost. */
+static void
+SFX(walk_copy)(walk *w, REAL *restrict y, const REAL *restrict x)
+{
+	int last = w->rank - 1;
+	ptrdiff_t n = w->dim[last], s0 = w->st[0][last], s1 = w->st[1][last];
+
+	do {
+		const REAL *xp = x + w->off[0];
+		REAL *yp = y + w->off[1];
+
+		for (ptrdiff_t j = 0; j < n; j++)
+			yp[j * s1] = xp[j * s0];
+	} while (walk_next(w));
+}
+
+/* Along a started walk: dx[off 0] (+)= dy[off 1]. */
+static void
+SFX(walk_back)(walk *w, int acc, REAL *restrict dx, const REAL *restrict dy)
+{
+	int last = w->rank - 1;
+	ptrdiff_t n = w->dim[last], s0 = w->st[0][last], s1 = w->st[1][last];
+
+	do {
+		REAL *dp = dx + w->off[0];
+		const REAL *gp = dy + w->off[1];
+
+		for (ptrdiff_t j = 0; j < n; j++)
+			dp[j * s0] = acc ? dp[j * s0] + gp[j * s1] : gp[j * s1];
+	} while (walk_next(w));
+}
+
+/* The walk of a permutation: x's offsets (axis perm[a] for y's axis a)
+ * and y's. */
+static int
+SFX(permute_walk)(walk *w, int rank, const int *dims, const int *perm)
 {
 	ptrdiff_t xs[PCG_MAX_RANK], ys[PCG_MAX_RANK];
 	int ydims[PCG_MAX_RANK];
-	walk w;
 
 	row_major(rank, dims, xs);
 	for (int a = 0; a < rank; a++)
 		ydims[a] = dims[perm[a]];
 	row_major(rank, ydims, ys);
-	walk_init(&w);
+	walk_init(w);
 	for (int a = 0; a < rank; a++)
-		walk_axis(&w, ydims[a], xs[perm[a]], ys[a]);
-	if (!walk_start(&w, 0, 0))
-		return;
-	int last = w.rank - 1;
-	ptrdiff_t n = w.dim[last], s0 = w.st[0][last], s1 = w.st[1][last];
+		walk_axis(w, ydims[a], xs[perm[a]], ys[a]);
+	return walk_start(w, 0, 0);
+}
 
-	do {
-		const REAL *xp = x + w.off[0];
-		REAL *yp = y + w.off[1];
+void
+SFX(pcg_permute)(int rank, const int *dims, const int *perm,
+		 REAL *restrict y, const REAL *restrict x)
+{
+	walk w;
 
-		for (ptrdiff_t j = 0; j < n; j++)
-			yp[j * s1] = xp[j * s0];
-	} while (walk_next(&w));
+	if (SFX(permute_walk)(&w, rank, dims, perm))
+		SFX(walk_copy)(&w, y, x);
 }
 
 void
 SFX(pcg_permute_vjp)(int rank, const int *dims, const int *perm, int acc,
 		     REAL *restrict dx, const REAL *restrict dy)
 {
-	ptrdiff_t xs[PCG_MAX_RANK], ys[PCG_MAX_RANK];
-	int ydims[PCG_MAX_RANK];
 	walk w;
 
-	row_major(rank, dims, xs);
-	for (int a = 0; a < rank; a++)
-		ydims[a] = dims[perm[a]];
-	row_major(rank, ydims, ys);
-	walk_init(&w);
-	for (int a = 0; a < rank; a++)
-		walk_axis(&w, ydims[a], xs[perm[a]], ys[a]);
-	if (!walk_start(&w, 0, 0))
-		return;
-	int last = w.rank - 1;
-	ptrdiff_t n = w.dim[last], s0 = w.st[0][last], s1 = w.st[1][last];
-
-	do {
-		REAL *dp = dx + w.off[0];
-		const REAL *gp = dy + w.off[1];
-
-		for (ptrdiff_t j = 0; j < n; j++)
-			dp[j * s0] = acc ? dp[j * s0] + gp[j * s1] : gp[j * s1];
-	} while (walk_next(&w));
+	if (SFX(permute_walk)(&w, rank, dims, perm))
+		SFX(walk_back)(&w, acc, dx, dy);
 }
 
 /* The walk of a slice: x's offsets (from lo, stepping) and y's. */
@@ -522,18 +534,8 @@ SFX(pcg_slice)(int rank, const int *dims, const int *lo, const int *step,
 {
 	walk w;
 
-	if (!SFX(slice_walk)(&w, rank, dims, lo, step, ydims))
-		return;
-	int last = w.rank - 1;
-	ptrdiff_t n = w.dim[last], s0 = w.st[0][last], s1 = w.st[1][last];
-
-	do {
-		const REAL *xp = x + w.off[0];
-		REAL *yp = y + w.off[1];
-
-		for (ptrdiff_t j = 0; j < n; j++)
-			yp[j * s1] = xp[j * s0];
-	} while (walk_next(&w));
+	if (SFX(slice_walk)(&w, rank, dims, lo, step, ydims))
+		SFX(walk_copy)(&w, y, x);
 }
 
 void
@@ -545,21 +547,13 @@ SFX(pcg_slice_vjp)(int rank, const int *dims, const int *lo,
 	ptrdiff_t nx = row_major(rank, dims, xs);
 	walk w;
 
+	/* the slice's elements are distinct: zeroing first, then adding,
+	 * maps a -0 in dy to +0, as a scatter into zeros does */
 	if (!acc)
 		for (ptrdiff_t i = 0; i < nx; i++)
 			dx[i] = 0;
-	if (!SFX(slice_walk)(&w, rank, dims, lo, step, ydims))
-		return;
-	int last = w.rank - 1;
-	ptrdiff_t n = w.dim[last], s0 = w.st[0][last], s1 = w.st[1][last];
-
-	do {
-		REAL *dp = dx + w.off[0];
-		const REAL *gp = dy + w.off[1];
-
-		for (ptrdiff_t j = 0; j < n; j++)
-			dp[j * s0] += gp[j * s1];
-	} while (walk_next(&w));
+	if (SFX(slice_walk)(&w, rank, dims, lo, step, ydims))
+		SFX(walk_back)(&w, 1, dx, dy);
 }
 
 /* ------------------------------------------------- concatenation */
