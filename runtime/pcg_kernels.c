@@ -2,8 +2,9 @@
  * pcg_kernels.c — the kernels of pcc's operations (element-wise updates,
  * softmax and layer normalisation along an axis, reductions, permutations,
  * slices, concatenation, triangular masks, im2col with dilation, pooling,
- * embeddings and the losses) for float and double.  What each computes is
- * documented in pcg_runtime.h.
+ * embeddings and the losses) and the optimizers' update for float and
+ * double, and the check of an optimizer's hyper-parameters.  What each
+ * computes is documented in pcg_runtime.h.
  *
  * The kernels are written once, for a scalar type, in pcg_kernels_tmpl.h,
  * which this file includes once for float (pcg_NAME_f) and once for
@@ -148,6 +149,70 @@ kept_strides(int rank, const int *dims, const int *red, ptrdiff_t *st)
 			n *= dims[i];
 	}
 	return n;
+}
+
+/* ------------------------------------------------------- optimizers */
+
+/* Whether x is finite and lo <= x (< hi when open, else <= hi). */
+static int
+in_range(double x, double lo, double hi, int open)
+{
+	return isfinite(x) && x >= lo && (open ? x < hi : x <= hi);
+}
+
+int
+pcg_optim_check(const pcg_optim *c)
+{
+	int adam;
+
+	if (!c || (c->kind != PCG_SGD && c->kind != PCG_MOMENTUM &&
+		   c->kind != PCG_NESTEROV && c->kind != PCG_ADAM &&
+		   c->kind != PCG_ADAMW))
+		return PCG_OPTIM_EKIND;
+	adam = c->kind == PCG_ADAM || c->kind == PCG_ADAMW;
+	if (!in_range(c->lr, 0, INFINITY, 1))
+		return PCG_OPTIM_ELR;
+	if (c->kind == PCG_MOMENTUM &&
+	    !in_range(c->momentum, 0, INFINITY, 1))
+		return PCG_OPTIM_EMOMENTUM;
+	/* torch: "Nesterov momentum requires a momentum" */
+	if (c->kind == PCG_NESTEROV &&
+	    !(in_range(c->momentum, 0, INFINITY, 1) && c->momentum > 0))
+		return PCG_OPTIM_EMOMENTUM;
+	if (adam && !in_range(c->beta1, 0, 1, 1))
+		return PCG_OPTIM_EBETA1;
+	if (adam && !in_range(c->beta2, 0, 1, 1))
+		return PCG_OPTIM_EBETA2;
+	if (adam && !in_range(c->eps, 0, INFINITY, 1))
+		return PCG_OPTIM_EEPS;
+	if (!in_range(c->weight_decay, 0, INFINITY, 1))
+		return PCG_OPTIM_EDECAY;
+	return PCG_OPTIM_OK;
+}
+
+const char *
+pcg_optim_strerror(int err)
+{
+	switch (err) {
+	case PCG_OPTIM_OK:
+		return "success";
+	case PCG_OPTIM_EKIND:
+		return "no optimizer, or an unknown kind";
+	case PCG_OPTIM_ELR:
+		return "learning rate negative or not finite";
+	case PCG_OPTIM_EMOMENTUM:
+		return "momentum negative or not finite (Nesterov needs one > 0)";
+	case PCG_OPTIM_EBETA1:
+		return "beta1 outside [0, 1)";
+	case PCG_OPTIM_EBETA2:
+		return "beta2 outside [0, 1)";
+	case PCG_OPTIM_EEPS:
+		return "eps negative or not finite";
+	case PCG_OPTIM_EDECAY:
+		return "weight decay negative or not finite";
+	default:
+		return "unknown optimizer error";
+	}
 }
 
 /* ------------------------------------------------------ float, double */

@@ -1136,3 +1136,80 @@ SFX(pcg_huber_vjp)(int wrt, int batch, int n, int os, int ts, REAL delta,
 		}
 	}
 }
+
+/* ------------------------------------------------------- optimizers */
+
+/*
+ * The expressions are those of pcg_runtime.h, which follow torch's
+ * single-tensor optimizers op by op: the scalars are Python's, computed
+ * in double and rounded to REAL where torch's kernel converts them; each
+ * tensor operation is one rounded REAL operation.  "t == 1" stands for
+ * torch's fresh state: its buffers are not read.
+ */
+
+/* SGD, with momentum or Nesterov momentum: m is the momentum buffer. */
+static void
+SFX(opt_sgd)(const pcg_optim *c, int64_t t, size_t n, REAL *restrict p,
+	     const REAL *restrict g, REAL *restrict m)
+{
+	const int heavy = c->kind != PCG_SGD && c->momentum != 0;
+	const int nesterov = c->kind == PCG_NESTEROV;
+	const REAL wd = (REAL)c->weight_decay, mu = (REAL)c->momentum;
+	const REAL neg_lr = (REAL)(-c->lr);
+
+	for (size_t i = 0; i < n; i++) {
+		REAL d = g[i];
+
+		if (c->weight_decay != 0)
+			d = d + wd * p[i];
+		if (heavy) {
+			/* torch: buf = clone(d), then buf.mul_(mu).add_(d) */
+			m[i] = t == 1 ? d : m[i] * mu + d;
+			d = nesterov ? d + mu * m[i] : m[i];
+		}
+		p[i] = p[i] + neg_lr * d;
+	}
+}
+
+/* Adam (L2 decay in the gradient) and AdamW (decoupled decay). */
+static void
+SFX(opt_adam)(const pcg_optim *c, int64_t t, size_t n, REAL *restrict p,
+	      const REAL *restrict g, REAL *restrict m, REAL *restrict v)
+{
+	const int adamw = c->kind == PCG_ADAMW;
+	const double bc1 = 1 - pow(c->beta1, (double)t);
+	const double bc2 = 1 - pow(c->beta2, (double)t);
+	const double step = c->lr / bc1;
+	const REAL bc2s = (REAL)sqrt(bc2), neg_step = (REAL)(-step);
+	const REAL b1 = (REAL)c->beta1, b2 = (REAL)c->beta2;
+	const REAL a1 = (REAL)(1 - c->beta1), a2 = (REAL)(1 - c->beta2);
+	const REAL eps = (REAL)c->eps, wd = (REAL)c->weight_decay;
+	const REAL shrink = (REAL)(1 - c->lr * c->weight_decay);
+
+	for (size_t i = 0; i < n; i++) {
+		REAL d = g[i], m0 = t == 1 ? 0 : m[i], v0 = t == 1 ? 0 : v[i];
+		REAL denom;
+
+		if (adamw)
+			p[i] = p[i] * shrink;
+		else if (c->weight_decay != 0)
+			d = d + wd * p[i];
+		m[i] = m0 * b1 + a1 * d;
+		v[i] = v0 * b2 + a2 * d * d;
+		denom = SQRT(v[i]) / bc2s + eps;
+		p[i] = p[i] + neg_step * m[i] / denom;
+	}
+}
+
+int
+SFX(pcg_opt_update)(const pcg_optim *c, int64_t t, size_t n, REAL *p,
+		    const REAL *g, REAL *m, REAL *v)
+{
+	if (pcg_optim_check(c) != PCG_OPTIM_OK || t < 1)
+		return -1;
+	if (c->kind == PCG_ADAM || c->kind == PCG_ADAMW)
+		SFX(opt_adam)(c, t, n, p, g, m, v);
+	else
+		SFX(opt_sgd)(c, t, n, p, g, m);
+	return 0;
+}

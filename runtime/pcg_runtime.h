@@ -546,6 +546,98 @@ void pcg_huber_vjp_d(int wrt, int batch, int n, int os, int ts,
 		     double delta, int dxs, int acc, double *dx,
 		     const double *dy, const double *o, const double *t);
 
+/* ------------------------------------------------------------ optimizers */
+
+/*
+ * One optimizer step, exactly as torch.optim of PyTorch 1.13 computes it
+ * with its single-tensor implementation (foreach=False, maximize=False,
+ * amsgrad=False, dampening=0):
+ *   PCG_SGD       SGD(lr, weight_decay=weight_decay)
+ *   PCG_MOMENTUM  SGD(lr, momentum, weight_decay=weight_decay)
+ *   PCG_NESTEROV  the same with nesterov=True
+ *   PCG_ADAM      Adam(lr, (beta1, beta2), eps, weight_decay): L2 decay
+ *                 added to the gradient, with bias correction
+ *   PCG_ADAMW     AdamW(lr, (beta1, beta2), eps, weight_decay): decoupled
+ *                 decay
+ * A kind reads only its own fields: lr and weight_decay always, momentum
+ * for the SGD kinds, beta1, beta2 and eps for Adam and AdamW.
+ */
+typedef enum pcg_optim_kind {
+	PCG_SGD,
+	PCG_MOMENTUM,
+	PCG_NESTEROV,
+	PCG_ADAM,
+	PCG_ADAMW
+} pcg_optim_kind;
+
+typedef struct pcg_optim {
+	pcg_optim_kind kind;
+	double lr, momentum, beta1, beta2, eps, weight_decay;
+} pcg_optim;
+
+/* What pcg_optim_check finds wrong: the first of these, in this order.
+ * Every field a kind reads must be a finite number (not NaN or inf). */
+typedef enum pcg_optim_error {
+	PCG_OPTIM_OK = 0,
+	PCG_OPTIM_EKIND = -1,     /* c is NULL, or kind is none of the above */
+	PCG_OPTIM_ELR = -2,       /* lr < 0 */
+	PCG_OPTIM_EMOMENTUM = -3, /* momentum < 0, or not > 0 for Nesterov */
+	PCG_OPTIM_EBETA1 = -4,    /* beta1 outside [0, 1) */
+	PCG_OPTIM_EBETA2 = -5,    /* beta2 outside [0, 1) */
+	PCG_OPTIM_EEPS = -6,      /* eps < 0 */
+	PCG_OPTIM_EDECAY = -7     /* weight_decay < 0 */
+} pcg_optim_error;
+
+/* PCG_OPTIM_OK when c describes a valid optimizer, else a pcg_optim_error
+ * (the ranges torch.optim accepts, without non-finite values). */
+int pcg_optim_check(const pcg_optim *c);
+
+/* A message for a pcg_optim_error. */
+const char *pcg_optim_strerror(int err);
+
+/*
+ * One optimizer step on n elements: p the parameter, g its gradient, m and
+ * v the moment buffers (v used by Adam/AdamW only), t the 1-based step
+ * count of this update.  Returns 0, or -1 (touching nothing) when c is
+ * invalid or t < 1.
+ *
+ * m is the momentum buffer of PCG_MOMENTUM and PCG_NESTEROV (not used when
+ * momentum == 0, as in torch) and Adam's first moment; v Adam's second
+ * moment.  At t == 1 neither is read: torch's fresh state (no buffer, or
+ * zeros) is taken, so they need not be initialised.  Unused buffers may be
+ * NULL.  Arrays of one call do not overlap.
+ *
+ * What is computed, for each i < n.  Scalars are computed first in double,
+ * as Python computes them (pow and sqrt the <math.h> functions); (R)x is x
+ * rounded to REAL where torch's kernel converts a Python number to the
+ * tensor's type; the rest is REAL arithmetic, each operation rounded, in
+ * this order:
+ *
+ *   SGD kinds, mu = momentum:
+ *     d = weight_decay != 0 ? g + (R)weight_decay * p : g;
+ *     PCG_MOMENTUM, PCG_NESTEROV with mu != 0:
+ *       m = t == 1 ? d : m * (R)mu + d;
+ *       d = PCG_NESTEROV ? d + (R)mu * m : m;
+ *     p = p + (R)(-lr) * d.
+ *
+ *   Adam and AdamW: bc1 = 1 - pow(beta1, t), bc2 = 1 - pow(beta2, t),
+ *   step = lr / bc1, bc2s = sqrt(bc2);
+ *     PCG_ADAMW: p = p * (R)(1 - lr * weight_decay); d = g;
+ *     PCG_ADAM:  d = weight_decay != 0 ? g + (R)weight_decay * p : g;
+ *     m = (t == 1 ? +0 : m) * (R)beta1 + (R)(1 - beta1) * d;
+ *     v = ((t == 1 ? +0 : v) * (R)beta2) + ((R)(1 - beta2) * d) * d;
+ *     p = p + ((R)(-step) * m) / (sqrt(v) / (R)bc2s + (R)eps).
+ *
+ * These are the expressions of torch's CPU kernels written without fused
+ * multiply-adds: torch gives these bits in double with its default kernels
+ * (ATEN_CPU_CAPABILITY=default); its AVX2 kernels fuse some of the
+ * multiply-adds, which can change the last bits.
+ */
+int pcg_opt_update_f(const pcg_optim *c, int64_t t, size_t n, float *p,
+		     const float *g, float *m, float *v);
+int pcg_opt_update_d(const pcg_optim *c, int64_t t, size_t n, double *p,
+		     const double *g, double *m, double *v);
+
 /* ------------------------------------------------- random numbers (RNG) */
 
 /* xoshiro256** seeded through splitmix64. */

@@ -10,8 +10,11 @@
  * adding.  The float variants are run on the same (float-representable)
  * inputs and must agree with the double ones to float precision.  The
  * kernels that pcc used to paste into generated code must give the same
- * bits as those copies (test_kernels_legacy.h).  Each kind of comparison
- * has a negative control showing that it rejects a wrong result.
+ * bits as those copies (test_kernels_legacy.h).  The optimizers' updates
+ * are checked by hand for the SGD kinds (short binary fractions, so every
+ * step is exact) and against the textbook form of Adam in long double.
+ * Each kind of comparison has a negative control showing that it rejects
+ * a wrong result.
  */
 #include <criterion/criterion.h>
 
@@ -2717,6 +2720,345 @@ Test(loss, xent_index_is_xent_with_one_hot_targets)
 	free(t);
 	free(d);
 	free(dp);
+}
+
+/* -------------------------------------------------------- optimizers */
+
+/* One update through the double or (fl) the float kernel; its result. */
+static int
+run_opt(int fl, const pcg_optim *c, int64_t t, size_t n, double *p,
+	const double *g, double *m, double *v)
+{
+	shadow sh_ = {0};
+	int r;
+
+	if (fl)
+		r = pcg_opt_update_f(c, t, n, F_IO(p, n), F_IN(g, n), F_IO(m, n),
+				     F_IO(v, n));
+	else
+		r = pcg_opt_update_d(c, t, n, p, g, m, v);
+	sh_done(&sh_);
+	return r;
+}
+
+/*
+ * SGD, momentum and Nesterov by hand: lr 0.5, momentum 0.5, weight decay
+ * 0.25 and p = 1, then gradients 1 and 2: every value is a short binary
+ * fraction, so each step is exact and any order of the operations gives
+ * these values.
+ */
+Test(optim, sgd_kinds_by_hand)
+{
+	static const struct {
+		pcg_optim_kind kind;
+		double p[2], m[2]; /* after steps 1 and 2 */
+	} cases[] = {
+		/* d = 1 + 0.25 = 1.25, p = 1 - 0.625;
+		 * d = 2 + 0.25 * 0.375 = 2.09375, p = 0.375 - 1.046875 */
+		{PCG_SGD, {0.375, -0.671875}, {0, 0}},
+		/* m = 1.25, p = 1 - 0.625;
+		 * m = 0.625 + 2.09375 = 2.71875, p = 0.375 - 1.359375 */
+		{PCG_MOMENTUM, {0.375, -0.984375}, {1.25, 2.71875}},
+		/* m = 1.25, d = 1.25 + 0.625, p = 1 - 0.9375;
+		 * d = 2 + 0.25 * 0.0625 = 2.015625, m = 0.625 + 2.015625,
+		 * d = 2.015625 + 1.3203125, p = 0.0625 - 1.66796875 */
+		{PCG_NESTEROV, {0.0625, -1.60546875}, {1.25, 2.640625}},
+	};
+	static const double grads[2] = {1, 2};
+
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
+		for (int fl = 0; fl < 2; fl++) {
+			pcg_optim c = {cases[k].kind, 0.5, 0.5, 0, 0, 0, 0.25};
+			double p = 1, m = NAN, v = NAN; /* t == 1 reads neither */
+
+			for (int t = 1; t <= 2; t++) {
+				int r = run_opt(fl, &c, t, 1, &p, &grads[t - 1],
+						&m, &v);
+
+				cr_assert(r == 0, "expected kind %d to accept "
+						  "the step, got %d",
+					  (int)c.kind, r);
+				cr_assert(p == cases[k].p[t - 1],
+					  "expected kind %d (%s) to give p = %.17g "
+					  "at step %d, got %.17g",
+					  (int)c.kind, fl ? "float" : "double",
+					  cases[k].p[t - 1], t, p);
+				if (c.kind != PCG_SGD)
+					cr_assert(m == cases[k].m[t - 1],
+						  "expected kind %d's buffer %.17g "
+						  "at step %d, got %.17g",
+						  (int)c.kind, cases[k].m[t - 1],
+						  t, m);
+			}
+			if (c.kind == PCG_SGD)
+				cr_assert(isnan(m) && isnan(v),
+					  "expected SGD to leave m and v alone");
+		}
+}
+
+/* Momentum 0 is plain SGD, as in torch, and leaves the buffer alone. */
+Test(optim, zero_momentum_is_sgd)
+{
+	enum { N = 20 };
+	uint64_t s = 1301;
+	double *p0 = rvec(N, &s), *g = rvec(N, &s), *p = dvec(N);
+	double *q = dvec(N), *m = dvec(N), *v = dvec(N);
+	pcg_optim sgd = {PCG_SGD, 0.1, 0, 0, 0, 0, 0.01};
+	pcg_optim mom = {PCG_MOMENTUM, 0.1, 0, 0, 0, 0, 0.01};
+
+	for (int t = 1; t <= 3; t++) {
+		memcpy(p, p0, N * sizeof *p);
+		memcpy(q, p0, N * sizeof *q);
+		for (int i = 0; i < N; i++)
+			m[i] = 7;
+		cr_assert(pcg_opt_update_d(&sgd, t, N, p, g, NULL, NULL) == 0 &&
+				  pcg_opt_update_d(&mom, t, N, q, g, m, v) == 0,
+			  "expected both updates to succeed");
+		expect_same(q, p, N, "momentum 0: the same bits as SGD");
+		for (int i = 0; i < N; i++)
+			cr_assert(m[i] == 7, "expected momentum 0 not to touch "
+					     "the buffer");
+	}
+	free(p0);
+	free(g);
+	free(p);
+	free(q);
+	free(m);
+	free(v);
+}
+
+/*
+ * Adam and AdamW against the textbook form in long double: m and v the
+ * moving averages, mh = m / (1 - beta1^t), vh = v / (1 - beta2^t),
+ * p -= lr mh / (sqrt(vh) + eps); AdamW first shrinks p by 1 - lr wd,
+ * Adam adds wd p to the gradient.  At the first step this is
+ * p - lr g / (|g| + eps): a move of about lr against the gradient's sign.
+ * bc == 0 leaves the bias correction out (mh = m, vh = v): a wrong Adam
+ * for the negative control.
+ */
+static void
+adam_textbook(const pcg_optim *c, int bc, int steps, size_t n, double *p,
+	      const double *g_at, const double *a)
+{
+	long double P[64], M[64] = {0}, V[64] = {0};
+
+	cr_assert(n <= 64, "expected a small test");
+	for (size_t i = 0; i < n; i++)
+		P[i] = p[i];
+	for (int t = 1; t <= steps; t++)
+		for (size_t i = 0; i < n; i++) {
+			/* the gradient of 0.5 a (p - g_at)^2 */
+			long double g = a[i] * (P[i] - g_at[i]);
+			long double mh, vh;
+
+			if (c->kind == PCG_ADAMW)
+				P[i] *= 1 - (long double)c->lr * c->weight_decay;
+			else
+				g += (long double)c->weight_decay * P[i];
+			M[i] = c->beta1 * M[i] + (1 - (long double)c->beta1) * g;
+			V[i] = c->beta2 * V[i] +
+			       (1 - (long double)c->beta2) * g * g;
+			mh = bc ? M[i] / (1 - powl(c->beta1, t)) : M[i];
+			vh = bc ? V[i] / (1 - powl(c->beta2, t)) : V[i];
+			P[i] -= c->lr * mh / (sqrtl(vh) + c->eps);
+		}
+	for (size_t i = 0; i < n; i++)
+		p[i] = (double)P[i];
+}
+
+/* The kernel on the same problem: steps updates of p. */
+static void
+adam_kernel(int fl, const pcg_optim *c, int steps, size_t n, double *p,
+	    const double *g_at, const double *a)
+{
+	double *g = dvec(n), *m = dvec(n), *v = dvec(n);
+
+	for (int t = 1; t <= steps; t++) {
+		for (size_t i = 0; i < n; i++)
+			g[i] = fl ? (float)a[i] * ((float)p[i] - (float)g_at[i])
+				  : a[i] * (p[i] - g_at[i]);
+		cr_assert(run_opt(fl, c, t, n, p, g, m, v) == 0,
+			  "expected the Adam step to succeed");
+	}
+	free(g);
+	free(m);
+	free(v);
+}
+
+Test(optim, adam_against_the_textbook)
+{
+	enum { N = 40 };
+	uint64_t s = 1302;
+	double *p0 = rvec(N, &s), *at = rvec(N, &s), *a = rvec(N, &s);
+	double *got = dvec(N), *want = dvec(N);
+
+	for (int i = 0; i < N; i++)
+		a[i] = (float)(1.25 + a[i]); /* curvatures in [0.25, 2.25) */
+	at[0] = p0[0];                       /* a zero gradient */
+	for (int kind = PCG_ADAM; kind <= PCG_ADAMW; kind++)
+		for (int w = 0; w < 2; w++)
+			for (int steps = 1; steps <= 6; steps += 5) {
+				pcg_optim c = {(pcg_optim_kind)kind, 0.01, 0, 0.9,
+					       0.999, 1e-8, w ? 0.1 : 0};
+
+				memcpy(want, p0, N * sizeof *want);
+				adam_textbook(&c, 1, steps, N, want, at, a);
+				for (int fl = 0; fl < 2; fl++) {
+					memcpy(got, p0, N * sizeof *got);
+					adam_kernel(fl, &c, steps, N, got, at, a);
+					if (fl)
+						expect_float(got, want, N,
+							     "float Adam = the "
+							     "textbook");
+					else
+						expect_near(got, want, N, 1e-14,
+							    "Adam = the textbook");
+				}
+			}
+	/* the first step is p - lr g / (|g| + eps), a zero gradient does not
+	 * move p */
+	pcg_optim c = {PCG_ADAM, 0.01, 0, 0.9, 0.999, 1e-8, 0};
+	memcpy(got, p0, N * sizeof *got);
+	adam_kernel(0, &c, 1, N, got, at, a);
+	cr_assert(got[0] == p0[0], "expected a zero gradient not to move p");
+	for (int i = 0; i < N; i++) {
+		double g = a[i] * (p0[i] - at[i]);
+
+		want[i] = p0[i] - 0.01 * g / (fabs(g) + 1e-8);
+	}
+	expect_near(got, want, N, 1e-15, "Adam's first step: "
+					  "p - lr g / (|g| + eps)");
+
+	/* Negative control: the textbook without the bias correction fails
+	 * the comparison with the kernel. */
+	memcpy(got, p0, N * sizeof *got);
+	adam_kernel(0, &c, 6, N, got, at, a);
+	memcpy(want, p0, N * sizeof *want);
+	adam_textbook(&c, 0, 6, N, want, at, a);
+	diff d = diff_rel(got, want, N, 1e-14);
+	cr_assert(d.count > 0, "expected Adam without bias correction to fail "
+			       "the comparison");
+	free(p0);
+	free(at);
+	free(a);
+	free(got);
+	free(want);
+}
+
+/* At t == 1 the buffers are not read: NaN in them changes nothing. */
+Test(optim, first_step_reads_no_buffer)
+{
+	enum { N = 16 };
+	uint64_t s = 1303;
+	double *p0 = rvec(N, &s), *g = rvec(N, &s);
+	double *p[2], *m[2], *v[2];
+
+	for (int kind = PCG_SGD; kind <= PCG_ADAMW; kind++) {
+		pcg_optim c = {(pcg_optim_kind)kind, 0.1, 0.9, 0.9, 0.999, 1e-8,
+			       0.01};
+
+		for (int k = 0; k < 2; k++) {
+			p[k] = dvec(N);
+			m[k] = dvec(N);
+			v[k] = dvec(N);
+			memcpy(p[k], p0, N * sizeof *p0);
+			for (int i = 0; i < N; i++)
+				m[k][i] = v[k][i] = k ? NAN : 0;
+			cr_assert(pcg_opt_update_d(&c, 1, N, p[k], g, m[k],
+						   v[k]) == 0,
+				  "expected kind %d to accept step 1", kind);
+		}
+		expect_same(p[1], p[0], N, "step 1: p as from zeroed buffers");
+		if (kind != PCG_SGD)
+			expect_same(m[1], m[0], N, "step 1: m as from zeros");
+		if (kind >= PCG_ADAM)
+			expect_same(v[1], v[0], N, "step 1: v as from zeros");
+		for (int k = 0; k < 2; k++) {
+			free(p[k]);
+			free(m[k]);
+			free(v[k]);
+		}
+	}
+	free(p0);
+	free(g);
+}
+
+/* pcg_optim_check's refusals, in its order; a refused update touches
+ * nothing. */
+Test(optim, check_refusals)
+{
+	static const struct {
+		pcg_optim c;
+		int want;
+	} cases[] = {
+		{{PCG_SGD, 0.1, 0, 0, 0, 0, 0}, PCG_OPTIM_OK},
+		{{PCG_SGD, 0, 0, 0, 0, 0, 0}, PCG_OPTIM_OK},
+		/* fields a kind does not read are not checked */
+		{{PCG_SGD, 0.1, -1, 2, NAN, -1, 0}, PCG_OPTIM_OK},
+		{{PCG_MOMENTUM, 0.1, 0, 0, 0, 0, 0}, PCG_OPTIM_OK},
+		{{PCG_NESTEROV, 0.1, 0.9, 0, 0, 0, 0.1}, PCG_OPTIM_OK},
+		{{PCG_ADAM, 1e-3, 0, 0.9, 0.999, 1e-8, 0}, PCG_OPTIM_OK},
+		{{PCG_ADAMW, 1e-3, 0, 0, 0, 0, 0.01}, PCG_OPTIM_OK},
+		{{(pcg_optim_kind)5, 0.1, 0, 0, 0, 0, 0}, PCG_OPTIM_EKIND},
+		{{(pcg_optim_kind)-1, 0.1, 0, 0, 0, 0, 0}, PCG_OPTIM_EKIND},
+		{{PCG_SGD, -0.1, 0, 0, 0, 0, 0}, PCG_OPTIM_ELR},
+		{{PCG_SGD, NAN, 0, 0, 0, 0, 0}, PCG_OPTIM_ELR},
+		{{PCG_ADAM, INFINITY, 0, 0.9, 0.999, 1e-8, 0}, PCG_OPTIM_ELR},
+		{{PCG_MOMENTUM, 0.1, -0.5, 0, 0, 0, 0}, PCG_OPTIM_EMOMENTUM},
+		{{PCG_MOMENTUM, 0.1, NAN, 0, 0, 0, 0}, PCG_OPTIM_EMOMENTUM},
+		{{PCG_NESTEROV, 0.1, 0, 0, 0, 0, 0}, PCG_OPTIM_EMOMENTUM},
+		{{PCG_ADAM, 0.1, 0, 1, 0.999, 1e-8, 0}, PCG_OPTIM_EBETA1},
+		{{PCG_ADAM, 0.1, 0, -0.1, 0.999, 1e-8, 0}, PCG_OPTIM_EBETA1},
+		{{PCG_ADAMW, 0.1, 0, 0.9, 1, 1e-8, 0}, PCG_OPTIM_EBETA2},
+		{{PCG_ADAMW, 0.1, 0, 0.9, NAN, 1e-8, 0}, PCG_OPTIM_EBETA2},
+		{{PCG_ADAM, 0.1, 0, 0.9, 0.999, -1e-8, 0}, PCG_OPTIM_EEPS},
+		{{PCG_SGD, 0.1, 0, 0, 0, 0, -0.01}, PCG_OPTIM_EDECAY},
+		{{PCG_ADAM, 0.1, 0, 0.9, 0.999, 1e-8, NAN}, PCG_OPTIM_EDECAY},
+		/* the first wrong field is reported */
+		{{PCG_ADAM, -1, 0, 2, 2, -1, -1}, PCG_OPTIM_ELR},
+	};
+
+	cr_assert(pcg_optim_check(NULL) == PCG_OPTIM_EKIND,
+		  "expected EKIND for no optimizer");
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		const pcg_optim *c = &cases[k].c;
+		int got = pcg_optim_check(c);
+		float pf = 1, gf = 1, mf = 2, vf = 3;
+		double pd = 1, gd = 1, md = 2, vd = 3;
+		int rf = pcg_opt_update_f(c, 2, 1, &pf, &gf, &mf, &vf);
+		int rd = pcg_opt_update_d(c, 2, 1, &pd, &gd, &md, &vd);
+
+		cr_assert(got == cases[k].want, "expected case %zu to give %d "
+						"(%s), got %d (%s)",
+			  k, cases[k].want,
+			  pcg_optim_strerror(cases[k].want), got,
+			  pcg_optim_strerror(got));
+		if (got == PCG_OPTIM_OK) {
+			cr_assert(rf == 0 && rd == 0, "expected case %zu's "
+						      "update to run", k);
+		} else {
+			cr_assert(rf == -1 && rd == -1,
+				  "expected case %zu's update to return -1", k);
+			cr_assert(pf == 1 && mf == 2 && vf == 3 && pd == 1 &&
+					  md == 2 && vd == 3,
+				  "expected a refused update (case %zu) to touch "
+				  "nothing", k);
+		}
+	}
+
+	/* a valid optimizer at step 0 is refused too */
+	pcg_optim c = {PCG_ADAM, 0.1, 0, 0.9, 0.999, 1e-8, 0};
+	double p = 1, g = 1, m = 2, v = 3;
+	cr_assert(pcg_opt_update_d(&c, 0, 1, &p, &g, &m, &v) == -1 && p == 1 &&
+			  m == 2 && v == 3,
+		  "expected t = 0 to be refused, touching nothing");
+
+	for (int e = PCG_OPTIM_EDECAY; e <= PCG_OPTIM_OK; e++)
+		for (int f = PCG_OPTIM_EDECAY; f < e; f++)
+			cr_assert(strcmp(pcg_optim_strerror(e),
+					 pcg_optim_strerror(f)) != 0,
+				  "expected errors %d and %d to have different "
+				  "messages", e, f);
 }
 
 /* ------------------------------------ finite differences: negative controls */
