@@ -202,15 +202,16 @@ data_info(Emit *E, StrBuf *body)
 				  (long long)pd->shape.dim[k]);
 		if (!pd->shape.rank)
 			sb_puts(body, "0");
+		/* trainable = 1: every parameter is trained */
 		sb_printf(body, "}, %lld, %lld, %s, %.17g, %.17g, 0, offsetof(%s_params, "
-				"%s)},\n",
+				"%s), 1},\n",
 			  (long long)pd->offset,
 			  (long long)shape_numel(&pd->shape),
 			  init_name[pd->init], pd->a, pd->b, P,
 			  emit_member(E, pd->name));
 	}
 	if (!g->params.len)
-		sb_printf(body, "\t{\"\", 0, {0}, 0, 0, 0, 0, 0},\n");
+		sb_printf(body, "\t{\"\", 0, {0}, 0, 0, 0, 0, 0, 0, 0, 0},\n");
 	sb_printf(body, "};\n");
 	for (int w = 0; w < 2; w++) {
 		const PtrVec *list = w ? &g->targets : &g->inputs;
@@ -229,14 +230,14 @@ data_info(Emit *E, StrBuf *body)
 			if (!d->shape.rank)
 				sb_puts(body, "0");
 			sb_printf(body, "}, %lld, %lld, 0, 0, 0, %lld, offsetof(%s_state, "
-					"%s.%s)},\n", (long long)off,
+					"%s.%s), 0},\n", (long long)off,
 				  (long long)shape_numel(&d->shape),
 				  (long long)(d->is_int ? d->bound : 0), P,
 				  w ? "target" : "in", emit_member(E, d->name));
 			off += shape_numel(&d->shape);
 		}
 		if (!list->len)
-			sb_printf(body, "\t{\"\", 0, {0}, 0, 0, 0, 0, 0},\n");
+			sb_printf(body, "\t{\"\", 0, {0}, 0, 0, 0, 0, 0, 0, 0, 0},\n");
 		sb_printf(body, "};\n");
 	}
 }

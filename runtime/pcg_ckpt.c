@@ -1,34 +1,44 @@
 /*
- * pcg_ckpt.c — checkpoint files: pcg_ckpt_save, pcg_ckpt_load and
- * pcg_ckpt_strerror.
+ * pcg_ckpt.c — checkpoint files: pcg_ckpt_save(_ex), pcg_ckpt_load(_ex)
+ * and pcg_ckpt_strerror.
  *
- * File format, version 1.  Integers are unsigned little-endian; reals are
+ * File format, version 2.  Integers are unsigned little-endian; reals are
  * IEEE 754 binary32 or binary64, little-endian.
  *
  *   size   field
  *   8      magic "PCGCKPT\0"
- *   4      format version: 1
+ *   4      format version: 2
  *   4      real size in bytes: 4 (float) or 8 (double)
  *   4      length L of the model name, then L bytes of name (no NUL)
+ *   4      number of counters K, then K counters of 8 bytes (an
+ *          optimizer's step count, say)
  *   4      number of parameters P, then P records:
  *            4     length N of the parameter name, then N bytes of name
  *            4     rank R, 0 <= R <= 8
  *            4*R   dims
+ *            4     flags: bit 0 set for a trainable parameter, clear for
+ *                  a buffer (pcg_param_info's trainable); the other bits
+ *                  are 0
  *   the payload: each parameter's prod(dims) reals, row-major, in the
  *          order of the records
  *   8      FNV-1a 64-bit hash of every byte before it
  *   and nothing after.
  *
+ * Version 1, which is still read, has no counters and no flags: it reads
+ * as a version 2 file with K = 0 and every record's flags 1.  Saving
+ * always writes version 2.
+ *
  * Loading never allocates and writes nothing to the destination until the
  * whole file has been checked.  A first pass reads the file through,
  * checking, in this order: the magic and the version (EFORMAT), the
- * structure — lengths and ranks that fit, the file ending exactly after
- * the hash (EFORMAT when truncated or followed by anything) — and the hash
- * (ECORRUPT); only then what it says: the model name (EMODEL), the real
- * size (EREAL), the parameter count and each name, rank and dims (ESHAPE).
- * A second pass seeks back to the payload and copies it.  The file stays
- * open between the passes, so a concurrent atomic replacement (as
- * pcg_ckpt_save does) cannot mix two files.
+ * structure — lengths and ranks that fit, no unknown flag, the file ending
+ * exactly after the hash (EFORMAT when truncated or followed by anything)
+ * — and the hash (ECORRUPT); only then what it says: the model name
+ * (EMODEL), the real size (EREAL), the parameter count and each name,
+ * rank, dims and flags (ESHAPE), the number of counters (ECOUNTERS).  A
+ * second pass seeks back to the counters and the payload and copies them.
+ * The file stays open between the passes, so a concurrent atomic
+ * replacement (as pcg_ckpt_save does) cannot mix two files.
  *
  * Saving writes a temporary file PATH.tmp.XXXXXX in the same folder,
  * flushes and fsyncs it, then renames it over PATH; on any failure the
@@ -51,9 +61,10 @@ _Static_assert(sizeof(float) == 4 && sizeof(double) == 8,
 	       "checkpoints store IEEE 754 binary32 and binary64");
 
 enum {
-	CKPT_VERSION = 1,
-	CKPT_CHUNK = 4096,    /* bytes of the I/O buffers on the stack */
+	CKPT_VERSION = 2,
+	CKPT_CHUNK = 1024,    /* bytes of the I/O buffers on the stack */
 	CKPT_PATH_MAX = 4096, /* longest path pcg_ckpt_save accepts */
+	CKPT_TRAINABLE = 1,   /* flag bit 0 of a record */
 };
 
 static const unsigned char ckpt_magic[8] = {'P', 'C', 'G', 'C',
@@ -117,18 +128,21 @@ decode_reals(unsigned char *dst, const unsigned char *in, size_t n,
 
 static int
 valid_args(const char *model, const pcg_param_info *info, int nparams,
-	   int real_size, const void *data)
+	   int real_size, const void *data, const uint64_t *counters,
+	   int ncounters)
 {
 	if (!model || strlen(model) > UINT32_MAX || nparams < 0 ||
 	    (nparams > 0 && (!info || !data)) ||
-	    (real_size != 4 && real_size != 8))
+	    (real_size != 4 && real_size != 8) || ncounters < 0 ||
+	    (ncounters > 0 && !counters))
 		return 0;
 	for (int q = 0; q < nparams; q++) {
 		const pcg_param_info *pi = &info[q];
 		size_t count = 1;
 
 		if (!pi->name || strlen(pi->name) > UINT32_MAX ||
-		    pi->rank < 0 || pi->rank > PCG_MAX_RANK)
+		    pi->rank < 0 || pi->rank > PCG_MAX_RANK ||
+		    (pi->trainable != 0 && pi->trainable != 1))
 			return 0;
 		for (int d = 0; d < pi->rank; d++) {
 			if (pi->dims[d] < 0)
@@ -206,7 +220,7 @@ put_reals(ckpt_writer *w, const unsigned char *src, size_t count,
 static void
 write_checkpoint(ckpt_writer *w, const char *model,
 		 const pcg_param_info *info, int nparams, int real_size,
-		 const void *data)
+		 const void *data, const uint64_t *counters, int ncounters)
 {
 	const unsigned char *bytes = data;
 
@@ -214,12 +228,16 @@ write_checkpoint(ckpt_writer *w, const char *model,
 	put_u32(w, CKPT_VERSION);
 	put_u32(w, (uint32_t)real_size);
 	put_str(w, model);
+	put_u32(w, (uint32_t)ncounters);
+	for (int k = 0; k < ncounters; k++)
+		put_u64(w, counters[k]);
 	put_u32(w, (uint32_t)nparams);
 	for (int q = 0; q < nparams; q++) {
 		put_str(w, info[q].name);
 		put_u32(w, (uint32_t)info[q].rank);
 		for (int d = 0; d < info[q].rank; d++)
 			put_u32(w, (uint32_t)info[q].dims[d]);
+		put_u32(w, info[q].trainable ? CKPT_TRAINABLE : 0);
 	}
 	for (int q = 0; q < nparams; q++)
 		put_reals(w, bytes + info[q].offset * (size_t)real_size,
@@ -227,23 +245,23 @@ write_checkpoint(ckpt_writer *w, const char *model,
 	put_u64(w, w->hash);
 }
 
-/* fsync the folder holding path, so that the rename is durable. */
+/*
+ * fsync the folder holding path, so that the rename is durable.  path is
+ * a buffer the caller no longer needs: it is cut to the folder's name.
+ */
 static void
-sync_dir(const char *path)
+sync_dir(char *path)
 {
-	char dir[CKPT_PATH_MAX];
-	const char *slash = strrchr(path, '/');
-	size_t n = slash ? (size_t)(slash - path) : 0;
+	char *slash = strrchr(path, '/');
+	const char *dir = path;
 	int fd;
 
 	if (!slash)
-		strcpy(dir, ".");
-	else if (n == 0)
-		strcpy(dir, "/");
-	else {
-		memcpy(dir, path, n);
-		dir[n] = '\0';
-	}
+		dir = ".";
+	else if (slash == path)
+		dir = "/";
+	else
+		*slash = '\0';
 	fd = open(dir, O_RDONLY | O_DIRECTORY);
 	if (fd >= 0) {
 		fsync(fd); /* best effort: the file itself is already synced */
@@ -252,9 +270,9 @@ sync_dir(const char *path)
 }
 
 int
-pcg_ckpt_save(const char *path, const char *model,
-	      const pcg_param_info *info, int nparams, int real_size,
-	      const void *data)
+pcg_ckpt_save_ex(const char *path, const char *model,
+		 const pcg_param_info *info, int nparams, int real_size,
+		 const void *data, const uint64_t *counters, int ncounters)
 {
 	static const char suffix[] = ".tmp.XXXXXX";
 	char tmp[CKPT_PATH_MAX];
@@ -262,7 +280,8 @@ pcg_ckpt_save(const char *path, const char *model,
 	ckpt_writer w = {NULL, FNV_OFFSET, 0};
 	int fd;
 
-	if (!path || !valid_args(model, info, nparams, real_size, data))
+	if (!path || !valid_args(model, info, nparams, real_size, data,
+				 counters, ncounters))
 		return PCG_CKPT_EARG;
 	if (strlen(path) + sizeof suffix > sizeof tmp)
 		return PCG_CKPT_EIO;
@@ -278,7 +297,8 @@ pcg_ckpt_save(const char *path, const char *model,
 		unlink(tmp);
 		return PCG_CKPT_EIO;
 	}
-	write_checkpoint(&w, model, info, nparams, real_size, data);
+	write_checkpoint(&w, model, info, nparams, real_size, data, counters,
+			 ncounters);
 	if (w.failed || fflush(w.f) != 0 || fsync(fileno(w.f)) != 0) {
 		fclose(w.f);
 		unlink(tmp);
@@ -288,8 +308,17 @@ pcg_ckpt_save(const char *path, const char *model,
 		unlink(tmp);
 		return PCG_CKPT_EIO;
 	}
-	sync_dir(path);
+	sync_dir(tmp); /* the same folder as path */
 	return PCG_CKPT_OK;
+}
+
+int
+pcg_ckpt_save(const char *path, const char *model,
+	      const pcg_param_info *info, int nparams, int real_size,
+	      const void *data)
+{
+	return pcg_ckpt_save_ex(path, model, info, nparams, real_size, data,
+				NULL, 0);
 }
 
 /* ---------------------------------------------------------------- load */
@@ -374,16 +403,22 @@ skip(ckpt_reader *r, uint64_t n)
 	return PCG_CKPT_OK;
 }
 
+/* Where the second pass finds what it copies. */
+typedef struct ckpt_layout {
+	uint64_t counters_at; /* offset of the first counter */
+	uint64_t payload_at;  /* offset of the payload */
+} ckpt_layout;
+
 /*
  * The first pass: check the whole file (see the top of the file) and
- * report where its payload starts.
+ * report where its counters and payload start.
  */
 static int
 check_file(ckpt_reader *r, const char *model, const pcg_param_info *info,
-	   int nparams, int real_size, uint64_t *payload_at)
+	   int nparams, int real_size, int ncounters, ckpt_layout *at)
 {
 	unsigned char magic[sizeof ckpt_magic], tail[8];
-	uint32_t version, real, np, rank, dim;
+	uint32_t version, real, nc = 0, np, rank, dim, flags;
 	uint64_t payload = 0, stored = 0;
 	int same, bad_model = 0, bad_shape = 0, err;
 
@@ -393,7 +428,7 @@ check_file(ckpt_reader *r, const char *model, const pcg_param_info *info,
 		return PCG_CKPT_EFORMAT;
 	if ((err = get_u32(r, &version)))
 		return err;
-	if (version != CKPT_VERSION)
+	if (version != 1 && version != CKPT_VERSION)
 		return PCG_CKPT_EFORMAT;
 	if ((err = get_u32(r, &real)))
 		return err;
@@ -402,6 +437,11 @@ check_file(ckpt_reader *r, const char *model, const pcg_param_info *info,
 	if ((err = get_str_cmp(r, model, &same)))
 		return err;
 	bad_model = !same;
+	if (version >= 2 && (err = get_u32(r, &nc)))
+		return err;
+	at->counters_at = r->pos;
+	if ((err = skip(r, (uint64_t)nc * 8)))
+		return err;
 	if ((err = get_u32(r, &np)))
 		return err;
 	bad_shape = np != (uint32_t)nparams;
@@ -428,12 +468,20 @@ check_file(ckpt_reader *r, const char *model, const pcg_param_info *info,
 				return PCG_CKPT_EFORMAT;
 			count *= dim;
 		}
+		flags = CKPT_TRAINABLE;
+		if (version >= 2 && (err = get_u32(r, &flags)))
+			return err;
+		if (flags & ~(uint32_t)CKPT_TRAINABLE)
+			return PCG_CKPT_EFORMAT;
+		if (pi)
+			bad_shape |= (flags & CKPT_TRAINABLE) !=
+				     (pi->trainable ? CKPT_TRAINABLE : 0u);
 		if (count > (UINT64_MAX - payload) / real)
 			return PCG_CKPT_EFORMAT;
 		payload += count * real;
 	}
 
-	*payload_at = r->pos;
+	at->payload_at = r->pos;
 	if ((err = skip(r, payload)))
 		return err;
 	if (fread(tail, 1, sizeof tail, r->f) != sizeof tail)
@@ -452,19 +500,43 @@ check_file(ckpt_reader *r, const char *model, const pcg_param_info *info,
 		return PCG_CKPT_EREAL;
 	if (bad_shape)
 		return PCG_CKPT_ESHAPE;
+	if (nc != (uint32_t)ncounters)
+		return PCG_CKPT_ECOUNTERS;
 	return PCG_CKPT_OK;
 }
 
-/* The second pass: copy the payload, checked by check_file, into data. */
+/* Seek to a position the first pass reached. */
 static int
-copy_payload(FILE *f, uint64_t payload_at, const pcg_param_info *info,
-	     int nparams, int real_size, void *data)
+seek_to(FILE *f, uint64_t pos)
+{
+	if (pos > INT64_MAX || fseeko(f, (off_t)pos, SEEK_SET))
+		return PCG_CKPT_EIO;
+	return PCG_CKPT_OK;
+}
+
+/*
+ * The second pass: copy the counters and the payload, checked by
+ * check_file, into counters and data.
+ */
+static int
+copy_checked(FILE *f, const ckpt_layout *at, const pcg_param_info *info,
+	     int nparams, int real_size, void *data, uint64_t *counters,
+	     int ncounters)
 {
 	unsigned char buf[CKPT_CHUNK];
 	unsigned char *bytes = data;
 	size_t per = CKPT_CHUNK / (size_t)real_size;
 
-	if (payload_at > INT64_MAX || fseeko(f, (off_t)payload_at, SEEK_SET))
+	if (ncounters > 0 && seek_to(f, at->counters_at))
+		return PCG_CKPT_EIO;
+	for (int k = 0; k < ncounters; k++) {
+		if (fread(buf, 1, 8, f) != 8)
+			return PCG_CKPT_EIO;
+		counters[k] = 0;
+		for (int i = 0; i < 8; i++)
+			counters[k] |= (uint64_t)buf[i] << (8 * i);
+	}
+	if (seek_to(f, at->payload_at))
 		return PCG_CKPT_EIO;
 	for (int q = 0; q < nparams; q++) {
 		unsigned char *dst = bytes + info[q].offset * (size_t)real_size;
@@ -483,25 +555,35 @@ copy_payload(FILE *f, uint64_t payload_at, const pcg_param_info *info,
 }
 
 int
-pcg_ckpt_load(const char *path, const char *model,
-	      const pcg_param_info *info, int nparams, int real_size,
-	      void *data)
+pcg_ckpt_load_ex(const char *path, const char *model,
+		 const pcg_param_info *info, int nparams, int real_size,
+		 void *data, uint64_t *counters, int ncounters)
 {
 	ckpt_reader r = {NULL, FNV_OFFSET, 0};
-	uint64_t payload_at = 0;
+	ckpt_layout at = {0, 0};
 	int err;
 
-	if (!path || !valid_args(model, info, nparams, real_size, data))
+	if (!path || !valid_args(model, info, nparams, real_size, data,
+				 counters, ncounters))
 		return PCG_CKPT_EARG;
 	r.f = fopen(path, "rb");
 	if (!r.f)
 		return PCG_CKPT_EIO;
-	err = check_file(&r, model, info, nparams, real_size, &payload_at);
+	err = check_file(&r, model, info, nparams, real_size, ncounters, &at);
 	if (!err)
-		err = copy_payload(r.f, payload_at, info, nparams, real_size,
-				   data);
+		err = copy_checked(r.f, &at, info, nparams, real_size, data,
+				   counters, ncounters);
 	fclose(r.f);
 	return err;
+}
+
+int
+pcg_ckpt_load(const char *path, const char *model,
+	      const pcg_param_info *info, int nparams, int real_size,
+	      void *data)
+{
+	return pcg_ckpt_load_ex(path, model, info, nparams, real_size, data,
+				NULL, 0);
 }
 
 const char *
@@ -524,6 +606,8 @@ pcg_ckpt_strerror(int err)
 		return "checkpoint written with the other scalar type";
 	case PCG_CKPT_EARG:
 		return "invalid checkpoint arguments";
+	case PCG_CKPT_ECOUNTERS:
+		return "checkpoint holds another number of counters";
 	default:
 		return "unknown checkpoint error";
 	}

@@ -679,6 +679,9 @@ typedef struct pcg_param_info {
 	/* the member's byte offset in P_params (parameters) or in P_state
 	 * (inputs and targets: the member of s->in or s->target) */
 	size_t byte_offset;
+	/* parameters: 1 for a trainable parameter, 0 for a buffer (batch-norm
+	 * running statistics); 0 for inputs and targets */
+	int32_t trainable;
 } pcg_param_info;
 
 /*
@@ -706,26 +709,42 @@ typedef enum pcg_ckpt_error {
 	PCG_CKPT_EFORMAT,  /* not a checkpoint, or truncated */
 	PCG_CKPT_ECORRUPT, /* checksum mismatch */
 	PCG_CKPT_EMODEL,   /* written by another model */
-	PCG_CKPT_ESHAPE,   /* a parameter's name, rank or shape differs */
+	PCG_CKPT_ESHAPE,   /* a parameter's name, rank or shape differs, or
+			      whether it is trainable */
 	PCG_CKPT_EREAL,    /* written with the other scalar type */
-	PCG_CKPT_EARG      /* the arguments describe no valid checkpoint */
+	PCG_CKPT_EARG,     /* the arguments describe no valid checkpoint */
+	PCG_CKPT_ECOUNTERS /* holds another number of counters */
 } pcg_ckpt_error;
 
 /*
  * Save `nparams` parameters described by `info` (a dense array `data` of
- * elements of `real_size` bytes: 4 float, 8 double) for model `model`.
- * Written atomically: a temporary file in the same folder, then rename.
- * Returns a pcg_ckpt_error.  The file format is described in pcg_ckpt.c.
+ * elements of `real_size` bytes: 4 float, 8 double) and `ncounters`
+ * counters (an optimizer's step count, say; `counters` may be NULL when
+ * there are none) for model `model`.  Written atomically: a temporary
+ * file in the same folder, then rename.  Returns a pcg_ckpt_error.  The
+ * file format (version 2) is described in pcg_ckpt.c.
  */
+int pcg_ckpt_save_ex(const char *path, const char *model,
+		     const pcg_param_info *info, int nparams, int real_size,
+		     const void *data, const uint64_t *counters,
+		     int ncounters);
+
+/*
+ * Load into `data` and `counters`, checking magic, model name, scalar
+ * type, every parameter's name, shape and trainable flag, the number of
+ * counters, the length and a checksum before anything is written: on any
+ * error `data` and `counters` are left untouched.  Files of format
+ * version 1 load too: they hold no counters (ECOUNTERS unless ncounters
+ * is 0) and only trainable parameters (ESHAPE if info has a buffer).
+ */
+int pcg_ckpt_load_ex(const char *path, const char *model,
+		     const pcg_param_info *info, int nparams, int real_size,
+		     void *data, uint64_t *counters, int ncounters);
+
+/* pcg_ckpt_save_ex and pcg_ckpt_load_ex without counters. */
 int pcg_ckpt_save(const char *path, const char *model,
 		  const pcg_param_info *info, int nparams, int real_size,
 		  const void *data);
-
-/*
- * Load into `data`, checking magic, model name, scalar type, every
- * parameter's name and shape, the length and a checksum before anything
- * is written to `data`: on any error `data` is left untouched.
- */
 int pcg_ckpt_load(const char *path, const char *model,
 		  const pcg_param_info *info, int nparams, int real_size,
 		  void *data);

@@ -684,7 +684,7 @@ static pcg_param_info
 param(const char *name, int rank, const int *dims, int init, double a,
       double b)
 {
-	pcg_param_info p = {name, rank, {0}, 0, 1, init, a, b, 0, 0};
+	pcg_param_info p = {name, rank, {0}, 0, 1, init, a, b, 0, 0, 1};
 
 	for (int i = 0; i < rank; i++) {
 		p.dims[i] = dims[i];
@@ -901,12 +901,12 @@ Test(init, streams)
 
 /*
  * The small model of the checkpoint tests: "mlp" with W[3][2], b[3] and a
- * scalar s, a dense array of 10 reals.
+ * scalar s, a dense array of 10 reals, all three trainable.
  */
 static const pcg_param_info small_info[3] = {
-	{"W", 2, {3, 2}, 0, 6, PCG_INIT_XAVIER, 0, 0, 0, 0},
-	{"b", 1, {3}, 6, 3, PCG_INIT_ZEROS, 0, 0, 0, 0},
-	{"s", 0, {0}, 9, 1, PCG_INIT_ONES, 0, 0, 0, 0},
+	{"W", 2, {3, 2}, 0, 6, PCG_INIT_XAVIER, 0, 0, 0, 0, 1},
+	{"b", 1, {3}, 6, 3, PCG_INIT_ZEROS, 0, 0, 0, 0, 1},
+	{"s", 0, {0}, 9, 1, PCG_INIT_ONES, 0, 0, 0, 0, 1},
 };
 
 enum { SMALL_N = 10 };
@@ -1026,8 +1026,9 @@ write_file(const char *path, const void *buf, size_t n)
  */
 enum byte_kind {
 	KIND_MAGIC,  /* magic and version: damage reads as not a checkpoint */
-	KIND_LAYOUT, /* real size, lengths, counts, ranks, dims */
-	KIND_DATA,   /* names, payload, hash: damage only the hash can see */
+	KIND_LAYOUT, /* real size, lengths, counts, ranks, dims, flags */
+	KIND_DATA,   /* names, counters, payload, hash: damage only the hash
+			can see */
 };
 
 typedef struct encoder {
@@ -1062,22 +1063,38 @@ enc_str(encoder *e, const char *s)
 	enc_bytes(e, s, strlen(s), KIND_DATA);
 }
 
+/* What encode_ckpt writes beyond the small model's parameters. */
+typedef struct enc_opts {
+	int version;             /* 1 or 2 */
+	int ncounters;           /* version 2 */
+	const uint64_t *counters;
+	const uint32_t *flags;   /* version 2: per record; NULL: all 1 */
+} enc_opts;
+
 static void
-encode_small(encoder *e, const char *model, int real_size, const void *data)
+encode_ckpt(encoder *e, const enc_opts *o, const char *model,
+	    int real_size, const void *data)
 {
 	uint64_t h = UINT64_C(0xcbf29ce484222325);
 
 	e->n = 0;
 	enc_bytes(e, "PCGCKPT", 8, KIND_MAGIC);
-	enc_le(e, 1, 4, KIND_MAGIC);
+	enc_le(e, (uint64_t)o->version, 4, KIND_MAGIC);
 	enc_le(e, (uint64_t)real_size, 4, KIND_LAYOUT);
 	enc_str(e, model);
+	if (o->version >= 2) {
+		enc_le(e, (uint64_t)o->ncounters, 4, KIND_LAYOUT);
+		for (int k = 0; k < o->ncounters; k++)
+			enc_le(e, o->counters[k], 8, KIND_DATA);
+	}
 	enc_le(e, 3, 4, KIND_LAYOUT);
 	for (int q = 0; q < 3; q++) {
 		enc_str(e, small_info[q].name);
 		enc_le(e, (uint64_t)small_info[q].rank, 4, KIND_LAYOUT);
 		for (int d = 0; d < small_info[q].rank; d++)
 			enc_le(e, (uint64_t)small_info[q].dims[d], 4, KIND_LAYOUT);
+		if (o->version >= 2)
+			enc_le(e, o->flags ? o->flags[q] : 1, 4, KIND_LAYOUT);
 	}
 	for (int i = 0; i < SMALL_N; i++) {
 		uint64_t bits = 0;
@@ -1099,23 +1116,47 @@ encode_small(encoder *e, const char *model, int real_size, const void *data)
 	enc_le(e, h, 8, KIND_DATA);
 }
 
+/* The file pcg_ckpt_save writes: version 2, no counters, all trainable. */
+static void
+encode_small(encoder *e, const char *model, int real_size, const void *data)
+{
+	enc_opts o = {2, 0, NULL, NULL};
+
+	encode_ckpt(e, &o, model, real_size, data);
+}
+
 /*
- * Load into a destination filled with a pattern; return the error and
- * whether the destination kept every byte.
+ * Load into a destination and ncounters counters filled with a pattern;
+ * return the error and whether they kept every byte.
  */
+static int
+load_untouched_ex(const char *path, const char *model,
+		  const pcg_param_info *info, int nparams, int real_size,
+		  int ncounters, int *untouched)
+{
+	unsigned char dst[SMALL_N * 8 + 64], before[sizeof dst];
+	uint64_t cnt[4], cnt0[4];
+	int err;
+
+	cr_assert(ncounters <= 4, "expected at most 4 counters");
+	memset(dst, 0xa5, sizeof dst);
+	memcpy(before, dst, sizeof dst);
+	memset(cnt, 0x5a, sizeof cnt);
+	memcpy(cnt0, cnt, sizeof cnt);
+	err = pcg_ckpt_load_ex(path, model, info, nparams, real_size, dst, cnt,
+			       ncounters);
+	*untouched = memcmp(dst, before, sizeof dst) == 0 &&
+		     memcmp(cnt, cnt0, sizeof cnt) == 0;
+	return err;
+}
+
 static int
 load_untouched(const char *path, const char *model,
 	       const pcg_param_info *info, int nparams, int real_size,
 	       int *untouched)
 {
-	unsigned char dst[SMALL_N * 8 + 64], before[sizeof dst];
-	int err;
-
-	memset(dst, 0xa5, sizeof dst);
-	memcpy(before, dst, sizeof dst);
-	err = pcg_ckpt_load(path, model, info, nparams, real_size, dst);
-	*untouched = memcmp(dst, before, sizeof dst) == 0;
-	return err;
+	return load_untouched_ex(path, model, info, nparams, real_size, 0,
+				 untouched);
 }
 
 Test(ckpt, round_trip_float_bit_exact)
@@ -1168,9 +1209,9 @@ Test(ckpt, round_trip_large)
 	tmpdir t = tmpdir_make();
 	char path[128];
 	pcg_param_info info[3] = {
-		{"conv.w", 4, {16, 8, 3, 3}, 0, 1152, PCG_INIT_HE, 0, 0, 0, 0},
-		{"empty", 2, {0, 5}, 1152, 0, PCG_INIT_ZEROS, 0, 0, 0, 0},
-		{"fc", 2, {300, 7}, 1152, 2100, PCG_INIT_XAVIER, 0, 0, 0, 0},
+		{"conv.w", 4, {16, 8, 3, 3}, 0, 1152, PCG_INIT_HE, 0, 0, 0, 0, 1},
+		{"empty", 2, {0, 5}, 1152, 0, PCG_INIT_ZEROS, 0, 0, 0, 0, 1},
+		{"fc", 2, {300, 7}, 1152, 2100, PCG_INIT_XAVIER, 0, 0, 0, 0, 0},
 	};
 	double *v = xcalloc(3252, sizeof *v), *w = xcalloc(3252, sizeof *w);
 	uint64_t s = 1;
@@ -1225,6 +1266,16 @@ Test(ckpt, format_matches_description)
 	tmpdir_remove(&t);
 }
 
+/* The files the damage tests cut and flip: version 2 without and with
+ * counters, and version 1. */
+static const uint64_t two_counters[2] = {UINT64_C(12345),
+					 UINT64_C(0xfedcba9876543210)};
+static const enc_opts damage_files[3] = {
+	{2, 0, NULL, NULL},
+	{2, 2, two_counters, NULL},
+	{1, 0, NULL, NULL},
+};
+
 /* Every truncation of a valid file is rejected, nothing written. */
 Test(ckpt, every_truncation)
 {
@@ -1234,34 +1285,45 @@ Test(ckpt, every_truncation)
 	encoder e;
 
 	small_values_f(v);
-	encode_small(&e, "mlp", 4, v);
 	tmpdir_file(&t, "cut.ckpt", path, sizeof path);
-	for (size_t len = 0; len < e.n; len++) {
-		int untouched, err;
+	for (int f = 0; f < 3; f++) {
+		const enc_opts *o = &damage_files[f];
 
-		write_file(path, e.b, len);
-		err = load_untouched(path, "mlp", small_info, 3, 4, &untouched);
-		cr_assert(err == PCG_CKPT_EFORMAT,
-			  "expected EFORMAT for the file cut to %zu of %zu bytes, "
-			  "got %d (%s)", len, e.n, err, pcg_ckpt_strerror(err));
-		cr_assert(untouched, "expected the destination untouched after "
-				     "loading a file cut to %zu bytes", len);
+		encode_ckpt(&e, o, "mlp", 4, v);
+		for (size_t len = 0; len < e.n; len++) {
+			int untouched, err;
+
+			write_file(path, e.b, len);
+			err = load_untouched_ex(path, "mlp", small_info, 3, 4,
+						o->ncounters, &untouched);
+			cr_assert(err == PCG_CKPT_EFORMAT,
+				  "expected EFORMAT for the version %d file cut "
+				  "to %zu of %zu bytes, got %d (%s)",
+				  o->version, len, e.n, err,
+				  pcg_ckpt_strerror(err));
+			cr_assert(untouched, "expected the destination "
+					     "untouched after loading a file cut "
+					     "to %zu bytes", len);
+		}
+		/* Negative control: the whole file loads. */
+		write_file(path, e.b, e.n);
+		int untouched, err = load_untouched_ex(path, "mlp", small_info,
+						       3, 4, o->ncounters,
+						       &untouched);
+		cr_assert(err == PCG_CKPT_OK && !untouched,
+			  "expected the uncut version %d file to load and fill "
+			  "the destination, got %s", o->version,
+			  pcg_ckpt_strerror(err));
 	}
-	/* Negative control: the whole file loads. */
-	write_file(path, e.b, e.n);
-	int untouched, err = load_untouched(path, "mlp", small_info, 3, 4,
-					    &untouched);
-	cr_assert(err == PCG_CKPT_OK && !untouched,
-		  "expected the uncut file to load and fill the destination, "
-		  "got %s", pcg_ckpt_strerror(err));
 	tmpdir_remove(&t);
 }
 
 /*
  * Damage one byte at every position, by two masks.  In the magic or the
- * version: EFORMAT.  In a name, the payload or the hash: ECORRUPT.  In a
- * length, count, rank or dim the layout may no longer fit the file
- * (EFORMAT) or still fit it (ECORRUPT).  Never success, nothing written.
+ * version: EFORMAT.  In a name, a counter, the payload or the hash:
+ * ECORRUPT.  In a length, count, rank, dim or flags the layout may no
+ * longer fit the file (EFORMAT) or still fit it (ECORRUPT).  Never
+ * success, nothing written.
  */
 Test(ckpt, every_flipped_byte)
 {
@@ -1273,38 +1335,194 @@ Test(ckpt, every_flipped_byte)
 	int corrupt = 0;
 
 	small_values_d(v);
-	encode_small(&e, "mlp", 8, v);
 	tmpdir_file(&t, "flip.ckpt", path, sizeof path);
-	for (int m = 0; m < 2; m++) {
-		for (size_t pos = 0; pos < e.n; pos++) {
-			unsigned char bad[sizeof e.b];
-			int untouched, err, ok;
+	for (int f = 0; f < 3; f++) {
+		const enc_opts *o = &damage_files[f];
 
-			memcpy(bad, e.b, e.n);
-			bad[pos] ^= masks[m];
-			write_file(path, bad, e.n);
-			err = load_untouched(path, "mlp", small_info, 3, 8,
-					     &untouched);
-			if (e.kind[pos] == KIND_MAGIC)
-				ok = err == PCG_CKPT_EFORMAT;
-			else if (e.kind[pos] == KIND_DATA)
-				ok = err == PCG_CKPT_ECORRUPT;
-			else
-				ok = err == PCG_CKPT_EFORMAT ||
-				     err == PCG_CKPT_ECORRUPT;
-			corrupt += err == PCG_CKPT_ECORRUPT;
-			cr_assert(ok, "expected %s for byte %zu ^ 0x%02x (kind %d), "
-				      "got %d (%s)",
-				  e.kind[pos] == KIND_MAGIC  ? "EFORMAT"
-				  : e.kind[pos] == KIND_DATA ? "ECORRUPT"
-							     : "EFORMAT or ECORRUPT",
-				  pos, masks[m], e.kind[pos], err,
-				  pcg_ckpt_strerror(err));
-			cr_assert(untouched, "expected the destination untouched "
-					     "after damage at byte %zu", pos);
+		encode_ckpt(&e, o, "mlp", 8, v);
+		for (int m = 0; m < 2; m++) {
+			for (size_t pos = 0; pos < e.n; pos++) {
+				unsigned char bad[sizeof e.b];
+				int untouched, err, ok;
+
+				memcpy(bad, e.b, e.n);
+				bad[pos] ^= masks[m];
+				write_file(path, bad, e.n);
+				err = load_untouched_ex(path, "mlp", small_info,
+							3, 8, o->ncounters,
+							&untouched);
+				if (e.kind[pos] == KIND_MAGIC)
+					ok = err == PCG_CKPT_EFORMAT;
+				else if (e.kind[pos] == KIND_DATA)
+					ok = err == PCG_CKPT_ECORRUPT;
+				else
+					ok = err == PCG_CKPT_EFORMAT ||
+					     err == PCG_CKPT_ECORRUPT;
+				corrupt += err == PCG_CKPT_ECORRUPT;
+				cr_assert(ok, "expected %s for byte %zu ^ 0x%02x "
+					      "(kind %d) of the version %d file, "
+					      "got %d (%s)",
+					  e.kind[pos] == KIND_MAGIC ? "EFORMAT"
+					  : e.kind[pos] == KIND_DATA
+						  ? "ECORRUPT"
+						  : "EFORMAT or ECORRUPT",
+					  pos, masks[m], e.kind[pos], o->version,
+					  err, pcg_ckpt_strerror(err));
+				cr_assert(untouched, "expected the destination "
+						     "untouched after damage at "
+						     "byte %zu", pos);
+			}
 		}
 	}
 	cr_assert(corrupt > 0, "expected some damage to be caught by the hash");
+	tmpdir_remove(&t);
+}
+
+/* A version 1 file (no counters, no flags) still loads, bit-exact. */
+Test(ckpt, version1_loads)
+{
+	tmpdir t = tmpdir_make();
+	char path[128];
+	float v[SMALL_N], w[SMALL_N];
+	uint64_t cnt = 99;
+	enc_opts v1 = {1, 0, NULL, NULL};
+	encoder e;
+	int untouched, err;
+
+	small_values_f(v);
+	encode_ckpt(&e, &v1, "mlp", 4, v);
+	tmpdir_file(&t, "v1.ckpt", path, sizeof path);
+	write_file(path, e.b, e.n);
+	memset(w, 0, sizeof w);
+	err = pcg_ckpt_load(path, "mlp", small_info, 3, 4, w);
+	cr_assert(err == PCG_CKPT_OK && memcmp(v, w, sizeof v) == 0,
+		  "expected a version 1 file to load bit-exact, got %s",
+		  pcg_ckpt_strerror(err));
+
+	/* it holds no counters, and only trainable parameters */
+	err = pcg_ckpt_load_ex(path, "mlp", small_info, 3, 4, w, &cnt, 1);
+	cr_assert(err == PCG_CKPT_ECOUNTERS && cnt == 99,
+		  "expected ECOUNTERS asking a version 1 file for a counter, "
+		  "got %s", pcg_ckpt_strerror(err));
+	pcg_param_info info[3];
+	memcpy(info, small_info, sizeof info);
+	info[1].trainable = 0;
+	err = load_untouched(path, "mlp", info, 3, 4, &untouched);
+	cr_assert(err == PCG_CKPT_ESHAPE && untouched,
+		  "expected ESHAPE loading a version 1 file into a model with "
+		  "a buffer, got %s", pcg_ckpt_strerror(err));
+
+	/* saved again, it is the version 2 file */
+	cr_assert(pcg_ckpt_save(path, "mlp", small_info, 3, 4, w) == 0,
+		  "expected save to succeed");
+	unsigned char got[2048];
+	size_t n = read_file(path, got, sizeof got);
+	encode_small(&e, "mlp", 4, v);
+	cr_assert(n == e.n && memcmp(got, e.b, n) == 0,
+		  "expected a loaded version 1 file to save as version 2");
+	tmpdir_remove(&t);
+}
+
+/* Counters go through save and load exactly, and their number must agree. */
+Test(ckpt, counters_round_trip)
+{
+	tmpdir t = tmpdir_make();
+	char path[128];
+	double v[SMALL_N], w[SMALL_N];
+	uint64_t in[3] = {0, UINT64_MAX, UINT64_C(0x0123456789abcdef)};
+	uint64_t out[3] = {1, 2, 3};
+	unsigned char got[2048];
+	enc_opts three = {2, 3, in, NULL};
+	encoder e;
+	size_t n;
+	int untouched, err;
+
+	small_values_d(v);
+	tmpdir_file(&t, "c.ckpt", path, sizeof path);
+	err = pcg_ckpt_save_ex(path, "mlp", small_info, 3, 8, v, in, 3);
+	cr_assert(err == PCG_CKPT_OK, "expected save_ex to succeed, got %s",
+		  pcg_ckpt_strerror(err));
+	n = read_file(path, got, sizeof got);
+	encode_ckpt(&e, &three, "mlp", 8, v);
+	cr_assert(n == e.n && memcmp(got, e.b, n) == 0,
+		  "expected the file with counters to be the documented format");
+	err = pcg_ckpt_load_ex(path, "mlp", small_info, 3, 8, w, out, 3);
+	cr_assert(err == PCG_CKPT_OK && memcmp(v, w, sizeof v) == 0 &&
+			  memcmp(in, out, sizeof in) == 0,
+		  "expected counters and values back exactly, got %s",
+		  pcg_ckpt_strerror(err));
+
+	for (int k = 0; k <= 4; k += 2) {
+		err = load_untouched_ex(path, "mlp", small_info, 3, 8, k,
+					&untouched);
+		cr_assert(err == PCG_CKPT_ECOUNTERS && untouched,
+			  "expected ECOUNTERS loading 3 counters as %d, got %s",
+			  k, pcg_ckpt_strerror(err));
+	}
+	/* the file's other checks come first */
+	err = load_untouched_ex(path, "mlp", small_info, 3, 4, 0, &untouched);
+	cr_assert(err == PCG_CKPT_EREAL && untouched,
+		  "expected EREAL before ECOUNTERS, got %s",
+		  pcg_ckpt_strerror(err));
+	err = pcg_ckpt_save_ex(path, "mlp", small_info, 3, 8, v, NULL, 1);
+	cr_assert(err == PCG_CKPT_EARG, "expected EARG for a counter without "
+					"an array, got %s", pcg_ckpt_strerror(err));
+	err = pcg_ckpt_load_ex(path, "mlp", small_info, 3, 8, w, out, -1);
+	cr_assert(err == PCG_CKPT_EARG, "expected EARG for -1 counters, got %s",
+		  pcg_ckpt_strerror(err));
+	tmpdir_remove(&t);
+}
+
+/*
+ * A parameter saved as a buffer (trainable 0) does not load as a
+ * trainable one, nor the other way round: a model with different buffers
+ * is rejected.  Flags beyond bit 0 are not a checkpoint.
+ */
+Test(ckpt, flags)
+{
+	tmpdir t = tmpdir_make();
+	char path[128];
+	float v[SMALL_N];
+	pcg_param_info buf[3];
+	static const uint32_t unknown[3] = {1, 3, 1};
+	enc_opts o = {2, 0, NULL, unknown};
+	encoder e;
+	int untouched, err;
+
+	small_values_f(v);
+	memcpy(buf, small_info, sizeof buf);
+	buf[2].trainable = 0; /* s is a buffer */
+	tmpdir_file(&t, "f.ckpt", path, sizeof path);
+
+	cr_assert(pcg_ckpt_save(path, "mlp", buf, 3, 4, v) == 0,
+		  "expected save to succeed");
+	err = load_untouched(path, "mlp", buf, 3, 4, &untouched);
+	cr_assert(err == PCG_CKPT_OK && !untouched,
+		  "expected the control load to succeed, got %s",
+		  pcg_ckpt_strerror(err));
+	err = load_untouched(path, "mlp", small_info, 3, 4, &untouched);
+	cr_assert(err == PCG_CKPT_ESHAPE && untouched,
+		  "expected ESHAPE loading a buffer as a parameter, got %s",
+		  pcg_ckpt_strerror(err));
+
+	cr_assert(pcg_ckpt_save(path, "mlp", small_info, 3, 4, v) == 0,
+		  "expected save to succeed");
+	err = load_untouched(path, "mlp", buf, 3, 4, &untouched);
+	cr_assert(err == PCG_CKPT_ESHAPE && untouched,
+		  "expected ESHAPE loading a parameter as a buffer, got %s",
+		  pcg_ckpt_strerror(err));
+
+	encode_ckpt(&e, &o, "mlp", 4, v);
+	write_file(path, e.b, e.n);
+	err = load_untouched(path, "mlp", small_info, 3, 4, &untouched);
+	cr_assert(err == PCG_CKPT_EFORMAT && untouched,
+		  "expected EFORMAT for an unknown flag, got %s",
+		  pcg_ckpt_strerror(err));
+
+	buf[0].trainable = 2;
+	err = pcg_ckpt_save(path, "mlp", buf, 3, 4, v);
+	cr_assert(err == PCG_CKPT_EARG, "expected EARG for trainable = 2, got %s",
+		  pcg_ckpt_strerror(err));
 	tmpdir_remove(&t);
 }
 
@@ -1316,7 +1534,8 @@ Test(ckpt, rank_over_max)
 	encoder e = {.n = 0};
 	uint64_t h = UINT64_C(0xcbf29ce484222325);
 	float one = 1;
-	pcg_param_info info[1] = {{"x", 8, {1, 1, 1, 1, 1, 1, 1, 1}, 0, 1, 0, 0, 0, 0, 0}};
+	pcg_param_info info[1] = {
+		{"x", 8, {1, 1, 1, 1, 1, 1, 1, 1}, 0, 1, 0, 0, 0, 0, 0, 1}};
 	unsigned char dst[64], before[64];
 	int err;
 
@@ -1502,7 +1721,7 @@ Test(ckpt, bad_arguments)
 
 Test(ckpt, strerror_messages)
 {
-	for (int e = PCG_CKPT_OK; e <= PCG_CKPT_EARG; e++) {
+	for (int e = PCG_CKPT_OK; e <= PCG_CKPT_ECOUNTERS; e++) {
 		const char *m = pcg_ckpt_strerror(e);
 
 		cr_assert(m && *m, "expected a message for error %d", e);
@@ -1552,7 +1771,7 @@ check_failed_save(const tmpdir *t, const char *path)
 {
 	unsigned char before[2048], after[2048];
 	float v[SMALL_N], big[3000] = {0};
-	pcg_param_info info[1] = {{"big", 1, {3000}, 0, 3000, 0, 0, 0, 0, 0}};
+	pcg_param_info info[1] = {{"big", 1, {3000}, 0, 3000, 0, 0, 0, 0, 0, 1}};
 	char other[256];
 	size_t n0, n1;
 	int err, n;

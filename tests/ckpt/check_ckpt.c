@@ -3,7 +3,11 @@
  * is bit-exact; a truncated file, a corrupted byte, a file of another model,
  * of another shape or of the other scalar type is rejected with the right
  * error and leaves the parameters untouched; saving over a checkpoint
- * replaces it whole and leaves no temporary file.  Prints TAP.
+ * replaces it whole and leaves no temporary file.  A file of format
+ * version 1 (the same file without counters and flags, made here from
+ * the documented format) still loads; a record flagged as a buffer is
+ * rejected; counters saved with pcg_ckpt_save_ex come back with
+ * pcg_ckpt_load_ex and make P_load refuse the file.  Prints TAP.
  *
  * Built with four generated models: a (digits, float), b (digits, double),
  * c (rnn, float: another model), m1 / m2 (mlp with H = 256 / 128, float:
@@ -89,6 +93,68 @@ load_untouched(const char *path, int *untouched)
 	return r;
 }
 
+/* Little-endian u32 at b. */
+static uint32_t
+le32(const unsigned char *b)
+{
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
+	       (uint32_t)b[3] << 24;
+}
+
+static void
+put_le32(unsigned char *b, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		b[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* Replace the last 8 bytes of d[0..n) by the FNV-1a hash of the rest. */
+static void
+rehash(unsigned char *d, long n)
+{
+	uint64_t h = UINT64_C(0xcbf29ce484222325);
+	for (long i = 0; i < n - 8; i++) {
+		h ^= d[i];
+		h *= UINT64_C(0x100000001b3);
+	}
+	for (int b = 0; b < 8; b++)
+		d[n - 8 + b] = (unsigned char)(h >> (8 * b));
+}
+
+/*
+ * The version 1 form of the version 2 file in[0..n): the same without the
+ * counters and the records' flags (see pcg_ckpt.c).  Returns its length;
+ * *flags_at gets the offset in `in` of the first record's flags.
+ */
+static long
+to_version1(const unsigned char *in, long n, unsigned char *out,
+	    long *flags_at)
+{
+	long i = 20 + le32(in + 16), o;           /* after the model name */
+	memcpy(out, in, (size_t)i);
+	put_le32(out + 8, 1);
+	o = i;
+	i += 4 + 8 * (long)le32(in + i);          /* skip the counters */
+	uint32_t np = le32(in + i);
+	memcpy(out + o, in + i, 4);
+	i += 4;
+	o += 4;
+	for (uint32_t q = 0; q < np; q++) {
+		long len = 4 + le32(in + i);      /* name */
+		len += 4 + 4 * (long)le32(in + i + len); /* rank, dims */
+		memcpy(out + o, in + i, (size_t)len);
+		i += len;
+		o += len;
+		if (q == 0)
+			*flags_at = i;
+		i += 4;                           /* flags */
+	}
+	memcpy(out + o, in + i, (size_t)(n - i));
+	o += n - i;
+	rehash(out, o);
+	return o;
+}
+
 static int
 temp_files(const char *dir)
 {
@@ -164,6 +230,55 @@ main(void)
 	}
 	ok(bad == 0 && touched == 0,
 	   "a flipped byte anywhere is rejected and leaves p untouched", -1);
+
+	/* format version 1 still loads, bit-exact */
+	{
+		static unsigned char v1[1 << 16];
+		long flags_at = -1, n1 = to_version1(file, n, v1, &flags_at);
+		char t[256];
+		snprintf(t, sizeof t, "%s/v1.ckpt", dir);
+		write_all(t, v1, n1);
+		ok(n1 == n - 4 - 4 * A_NUM_PARAMS && a_load(&q, t) == 0 &&
+			   memcmp(&p, &q, sizeof p) == 0,
+		   "a file of format version 1 loads bit-exact", n1);
+
+		/* the first record flagged as a buffer: ESHAPE */
+		static unsigned char fl[1 << 16];
+		memcpy(fl, file, (size_t)n);
+		put_le32(fl + flags_at, 0);
+		rehash(fl, n);
+		write_all(t, fl, n);
+		int u1, r1 = load_untouched(t, &u1);
+		ok(r1 == PCG_CKPT_ESHAPE && u1,
+		   "a record flagged as a buffer, not a parameter: ESHAPE", r1);
+		/* control: the same edit back to 1 loads */
+		put_le32(fl + flags_at, 1);
+		rehash(fl, n);
+		write_all(t, fl, n);
+		ok(load_untouched(t, &u1) == 0 && !u1,
+		   "control: the file with its flag restored loads", -1);
+	}
+
+	/* counters: an optimizer-style checkpoint of the same parameters */
+	{
+		char t[256], model[64];
+		uint64_t in[2] = {41, UINT64_C(1) << 63}, out[2] = {0, 0};
+		uint32_t len = le32(file + 16);
+		snprintf(t, sizeof t, "%s/cnt.ckpt", dir);
+		snprintf(model, sizeof model, "%.*s", (int)len,
+			 (const char *)file + 20);
+		int r1 = pcg_ckpt_save_ex(t, model, a_param_info, A_NUM_PARAMS,
+					  (int)sizeof(float), &p, in, 2);
+		static a_params r;
+		int r2 = pcg_ckpt_load_ex(t, model, a_param_info, A_NUM_PARAMS,
+					  (int)sizeof(float), &r, out, 2);
+		ok(r1 == 0 && r2 == 0 && memcmp(&p, &r, sizeof p) == 0 &&
+			   out[0] == in[0] && out[1] == in[1],
+		   "counters and parameters round-trip (pcg_ckpt_save_ex)", r2);
+		int u1, r3 = load_untouched(t, &u1);
+		ok(r3 == PCG_CKPT_ECOUNTERS && u1,
+		   "P_load refuses a file with counters: ECOUNTERS", r3);
+	}
 
 	int u;
 	c_init(&pc, 4);

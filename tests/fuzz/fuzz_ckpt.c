@@ -10,7 +10,8 @@
  *
  * Beyond the sanitizers, the target checks the contract of P_load: on
  * failure the parameters are left untouched, and on success what was
- * loaded saves back to the very same bytes.
+ * loaded saves back to the very same bytes (a file of format version 1,
+ * which P_save does not write, to a file that loads the same values).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
@@ -57,12 +58,20 @@ same_file(const char *p, const uint8_t *data, size_t size)
 	fclose(f);
 }
 
+/* Whether data is a file of format version 1 (P_save writes 2). */
+static int
+version1(const uint8_t *data, size_t size)
+{
+	return size >= 12 && data[8] == 1 && !data[9] && !data[10] &&
+	       !data[11];
+}
+
 /* Load the file at path into both models; check the contract. */
 static void
 load_both(const uint8_t *data, size_t size)
 {
-	ckf_params pf, pf0;
-	ckd_params pd, pd0;
+	ckf_params pf, pf0, pf1;
+	ckd_params pd, pd0, pd1;
 	memset(&pf0, 0xa5, sizeof pf0);
 	memset(&pd0, 0x5a, sizeof pd0);
 	pf = pf0;
@@ -73,7 +82,11 @@ load_both(const uint8_t *data, size_t size)
 	} else {
 		if (ckf_save(&pf, back) != 0)
 			fail("ckf_save failed");
-		same_file(back, data, size);
+		if (!version1(data, size))
+			same_file(back, data, size);
+		else if (ckf_load(&pf1, back) != 0 ||
+			 memcmp(&pf, &pf1, sizeof pf) != 0)
+			fail("a loaded version 1 file saves to other values");
 	}
 	if (ckd_load(&pd, path) != 0) {
 		if (memcmp(&pd, &pd0, sizeof pd) != 0)
@@ -81,7 +94,11 @@ load_both(const uint8_t *data, size_t size)
 	} else {
 		if (ckd_save(&pd, back) != 0)
 			fail("ckd_save failed");
-		same_file(back, data, size);
+		if (!version1(data, size))
+			same_file(back, data, size);
+		else if (ckd_load(&pd1, back) != 0 ||
+			 memcmp(&pd, &pd1, sizeof pd) != 0)
+			fail("a loaded version 1 file saves to other values");
 	}
 }
 
