@@ -2,8 +2,8 @@
  * pcg_kernels.c — the kernels of pcc's operations (element-wise updates,
  * softmax and layer normalisation along an axis, reductions, permutations,
  * slices, concatenation, triangular masks, im2col with dilation, pooling,
- * embeddings and the losses) for float and double.  What each computes is
- * documented in pcg_runtime.h.
+ * embeddings, the losses, batch normalisation and dropout masks) for float
+ * and double.  What each computes is documented in pcg_runtime.h.
  *
  * The kernels are written once, for a scalar type, in pcg_kernels_tmpl.h,
  * which this file includes once for float (pcg_NAME_f) and once for
