@@ -2,9 +2,10 @@
  * pcg_kernels.c — the kernels of pcc's operations (element-wise updates,
  * softmax and layer normalisation along an axis, reductions, permutations,
  * slices, concatenation, triangular masks, im2col with dilation, pooling,
- * embeddings and the losses) and the optimizers' update for float and
- * double, and the check of an optimizer's hyper-parameters.  What each
- * computes is documented in pcg_runtime.h.
+ * embeddings, the losses, batch normalisation and dropout masks) and
+ * the optimizers' update for float and double, and the check of an
+ * optimizer's hyper-parameters.  What each computes is documented in
+ * pcg_runtime.h.
  *
  * The kernels are written once, for a scalar type, in pcg_kernels_tmpl.h,
  * which this file includes once for float (pcg_NAME_f) and once for

@@ -1212,4 +1212,170 @@ SFX(pcg_opt_update)(const pcg_optim *c, int64_t t, size_t n, REAL *p,
 	else
 		SFX(opt_sgd)(c, t, n, p, g, m);
 	return 0;
+/* ------------------------------------------ batch statistics, dropout */
+
+/* The offset of element (b, c, 0) of an [n][C][S] view. */
+static inline ptrdiff_t
+SFX(bn_at)(int b, int C, int S, int c)
+{
+	return ((ptrdiff_t)b * C + c) * S;
+}
+
+void
+SFX(pcg_bn_train)(int n, int C, int S, REAL eps, REAL *restrict y,
+		  REAL *restrict mean, REAL *restrict var,
+		  const REAL *restrict x)
+{
+	REAL M = (REAL)((ptrdiff_t)n * S);
+
+	for (int c = 0; c < C; c++) {
+		REAL m = 0, v = 0;
+
+		for (int b = 0; b < n; b++) {
+			const REAL *xr = x + SFX(bn_at)(b, C, S, c);
+
+			for (int s = 0; s < S; s++)
+				m += xr[s];
+		}
+		m /= M;
+		for (int b = 0; b < n; b++) {
+			const REAL *xr = x + SFX(bn_at)(b, C, S, c);
+
+			for (int s = 0; s < S; s++)
+				v += (xr[s] - m) * (xr[s] - m);
+		}
+		v /= M;
+		mean[c] = m;
+		var[c] = v;
+		REAL inv = (REAL)1 / SQRT(v + eps);
+		for (int b = 0; b < n; b++) {
+			const REAL *xr = x + SFX(bn_at)(b, C, S, c);
+			REAL *yr = y + SFX(bn_at)(b, C, S, c);
+
+			for (int s = 0; s < S; s++)
+				yr[s] = (xr[s] - m) * inv;
+		}
+	}
+}
+
+void
+SFX(pcg_bn_eval)(int n, int C, int S, REAL eps, REAL *restrict y,
+		 const REAL *restrict rmean, const REAL *restrict rvar,
+		 const REAL *restrict x)
+{
+	for (int c = 0; c < C; c++) {
+		REAL m = rmean[c], inv = (REAL)1 / SQRT(rvar[c] + eps);
+
+		for (int b = 0; b < n; b++) {
+			const REAL *xr = x + SFX(bn_at)(b, C, S, c);
+			REAL *yr = y + SFX(bn_at)(b, C, S, c);
+
+			for (int s = 0; s < S; s++)
+				yr[s] = (xr[s] - m) * inv;
+		}
+	}
+}
+
+void
+SFX(pcg_bn_vjp)(int n, int C, int S, REAL eps, int acc, REAL *restrict dx,
+		const REAL *restrict dy, const REAL *restrict y,
+		const REAL *restrict var)
+{
+	REAL M = (REAL)((ptrdiff_t)n * S);
+
+	for (int c = 0; c < C; c++) {
+		REAL mg = 0, mgy = 0;
+
+		for (int b = 0; b < n; b++) {
+			ptrdiff_t at = SFX(bn_at)(b, C, S, c);
+			const REAL *yr = y + at, *gr = dy + at;
+
+			for (int s = 0; s < S; s++) {
+				mg += gr[s];
+				mgy += gr[s] * yr[s];
+			}
+		}
+		mg /= M;
+		mgy /= M;
+		REAL inv = (REAL)1 / SQRT(var[c] + eps);
+		for (int b = 0; b < n; b++) {
+			ptrdiff_t at = SFX(bn_at)(b, C, S, c);
+			const REAL *yr = y + at, *gr = dy + at;
+			REAL *dr = dx + at;
+
+			for (int s = 0; s < S; s++) {
+				REAL g = (gr[s] - mg - yr[s] * mgy) * inv;
+
+				dr[s] = acc ? dr[s] + g : g;
+			}
+		}
+	}
+}
+
+void
+SFX(pcg_bn_eval_vjp)(int n, int C, int S, REAL eps, int acc,
+		     REAL *restrict dx, const REAL *restrict dy,
+		     const REAL *restrict rvar)
+{
+	for (int c = 0; c < C; c++) {
+		REAL inv = (REAL)1 / SQRT(rvar[c] + eps);
+
+		for (int b = 0; b < n; b++) {
+			ptrdiff_t at = SFX(bn_at)(b, C, S, c);
+			const REAL *gr = dy + at;
+			REAL *dr = dx + at;
+
+			for (int s = 0; s < S; s++) {
+				REAL g = gr[s] * inv;
+
+				dr[s] = acc ? dr[s] + g : g;
+			}
+		}
+	}
+}
+
+void
+SFX(pcg_bn_update)(int n, int C, int S, REAL momentum, REAL *restrict rmean,
+		   REAL *restrict rvar, const REAL *restrict mean,
+		   const REAL *restrict var)
+{
+	REAL M = (REAL)((ptrdiff_t)n * S);
+
+	for (int c = 0; c < C; c++) {
+		REAL uv = var[c] * M / (M - (REAL)1);
+
+		rmean[c] = momentum * mean[c] + ((REAL)1 - momentum) * rmean[c];
+		rvar[c] = momentum * uv + ((REAL)1 - momentum) * rvar[c];
+	}
+}
+
+void
+SFX(pcg_dropout_mask)(uint64_t key, uint64_t stream, size_t count, double p,
+		      REAL *restrict mask)
+{
+	/* 1 - p in double, as PyTorch's noise.div_(1 - p) with p a double;
+	 * then the division in REAL. */
+	REAL k = (REAL)1 / (REAL)(1.0 - p);
+
+	for (size_t i = 0; i < count; i++)
+		mask[i] = pcg_rng_at(key, stream, i) >= p ? k : (REAL)0;
+}
+
+void
+SFX(pcg_mul_mask)(size_t count, REAL *restrict y, const REAL *restrict x,
+		  const REAL *restrict mask)
+{
+	for (size_t i = 0; i < count; i++)
+		y[i] = x[i] * mask[i];
+}
+
+void
+SFX(pcg_mul_mask_vjp)(size_t count, int acc, REAL *restrict dx,
+		      const REAL *restrict dy, const REAL *restrict mask)
+{
+	for (size_t i = 0; i < count; i++) {
+		REAL g = dy[i] * mask[i];
+
+		dx[i] = acc ? dx[i] + g : g;
+	}
 }

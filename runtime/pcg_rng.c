@@ -2,7 +2,9 @@
  * pcg_rng.c — the runtime's random numbers: xoshiro256** (Blackman and
  * Vigna) seeded through splitmix64, uniform doubles with 53 random bits and
  * standard normals by Box-Muller.  The whole state is the pcg_rng the
- * caller passes; nothing is cached between calls.
+ * caller passes; nothing is cached between calls.  pcg_rng_at, for dropout
+ * masks, is counter-based instead: splitmix64's mixing applied to a key, a
+ * stream and a counter, with no state at all.
  */
 #include <math.h>
 
@@ -71,4 +73,22 @@ pcg_rng_normal(pcg_rng *r)
 	const double two_pi = 6.283185307179586476925286766559;
 
 	return sqrt(-2.0 * log(u1)) * cos(two_pi * u2);
+}
+
+/* splitmix64's output from state x (x itself is not advanced). */
+static uint64_t
+splitmix64_at(uint64_t x)
+{
+	return splitmix64(&x);
+}
+
+double
+pcg_rng_at(uint64_t key, uint64_t stream, uint64_t i)
+{
+	uint64_t h = splitmix64_at(key);
+
+	h = splitmix64_at(h ^ stream);
+	h = splitmix64_at(h ^ i);
+
+	return (double)(h >> 11) * 0x1.0p-53;
 }

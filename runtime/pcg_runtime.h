@@ -637,6 +637,97 @@ int pcg_opt_update_f(const pcg_optim *c, int64_t t, size_t n, float *p,
 		     const float *g, float *m, float *v);
 int pcg_opt_update_d(const pcg_optim *c, int64_t t, size_t n, double *p,
 		     const double *g, double *m, double *v);
+/* --- batch statistics and dropout */
+
+/*
+ * Batch normalisation without scale or shift (PyTorch's
+ * nn.BatchNorm1d/2d(affine=False), F.batch_norm).  x is viewed as
+ * [n][C][S]: n samples (the batch axis), C channels, S the product of the
+ * remaining axes (1 for a [C] vector per sample); element (b, c, s) is at
+ * x[(b C + c) S + s].  Channel c's statistics are over its M = n S
+ * elements, n, S >= 1; "in order" is b, then s; M is converted to REAL.
+ *
+ * Training: for each channel,
+ *     m = (sum of x in order) / M;
+ *     v = (sum of (x - m) * (x - m) in order) / M;
+ *     mean[c] = m;  var[c] = v  (the biased variance, which normalises);
+ *     inv = 1 / sqrt(v + eps);
+ *     y = (x - m) * inv.
+ * (The sums are in REAL, as pcg_layernorm's.)
+ */
+void pcg_bn_train_f(int n, int C, int S, float eps, float *y, float *mean,
+		    float *var, const float *x);
+void pcg_bn_train_d(int n, int C, int S, double eps, double *y,
+		    double *mean, double *var, const double *x);
+
+/* Evaluation: inv = 1 / sqrt(rvar[c] + eps); y = (x - rmean[c]) * inv. */
+void pcg_bn_eval_f(int n, int C, int S, float eps, float *y,
+		   const float *rmean, const float *rvar, const float *x);
+void pcg_bn_eval_d(int n, int C, int S, double eps, double *y,
+		   const double *rmean, const double *rvar, const double *x);
+
+/*
+ * VJP of pcg_bn_train from its output y and var: for each channel,
+ *     mg = (sum of dy in order) / M;  mgy = (sum of dy * y in order) / M;
+ *     inv = 1 / sqrt(var[c] + eps);
+ *     dx (+)= (dy - mg - y * mgy) * inv.
+ * (mean and var depend on x, and this is the derivative through them.)
+ */
+void pcg_bn_vjp_f(int n, int C, int S, float eps, int acc, float *dx,
+		  const float *dy, const float *y, const float *var);
+void pcg_bn_vjp_d(int n, int C, int S, double eps, int acc, double *dx,
+		  const double *dy, const double *y, const double *var);
+
+/* VJP of pcg_bn_eval: inv = 1 / sqrt(rvar[c] + eps); dx (+)= dy * inv. */
+void pcg_bn_eval_vjp_f(int n, int C, int S, float eps, int acc, float *dx,
+		       const float *dy, const float *rvar);
+void pcg_bn_eval_vjp_d(int n, int C, int S, double eps, int acc,
+		       double *dx, const double *dy, const double *rvar);
+
+/*
+ * The running statistics after a training step, PyTorch's rule (in the
+ * order of torch 1.13's CPU kernel), from pcg_bn_train's mean and var:
+ *     u = var[c] * M / (M - 1)  (the unbiased variance);
+ *     rmean[c] = momentum * mean[c] + (1 - momentum) * rmean[c];
+ *     rvar[c] = momentum * u + (1 - momentum) * rvar[c].
+ * M == 1 (one value per channel): var is 0 and u = 0 / 0, so rvar
+ * becomes NaN, as with torch.batch_norm (F.batch_norm and nn.BatchNorm
+ * refuse to train on one value per channel).
+ */
+void pcg_bn_update_f(int n, int C, int S, float momentum, float *rmean,
+		     float *rvar, const float *mean, const float *var);
+void pcg_bn_update_d(int n, int C, int S, double momentum, double *rmean,
+		     double *rvar, const double *mean, const double *var);
+
+/*
+ * Inverted dropout's mask (F.dropout in training), element i of the
+ * tensor being counter i of the stream pcg_rng_at(key, stream, .): for
+ * i < count, 0 <= p < 1,
+ *     mask[i] = pcg_rng_at(key, stream, i) >= p ? k : 0,
+ *     k = 1 / (REAL)(1.0 - p),
+ * the comparison and 1 - p in double, the division in REAL: the value
+ * of PyTorch's noise.bernoulli_(1 - p).div_(1 - p) in the tensor's dtype,
+ * so that x * mask in PyTorch gives pcg_mul_mask's bits.  p is a double
+ * in both versions: a float p would change k (p = 0.9f keeps 9.999998f,
+ * torch's float32 dropout with p = 0.9 keeps 10.0f).  p = 0 keeps
+ * everything (mask 1).
+ */
+void pcg_dropout_mask_f(uint64_t key, uint64_t stream, size_t count,
+			double p, float *mask);
+void pcg_dropout_mask_d(uint64_t key, uint64_t stream, size_t count,
+			double p, double *mask);
+
+/* y[i] = x[i] * mask[i], i < count. */
+void pcg_mul_mask_f(size_t count, float *y, const float *x,
+		    const float *mask);
+void pcg_mul_mask_d(size_t count, double *y, const double *x,
+		    const double *mask);
+
+/* VJP of pcg_mul_mask into x: dx[i] (+)= dy[i] * mask[i]. */
+void pcg_mul_mask_vjp_f(size_t count, int acc, float *dx, const float *dy,
+			const float *mask);
+void pcg_mul_mask_vjp_d(size_t count, int acc, double *dx, const double *dy,
+			const double *mask);
 
 /* ------------------------------------------------- random numbers (RNG) */
 
@@ -651,6 +742,21 @@ uint64_t pcg_rng_next(pcg_rng *r);
 double pcg_rng_uniform(pcg_rng *r);
 /* Standard normal (Box-Muller; no cached state, so a pure function of r). */
 double pcg_rng_normal(pcg_rng *r);
+
+/*
+ * A counter-based stream: uniform in [0, 1) with 53 random bits for
+ * counter i of stream `stream` under key `key`, a pure function of the
+ * three (no state; any element can be drawn on its own, in any order).
+ * With sm(z) the output of splitmix64 from state z (arithmetic mod 2^64):
+ *     z = z + 0x9e3779b97f4a7c15;
+ *     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9;
+ *     z = (z ^ (z >> 27)) * 0x94d049bb133111eb;
+ *     sm(z) = z ^ (z >> 31),
+ * h = sm(sm(sm(key) ^ stream) ^ i) and the result is (h >> 11) * 2^-53.
+ * sm is a bijection, so within one (key, stream) distinct counters give
+ * distinct h.
+ */
+double pcg_rng_at(uint64_t key, uint64_t stream, uint64_t i);
 
 /* --------------------------------------------------------- initialisers */
 

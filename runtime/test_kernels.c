@@ -13,8 +13,9 @@
  * bits as those copies (test_kernels_legacy.h).  The optimizers' updates
  * are checked by hand for the SGD kinds (short binary fractions, so every
  * step is exact) and against the textbook form of Adam in long double.
- * Each kind of comparison has a negative control showing that it rejects
- * a wrong result.
+ * The counter-based pcg_rng_at is checked against the formula its header
+ * states and for rough uniformity.  Each kind of comparison has a
+ * negative control showing that it rejects a wrong result.
  */
 #include <criterion/criterion.h>
 
@@ -3059,6 +3060,630 @@ Test(optim, check_refusals)
 					 pcg_optim_strerror(f)) != 0,
 				  "expected errors %d and %d to have different "
 				  "messages", e, f);
+/* ------------------------------------------ batch statistics, dropout */
+
+static void
+run_bn_train(int fl, int n, int C, int S, double eps, double *y,
+	     double *mean, double *var, const double *x)
+{
+	size_t c = (size_t)n * C * S;
+
+	BOTH(fl, pcg_bn_train,
+	     (n, C, S, (float)eps, F_IO(y, c), F_IO(mean, (size_t)C),
+	      F_IO(var, (size_t)C), F_IN(x, c)),
+	     (n, C, S, eps, y, mean, var, x));
+}
+
+static void
+run_bn_eval(int fl, int n, int C, int S, double eps, double *y,
+	    const double *rmean, const double *rvar, const double *x)
+{
+	size_t c = (size_t)n * C * S;
+
+	BOTH(fl, pcg_bn_eval,
+	     (n, C, S, (float)eps, F_IO(y, c), F_IN(rmean, (size_t)C),
+	      F_IN(rvar, (size_t)C), F_IN(x, c)),
+	     (n, C, S, eps, y, rmean, rvar, x));
+}
+
+static void
+run_bn_vjp(int fl, int n, int C, int S, double eps, int acc, double *dx,
+	   const double *dy, const double *y, const double *var)
+{
+	size_t c = (size_t)n * C * S;
+
+	BOTH(fl, pcg_bn_vjp,
+	     (n, C, S, (float)eps, acc, F_IO(dx, c), F_IN(dy, c), F_IN(y, c),
+	      F_IN(var, (size_t)C)),
+	     (n, C, S, eps, acc, dx, dy, y, var));
+}
+
+static void
+run_bn_eval_vjp(int fl, int n, int C, int S, double eps, int acc,
+		double *dx, const double *dy, const double *rvar)
+{
+	size_t c = (size_t)n * C * S;
+
+	BOTH(fl, pcg_bn_eval_vjp,
+	     (n, C, S, (float)eps, acc, F_IO(dx, c), F_IN(dy, c),
+	      F_IN(rvar, (size_t)C)),
+	     (n, C, S, eps, acc, dx, dy, rvar));
+}
+
+static void
+run_bn_update(int fl, int n, int C, int S, double momentum, double *rmean,
+	      double *rvar, const double *mean, const double *var)
+{
+	BOTH(fl, pcg_bn_update,
+	     (n, C, S, (float)momentum, F_IO(rmean, (size_t)C),
+	      F_IO(rvar, (size_t)C), F_IN(mean, (size_t)C),
+	      F_IN(var, (size_t)C)),
+	     (n, C, S, momentum, rmean, rvar, mean, var));
+}
+
+/*
+ * Batch normalisation by its definition in long double: per channel the
+ * mean, the biased and unbiased variances over the n S elements, and y.
+ */
+static void
+ref_bn(int n, int C, int S, double eps, double *y, double *mean,
+       double *var, double *uvar, const double *x)
+{
+	for (int c = 0; c < C; c++) {
+		long double m = 0, v = 0, M = (long double)n * S;
+
+		for (int b = 0; b < n; b++)
+			for (int s = 0; s < S; s++)
+				m += x[((size_t)b * C + c) * S + s];
+		m /= M;
+		for (int b = 0; b < n; b++)
+			for (int s = 0; s < S; s++) {
+				long double d = x[((size_t)b * C + c) * S + s] - m;
+
+				v += d * d;
+			}
+		mean[c] = (double)m;
+		var[c] = (double)(v / M);
+		uvar[c] = (double)(v / (M - 1));
+		for (int b = 0; b < n; b++)
+			for (int s = 0; s < S; s++) {
+				size_t i = ((size_t)b * C + c) * S + s;
+
+				y[i] = (double)((x[i] - m) / sqrtl(v / M + eps));
+			}
+	}
+}
+
+/* [n][C][S]: a [C] vector per sample (S = 1), one sample, one channel,
+ * an offset far from 0. */
+static const int bn_shapes[][3] = {{4, 3, 5}, {3, 2, 1}, {1, 4, 6},
+				   {16, 1, 1}, {2, 3, 12}};
+
+/* Inputs for batch normalisation: channel c of order 1 scaled by c + 1
+ * and shifted by 4 c, channel 0 shrunk to 0.1 so that eps counts. */
+static double *
+bn_inputs(int n, int C, int S, uint64_t *s)
+{
+	size_t len = (size_t)n * C * S;
+	double *x = rvec(len, s);
+
+	for (size_t i = 0; i < len; i++) {
+		int c = (int)(i / (size_t)S % (size_t)C);
+
+		x[i] = (float)(c == 0 ? 0.1 * x[i] : (c + 1) * x[i] + 4 * c);
+	}
+	return x;
+}
+
+Test(bn, train_against_definition)
+{
+	uint64_t s = 3001;
+
+	for (size_t k = 0; k < sizeof bn_shapes / sizeof bn_shapes[0]; k++) {
+		int n = bn_shapes[k][0], C = bn_shapes[k][1], S = bn_shapes[k][2];
+		size_t len = (size_t)n * C * S;
+		double *x = bn_inputs(n, C, S, &s), *y = dvec(len);
+		double *yf = dvec(len), *want = dvec(len), mean[4], var[4];
+		double meanf[4], varf[4], wmean[4], wvar[4], wuvar[4];
+		char msg[160];
+
+		for (double eps = 1e-5; eps < 1; eps += 0.5) {
+			run_bn_train(0, n, C, S, eps, y, mean, var, x);
+			ref_bn(n, C, S, eps, want, wmean, wvar, wuvar, x);
+			snprintf(msg, sizeof msg, "pcg_bn_train over [%d][%d][%d], "
+				 "eps %g: y", n, C, S, eps);
+			expect_near(y, want, len, 1e-13, msg);
+			snprintf(msg, sizeof msg, "pcg_bn_train over [%d][%d][%d]: "
+				 "the channels' means", n, C, S);
+			expect_diff(diff_scaled(mean, wmean, (size_t)C, 1e-15, 1),
+				    (size_t)C, msg);
+			snprintf(msg, sizeof msg, "pcg_bn_train over [%d][%d][%d]: "
+				 "the channels' biased variances", n, C, S);
+			expect_near(var, wvar, (size_t)C, 1e-14, msg);
+			if (n * S > 1)
+				cr_assert(diff_rel(var, wuvar, (size_t)C, 1e-14).count
+					  > 0, "expected the comparison to tell the "
+					       "biased variance from the unbiased one");
+
+			run_bn_train(1, n, C, S, eps, yf, meanf, varf, x);
+			snprintf(msg, sizeof msg, "float pcg_bn_train over "
+				 "[%d][%d][%d] = double's", n, C, S);
+			expect_float(yf, y, len, msg);
+			expect_float(meanf, mean, (size_t)C, msg);
+			expect_float(varf, var, (size_t)C, msg);
+		}
+		free(x);
+		free(y);
+		free(yf);
+		free(want);
+	}
+}
+
+/* Evaluation with the batch's own statistics is training's forward, to the
+ * bit; with others, the definition. */
+Test(bn, eval)
+{
+	enum { n = 3, C = 4, S = 5, LEN = n * C * S };
+	uint64_t s = 3002;
+	double *x = bn_inputs(n, C, S, &s), y[LEN], ye[LEN], want[LEN];
+	double yf[LEN], mean[C], var[C], rmean[C], rvar[C];
+
+	for (int fl = 0; fl < 2; fl++) {
+		run_bn_train(fl, n, C, S, 1e-5, y, mean, var, x);
+		run_bn_eval(fl, n, C, S, 1e-5, ye, mean, var, x);
+		if (fl)
+			for (int i = 0; i < LEN; i++)
+				cr_assert((float)ye[i] == (float)y[i],
+					  "expected float pcg_bn_eval with the "
+					  "batch's statistics to give "
+					  "pcg_bn_train's y, [%d] differs", i);
+		else
+			expect_same(ye, y, LEN, "pcg_bn_eval with the batch's "
+						"statistics to give pcg_bn_train's y");
+	}
+	for (int c = 0; c < C; c++) {
+		rmean[c] = (float)(0.5 * c - 0.25);
+		rvar[c] = (float)(0.5 + c);
+	}
+	run_bn_eval(0, n, C, S, 1e-3, ye, rmean, rvar, x);
+	for (int i = 0; i < LEN; i++) {
+		int c = i / S % C;
+
+		want[i] = (double)((x[i] - (long double)rmean[c]) /
+				   sqrtl((long double)rvar[c] + 1e-3));
+	}
+	expect_near(ye, want, LEN, 1e-15, "pcg_bn_eval: (x - rmean) / "
+					  "sqrt(rvar + eps)");
+	run_bn_eval(1, n, C, S, 1e-3, yf, rmean, rvar, x);
+	expect_float(yf, ye, LEN, "float pcg_bn_eval = double's");
+	free(x);
+}
+
+static void
+fwd_bn(const fd_prob *p, int fl, double *y)
+{
+	double mean[8], var[8];
+
+	run_bn_train(fl, p->ip[0], p->ip[1], p->ip[2], p->rp, y, mean, var,
+		     p->in[0]);
+}
+
+/* The VJP takes var from the forward in the same type. */
+static void
+vjp_bn(const fd_prob *p, int fl, int wrt, int acc, double *dx,
+       const double *dy, const double *y)
+{
+	size_t len = p->len[0];
+	double mean[8], var[8], *y2 = dvec(len);
+
+	(void)wrt;
+	run_bn_train(fl, p->ip[0], p->ip[1], p->ip[2], p->rp, y2, mean, var,
+		     p->in[0]);
+	run_bn_vjp(fl, p->ip[0], p->ip[1], p->ip[2], p->rp, acc, dx, dy, y,
+		   var);
+	free(y2);
+}
+
+static void
+fwd_bn_eval(const fd_prob *p, int fl, double *y)
+{
+	run_bn_eval(fl, p->ip[0], p->ip[1], p->ip[2], p->rp, y, p->in[1] + 8,
+		    p->in[1], p->in[0]);
+}
+
+static void
+vjp_bn_eval(const fd_prob *p, int fl, int wrt, int acc, double *dx,
+	    const double *dy, const double *y)
+{
+	(void)wrt;
+	(void)y;
+	run_bn_eval_vjp(fl, p->ip[0], p->ip[1], p->ip[2], p->rp, acc, dx, dy,
+			p->in[1]);
+}
+
+Test(bn, vjps_against_differences)
+{
+	uint64_t s = 3003;
+	char what[96];
+
+	for (size_t k = 0; k < sizeof bn_shapes / sizeof bn_shapes[0]; k++) {
+		int n = bn_shapes[k][0], C = bn_shapes[k][1], S = bn_shapes[k][2];
+		fd_prob p = {0};
+		size_t len = (size_t)n * C * S;
+
+		if (n * S == 1)
+			continue;
+		p.in[0] = bn_inputs(n, C, S, &s);
+		p.len[0] = p.ylen = len;
+		memcpy(p.ip, bn_shapes[k], sizeof bn_shapes[k]);
+		p.rp = 1e-3;
+		p.fwd = fwd_bn;
+		p.vjp = vjp_bn;
+		snprintf(what, sizeof what, "pcg_bn_train [%d][%d][%d]", n, C, S);
+		fd_check(&p, 0, 30 + k, what);
+
+		/* in[1]: rvar[8] then rmean[8], not differentiated */
+		p.in[1] = dvec(16);
+		for (int c = 0; c < 8; c++) {
+			p.in[1][c] = (float)(0.25 + 0.5 * c);
+			p.in[1][8 + c] = (float)(c - 1.5);
+		}
+		p.fwd = fwd_bn_eval;
+		p.vjp = vjp_bn_eval;
+		snprintf(what, sizeof what, "pcg_bn_eval [%d][%d][%d]", n, C, S);
+		fd_check(&p, 0, 40 + k, what);
+		free(p.in[0]);
+		free(p.in[1]);
+	}
+}
+
+/* A VJP that ignores that the statistics depend on x (dx = dy inv, the
+ * evaluation-mode VJP with the batch's var): the check must reject it. */
+static void
+vjp_bn_frozen(const fd_prob *p, int fl, int wrt, int acc, double *dx,
+	      const double *dy, const double *y)
+{
+	double mean[8], var[8], *y2 = dvec(p->len[0]);
+
+	(void)wrt;
+	(void)y;
+	run_bn_train(fl, p->ip[0], p->ip[1], p->ip[2], p->rp, y2, mean, var,
+		     p->in[0]);
+	run_bn_eval_vjp(fl, p->ip[0], p->ip[1], p->ip[2], p->rp, acc, dx, dy,
+			var);
+	free(y2);
+}
+
+Test(bn, differences_reject_frozen_statistics)
+{
+	uint64_t s = 3004, s2 = 7;
+	fd_prob p = {0};
+	int shape[3] = {4, 3, 5};
+	size_t len = 60;
+	double *y = dvec(len), *dy = rvec(len, &s2), *dx = dvec(len);
+
+	p.in[0] = bn_inputs(4, 3, 5, &s);
+	p.len[0] = p.ylen = len;
+	memcpy(p.ip, shape, sizeof shape);
+	p.rp = 1e-3;
+	p.fwd = fwd_bn;
+	p.vjp = vjp_bn_frozen;
+	fd_forward(&p, 0, y);
+	p.vjp(&p, 0, 0, 0, dx, dy, y);
+	fd_result r = fd_compare(&p, 0, dy, dx);
+	cr_assert(r.err > 1e-3, "expected the check to reject a VJP that "
+				"ignores the batch statistics, got error %.3g",
+		  r.err);
+	free(p.in[0]);
+	free(y);
+	free(dy);
+	free(dx);
+}
+
+/* The running statistics against the closed form, from the statistics of
+ * a batch; M = 1 gives NaN like torch.batch_norm. */
+Test(bn, update_closed_form)
+{
+	enum { n = 4, C = 3, S = 5, LEN = n * C * S };
+	uint64_t s = 3005;
+	double *x = bn_inputs(n, C, S, &s), y[LEN], want[LEN], mean[C], var[C];
+	double wmean[C], wvar[C], wuvar[C], rm[C], rv[C], rm0[C], rv0[C];
+	double wrm[C], wrv[C], rmf[C], rvf[C], mom = 0.1;
+
+	for (int c = 0; c < C; c++) {
+		rm0[c] = (float)(0.125 * c - 0.5);
+		rv0[c] = (float)(1.5 + c);
+	}
+	run_bn_train(0, n, C, S, 1e-5, y, mean, var, x);
+	ref_bn(n, C, S, 1e-5, want, wmean, wvar, wuvar, x);
+	memcpy(rm, rm0, sizeof rm);
+	memcpy(rv, rv0, sizeof rv);
+	run_bn_update(0, n, C, S, mom, rm, rv, mean, var);
+	for (int c = 0; c < C; c++) {
+		wrm[c] = (double)(mom * (long double)wmean[c] +
+				  (1 - (long double)mom) * rm0[c]);
+		wrv[c] = (double)(mom * (long double)wuvar[c] +
+				  (1 - (long double)mom) * rv0[c]);
+	}
+	expect_near(rm, wrm, C, 1e-15, "pcg_bn_update: rmean = momentum mean + "
+				       "(1 - momentum) rmean");
+	expect_near(rv, wrv, C, 1e-14, "pcg_bn_update: rvar = momentum "
+				       "unbiased var + (1 - momentum) rvar");
+	for (int c = 0; c < C; c++)
+		wrv[c] = mom * wvar[c] + (1 - mom) * rv0[c];
+	cr_assert(diff_rel(rv, wrv, C, 1e-14).count == C,
+		  "expected the comparison to reject the biased variance in "
+		  "the running variance");
+	for (int c = 0; c < C; c++)
+		cr_assert(rm[c] == mom * mean[c] + (1 - mom) * rm0[c] &&
+			  rv[c] == mom * (var[c] * (n * S) / (n * S - 1)) +
+					   (1 - mom) * rv0[c],
+			  "expected pcg_bn_update's documented order of "
+			  "operations, channel %d differs", c);
+
+	memcpy(rmf, rm0, sizeof rm);
+	memcpy(rvf, rv0, sizeof rv);
+	run_bn_update(1, n, C, S, mom, rmf, rvf, mean, var);
+	expect_float(rmf, rm, C, "float pcg_bn_update = double's (rmean)");
+	expect_float(rvf, rv, C, "float pcg_bn_update = double's (rvar)");
+
+	/* momentum 0 keeps, 1 replaces */
+	memcpy(rm, rm0, sizeof rm);
+	memcpy(rv, rv0, sizeof rv);
+	run_bn_update(0, n, C, S, 0, rm, rv, mean, var);
+	expect_same(rm, rm0, C, "momentum 0 to keep rmean");
+	expect_same(rv, rv0, C, "momentum 0 to keep rvar");
+	run_bn_update(0, n, C, S, 1, rm, rv, mean, var);
+	expect_same(rm, mean, C, "momentum 1 to give the batch's mean");
+	expect_near(rv, wuvar, C, 1e-14, "momentum 1 to give the batch's "
+					 "unbiased variance");
+
+	/* one value per channel */
+	double x1[C] = {0.5, -2, 3}, y1[C], m1[C], v1[C];
+	for (int fl = 0; fl < 2; fl++) {
+		memcpy(rm, rm0, sizeof rm);
+		memcpy(rv, rv0, sizeof rv);
+		run_bn_train(fl, 1, C, 1, 1e-5, y1, m1, v1, x1);
+		run_bn_update(fl, 1, C, 1, mom, rm, rv, m1, v1);
+		for (int c = 0; c < C; c++) {
+			cr_assert(y1[c] == 0 && v1[c] == 0 && m1[c] == x1[c],
+				  "expected one value per channel to have mean x, "
+				  "var 0 and y 0");
+			cr_assert(isnan(rv[c]) && !isnan(rm[c]),
+				  "expected M = 1 to make rvar NaN (unbiased "
+				  "variance 0 / 0) and keep rmean a number");
+		}
+	}
+	free(x);
+}
+
+/* --------------------------------------------------- counter-based RNG */
+
+/* pcg_rng_at as its header states it. */
+static uint64_t
+doc_sm(uint64_t z)
+{
+	z += UINT64_C(0x9e3779b97f4a7c15);
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return z ^ (z >> 31);
+}
+
+static double
+doc_rng_at(uint64_t key, uint64_t stream, uint64_t i)
+{
+	return (double)(doc_sm(doc_sm(doc_sm(key) ^ stream) ^ i) >> 11) *
+	       0x1.0p-53;
+}
+
+Test(rng, at_is_the_documented_pure_function)
+{
+	enum { N = 100000 };
+	static const uint64_t keys[] = {0, 1, 42, UINT64_MAX};
+	long bins[10] = {0};
+	double sum = 0;
+
+	for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+		for (uint64_t st = 0; st < 3; st++)
+			for (uint64_t i = 0; i < 1000; i += 7) {
+				double u = pcg_rng_at(keys[k], st, i);
+
+				cr_assert(u == doc_rng_at(keys[k], st, i),
+					  "expected pcg_rng_at(%llu, %llu, %llu) "
+					  "to be the documented sm(sm(sm(key) ^ "
+					  "stream) ^ i) >> 11",
+					  (unsigned long long)keys[k],
+					  (unsigned long long)st,
+					  (unsigned long long)i);
+			}
+	for (uint64_t i = N; i-- > 0;) {
+		double u = pcg_rng_at(7, 3, i);
+
+		cr_assert(u >= 0 && u < 1, "expected a draw in [0, 1), got %.17g",
+			  u);
+		sum += u;
+		bins[(int)(u * 10)]++;
+	}
+	/* drawn backwards above, forwards here: the same values */
+	for (uint64_t i = 0; i < 1000; i++)
+		cr_assert(pcg_rng_at(7, 3, i) == doc_rng_at(7, 3, i),
+			  "expected the same draw whatever the order");
+	cr_assert(sum / N >= 0.48 && sum / N <= 0.52,
+		  "expected the mean of %d draws near 0.5, got %.5f", N, sum / N);
+	for (int b = 0; b < 10; b++)
+		cr_assert(bins[b] > N / 10 * 0.95 && bins[b] < N / 10 * 1.05,
+			  "expected about %d draws in [%.1f, %.1f), got %ld",
+			  N / 10, b / 10.0, (b + 1) / 10.0, bins[b]);
+}
+
+/* Count the equal draws of two (key, stream) pairs over n counters. */
+static int
+rng_same(uint64_t k1, uint64_t s1, uint64_t k2, uint64_t s2, int n)
+{
+	int same = 0;
+
+	for (int i = 0; i < n; i++)
+		same += pcg_rng_at(k1, s1, (uint64_t)i) ==
+			pcg_rng_at(k2, s2, (uint64_t)i);
+	return same;
+}
+
+Test(rng, keys_and_streams_differ)
+{
+	cr_assert(rng_same(5, 0, 5, 0, 1000) == 1000,
+		  "expected one key and stream to give the same draws");
+	cr_assert(rng_same(5, 0, 5, 1, 1000) == 0,
+		  "expected streams 0 and 1 to share no draw");
+	cr_assert(rng_same(5, 0, 6, 0, 1000) == 0,
+		  "expected keys 5 and 6 to share no draw");
+	cr_assert(rng_same(0, 1, 1, 0, 1000) == 0,
+		  "expected (key 0, stream 1) and (key 1, stream 0) to differ");
+	/* neighbouring counters of one stream are not a shifted copy of
+	 * another stream's */
+	int shifted = 0;
+	for (uint64_t i = 0; i < 1000; i++)
+		shifted += pcg_rng_at(5, 0, i + 1) == pcg_rng_at(5, 1, i);
+	cr_assert(shifted == 0, "expected stream 1 not to be stream 0 shifted");
+}
+
+/* ------------------------------------------------------------- dropout */
+
+Test(dropout, mask_values_and_fraction)
+{
+	enum { N = 100000 };
+	static const double ps[] = {0, 0.1, 0.25, 0.5, 0.9};
+	double *m = dvec(N);
+	float *mf = xcalloc(N, sizeof *mf);
+
+	for (size_t k = 0; k < sizeof ps / sizeof ps[0]; k++) {
+		double p = ps[k], kd = 1 / (1 - p);
+		float kf = 1.0f / (float)(1.0 - p);
+		long kept = 0;
+
+		pcg_dropout_mask_d(11, 2, N, p, m);
+		pcg_dropout_mask_f(11, 2, N, p, mf);
+		for (size_t i = 0; i < N; i++) {
+			int keep = pcg_rng_at(11, 2, i) >= p;
+
+			cr_assert(m[i] == (keep ? kd : 0) && !signbit(m[i]),
+				  "expected mask[%zu] (p = %g) to be %s, got %.17g",
+				  i, p, keep ? "1 / (1 - p)" : "+0", m[i]);
+			cr_assert(mf[i] == (keep ? kf : 0.0f) && !signbit(mf[i]),
+				  "expected the float mask[%zu] (p = %g) to be "
+				  "%s", i, p,
+				  keep ? "1.0f / (float)(1 - p)" : "+0");
+			kept += keep;
+		}
+		cr_assert(fabs((double)kept / N - (1 - p)) < 0.01,
+			  "expected about %.2f of the mask kept at p = %g, got %.4f",
+			  1 - p, p, (double)kept / N);
+		if (p == 0)
+			for (size_t i = 0; i < N; i++)
+				cr_assert(m[i] == 1 && mf[i] == 1,
+					  "expected p = 0 to keep everything with "
+					  "mask 1");
+	}
+	free(m);
+	free(mf);
+}
+
+/*
+ * The kept value against PyTorch 1.13's (F.dropout(torch.ones(.), p),
+ * its nonzero value, printed with repr): float32 and float64.
+ */
+Test(dropout, kept_value_is_torchs)
+{
+	static const struct {
+		double p, f32, f64;
+	} torch_k[] = {
+		{0.1, 1.1111111640930176, 1.1111111111111112},
+		{0.3, 1.4285714626312256, 1.4285714285714286},
+		{0.7, 3.3333332538604736, 3.333333333333333},
+		{0.9, 10.0, 10.000000000000002},
+		{0.123456789, 1.1408450603485107, 1.1408450689603253},
+	};
+	double m[64];
+	float mf[64];
+
+	for (size_t k = 0; k < sizeof torch_k / sizeof torch_k[0]; k++) {
+		double kd = 0, p = torch_k[k].p;
+		float kf = 0;
+
+		pcg_dropout_mask_d(3, 0, 64, p, m);
+		pcg_dropout_mask_f(3, 0, 64, p, mf);
+		for (int i = 0; i < 64; i++) {
+			kd = fmax(kd, m[i]);
+			kf = fmaxf(kf, mf[i]);
+		}
+		cr_assert(kd == torch_k[k].f64, "expected the double mask's kept "
+						"value at p = %.17g to be torch's "
+						"%.17g, got %.17g",
+			  p, torch_k[k].f64, kd);
+		cr_assert((double)kf == torch_k[k].f32,
+			  "expected the float mask's kept value at p = %.17g to be "
+			  "torch's %.17g, got %.17g", p, torch_k[k].f32,
+			  (double)kf);
+	}
+	/* negative control: p rounded to float first (0.9f) keeps 9.999998f,
+	 * which the comparison tells from torch's 10.0f */
+	pcg_dropout_mask_f(3, 0, 64, (float)0.9, mf);
+	float kf = 0;
+	for (int i = 0; i < 64; i++)
+		kf = fmaxf(kf, mf[i]);
+	cr_assert(kf > 0 && (double)kf != torch_k[3].f32,
+		  "expected p = 0.9f to keep another value than torch's p = 0.9, "
+		  "got %.17g", (double)kf);
+}
+
+Test(dropout, mul_mask_and_vjp)
+{
+	enum { N = 200 };
+	uint64_t s = 3006;
+	double *x = rvec(N, &s), *g = rvec(N, &s), *d0 = rvec(N, &s);
+	double *m = dvec(N), *y = dvec(N), *want = dvec(N), *dx = dvec(N);
+
+	pcg_dropout_mask_d(9, 4, N, 0.5, m);
+	pcg_mul_mask_d(N, y, x, m);
+	for (int i = 0; i < N; i++)
+		want[i] = x[i] * m[i];
+	expect_same(y, want, N, "pcg_mul_mask: y = x mask");
+	for (int i = 0; i < N; i++)
+		dx[i] = NAN;
+	pcg_mul_mask_vjp_d(N, 0, dx, g, m);
+	for (int i = 0; i < N; i++)
+		want[i] = g[i] * m[i];
+	expect_same(dx, want, N, "pcg_mul_mask_vjp (acc = 0): dx = dy mask");
+	memcpy(dx, d0, N * sizeof *dx);
+	pcg_mul_mask_vjp_d(N, 1, dx, g, m);
+	for (int i = 0; i < N; i++)
+		want[i] = d0[i] + g[i] * m[i];
+	expect_same(dx, want, N, "pcg_mul_mask_vjp (acc = 1): dx = dx + dy "
+				 "mask");
+
+	float xf[N], mf[N], yf[N], gf[N], dxf[N];
+	for (int i = 0; i < N; i++) {
+		xf[i] = (float)x[i];
+		gf[i] = (float)g[i];
+		dxf[i] = (float)d0[i];
+	}
+	pcg_dropout_mask_f(9, 4, N, 0.5, mf);
+	pcg_mul_mask_f(N, yf, xf, mf);
+	pcg_mul_mask_vjp_f(N, 1, dxf, gf, mf);
+	for (int i = 0; i < N; i++) {
+		cr_assert(mf[i] == (float)m[i], "expected the float and double "
+						"masks to agree at p = 0.5");
+		cr_assert(yf[i] == xf[i] * mf[i] &&
+				  dxf[i] == (float)d0[i] + gf[i] * mf[i],
+			  "expected float pcg_mul_mask and its VJP to be x mask "
+			  "and dx + dy mask, [%d] differs", i);
+	}
+	free(x);
+	free(g);
+	free(d0);
+	free(m);
+	free(y);
+	free(want);
+	free(dx);
 }
 
 /* ------------------------------------ finite differences: negative controls */
