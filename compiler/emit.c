@@ -11,6 +11,7 @@
  *     pc_*() (the PC network): long bodies split into chunk functions;
  *   - the API functions of API.md (emit_api.c).
  */
+#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,15 +82,15 @@ const char *
 emit_count(Emit *E, const Node *n)
 {
 	if (n->batched)
-		return arena_printf(E->a, "%s_BATCH * %lld", E->PU,
-				    (long long)emit_numel(n));
+		return arena_printf(E->a, "nb * %lld", (long long)emit_numel(n));
 	return arena_printf(E->a, "%lld", (long long)emit_numel(n));
 }
 
 const char *
 emit_batch(Emit *E, const Node *n)
 {
-	return n->batched ? arena_printf(E->a, "%s_BATCH", E->PU) : "1";
+	(void)E;
+	return n->batched ? "nb" : "1";
 }
 
 const char *
@@ -148,6 +149,19 @@ is_c_keyword(const char *s)
 const char *
 emit_member(Emit *E, const char *s)
 {
+	if (s[strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		       "0123456789_")]) {
+		/* a buffer's "h[2].running_mean": h_2_running_mean */
+		char *r = arena_strdup(E->a, s);
+		size_t k = 0;
+		for (const char *p = s; *p; p++)
+			if (isalnum((unsigned char)*p) || *p == '_')
+				r[k++] = *p;
+			else if (k && r[k - 1] != '_')
+				r[k++] = '_';
+		r[k] = 0;
+		return r;
+	}
 	return is_c_keyword(s) ? arena_printf(E->a, "%s_", s) : s;
 }
 
@@ -220,7 +234,7 @@ emit_gemm(Emit *E, const char *c, int cb, const char *x, int xb, int64_t xr,
 	int64_t M = tx ? xc : xr, K = tx ? xr : xc, N = ty ? yr : yc;
 	const char *one = emit_lit(E, 1), *zero = emit_lit(E, 0);
 	const char *beta = acc ? one : zero;
-	const char *B = arena_printf(E->a, "%s_BATCH", E->PU);
+	const char *B = "nb";
 	if (!cb && !xb && !yb) {
 		emit_line(E, "%s(%d, %d, %lld, %lld, %lld, %s, %s, %lld, %s, %lld, "
 			"%s, %s, %lld);",
@@ -428,7 +442,7 @@ bcast_index(Emit *E, const Bcast *bc, int which)
 			if (!fj)
 				continue;
 			if (bc->ext[j] < 0)
-				sb_printf(&st, " * %s_BATCH", E->PU);
+				sb_puts(&st, " * nb");
 			else
 				sb_printf(&st, " * %lld", (long long)bc->ext[j]);
 		}
@@ -450,8 +464,8 @@ bcast_loops(Emit *E, const Bcast *bc)
 		for (int t = 0; t <= i; t++)
 			emit_kern(E, "\t");
 		if (bc->ext[i] < 0)
-			emit_kern(E, "for (int i%d = 0; i%d < %s_BATCH; i%d++)\n", i, i,
-			     E->PU, i);
+			emit_kern(E, "for (int i%d = 0; i%d < nb; i%d++)\n", i, i,
+				  i);
 		else
 			emit_kern(E, "for (int i%d = 0; i%d < %lld; i%d++)\n", i, i,
 			     (long long)bc->ext[i], i);
@@ -579,9 +593,9 @@ binary_kernel(Emit *E, const Node *y)
 	if (!emit_kernel_begin(E, name))
 		return name;
 	const char *R = E->real;
-	emit_kern(E, "\n/* y = %s, broadcasting (%s) */\nstatic void\n%s(%s "
-		     "*restrict y, const %s *restrict pa, const %s *restrict pb)"
-		     "\n{\n",
+	emit_kern(E, "\n/* y = %s, broadcasting (%s) */\nstatic void\n%s(int "
+		     "nb, %s *restrict y, const %s *restrict pa, const %s "
+		     "*restrict pb)\n{\n\t(void)nb;\n",
 		  d->fwd_c, bcast_sig(E, &bc), name, R, R, R);
 	bcast_loops(E, &bc);
 	emit_kern(E, "{\n");
@@ -614,9 +628,9 @@ binary_vjp_kernel(Emit *E, const Node *y, int k)
 		if (!(k ? bc.bf[i] : bc.af[i]))
 			reduces = 1;
 	emit_kern(E, "\n/* d%c (+)= %s: the VJP of %s%s */\nstatic void\n%s(int "
-		     "acc, %s *restrict d%c, const %s *restrict pdy, const %s "
-		     "*restrict pa, const %s *restrict pb, const %s *restrict "
-		     "py)\n{\n",
+		     "nb, int acc, %s *restrict d%c, const %s *restrict pdy, "
+		     "const %s *restrict pa, const %s *restrict pb, const %s "
+		     "*restrict py)\n{\n\t(void)nb;\n",
 		  k ? 'b' : 'a', d->vjp_c[k], d->fwd_c,
 		  reduces ? ", summed over broadcast axes" : "", name, R,
 		  k ? 'b' : 'a', R, R, R, R);
@@ -629,7 +643,7 @@ binary_vjp_kernel(Emit *E, const Node *y, int k)
 		for (int i = 0; i < bc.n; i++)
 			if (k ? bc.bf[i] : bc.af[i]) {
 				if (bc.ext[i] < 0)
-					sb_printf(&sz, " * %s_BATCH", E->PU);
+					sb_puts(&sz, " * nb");
 				else
 					sb_printf(&sz, " * %lld",
 						  (long long)bc.ext[i]);
@@ -659,14 +673,15 @@ binary_vjp_kernel(Emit *E, const Node *y, int k)
 void
 emit_binary_fwd(Emit *E, const Node *n, const char *y, const char *const *xs)
 {
-	emit_line(E, "%s(%s, %s, %s);", binary_kernel(E, n), y, xs[0], xs[1]);
+	emit_line(E, "%s(nb, %s, %s, %s);", binary_kernel(E, n), y, xs[0],
+		  xs[1]);
 }
 
 void
 emit_binary_vjp(Emit *E, const Node *n, int k, const char *y,
 		const char *const *xs, const char *dy, const char *dx, int acc)
 {
-	emit_line(E, "%s(%d, %s, %s, %s, %s, %s);", binary_vjp_kernel(E, n, k),
+	emit_line(E, "%s(nb, %d, %s, %s, %s, %s, %s);", binary_vjp_kernel(E, n, k),
 		  acc, dx, dy, xs[0], xs[1], y);
 }
 
@@ -700,11 +715,18 @@ sweep_zil_train(Emit *E)
 	emit_sweep(E, MODE_ZIL_TRAIN);
 }
 
+static void
+sweep_zil_opt(Emit *E)
+{
+	emit_sweep(E, MODE_ZIL_OPT);
+}
+
 /*
  * The static passes of the generated source, in order: each a function
  * whose long body is split into chunk functions.  Parameter lists: P
  * const params and state; G adds the gradient g; T params, state and lr;
- * S the state; B G and learn; I the state and gamma.
+ * O params, optimizer state, state and optimizer; S the state; B G and
+ * learn; I the state and gamma.
  */
 static const struct Pass {
 	const char *name;
@@ -733,6 +755,11 @@ static const struct Pass {
 	 " * with every parameter changed in place at its vertex's step, tied\n"
 	 " * ones at the end; no gradient buffer.  Gives P_train_bp's\n"
 	 " * parameters. */"},
+	{"zil_opt", 'O', 1, sweep_zil_opt, NULL,
+	 "/* The same with optimizer c: each parameter's update (step o->step)\n"
+	 " * in place at its vertex's step, tied ones at the end, parameters\n"
+	 " * no loss depends on with a zero gradient.  Gives P_step_bp's\n"
+	 " * parameters and moments. */"},
 	{"pc_start", 'S', 1, emit_pc_start, NULL,
 	 "/* PC, C1: the value nodes start at the forward predictions, x =\n"
 	 " * mu(0). */"},
@@ -778,6 +805,12 @@ emit_pass(Emit *E, StrBuf *body, const struct Pass *ps)
 		args = "p, s, lr";
 		voids = "\t(void)p;\n\t(void)s;\n\t(void)lr;\n";
 		break;
+	case 'O':
+		params = arena_printf(E->a, "%s_params *p, %s_opt *o, %s_state *s, "
+				      "const pcg_optim *c", P, P, P);
+		args = "p, o, s, c";
+		voids = "\t(void)p;\n\t(void)o;\n\t(void)s;\n\t(void)c;\n";
+		break;
 	case 'S':
 		params = arena_printf(E->a, "%s_state *s", P);
 		args = "s";
@@ -790,10 +823,14 @@ emit_pass(Emit *E, StrBuf *body, const struct Pass *ps)
 		break;
 	}
 	Chunker ck;
+	voids = arena_printf(E->a, "\tconst int nb = batch_in_use(s);\n%s"
+			     "\t(void)nb;\n", voids);
 	chunk_begin(E, &ck, body, arena_printf(E->a, "%s_part", ps->name),
 		    params, args, voids);
 	E->ind = "\t";
+	E->in_pc = strncmp(ps->name, "pc_", 3) == 0;
 	ps->body(E);
+	E->in_pc = 0;
 	const char *calls = chunk_end(E, &ck, body);
 	int is_fwd = ps->tail != NULL;
 	sb_printf(body, "\n%s\n%s\n%s(%s)\n{\n", ps->comment,
@@ -801,7 +838,9 @@ emit_pass(Emit *E, StrBuf *body, const struct Pass *ps)
 		  ps->name, params);
 	if (is_fwd) {
 		emit_line(E, "%s loss = %s;", R, emit_lit(E, 0));
+		emit_line(E, "const int nb = batch_in_use(s);");
 		emit_line(E, "(void)p;");
+		emit_line(E, "(void)nb;");
 	} else {
 		sb_puts(body, voids);
 	}
@@ -826,6 +865,7 @@ emit_pc_run(Emit *E, StrBuf *body)
 			"int zil)\n{\n",
 		  R, P, P, P, R, R);
 	emit_line(E, "%s loss = forward(p, s);", R);
+	emit_line(E, "const int nb = batch_in_use(s);");
 	emit_line(E, "s->pc.beta = beta;");
 	emit_line(E, "pc_start(s);");
 	emit_line(E, "%s(%s_NUM_REALS, (%s *)g, %s);", emit_rt(E, "fill"), PU, R,
@@ -833,18 +873,20 @@ emit_pc_run(Emit *E, StrBuf *body)
 	emit_line(E, "for (int t = 0; t < steps; t++) {");
 	emit_line(E, "\tpc_predict(p, s);");
 	if (E->o->zil_control == 2)
-		emit_line(E, "\tpc_backprop(p, s, g, zil ? (t == steps - 1 ? -1 : "
-			     "-2) : -2); /* negative control: every parameter "
-			     "learns at the last step */");
+		emit_line(E, "\tpc_backprop(p, s, g, zil ? t - 1 : -2); /* negative "
+			     "control: every level learns one step late */");
 	else
 		emit_line(E, "\tpc_backprop(p, s, g, zil ? t : -2);");
 	emit_line(E, "\tpc_infer(s, gamma);");
 	emit_line(E, "}");
 	emit_line(E, "pc_predict(p, s); /* errors at the final value nodes */");
+	if (E->o->zil_control == 2)
+		emit_line(E, "if (zil)\n\t\tpc_backprop(p, s, g, steps - 1); /* "
+			     "the last level, one step late */");
 	emit_line(E, "if (!zil)");
 	emit_line(E, "\tpc_backprop(p, s, g, -1);");
-	emit_line(E, "%s(%s_NUM_REALS, %s / (beta * %s_BATCH), (%s *)g);",
-		  emit_rt(E, "scale"), PU, emit_lit(E, -1), PU, R);
+	emit_line(E, "%s(%s_NUM_REALS, %s / (beta * nb), (%s *)g);",
+		  emit_rt(E, "scale"), PU, emit_lit(E, -1), R);
 	emit_line(E, "s->pc.valid = 1;");
 	emit_line(E, "return loss;");
 	sb_puts(body, "}\n");
@@ -913,7 +955,7 @@ emit_model(Arena *a, const Graph *g, const EmitOptions *o, StrBuf *h,
 	for (int i = 0; i < g->params.len; i++) {
 		ParamDecl *pd = g->params.items[i];
 		int uses = E.puses[i];
-		if (uses == 1 && shape_numel(&pd->shape) > scratch)
+		if (uses <= 1 && shape_numel(&pd->shape) > scratch)
 			scratch = shape_numel(&pd->shape);
 		if (uses > 1) {
 			sb_printf(&zildecl, "\t\t%s %s%s;\n", E.real,
@@ -934,6 +976,12 @@ emit_model(Arena *a, const Graph *g, const EmitOptions *o, StrBuf *h,
 	StrBuf body = {0};
 	sb_puts(&body, "");
 	sb_puts(&E.kern, "");
+	sb_printf(&body, "\n/* The samples in use: s->n, 0 meaning all %s_BATCH "
+			"(the API functions\n * refuse any other value "
+			"outside 1..%s_BATCH). */\nstatic int\n"
+			"batch_in_use(const %s_state *s)\n{\n\treturn s->n > 0 ? "
+			"s->n : %s_BATCH;\n}\n",
+		  E.PU, E.PU, E.P, E.PU);
 	E.out = &body;
 	E.ind = "\t";
 	for (size_t i = 0; i < sizeof passes / sizeof passes[0]; i++)

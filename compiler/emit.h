@@ -32,6 +32,7 @@ struct Emit {
 	struct Chunker *chunk; /* splits long bodies into functions, or NULL */
 	char *has_adj;      /* node id -> adjoint has a contribution */
 	const char *ind;    /* indentation of statements */
+	int in_pc;          /* emitting the PC network (always training mode) */
 };
 
 /* ------------------------------------------------------------ emit.c */
@@ -100,7 +101,8 @@ const char **emit_fwd_inputs(Emit *E, const Node *n);
 typedef enum Mode {
 	MODE_BP,        /* deltas; dL/dtheta into g */
 	MODE_ZIL_GRAD,  /* errors eps = -delta; level schedule; into g */
-	MODE_ZIL_TRAIN  /* level schedule; parameters change in place */
+	MODE_ZIL_TRAIN, /* level schedule; parameters change in place (SGD) */
+	MODE_ZIL_OPT    /* the same with an optimizer (P_step_zil) */
 } Mode;
 
 /* The forward pass: the vertices (chunked), then the tail: unbatched
@@ -128,5 +130,29 @@ void emit_pc_energy(Emit *E);
 void emit_header(Emit *E, StrBuf *h, const char *vdecl, const char *ddecl,
 		 const char *pcdecl, const char *zildecl);
 void emit_api(Emit *E, StrBuf *body);
+/* The pieces of an API function: "\nret\nP_name(params)\n{", "}",
+ * a parameter list with %P (prefix) and %R (P_real) expanded, and the
+ * checks that return `what` before anything changes (s->n, ids);
+ * emit_guard_train also selects training mode. */
+void emit_fn_begin(Emit *E, const char *comment, const char *ret,
+		   const char *name, const char *params);
+void emit_fn_end(Emit *E);
+const char *emit_params(Emit *E, const char *fmt);
+void emit_guard(Emit *E, const char *what);
+void emit_guard_train(Emit *E);
+
+/* ------------------------------------------------------------- ops.c */
+
+/* batchnorm's running statistics take the forward pass's batch ones */
+void emit_bn_update(Emit *E, const Node *n);
+
+/* ------------------------------------------------------ emit_optim.c */
+
+/* P_opt in the header, the step functions' prototypes, and their code. */
+void emit_opt_header(Emit *E, StrBuf *h);
+void emit_opt_prototypes(Emit *E, StrBuf *h);
+void emit_opt_api(Emit *E);
+/* pcg_opt_update of one parameter from the gradient at `grad` */
+void emit_opt_update(Emit *E, const ParamDecl *pd, const char *grad);
 
 #endif

@@ -36,6 +36,8 @@ emit_prototypes(Emit *E, StrBuf *h)
 	sb_printf(h, "void %s_init(%s_params *p, uint64_t seed);\n", P, P);
 	sb_printf(h, "%s %s_forward(const %s_params *p, %s_state *s);\n", R, P,
 		  P, P);
+	sb_printf(h, "%s %s_predict(const %s_params *p, %s_state *s);\n", R,
+		  P, P, P);
 	if (g->losses.len) {
 		static const char *const grads[] = {"grad_bp", "grad_zil",
 						    "grad_zil_dynamics"};
@@ -67,6 +69,7 @@ emit_prototypes(Emit *E, StrBuf *h)
 			  R, P, P, P, R);
 		sb_printf(h, "void %s_targets_near(%s_state *s, %s c);\n", P, P, R);
 	}
+	emit_opt_prototypes(E, h);
 	sb_printf(h, "void %s_sgd(%s_params *p, const %s_params *g, %s lr);\n",
 		  P, P, P, R);
 	sb_printf(h, "int %s_save(const %s_params *p, const char *path);\n", P,
@@ -114,6 +117,7 @@ emit_header(Emit *E, StrBuf *h, const char *vdecl, const char *ddecl,
 	if (!g->params.len)
 		sb_printf(h, "\t%s none_[1];\n", R);
 	sb_printf(h, "} %s_params;\n\n", P);
+	emit_opt_header(E, h);
 	sb_printf(h, "typedef struct %s_state {\n", P);
 	for (int w = 0; w < 2; w++) {
 		const PtrVec *list = w ? &g->targets : &g->inputs;
@@ -143,7 +147,11 @@ emit_header(Emit *E, StrBuf *h, const char *vdecl, const char *ddecl,
 	if (!g->outputs.len)
 		sb_printf(h, "\t\tchar none_;\n");
 	sb_printf(h, "\t} out;\n");
+	sb_printf(h, "\tint n; /* samples in use, 1..%s_BATCH; 0 (a zeroed "
+		     "state) means %s_BATCH */\n", PU, PU);
+	sb_printf(h, "\tuint64_t rng; /* counter of the dropout stream */\n");
 	sb_printf(h, "\t/* The rest is the implementation's. */\n");
+	sb_printf(h, "\tint mode; /* enum pcg_mode of the pass being run */\n");
 	sb_printf(h, "\tstruct { /* forward values of the vertices and their "
 		     "operations */\n%s\t} v;\n",
 		  vdecl);
@@ -202,13 +210,13 @@ data_info(Emit *E, StrBuf *body)
 				  (long long)pd->shape.dim[k]);
 		if (!pd->shape.rank)
 			sb_puts(body, "0");
-		/* trainable = 1: every parameter is trained */
+		/* trainable: 0 for buffers (running statistics) */
 		sb_printf(body, "}, %lld, %lld, %s, %.17g, %.17g, 0, offsetof(%s_params, "
-				"%s), 1},\n",
+				"%s), %d},\n",
 			  (long long)pd->offset,
 			  (long long)shape_numel(&pd->shape),
 			  init_name[pd->init], pd->a, pd->b, P,
-			  emit_member(E, pd->name));
+			  emit_member(E, pd->name), !pd->buffer);
 	}
 	if (!g->params.len)
 		sb_printf(body, "\t{\"\", 0, {0}, 0, 0, 0, 0, 0, 0, 0, 0},\n");
@@ -244,32 +252,43 @@ data_info(Emit *E, StrBuf *body)
 
 
 /* Start an API function: comment, signature; the body follows. */
-static void
-fn_begin(Emit *E, const char *comment, const char *ret, const char *name,
+void
+emit_fn_begin(Emit *E, const char *comment, const char *ret, const char *name,
 	 const char *params)
 {
 	sb_printf(E->out, "\n%s%s\n%s\n%s_%s(%s)\n{\n", comment ? comment : "",
 		  comment ? "\n" : "", ret, E->P, name, params);
 }
 
-static void
-fn_end(Emit *E)
+void
+emit_fn_end(Emit *E)
 {
 	sb_puts(E->out, "}\n");
 }
 
 /* Functions that read the data refuse ids out of range. */
-static void
-guard(Emit *E, const char *what)
+void
+emit_guard(Emit *E, const char *what)
 {
+	emit_line(E, "if (s->n < 0 || s->n > %s_BATCH)\n\t\treturn%s; /* "
+		     "samples in use out of range: nothing changes */",
+		  E->PU, what);
 	if (has_ids(E->g))
 		emit_line(E, "if (%s_check_data(s) >= 0)\n\t\treturn%s; /* ids out "
 			     "of range: nothing changes */",
 			  E->P, what);
 }
 
-static const char *
-params(Emit *E, const char *fmt)
+/* guard, then training mode for the forward passes that follow */
+void
+emit_guard_train(Emit *E)
+{
+	emit_guard(E, " NAN");
+	emit_line(E, "s->mode = PCG_MODE_TRAIN;");
+}
+
+const char *
+emit_params(Emit *E, const char *fmt)
 {
 	/* %1: P (the prefix), %2: P_real */
 	StrBuf sb = {0};
@@ -293,7 +312,7 @@ static void
 api_init(Emit *E)
 {
 	const Graph *g = E->g;
-	fn_begin(E, NULL, "void", "init", params(E, "%P_params *p, uint64_t seed"));
+	emit_fn_begin(E, NULL, "void", "init", emit_params(E, "%P_params *p, uint64_t seed"));
 	const char *initfn = E->is_float ? "pcg_init_param_f" : "pcg_init_param_d";
 	for (int i = 0; i < g->params.len; i++) {
 		ParamDecl *pd = g->params.items[i];
@@ -302,21 +321,23 @@ api_init(Emit *E)
 	}
 	if (!g->params.len)
 		emit_line(E, "(void)p;\n\t(void)seed;");
-	fn_end(E);
+	emit_fn_end(E);
 }
 
 static void
 api_check_data(Emit *E)
 {
 	const Graph *g = E->g;
-	fn_begin(E, NULL, "long", "check_data",
-		 params(E, "const %P_state *s"));
+	emit_fn_begin(E, NULL, "long", "check_data",
+		 emit_params(E, "const %P_state *s"));
 	if (!has_ids(g)) {
 		emit_line(E, "(void)s;\n\treturn -1; /* no integer data */");
-		fn_end(E);
+		emit_fn_end(E);
 		return;
 	}
 	emit_line(E, "long at;");
+	emit_line(E, "int nb = batch_in_use(s);");
+	emit_line(E, "if (nb > %s_BATCH)\n\t\tnb = %s_BATCH;", E->PU, E->PU);
 	int64_t base = 0;
 	for (int w = 0; w < 2; w++) {
 		const PtrVec *l = w ? &g->targets : &g->inputs;
@@ -324,9 +345,10 @@ api_check_data(Emit *E)
 			DataDecl *d = l->items[i];
 			int64_t n = shape_numel(&d->shape) * E->o->batch;
 			if (d->is_int) {
-				emit_line(E, "at = pcg_check_ids(%lld, %lld, (const "
-					     "int32_t *)s->%s.%s);",
-					  (long long)n, (long long)d->bound,
+				emit_line(E, "at = pcg_check_ids(nb * %lld, %lld, "
+					     "(const int32_t *)s->%s.%s);",
+					  (long long)shape_numel(&d->shape),
+					  (long long)d->bound,
 					  w ? "target" : "in",
 					  emit_member(E, d->name));
 				emit_line(E, "if (at >= 0)\n\t\treturn %lld + at;",
@@ -336,17 +358,26 @@ api_check_data(Emit *E)
 		}
 	}
 	emit_line(E, "return -1;");
-	fn_end(E);
+	emit_fn_end(E);
 }
 
 static void
 api_forward(Emit *E)
 {
-	fn_begin(E, NULL, E->real, "forward", params(E, "const %P_params *p, "
+	emit_fn_begin(E, NULL, E->real, "forward", emit_params(E, "const %P_params *p, "
 						      "%P_state *s"));
-	guard(E, " NAN");
+	emit_guard(E, " NAN");
+	emit_line(E, "s->mode = PCG_MODE_EVAL;");
 	emit_line(E, "return forward(p, s);");
-	fn_end(E);
+	emit_fn_end(E);
+	emit_fn_begin(E, "/* The outputs in evaluation mode; targets and losses "
+		    "untouched.  Returns 0. */", E->real, "predict",
+		 emit_params(E, "const %P_params *p, %P_state *s"));
+	emit_guard(E, " NAN");
+	emit_line(E, "s->mode = PCG_MODE_PREDICT;");
+	emit_line(E, "forward(p, s);");
+	emit_line(E, "return %s;", emit_lit(E, 0));
+	emit_fn_end(E);
 }
 
 /* the gradient functions: name, comment, extra parameters, the call */
@@ -382,12 +413,12 @@ api_grads(Emit *E)
 		 "return pc_run(p, s, g, steps, gamma, beta, 0);"},
 	};
 	for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
-		fn_begin(E, fns[i].comment, E->real, fns[i].name,
-			 params(E, arena_printf(E->a, "const %%P_params *p, "
+		emit_fn_begin(E, fns[i].comment, E->real, fns[i].name,
+			 emit_params(E, arena_printf(E->a, "const %%P_params *p, "
 						"%%P_state *s, %%P_params *g%s",
 						fns[i].extra)));
-		guard(E, " NAN");
-		const char *b = params(E, fns[i].body);
+		emit_guard_train(E);
+		const char *b = emit_params(E, fns[i].body);
 		StrBuf sb = {0};
 		for (const char *f = b; *f; f++) {
 			if (!strncmp(f, "%U", 2)) {
@@ -408,54 +439,79 @@ api_grads(Emit *E)
 		}
 		emit_line(E, "%s", sb.data);
 		sb_free(&sb);
-		fn_end(E);
+		emit_fn_end(E);
 	}
+}
+
+/* What every training step does after its update: the running
+ * statistics of batch norm take this step's batch statistics. */
+static void
+api_end_of_step(Emit *E)
+{
+	sb_printf(E->out, "\n/* After a training step's update: the running "
+			  "statistics take the batch's. */\nstatic void\n"
+			  "end_of_step(%s_params *p, %s_state *s)\n{\n",
+		  E->P, E->P);
+	emit_line(E, "const int nb = batch_in_use(s);");
+	emit_line(E, "(void)p;\n\t(void)nb;");
+	for (int i = 0; i < E->g->nodes.len; i++) {
+		const Node *n = E->g->nodes.items[i];
+		if (n->op == OP_BATCHNORM && n->live)
+			emit_bn_update(E, n);
+	}
+	emit_fn_end(E);
 }
 
 static void
 api_train(Emit *E)
 {
 	const char *tp = "%P_params *p, %P_state *s, %R lr";
-	fn_begin(E, "/* One SGD step by backpropagation (gradient kept in "
-		    "s->grad). */", E->real, "train_bp", params(E, tp));
-	guard(E, " NAN");
+	emit_fn_begin(E, "/* One SGD step by backpropagation (gradient kept in "
+		    "s->grad). */", E->real, "train_bp", emit_params(E, tp));
+	emit_guard_train(E);
 	emit_line(E, "%s loss = forward(p, s);", E->real);
 	emit_line(E, "backward(p, s, &s->grad);");
 	emit_line(E, "%s_sgd(p, &s->grad, lr);", E->P);
+	emit_line(E, "end_of_step(p, s);");
 	emit_line(E, "return loss;");
-	fn_end(E);
+	emit_fn_end(E);
 
-	fn_begin(E, "/* One Z-IL training step, parameters updated in place "
+	emit_fn_begin(E, "/* One Z-IL training step, parameters updated in place "
 		    "at their level's step. */", E->real, "train_zil",
-		 params(E, tp));
-	guard(E, " NAN");
+		 emit_params(E, tp));
+	emit_guard_train(E);
 	emit_line(E, "%s loss = forward(p, s);", E->real);
 	emit_line(E, "zil_train(p, s, lr);");
+	emit_line(E, "end_of_step(p, s);");
 	emit_line(E, "return loss;");
-	fn_end(E);
+	emit_fn_end(E);
 
-	fn_begin(E, "/* One standard-PC training step (gradient kept in "
+	emit_fn_begin(E, "/* One standard-PC training step (gradient kept in "
 		    "s->grad). */", E->real, "train_pc",
-		 params(E, "%P_params *p, %P_state *s, %R lr, int steps, "
+		 emit_params(E, "%P_params *p, %P_state *s, %R lr, int steps, "
 			   "%R gamma"));
-	guard(E, " NAN");
+	emit_guard_train(E);
 	emit_line(E, "%s loss = pc_run(p, s, &s->grad, steps, gamma, %s, 0);",
 		  E->real, emit_lit(E, 1));
 	emit_line(E, "%s_sgd(p, &s->grad, lr);", E->P);
+	emit_line(E, "end_of_step(p, s);");
 	emit_line(E, "return loss;");
-	fn_end(E);
+	emit_fn_end(E);
 }
 
 static void
 api_energy(Emit *E)
 {
-	fn_begin(E, "/* The PC energy F = sum over vertices of 1/2 |eps|^2 + "
+	emit_fn_begin(E, "/* The PC energy F = sum over vertices of 1/2 |eps|^2 + "
 		    "the losses at the\n * current predictions, mean over the "
 		    "batch.  After a forward pass (x = mu)\n * it is the loss. */",
-		 E->real, "energy", params(E, "const %P_params *p, const "
+		 E->real, "energy", emit_params(E, "const %P_params *p, const "
 						"%P_state *s"));
 	emit_line(E, "%s f = %s;", E->real, emit_lit(E, 0));
+	emit_line(E, "const int nb = batch_in_use(s);");
 	emit_line(E, "(void)p;");
+	emit_line(E, "if (s->n < 0 || s->n > %s_BATCH)\n\t\treturn NAN;",
+		  E->PU);
 	emit_line(E, "if (!s->pc.valid) {");
 	E->ind = "\t\t";
 	int shared = 0;
@@ -464,35 +520,35 @@ api_energy(Emit *E)
 	if (shared)
 		emit_line(E, "%s shared = %s;", E->real, emit_lit(E, 0));
 	emit_losses_value(E, "f", "shared");
-	emit_line(E, "return f / %s_BATCH%s;", E->PU, shared ? " + shared" : "");
+	emit_line(E, "return f / nb%s;", shared ? " + shared" : "");
 	E->ind = "\t";
 	emit_line(E, "}");
 	emit_pc_energy(E);
-	emit_line(E, "return f / %s_BATCH;", E->PU);
-	fn_end(E);
+	emit_line(E, "return f / nb;");
+	emit_fn_end(E);
 
-	fn_begin(E, "/* Forward pass and the PC network at x = mu (C1), ready "
+	emit_fn_begin(E, "/* Forward pass and the PC network at x = mu (C1), ready "
 		    "for pc_step; returns\n * the energy (the loss). */",
-		 E->real, "pc_init", params(E, "const %P_params *p, %P_state *s"));
-	guard(E, " NAN");
+		 E->real, "pc_init", emit_params(E, "const %P_params *p, %P_state *s"));
+	emit_guard_train(E);
 	emit_line(E, "forward(p, s);");
 	emit_line(E, "s->pc.beta = %s;", emit_lit(E, 1));
 	emit_line(E, "pc_start(s);");
 	emit_line(E, "pc_predict(p, s);");
 	emit_line(E, "s->pc.valid = 1;");
 	emit_line(E, "return %s_energy(p, s);", E->P);
-	fn_end(E);
+	emit_fn_end(E);
 
-	fn_begin(E, "/* One PC inference step at rate gamma after pc_init; "
+	emit_fn_begin(E, "/* One PC inference step at rate gamma after pc_init; "
 		    "returns the energy. */",
-		 E->real, "pc_step", params(E, "const %P_params *p, %P_state *s, "
+		 E->real, "pc_step", emit_params(E, "const %P_params *p, %P_state *s, "
 						"%R gamma"));
-	guard(E, " NAN");
+	emit_guard_train(E);
 	emit_line(E, "pc_backprop(p, s, &s->grad, -2);");
 	emit_line(E, "pc_infer(s, gamma);");
 	emit_line(E, "pc_predict(p, s);");
 	emit_line(E, "return %s_energy(p, s);", E->P);
-	fn_end(E);
+	emit_fn_end(E);
 }
 
 /* The target a loss node reads, as a buffer of the state and the distance
@@ -524,13 +580,15 @@ near_target(Emit *E, const Node *t, const char **ts)
 static void
 api_targets_near(Emit *E)
 {
-	fn_begin(E, "/* After a forward pass: move every target of an mse or "
+	emit_fn_begin(E, "/* After a forward pass: move every target of an mse or "
 		    "cross_entropy loss\n * to within a factor c of the loss's "
 		    "optimum for the current outputs (the\n * output itself "
 		    "for mse, its softmax for cross_entropy): y = y* + c (y - "
 		    "y*).\n * Targets of other losses are left as they are. */",
-		 "void", "targets_near", params(E, "%P_state *s, %R c"));
+		 "void", "targets_near", emit_params(E, "%P_state *s, %R c"));
 	int any = 0;
+	emit_line(E, "const int nb = batch_in_use(s);");
+	emit_line(E, "if (s->n < 0 || s->n > %s_BATCH)\n\t\treturn;", E->PU);
 	for (int i = 0; i < E->g->nodes.len; i++) {
 		const Node *n = E->g->nodes.items[i];
 		if (!n->in_loss || (n->op != OP_MSE && n->op != OP_CROSS_ENTROPY) ||
@@ -542,29 +600,31 @@ api_targets_near(Emit *E)
 		const Node *o = n->in[0];
 		int64_t last = o->shape.rank ? o->shape.dim[o->shape.rank - 1] : 1;
 		if (n->op == OP_MSE)
-			emit_line(E, "%s(%s_BATCH, %lld, %s, c, %s, %s);",
-				  emit_rt(E, "near_mse"), E->PU,
+			emit_line(E, "%s(nb, %lld, %s, c, %s, %s);",
+				  emit_rt(E, "near_mse"),
 				  (long long)emit_numel(o), ts, t, E->val[o->id]);
 		else
-			emit_line(E, "%s(%s_BATCH, %lld, %lld, %s, c, %s, %s);",
-				  emit_rt(E, "near_xent"), E->PU,
+			emit_line(E, "%s(nb, %lld, %lld, %s, c, %s, %s);",
+				  emit_rt(E, "near_xent"),
 				  (long long)(emit_numel(o) / last), (long long)last,
 				  ts, t, E->val[o->id]);
 		any = 1;
 	}
 	if (!any)
-		emit_line(E, "(void)s;\n\t(void)c;");
-	fn_end(E);
+		emit_line(E, "(void)nb;\n\t(void)c;");
+	emit_fn_end(E);
 }
 
 static void
 api_sgd_ckpt(Emit *E)
 {
 	const Graph *g = E->g;
-	fn_begin(E, "/* p -= lr * g */", "void", "sgd",
-		 params(E, "%P_params *p, const %P_params *g, %R lr"));
+	emit_fn_begin(E, "/* p -= lr * g */", "void", "sgd",
+		 emit_params(E, "%P_params *p, const %P_params *g, %R lr"));
 	for (int i = 0; i < g->params.len; i++) {
 		ParamDecl *pd = g->params.items[i];
+		if (pd->buffer)
+			continue; /* running statistics: not trained */
 		emit_line(E, "%s(%lld, lr, %s, %s);", emit_rt(E, "sgd"),
 			  (long long)shape_numel(&pd->shape),
 			  emit_param_ptr(E, "p", pd),
@@ -573,15 +633,15 @@ api_sgd_ckpt(Emit *E)
 	}
 	if (!g->params.len)
 		emit_line(E, "(void)p;\n\t(void)g;\n\t(void)lr;");
-	fn_end(E);
+	emit_fn_end(E);
 	for (int w = 0; w < 2; w++) {
-		fn_begin(E, NULL, "int", w ? "load" : "save",
-			 params(E, w ? "%P_params *p, const char *path"
+		emit_fn_begin(E, NULL, "int", w ? "load" : "save",
+			 emit_params(E, w ? "%P_params *p, const char *path"
 				     : "const %P_params *p, const char *path"));
 		emit_line(E, "return pcg_ckpt_%s(path, \"%s\", %s_param_info, "
 			     "%s_NUM_PARAMS, (int)sizeof(%s), p);",
 			  w ? "load" : "save", g->name, E->P, E->PU, E->real);
-		fn_end(E);
+		emit_fn_end(E);
 	}
 }
 
@@ -598,7 +658,9 @@ emit_api(Emit *E, StrBuf *body)
 	api_forward(E);
 	if (E->g->losses.len) {
 		api_grads(E);
+		api_end_of_step(E);
 		api_train(E);
+		emit_opt_api(E);
 		api_energy(E);
 		api_targets_near(E);
 	}

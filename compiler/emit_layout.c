@@ -235,6 +235,26 @@ emit_layout(Emit *E, StrBuf *vdecl, StrBuf *ddecl, StrBuf *pcdecl)
 			E->state_reals += shared;
 		}
 	}
+	/* batchnorm's batch statistics, dropout's masks */
+	for (int i = 0; i < nn; i++) {
+		Node *n = g->nodes.items[i];
+		if (!n->live || (n->op != OP_BATCHNORM && n->op != OP_DROPOUT))
+			continue;
+		const char *m = emit_c_member(E, E->mem[i]);
+		if (n->op == OP_DROPOUT) {
+			sb_printf(vdecl, "\t\t%s %s_mask%s; /* 0 or 1/(1-p) */\n",
+				  E->real, m, emit_flat_dims(E, &n->shape,
+							     n->batched));
+			E->state_reals += (n->batched ? E->o->batch : 1) *
+					  shape_numel(&n->shape);
+			continue;
+		}
+		for (int w = 0; w < 2; w++)
+			sb_printf(vdecl, "\t\t%s %s_%s[%lld]; /* the batch's, per "
+				  "channel */\n", E->real, m, w ? "var" : "mean",
+				  (long long)n->shape.dim[0]);
+		E->state_reals += 2 * n->shape.dim[0];
+	}
 	E->reals_v = E->state_reals;
 	if (!g->losses.len)
 		return;
@@ -272,6 +292,17 @@ emit_layout(Emit *E, StrBuf *vdecl, StrBuf *ddecl, StrBuf *pcdecl)
 		sb_printf(pcdecl, "\t\tstruct { /* %s */\n%s\t\t} %s;\n",
 			  parts[k].what, sb.data, parts[k].name);
 		sb_free(&sb);
+	}
+	for (int i = 0; i < nn; i++) {
+		Node *n = g->nodes.items[i];
+		if (!n->live || n->op != OP_BATCHNORM)
+			continue;
+		for (int w = 0; w < 2; w++)
+			sb_printf(pcdecl, "\t\t%s %s_%s[%lld]; /* batch statistics "
+				  "of the value nodes */\n", E->real,
+				  emit_c_member(E, E->mem[i]), w ? "var" : "mean",
+				  (long long)n->shape.dim[0]);
+		E->state_reals += 2 * n->shape.dim[0];
 	}
 }
 

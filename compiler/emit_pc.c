@@ -122,9 +122,7 @@ pc_losses(Emit *E)
 			continue;
 		emit_line(E, "%s(%s, %s, %s);", emit_rt(E, "fill"),
 			  emit_count(E, r), E->adj[r->id],
-			  r->batched ? "-s->pc.beta"
-				     : arena_printf(E->a, "-s->pc.beta * %s_BATCH",
-						    E->PU));
+			  r->batched ? "-s->pc.beta" : "-s->pc.beta * nb");
 		E->has_adj[r->id] = 1;
 		for (int k = l->nodes.len - 1; k >= 0; k--) {
 			const Node *n = l->nodes.items[k];
@@ -327,11 +325,10 @@ emit_pc_energy(Emit *E)
 		const Loss *l = g->losses.items[i];
 		const Node *r = l->root;
 		if (r->batched)
-			emit_line(E, "fl += %s(%s_BATCH, %s);", emit_rt(E, "sum"),
-				  E->PU, E->val[r->id]);
-		else
-			emit_line(E, "fl += %s_BATCH * %s[0];", E->PU,
+			emit_line(E, "fl += %s(nb, %s);", emit_rt(E, "sum"),
 				  E->val[r->id]);
+		else
+			emit_line(E, "fl += nb * %s[0];", E->val[r->id]);
 	}
 	emit_line(E, "f += s->pc.beta * fl;");
 }

@@ -63,8 +63,8 @@ emit_losses_value(Emit *E, const char *sum, const char *shared)
 		const Loss *l = E->g->losses.items[i];
 		const Node *r = l->root;
 		if (r->batched)
-			emit_line(E, "%s += %s(%s_BATCH, %s);", sum, emit_rt(E, "sum"),
-				  E->PU, E->val[r->id]);
+			emit_line(E, "%s += %s(nb, %s);", sum, emit_rt(E, "sum"),
+				  E->val[r->id]);
 		else
 			emit_line(E, "%s += %s[0];", shared, E->val[r->id]);
 	}
@@ -124,24 +124,33 @@ emit_forward_tail(Emit *E)
 		OutputDecl *od = g->outputs.items[i];
 		if (od->node->batched)
 			continue;
-		emit_line(E, "%s(%s_BATCH, 1, %lld, 0, %lld, 0, %s, %s); /* output "
+		emit_line(E, "%s(nb, 1, %lld, 0, %lld, 0, %s, %s); /* output "
 			  "%s, the same for every sample */",
-			  emit_rt(E, "place"), E->PU, (long long)emit_numel(od->node),
+			  emit_rt(E, "place"), (long long)emit_numel(od->node),
 			  (long long)emit_numel(od->node),
 			  emit_whole(E, "", arena_printf(E->a, "s->out.%s",
 							 emit_member(E, od->name)),
 				     &od->node->shape, 1),
 			  E->val[od->node->id], od->name);
 	}
+	for (int i = 0; i < g->nodes.len; i++)
+		if (((Node *)g->nodes.items[i])->op == OP_DROPOUT) {
+			emit_line(E, "if (s->mode == PCG_MODE_TRAIN)\n\t\ts->rng++; "
+				     "/* the next call draws new masks */");
+			break;
+		}
+	if (g->losses.len)
+		emit_line(E, "if (s->mode == PCG_MODE_PREDICT)\n\t\treturn %s; "
+			     "/* no target read */", emit_lit(E, 0));
 	if (has_shared_loss(g))
 		emit_line(E, "%s shared = %s;", E->real, emit_lit(E, 0));
 	emit_losses_fwd(E);
 	if (g->losses.len)
 		emit_line(E, "s->pc.valid = 0;");
 	if (has_shared_loss(g))
-		emit_line(E, "return loss / %s_BATCH + shared;", E->PU);
+		emit_line(E, "return loss / nb + shared;");
 	else
-		emit_line(E, "return loss / %s_BATCH;", E->PU);
+		emit_line(E, "return loss / nb;");
 }
 
 /* ------------------------------------------ BP and the Z-IL schedule */
@@ -199,6 +208,24 @@ emit_param_ptr(Emit *E, const char *st, const ParamDecl *p)
 			  &p->shape, 0);
 }
 
+/* Z-IL's in-place update of a parameter from its summed errors eps at
+ * `eps`: SGD (zil_sgd: p -= lr * -eps), or the optimizer on the gradient
+ * -eps + 0, the bits BP's canonical gradient has. */
+static void
+update_now(Emit *E, const ParamDecl *pd, Mode mode, const char *eps)
+{
+	int64_t cnt = shape_numel(&pd->shape);
+	if (mode == MODE_ZIL_TRAIN) {
+		emit_line(E, "%s(%lld, lr, %s, %s); /* in place, now */",
+			  emit_rt(E, "zil_sgd"), (long long)cnt,
+			  emit_param_ptr(E, "p", pd), eps);
+		return;
+	}
+	emit_line(E, "%s(%lld, %s); /* the gradient, -eps */",
+		  emit_rt(E, "zil_grad"), (long long)cnt, eps);
+	emit_opt_update(E, pd, eps);
+}
+
 /* The VJPs of one node into every input that needs a gradient: inputs
  * that are not parameters first (their VJP may need a parameter's value
  * before it changes), then parameters. */
@@ -214,20 +241,18 @@ sweep_node(Emit *E, const Node *n, Mode mode)
 			Node *x = n->in[j];
 			if (!x->needs_grad || (x->op == OP_PARAM) != pass)
 				continue;
-			if (mode == MODE_ZIL_TRAIN && x->op == OP_PARAM &&
+			int inplace = mode == MODE_ZIL_TRAIN ||
+				      mode == MODE_ZIL_OPT;
+			if (inplace && x->op == OP_PARAM &&
 			    E->puses[x->decl] == 1) {
 				ParamDecl *pd = g->params.items[x->decl];
-				int64_t cnt = shape_numel(&pd->shape);
 				emit_vjp(E, n, j, E->val[n->id], xs, E->adj[n->id],
 					 "s->zil.scratch", 0);
-				emit_line(E, "%s(%lld, lr, %s, s->zil.scratch); /* in "
-					  "place, now */",
-					  emit_rt(E, "zil_sgd"), (long long)cnt,
-					  emit_param_ptr(E, "p", pd));
+				update_now(E, pd, mode, "s->zil.scratch");
 				continue;
 			}
 			const char *dx = E->adj[x->id];
-			if (mode == MODE_ZIL_TRAIN && x->op == OP_PARAM) {
+			if (inplace && x->op == OP_PARAM) {
 				ParamDecl *pd = g->params.items[x->decl];
 				dx = emit_whole(E, "", arena_printf(E->a, "s->zil.%s",
 						emit_member(E, pd->name)),
@@ -270,8 +295,8 @@ emit_sweep(Emit *E, Mode mode)
 	const Graph *g = E->g;
 	int bp = mode == MODE_BP;
 	memset(E->has_adj, 0, (size_t)g->nodes.len + 1);
-	const char *scale = arena_printf(E->a, "%s / %s_BATCH",
-					 emit_lit(E, bp ? 1.0 : -1.0), E->PU);
+	const char *scale = arena_printf(E->a, "%s / nb",
+					 emit_lit(E, bp ? 1.0 : -1.0));
 	if (bp)
 		emit_line(E, "/* output deltas: d loss / d output, mean over the "
 			     "batch */");
@@ -328,18 +353,30 @@ emit_sweep(Emit *E, Mode mode)
 		ParamDecl *p = g->params.items[i];
 		int64_t cnt = shape_numel(&p->shape);
 		emit_chunk_point(E);
-		if (mode == MODE_ZIL_TRAIN) {
-			if (!E->has_adj[p->node->id])
+		if (mode == MODE_ZIL_TRAIN || mode == MODE_ZIL_OPT) {
+			if (p->buffer || (E->puses[i] == 1 &&
+					  mode == MODE_ZIL_OPT))
+				continue; /* updated in place already */
+			if (!E->has_adj[p->node->id] && mode == MODE_ZIL_TRAIN)
 				continue;
 			if (first)
 				emit_line(E, "\n\t/* tied parameters (used at several "
-					     "steps) learn now, at the end */");
+					     "steps) learn now, at the end%s */",
+					  mode == MODE_ZIL_OPT ? "; so do those "
+					  "no loss depends on, from a zero "
+					  "gradient" : "");
 			first = 0;
 			const char *acc = emit_whole(E, "", arena_printf(E->a,
 					"s->zil.%s", emit_member(E, p->name)),
 				&p->shape, 0);
-			emit_line(E, "%s(%lld, lr, %s, %s);", emit_rt(E, "zil_sgd"),
-				  (long long)cnt, emit_param_ptr(E, "p", p), acc);
+			if (!E->has_adj[p->node->id]) {
+				emit_line(E, "%s(%lld, s->zil.scratch, %s);",
+					  emit_rt(E, "fill"), (long long)cnt,
+					  emit_lit(E, 0));
+				emit_opt_update(E, p, "s->zil.scratch");
+				continue;
+			}
+			update_now(E, p, mode, acc);
 			continue;
 		}
 		if (first)

@@ -60,7 +60,7 @@ graph_analyse(Arena *a, Graph *g)
 	/* on_param: forward */
 	for (int i = 0; i < g->nodes.len; i++) {
 		Node *n = g->nodes.items[i];
-		n->on_param = n->op == OP_PARAM;
+		n->on_param = n->op == OP_PARAM && !n->is_buffer;
 		for (int k = 0; k < n->nin; k++)
 			n->on_param |= n->in[k]->on_param;
 	}

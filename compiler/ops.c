@@ -606,6 +606,48 @@ rule_one_hot(OpCall *c)
 	return 1;
 }
 
+/* batchnorm(x, momentum=0.1, eps=1e-5): channels on the first axis */
+static int
+rule_batchnorm(OpCall *c)
+{
+	const Shape *x = &c->in[0]->shape;
+	if (x->rank < 1) {
+		diag_error(c->d, c->in_span[0], "batchnorm normalises each channel "
+			   "(the first axis); a scalar has none");
+		return 0;
+	}
+	const OpArg *m = kw(c, "momentum"), *e = kw(c, "eps");
+	double mv = m ? m->num : 0.1, ev = e ? e->num : 1e-5;
+	if (!(mv >= 0 && mv <= 1)) {
+		diag_error(c->d, m->span, "batchnorm's momentum must be in [0, 1]");
+		return 0;
+	}
+	if (!(ev > 0) || isinf(ev)) {
+		diag_error(c->d, e->span, "batchnorm's eps must be a positive "
+			   "number");
+		return 0;
+	}
+	c->at->num[0] = mv;
+	c->at->num[1] = ev;
+	c->out = *x;
+	return 1;
+}
+
+/* dropout(x, p): a compile-time rate 0 <= p < 1 */
+static int
+rule_dropout(OpCall *c)
+{
+	const OpArg *p = &c->arg[1];
+	if (!(p->num >= 0 && p->num < 1)) {
+		diag_error(c->d, p->span, "dropout's rate must be in [0, 1) (got "
+			   "%g)", p->num);
+		return 0;
+	}
+	c->at->num[0] = p->num;
+	c->out = c->in[0]->shape;
+	return 1;
+}
+
 static int
 rule_fill(OpCall *c)
 {
@@ -735,15 +777,21 @@ prod(const Shape *s, int lo, int hi)
 	return p;
 }
 
+/* "(const int[]){3, 4}" with the samples in use (or 1) put first. */
+static const char *
+batch_first(Emit *E, int batched, const char *ints)
+{
+	const char *open = "(const int[]){";
+	size_t k = strlen(open);
+	return arena_printf(E->a, "%s%s%s%s", open, batched ? "nb" : "1",
+			    ints[k] == '}' ? "" : ", ", ints + k);
+}
+
 /* The dims of a node with the batch axis first (1 if shared). */
 static const char *
 dims_b(Emit *E, const Node *n, const Shape *s)
 {
-	int64_t v[PCC_MAX_RANK + 1];
-	v[0] = n->batched ? E->o->batch : 1;
-	for (int i = 0; i < s->rank; i++)
-		v[i + 1] = s->dim[i];
-	return emit_ints(E, s->rank + 1, v);
+	return batch_first(E, n->batched, emit_ints(E, s->rank, s->dim));
 }
 
 static void
@@ -851,9 +899,8 @@ batched_matmul(Emit *E, const Node *n, int k, const char *y,
 		for (int i = 0; i < L.n; i++)
 			sum |= st[i] == 0 && L.ext[i] > 1;
 		if (sum && !acc)
-			emit_line(E, "%s(%lld, %s, %s);", RT("fill"),
-				  I(x->batched ? E->o->batch * emit_numel(x)
-					       : emit_numel(x)), dx, LIT(0));
+			emit_line(E, "%s(%s, %s, %s);", RT("fill"),
+				  emit_count(E, x), dx, LIT(0));
 	}
 	const char *beta = k < 0 ? LIT(0) : sum || acc ? LIT(1) : LIT(0);
 	emit_line(E, "for (int b = 0; b < %s; b++)", B);
@@ -1116,17 +1163,16 @@ slice_args(Emit *E, const Node *n, const char **dims, const char **lo,
 	int64_t l[PCC_MAX_RANK + 1], s[PCC_MAX_RANK + 1], yd[PCC_MAX_RANK + 1];
 	l[0] = 0;
 	s[0] = 1;
-	yd[0] = x->batched ? E->o->batch : 1;
 	int j = 0;
 	for (int i = 0; i < r; i++) {
 		l[i + 1] = n->at->lo[i];
 		s[i + 1] = n->at->step[i];
-		yd[i + 1] = n->at->drop[i] ? 1 : n->shape.dim[j++];
+		yd[i] = n->at->drop[i] ? 1 : n->shape.dim[j++];
 	}
 	*dims = dims_b(E, x, &x->shape);
 	*lo = emit_ints(E, r + 1, l);
 	*step = emit_ints(E, r + 1, s);
-	*ydims = emit_ints(E, r + 1, yd);
+	*ydims = batch_first(E, x->batched, emit_ints(E, r, yd));
 }
 
 static void
@@ -1346,6 +1392,114 @@ fwd_one_hot(Emit *E, const Node *n, const char *y, const char *const *xs)
 	emit_line(E, "%s(%s * %lld, %lld, %s, %s);", RT("one_hot"),
 		  emit_batch(E, ids), I(emit_numel(ids)),
 		  I(n->shape.dim[n->shape.rank - 1]), y, xs[0]);
+}
+
+/*
+ * batchnorm: x viewed as [n][C][S], statistics per channel over the n
+ * samples in use and S.  Training mode keeps the batch's mean and
+ * (biased) variance in the state for the VJP and the running statistics
+ * (end_of_step); the PC network keeps its own, of the value nodes, so a
+ * PC step leaves the forward pass's for the running statistics.  The
+ * inputs 1 and 2 are the running mean and variance (buffers).
+ */
+static const char *
+bn_stat(Emit *E, const Node *n, const char *what)
+{
+	return arena_printf(E->a, "s->%s.%s_%s", E->in_pc ? "pc" : "v",
+			    emit_c_member(E, E->mem[n->id]), what);
+}
+
+static const char *
+bn_dims(Emit *E, const Node *n)
+{
+	int64_t C = n->shape.dim[0];
+	return arena_printf(E->a, "%s, %lld, %lld", emit_batch(E, n), I(C),
+			    I(emit_numel(n) / C));
+}
+
+static void
+fwd_batchnorm(Emit *E, const Node *n, const char *y, const char *const *xs)
+{
+	const char *train = arena_printf(E->a, "%s(%s, %s, %s, %s, %s, %s);",
+		RT("bn_train"), bn_dims(E, n), LIT(n->at->num[1]), y,
+		bn_stat(E, n, "mean"), bn_stat(E, n, "var"), xs[0]);
+	if (E->in_pc) {
+		emit_line(E, "%s", train);
+		return;
+	}
+	emit_line(E, "if (s->mode == PCG_MODE_TRAIN)\n%s\t%s\n%selse\n%s\t"
+		     "%s(%s, %s, %s, %s, %s, %s);",
+		  E->ind, train, E->ind, E->ind, RT("bn_eval"), bn_dims(E, n),
+		  LIT(n->at->num[1]), y, xs[1], xs[2], xs[0]);
+}
+
+static void
+vjp_batchnorm(Emit *E, const Node *n, int k, const char *y,
+	      const char *const *xs, const char *dy, const char *dx, int acc)
+{
+	(void)k;
+	(void)xs;
+	emit_line(E, "%s(%s, %s, %d, %s, %s, %s, %s);", RT("bn_vjp"),
+		  bn_dims(E, n), LIT(n->at->num[1]), acc, dx, dy, y,
+		  bn_stat(E, n, "var"));
+}
+
+/* The running statistics' update by a training step (end_of_step). */
+void
+emit_bn_update(Emit *E, const Node *n)
+{
+	emit_line(E, "%s(%s, %s, %s, %s, %s, %s);", RT("bn_update"),
+		  bn_dims(E, n), LIT(n->at->num[0]),
+		  emit_param_ptr(E, "p", E->g->params.items[n->in[1]->decl]),
+		  emit_param_ptr(E, "p", E->g->params.items[n->in[2]->decl]),
+		  bn_stat(E, n, "mean"), bn_stat(E, n, "var"));
+}
+
+/*
+ * dropout: training mode draws the mask (0 or 1/(1-p) per element) from
+ * the stream s->rng, stream number the dropout's ordinal, counter the
+ * element's index in the batch; the PC network reuses the mask of the
+ * forward pass, so all inference steps of a call see one mask.
+ */
+static int
+dropout_ordinal(const Emit *E, const Node *n)
+{
+	int k = 0;
+	for (int i = 0; i < n->id; i++)
+		k += ((Node *)E->g->nodes.items[i])->op == OP_DROPOUT;
+	return k;
+}
+
+static void
+fwd_dropout(Emit *E, const Node *n, const char *y, const char *const *xs)
+{
+	const char *mask = emit_scratch(E, n, "mask");
+	const char *mul = arena_printf(E->a, "%s(%s, %s, %s, %s);",
+				       RT("mul_mask"), emit_count(E, n), y,
+				       xs[0], mask);
+	if (E->in_pc) {
+		emit_line(E, "%s", mul);
+		return;
+	}
+	emit_line(E, "if (s->mode == PCG_MODE_TRAIN) {");
+	emit_line(E, "\t%s(s->rng, %d, %s, %.17g, %s);", RT("dropout_mask"),
+		  dropout_ordinal(E, n), emit_count(E, n), n->at->num[0], mask);
+	emit_line(E, "\t%s", mul);
+	emit_line(E, "} else {");
+	emit_line(E, "\t%s(%s, %s, %s); /* evaluation: the identity */",
+		  RT("copy"), emit_count(E, n), y, xs[0]);
+	emit_line(E, "}");
+}
+
+static void
+vjp_dropout(Emit *E, const Node *n, int k, const char *y,
+	    const char *const *xs, const char *dy, const char *dx, int acc)
+{
+	(void)k;
+	(void)y;
+	(void)xs;
+	emit_line(E, "%s(%s, %d, %s, %s, %s);", RT("mul_mask_vjp"),
+		  emit_count(E, n), acc, dx, dy, emit_scratch(E, n, "mask"));
 }
 
 /* Losses: y[b] = the sample's loss; o and t as batch x rows x n. */
@@ -1595,6 +1749,16 @@ const OpDef op_defs[OP_COUNT] = {
 	[OP_ONE_HOT] = {.call = "one_hot", .cls = OPC_OTHER, .args = "IN",
 			.shape = rule_one_hot, .fwd = fwd_one_hot, .nodiff = 1,
 			.doc = "0/1 rows for integer ids"},
+	[OP_BATCHNORM] = {.call = "batchnorm", .cls = OPC_OTHER, .args = "T",
+			  .keywords = "momentum:N eps:N",
+			  .shape = rule_batchnorm, .fwd = fwd_batchnorm,
+			  .vjp = vjp_batchnorm, .nodiff = 6,
+			  .doc = "normalise each channel (first axis) over the "
+				 "batch; running statistics in evaluation mode"},
+	[OP_DROPOUT] = {.call = "dropout", .cls = OPC_OTHER, .args = "TN",
+			.shape = rule_dropout, .fwd = fwd_dropout,
+			.vjp = vjp_dropout,
+			.doc = "inverted dropout with rate p in training mode"},
 	[OP_ZEROS] = {.call = "zeros", .cls = OPC_LEAF, .args = "S",
 		      .shape = rule_fill, .doc = "a constant 0 (makes a const)"},
 	[OP_ONES] = {.call = "ones", .cls = OPC_LEAF, .args = "S",

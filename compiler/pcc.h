@@ -21,7 +21,7 @@
 
 #define PCC_VERSION "0.2"
 /* The runtime version the generated code needs (PCG_RUNTIME_VERSION). */
-#define PCG_RUNTIME_VERSION_NEEDED 2
+#define PCG_RUNTIME_VERSION_NEEDED 3
 
 #if defined(__GNUC__) || defined(__clang__)
 #define PCC_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -349,6 +349,8 @@ const char *shape_str(Arena *a, const Shape *s);
 	X(AVGPOOL2D, "avgpool2d")                                       \
 	X(EMBEDDING, "embedding")                                       \
 	X(ONE_HOT, "one_hot")                                           \
+	X(BATCHNORM, "batchnorm")                                       \
+	X(DROPOUT, "dropout")                                           \
 	X(ZEROS, "zeros")                                               \
 	X(ONES, "ones")                                                 \
 	X(MSE, "mse")                                                   \
@@ -498,6 +500,7 @@ struct Node {
 	int is_int;   /* an integer input or target (ids) */
 	int64_t bound; /* its ids are in 0 .. bound-1 */
 	int in_loss;  /* part of a loss expression (Loss.nodes), no vertex */
+	int is_buffer; /* PARAM: a buffer (running statistics), not trained */
 	/* leaves */
 	int decl;           /* index into Graph.params/inputs/targets */
 	/* naming of the value buffer in the generated state */
@@ -537,6 +540,7 @@ typedef struct ParamDecl {
 	Span span;
 	Node *node;
 	int64_t offset; /* element offset in the dense params array */
+	int buffer;     /* a buffer (running statistics), not trained */
 } ParamDecl;
 
 typedef struct DataDecl { /* input or target */

@@ -108,6 +108,7 @@ typedef struct Sema {
 	/* `for` iteration context, for labels: "a@t=3" */
 	const char *iter_suffix;
 	int in_shape;   /* evaluating shape dimensions */
+	PtrVec buffers; /* ParamDecls of buffers, appended to the params last */
 	int in_loss;    /* evaluating a loss statement */
 	/* by node id: the def parameter an inner node was first bound to
 	 * (ArgName *), its name if it must become a vertex (split_vertices) */
@@ -854,6 +855,51 @@ make_node(Sema *S, OpCall *c, Node **in, int nin, Span sp, const char *what)
 	return val_node(n, sp);
 }
 
+/*
+ * batchnorm's running mean and variance: two buffers of the channel
+ * count, named after the vertex ("h.running_mean"; a second batchnorm
+ * of the vertex "h.2.running_mean"), appended to the call's inputs.
+ * They join the parameters after the last one (sema_build).
+ */
+static int
+add_running_stats(Sema *S, Node **in, int *nin, Span sp)
+{
+	const char *base = S->vertex ? S->vertex->label : "loss";
+	int k = 1;
+	const char *name;
+	for (;;) {
+		name = k == 1 ? arena_printf(S->a, "%s.running_mean", base)
+			      : arena_printf(S->a, "%s.%d.running_mean", base, k);
+		int taken = 0;
+		for (int i = 0; i < S->buffers.len; i++)
+			taken |= !strcmp(((ParamDecl *)S->buffers.items[i])->name,
+					 name);
+		if (!taken)
+			break;
+		k++;
+	}
+	Shape sh = {.rank = 1, .dim = {in[0]->shape.dim[0]}};
+	for (int w = 0; w < 2; w++) {
+		Node *n = new_node(S, OP_PARAM, &sh, 0, NULL, sp);
+		if (!n)
+			return 0;
+		ParamDecl *p = arena_alloc(S->a, sizeof *p);
+		size_t len = strlen(name) - strlen("mean");
+		p->name = w ? arena_printf(S->a, "%.*svar", (int)len, name) : name;
+		p->shape = sh;
+		p->span = sp;
+		p->node = n;
+		p->init = w ? INIT_ONES : INIT_ZEROS;
+		p->buffer = 1;
+		n->label = p->name;
+		n->batched = 0;
+		n->is_buffer = 1;
+		vec_push(S->a, &S->buffers, p);
+		in[(*nin)++] = n;
+	}
+	return 1;
+}
+
 static Value
 call_builtin(Sema *S, const Expr *e, OpKind op)
 {
@@ -1079,6 +1125,8 @@ call_builtin(Sema *S, const Expr *e, OpKind op)
 	}
 	c.nin = nin;
 	if (!d->shape(&c))
+		return val_error();
+	if (op == OP_BATCHNORM && !add_running_stats(S, in, &nin, e->span))
 		return val_error();
 	return make_node(S, &c, in, nin, e->span, NULL);
 }
@@ -2371,6 +2419,13 @@ sema_build(Arena *a, Diag *d, const Program *p, Define *defines,
 				   "built-in function of that name", d->name);
 	}
 	stmts(&S, p->model->body);
+	for (int i = 0; i < S.buffers.len; i++) {
+		ParamDecl *b = S.buffers.items[i];
+		b->node->decl = S.g->params.len;
+		b->offset = S.g->param_count;
+		S.g->param_count += shape_numel(&b->shape);
+		vec_push(a, &S.g->params, b);
+	}
 	for (int i = 0; i < ndefines; i++)
 		if (!defines[i].used)
 			diag_error_noloc(S.d, "-D %s: the model has no const named "

@@ -1212,6 +1212,8 @@ SFX(pcg_opt_update)(const pcg_optim *c, int64_t t, size_t n, REAL *p,
 	else
 		SFX(opt_sgd)(c, t, n, p, g, m);
 	return 0;
+}
+
 /* ------------------------------------------ batch statistics, dropout */
 
 /* The offset of element (b, c, 0) of an [n][C][S] view. */
@@ -1342,9 +1344,11 @@ SFX(pcg_bn_update)(int n, int C, int S, REAL momentum, REAL *restrict rmean,
 	REAL M = (REAL)((ptrdiff_t)n * S);
 
 	for (int c = 0; c < C; c++) {
+		rmean[c] = momentum * mean[c] + ((REAL)1 - momentum) * rmean[c];
+		if (M < 2)
+			continue; /* one value: no unbiased variance */
 		REAL uv = var[c] * M / (M - (REAL)1);
 
-		rmean[c] = momentum * mean[c] + ((REAL)1 - momentum) * rmean[c];
 		rvar[c] = momentum * uv + ((REAL)1 - momentum) * rvar[c];
 	}
 }

@@ -19,9 +19,14 @@ extern "C" {
 #endif
 
 /* Generated code checks this at compile time. */
-#define PCG_RUNTIME_VERSION 2
+#define PCG_RUNTIME_VERSION 3
 
 #define PCG_MAX_RANK 8
+
+/* The mode of a generated model's forward pass (its state's `mode`):
+ * training (batch statistics, dropout masks), evaluation (running
+ * statistics, no dropout), or evaluation without the losses. */
+enum pcg_mode { PCG_MODE_TRAIN = 0, PCG_MODE_EVAL = 1, PCG_MODE_PREDICT = 2 };
 
 /* ------------------------------------------------------------------ GEMM */
 
@@ -690,9 +695,10 @@ void pcg_bn_eval_vjp_d(int n, int C, int S, double eps, int acc,
  *     u = var[c] * M / (M - 1)  (the unbiased variance);
  *     rmean[c] = momentum * mean[c] + (1 - momentum) * rmean[c];
  *     rvar[c] = momentum * u + (1 - momentum) * rvar[c].
- * M == 1 (one value per channel): var is 0 and u = 0 / 0, so rvar
- * becomes NaN, as with torch.batch_norm (F.batch_norm and nn.BatchNorm
- * refuse to train on one value per channel).
+ * M == 1 (one value per channel, e.g. one sample through a batch norm
+ * of a vector) has no unbiased variance: rmean is updated and rvar left
+ * as it is, where torch.batch_norm would make it NaN (0 / 0) and
+ * F.batch_norm and nn.BatchNorm refuse to train.
  */
 void pcg_bn_update_f(int n, int C, int S, float momentum, float *rmean,
 		     float *rvar, const float *mean, const float *var);

@@ -28,6 +28,22 @@
 #include H_CL
 #include H_CF
 #endif
+#ifdef H_D3
+#include H_D3
+#endif
+/* PCC_DROPOUT: the model has dropout; PCC_COUPLED: batch statistics
+ * couple its samples (set by tests/meson.build from the model's text) */
+#ifdef PCC_DROPOUT
+#include "fixed_masks.h"
+#endif
+/* The loss as training computes it (batch statistics, dropout), for
+ * finite differences: the forward pass of pc_init (x = mu, so the
+ * energy is the loss) where the modes differ, else P_forward. */
+#if defined(PCC_DROPOUT) || defined(PCC_COUPLED)
+#define TRAIN_LOSS(P) P##_pc_init
+#else
+#define TRAIN_LOSS(P) P##_forward
+#endif
 
 #define NREAL(T) (sizeof(T) / sizeof(double))
 
@@ -92,6 +108,22 @@ cos_sim(const double *a, const double *b, size_t n)
 		nb += b[i] * b[i];
 	}
 	return dot / sqrt(na * nb);
+}
+
+/* Whether two parameter structs hold the same bits in every trainable
+ * parameter (buffers, the running statistics that only training steps
+ * update, are left out). */
+static int
+same_trainable(const pcg_param_info *info, int n, const void *a,
+	       const void *b, size_t real)
+{
+	for (int k = 0; k < n; k++)
+		if (info[k].trainable &&
+		    memcmp((const char *)a + info[k].byte_offset,
+			   (const char *)b + info[k].byte_offset,
+			   info[k].count * real) != 0)
+			return 0;
+	return 1;
 }
 
 /* The largest |a - b| over n doubles, NaN if any difference is NaN. */
@@ -256,14 +288,14 @@ static size_t fd_checked, fd_skipped;
 	static int fd_one_##P(size_t i, double scale, double *fd)           \
 	{                                                                   \
 		double *p = (double *)&P##p, save = p[i], prev = 0;         \
-		double f0 = P##_forward(&P##p, &P##s), kink_prev = 0;       \
+		double f0 = TRAIN_LOSS(P)(&P##p, &P##s), kink_prev = 0;     \
 		static const double step[4] = {1, -1, 2, -2};               \
 		int have = 0;                                               \
 		for (double h = 1e-3; h > 5e-7; h /= 10) {                  \
 			double f[4];                                        \
 			for (int j = 0; j < 4; j++) {                       \
 				p[i] = save + step[j] * h;                  \
-				f[j] = P##_forward(&P##p, &P##s);           \
+				f[j] = TRAIN_LOSS(P)(&P##p, &P##s);         \
 			}                                                   \
 			p[i] = save;                                        \
 			double d5 = (8 * (f[0] - f[1]) - (f[2] - f[3])) / (12 * h); \
@@ -365,6 +397,21 @@ dump(const char *path)
 			fprintf(f, "%.17g\n", ((double *)&zg)[pi->offset + i]);
 	}
 	dump_data(f, &d4s);
+	/* three SGD steps by BP (lr 0.05, on this batch), then the loss in
+	 * evaluation mode: parameters and running statistics after them */
+	static d4_params p3;
+	static d4_state s3;
+	memcpy(&p3, &d4p, sizeof p3);
+	memcpy(&s3, &d4s, sizeof s3);
+	for (int step = 0; step < 3; step++)
+		d4_train_bp(&p3, &s3, 0.05);
+	fprintf(f, "evalloss %.17g\n", d4_forward(&p3, &s3));
+	for (int t = 0; t < D4_NUM_PARAMS; t++) {
+		const pcg_param_info *pi = &d4_param_info[t];
+		fprintf(f, "after %s\n", pi->name);
+		for (size_t i = 0; i < pi->count; i++)
+			fprintf(f, "%.17g\n", ((double *)&p3)[pi->offset + i]);
+	}
 	fprintf(f, "end\n");
 	fclose(f);
 }
@@ -376,6 +423,21 @@ main(int argc, char **argv)
 	fill_data(&d4s);
 	if (argc == 3 && strcmp(argv[1], "--dump") == 0) {
 		dump(argv[2]);
+		return 0;
+	}
+	if (argc == 5 && strcmp(argv[1], "--mask") == 0) {
+		/* the runtime's dropout mask of stream k (the k-th dropout of
+		 * the model) for count elements at rate p, from s->rng = 0 as
+		 * the dump's calls draw it, for the PyTorch oracle to replay */
+		size_t count = (size_t)atol(argv[3]);
+		double *m = malloc(count * sizeof *m);
+		if (!m)
+			return 3;
+		pcg_dropout_mask_d(0, (uint64_t)atol(argv[2]), count,
+				   atof(argv[4]), m);
+		for (size_t i = 0; i < count; i++)
+			printf("%.17g\n", m[i]);
+		free(m);
 		return 0;
 	}
 	printf("TAP version 13\n");
@@ -405,8 +467,11 @@ main(int argc, char **argv)
 	   "(relative error %.3g)",
 	   rel);
 
-	/* 2. the batch gradient is the mean of single-sample gradients */
+	/* 2. the batch gradient is the mean of single-sample gradients
+	 * (not with batch statistics or dropout: a sample's value there
+	 * depends on the batch, or on its place in it) */
 	double L4 = d4_grad_bp(&d4p, &d4s, &d4g);
+#if !defined(PCC_DROPOUT) && !defined(PCC_COUPLED)
 	double *gm = (double *)&gmean;
 	memset(&gmean, 0, sizeof gmean);
 	double Lm = 0;
@@ -423,6 +488,11 @@ main(int argc, char **argv)
 	   "batch-4 gradient equals the mean of 4 single-sample gradients: "
 	   "max diff %.3g (max |g| %.3g), loss %.17g vs %.17g",
 	   diff, gmax, L4, Lm);
+#else
+	(void)L4;
+	(void)gmean;
+	double gmax = max_abs((double *)&d4g, D4_NUM_REALS);
+#endif
 	ok(gmax > 0, "the gradient is not identically zero (max |g| %.3g)",
 	   gmax);
 
@@ -433,7 +503,8 @@ main(int argc, char **argv)
 	memcpy(&r, &d4p, sizeof r);
 	double lb = d4_grad_bp(&r, &d4s, &d4g2);
 	d4_sgd(&r, &d4g2, 0.05);
-	ok(memcmp(&r, &d4q, sizeof r) == 0 && la == lb,
+	ok(same_trainable(d4_param_info, D4_NUM_PARAMS, &r, &d4q,
+			  sizeof(double)) && la == lb,
 	   "double: train_bp equals grad_bp + sgd bit for bit");
 	ok(memcmp(&r, &d4p, sizeof r) != 0,
 	   "double: an SGD step changes the parameters");
@@ -447,7 +518,8 @@ main(int argc, char **argv)
 	memcpy(&fr, &f4p, sizeof fr);
 	float fb = f4_grad_bp(&fr, &f4s, &f4g);
 	f4_sgd(&fr, &f4g, 0.05f);
-	ok(memcmp(&fr, &f4q, sizeof fr) == 0 && fa == fb,
+	ok(same_trainable(f4_param_info, F4_NUM_PARAMS, &fr, &f4q,
+			  sizeof(float)) && fa == fb,
 	   "float: train_bp equals grad_bp + sgd bit for bit");
 
 	/* 4. float close to double (batch 4 and batch 1) */
@@ -485,18 +557,18 @@ main(int argc, char **argv)
 
 	/* 5. the loss falls over 100 SGD steps on a fixed batch */
 	memcpy(&d4q, &d4p, sizeof d4q);
-	double first = d4_forward(&d4q, &d4s), last = first;
+	double first = TRAIN_LOSS(d4)(&d4q, &d4s), last = first;
 	for (int step = 0; step < 100; step++)
 		last = d4_train_bp(&d4q, &d4s, 0.02);
-	last = d4_forward(&d4q, &d4s);
+	last = TRAIN_LOSS(d4)(&d4q, &d4s);
 	ok(last < 0.99 * first && isfinite(last),
 	   "double: loss falls over 100 SGD steps: %.6g -> %.6g", first,
 	   last);
 	memcpy(&f4q, &f4p, sizeof f4q);
-	float ffirst = f4_forward(&f4q, &f4s), flast;
+	float ffirst = TRAIN_LOSS(f4)(&f4q, &f4s), flast;
 	for (int step = 0; step < 100; step++)
 		f4_train_bp(&f4q, &f4s, 0.02f);
-	flast = f4_forward(&f4q, &f4s);
+	flast = TRAIN_LOSS(f4)(&f4q, &f4s);
 	ok(flast < 0.99f * ffirst && isfinite(flast),
 	   "float: loss falls over 100 SGD steps: %.6g -> %.6g",
 	   (double)ffirst, (double)flast);
@@ -591,12 +663,12 @@ main(int argc, char **argv)
 		memcpy(&pz, &d4p, sizeof pz);
 		take_sample(&sb, &d4s, 0);
 		take_sample(&sz, &d4s, 0);
-		double first = d1_forward(&pz, &sz);
+		double first = TRAIN_LOSS(d1)(&pz, &sz);
 		for (int step = 0; step < 200; step++) {
 			d1_train_bp(&pb, &sb, 0.02);
 			d1_train_zil(&pz, &sz, 0.02);
 		}
-		double last = d1_forward(&pz, &sz);
+		double last = TRAIN_LOSS(d1)(&pz, &sz);
 		ok(last < first && isfinite(last),
 		   "double: 200 train_zil steps lower the loss: %.6g -> %.6g",
 		   first, last);
@@ -612,7 +684,7 @@ main(int argc, char **argv)
 	 * reported.  Rises within rounding (1e-12 of F) do not count. */
 	double gamma_ok = 0;
 	{
-		double l0 = d4_forward(&d4p, &d4s);
+		double l0 = TRAIN_LOSS(d4)(&d4p, &d4s);
 		double e0 = d4_energy(&d4p, &d4s);
 		int rises = 0;
 		double gamma = 0.1, worst = 0, first = 0, prev = 0;
@@ -694,6 +766,38 @@ main(int argc, char **argv)
 	}
 
 #ifdef H_CG
+	/* 11b. the same for P_step_zil: with every level learning one step
+	 * late it no longer gives P_step_bp's parameters */
+	{
+		static const pcg_optim mom = {PCG_MOMENTUM, 0.05, 0.9, 0, 0,
+					       0, 0};
+		static d4_params gb;
+		d4_grad_bp(&d4p, &d4s, &gb);
+		static cl_params a, b;
+		static cl_opt oa, ob;
+		static cl_state sa2, sb2;
+		memcpy(&a, &d4p, sizeof a);
+		memcpy(&b, &d4p, sizeof b);
+		memcpy(&sa2.in, &d4s.in, sizeof sa2.in);
+		memcpy(&sa2.target, &d4s.target, sizeof sa2.target);
+		memcpy(&sb2, &sa2, sizeof sb2);
+		cl_step_bp(&a, &oa, &sa2, &mom);
+		cl_step_zil(&b, &ob, &sb2, &mom);
+		/* a step moves a parameter by lr * its gradient */
+		double m = 0.05 * max_abs((double *)&gb, D4_NUM_REALS);
+		double e = max_diff((double *)&a, (double *)&b, D4_NUM_REALS);
+		if (isnan(e))
+			e = INFINITY;
+		if (D4_IDENTITIES > 0)
+			ok(e > 1e-3 * m, "negative control: P_step_zil with every "
+					 "level learning one step late differs "
+					 "from P_step_bp: %.3g relative", e / m);
+		else
+			printf("# measured without skip connections: P_step_zil "
+			       "learning one step late differs from P_step_bp by "
+			       "%.3g relative\n", e / m);
+	}
+
 	/* 11. negative controls: break one Z-IL condition and the dynamics
 	 * must differ from BP (more than 1e-3 of the largest gradient) */
 	{
@@ -738,8 +842,8 @@ main(int argc, char **argv)
 			ok(eg > 1e-3 * m, "negative control: gamma = 0.9 breaks "
 					  "Z-IL: difference %.3g relative",
 			   eg / m);
-			ok(el > 1e-3 * m, "negative control: every parameter "
-					  "learning at the last step breaks Z-IL: "
+			ok(el > 1e-3 * m, "negative control: every level "
+					  "learning one step late breaks Z-IL: "
 					  "difference %.3g relative",
 			   el / m);
 			ok(ef > 1e-3 * m, "negative control: no levelling "
@@ -747,12 +851,120 @@ main(int argc, char **argv)
 			   ef / m);
 		} else {
 			printf("# measured without skip connections: gamma 0.9 "
-			       "%.3g, late learning %.3g, no levelling %.3g "
+			       "%.3g, learning one step late %.3g, no levelling %.3g "
 			       "(relative)\n",
 			       eg / m, el / m, ef / m);
 		}
 	}
 #endif
+
+	/* 13. the samples in use: s->n = 3 on the batch-4 build is the
+	 * batch-3 build (losses, gradients, a training step with its running
+	 * statistics); n = 0 is all PU_BATCH samples, bit for bit; n outside
+	 * 0..PU_BATCH is refused with NaN and nothing changed */
+	{
+		static d4_params ga, gb, pa;
+		static d4_state sa;
+		memcpy(&sa, &d4s, sizeof sa);
+		sa.n = 0;
+		double la = d4_grad_bp(&d4p, &sa, &ga);
+		sa.n = D4_BATCH;
+		double lb = d4_grad_bp(&d4p, &sa, &gb);
+		ok(la == lb && memcmp(&ga, &gb, sizeof ga) == 0,
+		   "n = 0 and n = PU_BATCH give the same loss and gradient bit "
+		   "for bit");
+		memcpy(&pa, &d4p, sizeof pa);
+		int refused = 1;
+		for (int bad = -1; bad <= D4_BATCH + 1; bad += D4_BATCH + 2) {
+			sa.n = bad;
+			refused &= isnan(d4_train_bp(&pa, &sa, 0.05)) &&
+				   isnan(d4_forward(&pa, &sa)) &&
+				   isnan(d4_grad_zil(&pa, &sa, &ga));
+		}
+		ok(refused && memcmp(&pa, &d4p, sizeof pa) == 0,
+		   "n = -1 and n = PU_BATCH + 1: NaN, parameters untouched");
+#ifdef H_D3
+		static d3_params p3, g3;
+		static d3_state s3;
+		memcpy(&p3, &d4p, sizeof p3);
+		copy_data(&s3, d3_input_info, sizeof(double), &d4s, d4_input_info,
+			  sizeof(double), D4_NUM_INPUTS, 3, -1);
+		copy_data(&s3, d3_target_info, sizeof(double), &d4s,
+			  d4_target_info, sizeof(double), D4_NUM_TARGETS, 3, -1);
+		sa.n = 3;
+		la = d4_grad_bp(&d4p, &sa, &ga);
+		lb = d3_grad_bp(&p3, &s3, &g3);
+		double m = max_abs((double *)&g3, D3_NUM_REALS);
+		double e = max_diff((double *)&ga, (double *)&g3, D3_NUM_REALS);
+		ok(e <= 1e-12 * m && fabs(la - lb) <= 1e-12 * fabs(lb),
+		   "n = 3 on the batch-4 build equals the batch-3 build: "
+		   "gradient %.3g relative, loss %.17g vs %.17g",
+		   e / m, la, lb);
+		static d4_params pb;
+		memcpy(&pb, &d4p, sizeof pb);
+		for (int step = 0; step < 3; step++) {
+			la = d4_train_bp(&pb, &sa, 0.05);
+			lb = d3_train_bp(&p3, &s3, 0.05);
+		}
+		m = max_abs((double *)&p3, D3_NUM_REALS);
+		e = max_diff((double *)&pb, (double *)&p3, D3_NUM_REALS);
+		ok(e <= 1e-12 * m && fabs(la - lb) <= 1e-12 * fabs(lb),
+		   "3 training steps with n = 3 equal the batch-3 build's "
+		   "(parameters and running statistics): %.3g relative", e / m);
+#endif
+		/* P_predict reads no target and gives P_forward's outputs */
+		static d4_state sp;
+		memcpy(&sa, &d4s, sizeof sa);
+		memcpy(&sp, &d4s, sizeof sp);
+		memset(&sp.target, 0xff, sizeof sp.target); /* NaN, bad ids */
+		double lf = d4_forward(&d4p, &sa);
+		double lp = d4_predict(&d4p, &sp);
+		ok(lp == 0 && isfinite(lf) &&
+			   memcmp(&sa.out, &sp.out, sizeof sa.out) == 0,
+		   "predict: P_forward's outputs without reading the targets");
+	}
+
+	/* 14. optimizers: P_step_zil gives P_step_bp's parameters and
+	 * moments bit for bit, for every kind, weight decay on and off,
+	 * float and double; an invalid optimizer changes nothing */
+	{
+		static const pcg_optim kinds[] = {
+			{PCG_SGD, 0.05, 0, 0, 0, 0, 0},
+			{PCG_SGD, 0.05, 0, 0, 0, 0, 0.01},
+			{PCG_MOMENTUM, 0.05, 0.9, 0, 0, 0, 0},
+			{PCG_MOMENTUM, 0.05, 0.9, 0, 0, 0, 0.01},
+			{PCG_NESTEROV, 0.05, 0.9, 0, 0, 0, 0},
+			{PCG_NESTEROV, 0.05, 0.9, 0, 0, 0, 0.01},
+			{PCG_ADAM, 0.01, 0, 0.9, 0.999, 1e-8, 0},
+			{PCG_ADAM, 0.01, 0, 0.9, 0.999, 1e-8, 0.01},
+			{PCG_ADAMW, 0.01, 0, 0.9, 0.999, 1e-8, 0},
+			{PCG_ADAMW, 0.01, 0, 0.9, 0.999, 1e-8, 0.01},
+		};
+		static const char *const names[] = {"sgd", "momentum", "nesterov",
+						    "adam", "adamw"};
+#define STEPS_EQUAL(P, T)                                                   	do {                                                                		static P##_params a, b;                                     		static P##_opt oa, ob;                                      		static P##_state sa2, sb2;                                  		memcpy(&a, &P##p, sizeof a);                                		memcpy(&b, &P##p, sizeof b);                                		memset(&oa, 0, sizeof oa);                                  		memset(&ob, 0, sizeof ob);                                  		memcpy(&sa2, &P##s, sizeof sa2);                            		memcpy(&sb2, &P##s, sizeof sb2);                            		int same = 1;                                               		for (int step = 0; step < 3; step++) {                      			T x = P##_step_bp(&a, &oa, &sa2, c);                			T y = P##_step_zil(&b, &ob, &sb2, c);               			same &= x == y;                                     		}                                                           		same &= memcmp(&a, &b, sizeof a) == 0 &&                    			memcmp(&oa, &ob, sizeof oa) == 0 && oa.step == 3;   		ok(same && memcmp(&a, &P##p, sizeof a) != 0,                		   #P ": 3 steps of %s (weight decay %g): step_zil equals " 		   "step_bp bit for bit",                                   		   names[c->kind], c->weight_decay);                        	} while (0)
+		for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+			const pcg_optim *c = &kinds[k];
+			STEPS_EQUAL(d4, double);
+			STEPS_EQUAL(f4, float);
+			STEPS_EQUAL(d1, double);
+		}
+		static d4_params pa;
+		static d4_opt oa;
+		memcpy(&pa, &d4p, sizeof pa);
+		memset(&oa, 0, sizeof oa);
+		pcg_optim bad[3] = {kinds[6], kinds[6], kinds[2]};
+		bad[0].lr = -0.01;
+		bad[1].beta2 = 1;
+		bad[2].momentum = -0.5;
+		int refused = 1;
+		for (int k = 0; k < 3; k++)
+			refused &= isnan(d4_step_bp(&pa, &oa, &d4s, &bad[k])) &&
+				   isnan(d4_step_zil(&pa, &oa, &d4s, &bad[k]));
+		ok(refused && memcmp(&pa, &d4p, sizeof pa) == 0 && oa.step == 0,
+		   "a negative learning rate, beta2 = 1 or a negative momentum: "
+		   "NaN, parameters and optimizer untouched");
+	}
 
 	/* 12. init is deterministic and seed-dependent */
 	d4_init(&i1, 7);

@@ -40,8 +40,15 @@ def read_dump(path):
         i += 1
         if not words or words[0] == "end":
             continue
-        if words[0] in ("batch", "loss"):
+        if words[0] in ("batch", "loss", "evalloss"):
             data[words[0]] = float(words[1])
+        elif words[0] == "after":
+            name = words[1]
+            n = params[name].numel()
+            t = torch.tensor([float(x) for x in lines[i:i + n]]
+                             ).reshape(params[name].shape)
+            data.setdefault("after", {})[name] = t
+            i += n
         elif words[0] == "param":
             name, rank = words[1], int(words[2])
             dims = [int(w) for w in words[3:3 + rank]]
@@ -296,7 +303,116 @@ def autoencoder(p, d, B):
     return mse(r, xt).mean() + 1e-3 * penalty
 
 
+# ---- batch statistics and dropout: torch.nn modules and pcc's masks
+
+class Modes:
+    """Batch norm as torch.nn.BatchNorm modules (affine=False; their
+    running statistics start from the dump's buffers and are updated by
+    the modules themselves in train()) and dropout with the masks pcc's
+    runtime draws (CHECK_EXE --mask), replayed as x * mask.  `training`
+    selects train() or eval() for every module; new() forgets the
+    modules (fresh running statistics)."""
+
+    def __init__(self, exe, params):
+        self.exe, self.params = exe, params
+        self.training = True
+        self.mods, self.masks, self.ndrop = {}, {}, 0
+
+    def new(self):
+        self.mods = {}
+
+    def bn(self, x, name, momentum=0.1, eps=1e-5):
+        m = self.mods.get(name)
+        if m is None:
+            cls = torch.nn.BatchNorm2d if x.dim() == 4 else torch.nn.BatchNorm1d
+            m = cls(x.shape[1], eps=eps, momentum=momentum, affine=False,
+                    dtype=torch.float64)
+            with torch.no_grad():
+                m.running_mean.copy_(self.params[name + ".running_mean"])
+                m.running_var.copy_(self.params[name + ".running_var"])
+            self.mods[name] = m
+        m.train(self.training)
+        return m(x)
+
+    def drop(self, x, p):
+        k = self.ndrop
+        self.ndrop += 1
+        if not self.training:
+            return x
+        key = (k, x.numel(), p)
+        if key not in self.masks:
+            out = subprocess.run([self.exe, "--mask", str(k), str(x.numel()),
+                                  repr(p)], check=True, capture_output=True,
+                                 text=True).stdout.split()
+            self.masks[key] = torch.tensor([float(v) for v in out])
+        return x * self.masks[key].reshape(x.shape)
+
+
+MODES = None
+
+
+def resnet20(p, d, B):
+    C, A = p["K0"].shape[1], p["K0"].shape[0]
+    H = int(round(math.sqrt(d["in"].numel() / B / C)))
+    (x,) = split(d["in"], B, [C, H, H])
+    (y,) = split(d["target"], B, [p["W"].shape[0]])
+    bn = MODES.bn
+
+    def aff(t, name, g, b):
+        return p[g] * bn(t, name) + p[b]
+
+    def block(x, i, j, name, k):
+        h = torch.relu(aff(F.conv2d(x, p["K%d" % i], padding=1),
+                           "block.%d.h" % k, "g%d" % i, "h%d" % i))
+        return torch.relu(x + aff(F.conv2d(h, p["K%d" % j], padding=1),
+                                  name, "g%d" % j, "h%d" % j))
+
+    def down(x, i, j, s, name, k):
+        h = torch.relu(aff(F.conv2d(x, p["K%d" % i], stride=2, padding=1),
+                           "down.%d.h" % k, "g%d" % i, "h%d" % i))
+        return torch.relu(aff(F.conv2d(x, p["P%d" % s], stride=2), name,
+                              "gp%d" % s, "hp%d" % s)
+                          + aff(F.conv2d(h, p["K%d" % j], padding=1),
+                                name + ".2", "g%d" % j, "h%d" % j))
+
+    r = torch.relu(aff(F.conv2d(x, p["K0"], padding=1), "s0", "g0", "h0"))
+    r = block(r, 11, 12, "r11", 1)
+    r = block(r, 13, 14, "r12", 2)
+    r = block(r, 15, 16, "r13", 3)
+    r = down(r, 21, 22, 2, "r21", 1)
+    r = block(r, 23, 24, "r22", 4)
+    r = block(r, 25, 26, "r23", 5)
+    r = down(r, 31, 32, 3, "r31", 2)
+    r = block(r, 33, 34, "r32", 6)
+    r = block(r, 35, 36, "r33", 7)
+    g = F.avg_pool2d(r, H // 4).reshape(B, -1)
+    o = lin(p["W"], g) + p["bw"]
+    return xent(o, y).mean()
+
+
+def mlp_dropout(p, d, B):
+    (x,) = split(d["in"], B, [p["W1"].shape[1]])
+    (y,) = split(d["target"], B, [p["W3"].shape[0]])
+    h1 = MODES.drop(torch.relu(lin(p["W1"], x) + p["b1"]), 0.2)
+    h2 = MODES.drop(torch.relu(lin(p["W2"], h1) + p["b2"]), 0.2)
+    o = lin(p["W3"], h2) + p["b3"]
+    return xent(o, y).mean()
+
+
 # ---- test graphs (tests/models/*.pcg) that have a twin
+
+def batchstats(p, d, B):
+    (x,) = split(d["in"], B, [2, 5, 5])
+    (y,) = split(d["target"], B, [4])
+    f = torch.relu(p["g"] * MODES.bn(F.conv2d(x, p["K"]), "f", momentum=0.2)
+                   + p["b"])
+    v = MODES.drop(f.reshape(B, -1), 0.3)
+    h = torch.tanh(p["gv"] * MODES.bn(lin(p["W1"], v), "h", eps=1e-3))
+    k = MODES.drop(torch.tanh(lin(p["W2"], h)), 0.5)
+    o = lin(p["W3"], k + h) + p["b3"]
+    return xent(o, y).mean()
+
+
 
 def per_sample(t):
     """A [B, ...] tensor of per-element losses summed over each sample."""
@@ -393,7 +509,9 @@ MODELS = {"digits": digits, "mlp": mlp, "rnn": rnn, "multitask": multitask,
           "cnn": cnn, "resnet": resnet, "seq2seq": seq2seq, "lstm": lstm,
           "transformer": transformer, "gru": gru, "textcls": textcls,
           "gpt": gpt, "mobilenet": mobilenet, "autoencoder": autoencoder,
-          "elementwise": elementwise, "axes": axes, "convpool": convpool}
+          "elementwise": elementwise, "axes": axes, "convpool": convpool,
+          "resnet20": resnet20, "mlp_dropout": mlp_dropout,
+          "batchstats": batchstats}
 
 
 def compare(grads, ref):
@@ -412,10 +530,15 @@ def main():
         subprocess.run([exe, "--dump", path], check=True)
         params, grads, zgrads, data = read_dump(path)
     B = int(data["batch"])
-    leaves = {k: v.clone().requires_grad_(True) for k, v in params.items()}
+    global MODES
+    MODES = Modes(exe, params)
+    leaves = {k: v.clone().requires_grad_(not is_buffer(k))
+              for k, v in params.items()}
+    MODES.ndrop = 0
     loss = MODELS[name](leaves, data, B)
     loss.backward()
-    ref = {k: v.grad.detach() for k, v in leaves.items()}
+    ref = {k: (v.grad.detach() if v.grad is not None else None)
+           for k, v in leaves.items()}
     for k in ref:  # parameters no loss depends on get a zero gradient
         if ref[k] is None:
             ref[k] = torch.zeros_like(params[k])
@@ -445,10 +568,61 @@ def main():
     print("%s %d - %s: negative control: a 1e-8 perturbation is detected "
           "(relative error %.3g)" % ("ok" if rel_bad > TOL else "not ok", n,
                                      name, rel_bad))
+    # three SGD steps (lr 0.05, the same batch and masks), the running
+    # statistics the modules kept in train(), then the loss in eval()
+    MODES.new()
+    cur = {k: v.clone() for k, v in params.items()}
+    for step in range(3):
+        lv = {k: v.clone().requires_grad_(not is_buffer(k))
+              for k, v in cur.items()}
+        MODES.ndrop = 0
+        MODELS[name](lv, data, B).backward()
+        cur = {k: (v.detach() - 0.05 * v.grad if v.grad is not None
+                   else v.detach()) for k, v in lv.items()}
+    for k, m in MODES.mods.items():
+        cur[k + ".running_mean"] = m.running_mean.detach().clone()
+        cur[k + ".running_var"] = m.running_var.detach().clone()
+    after = data["after"]
+    pmax = max(float(v.abs().max()) for v in cur.values())
+    prel = max(float((after[k] - v).abs().max()) for k, v in cur.items())
+    prel /= pmax
+    nbuf = sum(1 for k in cur if is_buffer(k))
+    n += 1
+    print("%s %d - %s: after 3 SGD steps the parameters%s equal torch's "
+          "(%s): max error %.3g of the largest (limit %g)"
+          % ("ok" if prel <= TOL else "not ok", n, name,
+             " and %d running statistics" % nbuf if nbuf else "",
+             "modules in train()" if nbuf else "autograd", prel, TOL))
+    MODES.training = False
+    MODES.ndrop = 0
+    with torch.no_grad():
+        eloss = float(MODELS[name](cur, data, B))
+    erel = abs(eloss - data["evalloss"]) / max(abs(eloss), 1e-300)
+    n += 1
+    print("%s %d - %s: then the loss in evaluation mode %.17g equals torch "
+          "in eval() %.17g (relative %.3g)"
+          % ("ok" if erel <= TOL else "not ok", n, name, data["evalloss"],
+             eloss, erel))
+    # negative control: one entry of torch's state after the steps (a
+    # running variance where there is one) off by 1e-8 must be detected
+    key = next((k for k in cur if k.endswith(".running_var")), first)
+    bad_cur = dict(cur)
+    bad_cur[key] = cur[key].clone()
+    bad_cur[key].view(-1)[0] += 1e-8 * pmax
+    brel = max(float((after[k] - v).abs().max()) for k, v in bad_cur.items())
+    brel /= pmax
+    n += 1
+    print("%s %d - %s: negative control: %s off by 1e-8 is detected "
+          "(error %.3g)" % ("ok" if brel > TOL else "not ok", n, name, key,
+                            brel))
     print("1..%d" % n)
     ok = (lrel <= TOL and rel <= TOL and zrel <= TOL and gmax > 0
-          and rel_bad > TOL)
+          and rel_bad > TOL and prel <= TOL and erel <= TOL and brel > TOL)
     return 0 if ok else 1
+
+
+def is_buffer(name):
+    return name.endswith(".running_mean") or name.endswith(".running_var")
 
 
 if __name__ == "__main__":
