@@ -132,13 +132,14 @@ void emit_header(Emit *E, StrBuf *h, const char *vdecl, const char *ddecl,
 void emit_api(Emit *E, StrBuf *body);
 /* The pieces of an API function: "\nret\nP_name(params)\n{", "}",
  * a parameter list with %P (prefix) and %R (P_real) expanded, and the
- * checks that return `what` before anything changes (s->n, ids);
+ * checks that return `what` before anything changes (s->n, the ids of
+ * the inputs, and of the targets if `targets`);
  * emit_guard_train also selects training mode. */
 void emit_fn_begin(Emit *E, const char *comment, const char *ret,
 		   const char *name, const char *params);
 void emit_fn_end(Emit *E);
 const char *emit_params(Emit *E, const char *fmt);
-void emit_guard(Emit *E, const char *what);
+void emit_guard(Emit *E, const char *what, int targets);
 void emit_guard_train(Emit *E);
 
 /* ------------------------------------------------------------- ops.c */

@@ -27,6 +27,20 @@ has_ids(const Graph *g)
 	return 0;
 }
 
+/* Whether a vertex (not only a loss) reads a target: teacher forcing.
+ * P_predict then reads the targets too. */
+static int
+reads_targets(const Graph *g)
+{
+	for (int i = 0; i < g->nodes.len; i++) {
+		const Node *n = g->nodes.items[i];
+		for (int k = 0; n->live && !n->in_loss && k < n->nin; k++)
+			if (n->in[k]->op == OP_TARGET)
+				return 1;
+	}
+	return 0;
+}
+
 /* The prototypes of the API (header) */
 static void
 emit_prototypes(Emit *E, StrBuf *h)
@@ -100,6 +114,9 @@ emit_header(Emit *E, StrBuf *h, const char *vdecl, const char *ddecl,
 	sb_printf(h, "#define %s_IDENTITIES %d /* identity vertices the levelling "
 		     "inserted */\n",
 		  PU, g->nidentity);
+	int reads = reads_targets(g);
+	sb_printf(h, "#define %s_PREDICT_READS_TARGETS %d /* a vertex reads a "
+		     "target (%s_predict too) */\n", PU, reads, E->P);
 	sb_printf(h, "#define %s_NUM_PARAMS %d /* param declarations */\n", PU,
 		  g->params.len);
 	sb_printf(h, "#define %s_NUM_REALS %lld /* scalars in %s_params */\n\n",
@@ -268,22 +285,22 @@ emit_fn_end(Emit *E)
 
 /* Functions that read the data refuse ids out of range. */
 void
-emit_guard(Emit *E, const char *what)
+emit_guard(Emit *E, const char *what, int targets)
 {
 	emit_line(E, "if (s->n < 0 || s->n > %s_BATCH)\n\t\treturn%s; /* "
 		     "samples in use out of range: nothing changes */",
 		  E->PU, what);
 	if (has_ids(E->g))
-		emit_line(E, "if (%s_check_data(s) >= 0)\n\t\treturn%s; /* ids out "
-			     "of range: nothing changes */",
-			  E->P, what);
+		emit_line(E, "if (check_ids(s, %d) >= 0)\n\t\treturn%s; /* ids "
+			     "out of range: nothing changes */",
+			  targets, what);
 }
 
 /* guard, then training mode for the forward passes that follow */
 void
 emit_guard_train(Emit *E)
 {
-	emit_guard(E, " NAN");
+	emit_guard(E, " NAN", 1);
 	emit_line(E, "s->mode = PCG_MODE_TRAIN;");
 }
 
@@ -328,36 +345,46 @@ static void
 api_check_data(Emit *E)
 {
 	const Graph *g = E->g;
-	emit_fn_begin(E, NULL, "long", "check_data",
-		 emit_params(E, "const %P_state *s"));
-	if (!has_ids(g)) {
-		emit_line(E, "(void)s;\n\treturn -1; /* no integer data */");
-		emit_fn_end(E);
-		return;
-	}
-	emit_line(E, "long at;");
-	emit_line(E, "int nb = batch_in_use(s);");
-	emit_line(E, "if (nb > %s_BATCH)\n\t\tnb = %s_BATCH;", E->PU, E->PU);
-	int64_t base = 0;
-	for (int w = 0; w < 2; w++) {
-		const PtrVec *l = w ? &g->targets : &g->inputs;
-		for (int i = 0; i < l->len; i++) {
-			DataDecl *d = l->items[i];
-			int64_t n = shape_numel(&d->shape) * E->o->batch;
-			if (d->is_int) {
-				emit_line(E, "at = pcg_check_ids(nb * %lld, %lld, "
-					     "(const int32_t *)s->%s.%s);",
-					  (long long)shape_numel(&d->shape),
-					  (long long)d->bound,
-					  w ? "target" : "in",
-					  emit_member(E, d->name));
-				emit_line(E, "if (at >= 0)\n\t\treturn %lld + at;",
-					  (long long)base);
+	int ids = has_ids(g);
+	if (ids) {
+		sb_printf(E->out, "\n/* -1, or the flat index of the first id out "
+				  "of range: in the inputs,\n * and in the "
+				  "targets too when `targets` is set. */\nstatic "
+				  "long\ncheck_ids(const %s_state *s, int targets)\n"
+				  "{\n", E->P);
+		emit_line(E, "long at;");
+		emit_line(E, "int nb = batch_in_use(s);");
+		emit_line(E, "if (nb > %s_BATCH)\n\t\tnb = %s_BATCH;", E->PU,
+			  E->PU);
+		int64_t base = 0;
+		for (int w = 0; w < 2; w++) {
+			const PtrVec *l = w ? &g->targets : &g->inputs;
+			for (int i = 0; i < l->len; i++) {
+				DataDecl *d = l->items[i];
+				int64_t n = shape_numel(&d->shape) * E->o->batch;
+				if (d->is_int) {
+					emit_line(E, "at = %spcg_check_ids(nb * %lld, "
+						     "%lld, (const int32_t *)s->%s.%s);",
+						  w ? "!targets ? -1 : " : "",
+						  (long long)shape_numel(&d->shape),
+						  (long long)d->bound,
+						  w ? "target" : "in",
+						  emit_member(E, d->name));
+					emit_line(E, "if (at >= 0)\n\t\treturn %lld + "
+						     "at;", (long long)base);
+				}
+				base += n;
 			}
-			base += n;
 		}
+		emit_line(E, "return -1;");
+		emit_fn_end(E);
 	}
-	emit_line(E, "return -1;");
+	emit_fn_begin(E, NULL, "long", "check_data",
+		      emit_params(E, "const %P_state *s"));
+	if (!ids)
+		emit_line(E, "(void)s;\n\treturn -1; /* no integer data */");
+	else
+		emit_line(E, "return check_ids(s, 1);");
 	emit_fn_end(E);
 }
 
@@ -366,14 +393,14 @@ api_forward(Emit *E)
 {
 	emit_fn_begin(E, NULL, E->real, "forward", emit_params(E, "const %P_params *p, "
 						      "%P_state *s"));
-	emit_guard(E, " NAN");
+	emit_guard(E, " NAN", 1);
 	emit_line(E, "s->mode = PCG_MODE_EVAL;");
 	emit_line(E, "return forward(p, s);");
 	emit_fn_end(E);
 	emit_fn_begin(E, "/* The outputs in evaluation mode; targets and losses "
 		    "untouched.  Returns 0. */", E->real, "predict",
 		 emit_params(E, "const %P_params *p, %P_state *s"));
-	emit_guard(E, " NAN");
+	emit_guard(E, " NAN", reads_targets(E->g));
 	emit_line(E, "s->mode = PCG_MODE_PREDICT;");
 	emit_line(E, "forward(p, s);");
 	emit_line(E, "return %s;", emit_lit(E, 0));

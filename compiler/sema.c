@@ -1148,9 +1148,7 @@ call(Sema *S, const Expr *e)
 	int op = op_lookup(fn);
 	if (op >= 0)
 		return call_builtin(S, e, (OpKind)op);
-	if (!strcmp(fn, "batchnorm") || !strcmp(fn, "dropout"))
-		diag_error(S->d, e->u.call.id_span, "%s is not supported yet", fn);
-	else if (S->in_loss)
+	if (S->in_loss)
 		diag_error(S->d, e->u.call.id_span, "unknown function '%s' (the losses "
 			   "are mse, cross_entropy, bce, l1 and huber)", fn);
 	else

@@ -11,7 +11,12 @@
  *
  * Built with four generated models: a (digits, float), b (digits, double),
  * c (rnn, float: another model), m1 / m2 (mlp with H = 256 / 128, float:
- * the same model in another shape).
+ * the same model in another shape), and na / nb / nc (one model with its
+ * batch norm's buffers at one vertex, at another, and without them).
+ * Buffers round-trip with the parameters, a checkpoint with other
+ * buffers is rejected, and the optimizer's state (P_save_opt /
+ * P_load_opt) round-trips, resumes bit for bit, and is no parameter
+ * file (nor the other way round).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
@@ -24,6 +29,9 @@
 #include "ckpt_c.h"
 #include "ckpt_m1.h"
 #include "ckpt_m2.h"
+#include "ckpt_na.h"
+#include "ckpt_nb.h"
+#include "ckpt_nc.h"
 
 static int test_no, failures;
 
@@ -166,6 +174,65 @@ temp_files(const char *dir)
 			n++;
 	closedir(d);
 	return n;
+}
+
+/* Buffers (batch norm's running statistics) and optimizer state. */
+static void
+buffers_and_optimizer(const char *dir)
+{
+	static na_params p1, p2, p3;
+	static na_state s1;
+	static na_opt o1, o2;
+	static nb_params b, bkeep;
+	static nc_params c, ckeep;
+	char path[256], opath[256];
+	snprintf(path, sizeof path, "%s/bn.ckpt", dir);
+	snprintf(opath, sizeof opath, "%s/bn.opt", dir);
+	na_init(&p1, 3);
+	for (size_t i = 0; i < sizeof s1.in.x / sizeof(double); i++)
+		((double *)s1.in.x)[i] = (double)(i % 7) - 2.5;
+	for (int k = 0; k < NA_BATCH; k++)
+		s1.target.y[k][k % 3] = 1;
+	const pcg_optim adam = {PCG_ADAM, 0.01, 0, 0.9, 0.999, 1e-8, 0.01};
+	for (int step = 0; step < 2; step++)
+		na_step_bp(&p1, &o1, &s1, &adam);
+	int moved = p1.h_running_mean[0] != 0 && p1.h_running_var[0] != 1;
+	ok(moved && na_save(&p1, path) == 0 && na_load(&p2, path) == 0 &&
+		   memcmp(&p1, &p2, sizeof p1) == 0,
+	   "a model with batch norm: parameters and running statistics "
+	   "round-trip bit for bit", -1);
+	memset(&b, 0x5a, sizeof b);
+	memcpy(&bkeep, &b, sizeof b);
+	int r = nb_load(&b, path);
+	ok(r == PCG_CKPT_ESHAPE && memcmp(&b, &bkeep, sizeof b) == 0,
+	   "its buffers at another vertex: ESHAPE, untouched", r);
+	memset(&c, 0x5a, sizeof c);
+	memcpy(&ckeep, &c, sizeof c);
+	r = nc_load(&c, path);
+	ok(r == PCG_CKPT_ESHAPE && memcmp(&c, &ckeep, sizeof c) == 0,
+	   "the model without its buffers: ESHAPE, untouched", r);
+
+	/* the optimizer: round trip, then a resumed step equals the
+	 * uninterrupted one */
+	ok(na_save_opt(&o1, opath) == 0 && na_load_opt(&o2, opath) == 0 &&
+		   memcmp(&o1, &o2, sizeof o1) == 0 && o2.step == 2,
+	   "P_save_opt / P_load_opt: moments and step count round-trip", -1);
+	memcpy(&p3, &p2, sizeof p3);
+	static na_state s2;
+	memcpy(&s2, &s1, sizeof s2);
+	na_step_bp(&p1, &o1, &s1, &adam);
+	na_step_bp(&p3, &o2, &s2, &adam);
+	ok(memcmp(&p1, &p3, sizeof p1) == 0 && memcmp(&o1, &o2, sizeof o1) == 0,
+	   "a step after loading both checkpoints equals the uninterrupted "
+	   "step bit for bit", -1);
+	memcpy(&p3, &p1, sizeof p3);
+	r = na_load(&p3, opath);
+	ok(r == PCG_CKPT_EMODEL && memcmp(&p3, &p1, sizeof p3) == 0,
+	   "an optimizer file is no parameter file: EMODEL, untouched", r);
+	memcpy(&o2, &o1, sizeof o2);
+	r = na_load_opt(&o2, path);
+	ok(r == PCG_CKPT_EMODEL && memcmp(&o2, &o1, sizeof o2) == 0,
+	   "a parameter file is no optimizer file: EMODEL, untouched", r);
 }
 
 int
@@ -319,6 +386,8 @@ main(void)
 	snprintf(other, sizeof other, "%s/no/such/dir.ckpt", dir);
 	ok(a_save(&p, other) != 0 && temp_files(dir) == 0,
 	   "a save that cannot be written fails cleanly", -1);
+
+	buffers_and_optimizer(dir);
 
 	char cmd[300];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

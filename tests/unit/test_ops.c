@@ -154,6 +154,9 @@ static const char *const models[][2] = {
 		      "loss mse(sum(o), 0);"},
 	{"embedding", "o = embedding(E, tok); loss mse(o, zeros([3, 2]));"},
 	{"one_hot", "o = W @ x + sum(one_hot(tok, 7)); loss mse(o, y);"},
+	{"batchnorm", "o = batchnorm(W @ x, momentum=0.2, eps=1e-3); "
+		      "loss mse(o, y);"},
+	{"dropout", "o = dropout(W @ x, 0.25); loss mse(o, y);"},
 	{"zeros", "o = W @ x + zeros([5, 6]); loss mse(o, y);"},
 	{"ones", "o = W @ x * ones([6]); loss mse(o, y);"},
 	{"mse", "o = W @ x; loss mse(o, y);"},
