@@ -412,6 +412,36 @@ dump(const char *path)
 		for (size_t i = 0; i < pi->count; i++)
 			fprintf(f, "%.17g\n", ((double *)&p3)[pi->offset + i]);
 	}
+	/* five steps of each optimizer kind by P_step_bp (weight decay on
+	 * for most), for the comparison with torch.optim */
+	static const pcg_optim kinds[] = {
+		{PCG_SGD, 0.05, 0, 0, 0, 0, 0.01},
+		{PCG_MOMENTUM, 0.05, 0.9, 0, 0, 0, 0},
+		{PCG_NESTEROV, 0.05, 0.9, 0, 0, 0, 0.01},
+		{PCG_ADAM, 0.01, 0, 0.9, 0.999, 1e-8, 0.01},
+		{PCG_ADAMW, 0.01, 0, 0.8, 0.99, 1e-6, 0.1},
+	};
+	for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+		const pcg_optim *c = &kinds[k];
+		static d4_opt o;
+		memcpy(&p3, &d4p, sizeof p3);
+		memcpy(&s3, &d4s, sizeof s3);
+		memset(&o, 0, sizeof o);
+		for (int step = 0; step < 5; step++)
+			d4_step_bp(&p3, &o, &s3, c);
+		fprintf(f, "optim %d %.17g %.17g %.17g %.17g %.17g %.17g\n",
+			(int)c->kind, c->lr, c->momentum, c->beta1, c->beta2,
+			c->eps, c->weight_decay);
+		for (int t = 0; t < D4_NUM_PARAMS; t++) {
+			const pcg_param_info *pi = &d4_param_info[t];
+			if (!pi->trainable)
+				continue;
+			fprintf(f, "oparam %s\n", pi->name);
+			for (size_t i = 0; i < pi->count; i++)
+				fprintf(f, "%.17g\n",
+					((double *)&p3)[pi->offset + i]);
+		}
+	}
 	fprintf(f, "end\n");
 	fclose(f);
 }
