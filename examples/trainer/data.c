@@ -271,7 +271,7 @@ idx_header(const char *path, const unsigned char *buf, size_t len, int ndim,
 }
 
 static int
-load_idx_pair(const char *dir, const char *stem, dataset *d)
+load_idx_pair(const char *dir, const char *stem, int side, dataset *d)
 {
 	char ipath[4096], lpath[4096];
 	snprintf(ipath, sizeof ipath, "%s/%s-images-idx3-ubyte.gz", dir, stem);
@@ -312,12 +312,19 @@ load_idx_pair(const char *dir, const char *stem, dataset *d)
 				lpath, lab[i], i + 1);
 			goto out;
 		}
-	if (alloc_set(d, (int)idim[0], 784, 10)) {
+	if (alloc_set(d, (int)idim[0], side * side, 10)) {
 		fprintf(stderr, "%s: out of memory\n", ipath);
 		goto out;
 	}
-	for (size_t i = 0; i < (size_t)idim[0] * 784; i++)
-		d->x[i] = (float)pix[i] / 255.0f;
+	size_t border = (size_t)(side - 28) / 2;
+	for (size_t i = 0; i < idim[0]; i++) {
+		float *x = d->x + i * (size_t)side * (size_t)side;
+		memset(x, 0, (size_t)side * (size_t)side * sizeof *x);
+		for (size_t r = 0; r < 28; r++)
+			for (size_t c = 0; c < 28; c++)
+				x[(border + r) * (size_t)side + border + c] =
+					(float)pix[i * 784 + r * 28 + c] / 255.0f;
+	}
 	memcpy(d->label, lab, idim[0]);
 	rc = 0;
 out:
@@ -327,11 +334,13 @@ out:
 }
 
 int
-data_load_fashion(const char *dir, dataset *train, dataset *test)
+data_load_fashion(const char *dir, int side, dataset *train, dataset *test)
 {
-	if (load_idx_pair(dir, "train", train))
+	if (side < 28)
+		side = 28;
+	if (load_idx_pair(dir, "train", side, train))
 		return -1;
-	if (load_idx_pair(dir, "t10k", test)) {
+	if (load_idx_pair(dir, "t10k", side, test)) {
 		data_free(train);
 		return -1;
 	}

@@ -18,9 +18,12 @@ typedef struct dataset {
 
 /* Each returns 0, or -1 after printing "FILE: what is wrong" to stderr.
  * The digits file is split into train (4 of every 5 rows) and test (the
- * 5th); Fashion-MNIST comes split. */
+ * 5th); Fashion-MNIST comes split.  Its 28x28 images are centred in
+ * side x side images (side >= 28) with a border of zeros: 32 for networks
+ * made for 32x32 images. */
 int data_load_digits(const char *path, dataset *train, dataset *test);
-int data_load_fashion(const char *dir, dataset *train, dataset *test);
+int data_load_fashion(const char *dir, int side, dataset *train,
+		      dataset *test);
 
 /* keep the first n samples (n <= d->n) */
 void data_truncate(dataset *d, int n);

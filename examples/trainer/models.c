@@ -16,13 +16,20 @@
 #include "cnn_b16.h"
 #include "cnn_b32.h"
 #include "cnn_b64.h"
+#include "resnet20_b1.h"
+#include "resnet20_b16.h"
+#include "resnet20_b32.h"
+#include "mlp_dropout_b1.h"
+#include "mlp_dropout_b16.h"
+#include "mlp_dropout_b32.h"
+#include "mlp_dropout_b64.h"
 
 /* Thin wrappers from the table's void pointers to one generated model. */
 #define ADAPT(P, PU)                                                          \
 	static void P##_t_init(void *p, uint64_t seed) { P##_init(p, seed); } \
-	static float P##_t_forward(const void *p, void *s)                    \
+	static float P##_t_predict(const void *p, void *s)                    \
 	{                                                                     \
-		return P##_forward(p, s);                                     \
+		return P##_predict(p, s);                                     \
 	}                                                                     \
 	static float P##_t_bp(void *p, void *s, float lr)                     \
 	{                                                                     \
@@ -36,6 +43,21 @@
 	{                                                                     \
 		return P##_train_pc(p, s, lr, steps, g);                      \
 	}                                                                     \
+	static float P##_t_step_bp(void *p, void *o, void *s,                 \
+				   const pcg_optim *c)                        \
+	{                                                                     \
+		return P##_step_bp(p, o, s, c);                               \
+	}                                                                     \
+	static float P##_t_step_zil(void *p, void *o, void *s,                \
+				    const pcg_optim *c)                       \
+	{                                                                     \
+		return P##_step_zil(p, o, s, c);                              \
+	}                                                                     \
+	static float P##_t_step_pc(void *p, void *o, void *s,                 \
+				   const pcg_optim *c, int steps, float g)    \
+	{                                                                     \
+		return P##_step_pc(p, o, s, c, steps, g);                     \
+	}                                                                     \
 	static int P##_t_save(const void *p, const char *path)                \
 	{                                                                     \
 		return P##_save(p, path);                                     \
@@ -43,6 +65,14 @@
 	static int P##_t_load(void *p, const char *path)                      \
 	{                                                                     \
 		return P##_load(p, path);                                     \
+	}                                                                     \
+	static int P##_t_save_opt(const void *o, const char *path)            \
+	{                                                                     \
+		return P##_save_opt(o, path);                                 \
+	}                                                                     \
+	static int P##_t_load_opt(void *o, const char *path)                  \
+	{                                                                     \
+		return P##_load_opt(o, path);                                 \
 	}                                                                     \
 	static float *P##_t_input(void *s)                                    \
 	{                                                                     \
@@ -55,7 +85,9 @@
 	static const float *P##_t_output(const void *s)                       \
 	{                                                                     \
 		return (const float *)((const P##_state *)s)->out.o;          \
-	}
+	}                                                                     \
+	static int *P##_t_count(void *s) { return &((P##_state *)s)->n; }     \
+	static uint64_t *P##_t_rng(void *s) { return &((P##_state *)s)->rng; }
 
 #define ENTRY(P, PU, NAME, DATA)                                              \
 	{ NAME, DATA, PU##_BATCH, PU##_DEPTH,                                 \
@@ -63,8 +95,10 @@
 	  (int)(sizeof(((P##_state *)0)->target.y) / sizeof(float) /          \
 		PU##_BATCH),                                                  \
 	  PU##_NUM_REALS, sizeof(P##_params), sizeof(P##_state),              \
-	  P##_t_init, P##_t_forward, P##_t_bp, P##_t_zil, P##_t_pc,           \
-	  P##_t_save, P##_t_load, P##_t_input, P##_t_target, P##_t_output }
+	  sizeof(P##_opt), P##_t_init, P##_t_predict, P##_t_bp, P##_t_zil,    \
+	  P##_t_pc, P##_t_step_bp, P##_t_step_zil, P##_t_step_pc,             \
+	  P##_t_save, P##_t_load, P##_t_save_opt, P##_t_load_opt,             \
+	  P##_t_input, P##_t_target, P##_t_output, P##_t_count, P##_t_rng }
 
 ADAPT(digits_b1, DIGITS_B1)
 ADAPT(digits_b8, DIGITS_B8)
@@ -78,6 +112,13 @@ ADAPT(cnn_b1, CNN_B1)
 ADAPT(cnn_b16, CNN_B16)
 ADAPT(cnn_b32, CNN_B32)
 ADAPT(cnn_b64, CNN_B64)
+ADAPT(resnet20_b1, RESNET20_B1)
+ADAPT(resnet20_b16, RESNET20_B16)
+ADAPT(resnet20_b32, RESNET20_B32)
+ADAPT(mlp_dropout_b1, MLP_DROPOUT_B1)
+ADAPT(mlp_dropout_b16, MLP_DROPOUT_B16)
+ADAPT(mlp_dropout_b32, MLP_DROPOUT_B32)
+ADAPT(mlp_dropout_b64, MLP_DROPOUT_B64)
 
 const model models[] = {
 	ENTRY(digits_b1, DIGITS_B1, "digits", "digits"),
@@ -92,5 +133,12 @@ const model models[] = {
 	ENTRY(cnn_b16, CNN_B16, "cnn", "fashion"),
 	ENTRY(cnn_b32, CNN_B32, "cnn", "fashion"),
 	ENTRY(cnn_b64, CNN_B64, "cnn", "fashion"),
+	ENTRY(resnet20_b1, RESNET20_B1, "resnet20", "fashion"),
+	ENTRY(resnet20_b16, RESNET20_B16, "resnet20", "fashion"),
+	ENTRY(resnet20_b32, RESNET20_B32, "resnet20", "fashion"),
+	ENTRY(mlp_dropout_b1, MLP_DROPOUT_B1, "mlp_dropout", "fashion"),
+	ENTRY(mlp_dropout_b16, MLP_DROPOUT_B16, "mlp_dropout", "fashion"),
+	ENTRY(mlp_dropout_b32, MLP_DROPOUT_B32, "mlp_dropout", "fashion"),
+	ENTRY(mlp_dropout_b64, MLP_DROPOUT_B64, "mlp_dropout", "fashion"),
 };
 const int num_models = (int)(sizeof models / sizeof models[0]);

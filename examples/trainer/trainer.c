@@ -5,8 +5,11 @@
  *
  * Per epoch and method: mean training loss, test accuracy, training time;
  * after every epoch the largest |theta_zil - theta_bp| (0: Z-IL computes
- * BP's updates exactly).  Writes curves.csv, plot.svg and checkpoints into
- * the output folder after every epoch, and can resume from it.
+ * BP's updates exactly).  Plain SGD (P_train_*) by default, or an
+ * optimizer (P_step_*, one optimizer state per method).  Every sample is
+ * used: the last batch of an epoch may be short (the state's n).  Writes
+ * curves.csv, plot.svg and checkpoints into the output folder after every
+ * epoch, and can resume from it.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -36,13 +39,15 @@ enum { EXIT_DATA = 1, EXIT_USAGE = 2, EXIT_FILE = 3 };
 
 typedef struct options {
 	char data[16], model[16], methods[32], out[1024], data_path[1024];
-	char plot[16], progress[16];
-	long epochs, batch, seed, pc_steps, limit;
-	double lr, pc_gamma;
+	char plot[16], progress[16], optim[16];
+	long epochs, batch, seed, pc_steps, train_size, test_size;
+	double lr, pc_gamma, momentum, beta1, beta2, eps, weight_decay;
 	int resume;
 } options;
 
-enum kind { KIND_STR, KIND_INT, KIND_REAL };
+/* KIND_REAL: a positive number; KIND_NUM: any number (an optimizer's,
+ * checked by pcg_optim_check) */
+enum kind { KIND_STR, KIND_INT, KIND_REAL, KIND_NUM };
 
 typedef struct option_def {
 	const char *name, *arg;
@@ -56,6 +61,7 @@ typedef struct option_def {
 #define STR(f) KIND_STR, offsetof(options, f), sizeof(((options *)0)->f)
 #define INT(f) KIND_INT, offsetof(options, f), 0
 #define REAL(f) KIND_REAL, offsetof(options, f), 0
+#define NUM(f) KIND_NUM, offsetof(options, f), 0
 
 static const option_def option_defs[] = {
 	{"data", "SET", STR(data), 1, 0, 0,
@@ -64,7 +70,8 @@ static const option_def option_defs[] = {
 	{"data-path", "PATH", STR(data_path), 0, 0, 0,
 	 "the digits CSV file, or the Fashion-MNIST folder"},
 	{"model", "NAME", STR(model), 1, 0, 0,
-	 "digits for --data digits; mlp (default) or cnn for fashion"},
+	 "digits for --data digits; for fashion mlp (default), cnn,\n"
+	 "\t\t\tmlp_dropout or resnet20 (images padded to 32x32)"},
 	{"methods", "LIST", STR(methods), 1, 0, 0,
 	 "comma-separated subset of bp,zil,pc (default all three)"},
 	{"epochs", "N", INT(epochs), 0, 1, MAX_EPOCHS,
@@ -73,14 +80,26 @@ static const option_def option_defs[] = {
 	 "samples per step: one the model was generated for\n"
 	 "\t\t\t(default 16 digits, 32 fashion)"},
 	{"lr", "RATE", REAL(lr), 1, 0, 0, "learning rate (default 0.1)"},
+	{"optim", "NAME", STR(optim), 1, 0, 0,
+	 "sgd (default; P_train_*), momentum, nesterov, adam or\n"
+	 "\t\t\tadamw (P_step_*, an optimizer state per method)"},
+	{"momentum", "M", NUM(momentum), 1, 0, 0,
+	 "momentum of momentum and nesterov (default 0.9)"},
+	{"beta1", "B", NUM(beta1), 1, 0, 0, "Adam's beta1 (default 0.9)"},
+	{"beta2", "B", NUM(beta2), 1, 0, 0, "Adam's beta2 (default 0.999)"},
+	{"eps", "E", NUM(eps), 1, 0, 0, "Adam's epsilon (default 1e-8)"},
+	{"weight-decay", "W", NUM(weight_decay), 1, 0, 0,
+	 "weight decay (default 0; decoupled for adamw)"},
 	{"seed", "N", INT(seed), 1, 0, 0x7fffffff,
 	 "initial parameters and batch order (default 1)"},
 	{"pc-steps", "T", INT(pc_steps), 1, 1, 100000,
 	 "inference steps of standard PC (default 20)"},
 	{"pc-gamma", "RATE", REAL(pc_gamma), 1, 0, 0,
 	 "inference rate of standard PC (default 0.1)"},
-	{"limit", "N", INT(limit), 1, 0, 1 << 30,
+	{"train-size", "N", INT(train_size), 1, 0, 1 << 30,
 	 "train on the first N training samples only (0: all)"},
+	{"test-size", "N", INT(test_size), 1, 0, 1 << 30,
+	 "test on the first N test samples only (0: all)"},
 	{"out", "DIR", STR(out), 0, 0, 0,
 	 "output folder: curves.csv, plot.svg, checkpoints\n"
 	 "\t\t\t(default trainer-out)"},
@@ -141,9 +160,13 @@ set_option(options *o, const option_def *d, const char *value,
 		return 0;
 	}
 	double v = strtod(value, &end);
+	if (d->kind == KIND_NUM && end != value && !*end) {
+		memcpy(p, &v, sizeof v); /* the optimizer's check judges it */
+		return 0;
+	}
 	if (end == value || *end || errno || !(v > 0) || !isfinite(v)) {
-		fprintf(stderr, "%s--%s: '%s' is not a positive number\n", where,
-			d->name, value);
+		fprintf(stderr, "%s--%s: '%s' is not a %snumber\n", where,
+			d->name, value, d->kind == KIND_REAL ? "positive " : "");
 		return -1;
 	}
 	memcpy(p, &v, sizeof v);
@@ -171,9 +194,10 @@ find_option(const char *name)
 	return NULL;
 }
 
-/* --- the run's state file: the training settings and epochs done --- */
+/* --- the run's state file: the training settings, the epochs done and
+ * each method's dropout counter (s->rng) after them --- */
 
-#define STATE_MAGIC "pcc-trainer-state 1"
+#define STATE_MAGIC "pcc-trainer-state 2"
 
 static int
 write_text_atomic(const char *path, const char *text)
@@ -187,7 +211,8 @@ write_text_atomic(const char *path, const char *text)
 }
 
 static int
-save_state(const options *o, long epochs_done)
+save_state(const options *o, long epochs_done, const int *use,
+	   const uint64_t *rng)
 {
 	char path[1100], text[4096], value[1100];
 	size_t n = (size_t)snprintf(text, sizeof text, "%s\n", STATE_MAGIC);
@@ -198,15 +223,22 @@ save_state(const options *o, long epochs_done)
 		n += (size_t)snprintf(text + n, sizeof text - n, "%s %s\n",
 				      option_defs[i].name, value);
 	}
-	snprintf(text + n, sizeof text - n, "epochs-done %ld\n", epochs_done);
+	n += (size_t)snprintf(text + n, sizeof text - n, "epochs-done %ld\n",
+			      epochs_done);
+	for (int k = 0; k < NUM_METHODS; k++)
+		if (use[k])
+			n += (size_t)snprintf(text + n, sizeof text - n,
+					      "rng-%s %llu\n", method_names[k],
+					      (unsigned long long)rng[k]);
 	snprintf(path, sizeof path, "%s/trainer.state", o->out);
 	return write_text_atomic(path, text);
 }
 
-/* Take the saved settings into o; a setting also given on the command
- * line must agree.  Returns the epochs done, or -1. */
+/* Take the saved settings into o and the methods' counters into rng; a
+ * setting also given on the command line must agree.  Returns the epochs
+ * done, or -1. */
 static long
-load_state(options *o, const int *given)
+load_state(options *o, const int *given, uint64_t *rng)
 {
 	char path[1100], line[1200];
 	snprintf(path, sizeof path, "%s/trainer.state", o->out);
@@ -222,6 +254,12 @@ load_state(options *o, const int *given)
 		char where[1200];
 		snprintf(where, sizeof where, "%s:%d: ", path, ++line_no);
 		if (line_no == 1) {
+			if (!strcmp(line, "pcc-trainer-state 1")) {
+				fprintf(stderr, "%s: written by an older trainer "
+						"(format 1); start a new run\n",
+					path);
+				goto fail;
+			}
 			if (strcmp(line, STATE_MAGIC))
 				goto bad;
 			continue;
@@ -235,6 +273,18 @@ load_state(options *o, const int *given)
 			done = strtol(value, &end, 10);
 			if (*end || done < 0 || done > MAX_EPOCHS)
 				goto bad;
+			continue;
+		}
+		if (!strncmp(line, "rng-", 4)) {
+			int k = 0;
+			while (k < NUM_METHODS && strcmp(line + 4, method_names[k]))
+				k++;
+			char *end;
+			errno = 0;
+			unsigned long long v = strtoull(value, &end, 10);
+			if (k == NUM_METHODS || end == value || *end || errno)
+				goto bad;
+			rng[k] = (uint64_t)v;
 			continue;
 		}
 		const option_def *d = find_option(line);
@@ -357,15 +407,16 @@ shuffle(int *order, int n, long seed, long epoch)
 	}
 }
 
-/* load samples idx[0..count) into the state's input and one-hot target,
- * repeating the first sample where count < batch */
+/* load samples idx[0..count) into the state's input and one-hot target;
+ * the call after uses count samples (count <= batch) */
 static void
 fill_batch(const model *m, void *s, const dataset *d, const int *idx,
 	   int count)
 {
 	float *x = m->input(s), *y = m->target(s);
-	for (int b = 0; b < m->batch; b++) {
-		int i = idx[b < count ? b : 0];
+	*m->count(s) = count;
+	for (int b = 0; b < count; b++) {
+		int i = idx[b];
 		memcpy(x + (size_t)b * (size_t)m->features,
 		       d->x + (size_t)i * (size_t)d->features,
 		       (size_t)m->features * sizeof *x);
@@ -374,6 +425,8 @@ fill_batch(const model *m, void *s, const dataset *d, const int *idx,
 	}
 }
 
+/* in evaluation mode (P_predict: batch norm's running statistics, no
+ * dropout), every test sample, the last batch short */
 static double
 accuracy(const model *m, const void *p, void *s, const dataset *test)
 {
@@ -385,7 +438,7 @@ accuracy(const model *m, const void *p, void *s, const dataset *test)
 		for (int b = 0; b < count; b++)
 			idx[b] = at + b;
 		fill_batch(m, s, test, idx, count);
-		m->forward(p, s);
+		m->predict(p, s);
 		const float *o = m->output(s);
 		for (int b = 0; b < count; b++) {
 			int best = 0;
@@ -399,6 +452,22 @@ accuracy(const model *m, const void *p, void *s, const dataset *test)
 	return (double)right / test->n;
 }
 
+/* one training step of method k on the batch in s: its mean loss */
+static double
+train_step(const model *m, int k, void *p, void *opt, void *s,
+	   const options *o, const pcg_optim *c)
+{
+	int steps = (int)o->pc_steps;
+	float lr = (float)o->lr, gamma = (float)o->pc_gamma;
+	if (!opt)
+		return k == METHOD_BP    ? m->train_bp(p, s, lr)
+		       : k == METHOD_ZIL ? m->train_zil(p, s, lr)
+		                         : m->train_pc(p, s, lr, steps, gamma);
+	return k == METHOD_BP    ? m->step_bp(p, opt, s, c)
+	       : k == METHOD_ZIL ? m->step_zil(p, opt, s, c)
+	                         : m->step_pc(p, opt, s, c, steps, gamma);
+}
+
 static double
 max_abs_diff(const float *a, const float *b, int n)
 {
@@ -408,10 +477,51 @@ max_abs_diff(const float *a, const float *b, int n)
 	return d;
 }
 
+/* method m's parameters (ext "ckpt") or optimizer state ("opt") */
 static void
-checkpoint_path(char *buf, size_t size, const options *o, int m, long epoch)
+checkpoint_path(char *buf, size_t size, const options *o, int m, long epoch,
+		const char *ext)
 {
-	snprintf(buf, size, "%s/%s-%04ld.ckpt", o->out, method_names[m], epoch);
+	snprintf(buf, size, "%s/%s-%04ld.%s", o->out, method_names[m], epoch,
+		 ext);
+}
+
+static const char *const optim_names[] = {"sgd", "momentum", "nesterov",
+					  "adam", "adamw"};
+static const pcg_optim_kind optim_kinds[] = {PCG_SGD, PCG_MOMENTUM,
+					     PCG_NESTEROV, PCG_ADAM, PCG_ADAMW};
+
+/* the optimizer of the options into c; 0, or -1 after printing why */
+static int
+parse_optim(const options *o, pcg_optim *c)
+{
+	int i = 0, n = (int)(sizeof optim_names / sizeof optim_names[0]);
+	while (i < n && strcmp(o->optim, optim_names[i]))
+		i++;
+	if (i == n) {
+		fprintf(stderr, "trainer: --optim: unknown optimizer '%s' "
+				"(expected sgd, momentum, nesterov, adam or "
+				"adamw)\n",
+			o->optim);
+		return -1;
+	}
+	*c = (pcg_optim){optim_kinds[i], o->lr, o->momentum, o->beta1,
+			 o->beta2, o->eps, o->weight_decay};
+	int err = pcg_optim_check(c);
+	if (err == PCG_OPTIM_OK)
+		return 0;
+	/* name the option at fault, with the value given */
+	const char *opt = err == PCG_OPTIM_EMOMENTUM ? "momentum"
+	                  : err == PCG_OPTIM_EBETA1  ? "beta1"
+	                  : err == PCG_OPTIM_EBETA2  ? "beta2"
+	                  : err == PCG_OPTIM_EEPS    ? "eps"
+	                  : err == PCG_OPTIM_EDECAY  ? "weight-decay"
+	                                             : "lr";
+	char value[64];
+	format_option(o, find_option(opt), value, sizeof value);
+	fprintf(stderr, "trainer: --optim %s --%s %s: %s\n", o->optim, opt,
+		value, pcg_optim_strerror(err));
+	return -1;
 }
 
 static int
@@ -474,8 +584,9 @@ main(int argc, char **argv)
 {
 	options o = {.data = "digits", .methods = "bp,zil,pc",
 		     .out = "trainer-out", .plot = "auto",
-		     .progress = "auto", .seed = 1, .pc_steps = 20,
-		     .lr = 0.1, .pc_gamma = 0.1};
+		     .progress = "auto", .optim = "sgd", .seed = 1,
+		     .pc_steps = 20, .lr = 0.1, .pc_gamma = 0.1,
+		     .momentum = 0.9, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
 	int given[NUM_OPTIONS] = {0};
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -523,7 +634,8 @@ main(int argc, char **argv)
 		return EXIT_FILE;
 	}
 	long done = 0;
-	if (o.resume && (done = load_state(&o, given)) < 0)
+	uint64_t rng[NUM_METHODS] = {0};
+	if (o.resume && (done = load_state(&o, given, rng)) < 0)
 		return EXIT_FILE;
 
 	int fashion = !strcmp(o.data, "fashion");
@@ -542,6 +654,11 @@ main(int argc, char **argv)
 	int use[NUM_METHODS];
 	if (parse_methods(o.methods, use))
 		return EXIT_USAGE;
+	pcg_optim optim;
+	if (parse_optim(&o, &optim))
+		return EXIT_USAGE;
+	/* plain SGD keeps P_train_*; anything else is P_step_* */
+	int stepped = optim.kind != PCG_SGD || optim.weight_decay != 0;
 	const model *m = find_model(&o);
 	if (!m)
 		return EXIT_USAGE;
@@ -576,18 +693,23 @@ main(int argc, char **argv)
 	int rc = 0;
 	dataset train = {0}, test = {0};
 	void *params[NUM_METHODS] = {0}, *state[NUM_METHODS] = {0};
+	void *opt[NUM_METHODS] = {0};
 	record *rec = NULL;
 	int *order = NULL;
 	const char *path = o.data_path[0] ? o.data_path
 	                   : fashion       ? FASHION_DIR
 	                                   : TRAINER_DIGITS_CSV;
-	if (fashion ? data_load_fashion(path, &train, &test)
+	/* a network for 32x32 images sees them with a border of zeros */
+	int side = m->features == 32 * 32 ? 32 : 28;
+	if (fashion ? data_load_fashion(path, side, &train, &test)
 	            : data_load_digits(path, &train, &test)) {
 		rc = EXIT_DATA;
 		goto out;
 	}
-	if (o.limit)
-		data_truncate(&train, (int)o.limit);
+	if (o.train_size)
+		data_truncate(&train, (int)o.train_size);
+	if (o.test_size)
+		data_truncate(&test, (int)o.test_size);
 	if (train.features != m->features || train.classes != m->classes) {
 		fprintf(stderr, "%s: %d features and %d classes; model %s wants "
 				"%d and %d\n",
@@ -596,9 +718,10 @@ main(int argc, char **argv)
 		rc = EXIT_DATA;
 		goto out;
 	}
-	if (train.n < m->batch || test.n < 1) {
-		fprintf(stderr, "%s: %d training samples; a batch needs %d\n",
-			path, train.n, m->batch);
+	if (train.n < 1 || test.n < 1) {
+		fprintf(stderr, "%s: %d training and %d test samples; the "
+				"trainer needs at least one of each\n",
+			path, train.n, test.n);
 		rc = EXIT_DATA;
 		goto out;
 	}
@@ -609,12 +732,14 @@ main(int argc, char **argv)
 			continue;
 		params[k] = malloc(m->params_size);
 		state[k] = calloc(1, m->state_size);
-		if (!params[k] || !state[k]) {
+		opt[k] = stepped ? calloc(1, m->opt_size) : NULL; /* fresh */
+		if (!params[k] || !state[k] || (stepped && !opt[k])) {
 			fprintf(stderr, "trainer: out of memory\n");
 			rc = EXIT_FILE;
 			goto out;
 		}
 		m->init(params[k], (uint64_t)o.seed);
+		*m->rng(state[k]) = rng[k];
 	}
 	int max_records = (int)(o.epochs * NUM_METHODS), nrec = 0;
 	rec = calloc((size_t)max_records, sizeof *rec);
@@ -630,11 +755,21 @@ main(int argc, char **argv)
 		for (int k = 0; k < NUM_METHODS; k++) {
 			if (!use[k])
 				continue;
-			checkpoint_path(ck, sizeof ck, &o, k, done);
+			checkpoint_path(ck, sizeof ck, &o, k, done, "ckpt");
 			if (m->load(params[k], ck)) {
 				fprintf(stderr, "%s: cannot resume from this "
 						"checkpoint (missing, damaged, "
 						"or of another model)\n",
+					ck);
+				rc = EXIT_FILE;
+				goto out;
+			}
+			checkpoint_path(ck, sizeof ck, &o, k, done, "opt");
+			if (stepped && m->load_opt(opt[k], ck)) {
+				fprintf(stderr, "%s: cannot resume from this "
+						"optimizer state (missing, "
+						"damaged, or of another "
+						"model)\n",
 					ck);
 				rc = EXIT_FILE;
 				goto out;
@@ -657,17 +792,34 @@ main(int argc, char **argv)
 	progress pg = {0};
 	pg.bar = !strcmp(o.progress, "bar") ||
 	         (!strcmp(o.progress, "auto") && isatty(STDOUT_FILENO));
-	int batches = train.n / m->batch;
-	long samples = (long)batches * m->batch;
+	int batches = (train.n + m->batch - 1) / m->batch;
+	int last = train.n - (batches - 1) * m->batch;
+	long samples = train.n;
 	char title[256];
 	snprintf(title, sizeof title,
-		 "model %s on the %s data: batch %ld, lr %g, seed %ld, PC T=%ld "
-		 "gamma=%g",
-		 m->name, o.data, o.batch, o.lr, o.seed, o.pc_steps, o.pc_gamma);
+		 "model %s on the %s data: batch %ld, %s lr %g, seed %ld, PC "
+		 "T=%ld gamma=%g",
+		 m->name, o.data, o.batch, o.optim, o.lr, o.seed, o.pc_steps,
+		 o.pc_gamma);
 	printf("model %s: %d parameters, depth %d; batch %d, lr %g, seed %ld\n"
-	       "data %s: %d training samples (%d batches), %d test samples\n",
+	       "data %s: %d training samples in %d batches",
 	       m->name, m->num_reals, m->depth, m->batch, o.lr, o.seed, path,
-	       train.n, batches, test.n);
+	       train.n, batches);
+	if (last < m->batch)
+		printf(" (the last of %d)", last);
+	printf(", %d test samples%s\n", test.n,
+	       side == 32 ? " (padded to 32x32)" : "");
+	if (!stepped) {
+		printf("optimizer sgd (P_train_*)\n");
+	} else {
+		printf("optimizer %s (P_step_*):", o.optim);
+		if (optim.kind == PCG_MOMENTUM || optim.kind == PCG_NESTEROV)
+			printf(" momentum %g,", o.momentum);
+		if (optim.kind == PCG_ADAM || optim.kind == PCG_ADAMW)
+			printf(" beta1 %g, beta2 %g, eps %g,", o.beta1,
+			       o.beta2, o.eps);
+		printf(" weight decay %g\n", o.weight_decay);
+	}
 	if (use[METHOD_PC])
 		printf("standard PC: %ld inference steps at rate %g\n",
 		       o.pc_steps, o.pc_gamma);
@@ -700,27 +852,25 @@ main(int argc, char **argv)
 			double t0 = now(), loss = 0;
 			pg.last_draw = 0;
 			for (int b = 0; b < batches; b++) {
+				int count = b + 1 < batches ? m->batch : last;
 				fill_batch(m, state[k], &train,
 					   order + (size_t)b * (size_t)m->batch,
-					   m->batch);
-				float lr = (float)o.lr;
-				loss += k == METHOD_BP ? m->train_bp(params[k],
-				                                     state[k], lr)
-				      : k == METHOD_ZIL
-				        ? m->train_zil(params[k], state[k], lr)
-				        : m->train_pc(params[k], state[k], lr,
-				                      (int)o.pc_steps,
-				                      (float)o.pc_gamma);
+					   count);
+				/* the epoch's loss: the mean over its samples */
+				loss += (double)count *
+				        train_step(m, k, params[k], opt[k],
+				                   state[k], &o, &optim);
 				draw_bar(&pg, epoch, o.epochs, (enum method)k,
-					 (long)(b + 1) * m->batch, samples, t0,
+					 (long)b * m->batch + count, samples, t0,
 					 later);
 			}
+			rng[k] = *m->rng(state[k]);
 			double secs = now() - t0;
 			pg.sec_per_sample[k] = secs / (double)samples;
 			record *r = &rec[nrec++];
 			r->epoch = (int)epoch;
 			r->method = (enum method)k;
-			r->loss = loss / batches;
+			r->loss = loss / (double)samples;
 			r->seconds = secs;
 			r->accuracy = accuracy(m, params[k], state[k], &test);
 			r->diff = -1;
@@ -753,20 +903,31 @@ main(int argc, char **argv)
 		for (int k = 0; k < NUM_METHODS; k++) {
 			if (!use[k])
 				continue;
-			checkpoint_path(ck, sizeof ck, &o, k, epoch);
+			checkpoint_path(ck, sizeof ck, &o, k, epoch, "ckpt");
 			if (m->save(params[k], ck)) {
 				fprintf(stderr, "%s: cannot write checkpoint\n",
 					ck);
 				rc = EXIT_FILE;
 				goto out;
 			}
+			checkpoint_path(ck, sizeof ck, &o, k, epoch, "opt");
+			if (stepped && m->save_opt(opt[k], ck)) {
+				fprintf(stderr, "%s: cannot write the optimizer "
+						"state\n",
+					ck);
+				rc = EXIT_FILE;
+				goto out;
+			}
 		}
-		if (plot_write_csv(csv, rec, nrec) || save_state(&o, epoch)) {
+		if (plot_write_csv(csv, rec, nrec) ||
+		    save_state(&o, epoch, use, rng)) {
 			rc = EXIT_FILE;
 			goto out;
 		}
 		for (int k = 0; k < NUM_METHODS; k++) {
-			checkpoint_path(ck, sizeof ck, &o, k, epoch - 1);
+			checkpoint_path(ck, sizeof ck, &o, k, epoch - 1, "ckpt");
+			remove(ck);
+			checkpoint_path(ck, sizeof ck, &o, k, epoch - 1, "opt");
 			remove(ck);
 		}
 		if (gnuplot ? plot_gnuplot(svg, title, rec, nrec)
@@ -799,6 +960,7 @@ out:
 	for (int k = 0; k < NUM_METHODS; k++) {
 		free(params[k]);
 		free(state[k]);
+		free(opt[k]);
 	}
 	data_free(&train);
 	data_free(&test);

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Tests of examples/trainer (TAP): options, data errors, the side-by-side
-run (Z-IL identical to BP), learning, resume, progress, plots, and
-Fashion-MNIST (crafted IDX files always; the real set where installed).
+run (Z-IL identical to BP), learning, resume, optimizers (Adam: learning,
+Z-IL identical to BP, resume), short batches, dropout, progress, plots,
+and Fashion-MNIST (crafted IDX files always; the real set where
+installed).
 
 usage: run_trainer.py TRAINER DIGITS_CSV
 """
@@ -69,7 +71,9 @@ rc, out, err = run("--help")
 ok(rc == 0 and all(o in out for o in
                    ["--data", "--methods", "--epochs", "--batch", "--lr",
                     "--seed", "--pc-steps", "--pc-gamma", "--out",
-                    "--resume", "--plot", "--progress"]),
+                    "--resume", "--plot", "--progress", "--optim",
+                    "--momentum", "--beta1", "--beta2", "--eps",
+                    "--weight-decay", "--train-size", "--test-size"]),
    "--help lists every option", out + err)
 
 bad_lines = [
@@ -86,11 +90,26 @@ bad_lines = [
     (["--plot", "png"], "expected auto, gnuplot, svg or none"),
     (["--epochs"], "needs a value"),
     (["stray"], "unexpected argument"),
+    (["--optim", "rmsprop"], "unknown optimizer 'rmsprop'"),
+    (["--optim", "adam", "--beta1", "1"],
+     "--beta1 1: beta1 outside [0, 1)"),
+    (["--optim", "adamw", "--beta2", "-0.5"],
+     "--beta2 -0.5: beta2 outside [0, 1)"),
+    (["--optim", "adam", "--eps", "inf"], "--eps inf: eps negative or not "
+     "finite"),
+    (["--optim", "nesterov", "--momentum", "0"], "Nesterov needs one > 0"),
+    (["--optim", "momentum", "--momentum", "-1"], "momentum negative"),
+    (["--optim", "adamw", "--weight-decay", "-0.1"],
+     "weight decay negative"),
+    (["--eps", "x"], "--eps: 'x' is not a number"),
 ]
 for args, want in bad_lines:
     rc, out, err = run("--out", os.path.join(tmp, "bad"), *args)
     ok(rc == 2 and want in err, f"bad command line {args}: exit 2, '{want}'",
        f"rc={rc}\n{err}")
+ok(os.listdir(os.path.join(tmp, "bad")) == [],
+   "a bad command line trains nothing and writes nothing",
+   os.listdir(os.path.join(tmp, "bad")))
 
 # --- bad digits files: exit 1, the file and line named ---
 good = gzip.decompress(read(DIGITS)).decode().splitlines()
@@ -244,6 +263,80 @@ ok(rc == 3 and "zil-0004.ckpt" in err,
 rc, out, err = run("--out", "/proc/no/such/dir")
 ok(rc == 3 and "/proc/no/such/dir" in err, "an unwritable --out: exit 3", err)
 
+# --- Adam: learning, Z-IL identical to BP, an optimizer state resumed ---
+adam = ["--optim", "adam", "--lr", "0.01"]
+d = os.path.join(tmp, "adam")
+rc, out, err = run(*adam, "--epochs", "3", "--out", d)
+r = rows(out)
+first = {x[1]: x for x in r if x[0] == 1}
+last = {x[1]: x for x in r if x[0] == 3}
+ok(rc == 0 and "optimizer adam (P_step_*)" in out and len(r) == 9 and
+   all(last[m][2] < 0.5 * first[m][2] for m in ("bp", "zil", "pc")) and
+   last["bp"][3] > 90,
+   "--optim adam: every method's loss halves in 3 epochs, BP above 90 %",
+   out + err)
+ok(all(x[4] == "0" for x in r if x[1] == "zil") and
+   [x[2:4] for x in r if x[1] == "zil"] == [x[2:4] for x in r if x[1] == "bp"]
+   and read(os.path.join(d, "bp-0003.ckpt")) ==
+   read(os.path.join(d, "zil-0003.ckpt")) and
+   read(os.path.join(d, "bp-0003.opt")) == read(os.path.join(d, "zil-0003.opt")),
+   "--optim adam: Z-IL's parameters and optimizer state are BP's bits", out)
+ok(read(os.path.join(d, "bp-0003.ckpt")) !=
+   read(os.path.join(run_dir, "bp-0003.ckpt")) and
+   read(os.path.join(d, "bp-0003.opt")) != read(os.path.join(d, "pc-0003.opt")),
+   "control: Adam's parameters differ from SGD's, PC's state from BP's")
+e = os.path.join(tmp, "adam-resumed")
+rc1, _, err1 = run(*adam, "--epochs", "2", "--out", e)
+rc2, out2, err2 = run("--epochs", "3", "--resume", "--out", e)
+ok(rc1 == 0 and rc2 == 0 and "optimizer adam" in out2 and
+   all(read(os.path.join(d, f"{m}-0003.{x}")) ==
+       read(os.path.join(e, f"{m}-0003.{x}"))
+       for m in ("bp", "zil", "pc") for x in ("ckpt", "opt")),
+   "--optim adam, 2 epochs + --resume to 3: the bits of 3 straight",
+   out2 + err1 + err2)
+os.remove(os.path.join(e, "pc-0003.opt"))
+rc, out, err = run("--epochs", "4", "--resume", "--out", e)
+ok(rc == 3 and "pc-0003.opt" in err,
+   "--resume with an optimizer state missing: exit 3, file named", err)
+rc, out, err = run("--epochs", "4", "--resume", "--optim", "sgd", "--out", e)
+ok(rc == 3 and "started with --optim adam" in err,
+   "--resume with another --optim is refused", err)
+
+# --- short batches: every sample used, the loss a mean over samples ---
+rc, out, err = run("--train-size", "100", "--epochs", "1", "--methods", "bp",
+                   "--out", os.path.join(tmp, "short"))
+ok(rc == 0 and "100 training samples in 7 batches (the last of 4)" in out,
+   "--train-size 100 --batch 16: 7 batches, the last of 4 samples", out + err)
+# one batch of 4 samples: the same update in models made for 8 and for 16
+tiny = {}
+for b in (8, 16):
+    tiny[b] = os.path.join(tmp, f"tiny-{b}")
+    rc, out, err = run("--train-size", "4", "--batch", str(b), "--epochs", "1",
+                       "--methods", "bp,zil", "--out", tiny[b])
+    tiny[b, "rows"] = rows(out)
+ok(rc == 0 and read(os.path.join(tiny[8], "bp-0001.ckpt")) ==
+   read(os.path.join(tiny[16], "bp-0001.ckpt")) and
+   tiny[8, "rows"] == tiny[16, "rows"],
+   "4 samples in a batch-8 and in a batch-16 model: the same step, loss and "
+   "test accuracy", f"{tiny[8, 'rows']}\n{tiny[16, 'rows']}")
+rc, out, err = run("--train-size", "5", "--batch", "8", "--epochs", "1",
+                   "--methods", "bp", "--out", os.path.join(tmp, "tiny-5"))
+ok(read(os.path.join(tiny[8], "bp-0001.ckpt")) !=
+   read(os.path.join(tmp, "tiny-5", "bp-0001.ckpt")),
+   "control: a fifth sample changes the step")
+# at a learning rate too small to move anything, the epoch's loss is the
+# initial mean loss over the samples, however they are batched
+loss = {}
+for b in (1, 8, 16):
+    rc, out, err = run("--train-size", "20", "--batch", str(b), "--lr",
+                       "1e-30", "--epochs", "1", "--methods", "bp",
+                       "--out", os.path.join(tmp, f"mean-{b}"))
+    loss[b] = rows(out)[0][2] if rows(out) else None
+ok(None not in loss.values() and
+   max(loss.values()) - min(loss.values()) < 2e-6,
+   "20 samples in batches of 1, 8+8+4 and 16+4: the same epoch loss (a "
+   "mean over samples)", loss)
+
 # --- progress: a bar with rate and ETA on a terminal ---
 pid, fd = pty.fork()
 if pid == 0:
@@ -316,6 +409,46 @@ rc, out, err = run("--data", "fashion", "--data-path", good_f, "--model", "cnn",
 r = rows(out)
 ok(rc == 0 and len(r) == 2 and r[1][4] == "0",
    "crafted Fashion-MNIST files: the cnn trains, Z-IL equal to BP", out + err)
+# mlp_dropout: resuming needs each method's dropout counter (trainer.state)
+drop = ["--data", "fashion", "--data-path", good_f, "--model", "mlp_dropout",
+        "--batch", "16", "--optim", "adam", "--lr", "0.001"]
+d, e, f = (os.path.join(tmp, x) for x in ("drop", "drop-res", "drop-zero"))
+rc, out, err = run(*drop, "--epochs", "3", "--out", d)
+r = rows(out)
+ok(rc == 0 and len(r) == 9 and all(x[4] == "0" for x in r if x[1] == "zil"),
+   "mlp_dropout with adam: 3 epochs, Z-IL equal to BP", out + err)
+run(*drop, "--epochs", "1", "--out", e)
+with open(os.path.join(e, "trainer.state")) as fh:
+    state = fh.read()
+rc, out, err = run("--epochs", "3", "--resume", "--data-path", good_f,
+                   "--out", e)
+ok("rng-bp 6\n" in state and rc == 0 and
+   all(read(os.path.join(d, f"{m}-0003.{x}")) ==
+       read(os.path.join(e, f"{m}-0003.{x}"))
+       for m in ("bp", "zil", "pc") for x in ("ckpt", "opt")),
+   "mlp_dropout, 1 epoch + --resume to 3: the bits of 3 straight (the "
+   "dropout counter saved: 6 steps)", state + out + err)
+run(*drop, "--epochs", "1", "--out", f)
+with open(os.path.join(f, "trainer.state")) as fh:
+    state = fh.read()
+with open(os.path.join(f, "trainer.state"), "w") as fh:
+    fh.write(re.sub(r"rng-bp \d+", "rng-bp 0", state))
+rc, out, err = run("--epochs", "3", "--resume", "--data-path", good_f,
+                   "--out", f)
+ok(rc == 0 and read(os.path.join(d, "bp-0003.ckpt")) !=
+   read(os.path.join(f, "bp-0003.ckpt")) and
+   read(os.path.join(d, "zil-0003.ckpt")) ==
+   read(os.path.join(f, "zil-0003.ckpt")),
+   "control: resumed with BP's counter reset, BP's dropout masks differ",
+   out + err)
+rc, out, err = run("--data", "fashion", "--data-path", good_f, "--model",
+                   "resnet20", "--batch", "16", "--epochs", "1", "--methods",
+                   "bp,zil", "--optim", "adam", "--lr", "0.001",
+                   "--out", os.path.join(tmp, "fm-resnet20"))
+r = rows(out)
+ok(rc == 0 and "padded to 32x32" in out and len(r) == 2 and r[1][4] == "0",
+   "crafted Fashion-MNIST files padded to 32x32: resnet20 (batch norm) "
+   "trains with adam, Z-IL equal to BP", out + err)
 bad_fashion = [
     ("missing folder", os.path.join(tmp, "fm-none"), "cannot open"),
     ("bad magic", fashion_dir("fm-magic", magic=b"\x12\x34\x08\x03"),
@@ -336,7 +469,8 @@ for name, d, want in bad_fashion:
        f"rc={rc}\n{err}")
 
 if os.path.isdir(FASHION):
-    rc, out, err = run("--data", "fashion", "--limit", "6000", "--epochs", "1",
+    rc, out, err = run("--data", "fashion", "--train-size", "6000",
+                       "--epochs", "1",
                        "--methods", "bp,zil", "--out", os.path.join(tmp, "real"))
     r = rows(out)
     ok(rc == 0 and len(r) == 2 and r[1][4] == "0" and r[0][3] > 70,
