@@ -23,7 +23,7 @@ import textwrap
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = ["digits", "mlp", "rnn", "multitask", "cnn", "resnet", "seq2seq",
             "lstm", "transformer", "gru", "textcls", "gpt", "mobilenet",
-            "autoencoder"]
+            "autoencoder", "resnet20", "mlp_dropout"]
 
 # What each example computes and what it shows, one paragraph each.
 DESCRIPTIONS = {
@@ -92,11 +92,28 @@ target `xt`. Its one loss statement is an expression,
 `mse(r, xt) + 1e-3 * (sum(square(We)) + sum(square(Wd)))`: the penalty reads
 no data, so it counts once in the batch mean, and it reads `We` and `Wd`
 directly, so in PC and Z-IL they also learn from it at step 0.""",
+    "resnet20": """ResNet-20 for 32x32 images (the CIFAR network of He et al.
+for one input channel; `-D C=3` for colour): a 3x3 stem and three stages of
+three basic blocks of 16, 32 and 64 channels, strided 1x1 projections on the
+two shortcuts that change the shape, global average pooling and a dense
+head. Every convolution is followed by `batchnorm` with its own scale and
+shift, so its 42 running statistics are buffers at the end of
+`resnet20_params`. The deepest example: Z-IL needs 21 steps at the
+statement granularity, with 9 identity vertices on the shortcuts; the
+trainer runs it on Fashion-MNIST padded to 32x32 (docs/training.md). The
+numeric checks build it at 8x8 with stages of 4, 6 and 8 channels (`-D H=8
+-D A=4 -D B=6 -D D=8`), so its Z-IL errors in the table are that
+build's.""",
+    "mlp_dropout": """The 784-256-256-10 perceptron with `dropout(h, 0.2)`
+after each hidden layer: every training call draws its masks from the
+state's stream `s->rng`, BP and Z-IL from equal states draw equal masks,
+and `P_forward` / `P_predict` (evaluation mode) keep every unit.""",
 }
 
 TESTING = """Every example is compiled by pcc at build time, as a user's project
 would (`tests/meson.build`): float and double, batch 1 and 4, at both
-granularities, plus three deliberately broken Z-IL variants, all linked with
+granularities, plus three deliberately broken Z-IL variants and a batch-3
+build, all linked with
 `tests/numeric/check_model.c` into `check_NAME_stmt` and `check_NAME_op`
 (`meson test "numeric NAME stmt"`). Their oracles come from what the code is
 meant to compute:
@@ -116,8 +133,21 @@ meant to compute:
   needs); with the output errors scaled by 1e-4, a PC gradient pointing
   along BP's (cosine ≥ 0.99).
 - Negative controls on graphs with identity vertices: γ = 0.9, every
-  parameter learning at the last step, and no levelling must each break
-  Z-IL.
+  level learning one step late, and no levelling must each break Z-IL,
+  and `P_step_zil` learning one step late must differ from `P_step_bp`.
+- Optimizers: three steps of `P_step_zil` give `P_step_bp`'s parameters
+  and moments bit for bit for SGD, momentum, Nesterov, Adam and AdamW,
+  weight decay on and off, float and double, batch 1 and 4; an invalid
+  optimizer changes nothing.
+- Samples in use: `s->n = 3` on the batch-4 build equals the batch-3
+  build (gradient, loss, three training steps with their running
+  statistics); `n = 0` is `PU_BATCH` bit for bit; `n` out of range
+  returns NaN and changes nothing; `P_predict` gives `P_forward`'s
+  outputs without reading the targets.
+- Models with `dropout` start every compared call from the same stream
+  (`s->rng = 0`); with batch statistics or dropout, finite differences
+  use the training-mode loss and the single-sample comparison is left
+  out (a sample's value depends on the batch).
 - `P_init`: the same seed gives the same parameters, another seed others.
 
 The independent oracle is PyTorch (`meson test "torch NAME stmt"`;
@@ -131,6 +161,12 @@ indices, the penalty added once to the batch mean), differentiates it with
 autograd, and requires the loss to match within 1e-10 (relative) and every
 gradient, by BP and by Z-IL, within 1e-10 of the largest gradient. A negative control perturbs one
 gradient entry by 1e-8 of the largest and requires the comparison to fail.
+The same script then replays three SGD steps (`P_train_bp`, lr 0.05) and
+five steps of each optimizer kind (`P_step_bp`) against `torch.optim`:
+parameters within 1e-10 of the largest, batch norm's running statistics
+as `torch.nn.BatchNorm` modules keep them in `train()`, and the loss in
+evaluation mode against the modules in `eval()`; dropout masks are the
+ones pcc's runtime draws (`check_NAME --mask`), replayed as `x * mask`.
 
 The generated code of every example is also kept as golden text
 (`tests/golden/`), which proves that it stays the same, not that it is
