@@ -71,8 +71,10 @@ emit_opt_prototypes(Emit *E, StrBuf *h)
 	sb_printf(h, "%s %s_step_pc(%s_params *p, %s_opt *o, %s_state *s, const "
 		     "pcg_optim *c, int steps, %s gamma);\n",
 		  E->real, P, P, P, P, E->real);
-	sb_printf(h, "int %s_save_opt(const %s_opt *o, const char *path);\n", P, P);
-	sb_printf(h, "int %s_load_opt(%s_opt *o, const char *path);\n", P, P);
+	sb_printf(h, "#ifndef PCG_NO_FILES\nint %s_save_opt(const %s_opt *o, "
+		     "const char *path);\n", P, P);
+	sb_printf(h, "int %s_load_opt(%s_opt *o, const char *path);\n#endif\n",
+		  P, P);
 }
 
 void
@@ -166,7 +168,6 @@ emit_opt_api(Emit *E)
 	const Graph *g = E->g;
 	if (!g->losses.len)
 		return;
-	opt_info(E);
 	opt_apply(E);
 
 	step_begin(E, "step_bp", "");
@@ -204,6 +205,8 @@ emit_opt_api(Emit *E)
 	emit_line(E, "return loss;");
 	emit_fn_end(E);
 
+	sb_puts(E->out, "\n#ifndef PCG_NO_FILES");
+	opt_info(E);
 	for (int w = 0; w < 2; w++) {
 		emit_fn_begin(E, NULL, "int", w ? "load_opt" : "save_opt",
 			      emit_params(E, w ? "%P_opt *o, const char *path"
@@ -218,5 +221,5 @@ emit_opt_api(Emit *E)
 				     "(int64_t)step;");
 		emit_line(E, "return r;");
 		emit_fn_end(E);
-	}
+	}	sb_puts(E->out, "#endif\n");
 }

@@ -1,6 +1,7 @@
 /*
- * pcg_ckpt.c — checkpoint files: pcg_ckpt_save(_ex), pcg_ckpt_load(_ex)
- * and pcg_ckpt_strerror.
+ * pcg_ckpt.c — checkpoints in files: pcg_ckpt_save(_ex),
+ * pcg_ckpt_load(_ex); in memory: pcg_ckpt_bytes, pcg_ckpt_save_mem,
+ * pcg_ckpt_load_mem; and pcg_ckpt_strerror.
  *
  * File format, version 2.  Integers are unsigned little-endian; reals are
  * IEEE 754 binary32 or binary64, little-endian.
@@ -40,20 +41,31 @@
  * The file stays open between the passes, so a concurrent atomic
  * replacement (as pcg_ckpt_save does) cannot mix two files.
  *
+ * Files and buffers hold the same bytes: one writer and one reader
+ * serve both, through a ckpt_writer or ckpt_reader that says where the
+ * bytes go or come from.  In memory, the second pass reads the same
+ * buffer again, and saving checks the capacity before writing anything.
+ *
  * Saving writes a temporary file PATH.tmp.XXXXXX in the same folder,
  * flushes and fsyncs it, then renames it over PATH; on any failure the
  * temporary file is removed and an existing PATH is left as it was.  The
  * new file takes the mode of the one it replaces, or 0644.
+ *
+ * Compiled with PCG_NO_FILES defined, the file functions are left out,
+ * and so is every stdio and POSIX call: only the memory functions remain.
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <stdint.h>
+#include <string.h>
+#ifndef PCG_NO_FILES
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
+#endif
 
 #include "pcg_runtime.h"
 
@@ -126,15 +138,15 @@ decode_reals(unsigned char *dst, const unsigned char *in, size_t n,
 
 /* ------------------------------------------------------- argument check */
 
+/* Whether model, info, nparams, real_size and ncounters describe a
+ * checkpoint. */
 static int
-valid_args(const char *model, const pcg_param_info *info, int nparams,
-	   int real_size, const void *data, const uint64_t *counters,
-	   int ncounters)
+valid_layout(const char *model, const pcg_param_info *info, int nparams,
+	     int real_size, int ncounters)
 {
 	if (!model || strlen(model) > UINT32_MAX || nparams < 0 ||
-	    (nparams > 0 && (!info || !data)) ||
-	    (real_size != 4 && real_size != 8) || ncounters < 0 ||
-	    (ncounters > 0 && !counters))
+	    (nparams > 0 && !info) || (real_size != 4 && real_size != 8) ||
+	    ncounters < 0)
 		return 0;
 	for (int q = 0; q < nparams; q++) {
 		const pcg_param_info *pi = &info[q];
@@ -155,10 +167,55 @@ valid_args(const char *model, const pcg_param_info *info, int nparams,
 	return 1;
 }
 
+static int
+valid_args(const char *model, const pcg_param_info *info, int nparams,
+	   int real_size, const void *data, const uint64_t *counters,
+	   int ncounters)
+{
+	return valid_layout(model, info, nparams, real_size, ncounters) &&
+	       (nparams == 0 || data) && (ncounters == 0 || counters);
+}
+
+/* *size += n, or 0 when the sum does not fit in a size_t. */
+static int
+add_size(size_t *size, uint64_t n)
+{
+	if (n > SIZE_MAX - *size)
+		return 0;
+	*size += (size_t)n;
+	return 1;
+}
+
+size_t
+pcg_ckpt_bytes(const char *model, const pcg_param_info *info, int nparams,
+	       int real_size, int ncounters)
+{
+	size_t size = 0;
+	int ok;
+
+	if (!valid_layout(model, info, nparams, real_size, ncounters))
+		return 0;
+	/* magic, version, real size, name, counters, parameter count */
+	ok = add_size(&size, sizeof ckpt_magic + 4 + 4 + 4 + strlen(model) +
+				     4 + 8 * (uint64_t)ncounters + 4);
+	for (int q = 0; ok && q < nparams; q++) {
+		/* name, rank, dims, flags; then the payload */
+		ok = add_size(&size, 4 + strlen(info[q].name) + 4 +
+					     4 * (uint64_t)info[q].rank + 4) &&
+		     info[q].count <= UINT64_MAX / (uint64_t)real_size &&
+		     add_size(&size, (uint64_t)info[q].count *
+					     (uint64_t)real_size);
+	}
+	return ok && add_size(&size, 8) ? size : 0; /* the hash */
+}
+
 /* ---------------------------------------------------------------- save */
 
+/* Where a checkpoint is written: a file or a buffer in memory. */
 typedef struct ckpt_writer {
-	FILE *f;
+	/* write n bytes, returning how many were written */
+	size_t (*write)(void *to, const void *p, size_t n);
+	void *to;
 	uint64_t hash;
 	int failed;
 } ckpt_writer;
@@ -169,7 +226,7 @@ put(ckpt_writer *w, const void *p, size_t n)
 	if (w->failed || n == 0)
 		return;
 	w->hash = fnv1a(w->hash, p, n);
-	if (fwrite(p, 1, n, w->f) != n)
+	if (w->write(w->to, p, n) != n)
 		w->failed = 1;
 }
 
@@ -245,6 +302,52 @@ write_checkpoint(ckpt_writer *w, const char *model,
 	put_u64(w, w->hash);
 }
 
+/* A buffer in memory being written or read. */
+typedef struct ckpt_mem {
+	unsigned char *out; /* NULL when reading */
+	const unsigned char *in;
+	size_t len, pos;
+} ckpt_mem;
+
+static size_t
+mem_write(void *to, const void *p, size_t n)
+{
+	ckpt_mem *m = to;
+
+	if (n > m->len - m->pos)
+		return 0;
+	memcpy(m->out + m->pos, p, n);
+	m->pos += n;
+	return n;
+}
+
+size_t
+pcg_ckpt_save_mem(void *buf, size_t cap, const char *model,
+		  const pcg_param_info *info, int nparams, int real_size,
+		  const void *data, const uint64_t *counters, int ncounters)
+{
+	size_t size;
+	ckpt_mem m = {buf, NULL, cap, 0};
+	ckpt_writer w = {mem_write, &m, FNV_OFFSET, 0};
+
+	if (!buf || !valid_args(model, info, nparams, real_size, data,
+				counters, ncounters))
+		return 0;
+	size = pcg_ckpt_bytes(model, info, nparams, real_size, ncounters);
+	if (size == 0 || size > cap)
+		return 0;
+	write_checkpoint(&w, model, info, nparams, real_size, data, counters,
+			 ncounters);
+	return w.failed || m.pos != size ? 0 : size;
+}
+
+#ifndef PCG_NO_FILES
+static size_t
+file_write(void *to, const void *p, size_t n)
+{
+	return fwrite(p, 1, n, to);
+}
+
 /*
  * fsync the folder holding path, so that the rename is durable.  path is
  * a buffer the caller no longer needs: it is cut to the folder's name.
@@ -277,7 +380,8 @@ pcg_ckpt_save_ex(const char *path, const char *model,
 	static const char suffix[] = ".tmp.XXXXXX";
 	char tmp[CKPT_PATH_MAX];
 	struct stat st;
-	ckpt_writer w = {NULL, FNV_OFFSET, 0};
+	FILE *f;
+	ckpt_writer w = {file_write, NULL, FNV_OFFSET, 0};
 	int fd;
 
 	if (!path || !valid_args(model, info, nparams, real_size, data,
@@ -292,19 +396,20 @@ pcg_ckpt_save_ex(const char *path, const char *model,
 	if (fd < 0)
 		return PCG_CKPT_EIO;
 	if (fchmod(fd, stat(path, &st) == 0 ? st.st_mode & 07777 : 0644) != 0 ||
-	    !(w.f = fdopen(fd, "wb"))) {
+	    !(f = fdopen(fd, "wb"))) {
 		close(fd);
 		unlink(tmp);
 		return PCG_CKPT_EIO;
 	}
+	w.to = f;
 	write_checkpoint(&w, model, info, nparams, real_size, data, counters,
 			 ncounters);
-	if (w.failed || fflush(w.f) != 0 || fsync(fileno(w.f)) != 0) {
-		fclose(w.f);
+	if (w.failed || fflush(f) != 0 || fsync(fileno(f)) != 0) {
+		fclose(f);
 		unlink(tmp);
 		return PCG_CKPT_EIO;
 	}
-	if (fclose(w.f) != 0 || rename(tmp, path) != 0) {
+	if (fclose(f) != 0 || rename(tmp, path) != 0) {
 		unlink(tmp);
 		return PCG_CKPT_EIO;
 	}
@@ -320,33 +425,38 @@ pcg_ckpt_save(const char *path, const char *model,
 	return pcg_ckpt_save_ex(path, model, info, nparams, real_size, data,
 				NULL, 0);
 }
+#endif /* PCG_NO_FILES */
 
 /* ---------------------------------------------------------------- load */
 
+/* Where a checkpoint is read from: a file or a buffer in memory. */
 typedef struct ckpt_reader {
-	FILE *f;
+	/* read up to n bytes, fewer at the end or on an error */
+	size_t (*read)(void *from, void *p, size_t n);
+	int (*seek)(void *from, uint64_t pos); /* 0 on success */
+	int (*failed)(void *from);             /* a read error, not the end */
+	void *from;
 	uint64_t hash;
 	uint64_t pos; /* bytes read so far */
 } ckpt_reader;
 
-/* A short read: the file ended (EFORMAT) or could not be read (EIO). */
+/* A short read: the input ended (EFORMAT) or could not be read (EIO). */
 static int
 short_read(ckpt_reader *r)
 {
-	return ferror(r->f) ? PCG_CKPT_EIO : PCG_CKPT_EFORMAT;
+	return r->failed(r->from) ? PCG_CKPT_EIO : PCG_CKPT_EFORMAT;
 }
 
 /* Read n bytes into p, hashing them. */
 static int
 get(ckpt_reader *r, void *p, size_t n)
 {
-	if (fread(p, 1, n, r->f) != n)
+	if (r->read(r->from, p, n) != n)
 		return short_read(r);
 	r->hash = fnv1a(r->hash, p, n);
 	r->pos += n;
 	return PCG_CKPT_OK;
 }
-
 static int
 get_u32(ckpt_reader *r, uint32_t *v)
 {
@@ -417,7 +527,7 @@ static int
 check_file(ckpt_reader *r, const char *model, const pcg_param_info *info,
 	   int nparams, int real_size, int ncounters, ckpt_layout *at)
 {
-	unsigned char magic[sizeof ckpt_magic], tail[8];
+	unsigned char magic[sizeof ckpt_magic], tail[8], extra;
 	uint32_t version, real, nc = 0, np, rank, dim, flags;
 	uint64_t payload = 0, stored = 0;
 	int same, bad_model = 0, bad_shape = 0, err;
@@ -484,11 +594,11 @@ check_file(ckpt_reader *r, const char *model, const pcg_param_info *info,
 	at->payload_at = r->pos;
 	if ((err = skip(r, payload)))
 		return err;
-	if (fread(tail, 1, sizeof tail, r->f) != sizeof tail)
+	if (r->read(r->from, tail, sizeof tail) != sizeof tail)
 		return short_read(r);
-	if (fgetc(r->f) != EOF)
+	if (r->read(r->from, &extra, 1) != 0)
 		return PCG_CKPT_EFORMAT; /* bytes after the hash */
-	if (ferror(r->f))
+	if (r->failed(r->from))
 		return PCG_CKPT_EIO;
 	for (int i = 0; i < 8; i++)
 		stored |= (uint64_t)tail[i] << (8 * i);
@@ -505,38 +615,29 @@ check_file(ckpt_reader *r, const char *model, const pcg_param_info *info,
 	return PCG_CKPT_OK;
 }
 
-/* Seek to a position the first pass reached. */
-static int
-seek_to(FILE *f, uint64_t pos)
-{
-	if (pos > INT64_MAX || fseeko(f, (off_t)pos, SEEK_SET))
-		return PCG_CKPT_EIO;
-	return PCG_CKPT_OK;
-}
-
 /*
  * The second pass: copy the counters and the payload, checked by
  * check_file, into counters and data.
  */
 static int
-copy_checked(FILE *f, const ckpt_layout *at, const pcg_param_info *info,
-	     int nparams, int real_size, void *data, uint64_t *counters,
-	     int ncounters)
+copy_checked(ckpt_reader *r, const ckpt_layout *at,
+	     const pcg_param_info *info, int nparams, int real_size,
+	     void *data, uint64_t *counters, int ncounters)
 {
 	unsigned char buf[CKPT_CHUNK];
 	unsigned char *bytes = data;
 	size_t per = CKPT_CHUNK / (size_t)real_size;
 
-	if (ncounters > 0 && seek_to(f, at->counters_at))
+	if (ncounters > 0 && r->seek(r->from, at->counters_at))
 		return PCG_CKPT_EIO;
 	for (int k = 0; k < ncounters; k++) {
-		if (fread(buf, 1, 8, f) != 8)
+		if (r->read(r->from, buf, 8) != 8)
 			return PCG_CKPT_EIO;
 		counters[k] = 0;
 		for (int i = 0; i < 8; i++)
 			counters[k] |= (uint64_t)buf[i] << (8 * i);
 	}
-	if (seek_to(f, at->payload_at))
+	if (r->seek(r->from, at->payload_at))
 		return PCG_CKPT_EIO;
 	for (int q = 0; q < nparams; q++) {
 		unsigned char *dst = bytes + info[q].offset * (size_t)real_size;
@@ -544,8 +645,9 @@ copy_checked(FILE *f, const ckpt_layout *at, const pcg_param_info *info,
 		for (size_t i = 0; i < info[q].count; i += per) {
 			size_t n = info[q].count - i < per ? info[q].count - i
 							   : per;
+			size_t m = n * (size_t)real_size;
 
-			if (fread(buf, (size_t)real_size, n, f) != n)
+			if (r->read(r->from, buf, m) != m)
 				return PCG_CKPT_EIO;
 			decode_reals(dst + i * (size_t)real_size, buf, n,
 				     real_size);
@@ -554,26 +656,108 @@ copy_checked(FILE *f, const ckpt_layout *at, const pcg_param_info *info,
 	return PCG_CKPT_OK;
 }
 
+/* Both passes over the checkpoint r reads. */
+static int
+load_checkpoint(ckpt_reader *r, const char *model,
+		const pcg_param_info *info, int nparams, int real_size,
+		void *data, uint64_t *counters, int ncounters)
+{
+	ckpt_layout at = {0, 0};
+	int err = check_file(r, model, info, nparams, real_size, ncounters,
+			     &at);
+
+	if (!err)
+		err = copy_checked(r, &at, info, nparams, real_size, data,
+				   counters, ncounters);
+	return err;
+}
+
+static size_t
+mem_read(void *from, void *p, size_t n)
+{
+	ckpt_mem *m = from;
+
+	if (n > m->len - m->pos)
+		n = m->len - m->pos;
+	if (n > 0)
+		memcpy(p, m->in + m->pos, n);
+	m->pos += n;
+	return n;
+}
+
+static int
+mem_seek(void *from, uint64_t pos)
+{
+	ckpt_mem *m = from;
+
+	if (pos > m->len)
+		return -1;
+	m->pos = (size_t)pos;
+	return 0;
+}
+
+static int
+mem_failed(void *from)
+{
+	(void)from;
+	return 0; /* memory ends, but never fails */
+}
+
+int
+pcg_ckpt_load_mem(const void *buf, size_t len, const char *model,
+		  const pcg_param_info *info, int nparams, int real_size,
+		  void *data, uint64_t *counters, int ncounters)
+{
+	ckpt_mem m = {NULL, buf, len, 0};
+	ckpt_reader r = {mem_read, mem_seek, mem_failed, &m, FNV_OFFSET, 0};
+
+	if ((!buf && len > 0) || !valid_args(model, info, nparams, real_size,
+					     data, counters, ncounters))
+		return PCG_CKPT_EARG;
+	return load_checkpoint(&r, model, info, nparams, real_size, data,
+			       counters, ncounters);
+}
+
+#ifndef PCG_NO_FILES
+static size_t
+file_read(void *from, void *p, size_t n)
+{
+	return fread(p, 1, n, from);
+}
+
+/* Seek to a position the first pass reached. */
+static int
+file_seek(void *from, uint64_t pos)
+{
+	if (pos > INT64_MAX || fseeko(from, (off_t)pos, SEEK_SET))
+		return -1;
+	return 0;
+}
+
+static int
+file_failed(void *from)
+{
+	return ferror((FILE *)from);
+}
+
 int
 pcg_ckpt_load_ex(const char *path, const char *model,
 		 const pcg_param_info *info, int nparams, int real_size,
 		 void *data, uint64_t *counters, int ncounters)
 {
-	ckpt_reader r = {NULL, FNV_OFFSET, 0};
-	ckpt_layout at = {0, 0};
+	ckpt_reader r = {file_read, file_seek, file_failed, NULL, FNV_OFFSET,
+			 0};
 	int err;
 
 	if (!path || !valid_args(model, info, nparams, real_size, data,
 				 counters, ncounters))
 		return PCG_CKPT_EARG;
-	r.f = fopen(path, "rb");
-	if (!r.f)
+	r.from = fopen(path, "rb");
+	if (!r.from)
 		return PCG_CKPT_EIO;
-	err = check_file(&r, model, info, nparams, real_size, ncounters, &at);
-	if (!err)
-		err = copy_checked(r.f, &at, info, nparams, real_size, data,
-				   counters, ncounters);
-	fclose(r.f);
+	err = load_checkpoint(&r, model, info, nparams, real_size, data,
+			      counters, ncounters);
+	fclose(r.from);
 	return err;
 }
 
@@ -585,6 +769,7 @@ pcg_ckpt_load(const char *path, const char *model,
 	return pcg_ckpt_load_ex(path, model, info, nparams, real_size, data,
 				NULL, 0);
 }
+#endif /* PCG_NO_FILES */
 
 const char *
 pcg_ckpt_strerror(int err)

@@ -861,6 +861,40 @@ int pcg_ckpt_load(const char *path, const char *model,
 		  const pcg_param_info *info, int nparams, int real_size,
 		  void *data);
 
+/*
+ * The checkpoint in memory: the same bytes as the file, so a buffer
+ * written to a file loads with pcg_ckpt_load_ex and a file read into
+ * memory loads with pcg_ckpt_load_mem.  These need no file system: with
+ * PCG_NO_FILES defined when the runtime is compiled, the file functions
+ * above are left out and these remain.
+ *
+ * pcg_ckpt_bytes: the exact size of the checkpoint of this model, info,
+ * real size and number of counters (of the file as well as the buffer);
+ * 0 if the arguments describe no valid checkpoint.
+ */
+size_t pcg_ckpt_bytes(const char *model, const pcg_param_info *info,
+		      int nparams, int real_size, int ncounters);
+
+/*
+ * Write the checkpoint pcg_ckpt_save_ex would write into buf, which holds
+ * cap bytes.  Returns the size written (pcg_ckpt_bytes), or 0, with
+ * nothing written, if cap is too small or the arguments are invalid.
+ */
+size_t pcg_ckpt_save_mem(void *buf, size_t cap, const char *model,
+			 const pcg_param_info *info, int nparams,
+			 int real_size, const void *data,
+			 const uint64_t *counters, int ncounters);
+
+/*
+ * Load the len bytes at buf as pcg_ckpt_load_ex loads a file, with the
+ * same checks in the same order (the buffer must end exactly after the
+ * hash).  Returns a pcg_ckpt_error (never EIO); on any error data and
+ * counters are left untouched.
+ */
+int pcg_ckpt_load_mem(const void *buf, size_t len, const char *model,
+		      const pcg_param_info *info, int nparams, int real_size,
+		      void *data, uint64_t *counters, int ncounters);
+
 /* A message for a pcg_ckpt_error. */
 const char *pcg_ckpt_strerror(int err);
 

@@ -16,7 +16,9 @@
  * Buffers round-trip with the parameters, a checkpoint with other
  * buffers is rejected, and the optimizer's state (P_save_opt /
  * P_load_opt) round-trips, resumes bit for bit, and is no parameter
- * file (nor the other way round).
+ * file (nor the other way round).  In memory (P_save_mem / P_load_mem),
+ * the bytes are the file's, of the size P_CKPT_BYTES and pcg_ckpt_bytes
+ * give, and every truncation and flipped byte is rejected the same way.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
@@ -235,6 +237,127 @@ buffers_and_optimizer(const char *dir)
 	   "a parameter file is no optimizer file: EMODEL, untouched", r);
 }
 
+/* Load buf[0..len) into q, which starts as a copy of sentinel; returns
+ * the error and whether q was left untouched. */
+static int
+load_mem_untouched(const unsigned char *buf, size_t len, int *untouched)
+{
+	memcpy(&q, &sentinel, sizeof q);
+	int r = a_load_mem(&q, buf, len);
+	*untouched = memcmp(&q, &sentinel, sizeof q) == 0;
+	return r;
+}
+
+/* The checkpoint in memory: P_save_mem / P_load_mem. */
+static void
+memory_checkpoints(const char *dir)
+{
+	static unsigned char buf[A_CKPT_BYTES + 16];
+	char path[256];
+	snprintf(path, sizeof path, "%s/mem.ckpt", dir);
+	a_init(&p, 11);
+	size_t need = pcg_ckpt_bytes("digits", a_param_info, A_NUM_PARAMS,
+				     (int)sizeof(a_real), 0);
+	size_t n = a_save_mem(&p, buf, sizeof buf);
+	ok(a_save(&p, path) == 0 && need == A_CKPT_BYTES && n == need &&
+		   file_size(path) == (long)n,
+	   "A_CKPT_BYTES == pcg_ckpt_bytes == P_save_mem's size == the "
+	   "file's size", (long)n);
+	ok(read_all(path) == (long)n && memcmp(file, buf, n) == 0,
+	   "P_save_mem writes the bytes of the file P_save writes", -1);
+	ok(a_load_mem(&q, buf, n) == 0 && memcmp(&p, &q, sizeof p) == 0,
+	   "memory round trip is bit-exact", -1);
+	{
+		static b_params qb;
+		static unsigned char bbuf[B_CKPT_BYTES];
+		ok(b_save_mem(&pb, bbuf, sizeof bbuf) == sizeof bbuf &&
+			   b_load_mem(&qb, bbuf, sizeof bbuf) == 0 &&
+			   memcmp(&pb, &qb, sizeof pb) == 0,
+		   "memory round trip is bit-exact (double)", -1);
+	}
+
+	/* too small: 0 and nothing written */
+	memset(buf, 0xa5, sizeof buf);
+	int zero = a_save_mem(&p, buf, n - 1) == 0 &&
+		   a_save_mem(&p, buf, 0) == 0 && a_save_mem(&p, NULL, n) == 0;
+	for (size_t i = 0; i < sizeof buf; i++)
+		zero &= buf[i] == 0xa5;
+	ok(zero,
+	   "a buffer too small: P_save_mem returns 0 and writes nothing", -1);
+	ok(a_save_mem(&p, buf, n) == n, "a buffer of exactly the size", -1);
+
+	/* every truncation, a byte after the end, every flipped byte */
+	int bad = 0, touched = 0;
+	for (size_t len = 0; len < n; len++) {
+		int u, r = load_mem_untouched(buf, len, &u);
+		bad += r != PCG_CKPT_EFORMAT;
+		touched += !u;
+	}
+	ok(bad == 0 && touched == 0,
+	   "every truncated buffer: EFORMAT, p untouched", (long)n);
+	{
+		int u, r = load_mem_untouched(buf, n + 1, &u);
+		ok(r == PCG_CKPT_EFORMAT && u,
+		   "a byte after the hash: EFORMAT, p untouched", r);
+	}
+	bad = touched = 0;
+	for (size_t at = 0; at < n; at++) {
+		buf[at] ^= 0x5a;
+		int u, r = load_mem_untouched(buf, n, &u);
+		buf[at] ^= 0x5a;
+		bad += r == 0;
+		touched += !u;
+	}
+	ok(bad == 0 && touched == 0,
+	   "a flipped byte anywhere in the buffer is rejected, p untouched",
+	   -1);
+	{
+		int u, r = load_mem_untouched(NULL, n, &u);
+		ok(r == PCG_CKPT_EARG && u, "no buffer: EARG", r);
+	}
+
+	/* the other model, from memory */
+	{
+		static unsigned char cbuf[C_CKPT_BYTES];
+		int u;
+		c_init(&pc, 5);
+		ok(c_save_mem(&pc, cbuf, sizeof cbuf) == sizeof cbuf &&
+			   load_mem_untouched(cbuf, sizeof cbuf, &u) ==
+				   PCG_CKPT_EMODEL && u,
+		   "a buffer of another model: EMODEL, p untouched", -1);
+	}
+
+	/* buffer -> file -> P_load, and file -> buffer -> P_load_mem */
+	a_init(&p, 12);
+	n = a_save_mem(&p, buf, sizeof buf);
+	write_all(path, buf, (long)n);
+	ok(a_load(&q, path) == 0 && memcmp(&p, &q, sizeof p) == 0,
+	   "a buffer of P_save_mem written to a file loads with P_load", -1);
+	a_init(&p, 13);
+	long fn = (a_save(&p, path) == 0) ? read_all(path) : -1;
+	ok(fn == (long)n && a_load_mem(&q, file, (size_t)fn) == 0 &&
+		   memcmp(&p, &q, sizeof p) == 0,
+	   "the bytes of a file of P_save load with P_load_mem", fn);
+
+	/* counters through pcg_ckpt_save_mem / pcg_ckpt_load_mem */
+	{
+		uint64_t k[2] = {7, UINT64_C(1) << 40}, k2[2] = {0, 0};
+		size_t m = pcg_ckpt_save_mem(buf, sizeof buf, "digits",
+					     a_param_info, A_NUM_PARAMS,
+					     (int)sizeof(a_real), &p, k, 2);
+		ok(m == n + 16 &&
+			   m == pcg_ckpt_bytes("digits", a_param_info,
+					       A_NUM_PARAMS,
+					       (int)sizeof(a_real), 2) &&
+			   pcg_ckpt_load_mem(buf, m, "digits", a_param_info,
+					     A_NUM_PARAMS, (int)sizeof(a_real),
+					     &q, k2, 2) == 0 &&
+			   k2[0] == k[0] && k2[1] == k[1] &&
+			   a_load_mem(&q, buf, m) == PCG_CKPT_ECOUNTERS,
+		   "counters round-trip in memory; P_load_mem refuses them", -1);
+	}
+}
+
 int
 main(void)
 {
@@ -388,6 +511,7 @@ main(void)
 	   "a save that cannot be written fails cleanly", -1);
 
 	buffers_and_optimizer(dir);
+	memory_checkpoints(dir);
 
 	char cmd[300];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -1,5 +1,6 @@
 /*
- * fuzz_ckpt.c — libFuzzer target: the checkpoint reader behind P_load.
+ * fuzz_ckpt.c — libFuzzer target: the checkpoint reader behind P_load
+ * and P_load_mem.
  *
  * Writes the input to a file and loads it with the generated P_load of a
  * small model, as a float model (ckf) and as a double one (ckd).  Random
@@ -11,7 +12,8 @@
  * Beyond the sanitizers, the target checks the contract of P_load: on
  * failure the parameters are left untouched, and on success what was
  * loaded saves back to the very same bytes (a file of format version 1,
- * which P_save does not write, to a file that loads the same values).
+ * which P_save does not write, to a file that loads the same values),
+ * and P_load_mem on the same bytes gives the same error and values.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
@@ -76,7 +78,12 @@ load_both(const uint8_t *data, size_t size)
 	memset(&pd0, 0x5a, sizeof pd0);
 	pf = pf0;
 	pd = pd0;
-	if (ckf_load(&pf, path) != 0) {
+	int rf = ckf_load(&pf, path);
+	ckf_params pfm = pf0;
+	if (ckf_load_mem(&pfm, data, size) != rf ||
+	    memcmp(&pfm, &pf, sizeof pf) != 0)
+		fail("ckf_load_mem and ckf_load differ");
+	if (rf != 0) {
 		if (memcmp(&pf, &pf0, sizeof pf) != 0)
 			fail("a failed ckf_load changed the parameters");
 	} else {
@@ -88,7 +95,12 @@ load_both(const uint8_t *data, size_t size)
 			 memcmp(&pf, &pf1, sizeof pf) != 0)
 			fail("a loaded version 1 file saves to other values");
 	}
-	if (ckd_load(&pd, path) != 0) {
+	int rd = ckd_load(&pd, path);
+	ckd_params pdm = pd0;
+	if (ckd_load_mem(&pdm, data, size) != rd ||
+	    memcmp(&pdm, &pd, sizeof pd) != 0)
+		fail("ckd_load_mem and ckd_load differ");
+	if (rd != 0) {
 		if (memcmp(&pd, &pd0, sizeof pd) != 0)
 			fail("a failed ckd_load changed the parameters");
 	} else {
