@@ -109,6 +109,8 @@ emit_ints(Emit *E, int n, const int64_t *v)
 const char *
 emit_scratch(Emit *E, const Node *n, const char *what)
 {
+	if (!strcmp(what, "col"))
+		return "s->v.col";
 	return arena_printf(E->a, "s->v.%s_%s", emit_c_member(E, E->mem[n->id]),
 			    what);
 }
@@ -517,6 +519,24 @@ emit_expand(Emit *E, const char *t)
 	return r;
 }
 
+static int
+ident_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '_';
+}
+
+/* Whether the C expression t reads the one-letter variable v. */
+static int
+expr_reads(const char *t, char v)
+{
+	for (const char *p = t; *p; p++)
+		if (*p == v && (p == t || !ident_char(p[-1])) &&
+		    !ident_char(p[1]))
+			return 1;
+	return 0;
+}
+
 /* y = op(x) elementwise; a, b are the op's number arguments */
 static const char *
 unary_kernel(Emit *E, OpKind op, int vjp)
@@ -529,7 +549,7 @@ unary_kernel(Emit *E, OpKind op, int vjp)
 	const char *R = E->real;
 	if (!vjp) {
 		emit_kern(E, "\n/* y = %s(x), elementwise */\nstatic void\n%s(int n, "
-			     "%s a, %s b, %s *restrict yv, const %s *restrict xv)\n"
+			     "%s a, %s b, %s *yv, const %s *xv)\n"
 			     "{\n"
 			     "\t(void)a;\n\t(void)b;\n"
 			     "\tfor (int i = 0; i < n; i++) {\n"
@@ -540,23 +560,53 @@ unary_kernel(Emit *E, OpKind op, int vjp)
 		return name;
 	}
 	emit_kern(E, "\n/* dx (+)= dy * d%s(x)/dx, elementwise */\nstatic void\n"
-		     "%s(int n, int acc, %s a, %s b, %s *restrict dxv, const %s "
-		     "*restrict dyv, const %s *restrict xv, const %s *restrict "
+		     "%s(int n, int acc, %s a, %s b, %s *dxv, const %s "
+		     "*dyv, const %s *restrict xv, const %s *restrict "
 		     "yv)\n{\n"
 		     "\t(void)a;\n\t(void)b;\n"
+		     "\t(void)xv;\n\t(void)yv;\n"
 		     "\tfor (int i = 0; i < n; i++) {\n"
-		     "\t\t%s x = xv[i], y = yv[i], dy = dyv[i];\n"
+		     "\t\t%s dy = dyv[i];\n%s%s"
 		     "\t\t%s v = %s;\n"
-		     "\t\t(void)x;\n\t\t(void)y;\n"
 		     "\t\tdxv[i] = acc ? dxv[i] + v : v;\n\t}\n}\n",
-		  op_name[op], name, R, R, R, R, R, R, R, R,
-		  emit_expand(E, d->vjp_c[0]));
+		  op_name[op], name, R, R, R, R, R, R, R,
+		  expr_reads(d->vjp_c[0], 'x')
+			  ? arena_printf(E->a, "\t\t%s x = xv[i];\n", R) : "",
+		  expr_reads(d->vjp_c[0], 'y')
+			  ? arena_printf(E->a, "\t\t%s y = yv[i];\n", R) : "",
+		  R, emit_expand(E, d->vjp_c[0]));
 	return name;
+}
+
+/* The elementwise kernels read each element before they write the same
+ * element of their result: dst may be src (no restrict on those two).
+ * Tell the memory plan, which may then give the two one storage when src
+ * dies where dst is born (emit_plan.c).  Only plain members of v and d
+ * are told (a family's member holds several nodes). */
+static void
+inplace_hint(Emit *E, const char *dst, const char *src)
+{
+	if (!dst || !src || strchr(dst, '[') || strchr(src, '[') ||
+	    strchr(dst, ' ') || strchr(src, ' '))
+		return;
+	if ((strncmp(dst, "s->v.", 5) && strncmp(dst, "s->d.", 5)) ||
+	    (strncmp(src, "s->v.", 5) && strncmp(src, "s->d.", 5)))
+		return;
+	emit_line(E, "%c%s %s%c", PLAN_MARK, dst + 3, src + 3, PLAN_MARK);
+}
+
+int
+emit_same_layout(const Node *x, const Node *n)
+{
+	return !op_is_leaf(x->op) && x->batched == n->batched &&
+	       shape_equal(&x->shape, &n->shape);
 }
 
 void
 emit_unary_fwd(Emit *E, const Node *n, const char *y, const char *const *xs)
 {
+	if (emit_same_layout(n->in[0], n))
+		inplace_hint(E, y, xs[0]);
 	emit_line(E, "%s(%s, %s, %s, %s, %s);", unary_kernel(E, n->op, 0),
 		  emit_count(E, n), emit_lit(E, n->at->num[0]),
 		  emit_lit(E, n->at->num[1]), y, xs[0]);
@@ -566,11 +616,17 @@ void
 emit_unary_vjp(Emit *E, const Node *n, int k, const char *y,
 	       const char *const *xs, const char *dy, const char *dx, int acc)
 {
+	/* only what the VJP reads is passed: what it does not read need not
+	 * be kept for it (emit_plan.c) */
+	const char *vc = op_defs[n->op].vjp_c[0];
 	(void)k;
+	if (!acc && emit_same_layout(n->in[0], n))
+		inplace_hint(E, dx, dy);
 	emit_line(E, "%s(%s, %d, %s, %s, %s, %s, %s, %s);",
 		  unary_kernel(E, n->op, 1), emit_count(E, n), acc,
 		  emit_lit(E, n->at->num[0]), emit_lit(E, n->at->num[1]), dx, dy,
-		  xs[0], y);
+		  expr_reads(vc, 'x') ? xs[0] : "NULL",
+		  expr_reads(vc, 'y') ? y : "NULL");
 }
 
 static const char *
@@ -594,8 +650,8 @@ binary_kernel(Emit *E, const Node *y)
 		return name;
 	const char *R = E->real;
 	emit_kern(E, "\n/* y = %s, broadcasting (%s) */\nstatic void\n%s(int "
-		     "nb, %s *restrict y, const %s *restrict pa, const %s "
-		     "*restrict pb)\n{\n\t(void)nb;\n",
+		     "nb, %s *y, const %s *pa, const %s *pb)\n{\n"
+		     "\t(void)nb;\n",
 		  d->fwd_c, bcast_sig(E, &bc), name, R, R, R);
 	bcast_loops(E, &bc);
 	emit_kern(E, "{\n");
@@ -628,9 +684,10 @@ binary_vjp_kernel(Emit *E, const Node *y, int k)
 		if (!(k ? bc.bf[i] : bc.af[i]))
 			reduces = 1;
 	emit_kern(E, "\n/* d%c (+)= %s: the VJP of %s%s */\nstatic void\n%s(int "
-		     "nb, int acc, %s *restrict d%c, const %s *restrict pdy, "
+		     "nb, int acc, %s *d%c, const %s *pdy, "
 		     "const %s *restrict pa, const %s *restrict pb, const %s "
-		     "*restrict py)\n{\n\t(void)nb;\n",
+		     "*restrict py)\n{\n\t(void)nb;\n\t(void)pa;\n\t(void)pb;\n"
+		     "\t(void)py;\n",
 		  k ? 'b' : 'a', d->vjp_c[k], d->fwd_c,
 		  reduces ? ", summed over broadcast axes" : "", name, R,
 		  k ? 'b' : 'a', R, R, R, R);
@@ -657,10 +714,15 @@ binary_vjp_kernel(Emit *E, const Node *y, int k)
 	emit_kern(E, "{\n");
 	int depth = bc.n + 1;
 	const char *t = tabs(depth + 1);
-	emit_kern(E, "%s%s a = pa[%s], b = pb[%s], y = py[%s], dy = pdy[%s];\n",
-		  t, R, ia, ib, iy, iy);
-	emit_kern(E, "%s%s v = %s;\n", t, R, emit_expand(E, d->vjp_c[k]));
-	emit_kern(E, "%s(void)a;\n%s(void)b;\n%s(void)y;\n", t, t, t);
+	emit_kern(E, "%s%s dy = pdy[%s];\n", t, R, iy);
+	const char *vc = d->vjp_c[k];
+	if (expr_reads(vc, 'a'))
+		emit_kern(E, "%s%s a = pa[%s];\n", t, R, ia);
+	if (expr_reads(vc, 'b'))
+		emit_kern(E, "%s%s b = pb[%s];\n", t, R, ib);
+	if (expr_reads(vc, 'y'))
+		emit_kern(E, "%s%s y = py[%s];\n", t, R, iy);
+	emit_kern(E, "%s%s v = %s;\n", t, R, emit_expand(E, vc));
 	if (reduces)
 		emit_kern(E, "%s%s[%s] += v;\n", t, dd, id);
 	else
@@ -673,6 +735,9 @@ binary_vjp_kernel(Emit *E, const Node *y, int k)
 void
 emit_binary_fwd(Emit *E, const Node *n, const char *y, const char *const *xs)
 {
+	for (int k = 0; k < 2; k++)
+		if (emit_same_layout(n->in[k], n))
+			inplace_hint(E, y, xs[k]);
 	emit_line(E, "%s(nb, %s, %s, %s);", binary_kernel(E, n), y, xs[0],
 		  xs[1]);
 }
@@ -681,8 +746,14 @@ void
 emit_binary_vjp(Emit *E, const Node *n, int k, const char *y,
 		const char *const *xs, const char *dy, const char *dx, int acc)
 {
+	/* only what the VJP reads is passed (emit_plan.c) */
+	const char *vc = op_defs[n->op].vjp_c[k];
+	if (!acc && emit_same_layout(n->in[k], n))
+		inplace_hint(E, dx, dy);
 	emit_line(E, "%s(nb, %d, %s, %s, %s, %s, %s);", binary_vjp_kernel(E, n, k),
-		  acc, dx, dy, xs[0], xs[1], y);
+		  acc, dx, dy, expr_reads(vc, 'a') ? xs[0] : "NULL",
+		  expr_reads(vc, 'b') ? xs[1] : "NULL",
+		  expr_reads(vc, 'y') ? y : "NULL");
 }
 
 /* ------------------------------------------------------------ assembly */
@@ -731,7 +802,7 @@ sweep_zil_opt(Emit *E)
 static const struct Pass {
 	const char *name;
 	char sig;
-	int losses;            /* needs a loss */
+	unsigned methods;      /* generated for these methods (0: always) */
 	void (*body)(Emit *E); /* chunked */
 	void (*tail)(Emit *E); /* after the chunks */
 	const char *comment;
@@ -739,41 +810,41 @@ static const struct Pass {
 	{"forward", 'P', 0, emit_forward, emit_forward_tail,
 	 "/* The forward pass: every vertex in topological order; returns the\n"
 	 " * batch-mean loss. */"},
-	{"backward", 'G', 1, sweep_bp, NULL,
+	{"backward", 'G', METHOD_BP, sweep_bp, NULL,
 	 "/* The reverse sweep of backpropagation.  Needs a forward pass in s;\n"
 	 " * writes dL/dtheta (L the batch-mean loss) into g, every parameter\n"
 	 " * overwritten.  Each delta is dL / d(value). */"},
-	{"zil_schedule", 'G', 1, sweep_zil, NULL,
+	{"zil_schedule", 'G', METHOD_ZIL, sweep_zil, NULL,
 	 "/* Z-IL, the level schedule (docs/pc.md): errors eps = x - mu of\n"
 	 " * the PC network under C1-C3, computed level by level: at step t only\n"
 	 " * the vertices of level t carry a nonzero error that matters.  Each\n"
 	 " * vertex's parameters take their Hebbian update (d mu / d theta)^T eps\n"
 	 " * at its own step (C2).  Writes the gradient those updates follow,\n"
 	 " * dL/dtheta, into g: bit for bit BP's.  Needs a forward pass in s. */"},
-	{"zil_train", 'T', 1, sweep_zil_train, NULL,
+	{"zil_train", 'T', METHOD_ZIL, sweep_zil_train, NULL,
 	 "/* One Z-IL training step after a forward pass: the level schedule\n"
 	 " * with every parameter changed in place at its vertex's step, tied\n"
 	 " * ones at the end; no gradient buffer.  Gives P_train_bp's\n"
 	 " * parameters. */"},
-	{"zil_opt", 'O', 1, sweep_zil_opt, NULL,
+	{"zil_opt", 'O', METHOD_ZIL, sweep_zil_opt, NULL,
 	 "/* The same with optimizer c: each parameter's update (step o->step)\n"
 	 " * in place at its vertex's step, tied ones at the end, parameters\n"
 	 " * no loss depends on with a zero gradient.  Gives P_step_bp's\n"
 	 " * parameters and moments. */"},
-	{"pc_start", 'S', 1, emit_pc_start, NULL,
+	{"pc_start", 'S', METHOD_PC, emit_pc_start, NULL,
 	 "/* PC, C1: the value nodes start at the forward predictions, x =\n"
 	 " * mu(0). */"},
-	{"pc_predict", 'P', 1, emit_pc_predict, NULL,
+	{"pc_predict", 'P', METHOD_PC, emit_pc_predict, NULL,
 	 "/* PC: the prediction mu_i = g_i(x of the parents) of every vertex\n"
 	 " * from the current value nodes, and the error nodes eps_i = x_i -\n"
 	 " * mu_i; an output's error is -beta d loss / d mu. */"},
-	{"pc_backprop", 'B', 1, emit_pc_backprop, NULL,
+	{"pc_backprop", 'B', METHOD_PC, emit_pc_backprop, NULL,
 	 "/* PC: the error feedback fb_i = sum over children c of J_c^T eps_c\n"
 	 " * (the Jacobian at the current value nodes) for every vertex, and\n"
 	 " * the local, Hebbian parameter update (d mu_i / d theta)^T eps_i,\n"
 	 " * summed into g, of the vertices of level `learn` (all if learn ==\n"
 	 " * -1, none if -2). */"},
-	{"pc_infer", 'I', 1, emit_pc_infer, NULL,
+	{"pc_infer", 'I', METHOD_PC, emit_pc_infer, NULL,
 	 "/* PC inference, every value node at once (Jacobi style):\n"
 	 " * x_i += gamma * (-eps_i + fb_i). */"},
 };
@@ -823,6 +894,10 @@ emit_pass(Emit *E, StrBuf *body, const struct Pass *ps)
 		break;
 	}
 	Chunker ck;
+	PlanRegion *rg = arena_alloc(E->a, sizeof *rg);
+	rg->start = body->len;
+	rg->forward = ps->tail != NULL;
+	vec_push(E->a, &E->regions, rg);
 	voids = arena_printf(E->a, "\tconst int nb = batch_in_use(s);\n%s"
 			     "\t(void)nb;\n", voids);
 	chunk_begin(E, &ck, body, arena_printf(E->a, "%s_part", ps->name),
@@ -833,6 +908,8 @@ emit_pass(Emit *E, StrBuf *body, const struct Pass *ps)
 	E->in_pc = 0;
 	const char *calls = chunk_end(E, &ck, body);
 	int is_fwd = ps->tail != NULL;
+	rg->wrapper = body->len;
+	rg->chunked = rg->wrapper > rg->start;
 	sb_printf(body, "\n%s\n%s\n%s(%s)\n{\n", ps->comment,
 		  is_fwd ? arena_printf(E->a, "static %s", R) : "static void",
 		  ps->name, params);
@@ -848,6 +925,7 @@ emit_pass(Emit *E, StrBuf *body, const struct Pass *ps)
 	if (ps->tail)
 		ps->tail(E);
 	sb_puts(body, "}\n");
+	rg->end = body->len;
 }
 
 /* pc_run: the Z-IL dynamics and standard PC */
@@ -892,33 +970,32 @@ emit_pc_run(Emit *E, StrBuf *body)
 	sb_puts(body, "}\n");
 }
 
-/* The sizes of the state's parts for pcc --info. */
+/* The sizes of the state's parts for pcc --info; scratch and tied are
+ * Z-IL's. */
 static void
-state_sizes(Emit *E, int64_t reals_layout, int64_t scratch)
+state_sizes(Emit *E, const char *src, int64_t scratch, int64_t tied)
 {
 	const Graph *g = E->g;
-	EmitSizes *z = E->o->sizes;
-	int64_t data = 0;
+	EmitSizes z = {0};
 	for (int w = 0; w < 2; w++) {
 		const PtrVec *l = w ? &g->targets : &g->inputs;
 		for (int i = 0; i < l->len; i++)
-			data += shape_numel(&((DataDecl *)l->items[i])->shape);
+			z.data += shape_numel(&((DataDecl *)l->items[i])->shape);
 	}
 	for (int i = 0; i < g->outputs.len; i++)
-		data += shape_numel(&((OutputDecl *)g->outputs.items[i])->node->shape);
-	data *= E->o->batch;
-	int has = g->losses.len > 0;
-	E->state_reals += data;
-	if (has)
-		E->state_reals += scratch + g->param_count + 2; /* + beta, valid */
-	if (!z)
-		return;
-	z->values = E->reals_v;
-	z->deltas = E->reals_d;
-	z->pc = reals_layout - E->reals_v - E->reals_d + (has ? 2 : 0);
-	z->grad = has ? g->param_count : 0;
-	z->data = data;
-	z->zil = E->state_reals - reals_layout - data - z->grad - (has ? 2 : 0);
+		z.data += shape_numel(&((OutputDecl *)g->outputs.items[i])->node->shape);
+	z.data *= E->o->batch;
+	z.values = E->reals_v;
+	z.deltas = E->reals_d;
+	z.shared = E->reals_shared;
+	z.pc = emit_has(E, METHOD_PC) ? E->reals_pc + 2 : 0; /* + beta, valid */
+	z.zil = emit_has(E, METHOD_ZIL) ? scratch + tied : 0;
+	z.grad = emit_has(E, METHOD_BP | METHOD_PC) ? g->param_count : 0;
+	E->state_reals = z.data + z.values + z.deltas + z.shared + z.pc + z.zil +
+			 z.grad;
+	emit_plan_peaks(E, src, &z);
+	if (E->o->sizes)
+		*E->o->sizes = z;
 }
 
 int64_t
@@ -942,16 +1019,15 @@ emit_model(Arena *a, const Graph *g, const EmitOptions *o, StrBuf *h,
 	E.idmem = arena_alloc(a, sizeof(char *) * (size_t)(g->pcv.len + 1));
 	E.idx = arena_alloc(a, sizeof(int) * (size_t)(g->pcv.len + 1));
 
-	/* the state: buffers, then Z-IL's scratch and tied sums */
+	/* the state's buffers, then Z-IL's scratch and tied sums */
 	StrBuf vdecl = {0}, ddecl = {0}, pcdecl = {0}, zildecl = {0};
 	sb_puts(&vdecl, "");
 	sb_puts(&ddecl, "");
 	sb_puts(&pcdecl, "");
 	sb_puts(&zildecl, "");
 	E.puses = emit_param_uses(a, g);
-	emit_layout(&E, &vdecl, &ddecl, &pcdecl);
-	int64_t reals_layout = E.state_reals;
-	int64_t scratch = 1;
+	emit_layout(&E, &pcdecl);
+	int64_t scratch = 1, tied = 0;
 	for (int i = 0; i < g->params.len; i++) {
 		ParamDecl *pd = g->params.items[i];
 		int uses = E.puses[i];
@@ -961,16 +1037,10 @@ emit_model(Arena *a, const Graph *g, const EmitOptions *o, StrBuf *h,
 			sb_printf(&zildecl, "\t\t%s %s%s;\n", E.real,
 				  emit_member(&E, pd->name),
 				  emit_decl_dims(&E, &pd->shape, 0));
-			E.state_reals += shape_numel(&pd->shape);
+			tied += shape_numel(&pd->shape);
 		}
 	}
 	sb_printf(&zildecl, "\t\t%s scratch[%lld];\n", E.real, (long long)scratch);
-	state_sizes(&E, reals_layout, scratch);
-	emit_header(&E, h, vdecl.data, ddecl.data, pcdecl.data, zildecl.data);
-	sb_free(&vdecl);
-	sb_free(&ddecl);
-	sb_free(&pcdecl);
-	sb_free(&zildecl);
 
 	/* the passes, pc_run, then the API */
 	StrBuf body = {0};
@@ -985,11 +1055,20 @@ emit_model(Arena *a, const Graph *g, const EmitOptions *o, StrBuf *h,
 	E.out = &body;
 	E.ind = "\t";
 	for (size_t i = 0; i < sizeof passes / sizeof passes[0]; i++)
-		if (!passes[i].losses || g->losses.len)
+		if (!passes[i].methods || emit_has(&E, passes[i].methods))
 			emit_pass(&E, &body, &passes[i]);
-	if (g->losses.len)
+	if (emit_has(&E, METHOD_PC))
 		emit_pc_run(&E, &body);
 	emit_api(&E, &body);
+
+	/* the state, laid out by the memory plan, and the header */
+	emit_plan(&E, &body, &vdecl, &ddecl);
+	state_sizes(&E, body.data, scratch, tied);
+	emit_header(&E, h, vdecl.data, ddecl.data, pcdecl.data, zildecl.data);
+	sb_free(&vdecl);
+	sb_free(&ddecl);
+	sb_free(&pcdecl);
+	sb_free(&zildecl);
 
 	/* assemble */
 	sb_printf(c, "/* Generated by pcc %s from %s. DO NOT EDIT. */\n",

@@ -11,6 +11,30 @@
 
 #include "pcc.h"
 
+/* Brackets a hint to the memory plan in the generated body: "v.y v.x"
+ * (the next statement may write y over x); emit_plan removes them. */
+#define PLAN_MARK '\001'
+
+/* A member of the state's v or d struct, for the memory plan. */
+typedef struct Plan Plan;
+
+typedef struct PlanDecl {
+	char part;        /* 'v' or 'd' */
+	const char *name; /* the member */
+	const char *line; /* its declaration */
+	int64_t reals;    /* scalars */
+	int order;        /* in declaration order */
+	int pinned;       /* keeps its own storage whatever the code does */
+} PlanDecl;
+
+/* A pass of the generated source: [start, end) in the body, the chunk
+ * functions first, then from wrapper on the function that calls them. */
+typedef struct PlanRegion {
+	size_t start, wrapper, end;
+	int forward; /* the forward pass */
+	int chunked; /* split into chunk functions */
+} PlanRegion;
+
 struct Emit {
 	Arena *a;
 	const Graph *g;
@@ -27,13 +51,35 @@ struct Emit {
 	const char **idmem; /* PC vertex id -> member path of an identity */
 	int *idx;           /* scratch: index within an identity group */
 	int64_t state_reals; /* scalars declared in P_state */
-	int64_t reals_v, reals_d; /* of them in v and in d */
+	int64_t reals_v, reals_d, reals_pc; /* of them in v, d and pc */
+	int64_t reals_shared; /* in v and d's shared slots */
 	int *puses;         /* param decl -> uses (param_uses) */
 	struct Chunker *chunk; /* splits long bodies into functions, or NULL */
 	char *has_adj;      /* node id -> adjoint has a contribution */
 	const char *ind;    /* indentation of statements */
 	int in_pc;          /* emitting the PC network (always training mode) */
+	PtrVec decls;       /* PlanDecl: the members of v and d */
+	PtrVec regions;     /* PlanRegion: the passes in the body */
+	struct Plan *plan;  /* what emit_plan decided */
 };
+
+/* Whether the model has losses and pcc --methods generates method(s) m
+ * (any of the METHOD_* bits). */
+static inline int
+emit_has(const Emit *E, unsigned m)
+{
+	return E->g->losses.len > 0 && (E->o->methods & m) != 0;
+}
+
+/* ------------------------------------------------------- emit_plan.c */
+
+/* After the body is generated: the declarations of v and d, members
+ * with disjoint lifetimes sharing storage; sets reals_v and reals_d, and
+ * removes the hints (PLAN_MARK) from the body. */
+void emit_plan(Emit *E, StrBuf *body, StrBuf *vdecl, StrBuf *ddecl);
+/* Then, with the other parts' sizes in z: z->fn, the scalars of the
+ * state each training function touches. */
+void emit_plan_peaks(Emit *E, const char *src, EmitSizes *z);
 
 /* ------------------------------------------------------------ emit.c */
 
@@ -57,8 +103,11 @@ const char *emit_batch(Emit *E, const Node *n);
 const char *emit_count(Emit *E, const Node *n);
 /* "(const int[]){2, 3, 4}" */
 const char *emit_ints(Emit *E, int n, const int64_t *v);
-/* The state's scratch of a node ("s->v.h_conv2d_col"). */
+/* The state's scratch of a node ("s->v.h_dropout_mask"); "col" is the
+ * shared one-sample scratch s->v.col. */
 const char *emit_scratch(Emit *E, const Node *n, const char *what);
+/* Whether node x (not a leaf) holds exactly n's elements in n's order. */
+int emit_same_layout(const Node *x, const Node *n);
 /* c = op(x) op(y) (+ c if acc) with batch folding; see emit.c. */
 void emit_gemm(Emit *E, const char *c, int cb, const char *x, int xb,
 	       int64_t xr, int64_t xc, int tx, const char *y, int yb,
@@ -86,7 +135,7 @@ emit_numel(const Node *n)
 
 /* Assign every node its buffers and write the declarations of v, d and
  * the PC network. */
-void emit_layout(Emit *E, StrBuf *vdecl, StrBuf *ddecl, StrBuf *pcdecl);
+void emit_layout(Emit *E, StrBuf *pcdecl);
 
 /* ------------------------------------------------------ emit_sweep.c */
 

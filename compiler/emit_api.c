@@ -66,30 +66,36 @@ ckpt_bytes(const Emit *E)
 static void
 emit_prototypes(Emit *E, StrBuf *h)
 {
-	const Graph *g = E->g;
 	const char *P = E->P, *R = E->real;
 	sb_printf(h, "void %s_init(%s_params *p, uint64_t seed);\n", P, P);
 	sb_printf(h, "%s %s_forward(const %s_params *p, %s_state *s);\n", R, P,
 		  P, P);
 	sb_printf(h, "%s %s_predict(const %s_params *p, %s_state *s);\n", R,
 		  P, P, P);
-	if (g->losses.len) {
-		static const char *const grads[] = {"grad_bp", "grad_zil",
-						    "grad_zil_dynamics"};
-		for (int i = 0; i < 3; i++)
-			sb_printf(h, "%s %s_%s(const %s_params *p, %s_state *s, "
-				     "%s_params *g);\n",
-				  R, P, grads[i], P, P, P);
+	if (emit_has(E, METHOD_BP))
+		sb_printf(h, "%s %s_grad_bp(const %s_params *p, %s_state *s, "
+			     "%s_params *g);\n", R, P, P, P, P);
+	if (emit_has(E, METHOD_ZIL))
+		sb_printf(h, "%s %s_grad_zil(const %s_params *p, %s_state *s, "
+			     "%s_params *g);\n", R, P, P, P, P);
+	if (emit_has(E, METHOD_ZIL) && emit_has(E, METHOD_PC))
+		sb_printf(h, "%s %s_grad_zil_dynamics(const %s_params *p, "
+			     "%s_state *s, %s_params *g);\n", R, P, P, P, P);
+	if (emit_has(E, METHOD_PC)) {
 		sb_printf(h, "%s %s_grad_pc(const %s_params *p, %s_state *s, "
 			     "%s_params *g, int steps, %s gamma);\n",
 			  R, P, P, P, P, R);
 		sb_printf(h, "%s %s_grad_pc_weighted(const %s_params *p, %s_state "
 			     "*s, %s_params *g, int steps, %s gamma, %s beta);\n",
 			  R, P, P, P, P, R, R);
+	}
+	if (emit_has(E, METHOD_BP))
 		sb_printf(h, "%s %s_train_bp(%s_params *p, %s_state *s, %s lr);\n",
 			  R, P, P, P, R);
+	if (emit_has(E, METHOD_ZIL))
 		sb_printf(h, "%s %s_train_zil(%s_params *p, %s_state *s, %s lr);\n",
 			  R, P, P, P, R);
+	if (emit_has(E, METHOD_PC)) {
 		sb_printf(h, "%s %s_train_pc(%s_params *p, %s_state *s, %s lr, "
 			     "int steps, %s gamma);\n",
 			  R, P, P, P, R, R);
@@ -147,6 +153,14 @@ emit_header(Emit *E, StrBuf *h, const char *vdecl, const char *ddecl,
 	int reads = reads_targets(g);
 	sb_printf(h, "#define %s_PREDICT_READS_TARGETS %d /* a vertex reads a "
 		     "target (%s_predict too) */\n", PU, reads, E->P);
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} meth[] = {{"BP", METHOD_BP}, {"ZIL", METHOD_ZIL}, {"PC", METHOD_PC}};
+	for (int i = 0; i < 3; i++)
+		sb_printf(h, "#define %s_METHOD_%s %d /* pcc --methods: its "
+			     "functions are here */\n", PU, meth[i].name,
+			  emit_has(E, meth[i].bit));
 	sb_printf(h, "#define %s_NUM_PARAMS %d /* param declarations */\n", PU,
 		  g->params.len);
 	sb_printf(h, "#define %s_NUM_REALS %lld /* scalars in %s_params */\n",
@@ -202,25 +216,35 @@ emit_header(Emit *E, StrBuf *h, const char *vdecl, const char *ddecl,
 	sb_printf(h, "\tuint64_t rng; /* counter of the dropout stream */\n");
 	sb_printf(h, "\t/* The rest is the implementation's. */\n");
 	sb_printf(h, "\tint mode; /* enum pcg_mode of the pass being run */\n");
-	sb_printf(h, "\tstruct { /* forward values of the vertices and their "
-		     "operations */\n%s\t} v;\n",
-		  vdecl);
-	if (g->losses.len) {
+	if (!g->losses.len) {
+		sb_printf(h, "\tstruct { /* forward values of the vertices and "
+			     "their operations */\n%s\t} v;\n", vdecl);
+	} else {
+		sb_printf(h, "\t/* v and d are two views of one storage: the "
+			     "members of a union (plan<k>_)\n\t * never live at "
+			     "once (the memory plan of pcc --info) */\n"
+			     "\tunion {\n");
+		sb_printf(h, "\tstruct { /* forward values of the vertices and "
+			     "their operations */\n%s\t} v;\n", vdecl);
 		sb_printf(h, "\tstruct { /* BP deltas d L / d value; the Z-IL "
 			     "schedule keeps its errors\n\t\t * eps = -delta "
-			     "here too */\n%s\t} d;\n",
+			     "here too */\n%s\t} d;\n\t};\n",
 			  ddecl);
-		sb_printf(h, "\tstruct { /* the PC network */\n%s\t\t%s beta; /* "
-			     "the losses' weight in the energy */\n\t\tint valid; "
-			     "/* the errors match the value nodes */\n\t} pc;\n",
-			  pcdecl, R);
-		sb_printf(h, "\tstruct { /* Z-IL training: a scratch for one "
-			     "parameter's update, and sums for\n\t\t * parameters "
-			     "used at several steps (tied) */\n%s\t} zil;\n",
-			  zildecl);
-		sb_printf(h, "\t%s_params grad; /* gradient for %s_train_bp and "
-			     "%s_train_pc */\n",
-			  P, P, P);
+		if (emit_has(E, METHOD_PC))
+			sb_printf(h, "\tstruct { /* the PC network */\n%s\t\t%s "
+				     "beta; /* the losses' weight in the energy "
+				     "*/\n\t\tint valid; /* the errors match the "
+				     "value nodes */\n\t} pc;\n",
+				  pcdecl, R);
+		if (emit_has(E, METHOD_ZIL))
+			sb_printf(h, "\tstruct { /* Z-IL training: a scratch for "
+				     "one parameter's update, and sums for\n\t\t "
+				     "* parameters used at several steps (tied) "
+				     "*/\n%s\t} zil;\n",
+				  zildecl);
+		if (emit_has(E, METHOD_BP | METHOD_PC))
+			sb_printf(h, "\t%s_params grad; /* gradient of the BP "
+				     "and PC training steps */\n", P);
 	}
 	sb_printf(h, "} %s_state;\n\n", P);
 	sb_printf(h, "extern const pcg_param_info %s_param_info[%s_NUM_PARAMS "
@@ -472,7 +496,12 @@ api_grads(Emit *E)
 		 ", int steps, %R gamma, %R beta",
 		 "return pc_run(p, s, g, steps, gamma, beta, 0);"},
 	};
+	static const unsigned need[] = {
+		METHOD_BP, METHOD_ZIL, METHOD_ZIL | METHOD_PC, METHOD_PC, METHOD_PC
+	};
 	for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
+		if ((E->o->methods & need[i]) != need[i])
+			continue;
 		emit_fn_begin(E, fns[i].comment, E->real, fns[i].name,
 			 emit_params(E, arena_printf(E->a, "const %%P_params *p, "
 						"%%P_state *s, %%P_params *g%s",
@@ -526,6 +555,7 @@ static void
 api_train(Emit *E)
 {
 	const char *tp = "%P_params *p, %P_state *s, %R lr";
+	if (emit_has(E, METHOD_BP)) {
 	emit_fn_begin(E, "/* One SGD step by backpropagation (gradient kept in "
 		    "s->grad). */", E->real, "train_bp", emit_params(E, tp));
 	emit_guard_train(E);
@@ -535,7 +565,9 @@ api_train(Emit *E)
 	emit_line(E, "end_of_step(p, s);");
 	emit_line(E, "return loss;");
 	emit_fn_end(E);
+	}
 
+	if (emit_has(E, METHOD_ZIL)) {
 	emit_fn_begin(E, "/* One Z-IL training step, parameters updated in place "
 		    "at their level's step. */", E->real, "train_zil",
 		 emit_params(E, tp));
@@ -545,7 +577,10 @@ api_train(Emit *E)
 	emit_line(E, "end_of_step(p, s);");
 	emit_line(E, "return loss;");
 	emit_fn_end(E);
+	}
 
+	if (!emit_has(E, METHOD_PC))
+		return;
 	emit_fn_begin(E, "/* One standard-PC training step (gradient kept in "
 		    "s->grad). */", E->real, "train_pc",
 		 emit_params(E, "%P_params *p, %P_state *s, %R lr, int steps, "
@@ -736,8 +771,10 @@ emit_api(Emit *E, StrBuf *body)
 		api_end_of_step(E);
 		api_train(E);
 		emit_opt_api(E);
-		api_energy(E);
-		api_targets_near(E);
+		if (emit_has(E, METHOD_PC)) {
+			api_energy(E);
+			api_targets_near(E);
+		}
 	}
 	api_sgd_ckpt(E);
 }

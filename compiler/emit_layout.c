@@ -21,6 +21,7 @@ struct Group {
 	int batched;
 	int count;
 	int outcopy; /* identity copies of outputs: only an error node */
+	int alone;   /* a group of one node */
 	int index;   /* in its GroupSet */
 	Group *same; /* next in its GroupSet's hash chain */
 };
@@ -46,7 +47,7 @@ group_hash(const GroupSet *set, const char *base)
  * identity vertices their own groups.  Writes the declarations. */
 static Group *
 find_group(Emit *E, GroupSet *set, const char *base, const Shape *sh,
-	   int batched)
+	   int batched, int alone)
 {
 	int same = 0;
 	if (set->nbucket)
@@ -54,7 +55,8 @@ find_group(Emit *E, GroupSet *set, const char *base, const Shape *sh,
 		     x = x->same) {
 			if (strcmp(x->base, base) != 0)
 				continue;
-			if (shape_equal(&x->shape, sh) && x->batched == batched)
+			if (!alone && !x->alone && shape_equal(&x->shape, sh) &&
+			    x->batched == batched)
 				return x;
 			same++;
 		}
@@ -62,6 +64,7 @@ find_group(Emit *E, GroupSet *set, const char *base, const Shape *sh,
 	grp->base = base;
 	grp->shape = *sh;
 	grp->batched = batched;
+	grp->alone = alone;
 	const char *nm = same ? arena_printf(E->a, "%s_%d", base, same + 1)
 			      : base;
 	grp->name = emit_member(E, nm);
@@ -84,9 +87,25 @@ find_group(Emit *E, GroupSet *set, const char *base, const Shape *sh,
 	return grp;
 }
 
+/* A member of v or d for the memory plan (emit_plan.c). */
+static void
+plan_decl(Emit *E, char part, const char *name, int64_t reals,
+	  const char *line)
+{
+	PlanDecl *d = arena_alloc(E->a, sizeof *d);
+	d->part = part;
+	d->name = name;
+	d->line = line;
+	d->reals = reals;
+	d->order = E->decls.len;
+	vec_push(E->a, &E->decls, d);
+}
+
+/* Declare the marked groups: into sb, or as members of part (v or d) for
+ * the memory plan when part is not 0. */
 static int
-decl_groups(Emit *E, StrBuf *sb, const PtrVec *groups, const char *mark,
-	    const char *ind)
+decl_groups(Emit *E, StrBuf *sb, char part, const PtrVec *groups,
+	    const char *mark, const char *ind)
 {
 	int n = 0;
 	for (int k = 0; k < groups->len; k++) {
@@ -95,18 +114,24 @@ decl_groups(Emit *E, StrBuf *sb, const PtrVec *groups, const char *mark,
 			continue;
 		const char *arr = x->count > 1
 			? arena_printf(E->a, "[%d]", x->count) : "";
-		sb_printf(sb, "%s%s %s%s%s; /* %s */\n", ind, E->real, x->name,
-			  arr, emit_flat_dims(E, &x->shape, x->batched),
-			  shape_str(E->a, &x->shape));
-		E->state_reals += (int64_t)x->count * shape_numel(&x->shape) *
-				  (x->batched ? E->o->batch : 1);
+		int64_t reals = (int64_t)x->count * shape_numel(&x->shape) *
+				(x->batched ? E->o->batch : 1);
+		const char *line = arena_printf(E->a, "%s %s%s%s; /* %s */",
+			E->real, x->name, arr,
+			emit_flat_dims(E, &x->shape, x->batched),
+			shape_str(E->a, &x->shape));
+		if (part)
+			plan_decl(E, part, x->name, reals, line);
+		else
+			sb_printf(sb, "%s%s\n", ind, line);
+		E->state_reals += reals;
 		n++;
 	}
 	return n;
 }
 
 void
-emit_layout(Emit *E, StrBuf *vdecl, StrBuf *ddecl, StrBuf *pcdecl)
+emit_layout(Emit *E, StrBuf *pcdecl)
 {
 	const Graph *g = E->g;
 	GroupSet groups = {0};
@@ -138,7 +163,12 @@ emit_layout(Emit *E, StrBuf *vdecl, StrBuf *ddecl, StrBuf *pcdecl)
 			base = arena_printf(E->a, "loss_%s", op_name[n->op]);
 		else if (n->vertex && n->vertex->root != n)
 			base = arena_printf(E->a, "%s_%s", base, op_name[n->op]);
-		Group *grp = find_group(E, &groups, base, &n->shape, n->batched);
+		/* only a family h[t] of the model shares one array; every
+		 * other node has a member of its own, so that the memory plan
+		 * can give each its own lifetime */
+		int alone = n->index < 0 && !n->in_loss;
+		Group *grp = find_group(E, &groups, base, &n->shape, n->batched,
+					alone);
 		gof[i] = grp;
 		gidx[i] = grp->count++;
 	}
@@ -199,7 +229,7 @@ emit_layout(Emit *E, StrBuf *vdecl, StrBuf *ddecl, StrBuf *pcdecl)
 		const char *base = arena_printf(E->a, "%s_%s", gof[top->id]->name,
 						v->is_output ? "out" : "id");
 		Group *grp = find_group(E, &idgroups, base, &top->shape,
-					top->batched);
+					top->batched, 0);
 		grp->outcopy = v->is_output;
 		E->idmem[v->id] = (void *)grp;
 		E->idx[v->id] = grp->count++;
@@ -213,27 +243,20 @@ emit_layout(Emit *E, StrBuf *vdecl, StrBuf *ddecl, StrBuf *pcdecl)
 			? arena_printf(E->a, "[%d]", E->idx[v->id]) : "";
 		E->idmem[v->id] = arena_printf(E->a, "%s%s", grp->name, idx);
 	}
-	if (!decl_groups(E, vdecl, &groups.v, need_v, "\t\t"))
-		sb_puts(vdecl, "\t\tchar none_;\n");
-	/* scratch of ops that keep one (im2col columns) */
+	decl_groups(E, NULL, 'v', &groups.v, need_v, NULL);
+	/* the one-sample scratch of ops that use one (im2col columns) */
+	int64_t col = 0;
 	for (int i = 0; i < nn; i++) {
 		Node *n = g->nodes.items[i];
-		if (!op_defs[n->op].scratch || !n->live)
-			continue;
-		int64_t per, shared;
-		op_defs[n->op].scratch(n, &per, &shared);
-		const char *m = emit_c_member(E, E->mem[i]);
-		sb_printf(vdecl, "\t\t%s %s_col[%s * %lld]; /* im2col */\n",
-			  E->real, m, n->batched ? arena_printf(E->a, "%s_BATCH",
-								E->PU)
-						 : "1",
-			  (long long)per);
-		E->state_reals += (n->batched ? E->o->batch : 1) * per;
-		if (shared) {
-			sb_printf(vdecl, "\t\t%s %s_dcol[%lld];\n", E->real, m,
-				  (long long)shared);
-			E->state_reals += shared;
-		}
+		if (op_defs[n->op].scratch && n->live &&
+		    op_defs[n->op].scratch(n) > col)
+			col = op_defs[n->op].scratch(n);
+	}
+	if (col) {
+		plan_decl(E, 'v', "col", col, arena_printf(E->a, "%s col[%lld]; "
+			  "/* im2col columns of one sample, every "
+			  "convolution's */", E->real, (long long)col));
+		E->state_reals += col;
 	}
 	/* batchnorm's batch statistics, dropout's masks */
 	for (int i = 0; i < nn; i++) {
@@ -242,24 +265,31 @@ emit_layout(Emit *E, StrBuf *vdecl, StrBuf *ddecl, StrBuf *pcdecl)
 			continue;
 		const char *m = emit_c_member(E, E->mem[i]);
 		if (n->op == OP_DROPOUT) {
-			sb_printf(vdecl, "\t\t%s %s_mask%s; /* 0 or 1/(1-p) */\n",
-				  E->real, m, emit_flat_dims(E, &n->shape,
-							     n->batched));
-			E->state_reals += (n->batched ? E->o->batch : 1) *
-					  shape_numel(&n->shape);
+			int64_t r = (n->batched ? E->o->batch : 1) *
+				    shape_numel(&n->shape);
+			plan_decl(E, 'v', arena_printf(E->a, "%s_mask", m), r,
+				  arena_printf(E->a, "%s %s_mask%s; /* 0 or "
+					       "1/(1-p) */", E->real, m,
+					       emit_flat_dims(E, &n->shape,
+							      n->batched)));
+			E->state_reals += r;
 			continue;
 		}
-		for (int w = 0; w < 2; w++)
-			sb_printf(vdecl, "\t\t%s %s_%s[%lld]; /* the batch's, per "
-				  "channel */\n", E->real, m, w ? "var" : "mean",
-				  (long long)n->shape.dim[0]);
+		for (int w = 0; w < 2; w++) {
+			const char *nm = arena_printf(E->a, "%s_%s", m,
+						      w ? "var" : "mean");
+			plan_decl(E, 'v', nm, n->shape.dim[0],
+				  arena_printf(E->a, "%s %s[%lld]; /* the "
+					       "batch's, per channel */",
+					       E->real, nm,
+					       (long long)n->shape.dim[0]));
+		}
 		E->state_reals += 2 * n->shape.dim[0];
 	}
 	E->reals_v = E->state_reals;
 	if (!g->losses.len)
 		return;
-	if (!decl_groups(E, ddecl, &groups.v, need_d, "\t\t"))
-		sb_puts(ddecl, "\t\tchar none_;\n");
+	decl_groups(E, NULL, 'd', &groups.v, need_d, NULL);
 	E->reals_d = E->state_reals - E->reals_v;
 	static const struct {
 		const char *name, *what;
@@ -275,7 +305,7 @@ emit_layout(Emit *E, StrBuf *vdecl, StrBuf *ddecl, StrBuf *pcdecl)
 	for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
 		StrBuf sb = {0};
 		sb_puts(&sb, "");
-		int n = decl_groups(E, &sb, &groups.v,
+		int n = decl_groups(E, &sb, 0, &groups.v,
 				    parts[k].x ? need_x : need_pc, "\t\t\t");
 		/* identities: value node, deviation, feedback and error */
 		if (strcmp(parts[k].name, "mu") != 0) {
@@ -285,7 +315,7 @@ emit_layout(Emit *E, StrBuf *vdecl, StrBuf *ddecl, StrBuf *pcdecl)
 				if (!x->outcopy || strcmp(parts[k].name, "e") == 0)
 					vec_push(E->a, &only, x);
 			}
-			n += decl_groups(E, &sb, &only, NULL, "\t\t\t");
+			n += decl_groups(E, &sb, 0, &only, NULL, "\t\t\t");
 		}
 		if (!n)
 			sb_puts(&sb, "\t\t\tchar none_;\n");
@@ -304,5 +334,5 @@ emit_layout(Emit *E, StrBuf *vdecl, StrBuf *ddecl, StrBuf *pcdecl)
 				  (long long)n->shape.dim[0]);
 		E->state_reals += 2 * n->shape.dim[0];
 	}
+	E->reals_pc = E->state_reals - E->reals_v - E->reals_d;
 }
-

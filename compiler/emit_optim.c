@@ -65,12 +65,14 @@ emit_opt_prototypes(Emit *E, StrBuf *h)
 		     "(bit-identical to BP) and by\n * standard PC; NaN, with "
 		     "nothing changed, for an invalid optimizer or state */\n");
 	for (int i = 0; i < 2; i++)
-		sb_printf(h, "%s %s_step_%s(%s_params *p, %s_opt *o, %s_state *s, "
-			     "const pcg_optim *c);\n",
-			  E->real, P, i ? "zil" : "bp", P, P, P);
-	sb_printf(h, "%s %s_step_pc(%s_params *p, %s_opt *o, %s_state *s, const "
-		     "pcg_optim *c, int steps, %s gamma);\n",
-		  E->real, P, P, P, P, E->real);
+		if (emit_has(E, i ? METHOD_ZIL : METHOD_BP))
+			sb_printf(h, "%s %s_step_%s(%s_params *p, %s_opt *o, "
+				     "%s_state *s, const pcg_optim *c);\n",
+				  E->real, P, i ? "zil" : "bp", P, P, P);
+	if (emit_has(E, METHOD_PC))
+		sb_printf(h, "%s %s_step_pc(%s_params *p, %s_opt *o, %s_state *s, "
+			     "const pcg_optim *c, int steps, %s gamma);\n",
+			  E->real, P, P, P, P, E->real);
 	sb_printf(h, "#ifndef PCG_NO_FILES\nint %s_save_opt(const %s_opt *o, "
 		     "const char *path);\n", P, P);
 	sb_printf(h, "int %s_load_opt(%s_opt *o, const char *path);\n#endif\n",
@@ -168,8 +170,10 @@ emit_opt_api(Emit *E)
 	const Graph *g = E->g;
 	if (!g->losses.len)
 		return;
-	opt_apply(E);
+	if (emit_has(E, METHOD_BP | METHOD_PC) || E->o->zil_control == 2)
+		opt_apply(E);
 
+	if (emit_has(E, METHOD_BP)) {
 	step_begin(E, "step_bp", "");
 	emit_line(E, "%s loss = forward(p, s);", E->real);
 	emit_line(E, "backward(p, s, &s->grad);");
@@ -177,7 +181,9 @@ emit_opt_api(Emit *E)
 	emit_line(E, "end_of_step(p, s);");
 	emit_line(E, "return loss;");
 	emit_fn_end(E);
+	}
 
+	if (emit_has(E, METHOD_ZIL)) {
 	step_begin(E, "step_zil", "");
 	if (E->o->zil_control == 2) {
 		/* tests only: the network's dynamics, every level learning
@@ -196,7 +202,9 @@ emit_opt_api(Emit *E)
 	emit_line(E, "end_of_step(p, s);");
 	emit_line(E, "return loss;");
 	emit_fn_end(E);
+	}
 
+	if (emit_has(E, METHOD_PC)) {
 	step_begin(E, "step_pc", emit_params(E, ", int steps, %R gamma"));
 	emit_line(E, "%s loss = pc_run(p, s, &s->grad, steps, gamma, %s, 0);",
 		  E->real, emit_lit(E, 1));
@@ -204,6 +212,7 @@ emit_opt_api(Emit *E)
 	emit_line(E, "end_of_step(p, s);");
 	emit_line(E, "return loss;");
 	emit_fn_end(E);
+	}
 
 	sb_puts(E->out, "\n#ifndef PCG_NO_FILES");
 	opt_info(E);

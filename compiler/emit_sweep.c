@@ -145,7 +145,7 @@ emit_forward_tail(Emit *E)
 	if (has_shared_loss(g))
 		emit_line(E, "%s shared = %s;", E->real, emit_lit(E, 0));
 	emit_losses_fwd(E);
-	if (g->losses.len)
+	if (emit_has(E, METHOD_PC))
 		emit_line(E, "s->pc.valid = 0;");
 	if (has_shared_loss(g))
 		emit_line(E, "return loss / nb + shared;");
@@ -236,6 +236,7 @@ sweep_node(Emit *E, const Node *n, Mode mode)
 	if (!E->has_adj[n->id])
 		die("adjoint of %%%d used before it was set", n->id);
 	const char **xs = emit_fwd_inputs(E, n);
+	const char *dy = E->adj[n->id];
 	for (int pass = 0; pass < 2; pass++) {
 		for (int j = 0; j < n->nin; j++) {
 			Node *x = n->in[j];
@@ -246,7 +247,7 @@ sweep_node(Emit *E, const Node *n, Mode mode)
 			if (inplace && x->op == OP_PARAM &&
 			    E->puses[x->decl] == 1) {
 				ParamDecl *pd = g->params.items[x->decl];
-				emit_vjp(E, n, j, E->val[n->id], xs, E->adj[n->id],
+				emit_vjp(E, n, j, E->val[n->id], xs, dy,
 					 "s->zil.scratch", 0);
 				update_now(E, pd, mode, "s->zil.scratch");
 				continue;
@@ -258,8 +259,15 @@ sweep_node(Emit *E, const Node *n, Mode mode)
 						emit_member(E, pd->name)),
 						&pd->shape, 0);
 			}
-			emit_vjp(E, n, j, E->val[n->id], xs, E->adj[n->id], dx,
+			emit_vjp(E, n, j, E->val[n->id], xs, dy, dx,
 				 E->has_adj[x->id]);
+			/* dx = dy now (an identity VJP, x's first contribution):
+			 * the node's other VJPs read dx, so that dy dies here and
+			 * dx may take its storage (emit_plan.c) */
+			const char *vc = op_defs[n->op].vjp_c[j];
+			if (!E->has_adj[x->id] && vc && !strcmp(vc, "dy") &&
+			    x->op != OP_PARAM && emit_same_layout(x, n))
+				dy = dx;
 			E->has_adj[x->id] = 1;
 		}
 	}

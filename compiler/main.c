@@ -38,6 +38,7 @@ typedef struct Options {
 	int granularity_op;
 	const char *dot;
 	int zil_control; /* tests only */
+	unsigned methods; /* METHOD_* bits */
 	int no_levelling;
 	Define defines[MAX_DEFINES];
 	int ndefines;
@@ -64,6 +65,9 @@ static const char usage_text[] =
 	"      --check            check the model; print nothing on success,\n"
 	"                         write nothing\n"
 	"      --info             print a summary of the model; write nothing\n"
+	"      --methods LIST     generate only these training methods and\n"
+	"                         their state: a comma list of bp, zil, pc\n"
+	"                         (default bp,zil,pc)\n"
 	"  -D NAME=VALUE          override a const of the model\n"
 	"  -h, --help             show this help\n"
 	"      --version          show the version\n"
@@ -128,12 +132,45 @@ parse_define(Options *o, const char *arg)
 	return 0;
 }
 
+/* --methods LIST: a comma list of bp, zil and pc, each at most once. */
+static int
+parse_methods(Options *o, const char *val)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} names[] = {{"bp", METHOD_BP}, {"zil", METHOD_ZIL}, {"pc", METHOD_PC}};
+	unsigned m = 0;
+	const char *p = val;
+	for (;;) {
+		size_t n = strcspn(p, ",");
+		unsigned bit = 0;
+		for (size_t k = 0; k < sizeof names / sizeof *names; k++)
+			if (n == strlen(names[k].name) &&
+			    strncmp(p, names[k].name, n) == 0)
+				bit = names[k].bit;
+		if (!bit)
+			return usage_error("--methods: expected a comma list "
+					   "of bp, zil and pc, got '%s'", val);
+		if (m & bit)
+			return usage_error("--methods: a method is listed "
+					   "twice in '%s'", val);
+		m |= bit;
+		if (!p[n])
+			break;
+		p += n + 1;
+	}
+	o->methods = m;
+	return 0;
+}
+
 /* Parse argv into o; returns -1 to go on, else an exit status. */
 static int
 parse_args(Options *o, int argc, char **argv)
 {
 	o->real = "float";
 	o->batch = 1;
+	o->methods = METHOD_ALL;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *val = NULL;
@@ -141,7 +178,7 @@ parse_args(Options *o, int argc, char **argv)
 		static const char *const with_value[] = {
 			"-o", "--output", "--header", "--prefix", "--real",
 			"--batch", "-D", "--dot", "--granularity",
-			"--zil-control"};
+			"--zil-control", "--methods"};
 		const char *opt = NULL;
 		for (size_t k = 0; k < sizeof with_value / sizeof *with_value;
 		     k++) {
@@ -207,6 +244,10 @@ parse_args(Options *o, int argc, char **argv)
 							   "expected stmt or "
 							   "op, got '%s'",
 							   val);
+			} else if (!strcmp(opt, "--methods")) {
+				int r = parse_methods(o, val);
+				if (r)
+					return r;
 			} else if (!strcmp(opt, "--dot")) {
 				o->dot = val;
 			} else {
@@ -250,6 +291,10 @@ parse_args(Options *o, int argc, char **argv)
 	}
 	if (!o->input)
 		return usage_error("%s", "no input file");
+	if (o->zil_control &&
+	    (o->methods & (METHOD_ZIL | METHOD_PC)) != (METHOD_ZIL | METHOD_PC))
+		return usage_error("%s", "--zil-control gamma and late need "
+				   "--methods with zil and pc");
 	return -1;
 }
 
@@ -424,19 +469,24 @@ print_info(const Graph *g, const Options *o, int64_t state_reals,
 	printf("batch %d\n", o->batch);
 	long long b = (long long)rs;
 	printf("params bytes %lld\n", (long long)g->param_count * b);
-	printf("state bytes %lld (data %lld, values %lld, deltas %lld, pc %lld, "
-	       "zil %lld, gradient %lld)\n", (long long)state_reals * b,
-	       (long long)z->data * b, (long long)z->values * b,
-	       (long long)z->deltas * b, (long long)z->pc * b,
+	printf("state bytes %lld (data %lld, values %lld, deltas %lld, shared "
+	       "%lld, pc %lld, zil %lld, gradient %lld)\n",
+	       (long long)state_reals * b, (long long)z->data * b,
+	       (long long)z->values * b, (long long)z->deltas * b,
+	       (long long)z->shared * b, (long long)z->pc * b,
 	       (long long)z->zil * b, (long long)z->grad * b);
 	printf("workspace bytes %lld\n",
 	       (long long)(state_reals - z->data) * b);
-	/* what each way of training needs besides params and data */
-	if (g->losses.len) {
-		printf("train_bp bytes %lld (values, deltas, gradient)\n",
-		       (long long)(z->values + z->deltas + z->grad) * b);
-		printf("train_zil bytes %lld (values, deltas, zil)\n",
-		       (long long)(z->values + z->deltas + z->zil) * b);
+	/* what each training function needs: the parameters and the
+	 * parts of the state it touches */
+	for (int i = 0; i < z->nfn; i++) {
+		int step = !strncmp(z->fn[i].name, "step_", 5);
+		int grad = !strncmp(z->fn[i].name, "grad_", 5);
+		printf("%s peak bytes %lld (params%s and the state it "
+		       "touches)\n", z->fn[i].name,
+		       (long long)(g->param_count + z->fn[i].reals +
+				   (step ? 2 * g->param_count : 0)) * b,
+		       step ? ", optimizer moments" : grad ? ", gradient" : "");
 	}
 }
 
@@ -516,6 +566,7 @@ main(int argc, char **argv)
 		.source_name = base_name(o.input),
 		.header_name = base_name(hdr),
 		.zil_control = o.zil_control,
+		.methods = o.methods,
 		.sizes = &sizes,
 	};
 	StrBuf h = {0}, c = {0};

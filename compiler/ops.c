@@ -1236,20 +1236,18 @@ vjp_tri(Emit *E, const Node *n, int k, const char *y, const char *const *xs,
  * Convolution as im2col + GEMM, per sample and group: col = im2col(x) is
  * [C kh kw] x [OH OW]; y[g] = K[g] col[g] (K viewed as O x C/g kh kw).
  * VJPs: dK[g] += dy[g] col[g]^T summed over the batch; dx = col2im(K^T
- * dy).  The col buffer is the node's own scratch in the state, filled by
- * the last forward pass or PC prediction of the node, the one its VJP
- * belongs to.  conv1d is the case H = kh = 1.
+ * dy).  col is one sample's columns in the state's shared scratch
+ * (s->v.col): dK recomputes them from x rather than keeping every
+ * sample's columns of every convolution, and dx's columns use the same
+ * buffer before col2im.  conv1d is the case H = kh = 1.
  */
-static void
-conv_scratch(const Node *n, int64_t *per_sample, int64_t *shared)
+static int64_t
+conv_scratch(const Node *n)
 {
 	const Node *x = n->in[0];
-	int64_t C = x->shape.dim[0];
 	int64_t P = n->op == OP_CONV2D ? n->shape.dim[1] * n->shape.dim[2]
 				       : n->shape.dim[1];
-	int64_t ck = C * n->at->k[0] * n->at->k[1];
-	*per_sample = ck * P;
-	*shared = n->needs_grad ? ck * P : 0;
+	return x->shape.dim[0] * n->at->k[0] * n->at->k[1] * P;
 }
 
 static void
@@ -1272,8 +1270,6 @@ emit_conv(Emit *E, const Node *n, const char *y, const char *const *xs,
 						   I(emit_numel(x))) : "";
 	const char *yb = n->batched ? arena_printf(E->a, " + b * %lld",
 						   I(emit_numel(n))) : "";
-	const char *cb = n->batched ? arena_printf(E->a, " + b * %lld",
-						   I(CK * P)) : "";
 	const char *geo = arena_printf(E->a, "%lld, %lld, %lld, %d, %d, %d, %d, "
 				       "%d, %d, %d, %d, %lld, %lld",
 				       I(C), I(H), I(W), at->k[0], at->k[1],
@@ -1289,25 +1285,25 @@ emit_conv(Emit *E, const Node *n, const char *y, const char *const *xs,
 			       : "";
 	const char *ind = G > 1 ? "\t\t" : "\t";
 	emit_line(E, "for (int b = 0; b < %s; b++) {", emit_batch(E, n));
-	if (k < 0)
-		emit_line(E, "\t%s(%s, %s%s, %s%s);", RT("im2col_ex"), geo, xs[0],
-			  xb, col, cb);
+	if (k <= 1) /* the forward pass and dK read the sample's columns */
+		emit_line(E, "\t%s(%s, %s%s, %s);", RT("im2col_ex"), geo, xs[0],
+			  xb, col);
 	if (G > 1)
 		emit_line(E, "\tfor (int gi = 0; gi < %d; gi++)", G);
 	if (k < 0) {
 		emit_line(E, "%s%s(0, 0, %lld, %lld, %lld, %s, %s%s, %lld, "
-			  "%s%s%s, %lld, %s, %s%s%s, %lld);", ind, gemm, I(Og),
-			  I(P), I(CKg), LIT(1), xs[1], gk, I(CKg), col, cb, gc,
+			  "%s%s, %lld, %s, %s%s%s, %lld);", ind, gemm, I(Og),
+			  I(P), I(CKg), LIT(1), xs[1], gk, I(CKg), col, gc,
 			  I(P), LIT(0), y, yb, gy, I(P));
 	} else if (k == 1) {
 		emit_line(E, "%s%s(0, 1, %lld, %lld, %lld, %s, %s%s%s, %lld, "
-			  "%s%s%s, %lld, %s, %s%s, %lld);", ind, gemm, I(Og),
-			  I(CKg), I(P), LIT(1), dy, yb, gy, I(P), col, cb, gc,
+			  "%s%s, %lld, %s, %s%s, %lld);", ind, gemm, I(Og),
+			  I(CKg), I(P), LIT(1), dy, yb, gy, I(P), col, gc,
 			  I(P), acc ? LIT(1) : arena_printf(E->a, "b ? %s : %s",
 							    LIT(1), LIT(0)),
 			  dx, gk, I(CKg));
 	} else {
-		const char *dcol = emit_scratch(E, n, "dcol");
+		const char *dcol = col; /* dx's columns, folded back by col2im */
 		emit_line(E, "%s%s(1, 0, %lld, %lld, %lld, %s, %s%s, %lld, "
 			  "%s%s%s, %lld, %s, %s%s, %lld);", ind, gemm, I(CKg),
 			  I(P), I(Og), LIT(1), xs[1], gk, I(CKg), dy, yb, gy,
@@ -1615,7 +1611,7 @@ const OpDef op_defs[OP_COUNT] = {
 	[OP_SIGMOID] = UNARY("sigmoid", f_sigmoid, "ONE / (ONE + EXP(-x))",
 			     "dy * y * (ONE - y)", "logistic sigmoid"),
 	[OP_RELU] = UNARY("relu", f_relu, "x > ZERO ? x : ZERO",
-			  "x > ZERO ? dy : ZERO", "max(x, 0)"),
+			  "y > ZERO ? dy : ZERO", "max(x, 0)"),
 	[OP_EXP] = UNARY("exp", f_exp, "EXP(x)", "dy * y", "e^x"),
 	[OP_LOG] = UNARY("log", f_log, "LOG(x)", "dy / x", "natural logarithm"),
 	[OP_SQRT] = UNARY("sqrt", f_sqrt, "SQRT(x)", "dy * HALF / y",

@@ -447,8 +447,9 @@ typedef struct OpDef {
 	const char *vjp_c[2]; /* elementwise: dx from dy, x, y (per input) */
 	OpFwd fwd;            /* forward code (elementwise: generic) */
 	OpVjp vjp;            /* VJP code into input k */
-	/* per-sample and shared scratch the op keeps in the state (im2col) */
-	void (*scratch)(const Node *n, int64_t *per_sample, int64_t *shared);
+	/* scalars of the one-sample scratch its code uses (im2col columns):
+	 * every such op shares one buffer of the state, s->v.col */
+	int64_t (*scratch)(const Node *n);
 	unsigned nodiff;      /* bit k: input k takes no derivative */
 	const char *doc;      /* one line for docs and dumps */
 } OpDef;
@@ -668,17 +669,36 @@ typedef struct EmitOptions {
 	const char *source_name; /* the .pcg path, for the banner */
 	const char *header_name; /* how the source includes the header */
 	int zil_control;         /* tests only: 1 gamma 0.9, 2 learn late */
+	unsigned methods;        /* METHOD_* bits generated (pcc --methods) */
 	struct EmitSizes *sizes; /* if not NULL, filled by emit_model */
 } EmitOptions;
+
+/* The training methods of pcc --methods: each one's functions and state
+ * are generated only when its bit is set.  Z-IL's dynamics
+ * (P_grad_zil_dynamics) run the PC network: they need zil and pc. */
+enum {
+	METHOD_BP = 1,
+	METHOD_ZIL = 2,
+	METHOD_PC = 4,
+	METHOD_ALL = 7
+};
 
 /* Scalars of each part of P_state (pcc --info). */
 typedef struct EmitSizes {
 	int64_t data;   /* in, target, out */
 	int64_t values; /* forward values and im2col columns (v) */
 	int64_t deltas; /* BP deltas, also Z-IL's errors (d) */
+	int64_t shared; /* values and deltas whose lifetimes never overlap */
 	int64_t pc;     /* the PC network (pc) */
 	int64_t zil;    /* Z-IL training: update scratch, tied sums (zil) */
 	int64_t grad;   /* gradient buffer of P_train_bp and P_train_pc */
+	/* each training function of the API: the scalars of the state it
+	 * touches (its own code and the passes it calls), the data included */
+	struct {
+		const char *name;
+		int64_t reals;
+	} fn[16];
+	int nfn;
 } EmitSizes;
 
 /* Write the header and the source into two strings; gives the number of
