@@ -212,6 +212,8 @@ main(void)
 		       (unsigned long)m4f_stack_size());
 	else
 		printf("stack: not measured\n");
+	if (m4f_heap_used())
+		printf("heap: %lu bytes used\n", (unsigned long)m4f_heap_used());
 	printf("result: %s\n", failed ? "FAILED" : "ok");
 	return failed;
 }

@@ -1,6 +1,6 @@
 /*
  * host_shim.c — m4f.h for a program built for the host instead of the
- * an386 (startup.c): a clock, and no stack measurement.
+ * an386 (startup.c): a clock, and no stack or heap measurement.
  */
 #include <time.h>
 
@@ -14,6 +14,12 @@ m4f_stack_used(void)
 
 size_t
 m4f_stack_size(void)
+{
+	return 0;
+}
+
+size_t
+m4f_heap_used(void)
 {
 	return 0;
 }

@@ -256,10 +256,17 @@ _lseek(int fd, long off, int whence)
 	return -1;
 }
 
+static char *brk = __heap_start;
+
+size_t
+m4f_heap_used(void)
+{
+	return (size_t)(brk - __heap_start);
+}
+
 void *
 _sbrk(ptrdiff_t incr)
 {
-	static char *brk = __heap_start;
 	if (incr > __heap_end - brk || incr < __heap_start - brk) {
 		errno = ENOMEM;
 		return (void *)-1;
