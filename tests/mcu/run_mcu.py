@@ -13,7 +13,8 @@ newlib for the M4F or qemu-system-arm is missing.
 
 What is asserted:
 - the runner: printf output comes out on stdout, main's status is the
-  exit status, a program that never exits is stopped (124);
+  exit status, a program that never exits is stopped (124), the stack
+  mark sees a 16 KiB local array (and stays under 1 KiB without it);
 - the firmware runs to completion ("result: ok", status 0), the
   checkpoint saved with digits_save_mem loads back bit for bit with
   digits_load_mem, a corrupted and a truncated copy are refused with the
@@ -143,6 +144,33 @@ def tests(tmp):
     rc, out, err = run([*M4F, "run", "--timeout", "3", spin])
     ok(rc == 124, "runner: a program that never exits is stopped (124)",
        f"status {rc}\n{out}{err}")
+
+    # the stack mark against a program that uses a known amount of stack
+    deep = os.path.join(tmp, "deep.c")
+    with open(deep, "w") as f:
+        f.write('#include <stdio.h>\n#include <string.h>\n#include "m4f.h"\n'
+                '#ifndef BIG\n#define BIG 1\n#endif\n'
+                '__attribute__((noinline)) static int\n'
+                'fill(int seed)\n{\n'
+                '\tvolatile unsigned char a[BIG];\n'
+                '\tfor (size_t i = 0; i < BIG; i++)\n'
+                '\t\ta[i] = (unsigned char)(seed + (int)i);\n'
+                '\treturn a[BIG / 2];\n}\n'
+                'int main(void) {\n'
+                '\tint v = fill(3);\n'
+                '\tprintf("%d %lu\\n", v, (unsigned long)m4f_stack_used());\n'
+                '\treturn 0;\n}\n')
+    marks = {}
+    for big in (1, 16384):
+        rc, out, err = run([*M4F, "run", "--timeout", "120", f"-DBIG={big}",
+                            deep])
+        marks[big] = field(out, r"^\d+ (\d+)$", int)
+    ok(marks[16384] is not None and 16384 <= marks[16384] < 16384 + 1024,
+       "runner: m4f_stack_used sees a 16 KiB local array "
+       f"({marks[16384]} bytes)", f"{out}{err}")
+    ok(marks[1] is not None and marks[1] < 1024,
+       f"control: without the array the mark is under 1 KiB ({marks[1]})",
+       f"{marks}")
 
     # --- the generated sources: pcc's digits.c, the data header ---
     rc, out, err = run([PCC, os.path.join(ROOT, "examples", "digits.pcg"),
