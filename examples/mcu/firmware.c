@@ -162,13 +162,17 @@ main(void)
 
 	digits_init(&params, FW_SEED);
 	unsigned long t0 = m4f_clock_ms();
+	uint64_t ticks0 = m4f_ticks();
 	for (int epoch = 1; epoch <= FW_EPOCHS; epoch++) {
 		double loss = train_epoch(epoch);
 		printf("epoch %d: loss %.4f\n", epoch, loss);
 	}
 	unsigned long ms = m4f_clock_ms() - t0;
+	uint64_t ticks = m4f_ticks() - ticks0;
 	int right = test_correct(&params);
 	printf("train time: %lu ms\n", ms);
+	if (ticks) /* 32 bits of it: 2^32 ticks are 172 s at 25 MHz */
+		printf("train ticks: %lu\n", (unsigned long)ticks);
 	printf("test accuracy: %.4f (%d/%d)\n",
 	       (double)right / DIGITS_DATA_TEST, right, DIGITS_DATA_TEST);
 	uint64_t h = fnv1a(&params, sizeof params);

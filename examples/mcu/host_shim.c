@@ -24,6 +24,12 @@ m4f_heap_used(void)
 	return 0;
 }
 
+uint64_t
+m4f_ticks(void)
+{
+	return 0;
+}
+
 unsigned long
 m4f_clock_ms(void)
 {

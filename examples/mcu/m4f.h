@@ -8,6 +8,7 @@
 #define M4F_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -24,6 +25,12 @@ size_t m4f_heap_used(void);
 /* Milliseconds since some fixed point: the host's clock through
  * semihosting (SYS_CLOCK, 10 ms resolution) on the device. */
 unsigned long m4f_clock_ms(void);
+
+/* Ticks of SysTick on the core's clock since reset (25 MHz on the an386).
+ * QEMU runs the clock in real time, unless the runner's --icount makes
+ * it count instructions: then one tick is 40 instructions.  0 in the host
+ * shim. */
+uint64_t m4f_ticks(void);
 
 #ifdef __cplusplus
 }

@@ -22,6 +22,9 @@ options:
   --cflag FLAG  one more compiler flag (repeatable; --cflag=-Werror)
   --stack N     bytes of stack (default 65536)
   --timeout S   seconds before QEMU is stopped (default 600; exit 124)
+  --icount      run QEMU with -icount shift=0: virtual time counts
+                instructions (1 ns each), so SysTick (m4f_ticks, 25 MHz)
+                ticks once per 40 instructions
   -o FILE       the ELF (run: kept there; default a temporary file)
 
 The compiler's diagnostics and a line of memory figures ("m4f: flash ...")
@@ -69,7 +72,7 @@ def usage(msg):
 
 def parse(argv):
     o = {"inc": [], "defs": [], "runtime": None, "opt": "-O2", "cflags": [],
-         "stack": 65536, "timeout": 600.0, "out": None, "srcs": []}
+         "stack": 65536, "timeout": 600.0, "icount": False, "out": None, "srcs": []}
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -99,6 +102,8 @@ def parse(argv):
             o["cflags"].append(val())
         elif key == "--stack":
             o["stack"] = int(val(), 0)
+        elif a == "--icount":
+            o["icount"] = True
         elif key == "--timeout":
             o["timeout"] = float(val())
         elif a.startswith("-"):
@@ -149,10 +154,12 @@ def build(o, elf):
     print(size_line(elf), file=sys.stderr)
 
 
-def execute(elf, timeout):
+def execute(elf, timeout, icount=False):
     """run elf in QEMU; its stdout is the program's; returns the status"""
     cmd = [QEMU, "-M", "mps2-an386", "-nographic", "-monitor", "none",
            "-semihosting-config", "enable=on,target=native", "-kernel", elf]
+    if icount:
+        cmd += ["-icount", "shift=0"]
     sys.stdout.flush()
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
     try:
@@ -182,7 +189,7 @@ def main(argv):
     if cmd == "exec":
         if len(o["srcs"]) != 1:
             usage("exec takes one ELF")
-        return execute(o["srcs"][0], o["timeout"])
+        return execute(o["srcs"][0], o["timeout"], o["icount"])
     if cmd == "build":
         if not o["out"]:
             usage("build needs -o FILE")
@@ -190,11 +197,11 @@ def main(argv):
         return 0
     if o["out"]:
         build(o, o["out"])
-        return execute(o["out"], o["timeout"])
+        return execute(o["out"], o["timeout"], o["icount"])
     with tempfile.TemporaryDirectory(prefix="m4f-") as tmp:
         elf = os.path.join(tmp, "fw.elf")
         build(o, elf)
-        return execute(elf, o["timeout"])
+        return execute(elf, o["timeout"], o["icount"])
 
 
 if __name__ == "__main__":

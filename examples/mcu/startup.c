@@ -7,8 +7,8 @@
  * 3).  Reset enables the FPU (CPACR: full access to CP10 and CP11) before
  * any C code can touch a floating-point register, copies .data from flash,
  * zeroes .bss, paints the stack with a pattern (m4f_stack_used measures
- * how much of it was ever overwritten), runs the static constructors,
- * then main, and exits with main's status.
+ * how much of it was ever overwritten), starts SysTick (m4f_ticks), runs
+ * the static constructors, then main, and exits with main's status.
  *
  * newlib's system calls are implemented here with ARM semihosting (bkpt
  * 0xAB): write to the debugger's console (":tt"), the clock, and exit
@@ -36,9 +36,17 @@ extern void (*__init_array_end[])(void);
 
 #define STACK_PAINT 0xC5AC5AC5u
 
+/* SysTick's registers */
+#define SYST_CSR (*(volatile uint32_t *)0xE000E010)
+#define SYST_RVR (*(volatile uint32_t *)0xE000E014)
+#define SYST_CVR (*(volatile uint32_t *)0xE000E018)
+
+static volatile uint32_t systick_wraps; /* SysTick periods completed */
+
 void m4f_reset(void);
 void m4f_start(void);
 static void fault(void);
+static void systick(void);
 
 /* --- semihosting --- */
 
@@ -109,7 +117,7 @@ static const struct m4f_vectors vectors = {
 		fault,              /* DebugMonitor */
 		0,                  /* reserved */
 		fault,              /* PendSV */
-		fault,              /* SysTick */
+		systick,            /* SysTick */
 	},
 };
 
@@ -145,6 +153,14 @@ m4f_start(void)
 	__asm__ volatile("mov %0, sp" : "=r"(sp));
 	for (volatile uint32_t *p = __stack_bottom; (uintptr_t)p < sp - 64; p++)
 		*p = STACK_PAINT;
+	/* SysTick on the core's clock, interrupting every 2^24 ticks */
+	SYST_RVR = 0xFFFFFF;
+	SYST_CVR = 0;
+	SYST_CSR = 7; /* enable, interrupt, processor clock */
+	/* the counter loads RVR on its first tick: count from there */
+	while (SYST_CVR == 0)
+		;
+	systick_wraps = 0;
 	for (void (**f)(void) = __init_array_start; f < __init_array_end; f++)
 		(*f)();
 	exit(main());
@@ -158,6 +174,24 @@ fault(void)
 			    sizeof msg - 1};
 	semihost(SYS_WRITE, args);
 	semihost_exit(3);
+}
+
+static void
+systick(void)
+{
+	systick_wraps++;
+}
+
+uint64_t
+m4f_ticks(void)
+{
+	uint32_t wraps, now;
+	do {
+		wraps = systick_wraps;
+		now = SYST_CVR;
+		/* read again if a wrap's interrupt ran in between */
+	} while (wraps != systick_wraps);
+	return ((uint64_t)wraps << 24) + (0xFFFFFFu - now);
 }
 
 size_t

@@ -14,7 +14,9 @@ newlib for the M4F or qemu-system-arm is missing.
 What is asserted:
 - the runner: printf output comes out on stdout, main's status is the
   exit status, a program that never exits is stopped (124), the stack
-  mark sees a 16 KiB local array (and stays under 1 KiB without it);
+  mark sees a 16 KiB local array (and stays under 1 KiB without it),
+  under --icount SysTick's count repeats exactly and doubles with the
+  work;
 - the firmware runs to completion ("result: ok", status 0), the
   checkpoint saved with digits_save_mem loads back bit for bit with
   digits_load_mem, a corrupted and a truncated copy are refused with the
@@ -171,6 +173,30 @@ def tests(tmp):
     ok(marks[1] is not None and marks[1] < 1024,
        f"control: without the array the mark is under 1 KiB ({marks[1]})",
        f"{marks}")
+
+    # --icount: SysTick counts instructions, the same on every run, in
+    # proportion to the work
+    loop = os.path.join(tmp, "loop.c")
+    with open(loop, "w") as f:
+        f.write('#include <stdio.h>\n#include "m4f.h"\n'
+                'int main(void) {\n'
+                '\tvolatile unsigned x = 0;\n'
+                '\tuint64_t t0 = m4f_ticks();\n'
+                '\tfor (unsigned i = 0; i < N; i++)\n'
+                '\t\tx += i;\n'
+                '\tprintf("%lu\\n", (unsigned long)(m4f_ticks() - t0));\n'
+                '\treturn 0;\n}\n')
+    ticks = {}
+    for n in (200000, 400000):
+        elf = os.path.join(tmp, f"loop{n}.elf")
+        rc, _, err = run([*M4F, "build", f"-DN={n}u", "-o", elf, loop])
+        ticks[n] = [field(run([*M4F, "exec", "--icount", elf])[1],
+                          r"^(\d+)$", int) for _ in range(2)]
+    a, b = ticks[200000], ticks[400000]
+    ok(None not in a + b and a[0] == a[1] and b[0] == b[1] and a[0] > 0
+       and abs(b[0] / a[0] - 2) < 0.01,
+       f"runner --icount: ticks repeat exactly and double with the work "
+       f"({a}, {b})", f"{ticks}{err}")
 
     # --- the generated sources: pcc's digits.c, the data header ---
     rc, out, err = run([PCC, os.path.join(ROOT, "examples", "digits.pcg"),
