@@ -153,7 +153,7 @@ def pcc_measure(pcc, cc, work, name, pcg, batch, method):
     r = run(shlex.split(cc) + ["-std=c11", "-I", os.path.join(ROOT, "runtime"),
                                "-I", work, prog, "-o", exe])
     if r.returncode != 0:
-        res.error = "cc: " + r.stderr.strip()
+        res.error = "%s: exit %d %s" % (cc, r.returncode, r.stderr.strip())
         return res
     r = run([exe])
     if r.returncode != 0:
@@ -329,6 +329,10 @@ def main():
     ap.add_argument("--no-torch", action="store_true")
     a = ap.parse_args()
 
+    if not (os.path.isfile(a.pcc) and os.access(a.pcc, os.X_OK)):
+        print("mem_bench.py: no pcc executable at %s" % a.pcc,
+              file=sys.stderr)
+        return 1
     if a.work:
         os.makedirs(a.work, exist_ok=True)
         work, tmp = a.work, None
