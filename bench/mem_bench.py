@@ -408,11 +408,13 @@ def main():
                 continue
             flag = "" if meth == "all" else " --methods " + meth
             print("$ pcc %s --batch %d --info%s" % (rel, B, flag))
-            on = False
-            for line in r.info:
-                on = on or line.startswith("batch ")
-                if on:
-                    print("  " + line)
+            # from the batch line on (the levels above do not depend on
+            # the method); every line naming bytes if there is none
+            start = [i for i, line in enumerate(r.info)
+                     if line.startswith("batch ")]
+            for line in (r.info[start[0]:] if start else
+                         [x for x in r.info if "bytes" in x]):
+                print("  " + line)
     print()
 
     if torch_res:
