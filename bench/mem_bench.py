@@ -27,7 +27,8 @@ imported): a hand-written float32 twin of each model from
 tests/oracle/torch_oracle.py (digits and cnn its functions of the
 parameters, resnet20_nobn its nn.Module ResNet20NoBN, with nn.Conv2d and
 nn.Linear; the meson tests "torch MODEL" check each twin's loss and
-gradients against pcc's generated code in float64), one thread, one training step at the same batch:
+gradients against pcc's generated code in float64), one thread, one
+training step at the same batch:
 zero_grad(set_to_none=True), forward, backward, torch.optim.SGD.step().
   saved   bytes of the tensors autograd saves for backward, counted through
           torch.autograd.graph.saved_tensors_hooks as distinct storages
@@ -108,7 +109,8 @@ def pcc_methods_supported(pcc, pcg):
     r = run([pcc, pcg, "--check", "--methods", "bp"])
     if r.returncode == 0:
         return True, ""
-    return False, (r.stderr.strip().splitlines() or ["exit %d" % r.returncode])[0]
+    lines = r.stderr.strip().splitlines()
+    return False, lines[0] if lines else "exit %d" % r.returncode
 
 
 def pcc_measure(pcc, cc, work, name, pcg, batch, method):
@@ -147,7 +149,8 @@ def pcc_measure(pcc, cc, work, name, pcg, batch, method):
     with open(prog, "w") as f:
         f.write('#include <stdio.h>\n#include "%s.h"\n'
                 "int main(void)\n{\n"
-                '\tprintf("%%zu %%zu\\n", sizeof(%s_state), sizeof(%s_params));\n'
+                '\tprintf("%%zu %%zu\\n",\n'
+                "\t       sizeof(%s_state), sizeof(%s_params));\n"
                 "\treturn 0;\n}\n" % (tag, tag, tag))
     exe = os.path.join(work, tag + "_sizes")
     r = run(shlex.split(cc) + ["-std=c11", "-I", os.path.join(ROOT, "runtime"),
@@ -454,7 +457,8 @@ def main():
         used = meth if (name, meth) in pcc_res else "all"
         r = pcc_res[name, used]
         label = "%s batch %d --methods %s" % (name, B, meth)
-        note = "" if used == meth else "  [default state: pcc has no --methods]"
+        note = ("" if used == meth else
+                "  [default state: pcc has no --methods]")
         if r.error:
             print("%-40s n/a   (%s)" % (label, r.error))
             continue
