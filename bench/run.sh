@@ -11,8 +11,9 @@
 #              targets are measured on
 #   cblas      -Dcblas=true: the runtime's GEMM calls OpenBLAS (built only
 #              when OpenBLAS is installed)
-# then prints the machine, the GEMM tables, the training-step tables and
-# pcc's scaling on long unrolled models.  PyTorch columns come from
+# then prints the machine, the GEMM tables, the training-step tables,
+# pcc's scaling on long unrolled models and the memory of a training step
+# against PyTorch (bench/mem_bench.py).  PyTorch columns come from
 # /usr/bin/python3 (PCC_BENCH_PYTHON overrides) and are left blank where
 # torch is missing.  Everything runs on one thread.
 set -eu
@@ -83,5 +84,12 @@ if [ -n "$quick" ]; then
 else
 	sh "$root/bench/compile_scale.sh" "$work/portable" --growth
 fi
+echo
+
+echo "== memory of one training step (bench/mem_bench.py, portable build's pcc)"
+python=${PCC_BENCH_PYTHON:-/usr/bin/python3}
+[ -x "$python" ] || python=python3
+"$python" "$root/bench/mem_bench.py" --pcc "$work/portable/compiler/pcc" ||
+	echo "mem_bench.py could not run (exit $?)"
 echo
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

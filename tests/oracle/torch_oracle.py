@@ -4,8 +4,8 @@ PyTorch autograd in float64.
 
   torch_oracle.py CHECK_EXE MODEL
 
-MODEL is an example or a test graph of tests/models that has a twin below
-(MODELS).  CHECK_EXE (tests/numeric/check_model.c built for MODEL) writes the
+MODEL is an example, a test graph of tests/models or a benchmark model of
+bench/models that has a twin below (MODELS).  CHECK_EXE (tests/numeric/check_model.c built for MODEL) writes the
 parameters, a batch of inputs and targets, the loss and its gradients by BP
 and by Z-IL (double, batch 4).  This script rebuilds the same model by hand in PyTorch
 (the models below are written independently of pcc, from the .pcg files'
@@ -399,6 +399,65 @@ def resnet20(p, d, B):
     return xent(o, y).mean()
 
 
+class ResNet20NoBN(torch.nn.Module):
+    """bench/models/resnet20_nobn.pcg as a PyTorch user writes it (the
+    module bench/mem_bench.py measures): every 3x3 conv with a bias per
+    output channel, the strided 1x1 projections without, relus, a global
+    average pool and a dense head."""
+
+    class Block(torch.nn.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            nn = torch.nn
+            self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1)
+            self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
+            self.proj = (nn.Conv2d(cin, cout, 1, stride=stride, bias=False)
+                         if stride != 1 else None)
+
+        def forward(self, x):
+            h = torch.relu(self.conv1(x))
+            short = x if self.proj is None else self.proj(x)
+            return torch.relu(short + self.conv2(h))
+
+    def __init__(self, C=3, widths=(16, 32, 64), classes=10):
+        super().__init__()
+        self.stem = torch.nn.Conv2d(C, widths[0], 3, padding=1)
+        blocks, cin = [], widths[0]
+        for i, w in enumerate(widths):
+            for j in range(3):
+                blocks.append(self.Block(cin, w, 2 if i > 0 and j == 0 else 1))
+                cin = w
+        self.blocks = torch.nn.Sequential(*blocks)
+        self.head = torch.nn.Linear(widths[-1], classes)
+
+    def forward(self, x):
+        r = self.blocks(torch.relu(self.stem(x)))
+        return self.head(F.avg_pool2d(r, r.shape[-1]).flatten(1))
+
+
+def resnet20_nobn(p, d, B):
+    """ResNet20NoBN run on the .pcg's parameters: stage s, block j uses
+    K{s}{2j+1}, c{s}{2j+1} and K{s}{2j+2}, c{s}{2j+2}; P{s} projects."""
+    C, widths = p["K0"].shape[1], [p[k].shape[0] for k in ("K0", "K21", "K31")]
+    H = int(round(math.sqrt(d["in"].numel() / B / C)))
+    (x,) = split(d["in"], B, [C, H, H])
+    (y,) = split(d["target"], B, [p["W"].shape[0]])
+    net = ResNet20NoBN(C, widths, p["W"].shape[0])
+    names = {"stem.weight": p["K0"], "stem.bias": p["c0"].reshape(-1),
+             "head.weight": p["W"], "head.bias": p["bw"]}
+    for s in (1, 2, 3):
+        for j in range(3):
+            pre = "blocks.%d." % (3 * (s - 1) + j)
+            for c, k in (("conv1", 2 * j + 1), ("conv2", 2 * j + 2)):
+                names[pre + c + ".weight"] = p["K%d%d" % (s, k)]
+                names[pre + c + ".bias"] = p["c%d%d" % (s, k)].reshape(-1)
+            if s > 1 and j == 0:
+                names[pre + "proj.weight"] = p["P%d" % s]
+    assert set(names) == {k for k, _ in net.named_parameters()}
+    o = torch.nn.utils.stateless.functional_call(net, names, (x,))
+    return xent(o, y).mean()
+
+
 def mlp_dropout(p, d, B):
     (x,) = split(d["in"], B, [p["W1"].shape[1]])
     (y,) = split(d["target"], B, [p["W3"].shape[0]])
@@ -520,6 +579,7 @@ MODELS = {"digits": digits, "mlp": mlp, "rnn": rnn, "multitask": multitask,
           "gpt": gpt, "mobilenet": mobilenet, "autoencoder": autoencoder,
           "elementwise": elementwise, "axes": axes, "convpool": convpool,
           "resnet20": resnet20, "mlp_dropout": mlp_dropout,
+          "resnet20_nobn": resnet20_nobn,
           "batchstats": batchstats}
 
 
