@@ -110,7 +110,7 @@ const char *
 emit_scratch(Emit *E, const Node *n, const char *what)
 {
 	if (!strcmp(what, "col"))
-		return "s->v.col";
+		return "s->v.im2col_";
 	return arena_printf(E->a, "s->v.%s_%s", emit_c_member(E, E->mem[n->id]),
 			    what);
 }

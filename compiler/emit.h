@@ -104,7 +104,7 @@ const char *emit_count(Emit *E, const Node *n);
 /* "(const int[]){2, 3, 4}" */
 const char *emit_ints(Emit *E, int n, const int64_t *v);
 /* The state's scratch of a node ("s->v.h_dropout_mask"); "col" is the
- * shared one-sample scratch s->v.col. */
+ * shared one-sample scratch s->v.im2col_. */
 const char *emit_scratch(Emit *E, const Node *n, const char *what);
 /* Whether node x (not a leaf) holds exactly n's elements in n's order. */
 int emit_same_layout(const Node *x, const Node *n);

@@ -253,9 +253,11 @@ emit_layout(Emit *E, StrBuf *pcdecl)
 			col = op_defs[n->op].scratch(n);
 	}
 	if (col) {
-		plan_decl(E, 'v', "col", col, arena_printf(E->a, "%s col[%lld]; "
-			  "/* im2col columns of one sample, every "
-			  "convolution's */", E->real, (long long)col));
+		plan_decl(E, 'v', "im2col_", col,
+			  arena_printf(E->a, "%s im2col_[%lld]; /* im2col "
+				       "columns of one sample, every "
+				       "convolution's */", E->real,
+				       (long long)col));
 		E->state_reals += col;
 	}
 	/* batchnorm's batch statistics, dropout's masks */

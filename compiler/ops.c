@@ -1237,7 +1237,7 @@ vjp_tri(Emit *E, const Node *n, int k, const char *y, const char *const *xs,
  * [C kh kw] x [OH OW]; y[g] = K[g] col[g] (K viewed as O x C/g kh kw).
  * VJPs: dK[g] += dy[g] col[g]^T summed over the batch; dx = col2im(K^T
  * dy).  col is one sample's columns in the state's shared scratch
- * (s->v.col): dK recomputes them from x rather than keeping every
+ * (s->v.im2col_): dK recomputes them from x rather than keeping every
  * sample's columns of every convolution, and dx's columns use the same
  * buffer before col2im.  conv1d is the case H = kh = 1.
  */

@@ -448,7 +448,7 @@ typedef struct OpDef {
 	OpFwd fwd;            /* forward code (elementwise: generic) */
 	OpVjp vjp;            /* VJP code into input k */
 	/* scalars of the one-sample scratch its code uses (im2col columns):
-	 * every such op shares one buffer of the state, s->v.col */
+	 * every such op shares one buffer of the state, s->v.im2col_ */
 	int64_t (*scratch)(const Node *n);
 	unsigned nodiff;      /* bit k: input k takes no derivative */
 	const char *doc;      /* one line for docs and dumps */

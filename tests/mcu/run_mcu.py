@@ -201,7 +201,7 @@ def tests(tmp):
     # --- the generated sources: pcc's digits.c, the data header ---
     rc, out, err = run([PCC, os.path.join(ROOT, "examples", "digits.pcg"),
                         "-o", os.path.join(tmp, "digits.c"), "--batch",
-                        str(BATCH)])
+                        str(BATCH), "--methods", "zil"])
     rc2, out2, err2 = run([sys.executable, os.path.join(MCU, "gen_data.py"),
                            CSV, os.path.join(tmp, "digits_data.h")])
     if not ok(rc == 0 and rc2 == 0, "pcc and gen_data.py generate the "
