@@ -330,7 +330,8 @@ plan_layout(Emit *E, Member *m, int n, StrBuf *vdecl, StrBuf *ddecl,
 			Slot *sl = slots->items[s];
 			int ok = 1;
 			for (int k = 0; ok && k < sl->members.len; k++)
-				ok = !overlap(x, sl->members.items[k]);
+				ok = !overlap(x, sl->members.items[k]) ||
+				     E->o->plan_control; /* a negative control */
 			if (!ok)
 				continue;
 			int64_t g = x->decl->reals > sl->reals

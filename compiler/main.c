@@ -39,6 +39,7 @@ typedef struct Options {
 	const char *dot;
 	int zil_control; /* tests only */
 	unsigned methods; /* METHOD_* bits */
+	int plan_control; /* tests only */
 	int no_levelling;
 	Define defines[MAX_DEFINES];
 	int ndefines;
@@ -178,7 +179,7 @@ parse_args(Options *o, int argc, char **argv)
 		static const char *const with_value[] = {
 			"-o", "--output", "--header", "--prefix", "--real",
 			"--batch", "-D", "--dot", "--granularity",
-			"--zil-control", "--methods"};
+			"--zil-control", "--methods", "--plan-control"};
 		const char *opt = NULL;
 		for (size_t k = 0; k < sizeof with_value / sizeof *with_value;
 		     k++) {
@@ -248,6 +249,14 @@ parse_args(Options *o, int argc, char **argv)
 				int r = parse_methods(o, val);
 				if (r)
 					return r;
+			} else if (!strcmp(opt, "--plan-control")) {
+				/* tests only: a memory plan that ignores
+				 * lifetimes, which must break the results */
+				if (strcmp(val, "overlap"))
+					return usage_error("--plan-control: "
+							   "expected overlap, got "
+							   "'%s'", val);
+				o->plan_control = 1;
 			} else if (!strcmp(opt, "--dot")) {
 				o->dot = val;
 			} else {
@@ -567,6 +576,7 @@ main(int argc, char **argv)
 		.header_name = base_name(hdr),
 		.zil_control = o.zil_control,
 		.methods = o.methods,
+		.plan_control = o.plan_control,
 		.sizes = &sizes,
 	};
 	StrBuf h = {0}, c = {0};

@@ -670,6 +670,7 @@ typedef struct EmitOptions {
 	const char *header_name; /* how the source includes the header */
 	int zil_control;         /* tests only: 1 gamma 0.9, 2 learn late */
 	unsigned methods;        /* METHOD_* bits generated (pcc --methods) */
+	int plan_control;        /* tests only: the plan ignores lifetimes */
 	struct EmitSizes *sizes; /* if not NULL, filled by emit_model */
 } EmitOptions;
 

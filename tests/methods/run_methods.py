@@ -14,7 +14,9 @@ of bp, zil and pc:
     with all methods (--methods and the memory plan change storage, never
     results); BP == Z-IL to the bit in every build with both, for SGD and
     Adam; the negative control (Z-IL at a learning rate one part in 10^6
-    away) differs, so the comparison can fail;
+    away) differs, so the comparison can fail; and a build whose memory
+    plan ignores lifetimes (--plan-control overlap, the plan's negative
+    control) does not reproduce the all-methods bits;
   - sizeof(P_state) of a subset is at most that of all methods.
 And bad --methods lists are refused with exit status 2.
 Prints TAP.
@@ -170,6 +172,32 @@ def main():
                 ok(int(res["state"]) <= int(ref["state"]),
                    tag + ": sizeof(P_state) %s <= all methods' %s"
                    % (res["state"], ref["state"]))
+            # the plan's negative control: every pass-local member in one
+            # slot, lifetimes ignored
+            if ref is None or name not in ("digits", "cnn", "resnet"):
+                continue
+            tag = "%s --plan-control overlap" % name
+            gen = os.path.join(tmp, name + "_ctl.c")
+            r = run([PCC, pcg, "--batch", "2", "--prefix", name,
+                     "--plan-control", "overlap", "-o", gen] + defs)
+            exe = os.path.join(tmp, name + "_ctl")
+            if r.returncode == 0:
+                r = run(["gcc"] + WFLAGS + ["-O1", "-I" + RUNTIME,
+                                            "-I" + tmp, "-DMODEL=" + name,
+                                            "-DMODELU=" + name.upper(),
+                                            "-DMODEL_H=\"%s_ctl.h\"" % name,
+                                            DRIVE, gen] + objs +
+                        ["-lm", "-o", exe])
+            if r.returncode:
+                ok(False, tag + ": builds", r.stderr)
+                continue
+            r = run([exe], timeout=600)
+            res = dict(line.split() for line in r.stdout.splitlines()
+                       if len(line.split()) == 2)
+            ok("bp" in res and "zil" in res and res["bp"] != ref["bp"] and
+               res["zil"] != ref["zil"],
+               tag + ": negative control: a plan that ignores lifetimes "
+               "changes the results", r.stdout)
     print("1..%d" % count)
     return 1 if failed else 0
 
