@@ -29,6 +29,7 @@
  */
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "pcg_runtime.h"
 
@@ -82,22 +83,28 @@ pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
 #define GEMM_DI 4
 #define GEMM_DP 64
 
-/* Which products go the direct way (see above). */
+/* Which products go the direct way (see above): in integers, without
+ * overflow (m * n <= 4096 first), and without double arithmetic. */
 #define GEMM_DIRECT(m, n, k)                                                  \
 	((m) <= GEMM_DI || (n) <= GEMM_DI ||                                  \
-	 (double)(m) * (n) * (k) <= 16.0 * 16 * 16)
+	 ((int64_t)(m) * (n) <= 16 * 16 * 16 &&                               \
+	  (int64_t)(m) * (n) * (k) <= 16 * 16 * 16))
 
 /*
  * Use fmaf/fma only where the target has them in hardware (else they are
  * slow library calls).  gcc announces it with FP_FAST_FMA[F]; clang does
- * not, so also look at the target's FMA feature macros.
+ * not, so also look at the target's FMA feature macros.  On ARM,
+ * __ARM_FEATURE_FMA says the FPU fuses, but a single-precision FPU
+ * (Cortex-M4F: __ARM_FP without bit 3) fuses floats only: there fma is
+ * software.
  */
 #if defined(FP_FAST_FMAF) || defined(__FMA__) || defined(__ARM_FEATURE_FMA)
 #define FMA_F(a, b, c) fmaf(a, b, c)
 #else
 #define FMA_F(a, b, c) ((a) * (b) + (c))
 #endif
-#if defined(FP_FAST_FMA) || defined(__FMA__) || defined(__ARM_FEATURE_FMA)
+#if defined(FP_FAST_FMA) || defined(__FMA__) ||                              \
+	(defined(__ARM_FEATURE_FMA) && defined(__ARM_FP) && (__ARM_FP & 8))
 #define FMA_D(a, b, c) fma(a, b, c)
 #else
 #define FMA_D(a, b, c) ((a) * (b) + (c))

@@ -23,6 +23,32 @@ extern "C" {
 
 #define PCG_MAX_RANK 8
 
+/*
+ * Float models and double arithmetic.  A float model's generated code and
+ * the runtime functions it calls perform no double operation, with one
+ * exception: the optimizers (pcg_opt_update_f, P_step_*) compute their
+ * scalars in double, as torch does, to give torch's bits.  On a target
+ * without double-precision hardware that double arithmetic would be
+ * software (__aeabi_d* and the double libm): there PCG_NO_DOUBLE is
+ * defined, and pcg_opt_update_f computes its scalars in float instead
+ * (see pcg_opt_update_f).  It is defined by itself on 32-bit ARM without
+ * a double-precision FPU (__ARM_FP lacking bit 3: Cortex-M4F, M33, no FPU
+ * at all); define it when compiling the runtime to get the same elsewhere
+ * (a RISC-V rv32imf, say).  Double models are not affected.
+ */
+#if !defined(PCG_NO_DOUBLE) && defined(__arm__) &&                            \
+	!(defined(__ARM_FP) && (__ARM_FP & 8))
+#define PCG_NO_DOUBLE 1
+#endif
+
+/*
+ * x rounded to the nearest float (ties to even; overflow to infinity, NaN
+ * to a quiet NaN), as the conversion (float)x gives, computed with integer
+ * operations only.  The float paths use it to read the double fields of
+ * pcg_param_info and pcg_optim.
+ */
+float pcg_round_to_float(double x);
+
 /* The mode of a generated model's forward pass (its state's `mode`):
  * training (batch statistics, dropout masks), evaluation (running
  * statistics, no dropout), or evaluation without the losses. */
@@ -637,6 +663,15 @@ const char *pcg_optim_strerror(int err);
  * multiply-adds: torch gives these bits in double with its default kernels
  * (ATEN_CPU_CAPABILITY=default); its AVX2 kernels fuse some of the
  * multiply-adds, which can change the last bits.
+ *
+ * Under PCG_NO_DOUBLE (see the top of this file), pcg_opt_update_f
+ * computes the scalars in float instead: every hyper-parameter is first
+ * rounded to float (pcg_round_to_float), then bc1 = 1 - powf(beta1, t),
+ * bc2 = 1 - powf(beta2, t), step = lr / bc1, bc2s = sqrtf(bc2),
+ * 1 - beta1, 1 - beta2 and 1 - lr * weight_decay are float operations
+ * (and "!= 0" tests the double's bits).  The tensor arithmetic is the
+ * same; the scalars can differ from torch's in the last bit, so the
+ * results follow torch closely but not bit for bit.
  */
 int pcg_opt_update_f(const pcg_optim *c, int64_t t, size_t n, float *p,
 		     const float *g, float *m, float *v);
@@ -748,6 +783,16 @@ uint64_t pcg_rng_next(pcg_rng *r);
 double pcg_rng_uniform(pcg_rng *r);
 /* Standard normal (Box-Muller; no cached state, so a pure function of r). */
 double pcg_rng_normal(pcg_rng *r);
+/*
+ * The same in float arithmetic only (no double operation, no double libm
+ * function), one pcg_rng_next per uniform as above:
+ *   pcg_rng_uniform_f: (float)(next >> 40) * 2^-24, in [0, 1) with 24
+ *     random bits;
+ *   pcg_rng_normal_f: u1 = 1 - uniform_f, u2 = uniform_f,
+ *     sqrtf(-2 * logf(u1)) * cosf(2 pi * u2), each operation in float.
+ */
+float pcg_rng_uniform_f(pcg_rng *r);
+float pcg_rng_normal_f(pcg_rng *r);
 
 /*
  * A counter-based stream: uniform in [0, 1) with 53 random bits for
