@@ -72,6 +72,33 @@ enum pcg_mode { PCG_MODE_TRAIN = 0, PCG_MODE_EVAL = 1, PCG_MODE_PREDICT = 2 };
  * differ between such a processor and an older one.  Built with
  * -Dcblas=true, the order is the BLAS library's.)
  */
+/*
+ * Stack.  The runtime's buffers on the stack have sizes fixed when it is
+ * compiled, by these macros (define them with -D when compiling the
+ * runtime; the defaults in parentheses):
+ *   PCG_GEMM_PANEL_BYTES (24576)  bytes of the packed panel of op(B) in
+ *       the GEMM's blocked path (products with more than 4 rows and
+ *       columns and over 4096 multiply-adds).  The panel holds at least
+ *       one micro-panel, PCG_GEMM_KC x 8 floats (16 with AVX2), so values
+ *       below that size do not shrink it further.  Smaller panels cost
+ *       little speed on large products (docs/embedded.md).
+ *   PCG_GEMM_KC (128)  the chunk of k: also sizes the blocked path's
+ *       copy of an edge strip of A (PCG_GEMM_KC x 6 reals).  Unlike the
+ *       others it changes the results' bits (the chunks' sums are added
+ *       in turn), so builds with different values disagree in the last
+ *       bits.
+ *   PCG_GEMM_DP (16)  rows of a transposed op(B) the direct path copies
+ *       at a time: PCG_GEMM_DP x PCG_GEMM_DJ_BYTES bytes.
+ *   PCG_GEMM_DJ_BYTES (128)  bytes of a row of the direct path's tile of
+ *       C (32 floats, 16 doubles); the tile has 4 such rows.  A multiple
+ *       of 16.
+ *   PCG_CKPT_CHUNK (1024)  bytes of the checkpoint code's I/O buffer, a
+ *       multiple of 8.
+ * The blocked path and the direct path's copy keep their buffers in
+ * functions that are never inlined, so a product that does not use them
+ * does not reserve their stack.  docs/embedded.md ("Stack") gives the
+ * worst call paths and how to compute them (tools/stack_usage.py).
+ */
 void pcg_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
 	       const float *a, int lda, const float *b, int ldb, float beta,
 	       float *c, int ldc);
