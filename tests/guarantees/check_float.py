@@ -21,7 +21,12 @@ what those calls reach stays.  Then arm-none-eabi-nm must find:
     double multiply-adds (vfma.f64) in the disassembly: the test of the
     target still takes the FMA where the hardware has it.
 
-Every check is skipped when arm-none-eabi-gcc (or newlib) is missing.
+Every check above is skipped when arm-none-eabi-gcc (or newlib) is
+missing.  On the host, tests/guarantees/opt_drive.c runs every optimizer
+through pcg_opt_update_f, built with and without -DPCG_NO_DOUBLE: the
+float scalars must give parameters within 1e-6 (relative to 1 + |p|) of
+the double scalars' (they differ in the last bits only); the control,
+the same with the learning rate scaled by 1.01, must not.
 Prints TAP.
 """
 import glob
@@ -35,6 +40,7 @@ import tempfile
 PCC, SRC = sys.argv[1:3]
 RUNTIME = os.path.join(SRC, "runtime")
 MAIN = os.path.join(SRC, "tests", "guarantees", "float_main.c")
+OPT_DRIVE = os.path.join(SRC, "tests", "guarantees", "opt_drive.c")
 CC, NM, OBJDUMP = ("arm-none-eabi-gcc", "arm-none-eabi-nm",
                    "arm-none-eabi-objdump")
 M4F = ["-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16",
@@ -112,8 +118,44 @@ def symbols(elf):
     return names
 
 
+def opt_values(tmp, name, flags):
+    """opt_drive.c built on the host with flags: its values, or an error."""
+    exe = os.path.join(tmp, name)
+    cc = shutil.which("gcc") or shutil.which("cc")
+    r = run([cc, "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror"] + flags +
+            ["-I" + RUNTIME, OPT_DRIVE, os.path.join(RUNTIME, "pcg_kernels.c"),
+             os.path.join(RUNTIME, "pcg_rng.c"), "-o", exe, "-lm"])
+    if r.returncode == 0:
+        r = run([exe])
+    if r.returncode != 0:
+        return None, r.stderr
+    return [float.fromhex(x) for x in r.stdout.split()], ""
+
+
+def host_optimizers():
+    """PCG_NO_DOUBLE's float scalars against the double ones (host)."""
+    with tempfile.TemporaryDirectory(prefix="pcc-opt-") as tmp:
+        ref, err = opt_values(tmp, "ref", [])
+        got, err2 = opt_values(tmp, "nod", ["-DPCG_NO_DOUBLE"])
+        ctl, err3 = opt_values(tmp, "ctl", ["-DPCG_NO_DOUBLE",
+                                            "-DLR_SCALE=1.01"])
+
+        def gap(x):
+            return max(abs(a - b) / (1 + abs(a)) for a, b in zip(ref, x))
+        good = ref and got and len(ref) == len(got)
+        print("# float scalars: %s of %s values differ, largest gap %s"
+              % (sum(a != b for a, b in zip(ref, got)) if good else "?",
+                 len(ref) if ref else "?", gap(got) if good else "?"))
+        ok(good and gap(got) <= 1e-6, "host: PCG_NO_DOUBLE's float scalars "
+           "give every optimizer's parameters within 1e-6 of the double "
+           "scalars'", err + err2)
+        ok(good and ctl and gap(ctl) > 1e-6, "control: a learning rate "
+           "1.01 times larger is not within 1e-6", err3)
+
+
 def main():
     print("TAP version 13")
+    host_optimizers()
     names = ["float model links", "no double arithmetic in the float link",
              "control: double link", "no fma in the double link",
              "control: fma found", "Cortex-M7 double FPU fuses"]
