@@ -878,7 +878,17 @@ void pcg_fans(const pcg_param_info *info, double *fan_in, double *fan_out);
 /*
  * Fill one parameter by its initialiser.  The stream of random numbers is
  * derived from (seed, index of the parameter), so each parameter's values
- * depend only on the seed and its position, never on the others.
+ * depend only on the seed and its position, never on the others: the
+ * generator is seeded with mix64(seed) ^ (index * 0x9e3779b97f4a7c15),
+ * mix64 the splitmix64 finaliser, and each element is lo + scale * draw.
+ * pcg_init_param_d draws in double (pcg_rng_uniform, pcg_rng_normal;
+ * scale = sqrt(...) in double).  pcg_init_param_f draws in float only:
+ * pcg_rng_uniform_f or pcg_rng_normal_f, the initialiser's arguments
+ * rounded to float (pcg_round_to_float), the fans converted to float and
+ * scale = sqrtf(...), lo + scale * draw in float; so a float parameter is
+ * close to the double one rounded but need not equal it, and no double
+ * operation runs.  A uniform value that rounds to the upper end is moved
+ * just below it (nextafter, nextafterf).
  */
 void pcg_init_param_f(float *p, const pcg_param_info *info, uint64_t seed,
 		      int index);
