@@ -301,6 +301,88 @@ pcg_optim_strerror(int err)
 	}
 }
 
+/*
+ * Dropout's scalars without double arithmetic (pcg_dropout_mask_f under
+ * PCG_NO_DOUBLE), for 0 <= p < 1 given by its bits b: p = sig * 2^(e -
+ * 1075), e the biased exponent (sig * 2^-1074 when e is 0).
+ */
+#ifdef PCG_NO_DOUBLE
+
+/* n * 2^-63 (plus less than 2^-63 when sticky) rounded to nearest-even
+ * at `bits` significant bits, in units of 2^-63; n <= 2^63. */
+static uint64_t
+round_fixed(uint64_t n, int sticky, int bits)
+{
+	int top = 63;
+
+	while (top >= 0 && !(n >> top & 1))
+		top--;
+	int drop = top + 1 - bits;
+
+	if (top < 0 || drop <= 0)
+		return n;
+	uint64_t q = n >> drop, rem = n & ((UINT64_C(1) << drop) - 1);
+	uint64_t half = UINT64_C(1) << (drop - 1);
+
+	if (rem > half || (rem == half && (sticky || (q & 1))))
+		q++;
+	return q << drop;
+}
+
+/* The significand and biased exponent of a double's bits. */
+static uint64_t
+dbl_sig(uint64_t b, int *e)
+{
+	uint64_t m = b & ((UINT64_C(1) << 52) - 1);
+
+	*e = (int)(b >> 52 & 0x7ff);
+	return *e ? m | UINT64_C(1) << 52 : m;
+}
+
+/* (float)(1.0 - p), the subtraction rounded to double first. */
+static float
+dropout_keep_f(double p)
+{
+	int e;
+	uint64_t b = dbl_bits(p), sig = dbl_sig(b, &e), fix;
+	int shift = 1012 - (e ? e : 1), sticky; /* p * 2^63 = sig * 2^-shift */
+
+	if (b >> 63 || e >= 1023) /* outside [0, 1): no exact path needed */
+		return 1 - pcg_round_to_float(p);
+	if (shift <= 0) {
+		fix = sig << -shift;
+		sticky = 0;
+	} else if (shift >= 64) {
+		fix = 0;
+		sticky = sig != 0;
+	} else {
+		fix = sig >> shift;
+		sticky = (sig & ((UINT64_C(1) << shift) - 1)) != 0;
+	}
+	/* 1 - p = (2^63 - fix) * 2^-63 less the fraction below 2^-63 */
+	fix = (UINT64_C(1) << 63) - fix - (uint64_t)sticky;
+	fix = round_fixed(round_fixed(fix, sticky, 53), 0, 24);
+	return (float)fix * 0x1.0p-63f;
+}
+
+/* ceil(p * 2^53): pcg_rng_at(.) >= p exactly when its bits are >= it. */
+static uint64_t
+dropout_threshold(double p)
+{
+	int e;
+	uint64_t b = dbl_bits(p), sig = dbl_sig(b, &e);
+	int shift = 1022 - (e ? e : 1); /* p * 2^53 = sig * 2^-shift */
+
+	if (b >> 63 || sig == 0)
+		return 0; /* p <= 0 (or -NaN): every u >= p */
+	if (e >= 1023)
+		return UINT64_MAX; /* p >= 1 or NaN: no u */
+	if (shift >= 64)
+		return 1;
+	return (sig >> shift) + ((sig & ((UINT64_C(1) << shift) - 1)) != 0);
+}
+#endif
+
 /* ------------------------------------------------------ float, double */
 
 #define REAL float

@@ -1382,12 +1382,21 @@ void
 SFX(pcg_dropout_mask)(uint64_t key, uint64_t stream, size_t count, double p,
 		      REAL *restrict mask)
 {
+#if REAL_IS_FLOAT && defined(PCG_NO_DOUBLE)
+	/* the same bits with integer operations (pcg_runtime.h) */
+	REAL k = (REAL)1 / dropout_keep_f(p);
+	uint64_t thr = dropout_threshold(p);
+
+	for (size_t i = 0; i < count; i++)
+		mask[i] = pcg_rng_at_bits(key, stream, i) >= thr ? k : (REAL)0;
+#else
 	/* 1 - p in double, as PyTorch's noise.div_(1 - p) with p a double;
 	 * then the division in REAL. */
 	REAL k = (REAL)1 / (REAL)(1.0 - p);
 
 	for (size_t i = 0; i < count; i++)
 		mask[i] = pcg_rng_at(key, stream, i) >= p ? k : (REAL)0;
+#endif
 }
 
 void

@@ -101,13 +101,19 @@ splitmix64_at(uint64_t x)
 	return splitmix64(&x);
 }
 
-double
-pcg_rng_at(uint64_t key, uint64_t stream, uint64_t i)
+uint64_t
+pcg_rng_at_bits(uint64_t key, uint64_t stream, uint64_t i)
 {
 	uint64_t h = splitmix64_at(key);
 
 	h = splitmix64_at(h ^ stream);
 	h = splitmix64_at(h ^ i);
 
-	return (double)(h >> 11) * 0x1.0p-53;
+	return h >> 11;
+}
+
+double
+pcg_rng_at(uint64_t key, uint64_t stream, uint64_t i)
+{
+	return (double)pcg_rng_at_bits(key, stream, i) * 0x1.0p-53;
 }

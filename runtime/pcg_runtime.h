@@ -778,7 +778,11 @@ void pcg_bn_update_d(int n, int C, int S, double momentum, double *rmean,
  * so that x * mask in PyTorch gives pcg_mul_mask's bits.  p is a double
  * in both versions: a float p would change k (p = 0.9f keeps 9.999998f,
  * torch's float32 dropout with p = 0.9 keeps 10.0f).  p = 0 keeps
- * everything (mask 1).
+ * everything (mask 1).  Under PCG_NO_DOUBLE, pcg_dropout_mask_f gives the
+ * same bits with integer operations only: the comparison as
+ * pcg_rng_at_bits(key, stream, i) >= ceil(p * 2^53), and (float)(1.0 - p)
+ * rounded first to double, then to float, as the double subtraction and
+ * the conversion do.
  */
 void pcg_dropout_mask_f(uint64_t key, uint64_t stream, size_t count,
 			double p, float *mask);
@@ -835,6 +839,8 @@ float pcg_rng_normal_f(pcg_rng *r);
  * distinct h.
  */
 double pcg_rng_at(uint64_t key, uint64_t stream, uint64_t i);
+/* h >> 11 of pcg_rng_at: pcg_rng_at is this times 2^-53. */
+uint64_t pcg_rng_at_bits(uint64_t key, uint64_t stream, uint64_t i);
 
 /* --------------------------------------------------------- initialisers */
 

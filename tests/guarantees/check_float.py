@@ -26,7 +26,13 @@ missing.  On the host, tests/guarantees/opt_drive.c runs every optimizer
 through pcg_opt_update_f, built with and without -DPCG_NO_DOUBLE: the
 float scalars must give parameters within 1e-6 (relative to 1 + |p|) of
 the double scalars' (they differ in the last bits only); the control,
-the same with the learning rate scaled by 1.01, must not.
+the same with the learning rate scaled by 1.01, must not.  Likewise
+tests/guarantees/dropout_drive.c: pcg_dropout_mask_f's masks must have
+the same bits with and without -DPCG_NO_DOUBLE (integer comparison and
+rounding of 1 - p); the control, masks from a float p, must differ.
+And every float function of the runtime (pcg_*_f, compiled for the M4F
+with -DPCG_NO_DOUBLE by itself, one section per function) refers to
+none of FORBIDDEN, while some double one (pcg_*_d) does (control).
 Prints TAP.
 """
 import glob
@@ -41,6 +47,7 @@ PCC, SRC = sys.argv[1:3]
 RUNTIME = os.path.join(SRC, "runtime")
 MAIN = os.path.join(SRC, "tests", "guarantees", "float_main.c")
 OPT_DRIVE = os.path.join(SRC, "tests", "guarantees", "opt_drive.c")
+DROPOUT_DRIVE = os.path.join(SRC, "tests", "guarantees", "dropout_drive.c")
 CC, NM, OBJDUMP = ("arm-none-eabi-gcc", "arm-none-eabi-nm",
                    "arm-none-eabi-objdump")
 M4F = ["-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16",
@@ -118,6 +125,34 @@ def symbols(elf):
     return names
 
 
+def host_run(tmp, name, flags, drive):
+    """drive built on the host with flags and the runtime's kernels: its
+    output, or None and the error."""
+    exe = os.path.join(tmp, name)
+    cc = shutil.which("gcc") or shutil.which("cc")
+    r = run([cc, "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror"] + flags +
+            ["-I" + RUNTIME, drive, os.path.join(RUNTIME, "pcg_kernels.c"),
+             os.path.join(RUNTIME, "pcg_rng.c"), "-o", exe, "-lm"])
+    if r.returncode == 0:
+        r = run([exe])
+    if r.returncode != 0:
+        return None, r.stderr
+    return r.stdout, ""
+
+
+def host_dropout():
+    with tempfile.TemporaryDirectory(prefix="pcc-drop-") as tmp:
+        ref, err = host_run(tmp, "ref", [], DROPOUT_DRIVE)
+        got, err2 = host_run(tmp, "nod", ["-DPCG_NO_DOUBLE"], DROPOUT_DRIVE)
+        ok(ref is not None and ref == got, "host: pcg_dropout_mask_f under "
+           "PCG_NO_DOUBLE gives the double computation's bits",
+           err + err2 + (got or ""))
+        lines = dict(l.split(" ", 1) for l in (ref or "").splitlines()
+                     if l.startswith(("spread", "naive")))
+        ok(lines.get("spread") and lines.get("spread") != lines.get("naive"),
+           "control: masks from a float p have other bits", ref or err)
+
+
 def opt_values(tmp, name, flags):
     """opt_drive.c built on the host with flags: its values, or an error."""
     exe = os.path.join(tmp, name)
@@ -156,8 +191,10 @@ def host_optimizers():
 def main():
     print("TAP version 13")
     host_optimizers()
+    host_dropout()
     names = ["float model links", "no double arithmetic in the float link",
              "control: double link", "no fma in the double link",
+             "float functions", "control: double functions",
              "control: fma found", "Cortex-M7 double FPU fuses"]
     missing = [t for t in (CC, NM, OBJDUMP) if not shutil.which(t)]
     with tempfile.TemporaryDirectory(prefix="pcc-float-") as tmp:
@@ -202,6 +239,30 @@ def main():
         ok(delf is not None and "fma" not in dsyms,
            "double link: pcg_dgemm calls no software fma on an FPU "
            "without double precision", err)
+
+        bad, dbl = {}, set()
+        for src in sorted(glob.glob(os.path.join(RUNTIME, "pcg_*.c"))):
+            obj = os.path.join(tmp, "fn_" + os.path.basename(src) + ".o")
+            r = run([CC] + M4F + CFLAGS + ["-I" + RUNTIME, "-c", src, "-o",
+                                           obj])
+            rel = run([OBJDUMP, "-r", obj]).stdout if r.returncode == 0 \
+                else ""
+            sec = ""
+            for line in rel.splitlines():
+                m = re.match(r"RELOCATION RECORDS FOR \[\.text\.(\w+)\]", line)
+                if line.startswith("RELOCATION RECORDS"):
+                    sec = m.group(1) if m else ""
+                    continue
+                parts = line.split()
+                if len(parts) == 3 and parts[2] in FORBIDDEN:
+                    if sec.endswith("_f"):
+                        bad.setdefault(sec, set()).add(parts[2])
+                    elif sec.endswith("_d"):
+                        dbl.add(sec)
+        ok(not bad, "no float function of the runtime (pcg_*_f) refers to "
+           "double arithmetic on the M4F", repr(bad))
+        ok(len(dbl) > 0, "control: double functions (%d, pcg_*_d) do"
+           % len(dbl))
 
         fsrc = os.path.join(tmp, "callfma.c")
         with open(fsrc, "w") as f:
