@@ -25,13 +25,15 @@ extern "C" {
 
 /*
  * Float models and double arithmetic.  A float model's generated code and
- * the runtime functions it calls perform no double operation, with one
- * exception: the optimizers (pcg_opt_update_f, P_step_*) compute their
- * scalars in double, as torch does, to give torch's bits.  On a target
- * without double-precision hardware that double arithmetic would be
- * software (__aeabi_d* and the double libm): there PCG_NO_DOUBLE is
- * defined, and pcg_opt_update_f computes its scalars in float instead
- * (see pcg_opt_update_f).  It is defined by itself on 32-bit ARM without
+ * the runtime functions it calls perform no double operation, with two
+ * exceptions that follow torch: the optimizers (pcg_opt_update_f,
+ * P_step_*) compute their scalars in double, and dropout's mask
+ * (pcg_dropout_mask_f) compares and subtracts its probability in double.
+ * On a target without double-precision hardware that double arithmetic
+ * would be software (__aeabi_d* and the double libm): there PCG_NO_DOUBLE
+ * is defined, pcg_opt_update_f computes its scalars in float instead
+ * (see pcg_opt_update_f) and pcg_dropout_mask_f gets the same bits with
+ * integer operations (see pcg_dropout_mask_f).  It is defined by itself on 32-bit ARM without
  * a double-precision FPU (__ARM_FP lacking bit 3: Cortex-M4F, M33, no FPU
  * at all); define it when compiling the runtime to get the same elsewhere
  * (a RISC-V rv32imf, say).  Double models are not affected.
