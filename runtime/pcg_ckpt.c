@@ -72,9 +72,17 @@
 _Static_assert(sizeof(float) == 4 && sizeof(double) == 8,
 	       "checkpoints store IEEE 754 binary32 and binary64");
 
+/* Bytes of the I/O buffers on the stack (pcg_runtime.h, "Stack"). */
+#ifndef PCG_CKPT_CHUNK
+#define PCG_CKPT_CHUNK 1024
+#endif
+#if PCG_CKPT_CHUNK < 8 || PCG_CKPT_CHUNK % 8 != 0
+#error "PCG_CKPT_CHUNK must be a multiple of 8"
+#endif
+
 enum {
 	CKPT_VERSION = 2,
-	CKPT_CHUNK = 1024,    /* bytes of the I/O buffers on the stack */
+	CKPT_CHUNK = PCG_CKPT_CHUNK,
 	CKPT_PATH_MAX = 4096, /* longest path pcg_ckpt_save accepts */
 	CKPT_TRAINABLE = 1,   /* flag bit 0 of a record */
 };

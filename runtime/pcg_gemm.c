@@ -24,11 +24,13 @@
  * reads A in place (an edge strip is copied, zero-padded) and keeps its
  * accumulator tile in registers.  The loops are written with fixed trip
  * counts and restrict pointers so that gcc and clang vectorise them; no
- * intrinsics.  Nothing is allocated, and the panels take under 32 KiB of
- * stack.
+ * intrinsics.  Nothing is allocated; the buffers are sized by the tile
+ * macros below (by default the panels take under 32 KiB of stack, and a
+ * product on the direct path under 3 KiB).
  */
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "pcg_runtime.h"
 
@@ -74,30 +76,81 @@ pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
 }
 #else
 
-/* Chunk of k: the only blocking that shows in the result. */
-#define GEMM_KC 128
+/*
+ * Tile sizes, set at compile time (pcg_runtime.h, "Stack"): each sizes a
+ * buffer on the stack.
+ *   PCG_GEMM_KC           chunk of k: the only blocking that shows in the
+ *                         result (another value gives other bits)
+ *   PCG_GEMM_PANEL_BYTES  the packed B panel of the blocked path
+ *   PCG_GEMM_DP           rows of op(B) copied at a time by the direct path
+ *   PCG_GEMM_DJ_BYTES     bytes of a row of a direct tile of C (32 floats,
+ *                         16 doubles)
+ */
+#ifndef PCG_GEMM_KC
+#define PCG_GEMM_KC 128
+#endif
+#ifndef PCG_GEMM_PANEL_BYTES
+#define PCG_GEMM_PANEL_BYTES (24 * 1024)
+#endif
+#ifndef PCG_GEMM_DP
+#define PCG_GEMM_DP 16
+#endif
+#ifndef PCG_GEMM_DJ_BYTES
+#define PCG_GEMM_DJ_BYTES 128
+#endif
+#if PCG_GEMM_KC < 1 || PCG_GEMM_DP < 1 || PCG_GEMM_DJ_BYTES < 16 ||         \
+	PCG_GEMM_DJ_BYTES % 16 != 0 || PCG_GEMM_PANEL_BYTES < 0
+#error "PCG_GEMM_KC, PCG_GEMM_DP >= 1; PCG_GEMM_DJ_BYTES a multiple of 16"
+#endif
+
+#define GEMM_KC PCG_GEMM_KC
+#define GEMM_DP PCG_GEMM_DP
+#define PANEL_BYTES PCG_GEMM_PANEL_BYTES
 /* Rows of the micro-kernel: it is written out for six rows. */
 #define GEMM_MR 6
-/* Rows of C per direct tile, and rows of op(B) copied at a time there. */
+/* Rows of C per direct tile. */
 #define GEMM_DI 4
-#define GEMM_DP 64
+/* Columns of the B panel for micro-panels of NR reals of SIZE bytes: as
+ * many as PANEL_BYTES holds, at least one micro-panel. */
+#define GEMM_NC_OF(NR, SIZE)                                                  \
+	(PANEL_BYTES / (GEMM_KC * (SIZE)) / (NR) * (NR) > 0                   \
+		 ? PANEL_BYTES / (GEMM_KC * (SIZE)) / (NR) * (NR)             \
+		 : (NR))
 
-/* Which products go the direct way (see above). */
+/*
+ * The blocked path and the copy of op(B) in the direct path keep their
+ * buffers in functions of their own, never inlined into the entry point
+ * (clang would, and every call, even a batch-1 product, would then reserve
+ * the panels' stack).
+ */
+#if defined(__GNUC__) || defined(__clang__)
+#define GEMM_NOINLINE __attribute__((noinline))
+#else
+#define GEMM_NOINLINE
+#endif
+
+/* Which products go the direct way (see above): in integers, without
+ * overflow (m * n <= 4096 first), and without double arithmetic. */
 #define GEMM_DIRECT(m, n, k)                                                  \
 	((m) <= GEMM_DI || (n) <= GEMM_DI ||                                  \
-	 (double)(m) * (n) * (k) <= 16.0 * 16 * 16)
+	 ((int64_t)(m) * (n) <= 16 * 16 * 16 &&                               \
+	  (int64_t)(m) * (n) * (k) <= 16 * 16 * 16))
 
 /*
  * Use fmaf/fma only where the target has them in hardware (else they are
  * slow library calls).  gcc announces it with FP_FAST_FMA[F]; clang does
- * not, so also look at the target's FMA feature macros.
+ * not, so also look at the target's FMA feature macros.  On ARM,
+ * __ARM_FEATURE_FMA says the FPU fuses, but a single-precision FPU
+ * (Cortex-M4F: __ARM_FP without bit 3) fuses floats only: there fma is
+ * software.
  */
 #if defined(FP_FAST_FMAF) || defined(__FMA__) || defined(__ARM_FEATURE_FMA)
 #define FMA_F(a, b, c) fmaf(a, b, c)
 #else
 #define FMA_F(a, b, c) ((a) * (b) + (c))
 #endif
-#if defined(FP_FAST_FMA) || defined(__FMA__) || defined(__ARM_FEATURE_FMA)
+#if defined(FP_FAST_FMA) || defined(__FMA__) ||                              \
+	(defined(__ARM_FEATURE_FMA) && defined(__ARM_FP) && (__ARM_FP & 8))
 #define FMA_D(a, b, c) fma(a, b, c)
 #else
 #define FMA_D(a, b, c) ((a) * (b) + (c))
@@ -108,7 +161,8 @@ pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
  * only how the work is tiled.  The micro-kernel keeps GEMM_MR rows of
  * GEMM_NR accumulators: two vectors a row, except with 16-byte vectors and
  * no FMA under clang, where the products need temporaries and two vectors
- * a row spill.  The B panel (GEMM_KC x GEMM_NC) takes at most 24 KiB.
+ * a row spill.  The B panel (GEMM_KC x GEMM_NC) takes at most
+ * PCG_GEMM_PANEL_BYTES (or one micro-panel if that is larger).
  */
 #if defined(__AVX512F__)
 #define VEC_BYTES 64
@@ -122,7 +176,6 @@ pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
 #else
 #define VEC_PER_ROW 2
 #endif
-#define PANEL_BYTES (24 * 1024)
 
 /*
  * gcc -O3 unrolls the short j loops of the micro-kernel completely before
@@ -165,8 +218,8 @@ pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
 #define SFX(name) name##_s
 #define FMA FMA_F
 #define GEMM_NR (VEC_PER_ROW * VEC_BYTES / 4)
-#define GEMM_NC (PANEL_BYTES / (GEMM_KC * 4) / GEMM_NR * GEMM_NR)
-#define GEMM_DJ 32
+#define GEMM_NC GEMM_NC_OF(GEMM_NR, 4)
+#define GEMM_DJ (PCG_GEMM_DJ_BYTES / 4)
 #include "pcg_gemm_tmpl.h"
 #undef SFX
 #undef GEMM_NR
@@ -179,7 +232,7 @@ pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
 #undef FMA
 #define FMA(a, b, c) fmaf(a, b, c)
 #define GEMM_NR 16
-#define GEMM_NC (PANEL_BYTES / (GEMM_KC * 4) / GEMM_NR * GEMM_NR)
+#define GEMM_NC GEMM_NC_OF(GEMM_NR, 4)
 #include "pcg_gemm_tmpl.h"
 #undef SFX
 #undef GEMM_NR
@@ -197,8 +250,8 @@ pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
 #define SFX(name) name##_d
 #define FMA FMA_D
 #define GEMM_NR (VEC_PER_ROW * VEC_BYTES / 8)
-#define GEMM_NC (PANEL_BYTES / (GEMM_KC * 8) / GEMM_NR * GEMM_NR)
-#define GEMM_DJ 16
+#define GEMM_NC GEMM_NC_OF(GEMM_NR, 8)
+#define GEMM_DJ (PCG_GEMM_DJ_BYTES / 8)
 #include "pcg_gemm_tmpl.h"
 #undef SFX
 #undef GEMM_NR
@@ -211,7 +264,7 @@ pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
 #undef FMA
 #define FMA(a, b, c) fma(a, b, c)
 #define GEMM_NR 8
-#define GEMM_NC (PANEL_BYTES / (GEMM_KC * 8) / GEMM_NR * GEMM_NR)
+#define GEMM_NC GEMM_NC_OF(GEMM_NR, 8)
 #include "pcg_gemm_tmpl.h"
 #endif
 

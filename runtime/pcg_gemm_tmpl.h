@@ -11,7 +11,7 @@
  *   GEMM_MR, GEMM_NR   micro-tile rows and columns (NR a vector multiple)
  *   GEMM_NC       columns of the packed B panel (a multiple of GEMM_NR)
  *   GEMM_DJ       columns of C handled at once by the direct path
- * and the shared GEMM_KC, GEMM_DI.
+ * and the shared GEMM_KC, GEMM_DI, GEMM_DP and GEMM_NOINLINE.
  *
  * Every element of C comes out of the same arithmetic in every path (see
  * pcg_gemm.c), so the choice of path and the tile sizes never show in the
@@ -79,11 +79,30 @@ SFX(direct_acc_w)(int np, int mi, int nj, const REAL *restrict a,
 }
 
 /*
+ * direct_acc_w with the np x nj block of op(B) at b (strided by csb)
+ * first copied into a local buffer, so that the j loop runs over
+ * contiguous data.  A function of its own, so that only the products that
+ * copy have the buffer on their stack.
+ */
+GEMM_ATTR static GEMM_NOINLINE void
+SFX(direct_acc_copied)(int np, int mi, int nj, const REAL *restrict a,
+		       ptrdiff_t rsa, ptrdiff_t csa, const REAL *restrict b,
+		       ptrdiff_t rsb, ptrdiff_t csb, REAL (*restrict t)[GEMM_DJ])
+{
+	REAL bt[GEMM_DP][GEMM_DJ];
+
+	for (int j = 0; j < nj; j++)
+		for (int p = 0; p < np; p++)
+			bt[p][j] = b[p * rsb + j * csb];
+	SFX(direct_acc_w)(np, mi, nj, a, rsa, csa, &bt[0][0], GEMM_DJ, 1, t);
+}
+
+/*
  * A tile of at most GEMM_DI x GEMM_DJ of C, element (i, j) at
  * c[i * rsc + j * csc], every element a sequential sum over each chunk of
  * k.  op(B) element (p, j) is at b[p * rsb + j * csb]; when csb != 1 and
- * the tile has all its rows, a block of GEMM_DP rows of op(B) is first
- * copied into a local buffer so that the j loop runs over contiguous data.
+ * the tile has all its rows, blocks of GEMM_DP rows of op(B) are copied
+ * (direct_acc_copied).
  */
 GEMM_ATTR static void
 SFX(direct_tile)(int mi, int nj, int k, REAL alpha, const REAL *restrict a,
@@ -92,7 +111,6 @@ SFX(direct_tile)(int mi, int nj, int k, REAL alpha, const REAL *restrict a,
 		 ptrdiff_t rsc, ptrdiff_t csc)
 {
 	REAL t[GEMM_DI][GEMM_DJ];
-	REAL bt[GEMM_DP][GEMM_DJ];
 
 	for (int pc = 0; pc < k; pc += GEMM_KC) {
 		int kc = k - pc < GEMM_KC ? k - pc : GEMM_KC;
@@ -113,11 +131,8 @@ SFX(direct_tile)(int mi, int nj, int k, REAL alpha, const REAL *restrict a,
 				SFX(direct_acc_w)(np, mi, nj, ap, rsa, csa, bp,
 						  rsb, csb, t);
 			} else {
-				for (int j = 0; j < nj; j++)
-					for (int p = 0; p < np; p++)
-						bt[p][j] = bp[p * rsb + j * csb];
-				SFX(direct_acc_w)(np, mi, nj, ap, rsa, csa,
-						  &bt[0][0], GEMM_DJ, 1, t);
+				SFX(direct_acc_copied)(np, mi, nj, ap, rsa, csa,
+						       bp, rsb, csb, t);
 			}
 		}
 		for (int i = 0; i < mi; i++)
@@ -326,7 +341,7 @@ SFX(strip)(int kc, int nc, const REAL *restrict a, ptrdiff_t rsa,
  * op(A) element (i, p) at a[i * rsa + p * csa].  The B panel and the edge
  * strip of A are the only buffers: GEMM_KC * (GEMM_NC + GEMM_MR) reals.
  */
-GEMM_ATTR static void
+GEMM_ATTR static GEMM_NOINLINE void
 SFX(blocked)(int m, int n, int k, REAL alpha, const REAL *a, ptrdiff_t rsa,
 	     ptrdiff_t csa, int trans_b, const REAL *b, ptrdiff_t ldb,
 	     REAL beta, REAL *c, ptrdiff_t ldc)

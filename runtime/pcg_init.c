@@ -5,10 +5,13 @@
  * Each parameter draws from its own generator, seeded with
  *     mix64(seed) ^ (index * 0x9e3779b97f4a7c15)
  * (mix64 the splitmix64 finaliser; pcg_rng_seed runs splitmix64 again), so
- * its values depend only on (seed, index).  Values are drawn in double
- * and rounded to the parameter's type: a float parameter holds the double
- * one's values rounded to float, except that a uniform value that would
- * round up to the upper end is moved just below it.
+ * its values depend only on (seed, index).  A double parameter is drawn in
+ * double (pcg_rng_uniform, pcg_rng_normal, sqrt); a float parameter is
+ * drawn in float from the same stream (pcg_rng_uniform_f,
+ * pcg_rng_normal_f, sqrtf, the initialiser's arguments rounded to float),
+ * with no double operation at all, so that a float model needs no double
+ * arithmetic on a target without it.  A uniform value that would round to
+ * the upper end of its range is moved just below it.
  */
 #include <math.h>
 
@@ -22,24 +25,35 @@ mix64(uint64_t z)
 	return z ^ (z >> 31);
 }
 
-void
-pcg_fans(const pcg_param_info *info, double *fan_in, double *fan_out)
+/* The fans of pcg_fans as integers (products of dims, so exact). */
+static void
+fans_int(const pcg_param_info *info, int64_t *fan_in, int64_t *fan_out)
 {
 	const int *d = info->dims;
 
 	if (info->rank <= 1) {
-		*fan_in = *fan_out = (double)info->count;
+		*fan_in = *fan_out = (int64_t)info->count;
 	} else if (info->rank == 2) {
 		*fan_in = d[1];
 		*fan_out = d[0];
 	} else {
-		double field = 1;
+		int64_t field = 1;
 
 		for (int i = 2; i < info->rank; i++)
 			field *= d[i];
 		*fan_in = d[1] * field;
 		*fan_out = d[0] * field;
 	}
+}
+
+void
+pcg_fans(const pcg_param_info *info, double *fan_in, double *fan_out)
+{
+	int64_t fin, fout;
+
+	fans_int(info, &fin, &fout);
+	*fan_in = (double)fin;
+	*fan_out = (double)fout;
 }
 
 /*
@@ -95,6 +109,64 @@ plan(const pcg_param_info *info)
 	return p;
 }
 
+/* The same plan in float, for float parameters. */
+typedef struct init_plan_f {
+	int constant; /* no random numbers: every element is lo */
+	int normal;
+	float lo, scale, hi;
+} init_plan_f;
+
+static init_plan_f
+plan_f(const pcg_param_info *info)
+{
+	init_plan_f p = {1, 0, 0, 0, 0};
+	int64_t ifin, ifout;
+	float fin, fout;
+
+	switch (info->init) {
+	case PCG_INIT_ONES:
+		p.lo = 1;
+		break;
+	case PCG_INIT_NORMAL:
+		p = (init_plan_f){0, 1, 0, pcg_round_to_float(info->init_a),
+				  0};
+		break;
+	case PCG_INIT_UNIFORM: {
+		float a = pcg_round_to_float(info->init_a);
+		float b = pcg_round_to_float(info->init_b);
+
+		p = (init_plan_f){0, 0, a, b - a, b};
+		break;
+	}
+	case PCG_INIT_XAVIER: {
+		/* LANGUAGE.md: Glorot on the last two dims, [.., out, in] */
+		fans_int(info, &ifin, &ifout);
+		fin = (float)ifin;
+		fout = (float)ifout;
+		if (info->rank >= 2) {
+			fin = (float)info->dims[info->rank - 1];
+			fout = (float)info->dims[info->rank - 2];
+		}
+		float l = fin + fout > 0 ? sqrtf(6.0f / (fin + fout)) : 0;
+
+		p = (init_plan_f){0, 0, -l, 2 * l, l};
+		break;
+	}
+	case PCG_INIT_HE:
+		fans_int(info, &ifin, &ifout);
+		fin = (float)ifin;
+		fout = (float)ifout;
+		p = (init_plan_f){0, 1, 0, fin > 0 ? sqrtf(2.0f / fin) : 0, 0};
+		break;
+	default: /* PCG_INIT_ZEROS and anything unknown */
+		break;
+	}
+	/* An empty or inverted range gives its lower end. */
+	if (!p.constant && !p.normal && !(p.hi > p.lo))
+		p.constant = 1;
+	return p;
+}
+
 static void
 seed_param(pcg_rng *r, uint64_t seed, int index)
 {
@@ -116,21 +188,22 @@ void
 pcg_init_param_f(float *dst, const pcg_param_info *info, uint64_t seed,
 		 int index)
 {
-	init_plan p = plan(info);
+	init_plan_f p = plan_f(info);
 	pcg_rng r;
 
 	if (p.constant) {
 		for (size_t i = 0; i < info->count; i++)
-			dst[i] = (float)p.lo;
+			dst[i] = p.lo;
 		return;
 	}
 	seed_param(&r, seed, index);
 	for (size_t i = 0; i < info->count; i++) {
-		float v = (float)draw(&p, &r);
+		float v = p.lo + p.scale * (p.normal ? pcg_rng_normal_f(&r)
+						     : pcg_rng_uniform_f(&r));
 
-		/* Rounding to float can reach hi: keep [lo, hi). */
+		/* Rounding can reach hi: keep [lo, hi). */
 		if (!p.normal && v >= p.hi)
-			v = nextafterf((float)p.hi, -INFINITY);
+			v = nextafterf(p.hi, -INFINITY);
 		dst[i] = v;
 	}
 }

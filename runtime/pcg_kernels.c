@@ -15,6 +15,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "pcg_runtime.h"
 
@@ -154,11 +155,94 @@ kept_strides(int rank, const int *dims, const int *red, ptrdiff_t *st)
 
 /* ------------------------------------------------------- optimizers */
 
+/*
+ * The checks and the float rounding below read a double's bits with
+ * integer operations only, so that a float model's optimizer needs no
+ * double arithmetic (see PCG_NO_DOUBLE).
+ */
+static uint64_t
+dbl_bits(double x)
+{
+	uint64_t b;
+
+	memcpy(&b, &x, sizeof b);
+	return b;
+}
+
+/* A key that orders finite doubles as their values (-0 and +0 both 0). */
+static int64_t
+dbl_key(uint64_t b)
+{
+	int64_t mag = (int64_t)(b & ~(UINT64_C(1) << 63));
+
+	return b >> 63 ? -mag : mag;
+}
+
+#define KEY_ZERO INT64_C(0)
+#define KEY_ONE INT64_C(0x3ff0000000000000)        /* 1.0 */
+#define KEY_INF INT64_C(0x7ff0000000000000)        /* +infinity */
+#define DBL_FINITE(b) (((b) >> 52 & 0x7ff) != 0x7ff)
+
 /* Whether x is finite and lo <= x (< hi when open, else <= hi). */
 static int
-in_range(double x, double lo, double hi, int open)
+in_range(double x, int64_t lo, int64_t hi, int open)
 {
-	return isfinite(x) && x >= lo && (open ? x < hi : x <= hi);
+	uint64_t b = dbl_bits(x);
+	int64_t k = dbl_key(b);
+
+	return DBL_FINITE(b) && k >= lo && (open ? k < hi : k <= hi);
+}
+
+/* x != 0 (true for NaN), without a double comparison. */
+static int
+dbl_nonzero(double x)
+{
+	return (dbl_bits(x) << 1) != 0;
+}
+
+float
+pcg_round_to_float(double x)
+{
+	uint64_t b = dbl_bits(x);
+	uint32_t sign = (uint32_t)(b >> 32) & UINT32_C(0x80000000);
+	int e = (int)(b >> 52 & 0x7ff);
+	uint64_t m = b & ((UINT64_C(1) << 52) - 1);
+	uint32_t r;
+	float f;
+
+	if (e == 0x7ff) {
+		/* inf, or a quiet NaN with the payload's top bits */
+		r = UINT32_C(0x7f800000) |
+		    (m ? UINT32_C(0x400000) | (uint32_t)(m >> 29) : 0);
+	} else {
+		/* |x| = sig * 2^(e - 1075); a normal float holds 24 bits */
+		uint64_t sig = e ? m | UINT64_C(1) << 52 : m;
+		int fe = e - 1023 + 127; /* the float's biased exponent */
+		int shift = 29;
+
+		if (fe >= 0xff) {
+			r = UINT32_C(0x7f800000);
+		} else {
+			if (fe <= 0) /* below the normal floats */
+				shift += 1 - fe;
+			if (shift > 63)
+				shift = 63;
+			uint64_t q = sig >> shift;
+			uint64_t rem = sig & ((UINT64_C(1) << shift) - 1);
+			uint64_t half = UINT64_C(1) << (shift - 1);
+
+			if (rem > half || (rem == half && (q & 1)))
+				q++;
+			/* q holds the implicit bit, which adds 1 to fe - 1; a
+			 * carry out of the rounding moves to the exponent
+			 * (up to infinity) */
+			r = fe <= 0 ? (uint32_t)q
+				    : ((uint32_t)(fe - 1) << 23) + (uint32_t)q;
+		}
+	}
+	r |= sign;
+	memcpy(&f, &r, sizeof f);
+	return f;
 }
 
 int
@@ -171,22 +255,23 @@ pcg_optim_check(const pcg_optim *c)
 		   c->kind != PCG_ADAMW))
 		return PCG_OPTIM_EKIND;
 	adam = c->kind == PCG_ADAM || c->kind == PCG_ADAMW;
-	if (!in_range(c->lr, 0, INFINITY, 1))
+	if (!in_range(c->lr, KEY_ZERO, KEY_INF, 1))
 		return PCG_OPTIM_ELR;
 	if (c->kind == PCG_MOMENTUM &&
-	    !in_range(c->momentum, 0, INFINITY, 1))
+	    !in_range(c->momentum, KEY_ZERO, KEY_INF, 1))
 		return PCG_OPTIM_EMOMENTUM;
 	/* torch: "Nesterov momentum requires a momentum" */
 	if (c->kind == PCG_NESTEROV &&
-	    !(in_range(c->momentum, 0, INFINITY, 1) && c->momentum > 0))
+	    !(in_range(c->momentum, KEY_ZERO, KEY_INF, 1) &&
+	      dbl_nonzero(c->momentum)))
 		return PCG_OPTIM_EMOMENTUM;
-	if (adam && !in_range(c->beta1, 0, 1, 1))
+	if (adam && !in_range(c->beta1, KEY_ZERO, KEY_ONE, 1))
 		return PCG_OPTIM_EBETA1;
-	if (adam && !in_range(c->beta2, 0, 1, 1))
+	if (adam && !in_range(c->beta2, KEY_ZERO, KEY_ONE, 1))
 		return PCG_OPTIM_EBETA2;
-	if (adam && !in_range(c->eps, 0, INFINITY, 1))
+	if (adam && !in_range(c->eps, KEY_ZERO, KEY_INF, 1))
 		return PCG_OPTIM_EEPS;
-	if (!in_range(c->weight_decay, 0, INFINITY, 1))
+	if (!in_range(c->weight_decay, KEY_ZERO, KEY_INF, 1))
 		return PCG_OPTIM_EDECAY;
 	return PCG_OPTIM_OK;
 }
@@ -216,9 +301,92 @@ pcg_optim_strerror(int err)
 	}
 }
 
+/*
+ * Dropout's scalars without double arithmetic (pcg_dropout_mask_f under
+ * PCG_NO_DOUBLE), for 0 <= p < 1 given by its bits b: p = sig * 2^(e -
+ * 1075), e the biased exponent (sig * 2^-1074 when e is 0).
+ */
+#ifdef PCG_NO_DOUBLE
+
+/* n * 2^-63 (plus less than 2^-63 when sticky) rounded to nearest-even
+ * at `bits` significant bits, in units of 2^-63; n <= 2^63. */
+static uint64_t
+round_fixed(uint64_t n, int sticky, int bits)
+{
+	int top = 63;
+
+	while (top >= 0 && !(n >> top & 1))
+		top--;
+	int drop = top + 1 - bits;
+
+	if (top < 0 || drop <= 0)
+		return n;
+	uint64_t q = n >> drop, rem = n & ((UINT64_C(1) << drop) - 1);
+	uint64_t half = UINT64_C(1) << (drop - 1);
+
+	if (rem > half || (rem == half && (sticky || (q & 1))))
+		q++;
+	return q << drop;
+}
+
+/* The significand and biased exponent of a double's bits. */
+static uint64_t
+dbl_sig(uint64_t b, int *e)
+{
+	uint64_t m = b & ((UINT64_C(1) << 52) - 1);
+
+	*e = (int)(b >> 52 & 0x7ff);
+	return *e ? m | UINT64_C(1) << 52 : m;
+}
+
+/* (float)(1.0 - p), the subtraction rounded to double first. */
+static float
+dropout_keep_f(double p)
+{
+	int e;
+	uint64_t b = dbl_bits(p), sig = dbl_sig(b, &e), fix;
+	int shift = 1012 - (e ? e : 1), sticky; /* p * 2^63 = sig * 2^-shift */
+
+	if (b >> 63 || e >= 1023) /* outside [0, 1): no exact path needed */
+		return 1 - pcg_round_to_float(p);
+	if (shift <= 0) {
+		fix = sig << -shift;
+		sticky = 0;
+	} else if (shift >= 64) {
+		fix = 0;
+		sticky = sig != 0;
+	} else {
+		fix = sig >> shift;
+		sticky = (sig & ((UINT64_C(1) << shift) - 1)) != 0;
+	}
+	/* 1 - p = (2^63 - fix) * 2^-63 less the fraction below 2^-63 */
+	fix = (UINT64_C(1) << 63) - fix - (uint64_t)sticky;
+	fix = round_fixed(round_fixed(fix, sticky, 53), 0, 24);
+	return (float)fix * 0x1.0p-63f;
+}
+
+/* ceil(p * 2^53): pcg_rng_at(.) >= p exactly when its bits are >= it. */
+static uint64_t
+dropout_threshold(double p)
+{
+	int e;
+	uint64_t b = dbl_bits(p), sig = dbl_sig(b, &e);
+	int shift = 1022 - (e ? e : 1); /* p * 2^53 = sig * 2^-shift */
+
+	if (b >> 63 || sig == 0)
+		return 0; /* p <= 0 (or -NaN): every u >= p */
+	if (e >= 1023)
+		return UINT64_MAX; /* p >= 1 or NaN: no u */
+	if (shift >= 64)
+		return 1;
+	return (sig >> shift) + ((sig & ((UINT64_C(1) << shift) - 1)) != 0);
+}
+#endif
+
 /* ------------------------------------------------------ float, double */
 
 #define REAL float
+#define REAL_IS_FLOAT 1
 #define SFX(name) name##_f
 #define EXP expf
 #define LOG logf
@@ -227,6 +395,7 @@ pcg_optim_strerror(int err)
 #define FABS fabsf
 #include "pcg_kernels_tmpl.h"
 #undef REAL
+#undef REAL_IS_FLOAT
 #undef SFX
 #undef EXP
 #undef LOG
@@ -235,6 +404,7 @@ pcg_optim_strerror(int err)
 #undef FABS
 
 #define REAL double
+#define REAL_IS_FLOAT 0
 #define SFX(name) name##_d
 #define EXP exp
 #define LOG log

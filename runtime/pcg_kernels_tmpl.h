@@ -7,6 +7,7 @@
  * The includer defines:
  *   REAL        the scalar type
  *   SFX(name)   name with the type's suffix (pcg_fill -> pcg_fill_f)
+ *   REAL_IS_FLOAT  1 for float, 0 for double
  *   EXP, LOG, LOG1P, SQRT, FABS   the <math.h> functions for REAL
  * and the index walks (walk_init, walk_axis, walk_start, walk_next,
  * walk_step) and stride helpers (row_major, kept_strides).
@@ -1147,20 +1148,32 @@ SFX(pcg_huber_vjp)(int wrt, int batch, int n, int os, int ts, REAL delta,
  * torch's fresh state: its buffers are not read.
  */
 
+/*
+ * (R)x for a hyper-parameter x: the double rounded to REAL.  Under
+ * PCG_NO_DOUBLE the float copy rounds with integer operations and the
+ * scalars of Adam are computed in float (see pcg_runtime.h).
+ */
+#if REAL_IS_FLOAT && defined(PCG_NO_DOUBLE)
+#define OPT_R(x) pcg_round_to_float(x)
+#else
+#define OPT_R(x) ((REAL)(x))
+#endif
+
 /* SGD, with momentum or Nesterov momentum: m is the momentum buffer. */
 static void
 SFX(opt_sgd)(const pcg_optim *c, int64_t t, size_t n, REAL *restrict p,
 	     const REAL *restrict g, REAL *restrict m)
 {
-	const int heavy = c->kind != PCG_SGD && c->momentum != 0;
+	const int heavy = c->kind != PCG_SGD && dbl_nonzero(c->momentum);
 	const int nesterov = c->kind == PCG_NESTEROV;
-	const REAL wd = (REAL)c->weight_decay, mu = (REAL)c->momentum;
-	const REAL neg_lr = (REAL)(-c->lr);
+	const int decay = dbl_nonzero(c->weight_decay);
+	const REAL wd = OPT_R(c->weight_decay), mu = OPT_R(c->momentum);
+	const REAL neg_lr = -OPT_R(c->lr); /* = (R)(-lr): rounding is odd */
 
 	for (size_t i = 0; i < n; i++) {
 		REAL d = g[i];
 
-		if (c->weight_decay != 0)
+		if (decay)
 			d = d + wd * p[i];
 		if (heavy) {
 			/* torch: buf = clone(d), then buf.mul_(mu).add_(d) */
@@ -1177,6 +1190,15 @@ SFX(opt_adam)(const pcg_optim *c, int64_t t, size_t n, REAL *restrict p,
 	      const REAL *restrict g, REAL *restrict m, REAL *restrict v)
 {
 	const int adamw = c->kind == PCG_ADAMW;
+	const int decay = dbl_nonzero(c->weight_decay);
+#if REAL_IS_FLOAT && defined(PCG_NO_DOUBLE)
+	const float lr = OPT_R(c->lr), b1 = OPT_R(c->beta1);
+	const float b2 = OPT_R(c->beta2), wd = OPT_R(c->weight_decay);
+	const float bc1 = 1 - powf(b1, (float)t), bc2 = 1 - powf(b2, (float)t);
+	const float bc2s = sqrtf(bc2), neg_step = -(lr / bc1);
+	const float a1 = 1 - b1, a2 = 1 - b2, eps = OPT_R(c->eps);
+	const float shrink = 1 - lr * wd;
+#else
 	const double bc1 = 1 - pow(c->beta1, (double)t);
 	const double bc2 = 1 - pow(c->beta2, (double)t);
 	const double step = c->lr / bc1;
@@ -1185,6 +1207,7 @@ SFX(opt_adam)(const pcg_optim *c, int64_t t, size_t n, REAL *restrict p,
 	const REAL a1 = (REAL)(1 - c->beta1), a2 = (REAL)(1 - c->beta2);
 	const REAL eps = (REAL)c->eps, wd = (REAL)c->weight_decay;
 	const REAL shrink = (REAL)(1 - c->lr * c->weight_decay);
+#endif
 
 	for (size_t i = 0; i < n; i++) {
 		REAL d = g[i], m0 = t == 1 ? 0 : m[i], v0 = t == 1 ? 0 : v[i];
@@ -1192,7 +1215,7 @@ SFX(opt_adam)(const pcg_optim *c, int64_t t, size_t n, REAL *restrict p,
 
 		if (adamw)
 			p[i] = p[i] * shrink;
-		else if (c->weight_decay != 0)
+		else if (decay)
 			d = d + wd * p[i];
 		m[i] = m0 * b1 + a1 * d;
 		v[i] = v0 * b2 + a2 * d * d;
@@ -1200,6 +1223,8 @@ SFX(opt_adam)(const pcg_optim *c, int64_t t, size_t n, REAL *restrict p,
 		p[i] = p[i] + neg_step * m[i] / denom;
 	}
 }
+
+#undef OPT_R
 
 int
 SFX(pcg_opt_update)(const pcg_optim *c, int64_t t, size_t n, REAL *p,
@@ -1357,12 +1382,21 @@ void
 SFX(pcg_dropout_mask)(uint64_t key, uint64_t stream, size_t count, double p,
 		      REAL *restrict mask)
 {
+#if REAL_IS_FLOAT && defined(PCG_NO_DOUBLE)
+	/* the same bits with integer operations (pcg_runtime.h) */
+	REAL k = (REAL)1 / dropout_keep_f(p);
+	uint64_t thr = dropout_threshold(p);
+
+	for (size_t i = 0; i < count; i++)
+		mask[i] = pcg_rng_at_bits(key, stream, i) >= thr ? k : (REAL)0;
+#else
 	/* 1 - p in double, as PyTorch's noise.div_(1 - p) with p a double;
 	 * then the division in REAL. */
 	REAL k = (REAL)1 / (REAL)(1.0 - p);
 
 	for (size_t i = 0; i < count; i++)
 		mask[i] = pcg_rng_at(key, stream, i) >= p ? k : (REAL)0;
+#endif
 }
 
 void

@@ -1,7 +1,9 @@
 /*
  * pcg_rng.c — the runtime's random numbers: xoshiro256** (Blackman and
  * Vigna) seeded through splitmix64, uniform doubles with 53 random bits and
- * standard normals by Box-Muller.  The whole state is the pcg_rng the
+ * standard normals by Box-Muller, and the same in float (24 random bits,
+ * float arithmetic only, for float models on targets without double
+ * hardware).  The whole state is the pcg_rng the
  * caller passes; nothing is cached between calls.  pcg_rng_at, for dropout
  * masks, is counter-based instead: splitmix64's mixing applied to a key, a
  * stream and a counter, with no state at all.
@@ -75,6 +77,23 @@ pcg_rng_normal(pcg_rng *r)
 	return sqrt(-2.0 * log(u1)) * cos(two_pi * u2);
 }
 
+float
+pcg_rng_uniform_f(pcg_rng *r)
+{
+	return (float)(uint32_t)(pcg_rng_next(r) >> 40) * 0x1.0p-24f;
+}
+
+float
+pcg_rng_normal_f(pcg_rng *r)
+{
+	/* u1 in (0, 1] (exact: 24 bits) so that the logarithm is finite. */
+	float u1 = 1.0f - pcg_rng_uniform_f(r);
+	float u2 = pcg_rng_uniform_f(r);
+	const float two_pi = 6.283185307179586476925286766559f;
+
+	return sqrtf(-2.0f * logf(u1)) * cosf(two_pi * u2);
+}
+
 /* splitmix64's output from state x (x itself is not advanced). */
 static uint64_t
 splitmix64_at(uint64_t x)
@@ -82,13 +101,19 @@ splitmix64_at(uint64_t x)
 	return splitmix64(&x);
 }
 
-double
-pcg_rng_at(uint64_t key, uint64_t stream, uint64_t i)
+uint64_t
+pcg_rng_at_bits(uint64_t key, uint64_t stream, uint64_t i)
 {
 	uint64_t h = splitmix64_at(key);
 
 	h = splitmix64_at(h ^ stream);
 	h = splitmix64_at(h ^ i);
 
-	return (double)(h >> 11) * 0x1.0p-53;
+	return h >> 11;
+}
+
+double
+pcg_rng_at(uint64_t key, uint64_t stream, uint64_t i)
+{
+	return (double)pcg_rng_at_bits(key, stream, i) * 0x1.0p-53;
 }

@@ -23,6 +23,34 @@ extern "C" {
 
 #define PCG_MAX_RANK 8
 
+/*
+ * Float models and double arithmetic.  A float model's generated code and
+ * the runtime functions it calls perform no double operation, with two
+ * exceptions that follow torch: the optimizers (pcg_opt_update_f,
+ * P_step_*) compute their scalars in double, and dropout's mask
+ * (pcg_dropout_mask_f) compares and subtracts its probability in double.
+ * On a target without double-precision hardware that double arithmetic
+ * would be software (__aeabi_d* and the double libm): there PCG_NO_DOUBLE
+ * is defined, pcg_opt_update_f computes its scalars in float instead
+ * (see pcg_opt_update_f) and pcg_dropout_mask_f gets the same bits with
+ * integer operations (see pcg_dropout_mask_f).  It is defined by itself on 32-bit ARM without
+ * a double-precision FPU (__ARM_FP lacking bit 3: Cortex-M4F, M33, no FPU
+ * at all); define it when compiling the runtime to get the same elsewhere
+ * (a RISC-V rv32imf, say).  Double models are not affected.
+ */
+#if !defined(PCG_NO_DOUBLE) && defined(__arm__) &&                            \
+	!(defined(__ARM_FP) && (__ARM_FP & 8))
+#define PCG_NO_DOUBLE 1
+#endif
+
+/*
+ * x rounded to the nearest float (ties to even; overflow to infinity, NaN
+ * to a quiet NaN), as the conversion (float)x gives, computed with integer
+ * operations only.  The float paths use it to read the double fields of
+ * pcg_param_info and pcg_optim.
+ */
+float pcg_round_to_float(double x);
+
 /* The mode of a generated model's forward pass (its state's `mode`):
  * training (batch statistics, dropout masks), evaluation (running
  * statistics, no dropout), or evaluation without the losses. */
@@ -45,6 +73,33 @@ enum pcg_mode { PCG_MODE_TRAIN = 0, PCG_MODE_EVAL = 1, PCG_MODE_PREDICT = 2 };
  * multiply-adds on processors with AVX2 and FMA, so its last bits can
  * differ between such a processor and an older one.  Built with
  * -Dcblas=true, the order is the BLAS library's.)
+ */
+/*
+ * Stack.  The runtime's buffers on the stack have sizes fixed when it is
+ * compiled, by these macros (define them with -D when compiling the
+ * runtime; the defaults in parentheses):
+ *   PCG_GEMM_PANEL_BYTES (24576)  bytes of the packed panel of op(B) in
+ *       the GEMM's blocked path (products with more than 4 rows and
+ *       columns and over 4096 multiply-adds).  The panel holds at least
+ *       one micro-panel, PCG_GEMM_KC x 8 floats (16 with AVX2), so values
+ *       below that size do not shrink it further.  Smaller panels cost
+ *       little speed on large products (docs/embedded.md).
+ *   PCG_GEMM_KC (128)  the chunk of k: also sizes the blocked path's
+ *       copy of an edge strip of A (PCG_GEMM_KC x 6 reals).  Unlike the
+ *       others it changes the results' bits (the chunks' sums are added
+ *       in turn), so builds with different values disagree in the last
+ *       bits.
+ *   PCG_GEMM_DP (16)  rows of a transposed op(B) the direct path copies
+ *       at a time: PCG_GEMM_DP x PCG_GEMM_DJ_BYTES bytes.
+ *   PCG_GEMM_DJ_BYTES (128)  bytes of a row of the direct path's tile of
+ *       C (32 floats, 16 doubles); the tile has 4 such rows.  A multiple
+ *       of 16.
+ *   PCG_CKPT_CHUNK (1024)  bytes of the checkpoint code's I/O buffer, a
+ *       multiple of 8.
+ * The blocked path and the direct path's copy keep their buffers in
+ * functions that are never inlined, so a product that does not use them
+ * does not reserve their stack.  docs/embedded.md ("Stack") gives the
+ * worst call paths and how to compute them (tools/stack_usage.py).
  */
 void pcg_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
 	       const float *a, int lda, const float *b, int ldb, float beta,
@@ -637,6 +692,15 @@ const char *pcg_optim_strerror(int err);
  * multiply-adds: torch gives these bits in double with its default kernels
  * (ATEN_CPU_CAPABILITY=default); its AVX2 kernels fuse some of the
  * multiply-adds, which can change the last bits.
+ *
+ * Under PCG_NO_DOUBLE (see the top of this file), pcg_opt_update_f
+ * computes the scalars in float instead: every hyper-parameter is first
+ * rounded to float (pcg_round_to_float), then bc1 = 1 - powf(beta1, t),
+ * bc2 = 1 - powf(beta2, t), step = lr / bc1, bc2s = sqrtf(bc2),
+ * 1 - beta1, 1 - beta2 and 1 - lr * weight_decay are float operations
+ * (and "!= 0" tests the double's bits).  The tensor arithmetic is the
+ * same; the scalars can differ from torch's in the last bit, so the
+ * results follow torch closely but not bit for bit.
  */
 int pcg_opt_update_f(const pcg_optim *c, int64_t t, size_t n, float *p,
 		     const float *g, float *m, float *v);
@@ -716,7 +780,11 @@ void pcg_bn_update_d(int n, int C, int S, double momentum, double *rmean,
  * so that x * mask in PyTorch gives pcg_mul_mask's bits.  p is a double
  * in both versions: a float p would change k (p = 0.9f keeps 9.999998f,
  * torch's float32 dropout with p = 0.9 keeps 10.0f).  p = 0 keeps
- * everything (mask 1).
+ * everything (mask 1).  Under PCG_NO_DOUBLE, pcg_dropout_mask_f gives the
+ * same bits with integer operations only: the comparison as
+ * pcg_rng_at_bits(key, stream, i) >= ceil(p * 2^53), and (float)(1.0 - p)
+ * rounded first to double, then to float, as the double subtraction and
+ * the conversion do.
  */
 void pcg_dropout_mask_f(uint64_t key, uint64_t stream, size_t count,
 			double p, float *mask);
@@ -748,6 +816,16 @@ uint64_t pcg_rng_next(pcg_rng *r);
 double pcg_rng_uniform(pcg_rng *r);
 /* Standard normal (Box-Muller; no cached state, so a pure function of r). */
 double pcg_rng_normal(pcg_rng *r);
+/*
+ * The same in float arithmetic only (no double operation, no double libm
+ * function), one pcg_rng_next per uniform as above:
+ *   pcg_rng_uniform_f: (float)(next >> 40) * 2^-24, in [0, 1) with 24
+ *     random bits;
+ *   pcg_rng_normal_f: u1 = 1 - uniform_f, u2 = uniform_f,
+ *     sqrtf(-2 * logf(u1)) * cosf(2 pi * u2), each operation in float.
+ */
+float pcg_rng_uniform_f(pcg_rng *r);
+float pcg_rng_normal_f(pcg_rng *r);
 
 /*
  * A counter-based stream: uniform in [0, 1) with 53 random bits for
@@ -763,6 +841,8 @@ double pcg_rng_normal(pcg_rng *r);
  * distinct h.
  */
 double pcg_rng_at(uint64_t key, uint64_t stream, uint64_t i);
+/* h >> 11 of pcg_rng_at: pcg_rng_at is this times 2^-53. */
+uint64_t pcg_rng_at_bits(uint64_t key, uint64_t stream, uint64_t i);
 
 /* --------------------------------------------------------- initialisers */
 
@@ -806,7 +886,17 @@ void pcg_fans(const pcg_param_info *info, double *fan_in, double *fan_out);
 /*
  * Fill one parameter by its initialiser.  The stream of random numbers is
  * derived from (seed, index of the parameter), so each parameter's values
- * depend only on the seed and its position, never on the others.
+ * depend only on the seed and its position, never on the others: the
+ * generator is seeded with mix64(seed) ^ (index * 0x9e3779b97f4a7c15),
+ * mix64 the splitmix64 finaliser, and each element is lo + scale * draw.
+ * pcg_init_param_d draws in double (pcg_rng_uniform, pcg_rng_normal;
+ * scale = sqrt(...) in double).  pcg_init_param_f draws in float only:
+ * pcg_rng_uniform_f or pcg_rng_normal_f, the initialiser's arguments
+ * rounded to float (pcg_round_to_float), the fans converted to float and
+ * scale = sqrtf(...), lo + scale * draw in float; so a float parameter is
+ * close to the double one rounded but need not equal it, and no double
+ * operation runs.  A uniform value that rounds to the upper end is moved
+ * just below it (nextafter, nextafterf).
  */
 void pcg_init_param_f(float *p, const pcg_param_info *info, uint64_t seed,
 		      int index);
