@@ -22,6 +22,7 @@ struct Group {
 	int count;
 	int outcopy; /* identity copies of outputs: only an error node */
 	int alone;   /* a group of one node */
+	int ordinal; /* 1 + the groups of its base before it */
 	int index;   /* in its GroupSet */
 	Group *same; /* next in its GroupSet's hash chain */
 };
@@ -49,22 +50,28 @@ static Group *
 find_group(Emit *E, GroupSet *set, const char *base, const Shape *sh,
 	   int batched, int alone)
 {
+	/* groups of one base are named base, base_2, base_3, ...: the
+	 * newest comes first in its chain and knows how many there are */
 	int same = 0;
 	if (set->nbucket)
 		for (Group *x = set->bucket[group_hash(set, base)]; x;
 		     x = x->same) {
 			if (strcmp(x->base, base) != 0)
 				continue;
-			if (!alone && !x->alone && shape_equal(&x->shape, sh) &&
+			if (!same)
+				same = x->ordinal;
+			if (alone)
+				break;
+			if (!x->alone && shape_equal(&x->shape, sh) &&
 			    x->batched == batched)
 				return x;
-			same++;
 		}
 	Group *grp = arena_alloc(E->a, sizeof *grp);
 	grp->base = base;
 	grp->shape = *sh;
 	grp->batched = batched;
 	grp->alone = alone;
+	grp->ordinal = same + 1;
 	const char *nm = same ? arena_printf(E->a, "%s_%d", base, same + 1)
 			      : base;
 	grp->name = emit_member(E, nm);

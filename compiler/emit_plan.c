@@ -84,10 +84,58 @@ region_of(const Emit *E, size_t at, int *whole)
 	return -1;
 }
 
+/* A hash index from names to items 0..n-1: chains through next. */
+typedef struct Index {
+	int *head, *next;
+	uint32_t mask;
+} Index;
+
+static uint32_t
+index_slot(const Index *ix, char part, const char *name, size_t len)
+{
+	return (uint32_t)util_hash(name, len, (uint64_t)(unsigned char)part) &
+	       ix->mask;
+}
+
+static void
+index_build(Emit *E, Index *ix, int n, const char *(*name)(const void *,
+							 int, char *),
+	    const void *items)
+{
+	uint32_t nb = 64;
+	while (nb < 2u * (uint32_t)n)
+		nb *= 2;
+	ix->mask = nb - 1;
+	ix->head = arena_alloc(E->a, sizeof(int) * nb);
+	ix->next = arena_alloc(E->a, sizeof(int) * (size_t)(n + 1));
+	for (uint32_t b = 0; b < nb; b++)
+		ix->head[b] = -1;
+	for (int i = 0; i < n; i++) {
+		char part;
+		const char *nm = name(items, i, &part);
+		uint32_t h = index_slot(ix, part, nm, strlen(nm));
+		ix->next[i] = ix->head[h];
+		ix->head[h] = i;
+	}
+}
+
+static const char *
+member_name(const void *items, int i, char *part)
+{
+	const Member *m = items;
+	*part = m[i].decl->part;
+	return m[i].decl->name;
+}
+
+/* The members' index (emit_plan builds it before it scans). */
+static Index members_ix;
+
 static Member *
 find_member(Member *m, int n, char part, const char *name, size_t len)
 {
-	for (int i = 0; i < n; i++)
+	(void)n;
+	for (int i = members_ix.head[index_slot(&members_ix, part, name, len)];
+	     i >= 0; i = members_ix.next[i])
 		if (m[i].decl->part == part && strlen(m[i].decl->name) == len &&
 		    strncmp(m[i].decl->name, name, len) == 0)
 			return &m[i];
@@ -261,6 +309,9 @@ by_size(const void *a, const void *b)
 	return x->decl->order - y->decl->order;
 }
 
+/* Above this many pass-local members, each keeps its own storage. */
+#define PLAN_SEARCH_MAX 4096
+
 /* Whether slot sl has a member of part. */
 static int
 slot_has(const Slot *sl, char part)
@@ -326,7 +377,10 @@ plan_layout(Emit *E, Member *m, int n, StrBuf *vdecl, StrBuf *ddecl,
 		Member *x = local.items[i];
 		Slot *best = NULL;
 		int64_t grow = 0;
-		for (int s = 0; s < slots->len; s++) {
+		/* the search is quadratic: a very long model keeps the
+		 * storage of its pass-local members apart */
+		int search = local.len <= PLAN_SEARCH_MAX ? slots->len : 0;
+		for (int s = 0; s < search; s++) {
 			Slot *sl = slots->items[s];
 			int ok = 1;
 			for (int k = 0; ok && k < sl->members.len; k++)
@@ -428,6 +482,17 @@ functions(Emit *E, const char *src)
 	return fns;
 }
 
+static const char *
+fn_name(const void *items, int i, char *part)
+{
+	const PtrVec *fns = items;
+	*part = 'f';
+	return ((const Fn *)fns->items[i])->name;
+}
+
+/* The functions' index (peaks builds it). */
+static Index fns_ix;
+
 /* Mark the storage units fn (and what it calls) touches; unit ids: each
  * member and slot, then pc, zil, grad. */
 static void
@@ -442,7 +507,9 @@ touch(Emit *E, const char *src, PtrVec *fns, Fn *fn, Member *m, int n,
 		while (ident_char(src[k]))
 			k++;
 		if (src[k] == '(') { /* a call */
-			for (int j = 0; j < fns->len; j++) {
+			for (int j = fns_ix.head[index_slot(&fns_ix, 'f', src + i,
+							    k - i)];
+			     j >= 0; j = fns_ix.next[j]) {
 				Fn *f = fns->items[j];
 				if (!f->seen && strlen(f->name) == k - i &&
 				    !strncmp(f->name, src + i, k - i))
@@ -482,6 +549,7 @@ peaks(Emit *E, const char *src, Member *m, int n, PtrVec *slots,
 		"step_pc", "grad_bp", "grad_zil", "grad_zil_dynamics", "grad_pc"
 	};
 	PtrVec fns = functions(E, src);
+	index_build(E, &fns_ix, fns.len, fn_name, &fns);
 	int64_t data = z->data;
 	for (size_t t = 0; t < sizeof train / sizeof *train; t++) {
 		const char *want = arena_printf(E->a, "%s_%s", E->P, train[t]);
@@ -548,6 +616,7 @@ emit_plan(Emit *E, StrBuf *body, StrBuf *vdecl, StrBuf *ddecl)
 	Member *m = arena_alloc(E->a, sizeof *m * (size_t)(n + 1));
 	for (int i = 0; i < n; i++)
 		m[i].decl = E->decls.items[i];
+	index_build(E, &members_ix, n, member_name, m);
 	scan(E, src, m, n);
 	for (int i = 0; i < n; i++) {
 		Member *x = &m[i];
