@@ -264,7 +264,7 @@ sweep_node(Emit *E, const Node *n, Mode mode)
 			/* dx = dy now (an identity VJP, x's first contribution):
 			 * the node's other VJPs read dx, so that dy dies here and
 			 * dx may take its storage (emit_plan.c) */
-			const char *vc = op_defs[n->op].vjp_c[j];
+			const char *vc = j < 2 ? op_defs[n->op].vjp_c[j] : NULL;
 			if (!E->has_adj[x->id] && vc && !strcmp(vc, "dy") &&
 			    x->op != OP_PARAM && emit_same_layout(x, n))
 				dy = dx;
