@@ -27,9 +27,7 @@ MEMORY = 2 << 30
 # AddressSanitizer's redzones) each frame is several times larger, so the
 # same recursion depth gets 64 MB there.
 STACK = (64 if "--sanitized" in sys.argv[2:] else 8) << 20
-# Seconds per compile; a sanitized pcc at -O0 runs many times slower (the
-# near-limit model's memory plan and layout take minutes there).
-TIMEOUT = 900 if "--sanitized" in sys.argv[2:] else 300
+TIMEOUT = 300
 
 count = 0
 failed = 0
