@@ -36,10 +36,15 @@ emit_lit(Emit *E, double x)
 	return arena_strdup(E->a, buf);
 }
 
+/* A libm function (sqrtf / sqrt) or a pcg_runtime.h macro (PCG_EXPF /
+ * PCG_EXP: libm's, or the runtime's own under PCG_REPRODUCIBLE). */
 const char *
 emit_fn(Emit *E, const char *name)
 {
-	return E->is_float ? arena_printf(E->a, "%sf", name) : name;
+	if (!E->is_float)
+		return name;
+	return arena_printf(E->a, strncmp(name, "PCG_", 4) ? "%sf" : "%sF",
+			    name);
 }
 
 const char *
@@ -487,10 +492,12 @@ emit_expand(Emit *E, const char *t)
 		const char *fn;
 		double num;
 	} subs[] = {
-		{"TANH", "tanh", 0},   {"EXP", "exp", 0},   {"LOG1P", "log1p", 0},
-		{"LOG", "log", 0},     {"SQRT1_2", NULL, 0.70710678118654752440},
-		{"SQRT", "sqrt", 0},   {"FABS", "fabs", 0}, {"ERF", "erf", 0},
-		{"SIN", "sin", 0},     {"COS", "cos", 0},   {"POW", "pow", 0},
+		{"TANH", "PCG_TANH", 0}, {"EXP", "PCG_EXP", 0},
+		{"LOG1P", "PCG_LOG1P", 0}, {"LOG", "PCG_LOG", 0},
+		{"SQRT1_2", NULL, 0.70710678118654752440},
+		{"SQRT", "sqrt", 0},   {"FABS", "fabs", 0},
+		{"ERF", "PCG_ERF", 0}, {"SIN", "PCG_SIN", 0},
+		{"COS", "PCG_COS", 0}, {"POW", "PCG_POW", 0},
 		{"RSQRT2PI", NULL, 0.39894228040143267794},
 		{"TWO_SQRTPI", NULL, 1.12837916709551257390},
 		{"ONE", NULL, 1},      {"ZERO", NULL, 0},   {"HALF", NULL, 0.5},
@@ -1076,6 +1083,9 @@ emit_model(Arena *a, const Graph *g, const EmitOptions *o, StrBuf *h,
 	sb_printf(c, "#include <math.h>\n#include <stddef.h>\n\n#include "
 		     "\"%s\"\n\n",
 		  o->header_name);
+	/* reproducible mode: clang contracts a * b + c unless told not to */
+	sb_printf(c, "#if defined(PCG_REPRODUCIBLE) && defined(__clang__)\n"
+		     "#pragma STDC FP_CONTRACT OFF\n#endif\n");
 	sb_printf(c, "#if PCG_RUNTIME_VERSION != %d\n#error \"%s was generated "
 		     "for pcg_runtime version %d\"\n#endif\n",
 		  PCG_RUNTIME_VERSION_NEEDED, o->header_name,

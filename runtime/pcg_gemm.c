@@ -6,7 +6,8 @@
  * each chunk q, s_q is the sum of a(i,p) * b(p,j) over the chunk's p in
  * increasing order, starting from 0, each step one multiply-add (fused
  * when the target has a fast fma or the processor runs the AVX2 copy
- * below, else a multiply then an add).  Then
+ * below, else a multiply then an add; never fused under PCG_REPRODUCIBLE).
+ * Then
  *     c = alpha * s_0 + beta * c       (beta == 0: c = alpha * s_0)
  *     c = alpha * s_q + c              for q = 1, 2, ...
  * Every path below performs exactly these operations, so the result
@@ -33,6 +34,10 @@
 #include <stdint.h>
 
 #include "pcg_runtime.h"
+
+#if defined(PCG_GEMM_CBLAS) && defined(PCG_REPRODUCIBLE)
+#error "PCG_REPRODUCIBLE needs the runtime's own GEMM, not CBLAS"
+#endif
 
 #ifdef PCG_GEMM_CBLAS
 /*
@@ -155,6 +160,13 @@ pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
 #else
 #define FMA_D(a, b, c) ((a) * (b) + (c))
 #endif
+/* PCG_REPRODUCIBLE: never fused, on any target (pcg_runtime.h). */
+#ifdef PCG_REPRODUCIBLE
+#undef FMA_F
+#undef FMA_D
+#define FMA_F(a, b, c) ((a) * (b) + (c))
+#define FMA_D(a, b, c) ((a) * (b) + (c))
+#endif
 
 /*
  * Micro-tile shapes by vector width.  They do not change the arithmetic,
@@ -201,13 +213,28 @@ pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
  * system's libm, which also picks FMA code at run time).  Builds for a
  * target with AVX2 already (-march=native on such a machine) need no
  * second copy.
+ *
+ * Reproducible mode (PCG_REPRODUCIBLE) keeps the AVX2 copy but without
+ * FMA: the same multiplies and adds, one rounding each, in the same
+ * order, only in wider vectors, so it gives the generic copy's bits and
+ * the choice changes nothing but the speed (tests/repro checks it on
+ * targets that take either copy).
  */
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) &&      \
 	!defined(__AVX2__) && !defined(PCG_GEMM_NO_DISPATCH)
 #define GEMM_DISPATCH_AVX2 1
+#ifdef PCG_REPRODUCIBLE
+#define AVX2_ATTR __attribute__((target("avx2")))
+#define AVX2_OK() __builtin_cpu_supports("avx2")
+#define AVX2_FMA_F FMA_F
+#define AVX2_FMA_D FMA_D
+#else
 #define AVX2_ATTR __attribute__((target("avx2,fma")))
 #define AVX2_OK()                                                             \
 	(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+#define AVX2_FMA_F fmaf
+#define AVX2_FMA_D fma
+#endif
 #endif
 
 #define GEMM_ATTR
@@ -230,7 +257,7 @@ pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
 #define GEMM_ATTR AVX2_ATTR
 #define SFX(name) name##_s_avx2
 #undef FMA
-#define FMA(a, b, c) fmaf(a, b, c)
+#define FMA(a, b, c) AVX2_FMA_F(a, b, c)
 #define GEMM_NR 16
 #define GEMM_NC GEMM_NC_OF(GEMM_NR, 4)
 #include "pcg_gemm_tmpl.h"
@@ -262,7 +289,7 @@ pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
 #define GEMM_ATTR AVX2_ATTR
 #define SFX(name) name##_d_avx2
 #undef FMA
-#define FMA(a, b, c) fma(a, b, c)
+#define FMA(a, b, c) AVX2_FMA_D(a, b, c)
 #define GEMM_NR 8
 #define GEMM_NC GEMM_NC_OF(GEMM_NR, 8)
 #include "pcg_gemm_tmpl.h"

@@ -388,9 +388,9 @@ dropout_threshold(double p)
 #define REAL float
 #define REAL_IS_FLOAT 1
 #define SFX(name) name##_f
-#define EXP expf
-#define LOG logf
-#define LOG1P log1pf
+#define EXP PCG_EXPF
+#define LOG PCG_LOGF
+#define LOG1P PCG_LOG1PF
 #define SQRT sqrtf
 #define FABS fabsf
 #include "pcg_kernels_tmpl.h"
@@ -406,9 +406,9 @@ dropout_threshold(double p)
 #define REAL double
 #define REAL_IS_FLOAT 0
 #define SFX(name) name##_d
-#define EXP exp
-#define LOG log
-#define LOG1P log1p
+#define EXP PCG_EXP
+#define LOG PCG_LOG
+#define LOG1P PCG_LOG1P
 #define SQRT sqrt
 #define FABS fabs
 #include "pcg_kernels_tmpl.h"

@@ -1194,13 +1194,14 @@ SFX(opt_adam)(const pcg_optim *c, int64_t t, size_t n, REAL *restrict p,
 #if REAL_IS_FLOAT && defined(PCG_NO_DOUBLE)
 	const float lr = OPT_R(c->lr), b1 = OPT_R(c->beta1);
 	const float b2 = OPT_R(c->beta2), wd = OPT_R(c->weight_decay);
-	const float bc1 = 1 - powf(b1, (float)t), bc2 = 1 - powf(b2, (float)t);
+	const float bc1 = 1 - PCG_POWF(b1, (float)t);
+	const float bc2 = 1 - PCG_POWF(b2, (float)t);
 	const float bc2s = sqrtf(bc2), neg_step = -(lr / bc1);
 	const float a1 = 1 - b1, a2 = 1 - b2, eps = OPT_R(c->eps);
 	const float shrink = 1 - lr * wd;
 #else
-	const double bc1 = 1 - pow(c->beta1, (double)t);
-	const double bc2 = 1 - pow(c->beta2, (double)t);
+	const double bc1 = 1 - PCG_POW(c->beta1, (double)t);
+	const double bc2 = 1 - PCG_POW(c->beta2, (double)t);
 	const double step = c->lr / bc1;
 	const REAL bc2s = (REAL)sqrt(bc2), neg_step = (REAL)(-step);
 	const REAL b1 = (REAL)c->beta1, b2 = (REAL)c->beta2;

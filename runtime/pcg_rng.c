@@ -74,7 +74,7 @@ pcg_rng_normal(pcg_rng *r)
 	double u2 = pcg_rng_uniform(r);
 	const double two_pi = 6.283185307179586476925286766559;
 
-	return sqrt(-2.0 * log(u1)) * cos(two_pi * u2);
+	return sqrt(-2.0 * PCG_LOG(u1)) * PCG_COS(two_pi * u2);
 }
 
 float
@@ -91,7 +91,7 @@ pcg_rng_normal_f(pcg_rng *r)
 	float u2 = pcg_rng_uniform_f(r);
 	const float two_pi = 6.283185307179586476925286766559f;
 
-	return sqrtf(-2.0f * logf(u1)) * cosf(two_pi * u2);
+	return sqrtf(-2.0f * PCG_LOGF(u1)) * PCG_COSF(two_pi * u2);
 }
 
 /* splitmix64's output from state x (x itself is not advanced). */

@@ -37,9 +37,13 @@ extern "C" {
  * a double-precision FPU (__ARM_FP lacking bit 3: Cortex-M4F, M33, no FPU
  * at all); define it when compiling the runtime to get the same elsewhere
  * (a RISC-V rv32imf, say).  Double models are not affected.
+ * In reproducible mode (PCG_REPRODUCIBLE, below) it is not defined by
+ * itself: the float paths then compute as on every other target (double
+ * in software there) and give the same bits.  Defined by hand on every
+ * target, it gives one other set of bits, the same on all of them.
  */
-#if !defined(PCG_NO_DOUBLE) && defined(__arm__) &&                            \
-	!(defined(__ARM_FP) && (__ARM_FP & 8))
+#if !defined(PCG_NO_DOUBLE) && !defined(PCG_REPRODUCIBLE) &&                  \
+	defined(__arm__) && !(defined(__ARM_FP) && (__ARM_FP & 8))
 #define PCG_NO_DOUBLE 1
 #endif
 
@@ -56,6 +60,100 @@ float pcg_round_to_float(double x);
  * statistics, no dropout), or evaluation without the losses. */
 enum pcg_mode { PCG_MODE_TRAIN = 0, PCG_MODE_EVAL = 1, PCG_MODE_PREDICT = 2 };
 
+/* ----------------------------------------------------- reproducible mode */
+
+/*
+ * Compiled with PCG_REPRODUCIBLE defined (meson -Dreproducible=true), the
+ * runtime and the generated code give the same bits on every CPU for the
+ * same seed and data (docs/performance.md, "Reproducible mode"): no fused
+ * multiply-adds (the GEMM's fma calls and its AVX2 copy chosen at run
+ * time are left out; clang is told not to contract a * b + c by the
+ * pragma below, which stays in effect for the rest of every file that
+ * includes this header; gcc does not contract in ISO mode, -std=c11), and
+ * the elementary functions are the runtime's own pcg_exp etc. (pcg_math.c)
+ * instead of libm's.  Float and double expressions must be evaluated in
+ * their own type (FLT_EVAL_METHOD 0; on i686, -msse2 -mfpmath=sse).
+ */
+#ifdef PCG_REPRODUCIBLE
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+#include <float.h>
+#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD != 0
+#error "PCG_REPRODUCIBLE needs FLT_EVAL_METHOD == 0 (i686: -msse2 -mfpmath=sse)"
+#endif
+#endif
+
+/*
+ * The runtime's elementary functions: only +, -, *, / on double, the
+ * exactly rounded sqrt and floor, and operations on the bits, so their
+ * results are fixed by IEEE-754 (pcc's own implementations of textbook
+ * methods, within 1 ulp of the exact value on the points measured; the
+ * float ones compute in double and round once; measured against libm
+ * by tests/repro/test_math.c).  Special values as C's: NaN in, NaN out;
+ * exp(-inf) = 0, exp overflow = +inf, log(0) = -inf, log(x < 0) = NaN,
+ * tanh(+-inf) = +-1, erf(+-inf) = +-1, sin/cos(inf) = NaN, pow as C99
+ * Annex F.  Defined in every build.
+ */
+double pcg_exp(double x);
+double pcg_log(double x);
+double pcg_log1p(double x);
+double pcg_tanh(double x);
+double pcg_erf(double x);
+double pcg_sin(double x);
+double pcg_cos(double x);
+double pcg_pow(double x, double y);
+float pcg_expf(float x);
+float pcg_logf(float x);
+float pcg_log1pf(float x);
+float pcg_tanhf(float x);
+float pcg_erff(float x);
+float pcg_sinf(float x);
+float pcg_cosf(float x);
+float pcg_powf(float x, float y);
+
+/*
+ * What the generated code and the runtime call for the elementary
+ * functions: libm's (the caller includes <math.h>) in the default build,
+ * the runtime's own under PCG_REPRODUCIBLE.  sqrt and fabs are exact and
+ * stay libm's.
+ */
+#ifdef PCG_REPRODUCIBLE
+#define PCG_EXP(x) pcg_exp(x)
+#define PCG_LOG(x) pcg_log(x)
+#define PCG_LOG1P(x) pcg_log1p(x)
+#define PCG_TANH(x) pcg_tanh(x)
+#define PCG_ERF(x) pcg_erf(x)
+#define PCG_SIN(x) pcg_sin(x)
+#define PCG_COS(x) pcg_cos(x)
+#define PCG_POW(x, y) pcg_pow(x, y)
+#define PCG_EXPF(x) pcg_expf(x)
+#define PCG_LOGF(x) pcg_logf(x)
+#define PCG_LOG1PF(x) pcg_log1pf(x)
+#define PCG_TANHF(x) pcg_tanhf(x)
+#define PCG_ERFF(x) pcg_erff(x)
+#define PCG_SINF(x) pcg_sinf(x)
+#define PCG_COSF(x) pcg_cosf(x)
+#define PCG_POWF(x, y) pcg_powf(x, y)
+#else
+#define PCG_EXP(x) exp(x)
+#define PCG_LOG(x) log(x)
+#define PCG_LOG1P(x) log1p(x)
+#define PCG_TANH(x) tanh(x)
+#define PCG_ERF(x) erf(x)
+#define PCG_SIN(x) sin(x)
+#define PCG_COS(x) cos(x)
+#define PCG_POW(x, y) pow(x, y)
+#define PCG_EXPF(x) expf(x)
+#define PCG_LOGF(x) logf(x)
+#define PCG_LOG1PF(x) log1pf(x)
+#define PCG_TANHF(x) tanhf(x)
+#define PCG_ERFF(x) erff(x)
+#define PCG_SINF(x) sinf(x)
+#define PCG_COSF(x) cosf(x)
+#define PCG_POWF(x, y) powf(x, y)
+#endif
+
 /* ------------------------------------------------------------------ GEMM */
 
 /*
@@ -71,7 +169,8 @@ enum pcg_mode { PCG_MODE_TRAIN = 0, PCG_MODE_EVAL = 1, PCG_MODE_PREDICT = 2 };
  * of C on their own (one sample of a batch, say) gives the same bits as
  * the whole product.  (A generic x86-64 build runs a copy with fused
  * multiply-adds on processors with AVX2 and FMA, so its last bits can
- * differ between such a processor and an older one.  Built with
+ * differ between such a processor and an older one; not under
+ * PCG_REPRODUCIBLE, which never fuses.  Built with
  * -Dcblas=true, the order is the BLAS library's.)
  */
 /*
