@@ -24,27 +24,16 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+from tap import done, ok  # noqa: E402
+
 PCC, SRC, RUNTIME_LIB = sys.argv[1:4]
 RUNTIME = os.path.join(SRC, "runtime")
 HERE = os.path.join(SRC, "tests", "guarantees")
 WFLAGS = ["-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror"]
 UBSAN = ["-fsanitize=undefined", "-fno-sanitize-recover=all"]
 ALLOC = {"malloc", "calloc", "realloc", "free"}
-
-count = 0
-failed = 0
-
-
-def ok(cond, what, detail=""):
-    global count, failed
-    count += 1
-    if not cond:
-        failed += 1
-    print(("ok" if cond else "not ok") + " %d - %s" % (count, what))
-    if not cond and detail:
-        for line in detail.strip().splitlines()[:30]:
-            print("#   " + line)
-    sys.stdout.flush()
 
 
 def run(cmd, **kw):
@@ -162,8 +151,7 @@ def main():
             for res in ex.map(lambda j: one(*j, work, rt[j[0]]), jobs):
                 for cond, what, detail in res:
                     ok(cond, what, detail)
-    print("1..%d" % count)
-    return 1 if failed else 0
+    return done()
 
 
 if __name__ == "__main__":

@@ -23,27 +23,16 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+from tap import done, ok, skip  # noqa: E402
+
 PCC, SRC, RUNTIME_LIB = sys.argv[1:4]
 RUNTIME = os.path.join(SRC, "runtime")
 DRIVE = os.path.join(SRC, "tests", "guarantees", "embed_drive.c")
 WFLAGS = ["-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror"]
 FILE_CALLS = {"open", "fopen", "fsync", "rename", "mkstemp", "fchmod",
               "unlink", "close", "read", "write", "fread", "fwrite"}
-
-count = 0
-failed = 0
-
-
-def ok(cond, what, detail=""):
-    global count, failed
-    count += 1
-    if not cond:
-        failed += 1
-    print(("ok" if cond else "not ok") + " %d - %s" % (count, what))
-    if not cond and detail:
-        for line in detail.strip().splitlines()[:30]:
-            print("#   " + line)
-    sys.stdout.flush()
 
 
 def run(cmd, **kw):
@@ -71,7 +60,6 @@ def compile_c(src, obj, flags):
 
 
 def main():
-    global count
     print("TAP version 13")
     with tempfile.TemporaryDirectory(prefix="pcc-embed-") as tmp:
         gen = os.path.join(tmp, "digits.c")
@@ -79,8 +67,7 @@ def main():
                  "-o", gen])
         ok(r.returncode == 0, "pcc compiles digits", r.stderr)
         if r.returncode != 0:
-            print("1..%d" % count)
-            return 1
+            return done()
 
         objs, errors, calls = [], "", {}
         srcs = sorted(glob.glob(os.path.join(RUNTIME, "pcg_*.c"))) + [gen]
@@ -114,8 +101,7 @@ def main():
            "and loads from memory", r.stderr)
 
         if not shutil.which("g++"):
-            count += 1
-            print("ok %d - C++ program # SKIP g++ not found" % count)
+            skip("C++ program", "g++ not found")
         else:
             # linked with the objects built above (C, -DPCG_NO_FILES), not
             # the build's library, which may be built with sanitizers
@@ -129,8 +115,7 @@ def main():
             ok(r.returncode == 0, "C++: a program including the generated "
                "header trains by Z-IL and BP to the same parameters and "
                "saves to and loads from memory", r.stderr)
-    print("1..%d" % count)
-    return 1 if failed else 0
+    return done()
 
 
 if __name__ == "__main__":

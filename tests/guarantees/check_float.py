@@ -43,6 +43,10 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+from tap import done, ok, skip  # noqa: E402
+
 PCC, SRC = sys.argv[1:3]
 RUNTIME = os.path.join(SRC, "runtime")
 MAIN = os.path.join(SRC, "tests", "guarantees", "float_main.c")
@@ -74,27 +78,6 @@ __fixdfsi __fixunsdfsi __fixdfdi __fixunsdfdi __floatsidf __floatunsidf
 __floatdidf __floatundidf __eqdf2 __nedf2 __ltdf2 __ledf2 __gtdf2 __gedf2
 __unorddf2 __cmpdf2""".split()
 FORBIDDEN = set(DOUBLE_LIBM) | set(DOUBLE_HELPERS)
-
-count = 0
-failed = 0
-
-
-def ok(cond, what, detail=""):
-    global count, failed
-    count += 1
-    if not cond:
-        failed += 1
-    print(("ok" if cond else "not ok") + " %d - %s" % (count, what))
-    if not cond and detail:
-        for line in str(detail).strip().splitlines()[:30]:
-            print("#   " + line)
-    sys.stdout.flush()
-
-
-def skip(what, why):
-    global count
-    count += 1
-    print("ok %d - %s # SKIP %s" % (count, what, why))
 
 
 def run(cmd, **kw):
@@ -209,8 +192,7 @@ def main():
         if missing:
             for n in names:
                 skip(n, "%s not found" % ", ".join(missing))
-            print("1..%d" % count)
-            return 0
+            return done()
 
         gen = {}
         for real in ("float", "double"):
@@ -220,8 +202,7 @@ def main():
                      "--real", real, "-o", gen[real]])
             if r.returncode != 0:
                 ok(False, "pcc compiles digits (%s)" % real, r.stderr)
-                print("1..%d" % count)
-                return 1
+                return done()
 
         elf, err = link(tmp, "float", gen["float"])
         ok(elf is not None, "the float digits model, the runtime and "
@@ -281,8 +262,7 @@ def main():
         dis = run([OBJDUMP, "-d", obj]).stdout if r.returncode == 0 else ""
         ok(re.search(r"\bvfma\.f64\b", dis) is not None,
            "Cortex-M7 (fpv5-d16): pcg_dgemm uses vfma.f64", r.stderr)
-    print("1..%d" % count)
-    return 1 if failed else 0
+    return done()
 
 
 if __name__ == "__main__":

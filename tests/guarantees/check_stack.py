@@ -27,6 +27,10 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+from tap import done, ok, skip  # noqa: E402
+
 PCC, SRC = sys.argv[1:3]
 RUNTIME = os.path.join(SRC, "runtime")
 DRIVE = os.path.join(SRC, "tests", "guarantees", "stack_drive.c")
@@ -38,21 +42,6 @@ TILE_CONFIGS = [[], ["-DPCG_GEMM_PANEL_BYTES=2048", "-DPCG_GEMM_DP=1",
 OTHER_KC = ["-DPCG_GEMM_KC=32"]
 BOUND = 8192
 BIG_TILES = ["-DPCG_GEMM_DJ_BYTES=4096"]
-
-count = 0
-failed = 0
-
-
-def ok(cond, what, detail=""):
-    global count, failed
-    count += 1
-    if not cond:
-        failed += 1
-    print(("ok" if cond else "not ok") + " %d - %s" % (count, what))
-    if not cond and detail:
-        for line in str(detail).strip().splitlines()[:30]:
-            print("#   " + line)
-    sys.stdout.flush()
 
 
 def run(cmd, **kw):
@@ -81,21 +70,17 @@ def measure(cc, tmp, gen_dir, extra):
 
 
 def main():
-    global count
     print("TAP version 13")
     with tempfile.TemporaryDirectory(prefix="pcc-stack-") as tmp:
         r = run([PCC, os.path.join(SRC, "examples", "digits.pcg"), "-o",
                  os.path.join(tmp, "digits.c")])
         ok(r.returncode == 0, "pcc compiles digits", r.stderr)
         if r.returncode != 0:
-            print("1..%d" % count)
-            return 1
+            return done()
         for cc in ("gcc", "clang"):
             if not shutil.which(cc):
                 for what in ("within %d bytes" % BOUND, "control"):
-                    count += 1
-                    print("ok %d - %s: %s # SKIP %s not found"
-                          % (count, cc, what, cc))
+                    skip("%s: %s" % (cc, what), "%s not found" % cc)
                 continue
             used, err = measure(cc, tmp, tmp, [])
             print("# %s -O2: digits training takes %s bytes of stack"
@@ -128,8 +113,7 @@ def main():
            "the tile sizes do not change the GEMM's bits", "\n".join(same))
         ok(hashes[-1] != hashes[0] and not hashes[-1].startswith("error"),
            "control: %s changes them" % " ".join(OTHER_KC), hashes[-1])
-    print("1..%d" % count)
-    return 1 if failed else 0
+    return done()
 
 
 if __name__ == "__main__":

@@ -21,22 +21,19 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+import tap  # noqa: E402
+from tap import done  # noqa: E402
+
 MESON, BUILD, SRC, CC = sys.argv[1:5]
 SANITIZE = sys.argv[5] if len(sys.argv) > 5 else "none"
-count = 0
-failed = 0
 
 
 def ok(cond, what, detail=""):
-    global count, failed
-    count += 1
-    if not cond:
-        failed += 1
-    print(("ok" if cond else "not ok") + " %d - %s" % (count, what))
-    if not cond and detail:
-        for line in detail.strip().splitlines()[-30:]:
-            print("#   " + line)
-    sys.stdout.flush()
+    """A check whose detail's last lines are shown (logs end with the
+    error)."""
+    return tap.ok(cond, what, detail, tail=True)
 
 
 def run(cmd, **kw):
@@ -68,8 +65,7 @@ def main():
             ok(found[what] is not None, "the stage holds %s (%s)" %
                (what, found[what] and os.path.relpath(found[what], stage)))
         if None in found.values():
-            print("1..%d" % count)
-            return 1
+            return done()
         pcc = found["bin/pcc"]
         r = run([pcc, "--version"])
         ok(r.returncode == 0 and r.stdout.startswith("pcc "),
@@ -141,8 +137,7 @@ def main():
                                                                 "rb") as f:
             magic = f.read(8)
         ok(magic == b"PCGCKPT\0", "the checkpoint file is a pcc checkpoint")
-    print("1..%d" % count)
-    return 1 if failed else 0
+    return done()
 
 
 if __name__ == "__main__":

@@ -20,6 +20,10 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+from tap import done, ok  # noqa: E402
+
 PCC = sys.argv[1]
 SANITIZED = "--sanitized" in sys.argv[2:]
 MEMORY = 2 << 30
@@ -28,18 +32,6 @@ MEMORY = 2 << 30
 # same recursion depth gets 64 MB there.
 STACK = (64 if "--sanitized" in sys.argv[2:] else 8) << 20
 TIMEOUT = 300
-
-count = 0
-failed = 0
-
-
-def ok(cond, what):
-    global count, failed
-    count += 1
-    if not cond:
-        failed += 1
-    print(("ok" if cond else "not ok") + " %d - %s" % (count, what))
-    sys.stdout.flush()
 
 
 def limit():
@@ -197,8 +189,7 @@ def main():
             "def f%d(v) = f%d(v);\n" % (k, k - 1) for k in range(1, 500))
         expect_success(d, "def_chain_500", defs + model(
             " o = f499(x * w);\n loss mse(o, y);\n"))
-    print("1..%d" % count)
-    return 1 if failed else 0
+    return done()
 
 
 if __name__ == "__main__":

@@ -46,6 +46,11 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+import tap  # noqa: E402
+from tap import done, skip  # noqa: E402
+
 ROOT, PCC, HOST_CC, TRAINER = sys.argv[1:5]
 CBLAS = "--cblas" in sys.argv[5:]
 EPOCHS = 10  # firmware.c's default
@@ -55,25 +60,12 @@ RUNTIME = os.path.join(ROOT, "runtime")
 CSV = os.path.join(ROOT, "examples", "data", "digits.csv.gz")
 BATCH = 8
 MARGIN = 0.03
-count = 0
-failed = 0
 
 
-def ok(cond, name, detail=""):
-    global count, failed
-    count += 1
-    print(f"{'ok' if cond else 'not ok'} {count} - {name}")
-    if not cond:
-        failed += 1
-        for line in str(detail).splitlines()[-30:]:
-            print(f"#   {line}")
-    return cond
-
-
-def skip(name, why):
-    global count
-    count += 1
-    print(f"ok {count} - {name} # SKIP {why}")
+def ok(cond, what, detail=""):
+    """A check whose detail's last lines are shown (logs end with the
+    error)."""
+    return tap.ok(cond, what, detail, tail=True)
 
 
 def note(text):
@@ -206,8 +198,7 @@ def tests(tmp):
                            CSV, os.path.join(tmp, "digits_data.h")])
     if not ok(rc == 0 and rc2 == 0, "pcc and gen_data.py generate the "
               "sources", err + err2):
-        print(f"1..{count}")
-        return 1
+        return done()
     fw = [os.path.join(MCU, "firmware.c"), os.path.join(tmp, "digits.c")]
 
     # --- the host figure ---
@@ -297,8 +288,7 @@ def tests(tmp):
        "control: an intact \"corrupted\" checkpoint is reported accepted, "
        "the firmware fails", f"status {rc}\n{out}{err}")
 
-    print(f"1..{count}")
-    return 1 if failed else 0
+    return done()
 
 
 if __name__ == "__main__":

@@ -28,6 +28,10 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+from tap import done, ok  # noqa: E402
+
 PCC, SRC = sys.argv[1:3]
 RUNTIME = os.path.join(SRC, "runtime")
 DRIVE = os.path.join(SRC, "tests", "methods", "methods_drive.c")
@@ -41,21 +45,6 @@ OWN = {"bp": {"grad_bp", "train_bp", "step_bp"},
        "zil": {"grad_zil", "train_zil", "step_zil"},
        "pc": {"grad_pc", "grad_pc_weighted", "train_pc", "step_pc", "energy",
               "pc_init", "pc_step", "targets_near"}}
-
-count = 0
-failed = 0
-
-
-def ok(cond, what, detail=""):
-    global count, failed
-    count += 1
-    if not cond:
-        failed += 1
-    print(("ok" if cond else "not ok") + " %d - %s" % (count, what))
-    if not cond and detail:
-        for line in str(detail).strip().splitlines()[:20]:
-            print("#   " + line)
-    sys.stdout.flush()
 
 
 def run(cmd, **kw):
@@ -198,8 +187,7 @@ def main():
                res["zil"] != ref["zil"],
                tag + ": negative control: a plan that ignores lifetimes "
                "changes the results", r.stdout)
-    print("1..%d" % count)
-    return 1 if failed else 0
+    return done()
 
 
 if __name__ == "__main__":

@@ -33,6 +33,10 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+from tap import done, ok, skip  # noqa: E402
+
 PCC, SRC = sys.argv[1:3]
 RUNTIME = os.path.join(SRC, "runtime")
 HERE = os.path.join(SRC, "tests", "repro")
@@ -64,28 +68,6 @@ TARGETS = [
     ("aarch64 gcc -O2 (qemu-aarch64)", ["aarch64-linux-gnu-gcc", "-O2"] + WARN,
      QEMU_A64),
 ]
-
-count = 0
-failed = 0
-
-
-def ok(cond, what, detail=""):
-    global count, failed
-    count += 1
-    if not cond:
-        failed += 1
-    print(("ok" if cond else "not ok") + " %d - %s" % (count, what))
-    if not cond and detail:
-        for line in detail.strip().splitlines()[:30]:
-            print("#   " + line)
-    sys.stdout.flush()
-
-
-def skip(what, why):
-    global count
-    count += 1
-    print("ok %d - %s # SKIP %s" % (count, what, why))
-    sys.stdout.flush()
 
 
 def run(cmd, **kw):
@@ -258,8 +240,7 @@ def main():
             diff = [m for m in sorted(ha) if ha[m] != hb[m]]
             print("# models that differ: %s" % (", ".join(diff) or "none"))
             ok(len(diff) > 0, what)
-    print("1..%d" % count)
 
 
 main()
-sys.exit(1 if failed else 0)
+sys.exit(done())

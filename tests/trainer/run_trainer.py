@@ -18,28 +18,12 @@ import sys
 import tempfile
 import xml.etree.ElementTree as ET
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+from tap import done, ok, skip  # noqa: E402
+
 TRAINER, DIGITS = sys.argv[1], sys.argv[2]
 FASHION = "/usr/share/datasets/fashion-mnist"
-count = 0
-failed = 0
-
-
-def ok(cond, name, detail=""):
-    global count, failed
-    count += 1
-    if not cond:
-        failed += 1
-        print(f"not ok {count} - {name}")
-        for line in str(detail).splitlines()[:30]:
-            print(f"#   {line}")
-    else:
-        print(f"ok {count} - {name}")
-
-
-def skip(name, why):
-    global count
-    count += 1
-    print(f"ok {count} - {name} # SKIP {why}")
 
 
 def run(*args, timeout=300):
@@ -481,5 +465,4 @@ else:
          "(Debian package dataset-fashion-mnist)")
 
 shutil.rmtree(tmp, ignore_errors=True)
-print(f"1..{count}")
-sys.exit(1 if failed else 0)
+sys.exit(done())

@@ -14,20 +14,13 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+from tap import done, ok  # noqa: E402
+
 doc, pcc, cc, inc, lib, digits = (os.path.abspath(a) if os.path.exists(a)
                                   else a for a in sys.argv[1:7])
 extra_libs = sys.argv[7:]
-count = failed = 0
-
-
-def ok(cond, name, detail=""):
-    global count, failed
-    count += 1
-    print(f"{'ok' if cond else 'not ok'} {count} - {name}")
-    if not cond:
-        failed += 1
-        for line in str(detail).splitlines()[:30]:
-            print(f"#   {line}")
 
 
 def sh(*args, **kw):
@@ -86,5 +79,4 @@ ok("Z-IL and BP parameters are identical" in p.stdout,
 ok("checkpoint reloaded: same bits" in p.stdout and len(acc) == 11 and acc[10] == acc[9],
    "the checkpoint reloads the same parameters", p.stdout)
 shutil.rmtree(tmp, ignore_errors=True)
-print(f"1..{count}")
-sys.exit(1 if failed else 0)
+sys.exit(done())
