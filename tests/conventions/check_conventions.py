@@ -13,7 +13,12 @@ float64 and mapped through the conversion the document states:
     (the loss value and every gradient, within 1e-10 relative);
   - torch.nn.Linear's weight [out, in] used as pcc's W in W @ x;
   - torch.nn.Conv2d's weight used as pcc's kernel, its bias [O] as a
-    pcc parameter [O, 1, 1].
+    pcc parameter [O, 1, 1];
+  - predictive coding as the PC libraries run it (an energy summed over
+    the batch, T iterations of torch.optim.SGD on the value nodes, the
+    parameters' gradient at the last one): B times P_grad_pc with
+    steps = T - 1, and with MSELoss() as the loss, P_grad_pc_weighted
+    with beta = 2 / (B K).
 
 Each conversion has a negative control: the value without the
 conversion (or with the other layout) must differ by more than 1e-6.
@@ -39,6 +44,7 @@ LINK_EXTRA = sys.argv[5:]
 
 DRIVER = r"""
 #include <stdio.h>
+#include <stdlib.h>
 #include "m.h"
 static m_params p, g;
 static m_state s;
@@ -51,13 +57,22 @@ get(double *a, size_t n)
 	return 1;
 }
 int
-main(void)
+main(int argc, char **argv)
 {
 	if (!get((double *)&p, sizeof p / sizeof(double)) ||
 	    !get((double *)&s.in, sizeof s.in / sizeof(double)) ||
 	    !get((double *)&s.target, sizeof s.target / sizeof(double)))
 		return 1;
-	double loss = m_grad_bp(&p, &s, &g);
+	double loss;
+#ifdef WITH_PC
+	if (argc == 4)
+		loss = m_grad_pc_weighted(&p, &s, &g, atoi(argv[1]),
+					  atof(argv[2]), atof(argv[3]));
+	else
+#endif
+		loss = m_grad_bp(&p, &s, &g);
+	(void)argc;
+	(void)argv;
 	printf("%.17g\n", loss);
 	for (size_t i = 0; i < sizeof g / sizeof(double); i++)
 		printf("%.17g\n", ((double *)&g)[i]);
@@ -91,10 +106,12 @@ def rel(a, b):
     return float((a - b).abs().max()) / scale
 
 
-def run_pcc(tmp, name, source, params, inputs, targets):
+def run_pcc(tmp, name, source, params, inputs, targets, pc=None):
     """generate, build and run one model; params, inputs and targets are
     lists of tensors in declaration order (inputs and targets with the
-    batch axis in front).  Returns (loss, flat gradient, flat outputs)."""
+    batch axis in front).  With pc = (steps, gamma, beta) the driver runs
+    P_grad_pc_weighted instead of P_grad_bp.  Returns (loss, flat
+    gradient, flat outputs)."""
     d = os.path.join(tmp, name)
     os.mkdir(d)
     pcg = os.path.join(d, "m.pcg")
@@ -102,13 +119,15 @@ def run_pcc(tmp, name, source, params, inputs, targets):
         f.write(source)
     r = subprocess.run([PCC, pcg, "-o", os.path.join(d, "m.c"), "--prefix",
                         "m", "--real", "double", "--batch", str(B),
-                        "--methods", "bp"], capture_output=True, text=True)
+                        "--methods", "bp,pc" if pc else "bp"],
+                       capture_output=True, text=True)
     if r.returncode != 0:
         raise RuntimeError("pcc: " + r.stderr)
     with open(os.path.join(d, "driver.c"), "w") as f:
         f.write(DRIVER)
     exe = os.path.join(d, "run")
-    r = subprocess.run([CC, "-std=c11", "-O1", "-I" + RUNTIME, "-I" + d,
+    r = subprocess.run([CC, "-std=c11", "-O1", "-I" + RUNTIME, "-I" + d]
+                       + (["-DWITH_PC"] if pc else []) + [
                         os.path.join(d, "m.c"), os.path.join(d, "driver.c"),
                         LIBRT, "-lm", "-o", exe] + LINK_EXTRA,
                        capture_output=True, text=True)
@@ -118,7 +137,9 @@ def run_pcc(tmp, name, source, params, inputs, targets):
     for group in (params, inputs, targets):
         for t in group:
             flat += ["%.17g" % v for v in t.reshape(-1).tolist()]
-    r = subprocess.run([exe], input="\n".join(flat) + "\n",
+    args = [exe] + (["%d" % pc[0], "%.17g" % pc[1], "%.17g" % pc[2]]
+                    if pc else [])
+    r = subprocess.run(args, input="\n".join(flat) + "\n",
                        capture_output=True, text=True)
     if r.returncode != 0:
         raise RuntimeError("driver failed: " + r.stderr)
@@ -258,6 +279,85 @@ def check_conv(tmp):
        "does not give torch's output")
 
 
+PC_MODEL = """model pcmlp {
+    input  x[4];
+    target y[2];
+    param  W1[5, 4];
+    param  b1[5];
+    param  W2[2, 5];
+    param  b2[2];
+    h = tanh(W1 @ x + b1);
+    o = W2 @ h + b2;
+    loss mse(o, y);
+}
+"""
+
+
+def torch_pc(params, x, y, T, gamma, loss_fn):
+    """Predictive coding written with torch only, the way the PC libraries
+    train (PCTrainer's defaults): one value node h started at the forward
+    pass, an energy summed over the elements and the batch plus a loss,
+    T iterations each taking one backward pass of that total and one
+    torch.optim.SGD step of the value nodes, the parameters' gradient
+    taken at the last iteration (before its value step)."""
+    W1, b1, W2, b2 = [t.clone().requires_grad_() for t in params]
+    xh = torch.tanh(x @ W1.t() + b1).detach().clone().requires_grad_()
+    opt = torch.optim.SGD([xh], lr=gamma)
+    grads = None
+    for t in range(T):
+        mu = torch.tanh(x @ W1.t() + b1)
+        o = xh @ W2.t() + b2
+        total = loss_fn(o, y) + 0.5 * ((mu - xh) ** 2).sum()
+        opt.zero_grad()
+        for w in (W1, b1, W2, b2):
+            w.grad = None
+        total.backward()
+        if t == T - 1:
+            grads = torch.cat([w.grad.reshape(-1)
+                               for w in (W1, b1, W2, b2)])
+        opt.step()
+    return grads
+
+
+def check_pc(tmp):
+    """pcc's steps, gamma, error sign and batch mean against a torch loop
+    with a summed energy: its gradient after T iterations is B times pcc's
+    P_grad_pc with steps = T - 1; with torch's MSELoss() (mean) as the loss
+    it is B * beta times P_grad_pc_weighted with beta = 2 / (B K)."""
+    torch.manual_seed(5)
+    params = [torch.randn(5, 4) * 0.5, torch.randn(5) * 0.1,
+              torch.randn(2, 5) * 0.5, torch.randn(2) * 0.1]
+    x = torch.randn(B, 4)
+    y = torch.randn(B, 2)
+    T, gamma, K = 6, 0.2, 2
+
+    def summed(o, t):
+        return 0.5 * ((o - t) ** 2).sum()
+
+    tg = torch_pc(params, x, y, T, gamma, summed)
+    _, g, _ = run_pcc(tmp, "pc", PC_MODEL, params, [x], [y],
+                      pc=(T - 1, gamma, 1.0))
+    e = rel(B * g, tg)
+    ok(e <= TOL, "PC: a summed energy's T iterations = B * P_grad_pc "
+       "with steps = T - 1, gamma = the value nodes' SGD rate",
+       "largest relative difference %.3g" % e)
+    _, g2, _ = run_pcc(tmp, "pc2", PC_MODEL, params, [x], [y],
+                       pc=(T, gamma, 1.0))
+    ok(rel(B * g2, tg) > 1e-6,
+       "control: steps = T gives another gradient (%.3g)"
+       % rel(B * g2, tg))
+    beta = 2.0 / (B * K)
+    tgm = torch_pc(params, x, y, T, gamma, torch.nn.MSELoss())
+    _, gw, _ = run_pcc(tmp, "pcw", PC_MODEL, params, [x], [y],
+                       pc=(T - 1, gamma, beta))
+    e = rel(B * beta * gw, tgm)
+    ok(e <= TOL, "PC: with MSELoss() as the loss = B beta * "
+       "P_grad_pc_weighted, beta = 2 / (B K)",
+       "largest relative difference %.3g" % e)
+    ok(rel(B * g, tgm) > 1e-6 and rel((2.0 / K) * g, tgm) > 1e-6,
+       "control: MSELoss() in PC is not P_grad_pc rescaled")
+
+
 def main():
     K = 3
     with tempfile.TemporaryDirectory(prefix="pcc-conv-") as tmp:
@@ -281,6 +381,7 @@ def main():
                    "K * HuberLoss(delta=0.5)")
         check_linear_layout(tmp)
         check_conv(tmp)
+        check_pc(tmp)
     print("1..%d" % test_no)
     sys.exit(1 if failures else 0)
 
