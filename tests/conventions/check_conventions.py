@@ -18,7 +18,8 @@ float64 and mapped through the conversion the document states:
     the batch, T iterations of torch.optim.SGD on the value nodes, the
     parameters' gradient at the last one): B times P_grad_pc with
     steps = T - 1, and with MSELoss() as the loss, P_grad_pc_weighted
-    with beta = 2 / (B K).
+    with beta = 2 / (B K); with the batch mean of the energies and the
+    value nodes at rate lr, P_grad_pc with gamma = lr / B.
 
 Each conversion has a negative control: the value without the
 conversion (or with the other layout) must differ by more than 1e-6.
@@ -293,13 +294,14 @@ PC_MODEL = """model pcmlp {
 """
 
 
-def torch_pc(params, x, y, T, gamma, loss_fn):
+def torch_pc(params, x, y, T, gamma, loss_fn, scale=1.0):
     """Predictive coding written with torch only, the way the PC libraries
     train (PCTrainer's defaults): one value node h started at the forward
     pass, an energy summed over the elements and the batch plus a loss,
     T iterations each taking one backward pass of that total and one
     torch.optim.SGD step of the value nodes, the parameters' gradient
-    taken at the last iteration (before its value step)."""
+    taken at the last iteration (before its value step).  scale = 1/B
+    minimises the batch mean instead of the sum (pcx's examples)."""
     W1, b1, W2, b2 = [t.clone().requires_grad_() for t in params]
     xh = torch.tanh(x @ W1.t() + b1).detach().clone().requires_grad_()
     opt = torch.optim.SGD([xh], lr=gamma)
@@ -307,7 +309,7 @@ def torch_pc(params, x, y, T, gamma, loss_fn):
     for t in range(T):
         mu = torch.tanh(x @ W1.t() + b1)
         o = xh @ W2.t() + b2
-        total = loss_fn(o, y) + 0.5 * ((mu - xh) ** 2).sum()
+        total = scale * (loss_fn(o, y) + 0.5 * ((mu - xh) ** 2).sum())
         opt.zero_grad()
         for w in (W1, b1, W2, b2):
             w.grad = None
@@ -356,6 +358,15 @@ def check_pc(tmp):
        "largest relative difference %.3g" % e)
     ok(rel(B * g, tgm) > 1e-6 and rel((2.0 / K) * g, tgm) > 1e-6,
        "control: MSELoss() in PC is not P_grad_pc rescaled")
+    # the batch mean of the energies, value nodes at rate B * gamma
+    tmean = torch_pc(params, x, y, T, B * gamma, summed, scale=1.0 / B)
+    e = rel(g, tmean)
+    ok(e <= TOL, "PC: the batch-mean energy with value-node rate lr = "
+       "P_grad_pc with gamma = lr / B, no factor",
+       "largest relative difference %.3g" % e)
+    tmean2 = torch_pc(params, x, y, T, gamma, summed, scale=1.0 / B)
+    ok(rel(g, tmean2) > 1e-6,
+       "control: the batch-mean energy at rate gamma is not P_grad_pc")
 
 
 def main():
