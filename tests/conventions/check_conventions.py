@@ -30,6 +30,10 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+import tap  # noqa: E402
+
 try:
     import torch
 except ImportError:
@@ -83,20 +87,14 @@ main(int argc, char **argv)
 }
 """
 
-test_no = 0
-failures = 0
-
-
-def ok(cond, msg, diag=None):
-    global test_no, failures
-    test_no += 1
-    print("%s %d - %s" % ("ok" if cond else "not ok", test_no, msg))
+def ok(cond, what, diag=None):
+    """A check, then diag's lines as comments whatever the result (the
+    figures compared)."""
+    tap.ok(cond, what)
     if diag:
         for line in str(diag).splitlines():
             print("# " + line)
-    if not cond:
-        failures += 1
-    sys.stdout.flush()
+        sys.stdout.flush()
 
 
 def rel(a, b):
@@ -393,8 +391,7 @@ def main():
         check_linear_layout(tmp)
         check_conv(tmp)
         check_pc(tmp)
-    print("1..%d" % test_no)
-    sys.exit(1 if failures else 0)
+    sys.exit(tap.done())
 
 
 if __name__ == "__main__":
