@@ -17,6 +17,7 @@ final parameters (float):
   - swapping the shards between the ranks (--reverse) is within 1e-6 of
     the reference and of the unswapped run;
   - Z-IL and BP give the same bits (the reference and the two-rank runs);
+  - Adam (2 ranks) and momentum (3 uneven ranks) likewise;
   - the printed allreduce size is the model's trainable scalars (counted
     here from the shapes of examples/digits.pcg) plus the loss.
 Negative controls (deliberately wrong variants of the program):
@@ -178,6 +179,12 @@ aref = trained(1, ["--single", "--optim", "adam", "--lr", "0.01"],
 close(trained(2, ["--optim", "adam", "--lr", "0.01", "--shards", "21,11"],
               "adam 2 ranks 21,11"), aref, "adam 2 ranks 21,11")
 
+mref = trained(1, ["--single", "--optim", "momentum", "--lr", "0.05"],
+               "momentum one process")
+close(trained(3, ["--optim", "momentum", "--lr", "0.05", "--shards",
+                  "5,16,11"], "momentum 3 ranks 5,16,11"), mref,
+      "momentum 3 ranks 5,16,11")
+
 # what one step moves
 rc, out, _ = mpirun(2, [])
 want = "allreduce: %d scalars (%d trainable + the loss) = %d bytes" % (
@@ -209,6 +216,9 @@ ok(rc != 0 and "--shards sum to 31 samples; expected the batch, 32" in out,
 rc, out, p = mpirun(2, ["--shards", "16,8,8"])
 ok(rc != 0 and "--shards lists 3 sizes for 2 ranks" in out,
    "a shard list for other ranks: refused", out)
+rc, out, p = mpirun(2, ["--method", "pc"])
+ok(rc != 0 and "--method: bad value 'pc'" in out, "--method pc: refused",
+   out)
 rc, out, p = mpirun(2, ["--single"])
 ok(rc != 0 and "run it with -np 1" in out, "--single on 2 ranks: refused",
    out)
