@@ -38,27 +38,15 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+from tap import done, ok  # noqa: E402
+
 EXE = sys.argv[1] if len(sys.argv) > 1 else ""
 TOL = 1e-6
 STEPS, BATCH = 30, 32
 # examples/digits.pcg: W1[32, 64], b1[32], W2[10, 32], b2[10]
 DIGITS_REALS = 32 * 64 + 32 + 10 * 32 + 10
-
-count = 0
-failed = 0
-
-
-def ok(cond, what, detail=""):
-    global count, failed
-    count += 1
-    if not cond:
-        failed += 1
-    print(("ok" if cond else "not ok") + " %d - %s" % (count, what))
-    if not cond and detail:
-        for line in str(detail).strip().splitlines()[:20]:
-            print("#   " + line)
-    sys.stdout.flush()
-
 
 def skip_all(why):
     print("1..0 # SKIP " + why)
@@ -224,5 +212,4 @@ ok(rc != 0 and "run it with -np 1" in out, "--single on 2 ranks: refused",
    out)
 
 shutil.rmtree(TMP, ignore_errors=True)
-print("1..%d" % count)
-sys.exit(1 if failed else 0)
+sys.exit(done())
