@@ -140,7 +140,7 @@ typedef struct Model {
 	{                                                                     \
 		P##_p = P##_p0;                                               \
 	}                                                                     \
-	static const Model P##_model = {                                      \
+	static const Model P##_bench = {                                      \
 		NAME, PU##_BATCH, P##_param_info, P##_input_info,             \
 		P##_target_info, PU##_NUM_PARAMS, PU##_NUM_INPUTS,            \
 		PU##_NUM_TARGETS, P##_bench_setup, P##_bench_run,             \
@@ -158,10 +158,10 @@ BENCH_MODEL(resnet_b16, RESNET_B16, "resnet")
 BENCH_MODEL(seq2seq_b16, SEQ2SEQ_B16, "seq2seq")
 
 static const Model *const models[] = {
-	&digits_b1_model, &mlp_b1_model,  &mlp_b32_model,
-	&cnn_b16_model,	  &rnn_b16_model, &lstm_b16_model,
-	&transformer_b16_model, &multitask_b16_model, &resnet_b16_model,
-	&seq2seq_b16_model,
+	&digits_b1_bench, &mlp_b1_bench,  &mlp_b32_bench,
+	&cnn_b16_bench,	  &rnn_b16_bench, &lstm_b16_bench,
+	&transformer_b16_bench, &multitask_b16_bench, &resnet_b16_bench,
+	&seq2seq_b16_bench,
 };
 
 /* Calls of function f that take about sample_seconds together. */

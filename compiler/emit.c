@@ -1071,6 +1071,7 @@ emit_model(Arena *a, const Graph *g, const EmitOptions *o, StrBuf *h,
 	/* the state, laid out by the memory plan, and the header */
 	emit_plan(&E, &body, &vdecl, &ddecl);
 	state_sizes(&E, body.data, scratch, tied);
+	emit_descriptor(&E, &body);
 	emit_header(&E, h, vdecl.data, ddecl.data, pcdecl.data, zildecl.data);
 	sb_free(&vdecl);
 	sb_free(&ddecl);

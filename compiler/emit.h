@@ -179,6 +179,8 @@ void emit_pc_energy(Emit *E);
 void emit_header(Emit *E, StrBuf *h, const char *vdecl, const char *ddecl,
 		 const char *pcdecl, const char *zildecl);
 void emit_api(Emit *E, StrBuf *body);
+/* P_model() and its descriptor, after the rest of the body */
+void emit_descriptor(Emit *E, StrBuf *body);
 /* The pieces of an API function: "\nret\nP_name(params)\n{", "}",
  * a parameter list with %P (prefix) and %R (P_real) expanded, and the
  * checks that return `what` before anything changes (s->n, the ids of

@@ -4,7 +4,7 @@
  * Takes the levelled graph and the emitter's state; writes the header
  * (types, info tables, prototypes) and, one small function each, the API
  * functions that call the static passes (forward, backward, zil_*, pc_*)
- * written by emit.c.
+ * written by emit.c; last, P_model and the descriptor it returns.
  */
 #include <string.h>
 
@@ -128,6 +128,9 @@ emit_prototypes(Emit *E, StrBuf *h)
 		     "%s_input_info counts) of the first\n * bad one */\nlong "
 		     "%s_check_data(const %s_state *s);\n",
 		  P, P, P);
+	sb_printf(h, "/* The model described for a caller without this header "
+		     "(pcg_model in\n * pcg_runtime.h: sizes, tables, offsets, "
+		     "the functions) */\nconst pcg_model *%s_model(void);\n", P);
 }
 
 void
@@ -262,8 +265,13 @@ emit_header(Emit *E, StrBuf *h, const char *vdecl, const char *ddecl,
 		     "? %s_NUM_INPUTS : 1];\n",
 		  P, PU, PU);
 	sb_printf(h, "extern const pcg_param_info %s_target_info[%s_NUM_TARGETS "
-		     "> 0 ? %s_NUM_TARGETS : 1];\n\n",
+		     "> 0 ? %s_NUM_TARGETS : 1];\n",
 		  P, PU, PU);
+	sb_printf(h, "/* The members of s->out likewise, every one of them "
+		     "%s. */\n#define "
+		     "%s_NUM_OUTPUTS %d\nextern const pcg_param_info "
+		     "%s_output_info[%s_NUM_OUTPUTS > 0 ? %s_NUM_OUTPUTS : 1];\n\n",
+		  R, PU, g->outputs.len, P, PU, PU);
 	emit_prototypes(E, h);
 	sb_printf(h, "\n#ifdef __cplusplus\n}\n#endif\n\n#endif\n");
 }
@@ -322,6 +330,26 @@ data_info(Emit *E, StrBuf *body)
 			sb_printf(body, "\t{\"\", 0, {0}, 0, 0, 0, 0, 0, 0, 0, 0},\n");
 		sb_printf(body, "};\n");
 	}
+	sb_printf(body, "\nconst pcg_param_info %s_output_info[%s_NUM_OUTPUTS > "
+			"0 ? %s_NUM_OUTPUTS : 1] = {\n", P, PU, PU);
+	int64_t off = 0;
+	for (int i = 0; i < g->outputs.len; i++) {
+		const OutputDecl *o = g->outputs.items[i];
+		const Shape *sh = &o->node->shape;
+		sb_printf(body, "\t{\"%s\", %d, {", o->name, sh->rank);
+		for (int k = 0; k < sh->rank; k++)
+			sb_printf(body, "%s%lld", k ? ", " : "",
+				  (long long)sh->dim[k]);
+		if (!sh->rank)
+			sb_puts(body, "0");
+		sb_printf(body, "}, %lld, %lld, 0, 0, 0, 0, offsetof(%s_state, "
+				"out.%s), 0},\n", (long long)off,
+			  (long long)shape_numel(sh), P, emit_member(E, o->name));
+		off += shape_numel(sh);
+	}
+	if (!g->outputs.len)
+		sb_printf(body, "\t{\"\", 0, {0}, 0, 0, 0, 0, 0, 0, 0, 0},\n");
+	sb_printf(body, "};\n");
 }
 
 
@@ -777,4 +805,178 @@ emit_api(Emit *E, StrBuf *body)
 		}
 	}
 	api_sgd_ckpt(E);
+}
+
+/*
+ * P_model: the descriptor of pcg_runtime.h.  Its functions are the API
+ * functions behind wrappers that take void * for P_params, P_state and
+ * P_opt (calling a function through a pointer of another type is
+ * undefined), in the order of PCG_MODEL_FNS; a function the model does
+ * not have stays NULL.
+ */
+enum { NEED_LOSS = 8, NEED_FILES = 16 };
+
+static const struct {
+	const char *name, *ret, *params, *args;
+	unsigned need; /* METHOD_* bits, all of them, and NEED_* */
+} model_fns[] = {
+	{"init", "void", "void *p, uint64_t seed", "p, seed", 0},
+	{"forward", "%R", "const void *p, void *s", "p, s", 0},
+	{"predict", "%R", "const void *p, void *s", "p, s", 0},
+	{"grad_bp", "%R", "const void *p, void *s, void *g", "p, s, g",
+	 METHOD_BP},
+	{"grad_zil", "%R", "const void *p, void *s, void *g", "p, s, g",
+	 METHOD_ZIL},
+	{"grad_zil_dynamics", "%R", "const void *p, void *s, void *g",
+	 "p, s, g", METHOD_ZIL | METHOD_PC},
+	{"grad_pc", "%R", "const void *p, void *s, void *g, int steps, %R gamma",
+	 "p, s, g, steps, gamma", METHOD_PC},
+	{"grad_pc_weighted", "%R", "const void *p, void *s, void *g, int steps, "
+	 "%R gamma, %R beta", "p, s, g, steps, gamma, beta", METHOD_PC},
+	{"train_bp", "%R", "void *p, void *s, %R lr", "p, s, lr", METHOD_BP},
+	{"train_zil", "%R", "void *p, void *s, %R lr", "p, s, lr", METHOD_ZIL},
+	{"train_pc", "%R", "void *p, void *s, %R lr, int steps, %R gamma",
+	 "p, s, lr, steps, gamma", METHOD_PC},
+	{"step_bp", "%R", "void *p, void *o, void *s, const pcg_optim *c",
+	 "p, o, s, c", METHOD_BP},
+	{"step_zil", "%R", "void *p, void *o, void *s, const pcg_optim *c",
+	 "p, o, s, c", METHOD_ZIL},
+	{"step_pc", "%R", "void *p, void *o, void *s, const pcg_optim *c, int "
+	 "steps, %R gamma", "p, o, s, c, steps, gamma", METHOD_PC},
+	{"energy", "%R", "const void *p, const void *s", "p, s", METHOD_PC},
+	{"pc_init", "%R", "const void *p, void *s", "p, s", METHOD_PC},
+	{"pc_step", "%R", "const void *p, void *s, %R gamma", "p, s, gamma",
+	 METHOD_PC},
+	{"targets_near", "void", "void *s, %R c", "s, c", METHOD_PC},
+	{"sgd", "void", "void *p, const void *g, %R lr", "p, g, lr", 0},
+	{"save", "int", "const void *p, const char *path", "p, path",
+	 NEED_FILES},
+	{"load", "int", "void *p, const char *path", "p, path", NEED_FILES},
+	{"save_mem", "size_t", "const void *p, void *buf, size_t cap",
+	 "p, buf, cap", 0},
+	{"load_mem", "int", "void *p, const void *buf, size_t len",
+	 "p, buf, len", 0},
+	{"save_opt", "int", "const void *o, const char *path", "o, path",
+	 NEED_LOSS | NEED_FILES},
+	{"load_opt", "int", "void *o, const char *path", "o, path",
+	 NEED_LOSS | NEED_FILES},
+	{"check_data", "long", "const void *s", "s", 0},
+};
+
+static int
+model_has(const Emit *E, unsigned need)
+{
+	unsigned m = need & METHOD_ALL;
+	if ((need & NEED_LOSS) && !E->g->losses.len)
+		return 0;
+	return !m || (E->g->losses.len && (E->o->methods & m) == m);
+}
+
+void
+emit_descriptor(Emit *E, StrBuf *body)
+{
+	const Graph *g = E->g;
+	const char *P = E->P, *PU = E->PU;
+	int loss = g->losses.len > 0;
+	const size_t nfns = sizeof model_fns / sizeof model_fns[0];
+	sb_printf(body, "\n/* ------------------------------------------------"
+			"------ descriptor */\n\n/* %s_model(), and the API "
+			"functions with void * for %s_params,\n * %s_state and "
+			"%s_opt (pcg_model in pcg_runtime.h). */\n",
+		  P, P, P, P);
+	int files = 0; /* inside #ifndef PCG_NO_FILES */
+	for (size_t i = 0; i < nfns; i++) {
+		if (!model_has(E, model_fns[i].need))
+			continue;
+		int f = (model_fns[i].need & NEED_FILES) != 0;
+		if (f != files)
+			sb_puts(body, f ? "\n#ifndef PCG_NO_FILES" : "#endif\n");
+		files = f;
+		int isvoid = !strcmp(model_fns[i].ret, "void");
+		sb_printf(body, "\nstatic %s\nmodel_%s_(%s)\n{\n\t%s%s_%s(%s);\n"
+				"}\n",
+			  emit_params(E, model_fns[i].ret), model_fns[i].name,
+			  emit_params(E, model_fns[i].params),
+			  isvoid ? "" : "return ", P, model_fns[i].name,
+			  model_fns[i].args);
+	}
+	if (files)
+		sb_puts(body, "#endif\n");
+	sb_printf(body, "\nstatic const pcg_model_fns_%c model_fns_ = {\n",
+		  E->is_float ? 'f' : 'd');
+	files = 0;
+	for (size_t i = 0; i < nfns; i++) {
+		if (!model_has(E, model_fns[i].need))
+			continue;
+		int f = (model_fns[i].need & NEED_FILES) != 0;
+		if (f != files)
+			sb_puts(body, f ? "#ifndef PCG_NO_FILES\n" : "#endif\n");
+		files = f;
+		sb_printf(body, "\t.%s = model_%s_,\n", model_fns[i].name,
+			  model_fns[i].name);
+	}
+	sb_puts(body, files ? "#endif\n};\n" : "};\n");
+
+	unsigned methods = loss ? E->o->methods : 0;
+	sb_printf(body, "\nstatic const pcg_model model_desc_ = {\n");
+	sb_printf(body, "\t.version = PCG_MODEL_VERSION,\n"
+			"\t.size = sizeof(pcg_model),\n");
+	sb_printf(body, "\t.name = \"%s\",\n\t.prefix = \"%s\",\n", g->name, P);
+	sb_printf(body, "\t.batch = %s_BATCH,\n\t.real_size = sizeof(%s),\n",
+		  PU, E->real);
+	sb_puts(body, "\t.methods = ");
+	static const char *const bit[] = {"PCG_METHOD_BP", "PCG_METHOD_ZIL",
+					  "PCG_METHOD_PC"};
+	const char *sep = "";
+	for (int i = 0; i < 3; i++)
+		if (methods & (1u << i)) {
+			sb_printf(body, "%s%s", sep, bit[i]);
+			sep = " | ";
+		}
+	sb_printf(body, "%s,\n", methods ? "" : "0");
+	sb_printf(body, "\t.has_loss = %d,\n\t.depth = %s_DEPTH,\n"
+			"\t.identities = %s_IDENTITIES,\n"
+			"\t.predict_reads_targets = %s_PREDICT_READS_TARGETS,\n",
+		  loss, PU, PU, PU);
+	sb_printf(body, "\t.num_params = %s_NUM_PARAMS,\n"
+			"\t.num_inputs = %s_NUM_INPUTS,\n"
+			"\t.num_targets = %s_NUM_TARGETS,\n"
+			"\t.num_outputs = %s_NUM_OUTPUTS,\n",
+		  PU, PU, PU, PU);
+	int nopt = 0;
+	for (int i = 0; loss && i < g->params.len; i++)
+		nopt += 2 * !((ParamDecl *)g->params.items[i])->buffer;
+	sb_printf(body, "\t.num_opt = %d,\n", nopt);
+	sb_printf(body, "\t.num_reals = %s_NUM_REALS,\n"
+			"\t.ckpt_bytes = %s_CKPT_BYTES,\n", PU, PU);
+	if (loss)
+		sb_printf(body, "\t.align = _Alignof(%s_state) > _Alignof(%s_opt) "
+				"? _Alignof(%s_state) : _Alignof(%s_opt),\n",
+			  P, P, P, P);
+	else
+		sb_printf(body, "\t.align = _Alignof(%s_state),\n", P);
+	sb_printf(body, "\t.params_size = sizeof(%s_params),\n"
+			"\t.state_size = sizeof(%s_state),\n", P, P);
+	if (loss)
+		sb_printf(body, "\t.grad_size = sizeof(%s_params),\n"
+				"\t.opt_size = sizeof(%s_opt),\n", P, P);
+	sb_printf(body, "\t.param_info = %s_param_info,\n"
+			"\t.input_info = %s_input_info,\n"
+			"\t.target_info = %s_target_info,\n"
+			"\t.output_info = %s_output_info,\n", P, P, P, P);
+	if (loss)
+		sb_puts(body, "\t.opt_info = opt_info,\n");
+	static const char *const part[] = {"in", "target", "out"};
+	for (int i = 0; i < 3; i++)
+		sb_printf(body, "\t.state_%s = offsetof(%s_state, %s),\n"
+				"\t.state_%s_size = sizeof(((%s_state *)0)->%s),\n",
+			  part[i], P, part[i], part[i], P, part[i]);
+	sb_printf(body, "\t.state_n = offsetof(%s_state, n),\n"
+			"\t.state_rng = offsetof(%s_state, rng),\n"
+			"\t.state_mode = offsetof(%s_state, mode),\n", P, P, P);
+	if (loss)
+		sb_printf(body, "\t.opt_step = offsetof(%s_opt, step),\n", P);
+	sb_printf(body, "\t.%c = &model_fns_,\n};\n", E->is_float ? 'f' : 'd');
+	sb_printf(body, "\nconst pcg_model *\n%s_model(void)\n{\n\treturn "
+			"&model_desc_;\n}\n", P);
 }

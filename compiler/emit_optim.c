@@ -92,16 +92,17 @@ emit_opt_update(Emit *E, const ParamDecl *pd, const char *grad)
 			     0));
 }
 
-/* The info table of P_opt for its checkpoints: m.NAME then v.NAME. */
+/* The info table of P_opt for its checkpoints and the descriptor: m.NAME
+ * then v.NAME. */
 static void
 opt_info(Emit *E)
 {
 	const Graph *g = E->g;
 	int n = trainable(g);
-	sb_printf(E->out, "\n/* The members of %s_opt, for %s_save_opt and "
-			  "%s_load_opt */\nstatic const pcg_param_info "
-			  "opt_info[%d] = {\n",
-		  E->P, E->P, E->P, n ? 2 * n : 1);
+	sb_printf(E->out, "\n/* The members of %s_opt, for %s_save_opt, "
+			  "%s_load_opt and %s_model */\nstatic const "
+			  "pcg_param_info opt_info[%d] = {\n",
+		  E->P, E->P, E->P, E->P, n ? 2 * n : 1);
 	int64_t off = 0;
 	for (int w = 0; w < 2; w++)
 		for (int i = 0; i < g->params.len; i++) {
@@ -214,8 +215,8 @@ emit_opt_api(Emit *E)
 	emit_fn_end(E);
 	}
 
-	sb_puts(E->out, "\n#ifndef PCG_NO_FILES");
 	opt_info(E);
+	sb_puts(E->out, "\n#ifndef PCG_NO_FILES");
 	for (int w = 0; w < 2; w++) {
 		emit_fn_begin(E, NULL, "int", w ? "load_opt" : "save_opt",
 			      emit_params(E, w ? "%P_opt *o, const char *path"

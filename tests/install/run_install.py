@@ -13,7 +13,10 @@ and PKG_CONFIG_SYSROOT_DIR (pcg-runtime.pc); the source tree's runtime is
 never on its include or library path.  Controls: without the stage on
 PKG_CONFIG_PATH the project does not configure (unless a pcg-runtime is
 installed system-wide, then that control is skipped), and the staged
-library really is what gets linked.  Prints TAP.
+library really is what gets linked.  Then the shared library of
+docs/api.md: digits by the staged pcc, `cc -shared -fPIC ... $(pkg-config
+...)` against the stage, exporting digits_model, which (unsanitized) loads
+and gives its descriptor's version.  Prints TAP.
 """
 import glob
 import os
@@ -137,6 +140,42 @@ def main():
                                                                 "rb") as f:
             magic = f.read(8)
         ok(magic == b"PCGCKPT\0", "the checkpoint file is a pcc checkpoint")
+
+        # a shared library of a model, by the command of docs/api.md (the
+        # staged static runtime is position-independent for it)
+        gen = os.path.join(tmp, "digits.c")
+        lib = os.path.join(tmp, "libdigits.so")
+        r = run([pcc, os.path.join(SRC, "examples", "digits.pcg"), "-o",
+                 gen], env=env)
+        flags = run(["pkg-config", "--cflags", "--libs", "pcg-runtime"],
+                    env=env).stdout.split()
+        if r.returncode == 0:
+            r = run([CC, "-std=c11", "-O2", "-shared", "-fPIC", gen] + flags
+                    + ([] if SANITIZE == "none" else
+                       ["-fsanitize=" + SANITIZE])
+                    + ["-o", lib], env=env)
+        ok(r.returncode == 0, "cc -shared -fPIC model.c $(pkg-config "
+           "--cflags --libs pcg-runtime) builds a shared library",
+           r.stdout + r.stderr)
+        r = run(["nm", "-D", "--defined-only", lib])
+        ok(r.returncode == 0 and any(l.split()[-2:] == ["T", "digits_model"]
+                                     for l in r.stdout.splitlines()
+                                     if len(l.split()) >= 2),
+           "the shared library exports digits_model", r.stderr)
+        if SANITIZE != "none":
+            tap.skip("loading the shared library",
+                     "a sanitized library needs its runtime first")
+        else:
+            import ctypes
+            try:
+                so = ctypes.CDLL(lib)
+                so.digits_model.restype = ctypes.POINTER(ctypes.c_uint32)
+                m = so.digits_model()
+                version, size = m[0], m[1]
+            except OSError as e:
+                version, size = None, str(e)
+            ok(version == 1 and size > 0, "the library loads and "
+               "digits_model() gives version 1 (size %s)" % size)
     return done()
 
 

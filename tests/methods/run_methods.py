@@ -40,7 +40,7 @@ MODELS = [("digits", []), ("cnn", []), ("rnn", []), ("resnet", []),
           ("mlp_dropout", []),
           ("resnet20", ["-D", "H=8", "-D", "A=4", "-D", "B=6", "-D", "D=8"])]
 COMMON = {"init", "forward", "predict", "sgd", "save", "load", "save_mem",
-          "load_mem", "check_data", "save_opt", "load_opt"}
+          "load_mem", "check_data", "save_opt", "load_opt", "model"}
 OWN = {"bp": {"grad_bp", "train_bp", "step_bp"},
        "zil": {"grad_zil", "train_zil", "step_zil"},
        "pc": {"grad_pc", "grad_pc_weighted", "train_pc", "step_pc", "energy",
