@@ -4,12 +4,13 @@
  * 64 to 1024 and the shapes the examples use, and the machine's peak for
  * reference.
  *
- *   gemm_bench [--quick]
+ *   gemm_bench [--quick | --peak]    (--peak: the clock and the peak only)
  *
- * The peak is derived, not looked up: the clock is measured with a chain
- * of dependent integer additions (one a cycle on every x86-64 core), and
- * peak = cores x FMA units x float lanes x 2 flops x clock, the FMA units
- * and lanes stated in the output.  Each figure is the median of repeated
+ * The peak is measured, not looked up: the clock with a chain of
+ * dependent integer additions (one a cycle on every x86-64 core), the
+ * flops a cycle with independent chains of the widest vector FMAs the
+ * processor runs, and peak = flops a cycle x clock (x cores for the
+ * machine).  Each figure is the median of repeated
  * samples.  A benchmark: it prints figures and checks nothing beyond the
  * two libraries agreeing to float rounding.
  */
@@ -21,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_time.h"
 #include "pcg_runtime.h"
 
 #ifdef HAVE_CBLAS
@@ -30,25 +32,6 @@ void openblas_set_num_threads(int);
 
 static int samples = 15;
 static double sample_seconds = 2e-2;
-
-/*
- * The process's CPU time: on a shared machine the time the scheduler
- * gives to other processes does not count (the work here is one thread).
- */
-static double
-now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int
-cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
 
 /*
  * The clock in GHz: 8 dependent additions an iteration take 8 cycles.
@@ -61,7 +44,7 @@ clock_ghz(void)
 	double t[9];
 	for (int r = 0; r < 9; r++) {
 		long n = 20000000, x = 0;
-		double t0 = now();
+		double t0 = bench_now();
 		__asm__ __volatile__("1:\n\t"
 				     "add $1, %0\n\tadd $1, %0\n\t"
 				     "add $1, %0\n\tadd $1, %0\n\t"
@@ -69,11 +52,82 @@ clock_ghz(void)
 				     "add $1, %0\n\tadd $1, %0\n\t"
 				     "dec %1\n\tjnz 1b"
 				     : "+r"(x), "+r"(n));
-		t[r] = 8 * 20000000.0 / (now() - t0) * 1e-9;
+		t[r] = 8 * 20000000.0 / (bench_now() - t0) * 1e-9;
 	}
-	qsort(t, 9, sizeof *t, cmp);
+	qsort(t, 9, sizeof *t, bench_cmp);
 	return t[4];
 #else
+	return 0;
+#endif
+}
+
+/*
+ * Float flops a cycle of one core's vector FMA units, measured: twelve
+ * independent chains of FMAs on the widest vectors the processor runs
+ * (512 bits with AVX-512, else 256 with FMA), enough to fill every FMA
+ * unit through its latency, timed against the clock above.  Sets *bits to
+ * the vector width; 0 where it cannot be measured (no x86-64 assembler
+ * or no FMA).
+ */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define FMA12(R)                                                              \
+	"vfmadd231ps %%" R "12, %%" R "13, %%" R "0\n\t"                    \
+	"vfmadd231ps %%" R "12, %%" R "13, %%" R "1\n\t"                    \
+	"vfmadd231ps %%" R "12, %%" R "13, %%" R "2\n\t"                    \
+	"vfmadd231ps %%" R "12, %%" R "13, %%" R "3\n\t"                    \
+	"vfmadd231ps %%" R "12, %%" R "13, %%" R "4\n\t"                    \
+	"vfmadd231ps %%" R "12, %%" R "13, %%" R "5\n\t"                    \
+	"vfmadd231ps %%" R "12, %%" R "13, %%" R "6\n\t"                    \
+	"vfmadd231ps %%" R "12, %%" R "13, %%" R "7\n\t"                    \
+	"vfmadd231ps %%" R "12, %%" R "13, %%" R "8\n\t"                    \
+	"vfmadd231ps %%" R "12, %%" R "13, %%" R "9\n\t"                    \
+	"vfmadd231ps %%" R "12, %%" R "13, %%" R "10\n\t"                   \
+	"vfmadd231ps %%" R "12, %%" R "13, %%" R "11\n\t"
+#define FMA_CLOBBERS                                                          \
+	"xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",       \
+		"xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13"
+#endif
+
+static double
+fma_flops_per_cycle(double ghz, int *bits)
+{
+	*bits = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+	__builtin_cpu_init();
+	int wide = __builtin_cpu_supports("avx512f");
+	if (ghz <= 0 || (!wide && !__builtin_cpu_supports("fma")))
+		return 0;
+	double t[9];
+	for (int r = 0; r < 9; r++) {
+		long n = 2000000;
+		double t0 = bench_now();
+		if (wide)
+			__asm__ __volatile__(
+				"vpxord %%zmm12, %%zmm12, %%zmm12\n\t"
+				"vpxord %%zmm13, %%zmm13, %%zmm13\n\t"
+				"1:\n\t" FMA12("zmm") "dec %0\n\tjnz 1b\n\t"
+				"vzeroupper"
+				: "+r"(n)
+				:
+				: FMA_CLOBBERS);
+		else
+			__asm__ __volatile__(
+				"vxorps %%ymm12, %%ymm12, %%ymm12\n\t"
+				"vxorps %%ymm13, %%ymm13, %%ymm13\n\t"
+				"1:\n\t" FMA12("ymm") "dec %0\n\tjnz 1b\n\t"
+				"vzeroupper"
+				: "+r"(n)
+				:
+				: FMA_CLOBBERS);
+		double lanes = wide ? 16 : 8;
+		t[r] = 12 * lanes * 2 * 2000000.0 / (bench_now() - t0) /
+		       (ghz * 1e9);
+	}
+	qsort(t, 9, sizeof *t, bench_cmp);
+	*bits = wide ? 512 : 256;
+	return t[4];
+#else
+	(void)ghz;
 	return 0;
 #endif
 }
@@ -108,22 +162,22 @@ gflops(GemmFn fn, int ta, int tb, int m, int n, int k, const float *a,
 	double flop = 2.0 * m * n * k, t[64];
 	int reps = 1;
 	for (;;) {
-		double t0 = now();
+		double t0 = bench_now();
 		for (int r = 0; r < reps; r++)
 			fn(ta, tb, m, n, k, a, lda, b, ldb, c, n);
-		double dt = now() - t0;
+		double dt = bench_now() - t0;
 		if (dt >= sample_seconds || reps >= 1 << 24)
 			break;
 		reps = dt <= 0 ? reps * 16
 			       : (int)(reps * 1.5 * sample_seconds / dt) + 1;
 	}
 	for (int s = 0; s < samples; s++) {
-		double t0 = now();
+		double t0 = bench_now();
 		for (int r = 0; r < reps; r++)
 			fn(ta, tb, m, n, k, a, lda, b, ldb, c, n);
-		t[s] = flop * reps / (now() - t0) * 1e-9;
+		t[s] = flop * reps / (bench_now() - t0) * 1e-9;
 	}
-	qsort(t, (size_t)samples, sizeof *t, cmp);
+	qsort(t, (size_t)samples, sizeof *t, bench_cmp);
 	return t[samples / 2];
 }
 
@@ -169,31 +223,37 @@ row(const Shape *s)
 int
 main(int argc, char **argv)
 {
+	int peak_only = 0;
 	if (argc > 1 && !strcmp(argv[1], "--quick")) {
 		samples = 5;
 		sample_seconds = 5e-3;
+	} else if (argc > 1 && !strcmp(argv[1], "--peak")) {
+		peak_only = 1;
 	}
 #ifdef HAVE_CBLAS
 	openblas_set_num_threads(1);
 #endif
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	double ghz = clock_ghz();
-	/*
-	 * Two 256-bit FMA units a core: AMD Zen 2/3/4 and Intel Haswell to
-	 * Ice Lake client (Zen 4 runs 512-bit operations as two halves, so
-	 * AVX-512 does not raise its peak).  8 float lanes, 2 flops an FMA.
-	 */
-	int units = 2, lanes = 8;
-	double core_peak = units * lanes * 2 * ghz;
+	int bits;
+	double fpc = fma_flops_per_cycle(ghz, &bits);
+	double core_peak = fpc * ghz;
 	printf("GEMM, float, one thread: GFLOP/s, median of %d samples\n",
 	       samples);
 	if (ghz > 0) {
 		printf("clock %.2f GHz (measured: dependent integer adds, one "
 		       "a cycle)\n", ghz);
-		printf("peak one core: %d FMA units x %d float lanes x 2 flops x "
-		       "%.2f GHz = %.1f GFLOP/s; all %ld cores: %.1f GFLOP/s\n",
-		       units, lanes, ghz, core_peak, cores, core_peak * cores);
+		if (fpc > 0)
+			printf("FMA: %.1f float flops a cycle (measured: 12 "
+			       "independent chains of %d-bit FMAs)\n", fpc,
+			       bits);
 	}
+	if (core_peak > 0)
+		printf("peak one core: %.1f flops a cycle x %.2f GHz = %.1f "
+		       "GFLOP/s; all %ld cores: %.1f GFLOP/s\n", fpc, ghz,
+		       core_peak, cores, core_peak * cores);
+	if (peak_only)
+		return 0;
 	printf("\n%-30s %-18s %9s", "product", "op(A)op(B) MxNxK",
 	       "pcg_sgemm");
 #ifdef HAVE_CBLAS

@@ -12,10 +12,14 @@
 #   cblas      -Dcblas=true: the runtime's GEMM calls OpenBLAS (built only
 #              when OpenBLAS is installed)
 # then prints the machine, the GEMM tables, the training-step tables,
-# pcc's scaling on long unrolled models and the memory of a training step
+# pcc's scaling on long unrolled models, the time of a step against batch
+# size and width (bench/scaling.py: a table and WORK_DIR/scaling.svg) and
+# the memory of a training step
 # against PyTorch (bench/mem_bench.py).  PyTorch columns come from
-# /usr/bin/python3 (PCC_BENCH_PYTHON overrides) and are left blank where
-# torch is missing.  Everything runs on one thread.
+# /usr/bin/python3 (PCC_BENCH_PYTHON overrides); the machine's lines say
+# which BLAS PyTorch runs (bench/torch_blas.py), and the PyTorch columns
+# are left blank where torch is missing or runs the reference BLAS.
+# Everything runs on one thread.
 set -eu
 quick=
 if [ "${1:-}" = "--quick" ]; then
@@ -37,6 +41,7 @@ build() { # name, meson options...
 		}
 	fi
 	ninja -C "$dir" compiler/pcc bench/train_bench bench/gemm_bench \
+		bench/step_timer runtime/libpcg_runtime.a \
 		>"$work/build.log" 2>&1 || {
 		tail -n 30 "$work/build.log" >&2
 		return 1
@@ -56,6 +61,9 @@ echo "cores: $(getconf _NPROCESSORS_ONLN)"
 grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | tr ' ' '\n' |
 	grep -E '^(avx2|fma|avx512f)$' | tr '\n' ' ' | sed 's/^/vector: /;s/ $/\n/' || true
 echo "compiler: $(cc --version | head -n 1)"
+python=${PCC_BENCH_PYTHON:-/usr/bin/python3}
+[ -x "$python" ] || python=python3
+"$python" "$root/bench/torch_blas.py" || true
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 
@@ -86,9 +94,13 @@ else
 fi
 echo
 
+echo "== time per step against batch size and width (bench/scaling.py, native build)"
+"$python" "$root/bench/scaling.py" --build "$work/native" \
+	--cflags "-O3 -march=native" --svg "$work/scaling.svg" $quick ||
+	echo "scaling.py could not run (exit $?)"
+echo
+
 echo "== memory of one training step (bench/mem_bench.py, portable build's pcc)"
-python=${PCC_BENCH_PYTHON:-/usr/bin/python3}
-[ -x "$python" ] || python=python3
 "$python" "$root/bench/mem_bench.py" --pcc "$work/portable/compiler/pcc" ||
 	echo "mem_bench.py could not run (exit $?)"
 echo

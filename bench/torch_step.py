@@ -11,7 +11,7 @@ float32 on one thread.  A step is what a PyTorch user writes:
 zero_grad, forward, loss.backward(), torch.optim.SGD.step().  Prints the
 median seconds per step over S samples, each sample the mean of enough
 steps to last T seconds.  Prints nothing and exits 3 when torch cannot be
-imported.
+imported, 4 when it runs the reference BLAS (bench/torch_blas.py).
 """
 import argparse
 import os
@@ -27,6 +27,8 @@ except ImportError:
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "tests", "oracle"))
 import torch_oracle  # noqa: E402  (sets float64 as default; undone below)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_blas  # noqa: E402
 
 
 def main():
@@ -39,6 +41,12 @@ def main():
     ap.add_argument("--samples", type=int, default=31)
     ap.add_argument("--sample-seconds", type=float, default=2e-3)
     a = ap.parse_args()
+    kind, path, _ = torch_blas.blas()
+    if kind == "reference":
+        sys.stderr.write("torch_step.py: PyTorch runs the reference BLAS "
+                         "(%s); no time against it means anything: "
+                         "install libopenblas0\n" % path)
+        return 4
 
     torch.set_default_dtype(torch.float32)
     torch.set_num_threads(1)

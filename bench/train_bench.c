@@ -12,15 +12,19 @@
  * cache).  The samples of the four pcc functions are interleaved (BP,
  * Z-IL, dynamics, PC, BP, ...) so that a change of machine load shows in
  * all of them alike, and each ratio to BP is taken within a round.
- * PyTorch columns are left blank where torch cannot be imported.  A
- * benchmark: it prints figures and checks nothing.
+ * It first prints which BLAS PyTorch runs (bench/torch_blas.py); the
+ * PyTorch columns are left blank, with a message, where torch cannot be
+ * imported or runs the reference BLAS.  A benchmark: it prints figures
+ * and checks nothing.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 
+#include "bench_time.h"
 #include "cnn_b16.h"
 #include "digits_b1.h"
 #include "lstm_b16.h"
@@ -45,32 +49,6 @@ enum { F_BP, F_ZIL, F_DYN, F_PC, NFUN };
 
 static int samples = SAMPLES_MAX;
 static double sample_seconds = 2e-3;
-
-/*
- * The process's CPU time: on a shared machine the time the scheduler
- * gives to other processes does not count (the work here is one thread).
- */
-static double
-now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int
-cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double
-median(double *t, int n)
-{
-	qsort(t, (size_t)n, sizeof *t, cmp);
-	return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
 
 /* a small deterministic generator for the data */
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
@@ -171,9 +149,9 @@ calibrate(const Model *m, int f)
 	int n = 1;
 	for (;;) {
 		m->reset();
-		double t0 = now();
+		double t0 = bench_now();
 		m->run(f, n);
-		double t = now() - t0;
+		double t = bench_now() - t0;
 		if (t >= sample_seconds || n >= 1 << 20)
 			return n;
 		n = t <= 0 ? n * 16 : (int)(n * 1.5 * sample_seconds / t) + 1;
@@ -197,18 +175,18 @@ time_model(const Model *m, double med[NFUN], double ratio[NFUN])
 		for (int f = 0; f < NFUN; f++) {
 			m->reset();
 			m->run(f, 1); /* the buffers f uses back in cache */
-			double t0 = now();
+			double t0 = bench_now();
 			m->run(f, reps[f]);
-			t[f][r] = (now() - t0) / reps[f];
+			t[f][r] = (bench_now() - t0) / reps[f];
 		}
 	for (int f = 0; f < NFUN; f++) {
 		double q[SAMPLES_MAX];
 		for (int r = 0; r < samples; r++)
 			q[r] = t[f][r] / t[F_BP][r];
-		ratio[f] = median(q, samples);
+		ratio[f] = bench_median(q, samples);
 	}
 	for (int f = 0; f < NFUN; f++)
-		med[f] = median(t[f], samples);
+		med[f] = bench_median(t[f], samples);
 }
 
 /*
@@ -255,6 +233,35 @@ time_torch(const Model *m, const char *python)
 	return t;
 }
 
+/*
+ * Prints which BLAS PyTorch runs (bench/torch_blas.py) and returns 1 when
+ * its ratios may be reported: not when it is the reference BLAS, against
+ * which they mean nothing, nor when torch is missing.
+ */
+static int
+torch_blas_ok(const char *python)
+{
+	char cmd[4096], line[1024];
+	if (snprintf(cmd, sizeof cmd, "%s '%s/torch_blas.py' 2>/dev/null",
+		     python, BENCH_DIR) >= (int)sizeof cmd)
+		return 0;
+	FILE *p = popen(cmd, "r");
+	if (!p)
+		return 0;
+	while (fgets(line, sizeof line, p))
+		fputs(line, stdout);
+	int status = pclose(p);
+	int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	if (code == 4)
+		printf("PyTorch runs the reference BLAS: its columns are left "
+		       "blank (no ratio against it means anything).  Install "
+		       "libopenblas0 and run again.\n");
+	else if (code != 0)
+		printf("PyTorch columns left blank: '%s' cannot import torch\n",
+		       python);
+	return code == 0;
+}
+
 static void
 fmt_us(char *buf, size_t n, double s)
 {
@@ -293,6 +300,8 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (torch)
+		torch = torch_blas_ok(python);
 	printf("One training step, float, one thread: median of %d samples "
 	       "(microseconds per step)\n", samples);
 	printf("PC: T = %d inference steps, gamma 0.1.  torch: %s, "
@@ -331,7 +340,6 @@ main(int argc, char **argv)
 		fflush(stdout);
 	}
 	if (torch && !have_torch)
-		printf("\n(PyTorch columns blank: '%s' cannot import torch)\n",
-		       python);
+		printf("\n(PyTorch columns blank: torch_step.py gave no time)\n");
 	return 0;
 }

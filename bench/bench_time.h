@@ -1,0 +1,38 @@
+/*
+ * bench_time.h — the clock and the median the benchmarks share.
+ *
+ * Times are the process's CPU time: on a shared machine the time the
+ * scheduler gives to other processes does not count (the work timed is
+ * one thread).  Needs _POSIX_C_SOURCE >= 199309L before the first
+ * include, for clock_gettime.
+ */
+#ifndef BENCH_TIME_H
+#define BENCH_TIME_H
+
+#include <stdlib.h>
+#include <time.h>
+
+static inline double
+bench_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static inline int
+bench_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* The median of t[0..n-1], n >= 1 (sorts t). */
+static inline double
+bench_median(double *t, int n)
+{
+	qsort(t, (size_t)n, sizeof *t, bench_cmp);
+	return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
+#endif

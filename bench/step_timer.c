@@ -1,0 +1,131 @@
+/*
+ * step_timer.c — the training step of any generated model, timed through
+ * its P_model descriptor alone (docs/api.md, "The model descriptor"):
+ *
+ *   step_timer LIB.so SYMBOL [SAMPLES] [SAMPLE_SECONDS]
+ *
+ * loads the shared library of a float model, fills a full batch with
+ * random inputs and one-hot targets (or random reals for targets of
+ * another size), and prints one line: the median seconds per call of
+ * train_bp and of train_zil (0 where the model lacks one), each sample
+ * the mean of enough calls to last SAMPLE_SECONDS of the process's CPU
+ * time after one untimed call, the samples of the two interleaved.
+ * bench/scaling.py builds the libraries and runs it.  A benchmark: it
+ * prints figures and checks nothing.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bench_time.h"
+#include "pcg_runtime.h"
+
+#define SAMPLES_MAX 101
+
+/* Fills member k of a table of count reals (or ids below bound) per
+ * sample: uniform in [-1, 1), or one-hot when one_hot. */
+static void
+fill(char *s, const pcg_param_info *info, int batch, int one_hot)
+{
+	for (int b = 0; b < batch; b++) {
+		size_t hot = (size_t)rand() % info->count;
+		for (size_t i = 0; i < info->count; i++) {
+			size_t at = (size_t)b * info->count + i;
+			if (info->bound > 0)
+				((int32_t *)(s + info->byte_offset))[at] =
+					rand() % info->bound;
+			else
+				((float *)(s + info->byte_offset))[at] =
+					one_hot ? (float)(i == hot)
+						: 2.0f * (float)rand() /
+							  (float)RAND_MAX -
+						  1.0f;
+		}
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 3) {
+		fprintf(stderr, "usage: step_timer LIB.so SYMBOL [SAMPLES] "
+				"[SAMPLE_SECONDS]\n");
+		return 2;
+	}
+	int samples = argc > 3 ? atoi(argv[3]) : 21;
+	double sample_seconds = argc > 4 ? atof(argv[4]) : 2e-3;
+	if (samples < 1 || samples > SAMPLES_MAX || sample_seconds <= 0) {
+		fprintf(stderr, "step_timer: SAMPLES is 1..%d, SAMPLE_SECONDS "
+				"positive\n", SAMPLES_MAX);
+		return 2;
+	}
+	void *lib = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
+	if (!lib) {
+		fprintf(stderr, "step_timer: %s\n", dlerror());
+		return 1;
+	}
+	const pcg_model *(*get)(void);
+	void *sym = dlsym(lib, argv[2]);
+	if (!sym) {
+		fprintf(stderr, "step_timer: %s\n", dlerror());
+		return 1;
+	}
+	memcpy(&get, &sym, sizeof get);
+	const pcg_model *m = get();
+	if (m->version < 1 || m->real_size != sizeof(float) || !m->f) {
+		fprintf(stderr, "step_timer: %s is not a float model\n",
+			m->name);
+		return 1;
+	}
+	void *p = aligned_alloc(m->align, (m->params_size + m->align - 1) /
+						  m->align * m->align);
+	void *s = aligned_alloc(m->align, (m->state_size + m->align - 1) /
+						  m->align * m->align);
+	if (!p || !s) {
+		fprintf(stderr, "step_timer: out of memory\n");
+		return 1;
+	}
+	memset(s, 0, m->state_size);
+	m->f->init(p, 1);
+	srand(1);
+	for (int k = 0; k < m->num_inputs; k++)
+		fill(s, &m->input_info[k], m->batch, 0);
+	for (int k = 0; k < m->num_targets; k++)
+		fill(s, &m->target_info[k], m->batch, 1);
+	*(int *)((char *)s + m->state_n) = m->batch;
+
+	float (*fn[2])(void *, void *, float) = {m->f->train_bp,
+						  m->f->train_zil};
+	double t[2][SAMPLES_MAX];
+	long reps[2] = {1, 1};
+	const float lr = 1e-4f; /* small: the parameters hardly move */
+	for (int f = 0; f < 2; f++) {
+		if (!fn[f])
+			continue;
+		fn[f](p, s, lr);
+		double t0 = bench_now();
+		while (bench_now() - t0 < sample_seconds) {
+			fn[f](p, s, lr);
+			reps[f]++;
+		}
+	}
+	for (int r = 0; r < samples; r++)
+		for (int f = 0; f < 2; f++) {
+			if (!fn[f]) {
+				t[f][r] = 0;
+				continue;
+			}
+			double t0 = bench_now();
+			for (long i = 0; i < reps[f]; i++)
+				fn[f](p, s, lr);
+			t[f][r] = (bench_now() - t0) / (double)reps[f];
+		}
+	printf("%.9g %.9g\n", bench_median(t[0], samples), bench_median(t[1], samples));
+	free(p);
+	free(s);
+	dlclose(lib);
+	return 0;
+}
