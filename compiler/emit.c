@@ -237,37 +237,37 @@ emit_gemm(Emit *E, const char *c, int cb, const char *x, int xb, int64_t xr,
 	  int64_t xc, int tx, const char *y, int yb, int64_t yr, int64_t yc,
 	  int ty, int acc)
 {
-	const char *gemm = E->is_float ? "pcg_sgemm" : "pcg_dgemm";
+	const char *gemm = E->is_float ? "pcg_sgemm_mt" : "pcg_dgemm_mt";
 	int64_t M = tx ? xc : xr, K = tx ? xr : xc, N = ty ? yr : yc;
 	const char *one = emit_lit(E, 1), *zero = emit_lit(E, 0);
 	const char *beta = acc ? one : zero;
 	const char *B = "nb";
 	if (!cb && !xb && !yb) {
-		emit_line(E, "%s(%d, %d, %lld, %lld, %lld, %s, %s, %lld, %s, %lld, "
-			"%s, %s, %lld);",
+		emit_line(E, "%s(s->pool, %d, %d, %lld, %lld, %lld, %s, %s, "
+			"%lld, %s, %lld, %s, %s, %lld);",
 		     gemm, tx, ty, (long long)M, (long long)N, (long long)K,
 		     one, x, (long long)xc, y, (long long)yc, beta, c,
 		     (long long)N);
 		return;
 	}
 	if (cb && xb && !yb && !tx) { /* stack the samples' rows */
-		emit_line(E, "%s(0, %d, %s * %lld, %lld, %lld, %s, %s, %lld, %s, "
-			"%lld, %s, %s, %lld);",
+		emit_line(E, "%s(s->pool, 0, %d, %s * %lld, %lld, %lld, %s, "
+			"%s, %lld, %s, %lld, %s, %s, %lld);",
 		     gemm, ty, B, (long long)M, (long long)N, (long long)K, one,
 		     x, (long long)xc, y, (long long)yc, beta, c, (long long)N);
 		return;
 	}
 	if (cb && !xb && yb && N == 1) { /* c^T = y^T op(x)^T, one row each */
-		emit_line(E, "%s(0, %d, %s, %lld, %lld, %s, %s, %lld, %s, %lld, %s, "
-			"%s, %lld);",
+		emit_line(E, "%s(s->pool, 0, %d, %s, %lld, %lld, %s, %s, "
+			"%lld, %s, %lld, %s, %s, %lld);",
 		     gemm, !tx, B, (long long)M, (long long)K, one, y,
 		     (long long)K, x, (long long)xc, beta, c, (long long)M);
 		return;
 	}
 	if (!cb && xb && yb && (tx || K == 1) && (!ty || K == 1)) {
 		/* sum over samples: stack them along the inner dimension */
-		emit_line(E, "%s(1, 0, %lld, %lld, %s * %lld, %s, %s, %lld, %s, "
-			"%lld, %s, %s, %lld);",
+		emit_line(E, "%s(s->pool, 1, 0, %lld, %lld, %s * %lld, %s, "
+			"%s, %lld, %s, %lld, %s, %s, %lld);",
 		     gemm, (long long)M, (long long)N, B, (long long)K, one, x,
 		     (long long)M, y, (long long)N, beta, c, (long long)N);
 		return;
@@ -276,8 +276,8 @@ emit_gemm(Emit *E, const char *c, int cb, const char *x, int xb, int64_t xr,
 	const char *bb = acc || cb ? beta
 		: arena_printf(E->a, "b ? %s : %s", one, zero);
 	emit_line(E, "for (int b = 0; b < %s; b++)", B);
-	emit_line(E, "\t%s(%d, %d, %lld, %lld, %lld, %s, %s + %s, %lld, %s + %s, "
-		"%lld, %s, %s + %s, %lld);",
+	emit_line(E, "\t%s(s->pool, %d, %d, %lld, %lld, %lld, %s, %s + %s, "
+		"%lld, %s + %s, %lld, %s, %s + %s, %lld);",
 	     gemm, tx, ty, (long long)M, (long long)N, (long long)K, one, x,
 	     xb ? arena_printf(E->a, "b * %lld", (long long)(xr * xc)) : "0",
 	     (long long)xc, y,

@@ -217,6 +217,8 @@ emit_header(Emit *E, StrBuf *h, const char *vdecl, const char *ddecl,
 	sb_printf(h, "\tint n; /* samples in use, 1..%s_BATCH; 0 (a zeroed "
 		     "state) means %s_BATCH */\n", PU, PU);
 	sb_printf(h, "\tuint64_t rng; /* counter of the dropout stream */\n");
+	sb_printf(h, "\tpcg_pool *pool; /* threads to spread the work over "
+		     "(pcg_pool_create); NULL: the calling thread */\n");
 	sb_printf(h, "\t/* The rest is the implementation's. */\n");
 	sb_printf(h, "\tint mode; /* enum pcg_mode of the pass being run */\n");
 	if (!g->losses.len) {
@@ -976,7 +978,8 @@ emit_descriptor(Emit *E, StrBuf *body)
 			"\t.state_mode = offsetof(%s_state, mode),\n", P, P, P);
 	if (loss)
 		sb_printf(body, "\t.opt_step = offsetof(%s_opt, step),\n", P);
-	sb_printf(body, "\t.%c = &model_fns_,\n};\n", E->is_float ? 'f' : 'd');
+	sb_printf(body, "\t.%c = &model_fns_,\n", E->is_float ? 'f' : 'd');
+	sb_printf(body, "\t.state_pool = offsetof(%s_state, pool),\n};\n", P);
 	sb_printf(body, "\nconst pcg_model *\n%s_model(void)\n{\n\treturn "
 			"&model_desc_;\n}\n", P);
 }

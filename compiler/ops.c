@@ -874,7 +874,7 @@ batched_matmul(Emit *E, const Node *n, int k, const char *y,
 	mat_dims(a, 0, &ar, &ac);
 	mat_dims(b, 1, &br, &bc);
 	int64_t M = ar, N = bc, K = ac, mn = M * N;
-	const char *gemm = E->is_float ? "pcg_sgemm" : "pcg_dgemm";
+	const char *gemm = E->is_float ? "pcg_sgemm_mt" : "pcg_dgemm_mt";
 	const char *B = emit_batch(E, n);
 	/* offsets: per sample, then per leading index */
 	const char *oa = arena_printf(E->a, "%s%s", a->batched ? arena_printf(
@@ -911,18 +911,18 @@ batched_matmul(Emit *E, const Node *n, int k, const char *y,
 	for (char *p = (char *)ind; *p; p++)
 		*p = '\t';
 	if (k < 0)
-		emit_line(E, "%s%s(0, 0, %lld, %lld, %lld, %s, %s + %s, %lld, "
-			  "%s + %s, %lld, %s, %s + %s, %lld);", ind, gemm, I(M),
+		emit_line(E, "%s%s(s->pool, 0, 0, %lld, %lld, %lld, %s, %s + %s, "
+			  "%lld, %s + %s, %lld, %s, %s + %s, %lld);", ind, gemm, I(M),
 			  I(N), I(K), LIT(1), xs[0], oa, I(ac), xs[1], ob, I(bc),
 			  beta, y, oy, I(N));
 	else if (k == 0) /* da[M x K] = dy[M x N] b^T */
-		emit_line(E, "%s%s(0, 1, %lld, %lld, %lld, %s, %s + %s, %lld, "
-			  "%s + %s, %lld, %s, %s + %s, %lld);", ind, gemm, I(M),
+		emit_line(E, "%s%s(s->pool, 0, 1, %lld, %lld, %lld, %s, %s + %s, "
+			  "%lld, %s + %s, %lld, %s, %s + %s, %lld);", ind, gemm, I(M),
 			  I(K), I(N), LIT(1), dy, oy, I(N), xs[1], ob, I(bc),
 			  beta, dx, oa, I(ac));
 	else /* db[K x N] = a^T dy */
-		emit_line(E, "%s%s(1, 0, %lld, %lld, %lld, %s, %s + %s, %lld, "
-			  "%s + %s, %lld, %s, %s + %s, %lld);", ind, gemm, I(K),
+		emit_line(E, "%s%s(s->pool, 1, 0, %lld, %lld, %lld, %s, %s + %s, "
+			  "%lld, %s + %s, %lld, %s, %s + %s, %lld);", ind, gemm, I(K),
 			  I(N), I(M), LIT(1), xs[0], oa, I(ac), dy, oy, I(N),
 			  beta, dx, ob, I(bc));
 }
@@ -1264,7 +1264,7 @@ emit_conv(Emit *E, const Node *n, const char *y, const char *const *xs,
 	int G = at->groups;
 	int64_t CK = C * at->k[0] * at->k[1], P = OH * OW;
 	int64_t CKg = CK / G, Og = O / G;
-	const char *gemm = E->is_float ? "pcg_sgemm" : "pcg_dgemm";
+	const char *gemm = E->is_float ? "pcg_sgemm_mt" : "pcg_dgemm_mt";
 	const char *col = emit_scratch(E, n, "col");
 	const char *xb = x->batched ? arena_printf(E->a, " + b * %lld",
 						   I(emit_numel(x))) : "";
@@ -1291,21 +1291,21 @@ emit_conv(Emit *E, const Node *n, const char *y, const char *const *xs,
 	if (G > 1)
 		emit_line(E, "\tfor (int gi = 0; gi < %d; gi++)", G);
 	if (k < 0) {
-		emit_line(E, "%s%s(0, 0, %lld, %lld, %lld, %s, %s%s, %lld, "
-			  "%s%s, %lld, %s, %s%s%s, %lld);", ind, gemm, I(Og),
+		emit_line(E, "%s%s(s->pool, 0, 0, %lld, %lld, %lld, %s, %s%s, "
+			  "%lld, %s%s, %lld, %s, %s%s%s, %lld);", ind, gemm, I(Og),
 			  I(P), I(CKg), LIT(1), xs[1], gk, I(CKg), col, gc,
 			  I(P), LIT(0), y, yb, gy, I(P));
 	} else if (k == 1) {
-		emit_line(E, "%s%s(0, 1, %lld, %lld, %lld, %s, %s%s%s, %lld, "
-			  "%s%s, %lld, %s, %s%s, %lld);", ind, gemm, I(Og),
+		emit_line(E, "%s%s(s->pool, 0, 1, %lld, %lld, %lld, %s, %s%s%s, "
+			  "%lld, %s%s, %lld, %s, %s%s, %lld);", ind, gemm, I(Og),
 			  I(CKg), I(P), LIT(1), dy, yb, gy, I(P), col, gc,
 			  I(P), acc ? LIT(1) : arena_printf(E->a, "b ? %s : %s",
 							    LIT(1), LIT(0)),
 			  dx, gk, I(CKg));
 	} else {
 		const char *dcol = col; /* dx's columns, folded back by col2im */
-		emit_line(E, "%s%s(1, 0, %lld, %lld, %lld, %s, %s%s, %lld, "
-			  "%s%s%s, %lld, %s, %s%s, %lld);", ind, gemm, I(CKg),
+		emit_line(E, "%s%s(s->pool, 1, 0, %lld, %lld, %lld, %s, %s%s, "
+			  "%lld, %s%s%s, %lld, %s, %s%s, %lld);", ind, gemm, I(CKg),
 			  I(P), I(Og), LIT(1), xs[1], gk, I(CKg), dy, yb, gy,
 			  I(P), LIT(0), dcol, gc, I(P));
 		emit_line(E, "\t%s(%s, %d, %s, %s%s);", RT("col2im_ex"), geo, acc,

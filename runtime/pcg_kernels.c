@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "pcg_bits.h"
 #include "pcg_runtime.h"
 
 /* ------------------------------------------------------ index walks */
@@ -160,14 +161,6 @@ kept_strides(int rank, const int *dims, const int *red, ptrdiff_t *st)
  * integer operations only, so that a float model's optimizer needs no
  * double arithmetic (see PCG_NO_DOUBLE).
  */
-static uint64_t
-dbl_bits(double x)
-{
-	uint64_t b;
-
-	memcpy(&b, &x, sizeof b);
-	return b;
-}
 
 /* A key that orders finite doubles as their values (-0 and +0 both 0). */
 static int64_t
@@ -187,7 +180,7 @@ dbl_key(uint64_t b)
 static int
 in_range(double x, int64_t lo, int64_t hi, int open)
 {
-	uint64_t b = dbl_bits(x);
+	uint64_t b = pcg_dbl_bits(x);
 	int64_t k = dbl_key(b);
 
 	return DBL_FINITE(b) && k >= lo && (open ? k < hi : k <= hi);
@@ -197,13 +190,13 @@ in_range(double x, int64_t lo, int64_t hi, int open)
 static int
 dbl_nonzero(double x)
 {
-	return (dbl_bits(x) << 1) != 0;
+	return (pcg_dbl_bits(x) << 1) != 0;
 }
 
 float
 pcg_round_to_float(double x)
 {
-	uint64_t b = dbl_bits(x);
+	uint64_t b = pcg_dbl_bits(x);
 	uint32_t sign = (uint32_t)(b >> 32) & UINT32_C(0x80000000);
 	int e = (int)(b >> 52 & 0x7ff);
 	uint64_t m = b & ((UINT64_C(1) << 52) - 1);
@@ -344,7 +337,7 @@ static float
 dropout_keep_f(double p)
 {
 	int e;
-	uint64_t b = dbl_bits(p), sig = dbl_sig(b, &e), fix;
+	uint64_t b = pcg_dbl_bits(p), sig = dbl_sig(b, &e), fix;
 	int shift = 1012 - (e ? e : 1), sticky; /* p * 2^63 = sig * 2^-shift */
 
 	if (b >> 63 || e >= 1023) /* outside [0, 1): no exact path needed */
@@ -370,7 +363,7 @@ static uint64_t
 dropout_threshold(double p)
 {
 	int e;
-	uint64_t b = dbl_bits(p), sig = dbl_sig(b, &e);
+	uint64_t b = pcg_dbl_bits(p), sig = dbl_sig(b, &e);
 	int shift = 1022 - (e ? e : 1); /* p * 2^53 = sig * 2^-shift */
 
 	if (b >> 63 || sig == 0)

@@ -45,6 +45,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "pcg_bits.h"
 #include "pcg_runtime.h"
 
 /* ---- constants ---- */
@@ -179,27 +180,12 @@ static const double erf_taylor[ERF_CENTERS][ERF_TERMS] = {
 
 /* ---- bits and exact double-double helpers ---- */
 
-static uint64_t
-bits_of(double x)
-{
-	uint64_t u;
-	memcpy(&u, &x, sizeof u);
-	return u;
-}
-
-static double
-from_bits(uint64_t u)
-{
-	double x;
-	memcpy(&x, &u, sizeof x);
-	return x;
-}
 
 /* 2^k for -1022 <= k <= 1023 */
 static double
 pow2i(int k)
 {
-	return from_bits((uint64_t)(k + 1023) << 52);
+	return pcg_dbl_from_bits((uint64_t)(k + 1023) << 52);
 }
 
 /* s + e = a + b exactly (any magnitudes) */
@@ -303,14 +289,14 @@ static double
 log_core(double x, double *lo)
 {
 	int k = 0;
-	uint64_t u = bits_of(x);
+	uint64_t u = pcg_dbl_bits(x);
 	if ((u >> 52) == 0) { /* subnormal */
 		x *= 0x1p54;
-		u = bits_of(x);
+		u = pcg_dbl_bits(x);
 		k = -54;
 	}
 	k += (int)(u >> 52) - 1023;
-	double m = from_bits((u & 0x000fffffffffffffu) | 0x3ff0000000000000u);
+	double m = pcg_dbl_from_bits((u & 0x000fffffffffffffu) | 0x3ff0000000000000u);
 	if (m > 1.4142135623730951) {
 		m *= 0.5;
 		k++;
@@ -471,7 +457,7 @@ word_at(const uint64_t *w, int n, int p)
 static int
 reduce_big(double x, double *rh, double *rl)
 {
-	uint64_t u = bits_of(x);
+	uint64_t u = pcg_dbl_bits(x);
 	int e = (int)((u >> 52) & 0x7ff) - 1075;
 	uint64_t m = (u & 0x000fffffffffffffu) | 0x0010000000000000u;
 	uint64_t mh = m >> 32, ml = m & 0xffffffffu;
@@ -639,7 +625,7 @@ pcg_pow(double x, double y)
 		return (ax > 1.0) == (y > 0) ? INFINITY : 0.0;
 	}
 	if (x == 0) {
-		double neg = (yk == 1 && bits_of(x) >> 63) ? -1.0 : 1.0;
+		double neg = (yk == 1 && pcg_dbl_bits(x) >> 63) ? -1.0 : 1.0;
 		return y < 0 ? neg * INFINITY : neg * 0.0;
 	}
 	if (ax == INFINITY) {
@@ -661,7 +647,7 @@ pcg_pow(double x, double y)
 		return 1.0 / x;
 	if (y == 2.0)
 		return x * x;
-	int ex = (int)((bits_of(ax) >> 52) & 0x7ff) - 1023;
+	int ex = (int)((pcg_dbl_bits(ax) >> 52) & 0x7ff) - 1023;
 	if (yk != 0 && fabs(y) <= 64 && ex > -900 && (ex < 0 ? -ex : ex) * 64 < 900) {
 		/* binary powering in double-double: exact powers stay exact */
 		int n = (int)fabs(y);

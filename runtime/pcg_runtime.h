@@ -208,6 +208,49 @@ void pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
 	       const double *a, int lda, const double *b, int ldb, double beta,
 	       double *c, int ldc);
 
+/* --------------------------------------------------------------- threads */
+
+/*
+ * A pool of threads for a generated model's state (s->pool: NULL, as in
+ * a zeroed state, runs everything on the calling thread).  A pool of
+ * nthreads is the calling thread and nthreads - 1 workers, started by
+ * pcg_pool_create (the one thing the runtime allocates; NULL when it
+ * fails, when nthreads is outside 1..PCG_POOL_MAX_THREADS, or where the
+ * platform has no POSIX threads or PCG_NO_THREADS is defined) and ended
+ * by pcg_pool_destroy.  Results are the same bits for every thread count:
+ * the work is divided so that each part is computed by exactly the
+ * operations one thread performs for it (pcg_pool.c).  One pool may serve
+ * several states; a call that finds it busy with another call's work runs
+ * on its own thread (same bits).
+ *
+ * pcg_pool_run runs fn(ctx, t) for t = 0 .. ntasks-1 on the pool's
+ * threads, the caller's included, and returns when all have returned.
+ * pcg_pool_threads is the pool's thread count (1 for NULL).
+ * pcg_pool_worker_tasks counts the tasks the workers (not the caller) have
+ * run, which shows that a pool did spread work.
+ *
+ * pcg_sgemm_mt and pcg_dgemm_mt are pcg_sgemm and pcg_dgemm with the
+ * work spread over the pool: C is cut into blocks of columns (of rows
+ * when it has more rows than columns), each computed by pcg_sgemm; by
+ * pcg_gemm.c's contract (an element's result depends on k only) the
+ * result is the one-thread result, bit for bit.  The generated code calls
+ * them with s->pool.
+ */
+#define PCG_POOL_MAX_THREADS 256
+typedef struct pcg_pool pcg_pool;
+pcg_pool *pcg_pool_create(int nthreads);
+void pcg_pool_destroy(pcg_pool *pool);
+int pcg_pool_threads(const pcg_pool *pool);
+size_t pcg_pool_worker_tasks(pcg_pool *pool);
+void pcg_pool_run(pcg_pool *pool, int ntasks, void (*fn)(void *ctx, int task),
+		  void *ctx);
+void pcg_sgemm_mt(pcg_pool *pool, int trans_a, int trans_b, int m, int n,
+		  int k, float alpha, const float *a, int lda, const float *b,
+		  int ldb, float beta, float *c, int ldc);
+void pcg_dgemm_mt(pcg_pool *pool, int trans_a, int trans_b, int m, int n,
+		  int k, double alpha, const double *a, int lda,
+		  const double *b, int ldb, double beta, double *c, int ldc);
+
 /* ----------------------------------------------------------- convolution */
 
 /*
@@ -1128,7 +1171,7 @@ const char *pcg_ckpt_strerror(int err);
  * caller reads a field only when version is at least the one that
  * introduced it (all of the fields below: version 1).
  */
-#define PCG_MODEL_VERSION 1
+#define PCG_MODEL_VERSION 2
 
 /* The methods pcc --methods generated: the bits of pcg_model.methods. */
 enum pcg_method { PCG_METHOD_BP = 1, PCG_METHOD_ZIL = 2, PCG_METHOD_PC = 4 };
@@ -1216,6 +1259,8 @@ typedef struct pcg_model {
 	size_t opt_step;
 	const pcg_model_fns_f *f; /* real_size 4: the functions; else NULL */
 	const pcg_model_fns_d *d; /* real_size 8: the functions; else NULL */
+	/* version 2: byte offset in P_state of `pcg_pool *pool` */
+	size_t state_pool;
 } pcg_model;
 
 #ifdef __cplusplus

@@ -6,10 +6,14 @@ A test script puts tests/ on its path and imports it:
         os.path.abspath(__file__))))
     from tap import ok, skip, done
 
-then calls ok() for each check, skip() for each check it cannot make here,
-and ends with sys.exit(done()) (or returns done() from main), which prints
-the plan and gives the exit status: 1 when any check failed.
+then calls ok() for each check, skip() for each check it cannot make
+here, and ends with sys.exit(done()) (or returns done() from main), which
+prints the plan and gives the exit status: 1 when any check failed.  A
+script that needs a module that may be missing starts with
+torch = require("torch", "python3-torch"): the whole script is skipped
+when it is not there.
 """
+import importlib
 import sys
 
 count = 0
@@ -45,3 +49,14 @@ def done():
     print("1..%d" % count)
     sys.stdout.flush()
     return 1 if failed else 0
+
+
+def require(module, package):
+    """The module named module, imported; when it cannot be imported the
+    whole script is skipped (plan 1..0) with the Debian package that
+    provides it named, and the script exits with status 0."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        print("1..0 # SKIP %s is not installed" % package)
+        sys.exit(0)

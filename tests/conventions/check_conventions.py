@@ -34,11 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 import tap  # noqa: E402
 
-try:
-    import torch
-except ImportError:
-    print("1..0 # SKIP python3-torch is not installed")
-    sys.exit(0)
+torch = tap.require("torch", "python3-torch")
 
 torch.set_default_dtype(torch.float64)
 TOL = 1e-10

@@ -1,0 +1,225 @@
+/*
+ * check_pool.c — a generated model gives the same bits whatever pool of
+ * threads its state holds (s->pool: none, 1, 2, 3 or 8 threads).
+ *
+ *   check_pool LIB SYMBOL
+ *
+ * LIB is a shared library of the model and SYMBOL its P_model; the model
+ * is driven through its descriptor alone.  One run: init, two BP and two
+ * Z-IL training steps, the BP, Z-IL and PC gradients, an Adam step of
+ * BP, a PC training step, the energy and a prediction, every loss,
+ * gradient, parameter and output kept.  The run without a pool is the
+ * reference; each pool's run must equal it to the bit, and the pools of
+ * two threads or more must have run some of the work on their workers
+ * (else the comparison would prove nothing).  Negative control: a run
+ * from parameters one ulp apart in one element is seen to differ.
+ * Prints TAP.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <dlfcn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pcg_runtime.h"
+
+static int count, failed;
+
+static void
+ok(int cond, const char *what, const char *detail)
+{
+	count++;
+	if (!cond)
+		failed++;
+	printf("%s %d - %s\n", cond ? "ok" : "not ok", count, what);
+	if (!cond && detail)
+		printf("#   %s\n", detail);
+	fflush(stdout);
+}
+
+static const pcg_model *m;
+
+/* Everything one run produces, appended as bytes. */
+typedef struct {
+	unsigned char *bytes;
+	size_t len, cap;
+} Record;
+
+static void
+keep(Record *r, const void *p, size_t n)
+{
+	if (r->len + n > r->cap) {
+		r->cap = 2 * (r->len + n);
+		r->bytes = realloc(r->bytes, r->cap);
+		if (!r->bytes) {
+			fprintf(stderr, "out of memory\n");
+			exit(1);
+		}
+	}
+	memcpy(r->bytes + r->len, p, n);
+	r->len += n;
+}
+
+static void *
+zalloc(size_t n)
+{
+	size_t a = m->align, size = (n + a - 1) / a * a;
+	void *p = aligned_alloc(a, size ? size : a);
+	if (!p) {
+		fprintf(stderr, "out of memory\n");
+		exit(1);
+	}
+	memset(p, 0, size ? size : a);
+	return p;
+}
+
+/* deterministic data: inputs in [-1, 1), targets in [0, 1), ids below
+ * their bound */
+static void
+fill(char *s, const pcg_param_info *info, int n, uint64_t *x, int target)
+{
+	for (int k = 0; k < n; k++)
+		for (size_t i = 0; i < (size_t)m->batch * info[k].count; i++) {
+			*x = *x * 6364136223846793005u + 1442695040888963407u;
+			double u = (double)(*x >> 11) / 9007199254740992.0;
+			char *at = s + info[k].byte_offset;
+			if (info[k].bound > 0)
+				((int32_t *)at)[i] =
+					(int32_t)(u * info[k].bound);
+			else if (m->real_size == 4)
+				((float *)at)[i] = (float)(target ? u
+								  : 2 * u - 1);
+			else
+				((double *)at)[i] = target ? u : 2 * u - 1;
+		}
+}
+
+/* A real argument of either type, and a loss or energy, kept as bytes. */
+#define CALL_KEEP(r, expr_f, expr_d)                                          \
+	do {                                                                  \
+		if (m->f) {                                                   \
+			float v_ = (expr_f);                                  \
+			keep(r, &v_, sizeof v_);                              \
+		} else {                                                      \
+			double v_ = (expr_d);                                 \
+			keep(r, &v_, sizeof v_);                              \
+		}                                                             \
+	} while (0)
+
+static void
+run(Record *r, pcg_pool *pool, int perturb)
+{
+	void *p = zalloc(m->params_size), *s = zalloc(m->state_size);
+	void *g = zalloc(m->grad_size), *o = zalloc(m->opt_size);
+	uint64_t x = 12345;
+	if (m->f)
+		m->f->init(p, 7);
+	else
+		m->d->init(p, 7);
+	if (perturb) { /* one ulp in the first parameter's first element */
+		unsigned char *b = (unsigned char *)p +
+				   m->param_info[0].byte_offset;
+		b[0] ^= 1;
+	}
+	fill(s, m->input_info, m->num_inputs, &x, 0);
+	fill(s, m->target_info, m->num_targets, &x, 1);
+	*(int *)((char *)s + m->state_n) = m->batch;
+	memcpy((char *)s + m->state_pool, &pool, sizeof pool);
+	pcg_optim adam = {PCG_ADAM, 1e-3, 0, 0.9, 0.999, 1e-8, 0};
+	for (int i = 0; i < 2; i++)
+		CALL_KEEP(r, m->f->train_bp(p, s, 0.05f),
+			  m->d->train_bp(p, s, 0.05));
+	for (int i = 0; i < 2; i++)
+		CALL_KEEP(r, m->f->train_zil(p, s, 0.05f),
+			  m->d->train_zil(p, s, 0.05));
+	CALL_KEEP(r, m->f->grad_bp(p, s, g), m->d->grad_bp(p, s, g));
+	keep(r, g, m->grad_size);
+	CALL_KEEP(r, m->f->grad_zil(p, s, g), m->d->grad_zil(p, s, g));
+	keep(r, g, m->grad_size);
+	CALL_KEEP(r, m->f->grad_pc(p, s, g, 5, 0.1f),
+		  m->d->grad_pc(p, s, g, 5, 0.1));
+	keep(r, g, m->grad_size);
+	CALL_KEEP(r, m->f->step_bp(p, o, s, &adam),
+		  m->d->step_bp(p, o, s, &adam));
+	CALL_KEEP(r, m->f->train_pc(p, s, 0.05f, 5, 0.1f),
+		  m->d->train_pc(p, s, 0.05, 5, 0.1));
+	CALL_KEEP(r, m->f->energy(p, s), m->d->energy(p, s));
+	CALL_KEEP(r, m->f->predict(p, s), m->d->predict(p, s));
+	keep(r, p, m->params_size);
+	keep(r, o, m->opt_size);
+	keep(r, (char *)s + m->state_out, m->state_out_size);
+	free(p);
+	free(s);
+	free(g);
+	free(o);
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc != 3) {
+		fprintf(stderr, "usage: check_pool LIB SYMBOL\n");
+		return 2;
+	}
+	void *lib = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
+	void *sym = lib ? dlsym(lib, argv[2]) : NULL;
+	if (!sym) {
+		printf("Bail out! %s\n", dlerror());
+		return 1;
+	}
+	const pcg_model *(*get)(void);
+	memcpy(&get, &sym, sizeof get);
+	m = get();
+	ok(m->version >= 2 && m->methods == 7,
+	   "the descriptor has state_pool (version 2) and every method", NULL);
+	if (m->version < 2 || m->methods != 7)
+		return 1;
+
+	Record ref = {0};
+	run(&ref, NULL, 0);
+	char what[160];
+	static const int threads[] = {1, 2, 3, 8};
+	for (size_t t = 0; t < sizeof threads / sizeof threads[0]; t++) {
+		pcg_pool *pool = pcg_pool_create(threads[t]);
+		snprintf(what, sizeof what, "%s: a pool of %d thread%s created",
+			 m->name, threads[t], threads[t] > 1 ? "s" : "");
+		ok(pool && pcg_pool_threads(pool) == threads[t], what, NULL);
+		if (!pool)
+			continue;
+		Record r = {0};
+		run(&r, pool, 0);
+		snprintf(what, sizeof what, "%s: %d thread%s give the bits of "
+			 "none (%zu bytes)", m->name, threads[t],
+			 threads[t] > 1 ? "s" : "", ref.len);
+		ok(r.len == ref.len && !memcmp(r.bytes, ref.bytes, ref.len),
+		   what, NULL);
+		if (threads[t] > 1) {
+			size_t w = pcg_pool_worker_tasks(pool);
+			snprintf(what, sizeof what, "%s: %d threads: the workers "
+				 "ran %zu tasks", m->name, threads[t], w);
+			ok(w > 0, what, "no work was spread: the comparison "
+					"above proves nothing");
+		}
+		if (threads[t] == 2) { /* negative control */
+			Record c = {0};
+			run(&c, pool, 1);
+			snprintf(what, sizeof what, "%s: control: parameters one "
+				 "ulp apart are seen to differ", m->name);
+			ok(c.len == ref.len && memcmp(c.bytes, ref.bytes,
+						      ref.len) != 0,
+			   what, NULL);
+			free(c.bytes);
+		}
+		free(r.bytes);
+		pcg_pool_destroy(pool);
+	}
+	free(ref.bytes);
+	ok(pcg_pool_create(0) == NULL &&
+		   pcg_pool_create(PCG_POOL_MAX_THREADS + 1) == NULL,
+	   "pcg_pool_create refuses 0 and too many threads", NULL);
+	dlclose(lib);
+	printf("1..%d\n", count);
+	return failed != 0;
+}
