@@ -341,10 +341,11 @@ class Model:
 
     def predict(self, **data):
         """P_predict on the inputs given (and the targets, for a model
-        whose prediction reads them): the outputs, name -> array."""
+        whose prediction reads them): the outputs, name -> array (what
+        P_predict returns, 0, is in last_loss)."""
         f = self._fn("predict")
         self._set_data(data, targets=self.predict_reads_targets)
-        f(self._pp, self._sp)
+        self._done(f(self._pp, self._sp))
         return self.outputs()
 
     def forward(self, **data):
