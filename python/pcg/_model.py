@@ -1,7 +1,6 @@
 """pcg.Model: a compiled model driven through its descriptor, P_model()
 (docs/api.md, "The model descriptor"), and nothing else."""
 import ctypes as C
-import math
 import os
 
 import numpy as np
@@ -49,7 +48,6 @@ class Member:
 
     def __repr__(self):
         extra = ", ids < %d" % self.bound if self.bound else ""
-        extra += "" if self.trainable else ""
         return "Member(%r, %s, %s%s)" % (self.name, self.shape,
                                          self.dtype.name, extra)
 
@@ -547,7 +545,3 @@ class Model:
                 % (self.name, self.batch, self.real,
                    ",".join(self.methods) or "none",
                    ",".join(m.name for m in self.param_info)))
-
-
-def _isnan(x):
-    return isinstance(x, float) and math.isnan(x)
