@@ -161,7 +161,8 @@ def compile_library(path_or_source, *, batch=1, real="float", methods=None,
 
     cfg = _config.get()
     cc = cfg["cc"]
-    cc_args = ["-std=c11", "-O2", "-shared", "-fPIC"] + list(cflags or [])
+    cc_args = (["-std=c11", "-O2", "-shared", "-fPIC"] + cfg["cflags"]
+               + list(cflags or []))
     link = [cfg["runtime_lib"]] + cfg["runtime_libs"]
 
     h = hashlib.sha256()

@@ -127,12 +127,11 @@ def c_run(tmp, path, real, batch, gran, data, m, seed):
     if r.returncode:
         return None, r.stderr
     exe = os.path.join(d, "driver")
-    r = subprocess.run(cfg["cc"] + ["-std=c11", "-O2", "-fPIC",
-                                    "-I" + d, "-I" + cfg["runtime_include"],
-                                    os.path.join(HERE, "bits_driver.c"),
-                                    os.path.join(d, "drv.c"), "-o", exe,
-                                    cfg["runtime_lib"]] + cfg["runtime_libs"],
-                       capture_output=True, text=True)
+    cmd = (cfg["cc"] + ["-std=c11", "-O2", "-fPIC"] + cfg["cflags"]
+           + ["-I" + d, "-I" + cfg["runtime_include"],
+              os.path.join(HERE, "bits_driver.c"), os.path.join(d, "drv.c"),
+              "-o", exe, cfg["runtime_lib"]] + cfg["runtime_libs"])
+    r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode:
         return None, r.stderr
     dat = os.path.join(d, "data.bin")
