@@ -57,6 +57,34 @@ model tcnn {
 """
 
 
+BN = """
+model tbn {
+    input  x[2, 5, 5];
+    target y[4];
+    param conv_weight[3, 2, 3, 3];
+    param conv_bias[3, 1, 1];
+    param bn_weight[3, 1, 1] = ones;
+    param bn_bias[3, 1, 1];
+    param fc_weight[4, 27];
+    param fc_bias[4];
+    bn = bn_weight * batchnorm(conv2d(x, conv_weight) + conv_bias) + bn_bias;
+    o = fc_weight @ flatten(relu(bn)) + fc_bias;
+    loss cross_entropy(o, y);
+}
+"""
+
+
+class TBn(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(2, 3, 3, bias=True)
+        self.bn = torch.nn.BatchNorm2d(3)
+        self.fc = torch.nn.Linear(27, 4)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.bn(self.conv(x))).flatten(1))
+
+
 class TMlp(torch.nn.Module):
     def __init__(self):
         super().__init__()
@@ -120,6 +148,55 @@ def check(what, src, net, x, y, loss):
     return m
 
 
+def batchnorm(rng):
+    """BatchNorm2d's weight, bias and running statistics: the buffers are
+    pcc's <vertex>.running_mean and .running_var, so torch's bn.* keys
+    reach a vertex named bn.  Evaluation (running statistics) and the
+    training gradient (batch statistics) against torch, then one
+    training step's update of the running statistics."""
+    net = TBn().double()
+    with torch.no_grad():
+        net.bn.weight.uniform_(0.5, 1.5)
+        net.bn.bias.uniform_(-0.5, 0.5)
+        for _ in range(3):  # running statistics away from 0 and 1
+            net(torch.from_numpy(rng.standard_normal((B, 2, 5, 5)) + 0.5))
+    m = pcg.compile(BN, batch=8, real="double", filename="bn.pcg")
+    missing, unexpected = m.load_state_dict(net.state_dict())
+    tap.ok(not missing and not unexpected and np.array_equal(
+        m.params["bn.running_var"], net.bn.running_var.numpy()),
+        "batch norm: every key maps, running statistics included",
+        "%s %s" % (missing, unexpected))
+    x = rng.standard_normal((B, 2, 5, 5))
+    y = np.eye(4)[rng.integers(0, 4, B)]
+    net.eval()
+    with torch.no_grad():
+        want = net(torch.from_numpy(x)).numpy()
+    got = m.predict(x=x)["o"]
+    d = float(np.abs(got - want).max())
+    tap.ok(d <= 1e-12, "batch norm: predict (running statistics) equals "
+           "torch's eval mode (gap %.1e)" % d)
+    net.train()
+    _, tg = torch_grads(net, x, y, "ce")
+    d = gap(m.grad_bp(x=x, y=y), tg)
+    tap.ok(d <= TOL, "batch norm: grad_bp (batch statistics) equals torch "
+           "autograd in train mode (relative gap %.1e)" % d)
+    m.train_bp(0.0, x=x, y=y)  # torch_grads' forward updated torch's
+    d = max(float(np.abs(m.params["bn." + k]
+                         - getattr(net.bn, k).numpy()).max())
+            for k in ("running_mean", "running_var"))
+    tap.ok(d <= 1e-14, "batch norm: one training step updates the running "
+           "statistics as torch's training forward does (gap %.1e)" % d)
+    # negative control: without the running statistics (strict=False)
+    fresh = pcg.compile(BN, batch=8, real="double", filename="bn.pcg")
+    sd = {k: v for k, v in net.state_dict().items()
+          if "running" not in k}
+    missing, _ = fresh.load_state_dict(sd, strict=False)
+    d = float(np.abs(fresh.predict(x=x)["o"] - want).max())
+    tap.ok(sorted(missing) == ["bn.running_mean", "bn.running_var"]
+           and d > 1e-6, "batch norm: negative control: without the "
+           "running statistics predict is %.1e from torch's" % d)
+
+
 def main():
     rng = np.random.default_rng(3)
     x = rng.standard_normal((B, 6))
@@ -146,6 +223,8 @@ def main():
     d = gap(wrong.grad_bp(x=x, y=y), tg)
     tap.ok(d > 1e-6, "cnn: negative control: the bias declared [O] "
            "(along the width) gives a gradient %.1e from torch's" % d)
+
+    batchnorm(rng)
 
     # the mapping's errors
     sd = {k: v.clone() for k, v in cnn.state_dict().items()}
