@@ -3,14 +3,17 @@
 loaded into the pcc twin of the module (written here, parameters named
 after torch's keys with '.' as '_'), then Model.grad_bp equals torch
 autograd in float64 within 1e-10 (relative to the gradient's largest
-element): an MLP with mse, and a CNN whose conv has a bias ([O] in torch,
-[O, 1, 1] in pcc) with cross-entropy on probabilities.  Losses follow
+element): an MLP with mse, a CNN whose conv has a bias ([O] in torch,
+[O, 1, 1] in pcc) with cross-entropy on probabilities, and a CNN with
+BatchNorm2d (running statistics in eval mode, batch statistics in the
+gradient, the running update of a training step).  Losses follow
 docs/conventions.md §2: pcc's mse is torch's summed squared error / 2B,
 its cross_entropy torch's CrossEntropyLoss (mean).
 
 Negative controls: one perturbed weight, and the CNN's bias declared
 [O] (torch's shape, which pcc broadcasts along the width: here the width
-equals O, so it compiles) give gradients far from torch's.  And the
+equals O, so it compiles) give gradients far from torch's; batch norm
+without its running statistics predicts far from torch's eval mode.  And the
 mapping's errors: a missing key, an unexpected key, a transposed weight,
 each a ValueError naming the key, with nothing written."""
 import os
