@@ -80,6 +80,31 @@ def _as_array(value, what):
 REQUIRED = object()
 
 
+def _write_atomic(path, data):
+    """data to path through a temporary file in the same folder and a
+    rename: an existing file is replaced whole or not at all."""
+    import tempfile
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".tmp.",
+                                   dir=folder)
+    except OSError:
+        raise CheckpointError(1, path, "cannot save") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise CheckpointError(1, path, "cannot save") from None
+
+
 class Model:
     """A model compiled by pcg.compile.  Its memory (parameters, state,
     a gradient) is owned here; `params` holds writable numpy views of the
@@ -512,17 +537,31 @@ class Model:
             raise CheckpointError(rc, "<memory>", "cannot load")
 
     def save(self, path):
-        """P_save: the parameters to a checkpoint file, atomically."""
+        """P_save: the parameters to a checkpoint file, atomically.  A
+        library built without file functions (-DPCG_NO_FILES) writes
+        P_save_mem's bytes the same way, from Python."""
         path = os.fspath(path)
+        if not self.has("save"):
+            _write_atomic(path, self.to_bytes())
+            return
         rc = self._fn("save")(self._pp, os.fsencode(path))
         if rc:
             raise CheckpointError(rc, path, "cannot save")
 
     def load(self, path):
         """P_load: the parameters from a checkpoint file, checked before
-        anything is written (CheckpointError, parameters untouched)."""
+        anything is written (CheckpointError, parameters untouched); through
+        P_load_mem in a library without file functions."""
         path = os.fspath(path)
-        rc = self._fn("load")(self._pp, os.fsencode(path))
+        if not self.has("load"):
+            try:
+                with open(path, "rb") as f:
+                    data = f.read()
+            except OSError:
+                raise CheckpointError(1, path, "cannot load") from None
+            rc = self._fn("load_mem")(self._pp, C.c_char_p(data), len(data))
+        else:
+            rc = self._fn("load")(self._pp, os.fsencode(path))
         if rc:
             raise CheckpointError(rc, path, "cannot load")
 

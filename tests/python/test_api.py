@@ -253,6 +253,21 @@ def checkpoints(tmp):
         ok(e.code == 4, "another model's checkpoint: CheckpointError "
            "(another model)", str(e))
 
+    # a library without file functions saves and loads through memory
+    nf = pcg.compile(os.path.join(SRC, "tests", "models", "batchstats.pcg"),
+                     batch=4, real="double", cflags=["-DPCG_NO_FILES"])
+    nf.from_bytes(raw)
+    npath = os.path.join(tmp, "nofiles.ckpt")
+    nf.save(npath)
+    with open(npath, "rb") as f:
+        same = f.read() == raw
+    nf.init(9)
+    nf.load(npath)
+    ok(not nf.has("save") and same and nf.params_bytes() == m.params_bytes()
+       and not [f for f in os.listdir(tmp) if ".tmp." in f],
+       "-DPCG_NO_FILES: save and load go through P_save_mem/P_load_mem, "
+       "the same bytes, no temporary file left")
+
     # optimizers
     opt = pcg.Adam(m, lr=1e-2)
     for _ in range(3):

@@ -16,7 +16,6 @@ equals O, so it compiles) give gradients far from torch's; batch norm
 without its running statistics predicts far from torch's eval mode.  And the
 mapping's errors: a missing key, an unexpected key, a transposed weight,
 each a ValueError naming the key, with nothing written."""
-import os
 
 from common import tap, np, pcg, need_numpy
 
