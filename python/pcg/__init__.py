@@ -11,7 +11,8 @@ numpy only: nothing is compiled when the package is installed.  See
 docs/python.md."""
 from ._build import CompileError, Diagnostic, cache_dir, stats
 from ._build import compile_library as _compile_library
-from ._ckpt import Checkpoint, CheckpointFormatError, read_checkpoint
+from ._ckpt import (Checkpoint, CheckpointFormatError, read_checkpoint,
+                    write_checkpoint)
 from ._model import CheckpointError, Member, MissingFunctionError, Model
 from ._optim import SGD, Adam, AdamW, Optimizer
 
@@ -20,6 +21,7 @@ __version__ = "0.2"
 __all__ = ["compile", "load_library", "Model", "Member", "CompileError",
            "Diagnostic", "MissingFunctionError", "CheckpointError",
            "CheckpointFormatError", "Checkpoint", "read_checkpoint",
+           "write_checkpoint",
            "SGD", "Adam", "AdamW", "Optimizer", "cache_dir", "stats"]
 
 

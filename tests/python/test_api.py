@@ -253,6 +253,25 @@ def checkpoints(tmp):
         ok(e.code == 4, "another model's checkpoint: CheckpointError "
            "(another model)", str(e))
 
+    # write_checkpoint: P_save's bytes from Python alone
+    wpath = os.path.join(tmp, "written.ckpt")
+    pcg.write_checkpoint(wpath, "batchstats", m.state_dict(), real="double",
+                         trainable={i.name: i.trainable
+                                    for i in m.param_info})
+    with open(wpath, "rb") as f:
+        ok(f.read() == raw, "write_checkpoint of m.state_dict() writes the "
+           "bytes m.save writes")
+    m2.init(4)
+    m2.load(wpath)
+    ok(m2.params_bytes() == m.params_bytes(), "and m.load reads it")
+    pcg.write_checkpoint(wpath, "batchstats", m.state_dict(), real="double")
+    try:
+        m2.load(wpath)
+        ok(False, "a buffer flagged trainable is refused")
+    except pcg.CheckpointError as e:
+        ok(e.code == 5, "negative control: buffers written as trainable "
+           "are refused (another shape or flag)", str(e))
+
     # a library without file functions saves and loads through memory
     nf = pcg.compile(os.path.join(SRC, "tests", "models", "batchstats.pcg"),
                      batch=4, real="double", cflags=["-DPCG_NO_FILES"])
