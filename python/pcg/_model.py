@@ -80,6 +80,31 @@ def _as_array(value, what):
 REQUIRED = object()
 
 
+class Params(dict):
+    """name -> writable numpy view of each parameter.  Assigning to a name
+    copies into the parameter (m.params["W"] = w is m.params["W"][...] =
+    w, same shape required); names cannot be added or removed."""
+
+    def __setitem__(self, key, value):
+        if key not in self:
+            raise KeyError("%r: the model has no parameter of that name"
+                           % (key,))
+        view = dict.__getitem__(self, key)
+        a = _as_array(value, key) if not np.isscalar(value) else value
+        if not np.isscalar(a) and a.shape != view.shape:
+            raise ValueError("%s: shape %s, expected %s"
+                             % (key, a.shape, view.shape))
+        view[...] = a
+
+    def __delitem__(self, key):
+        raise TypeError("the parameters cannot be removed")
+
+    def _refuse(self, *args, **kw):
+        raise TypeError("the parameters are fixed: assign to one by name")
+
+    pop = popitem = clear = update = setdefault = _refuse
+
+
 def _write_atomic(path, data):
     """data to path through a temporary file in the same folder and a
     rename: an existing file is replaced whole or not at all."""
@@ -161,8 +186,8 @@ class Model:
         self._sp = C.c_void_p(self._s.ctypes.data)
         self._gp = C.c_void_p(self._g.ctypes.data) \
             if self._g is not None else None
-        self.params = {m.name: self._view(self._p, m) for m in
-                       self.param_info}
+        self.params = Params((m.name, self._view(self._p, m))
+                             for m in self.param_info)
         self.last_loss = None
 
     # ------------------------------------------------------------ memory

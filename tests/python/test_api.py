@@ -104,6 +104,12 @@ def arrays(tmp):
        and w.flags.writeable and w.dtype == np.float32
        and w.shape == (32, 64),
        "params are writable float32 views of the parameter memory")
+    m.params["b2"] = np.arange(10, dtype=np.float32)
+    ok(m.state_dict()["b2"][3] == 3 and m.params["b2"] is m.params["b2"],
+       "assigning to params[name] copies into the parameter")
+    good, msg = raises(ValueError, lambda: m.params.__setitem__(
+        "b2", np.zeros(3, np.float32)), "b2")
+    ok(good, "assigning another shape: ValueError naming it", msg)
 
 
 def compile_errors(tmp):
