@@ -113,6 +113,7 @@ def python_run(m, data, seed, lr=LR):
     out.append(("save_mem", m.to_bytes()))
     m.targets_near(0.5)
     out.append(("targets_near.energy", rd(m.energy())))
+    out.append(("check_data", np.int64(m.check_data()).tobytes()))
     assert m.n == n
     return out
 
