@@ -189,6 +189,7 @@ class Model:
         self.params = Params((m.name, self._view(self._p, m))
                              for m in self.param_info)
         self.last_loss = None
+        self.warnings = []
 
     # ------------------------------------------------------------ memory
 

@@ -137,6 +137,14 @@ def compile_errors(tmp):
            and e.returncode == 1,
            "a shape error in a file: CompileError at %s:%s:%s"
            % (os.path.basename(path), e.line, e.col), str(e))
+    src = ("model unused {\n    input  x[4];\n    target y[4];\n"
+           "    param  W[4, 4];\n    h = tanh(W @ x);\n"
+           "    spare = relu(W @ x);\n    loss mse(h, y);\n}\n")
+    for attempt in ("built", "cached"):
+        w = pcg.compile(src, filename="unused.pcg").warnings
+        ok(len(w) == 1 and (w[0].file, w[0].line, w[0].col, w[0].severity)
+           == ("unused.pcg", 6, 5, "warning") and "spare" in w[0].message,
+           "pcc's warning kept in Model.warnings (%s)" % attempt, w)
     good, msg = raises(pcg.CompileError, lambda: pcg.compile(
         os.path.join(tmp, "none.pcg")), "cannot read")
     ok(good, "a missing file: CompileError", msg)
