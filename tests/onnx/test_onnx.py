@@ -33,6 +33,7 @@ sanitized build (the runtime cannot be loaded into Python).
 """
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -498,8 +499,15 @@ def inference_float():
     onnx::MatMul_N), no --loss, a float checkpoint: an inference model
     whose float forward pass is torch's within float's rounding."""
     torch.manual_seed(7)
+    # a fresh BatchNorm1d's weight equals its running variance and its
+    # bias its running mean: the exporter keeps one initializer of each
+    # pair and makes the other an Identity node
+    bnmlp = nn.Sequential(nn.Linear(6, 6), nn.BatchNorm1d(6), nn.Tanh(),
+                          nn.Linear(6, 3))
     for label, net, x in (("cnn", CNN(), torch.randn(4, 3, 8, 8)),
-                          ("encoder", Encoder(), torch.randn(4, 5, 8))):
+                          ("encoder", Encoder(), torch.randn(4, 5, 8)),
+                          ("mlp with a fresh batch norm", bnmlp,
+                           torch.randn(4, 6))):
         label += " exported for inference, float"
         net = net.float().eval()
         x = x.float()
@@ -596,5 +604,8 @@ class MLPSeq(nn.Module):
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        shutil.rmtree(TMP, ignore_errors=True)
     sys.exit(done())
