@@ -6,7 +6,8 @@ driven through the pcg package.
 
 For each model (an MLP, a CNN with batch norm and pooling, a ResNet
 block, a text classifier with an embedding and a 1-D convolution, a
-transformer encoder layer at opsets 13 and 17):
+transformer encoder layer at opsets 13 and 17, and a model of the
+remaining operators):
 
 - the forward pass (evaluation mode: running statistics, no dropout)
   equals torch's in float64, within 1e-10 of the largest output;
@@ -384,8 +385,40 @@ class Encoder(nn.Module):
         return self.head(self.norm2(h + self.drop(f)))
 
 
+class Ops(nn.Module):
+    """The remaining operators: LayerNorm over two axes and with another
+    eps (written out), softmax on a middle axis, LogSoftmax, ReduceSum,
+    a constant index and a slice, Clip, Elu, Pow, Max, a 1-D max pool and
+    an average pool whose padding the exporter writes as a Pad node."""
+
+    def __init__(self):
+        super().__init__()
+        self.ln2 = nn.LayerNorm((5, 6))
+        self.ln3 = nn.LayerNorm(6, eps=1e-3)
+        self.fc = nn.Linear(6, 6)
+        self.pool1 = nn.MaxPool1d(3, stride=2, padding=1)
+        self.pool2 = nn.AvgPool2d(3, stride=1, padding=1)
+
+    def forward(self, x):                       # [B, 5, 6]
+        h = self.ln3(self.fc(self.ln2(x)))
+        a = torch.softmax(h, dim=1) + F.log_softmax(h, dim=-1)
+        b = torch.clamp(F.elu(h, 0.5), -0.8, 2.0).pow(3)
+        c = torch.maximum(a, b) + h.sum(dim=2, keepdim=True)
+        d = self.pool1(c[:, 1:4] * h[:, 0:1])            # [B, 3, 3]
+        e = self.pool2(c.unsqueeze(1)).squeeze(1)        # [B, 5, 6]
+        return torch.cat([d.flatten(1), e[:, 2]], dim=1)  # [B, 15]
+
+
 def main():
     torch.manual_seed(0)
+
+    # the remaining operators, and the written-out layer norms
+    mk_x = lambda B: torch.randn(B, 5, 6)
+    mk_y = lambda B: torch.randn(B, 15)
+    res = check_model("ops", Ops(), mk_x, mk_y, "mse")
+    if res:
+        m, start, _, pcg_path = res
+        zil_equals_bp("ops", m, start, data_maker(mk_x, mk_y, False, "mse"))
 
     # MLP: Gemm, Sub/Div by constants, Tanh, LeakyRelu, Sigmoid, Mul
     mk_x = lambda B: torch.randn(B, 6)
