@@ -11,7 +11,9 @@ numpy only: nothing is compiled when the package is installed.  See
 docs/python.md."""
 from ._build import CompileError, Diagnostic, cache_dir, stats
 from ._build import compile_library as _compile_library
-from ._ckpt import Checkpoint, CheckpointFormatError, read_checkpoint
+from ._build import warnings_of as _warnings_of
+from ._ckpt import (Checkpoint, CheckpointFormatError, read_checkpoint,
+                    write_checkpoint)
 from ._model import CheckpointError, Member, MissingFunctionError, Model
 from ._optim import SGD, Adam, AdamW, Optimizer
 
@@ -20,6 +22,7 @@ __version__ = "0.2"
 __all__ = ["compile", "load_library", "Model", "Member", "CompileError",
            "Diagnostic", "MissingFunctionError", "CheckpointError",
            "CheckpointFormatError", "Checkpoint", "read_checkpoint",
+           "write_checkpoint",
            "SGD", "Adam", "AdamW", "Optimizer", "cache_dir", "stats"]
 
 
@@ -40,12 +43,15 @@ def compile(path_or_source, batch=1, real="float", methods=None,
     cache        False builds anew even when the cache has the library
 
     Raises CompileError (pcc's diagnostics, file:line:col) when the model
-    does not compile."""
+    does not compile; pcc's warnings for a model that does are in the
+    Model's `warnings` (a list of Diagnostic)."""
     lib, prefix, hit = _compile_library(
         path_or_source, batch=batch, real=real, methods=methods,
         defines=defines, granularity=granularity, prefix=prefix,
         filename=filename, cflags=cflags, cache=cache)
-    return Model(lib, prefix, from_cache=hit)
+    m = Model(lib, prefix, from_cache=hit)
+    m.warnings = _warnings_of(lib)
+    return m
 
 
 def load_library(path, prefix="pcgm"):

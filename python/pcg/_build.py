@@ -17,7 +17,7 @@ import tempfile
 from . import _config
 
 __all__ = ["CompileError", "Diagnostic", "compile_library", "stats",
-           "cache_dir"]
+           "cache_dir", "warnings_of"]
 
 VERSION = "0.2"
 
@@ -129,11 +129,26 @@ def _source(path_or_source):
     return path_or_source.encode(), None, None
 
 
+def warnings_of(lib):
+    """pcc's warnings when it compiled the library at lib, as
+    Diagnostics (none when the log is missing)."""
+    try:
+        with open(lib[:-3] + ".log") as f:
+            text = f.read()
+    except OSError:
+        return []
+    return [Diagnostic(m["file"], int(m["line"]), int(m["col"]),
+                       m["severity"], m["message"])
+            for m in _DIAG.finditer(text)]
+
+
 def compile_library(path_or_source, *, batch=1, real="float", methods=None,
                     defines=None, granularity=None, prefix="pcgm",
                     filename="model.pcg", cflags=None, cache=True):
     """Build (or find in the cache) the shared library of a model.
-    Returns (library path, the prefix, whether it came from the cache)."""
+    Returns (library path, the prefix, whether it came from the cache).
+    The cache entry is libPREFIX-KEY.so with .c, .h and .log (pcc's
+    warnings) beside it."""
     if real not in ("float", "double"):
         raise ValueError("real: 'float' or 'double' expected, got %r"
                          % (real,))
@@ -161,7 +176,8 @@ def compile_library(path_or_source, *, batch=1, real="float", methods=None,
 
     cfg = _config.get()
     cc = cfg["cc"]
-    cc_args = ["-std=c11", "-O2", "-shared", "-fPIC"] + list(cflags or [])
+    cc_args = (["-std=c11", "-O2", "-shared", "-fPIC"] + cfg["cflags"]
+               + list(cflags or []))
     link = [cfg["runtime_lib"]] + cfg["runtime_libs"]
 
     h = hashlib.sha256()
@@ -200,6 +216,7 @@ def compile_library(path_or_source, *, batch=1, real="float", methods=None,
                            errors="replace", cwd=pcc_cwd)
         if r.returncode != 0:
             raise CompileError(r.stderr or r.stdout, r.returncode, cmd)
+        warnings = r.stderr
         out_so = os.path.join(tmp, "lib.so")
         cmd = (cc + cc_args + ["-I" + cfg["runtime_include"], out_c, "-o",
                                out_so] + link)
@@ -211,13 +228,15 @@ def compile_library(path_or_source, *, batch=1, real="float", methods=None,
                                "generated:\n$ %s\n%s"
                                % (" ".join(cmd), r.stderr + r.stdout),
                                r.returncode, cmd)
+        # beside the library: the generated C, for reading, and pcc's
+        # warnings; the library last, so that its presence means the
+        # entry is whole
+        with open(os.path.join(tmp, "pcc.log"), "w") as f:
+            f.write(warnings)
+        os.replace(out_c, lib[:-3] + ".c")
+        os.replace(os.path.join(tmp, prefix + ".h"), lib[:-3] + ".h")
+        os.replace(os.path.join(tmp, "pcc.log"), lib[:-3] + ".log")
         os.replace(out_so, lib)
-        # keep the generated C beside the library, for reading
-        try:
-            os.replace(out_c, lib[:-3] + ".c")
-            os.replace(os.path.join(tmp, prefix + ".h"), lib[:-3] + ".h")
-        except OSError:
-            pass
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return lib, prefix, False

@@ -1,12 +1,13 @@
-"""read_checkpoint: a checkpoint file (docs/api.md §8; the format is
-spelt out at the top of runtime/pcg_ckpt.c) read in Python, with no
-model and no compiled code."""
+"""read_checkpoint and write_checkpoint: checkpoint files (docs/api.md
+§8; the format is spelt out at the top of runtime/pcg_ckpt.c) read and
+written in Python, with no model and no compiled code."""
 import os
 import struct
 
 import numpy as np
 
-__all__ = ["read_checkpoint", "Checkpoint", "CheckpointFormatError"]
+__all__ = ["read_checkpoint", "write_checkpoint", "Checkpoint",
+           "CheckpointFormatError"]
 
 MAGIC = b"PCGCKPT\0"
 MAX_RANK = 8
@@ -122,3 +123,48 @@ def read_checkpoint(path):
     if _fnv1a(data[:pos]) != stored:
         raise CheckpointFormatError(path, pos, "checksum mismatch")
     return out
+
+
+def write_checkpoint(path, model, params, real="float", trainable=None,
+                     counters=()):
+    """Write a checkpoint (format version 2) of `params`, a dict name ->
+    array in the order of the model's param declarations, for the model
+    named `model`, with reals of type `real` ("float" or "double"; values
+    are converted), `trainable` a dict name -> bool (default: all
+    trainable; batch-norm statistics are buffers, False) and `counters`
+    (an optimizer's step count).  P_load of that model loads it when the
+    names, order, shapes and flags are its own; the bytes are those
+    P_save writes for the same values.  Written atomically: a temporary
+    file in the same folder, then a rename."""
+    if real not in ("float", "double"):
+        raise ValueError("real: 'float' or 'double' expected, got %r"
+                         % (real,))
+    dtype = np.dtype("<f4" if real == "float" else "<f8")
+    trainable = dict(trainable or {})
+    for k in trainable:
+        if k not in params:
+            raise ValueError("trainable[%r]: no such parameter" % k)
+    name = model.encode()
+    head = [MAGIC, struct.pack("<III", 2, dtype.itemsize, len(name)), name,
+            struct.pack("<I", len(counters))]
+    head += [struct.pack("<Q", int(c)) for c in counters]
+    head.append(struct.pack("<I", len(params)))
+    payload = []
+    for k, v in params.items():
+        a = np.asarray(v.detach().cpu().numpy() if hasattr(v, "detach")
+                       else v)
+        if a.dtype.kind not in "fiub":
+            raise ValueError("%s: dtype %s is not a number type"
+                             % (k, a.dtype))
+        if a.ndim > MAX_RANK:
+            raise ValueError("%s: rank %d > %d" % (k, a.ndim, MAX_RANK))
+        kb = k.encode()
+        head.append(struct.pack("<I", len(kb)) + kb
+                    + struct.pack("<I", a.ndim)
+                    + struct.pack("<%dI" % a.ndim, *a.shape)
+                    + struct.pack("<I", 1 if trainable.get(k, True) else 0))
+        payload.append(np.ascontiguousarray(a, dtype).tobytes())
+    body = b"".join(head + payload)
+    data = body + struct.pack("<Q", _fnv1a(body))
+    from ._model import _write_atomic
+    _write_atomic(os.fspath(path), data)

@@ -9,8 +9,8 @@ library libpcg_runtime.a).
 
 An installation staged with `meson install --destdir STAGE` is found
 too: when this file is not where the install put it but at
-STAGE/<that place>, every installed path that does not exist as written
-is looked for under STAGE."""
+STAGE/<that place>, every installed path is taken under STAGE where it
+exists there (the stage's pcc, not one installed at the final place)."""
 import os
 import shlex
 
@@ -36,7 +36,7 @@ def _restage(paths):
     out = dict(paths)
     for k in ("pcc", "runtime_include", "runtime_lib", "runtime_header"):
         p = out.get(k)
-        if p and os.path.isabs(p) and not os.path.exists(p):
+        if p and os.path.isabs(p):
             staged = os.path.join(stage, p.lstrip(os.sep))
             if os.path.exists(staged):
                 out[k] = staged
@@ -45,7 +45,9 @@ def _restage(paths):
 
 def get():
     """The paths, resolved: pcc, cc (a list), runtime_include,
-    runtime_header, runtime_lib, runtime_libs (a list of link flags)."""
+    runtime_header, runtime_lib, runtime_libs (a list of link flags),
+    cflags (the flags the runtime's build wants on generated code:
+    -DPCG_REPRODUCIBLE in a reproducible build)."""
     global _resolved
     if _resolved is not None:
         return _resolved
@@ -59,6 +61,7 @@ def get():
         or p.get("runtime_include"),
         "runtime_lib": env.get("PCG_RUNTIME_LIB") or p.get("runtime_lib"),
         "runtime_libs": list(p.get("runtime_libs", ["-lm"])),
+        "cflags": list(p.get("cflags", [])),
     }
     missing = [k for k in ("pcc", "runtime_include", "runtime_lib")
                if not cfg[k] or not os.path.exists(cfg[k])]

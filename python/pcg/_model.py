@@ -1,7 +1,6 @@
 """pcg.Model: a compiled model driven through its descriptor, P_model()
 (docs/api.md, "The model descriptor"), and nothing else."""
 import ctypes as C
-import math
 import os
 
 import numpy as np
@@ -49,7 +48,6 @@ class Member:
 
     def __repr__(self):
         extra = ", ids < %d" % self.bound if self.bound else ""
-        extra += "" if self.trainable else ""
         return "Member(%r, %s, %s%s)" % (self.name, self.shape,
                                          self.dtype.name, extra)
 
@@ -80,6 +78,56 @@ def _as_array(value, what):
 
 
 REQUIRED = object()
+
+
+class Params(dict):
+    """name -> writable numpy view of each parameter.  Assigning to a name
+    copies into the parameter (m.params["W"] = w is m.params["W"][...] =
+    w, same shape required); names cannot be added or removed."""
+
+    def __setitem__(self, key, value):
+        if key not in self:
+            raise KeyError("%r: the model has no parameter of that name"
+                           % (key,))
+        view = dict.__getitem__(self, key)
+        a = _as_array(value, key) if not np.isscalar(value) else value
+        if not np.isscalar(a) and a.shape != view.shape:
+            raise ValueError("%s: shape %s, expected %s"
+                             % (key, a.shape, view.shape))
+        view[...] = a
+
+    def __delitem__(self, key):
+        raise TypeError("the parameters cannot be removed")
+
+    def _refuse(self, *args, **kw):
+        raise TypeError("the parameters are fixed: assign to one by name")
+
+    pop = popitem = clear = update = setdefault = _refuse
+
+
+def _write_atomic(path, data):
+    """data to path through a temporary file in the same folder and a
+    rename: an existing file is replaced whole or not at all."""
+    import tempfile
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".tmp.",
+                                   dir=folder)
+    except OSError:
+        raise CheckpointError(1, path, "cannot save") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise CheckpointError(1, path, "cannot save") from None
 
 
 class Model:
@@ -138,9 +186,10 @@ class Model:
         self._sp = C.c_void_p(self._s.ctypes.data)
         self._gp = C.c_void_p(self._g.ctypes.data) \
             if self._g is not None else None
-        self.params = {m.name: self._view(self._p, m) for m in
-                       self.param_info}
+        self.params = Params((m.name, self._view(self._p, m))
+                             for m in self.param_info)
         self.last_loss = None
+        self.warnings = []
 
     # ------------------------------------------------------------ memory
 
@@ -514,17 +563,31 @@ class Model:
             raise CheckpointError(rc, "<memory>", "cannot load")
 
     def save(self, path):
-        """P_save: the parameters to a checkpoint file, atomically."""
+        """P_save: the parameters to a checkpoint file, atomically.  A
+        library built without file functions (-DPCG_NO_FILES) writes
+        P_save_mem's bytes the same way, from Python."""
         path = os.fspath(path)
+        if not self.has("save"):
+            _write_atomic(path, self.to_bytes())
+            return
         rc = self._fn("save")(self._pp, os.fsencode(path))
         if rc:
             raise CheckpointError(rc, path, "cannot save")
 
     def load(self, path):
         """P_load: the parameters from a checkpoint file, checked before
-        anything is written (CheckpointError, parameters untouched)."""
+        anything is written (CheckpointError, parameters untouched); through
+        P_load_mem in a library without file functions."""
         path = os.fspath(path)
-        rc = self._fn("load")(self._pp, os.fsencode(path))
+        if not self.has("load"):
+            try:
+                with open(path, "rb") as f:
+                    data = f.read()
+            except OSError:
+                raise CheckpointError(1, path, "cannot load") from None
+            rc = self._fn("load_mem")(self._pp, C.c_char_p(data), len(data))
+        else:
+            rc = self._fn("load")(self._pp, os.fsencode(path))
         if rc:
             raise CheckpointError(rc, path, "cannot load")
 
@@ -547,7 +610,3 @@ class Model:
                 % (self.name, self.batch, self.real,
                    ",".join(self.methods) or "none",
                    ",".join(m.name for m in self.param_info)))
-
-
-def _isnan(x):
-    return isinstance(x, float) and math.isnan(x)

@@ -2,7 +2,7 @@
 """Install: stage pcc with `meson install --destdir`, check what it holds,
 then build and run examples/embed against the staged installation only.
 
-  run_install.py MESON BUILDDIR SRCDIR CC [SANITIZE]
+  run_install.py MESON BUILDDIR SRCDIR CC [SANITIZE [PYTHON]]
 
 CC is the project's C compiler; the embedded project is built with it,
 and with -Db_sanitize=SANITIZE when the project's build is sanitized
@@ -16,7 +16,9 @@ installed system-wide, then that control is skipped), and the staged
 library really is what gets linked.  Then the shared library of
 docs/api.md: digits by the staged pcc, `cc -shared -fPIC ... $(pkg-config
 ...)` against the stage, exporting digits_model, which (unsanitized) loads
-and gives its descriptor's version.  Prints TAP.
+and gives its descriptor's version.  Last, the pcg Python package from
+the stage's site-packages, run by PYTHON (one with numpy), compiles
+digits with the staged pcc and runtime and trains it.  Prints TAP.
 """
 import glob
 import os
@@ -31,6 +33,7 @@ from tap import done  # noqa: E402
 
 MESON, BUILD, SRC, CC = sys.argv[1:5]
 SANITIZE = sys.argv[5] if len(sys.argv) > 5 else "none"
+PYTHON = sys.argv[6] if len(sys.argv) > 6 else None
 
 
 def ok(cond, what, detail=""):
@@ -181,7 +184,72 @@ def main():
                 version, size = None, str(e)
             ok(version == 1 and size > 0, "the library loads and "
                "digits_model() gives version 1 (size %s)" % size)
+        python_package(stage, tmp)
     return done()
+
+
+PCG_SCRIPT = """
+import os, sys
+import numpy as np
+import pcg
+from pcg import _config
+stage = sys.argv[1]
+cfg = _config.get()
+print("package", os.path.dirname(pcg.__file__))
+print("pcc", cfg["pcc"])
+print("include", cfg["runtime_include"])
+print("lib", cfg["runtime_lib"])
+m = pcg.compile(sys.argv[2], batch=8)
+m.init(seed=1)
+rng = np.random.default_rng(0)
+x = rng.random((8, 64), dtype=np.float32)
+y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 8)]
+first = m.train_zil(x=x, y=y, lr=0.1)
+for _ in range(20):
+    last = m.train_zil(x=x, y=y, lr=0.1)
+print("losses", first, last)
+"""
+
+
+def python_package(stage, tmp):
+    """The pcg package from the stage: found in site-packages, its paths
+    pointing into the stage (not the build tree), and it compiles and
+    trains a model."""
+    init = one("**/pcg/__init__.py", stage)
+    paths = one("**/pcg/_paths.py", stage)
+    ok(init is not None and paths is not None and "-packages" in init,
+       "the stage holds the pcg package in site-packages (%s)"
+       % (init and os.path.relpath(init, stage)))
+    if init is None or paths is None:
+        return
+    if SANITIZE != "none":
+        tap.skip("the staged pcg package compiles a model",
+                 "a sanitized runtime cannot be loaded into Python")
+        return
+    if PYTHON is None or run([PYTHON, "-c", "import numpy"]).returncode:
+        tap.skip("the staged pcg package compiles a model",
+                 "no Python with numpy")
+        return
+    env = dict(os.environ)
+    for k in ("PYTHONPATH", "PCG_PCC", "PCG_CC", "PCG_RUNTIME_INCLUDE",
+              "PCG_RUNTIME_LIB"):
+        env.pop(k, None)
+    env["PYTHONPATH"] = os.path.dirname(os.path.dirname(init))
+    env["PCG_CACHE_DIR"] = os.path.join(tmp, "pcg-cache")
+    r = run([PYTHON, "-c", PCG_SCRIPT, stage,
+             os.path.join(SRC, "examples", "digits.pcg")], env=env, cwd=tmp)
+    out = dict(line.split(" ", 1) for line in r.stdout.splitlines()
+               if " " in line)
+    ok(r.returncode == 0, "the staged pcg package imports, compiles "
+       "digits and trains it", r.stdout + r.stderr)
+    ok(all(out.get(k, "").startswith(stage)
+           for k in ("package", "pcc", "include", "lib")),
+       "it runs the staged pcc and links the staged runtime", r.stdout)
+    ok(BUILD not in r.stdout and os.path.join(SRC, "runtime")
+       not in r.stdout, "and never the build tree's", r.stdout)
+    losses = [float(v) for v in out.get("losses", "nan nan").split()]
+    ok(losses[1] < losses[0], "training from the stage lowers the loss "
+       "(%s)" % losses)
 
 
 if __name__ == "__main__":

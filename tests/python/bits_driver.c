@@ -18,7 +18,8 @@
  * 0.1): loss and params each; step_bp, step_zil, step_pc(3, 0.1) with
  * Adam(1e-3, 0.9, 0.999, 1e-8, 0.01): loss, params, optimizer state
  * each; sgd with the last gradient (grad_bp again) at 0.05: params;
- * save_mem: the checkpoint; targets_near(0.5) then energy.
+ * save_mem: the checkpoint; targets_near(0.5) then energy; check_data
+ * (as an int64_t).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -154,5 +155,7 @@ main(int argc, char **argv)
 	rec("save_mem", ck, len);
 	drv_targets_near(&s, (drv_real)0.5);
 	loss("targets_near.energy", drv_energy(&p, &s));
+	int64_t bad = drv_check_data(&s);
+	rec("check_data", &bad, sizeof bad);
 	return fclose(out) == 0 ? 0 : 4;
 }

@@ -113,25 +113,26 @@ def python_run(m, data, seed, lr=LR):
     out.append(("save_mem", m.to_bytes()))
     m.targets_near(0.5)
     out.append(("targets_near.energy", rd(m.energy())))
+    out.append(("check_data", np.int64(m.check_data()).tobytes()))
     assert m.n == n
     return out
 
 
-def c_run(tmp, path, real, batch, data, m, seed):
-    d = os.path.join(tmp, "c_" + real + os.path.basename(path))
+def c_run(tmp, path, real, batch, gran, data, m, seed):
+    d = os.path.join(tmp, "c_%s_%s_%s" % (real, gran, os.path.basename(path)))
     os.makedirs(d, exist_ok=True)
     r = subprocess.run([cfg["pcc"], path, "-o", os.path.join(d, "drv.c"),
                         "--prefix", "drv", "--real", real, "--batch",
-                        str(batch)], capture_output=True, text=True)
+                        str(batch), "--granularity", gran],
+                       capture_output=True, text=True)
     if r.returncode:
         return None, r.stderr
     exe = os.path.join(d, "driver")
-    r = subprocess.run(cfg["cc"] + ["-std=c11", "-O2", "-fPIC",
-                                    "-I" + d, "-I" + cfg["runtime_include"],
-                                    os.path.join(HERE, "bits_driver.c"),
-                                    os.path.join(d, "drv.c"), "-o", exe,
-                                    cfg["runtime_lib"]] + cfg["runtime_libs"],
-                       capture_output=True, text=True)
+    cmd = (cfg["cc"] + ["-std=c11", "-O2", "-fPIC"] + cfg["cflags"]
+           + ["-I" + d, "-I" + cfg["runtime_include"],
+              os.path.join(HERE, "bits_driver.c"), os.path.join(d, "drv.c"),
+              "-o", exe, cfg["runtime_lib"]] + cfg["runtime_libs"])
+    r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode:
         return None, r.stderr
     dat = os.path.join(d, "data.bin")
@@ -159,23 +160,24 @@ def compare(a, b):
     return ""
 
 
-CASES = [
-    ("digits float", example("digits.pcg"), "float", 8, 5),
-    ("digits double", example("digits.pcg"), "double", 8, 8),
-    ("batchstats double (batch norm, dropout)",
-     os.path.join(SRC, "tests", "models", "batchstats.pcg"), "double", 6, 5),
-    ("batchstats float", os.path.join(SRC, "tests", "models",
-                                      "batchstats.pcg"), "float", 4, 4),
-    ("textcls float (int ids)", example("textcls.pcg"), "float", 6, 4),
+BATCHSTATS = os.path.join(SRC, "tests", "models", "batchstats.pcg")
+CASES = [  # what, model, real, batch, samples, granularity
+    ("digits float", example("digits.pcg"), "float", 8, 5, "stmt"),
+    ("digits double", example("digits.pcg"), "double", 8, 8, "stmt"),
+    ("batchstats double (batch norm, dropout)", BATCHSTATS, "double", 6, 5,
+     "stmt"),
+    ("batchstats float, granularity op", BATCHSTATS, "float", 4, 4, "op"),
+    ("textcls float (int ids)", example("textcls.pcg"), "float", 6, 4,
+     "stmt"),
 ]
 
 
 def main():
     with tempfile.TemporaryDirectory() as tmp:
-        for what, path, real, batch, n in CASES:
-            m = pcg.compile(path, batch=batch, real=real)
+        for what, path, real, batch, n, gran in CASES:
+            m = pcg.compile(path, batch=batch, real=real, granularity=gran)
             data = data_for(m, n, np.random.default_rng(7))
-            c, err = c_run(tmp, path, real, batch, data, m, 11)
+            c, err = c_run(tmp, path, real, batch, gran, data, m, 11)
             if c is None:
                 tap.ok(False, "%s: the C driver runs" % what, err)
                 continue
