@@ -170,6 +170,9 @@ def check_model(label, model, make_x, make_y, loss, opset=13,
     sd = model.state_dict()
     sd0 = {k: v.clone() for k, v in sd.items()}
     m = pcg.compile(pcg_path, batch=B, real="double")
+    ok(not getattr(m, "warnings", []), "%s: pcc compiles the converted "
+       "model without a warning" % label,
+       "\n".join(str(w) for w in getattr(m, "warnings", [])))
     m.load(ckpt)
     names = [p.name for p in m.param_info]
     want = [sane(k) for k in sd if not k.endswith("num_batches_tracked")
