@@ -22,6 +22,10 @@ remaining operators):
   three train_bp steps bit for bit (parameters and running statistics),
   with dropout active in the models that have it.
 
+Also: the converted models compile without a warning; the exporter's
+defaults (evaluation mode, constant folding, no --loss) give inference
+models whose float forward pass is torch's within 1e-5.
+
 Negative controls: a perturbed weight and a transposed weight change the
 forward pass beyond the tolerance; torch's default mean reduction gives
 other gradients; Z-IL with another learning rate ends on other bits.
@@ -628,6 +632,34 @@ def rejections():
              (torch.randn(2, 3, 4),), ["Reshape", "across samples"])
     rejected("a graph of two models", Two(), (x, torch.randn(2, 4)),
              ["2 unconnected models"], names=["x", "z"])
+
+    # the command line: pcc's exit statuses (docs/api.md §1)
+    d = tempfile.mkdtemp(dir=TMP)
+    path = os.path.join(d, "m.onnx")
+    with torch.no_grad():
+        torch.onnx.export(MLPSeq().eval(), (x,), path, opset_version=13,
+                          input_names=["x"])
+    junk = os.path.join(d, "junk.onnx")
+    with open(junk, "wb") as f:
+        f.write(b"not a model")
+    for what, args, status in (
+            ("a bad model name", [path, "-o", os.path.join(d, "a.pcg"),
+                                  "--name", "3x"], 2),
+            ("no -o", [path], 2),
+            ("a file that is not ONNX", [junk, "-o",
+                                         os.path.join(d, "a.pcg")], 3),
+            ("an output folder that does not exist",
+             [path, "-o", os.path.join(d, "no", "a.pcg")], 3),
+            ("a checkpoint folder that does not exist",
+             [path, "-o", os.path.join(d, "a.pcg"), "--checkpoint",
+              os.path.join(d, "no", "a.ckpt")], 3)):
+        r = subprocess.run([sys.executable, PCC_ONNX] + args,
+                           capture_output=True, text=True)
+        left = sorted(set(os.listdir(d)) - {"m.onnx", "junk.onnx"})
+        ok(r.returncode == status and not left and
+           "Traceback" not in r.stderr,
+           "%s: status %d, no file written" % (what, status),
+           "status %d, files %s\n%s" % (r.returncode, left, r.stderr))
 
 
 class MLPSeq(nn.Module):
