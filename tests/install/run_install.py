@@ -60,6 +60,7 @@ def main():
         ok(r.returncode == 0, "meson install --destdir", r.stdout + r.stderr)
         files = {
             "bin/pcc": "**/bin/pcc",
+            "bin/pcc-onnx": "**/bin/pcc-onnx",
             "include/pcg_runtime.h": "**/include/pcg_runtime.h",
             "the runtime library": "**/lib*/**/libpcg_runtime.a",
             "pkgconfig/pcg-runtime.pc": "**/pkgconfig/pcg-runtime.pc",
@@ -76,6 +77,10 @@ def main():
         r = run([pcc, "--version"])
         ok(r.returncode == 0 and r.stdout.startswith("pcc "),
            "the staged pcc runs", r.stdout + r.stderr)
+        onnx_tool = found["bin/pcc-onnx"]
+        ok(os.access(onnx_tool, os.X_OK) and
+           open(onnx_tool).readline().startswith("#!/usr/bin/python3"),
+           "the staged pcc-onnx is executable, run by /usr/bin/python3")
         r = run(["man", "-l", "-P", "cat", found["man1/pcc.1"]],
                 env=dict(os.environ, MANWIDTH="80"))
         ok(r.returncode != 0 or "pcc" in r.stdout,
