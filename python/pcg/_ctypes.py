@@ -4,7 +4,7 @@ ctypes in the order and with the types of the header."""
 import ctypes as C
 
 PCG_MAX_RANK = 8
-PCG_MODEL_VERSION = 1
+PCG_MODEL_VERSION = 2
 
 METHOD_BP, METHOD_ZIL, METHOD_PC = 1, 2, 4
 MODE_TRAIN, MODE_EVAL, MODE_PREDICT = 0, 1, 2
@@ -106,6 +106,7 @@ class ModelDesc(C.Structure):
                     "state_n", "state_rng", "state_mode", "opt_step")] + [
         ("f", C.POINTER(FnsF)),
         ("d", C.POINTER(FnsD)),
+        ("state_pool", C.c_size_t),     # version 2
     ]
 
 

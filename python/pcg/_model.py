@@ -190,6 +190,15 @@ class Model:
                              for m in self.param_info)
         self.last_loss = None
         self.warnings = []
+        # the runtime linked into the library: its thread pool
+        self._pool = None
+        self._pool_create = self._lib.pcg_pool_create
+        self._pool_create.restype = C.c_void_p
+        self._pool_create.argtypes = [C.c_int]
+        self._pool_destroy = self._lib.pcg_pool_destroy
+        self._pool_destroy.restype = None
+        self._pool_destroy.argtypes = [C.c_void_p]
+        self._pool_threads = 1
 
     # ------------------------------------------------------------ memory
 
@@ -221,8 +230,43 @@ class Model:
 
     def reset_state(self):
         """Zero the state (data, n, rng and the private buffers), as a
-        fresh P_state."""
+        fresh P_state; the thread pool stays."""
         self._s[:] = 0
+        self._put_pool()
+
+    def _put_pool(self):
+        np.frombuffer(self._s, np.uintp, 1, self._d.state_pool)[0] = \
+            self._pool or 0
+
+    @property
+    def threads(self):
+        """The threads the state's pool spreads the matrix products over
+        (docs/api.md §6); 1, the default, runs on the calling thread.
+        Every thread count gives the same bits."""
+        return self._pool_threads
+
+    @threads.setter
+    def threads(self, n):
+        n = self._int(n, "threads")
+        if n < 1:
+            raise ValueError("threads: %d, expected 1 or more" % n)
+        pool = None
+        if n > 1:
+            pool = self._pool_create(n)
+            if not pool:
+                raise ValueError("threads: the runtime could not start a "
+                                 "pool of %d threads (at most 256; none "
+                                 "where there are no POSIX threads)" % n)
+        old, self._pool, self._pool_threads = self._pool, pool, n
+        self._put_pool()
+        if old:
+            self._pool_destroy(old)
+
+    def __del__(self):
+        pool = getattr(self, "_pool", None)
+        if pool:
+            self._pool = None
+            self._pool_destroy(pool)
 
     def state_bytes(self):
         """A copy of the whole state's bytes."""

@@ -330,6 +330,50 @@ def checkpoints(tmp):
        msg)
 
 
+def threads(tmp):
+    """m.threads: the same bits with a pool of 2 and 3 threads as with
+    none, and the pool really in the state; a control shows the
+    comparison sees a one-ulp difference."""
+    src = example("mlp.pcg")
+    rs = np.random.RandomState(3)
+    x = rs.uniform(-1, 1, (8, 784)).astype(np.float32)
+    y = np.eye(10, dtype=np.float32)[rs.randint(0, 10, 8)]
+
+    def run(threads, nudge=False):
+        m = pcg.compile(src, batch=8)
+        m.init(5)
+        if nudge:
+            w = m.params["W1"]
+            w.view(np.uint32)[0, 0] ^= 1
+        m.threads = threads
+        out = [m.train_bp(lr=0.05, x=x, y=y), m.train_zil(lr=0.05, x=x, y=y)]
+        g = m.grad_bp(x=x, y=y)
+        return m, out, m.params_bytes(), b"".join(
+            g[k].tobytes() for k in sorted(g))
+
+    _, l1, p1, g1 = run(1)
+    for t in (2, 3):
+        m, lt, pt, gt = run(t)
+        ok(m.threads == t, "m.threads reads back %d" % t)
+        ok(lt == l1 and pt == p1 and gt == g1,
+           "%d threads: losses, parameters and gradients have the bits of "
+           "one" % t)
+    pool = np.frombuffer(m._s, np.uintp, 1, m._d.state_pool)[0]
+    ok(pool != 0, "the pool is in the state (s->pool)")
+    m.reset_state()
+    ok(np.frombuffer(m._s, np.uintp, 1, m._d.state_pool)[0] == pool,
+       "reset_state keeps the pool")
+    m.threads = 1
+    ok(np.frombuffer(m._s, np.uintp, 1, m._d.state_pool)[0] == 0,
+       "threads = 1 takes the pool out")
+    _, lc, pc, gc = run(2, nudge=True)
+    ok(pc != p1 and gc != g1, "control: one ulp in W1 is seen")
+    for bad in (0, -1, 1.5):
+        good, msg = raises(ValueError, lambda: setattr(m, "threads", bad),
+                           "threads")
+        ok(good, "threads = %r is a ValueError naming threads" % (bad,), msg)
+
+
 def main():
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["PCG_CACHE_DIR"] = os.path.join(tmp, "cache")
@@ -338,6 +382,7 @@ def main():
         cache(tmp)
         missing_functions(tmp)
         checkpoints(tmp)
+        threads(tmp)
     return tap.done()
 
 
