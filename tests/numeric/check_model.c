@@ -28,6 +28,10 @@
 #include H_CL
 #include H_CF
 #endif
+#ifdef H_CE
+#include H_CE
+#include H_CN
+#endif
 #ifdef H_D3
 #include H_D3
 #endif
@@ -649,6 +653,68 @@ main(int argc, char **argv)
 		   fe / fm);
 	}
 
+	/* 7b. Fa-Z-IL: the network's dynamics with per-vertex plasticity
+	 * gates and no level anywhere: within 1e-10 of BP's gradient in
+	 * double (batch 1 and 4), float measured and bounded; a parameter
+	 * whose BP gradient is exactly zero (a layer of dead ReLUs above it)
+	 * gets an update of exactly zero; one P_train_fazil step gives one
+	 * P_train_bp step's parameters within 1e-10 */
+	{
+		static d4_params gb, gz;
+		static d1_params hb, hz;
+		d4_grad_bp(&d4p, &d4s, &gb);
+		d4_grad_fazil(&d4p, &d4s, &gz);
+		double m = max_abs((double *)&gb, D4_NUM_REALS);
+		double e = max_diff((double *)&gb, (double *)&gz, D4_NUM_REALS);
+		ok(e <= 1e-10 * m,
+		   "double, batch 4: grad_fazil equals BP within 1e-10 of the "
+		   "largest gradient: error %.3g relative", e / m);
+		int zeros = 0, kept = 1;
+		for (size_t i = 0; i < D4_NUM_REALS; i++)
+			if (((double *)&gb)[i] == 0) {
+				zeros++;
+				kept &= ((double *)&gz)[i] == 0;
+			}
+		ok(kept, "grad_fazil is exactly 0 wherever BP's gradient is "
+			 "(%d entries)", zeros);
+		memcpy(&d1p, &d4p, sizeof d1p);
+		take_sample(&d1s, &d4s, 0);
+		d1_grad_bp(&d1p, &d1s, &hb);
+		d1_grad_fazil(&d1p, &d1s, &hz);
+		m = max_abs((double *)&hb, D1_NUM_REALS);
+		e = max_diff((double *)&hb, (double *)&hz, D1_NUM_REALS);
+		ok(e <= 1e-10 * m,
+		   "double, batch 1: grad_fazil equals BP within 1e-10 of the "
+		   "largest gradient: error %.3g relative", e / m);
+		static f4_params fb, fz;
+		f4_grad_bp(&f4p, &f4s, &fb);
+		f4_grad_fazil(&f4p, &f4s, &fz);
+		double fm = 0, fe = 0;
+		for (size_t i = 0; i < F4_NUM_REALS; i++) {
+			double a = ((float *)&fb)[i], b = ((float *)&fz)[i];
+			if (!(fabs(a) <= fm))
+				fm = fabs(a);
+			if (!(fabs(a - b) <= fe))
+				fe = fabs(a - b);
+		}
+		ok(fe <= 1e-4 * fm,
+		   "float: grad_fazil within 1e-4 of the largest BP gradient: "
+		   "error %.3g relative", fe / fm);
+		static d4_params pb, pz;
+		static d4_state sb, sz;
+		memcpy(&pb, &d4p, sizeof pb);
+		memcpy(&pz, &d4p, sizeof pz);
+		memcpy(&sb, &d4s, sizeof sb);
+		memcpy(&sz, &d4s, sizeof sz);
+		d4_train_bp(&pb, &sb, 0.05);
+		d4_train_fazil(&pz, &sz, 0.05);
+		double pm = max_abs((double *)&pb, D4_NUM_REALS);
+		double pe = max_diff((double *)&pb, (double *)&pz, D4_NUM_REALS);
+		ok(pe <= 1e-10 * pm && memcmp(&pz, &d4p, sizeof pz) != 0,
+		   "double: a train_fazil step gives train_bp's parameters "
+		   "within 1e-10: error %.3g relative", pe / pm);
+	}
+
 	/* 8. training: Z-IL in place gives BP's parameters, 50 steps on
 	 * different batches */
 	{
@@ -885,6 +951,66 @@ main(int argc, char **argv)
 			       "(relative)\n",
 			       eg / m, el / m, ef / m);
 		}
+	}
+#endif
+
+#ifdef H_CE
+	/* 11b. negative controls of Fa-Z-IL: gates that open at every
+	 * non-zero error (no latch), gates that ignore the prediction (a
+	 * vertex whose error is zero at its step opens later), and no
+	 * levelling must each differ from BP */
+	{
+		static d4_params gb;
+		static ce_params cep, ge;
+		static cn_params cnp, gn;
+		static cf_params cfp, gf;
+		static ce_state ces;
+		static cn_state cns;
+		static cf_state cfs;
+		d4_grad_bp(&d4p, &d4s, &gb);
+		double m = max_abs((double *)&gb, D4_NUM_REALS);
+		CONTROL_COPY(ce);
+		CONTROL_COPY(cn);
+		CONTROL_COPY(cf);
+		ce_grad_fazil(&cep, &ces, &ge);
+		cn_grad_fazil(&cnp, &cns, &gn);
+		cf_grad_fazil(&cfp, &cfs, &gf);
+		double ee = max_diff((double *)&gb, (double *)&ge, D4_NUM_REALS);
+		double en = max_diff((double *)&gb, (double *)&gn, D4_NUM_REALS);
+		double ef = max_diff((double *)&gb, (double *)&gf, D4_NUM_REALS);
+		if (isnan(ee))
+			ee = INFINITY;
+		if (isnan(en))
+			en = INFINITY;
+		if (isnan(ef))
+			ef = INFINITY;
+		if (D4_DEPTH > 1)
+			ok(ee > 1e-3 * m, "negative control: Fa-Z-IL gates that "
+					  "open at every non-zero error break the "
+					  "equality: difference %.3g relative",
+			   ee / m);
+#ifdef PCC_DEAD_LAYER
+		/* its only skip goes around the dead layer, whose path adds
+		 * nothing: the flat graph gives BP's gradient too */
+		if (0)
+#else
+		if (D4_IDENTITIES > 0)
+#endif
+			ok(ef > 1e-3 * m, "negative control: Fa-Z-IL without "
+					  "levelling breaks the equality: "
+					  "difference %.3g relative", ef / m);
+		else
+			printf("# Fa-Z-IL without levelling (no skip connections, "
+			       "or only around the dead layer): %.3g relative\n",
+			       ef / m);
+#ifdef PCC_DEAD_LAYER
+		ok(en > 1e-3 * m, "negative control: gates that ignore the "
+				  "prediction open late under the dead layer: "
+				  "difference %.3g relative", en / m);
+#else
+		printf("# Fa-Z-IL gates ignoring the prediction: %.3g relative\n",
+		       en / m);
+#endif
 	}
 #endif
 
