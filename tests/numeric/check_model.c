@@ -446,6 +446,36 @@ dump(const char *path)
 					((double *)&p3)[pi->offset + i]);
 		}
 	}
+	/* incremental PC for tests/oracle/torch_ipc.py: 20 steps of
+	 * P_train_ipc (SGD) and of P_step_ipc with Adam, on this batch */
+	fprintf(f, "ipc 20 0.05 0.1\n");
+	memcpy(&p3, &d4p, sizeof p3);
+	memcpy(&s3, &d4s, sizeof s3);
+	d4_train_ipc(&p3, &s3, 0.05, 20, 0.1);
+	for (int t = 0; t < D4_NUM_PARAMS; t++) {
+		const pcg_param_info *pi = &d4_param_info[t];
+		fprintf(f, "iafter %s\n", pi->name);
+		for (size_t i = 0; i < pi->count; i++)
+			fprintf(f, "%.17g\n", ((double *)&p3)[pi->offset + i]);
+	}
+	{
+		static const pcg_optim adam = {PCG_ADAM, 0.01, 0, 0.9, 0.999,
+					       1e-8, 0};
+		static d4_opt o;
+		memcpy(&p3, &d4p, sizeof p3);
+		memcpy(&s3, &d4s, sizeof s3);
+		memset(&o, 0, sizeof o);
+		d4_step_ipc(&p3, &o, &s3, &adam, 20, 0.1);
+		fprintf(f, "ipcadam 20 0.01 0.9 0.999 1e-8 0.1 %lld\n",
+			(long long)o.step);
+		for (int t = 0; t < D4_NUM_PARAMS; t++) {
+			const pcg_param_info *pi = &d4_param_info[t];
+			fprintf(f, "aafter %s\n", pi->name);
+			for (size_t i = 0; i < pi->count; i++)
+				fprintf(f, "%.17g\n",
+					((double *)&p3)[pi->offset + i]);
+		}
+	}
 	fprintf(f, "end\n");
 	fclose(f);
 }
