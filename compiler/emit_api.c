@@ -117,9 +117,13 @@ emit_prototypes(Emit *E, StrBuf *h)
 	if (E->g->losses.len && emit_has(E, METHOD_PC)) {
 		sb_printf(h, "/* additions: Fa-Z-IL and incremental PC "
 			     "(docs/pc.md) */\n");
-		if (emit_has(E, METHOD_ZIL))
+		if (emit_has(E, METHOD_ZIL)) {
 			sb_printf(h, "%s %s_train_fazil(%s_params *p, %s_state *s, "
 				     "%s lr);\n", R, P, P, P, R);
+			sb_printf(h, "%s %s_step_fazil(%s_params *p, %s_opt *o, "
+				     "%s_state *s, const pcg_optim *c);\n",
+				  R, P, P, P, P);
+		}
 		sb_printf(h, "%s %s_train_ipc(%s_params *p, %s_state *s, %s lr, "
 			     "int steps, %s gamma);\n", R, P, P, P, R, R);
 		sb_printf(h, "%s %s_step_ipc(%s_params *p, %s_opt *o, %s_state *s, "
@@ -672,6 +676,21 @@ api_fazil_ipc(Emit *E, StrBuf *body)
 		emit_line(E, "end_of_step(p, s);");
 		emit_line(E, "return loss;");
 		emit_fn_end(E);
+
+		emit_fn_begin(E, "/* The same with optimizer c, one step from "
+			    "the gates' updates at the end. */", E->real,
+			 "step_fazil",
+			 emit_params(E, "%P_params *p, %P_opt *o, %P_state *s, "
+				   "const pcg_optim *c"));
+		emit_line(E, "if (pcg_optim_check(c) != PCG_OPTIM_OK)\n\t\treturn "
+			     "NAN; /* nothing changes */");
+		emit_guard_train(E);
+		emit_line(E, "%s loss = pc_run(p, s, &s->grad, %s_DEPTH, %s, %s, "
+			     "2);", E->real, E->PU, emit_lit(E, 1), emit_lit(E, 1));
+		emit_line(E, "opt_apply(p, o, &s->grad, c);");
+		emit_line(E, "end_of_step(p, s);");
+		emit_line(E, "return loss;");
+		emit_fn_end(E);
 	}
 	if (!emit_has(E, METHOD_PC))
 		return;
@@ -951,6 +970,8 @@ static const struct {
 	 METHOD_ZIL | METHOD_PC},
 	{"train_fazil", "%R", "void *p, void *s, %R lr", "p, s, lr",
 	 METHOD_ZIL | METHOD_PC},
+	{"step_fazil", "%R", "void *p, void *o, void *s, const pcg_optim *c",
+	 "p, o, s, c", METHOD_ZIL | METHOD_PC},
 	{"train_ipc", "%R", "void *p, void *s, %R lr, int steps, %R gamma",
 	 "p, s, lr, steps, gamma", METHOD_PC},
 	{"step_ipc", "%R", "void *p, void *o, void *s, const pcg_optim *c, int "

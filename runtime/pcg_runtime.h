@@ -1177,6 +1177,7 @@ enum pcg_method { PCG_METHOD_BP = 1, PCG_METHOD_ZIL = 2, PCG_METHOD_PC = 4 };
 	/* version 2 */                                                        \
 	R (*grad_fazil)(const void *p, void *s, void *g);                      \
 	R (*train_fazil)(void *p, void *s, R lr);                              \
+	R (*step_fazil)(void *p, void *o, void *s, const pcg_optim *c);        \
 	R (*train_ipc)(void *p, void *s, R lr, int steps, R gamma);            \
 	R (*step_ipc)(void *p, void *o, void *s, const pcg_optim *c, int steps,\
 		      R gamma);

@@ -738,11 +738,32 @@ main(int argc, char **argv)
 		memcpy(&sz, &d4s, sizeof sz);
 		d4_train_bp(&pb, &sb, 0.05);
 		d4_train_fazil(&pz, &sz, 0.05);
-		double pm = max_abs((double *)&pb, D4_NUM_REALS);
+		/* relative to the largest change of a parameter */
+		double pm = max_diff((double *)&pb, (double *)&d4p, D4_NUM_REALS);
 		double pe = max_diff((double *)&pb, (double *)&pz, D4_NUM_REALS);
 		ok(pe <= 1e-10 * pm && memcmp(&pz, &d4p, sizeof pz) != 0,
 		   "double: a train_fazil step gives train_bp's parameters "
-		   "within 1e-10: error %.3g relative", pe / pm);
+		   "within 1e-10 of the largest change: error %.3g relative", pe / pm);
+		/* with an optimizer (momentum, weight decay), two steps */
+		static const pcg_optim mom = {PCG_MOMENTUM, 0.05, 0.9, 0, 0, 0,
+					      0.01};
+		static d4_opt ob, oz;
+		memcpy(&pb, &d4p, sizeof pb);
+		memcpy(&pz, &d4p, sizeof pz);
+		memset(&ob, 0, sizeof ob);
+		memset(&oz, 0, sizeof oz);
+		for (int k = 0; k < 2; k++) {
+			memcpy(&sb, &d4s, sizeof sb);
+			memcpy(&sz, &d4s, sizeof sz);
+			d4_step_bp(&pb, &ob, &sb, &mom);
+			d4_step_fazil(&pz, &oz, &sz, &mom);
+		}
+		pm = max_diff((double *)&pb, (double *)&d4p, D4_NUM_REALS);
+		pe = max_diff((double *)&pb, (double *)&pz, D4_NUM_REALS);
+		ok(pe <= 1e-10 * pm && oz.step == 2,
+		   "double: two step_fazil steps (momentum) give step_bp's "
+		   "parameters within 1e-10 of the largest change: error %.3g "
+		   "relative", pe / pm);
 	}
 
 	/* 8. training: Z-IL in place gives BP's parameters, 50 steps on
