@@ -43,6 +43,24 @@
 	{                                                                     \
 		return P##_train_pc(p, s, lr, steps, g);                      \
 	}                                                                     \
+	static float P##_t_fazil(void *p, void *s, float lr)                  \
+	{                                                                     \
+		return P##_train_fazil(p, s, lr);                             \
+	}                                                                     \
+	static float P##_t_ipc(void *p, void *s, float lr, int steps, float g)\
+	{                                                                     \
+		return P##_train_ipc(p, s, lr, steps, g);                     \
+	}                                                                     \
+	static float P##_t_step_fazil(void *p, void *o, void *s,              \
+				      const pcg_optim *c)                     \
+	{                                                                     \
+		return P##_step_fazil(p, o, s, c);                            \
+	}                                                                     \
+	static float P##_t_step_ipc(void *p, void *o, void *s,                \
+				    const pcg_optim *c, int steps, float g)   \
+	{                                                                     \
+		return P##_step_ipc(p, o, s, c, steps, g);                    \
+	}                                                                     \
 	static float P##_t_step_bp(void *p, void *o, void *s,                 \
 				   const pcg_optim *c)                        \
 	{                                                                     \
@@ -96,7 +114,8 @@
 		PU##_BATCH),                                                  \
 	  PU##_NUM_REALS, sizeof(P##_params), sizeof(P##_state),              \
 	  sizeof(P##_opt), P##_t_init, P##_t_predict, P##_t_bp, P##_t_zil,    \
-	  P##_t_pc, P##_t_step_bp, P##_t_step_zil, P##_t_step_pc,             \
+	  P##_t_pc, P##_t_fazil, P##_t_ipc, P##_t_step_bp, P##_t_step_zil,    \
+	  P##_t_step_pc, P##_t_step_fazil, P##_t_step_ipc,                    \
 	  P##_t_save, P##_t_load, P##_t_save_opt, P##_t_load_opt,             \
 	  P##_t_input, P##_t_target, P##_t_output, P##_t_count, P##_t_rng }
 

@@ -73,7 +73,8 @@ static const option_def option_defs[] = {
 	 "digits for --data digits; for fashion mlp (default), cnn,\n"
 	 "\t\t\tmlp_dropout or resnet20 (images padded to 32x32)"},
 	{"methods", "LIST", STR(methods), 1, 0, 0,
-	 "comma-separated subset of bp,zil,pc (default all three)"},
+	 "comma-separated subset of bp,zil,pc,fazil,ipc (default\n"
+	 "\t\t\tbp,zil,pc)"},
 	{"epochs", "N", INT(epochs), 0, 1, MAX_EPOCHS,
 	 "train until epoch N (default 20 digits, 3 fashion)"},
 	{"batch", "N", INT(batch), 1, 1, 1 << 20,
@@ -93,9 +94,11 @@ static const option_def option_defs[] = {
 	{"seed", "N", INT(seed), 1, 0, 0x7fffffff,
 	 "initial parameters and batch order (default 1)"},
 	{"pc-steps", "T", INT(pc_steps), 1, 1, 100000,
-	 "inference steps of standard PC (default 20)"},
+	 "inference steps of standard PC, and incremental PC's\n"
+	 "\t\t\tsteps per batch (default 20)"},
 	{"pc-gamma", "RATE", REAL(pc_gamma), 1, 0, 0,
-	 "inference rate of standard PC (default 0.1)"},
+	 "inference rate of standard and incremental PC\n"
+	 "\t\t\t(default 0.1)"},
 	{"train-size", "N", INT(train_size), 1, 0, 1 << 30,
 	 "train on the first N training samples only (0: all)"},
 	{"test-size", "N", INT(test_size), 1, 0, 1 << 30,
@@ -460,12 +463,30 @@ train_step(const model *m, int k, void *p, void *opt, void *s,
 	int steps = (int)o->pc_steps;
 	float lr = (float)o->lr, gamma = (float)o->pc_gamma;
 	if (!opt)
-		return k == METHOD_BP    ? m->train_bp(p, s, lr)
-		       : k == METHOD_ZIL ? m->train_zil(p, s, lr)
-		                         : m->train_pc(p, s, lr, steps, gamma);
-	return k == METHOD_BP    ? m->step_bp(p, opt, s, c)
-	       : k == METHOD_ZIL ? m->step_zil(p, opt, s, c)
-	                         : m->step_pc(p, opt, s, c, steps, gamma);
+		switch ((enum method)k) {
+		case METHOD_BP:
+			return m->train_bp(p, s, lr);
+		case METHOD_ZIL:
+			return m->train_zil(p, s, lr);
+		case METHOD_FAZIL:
+			return m->train_fazil(p, s, lr);
+		case METHOD_IPC:
+			return m->train_ipc(p, s, lr, steps, gamma);
+		default:
+			return m->train_pc(p, s, lr, steps, gamma);
+		}
+	switch ((enum method)k) {
+	case METHOD_BP:
+		return m->step_bp(p, opt, s, c);
+	case METHOD_ZIL:
+		return m->step_zil(p, opt, s, c);
+	case METHOD_FAZIL:
+		return m->step_fazil(p, opt, s, c);
+	case METHOD_IPC:
+		return m->step_ipc(p, opt, s, c, steps, gamma);
+	default:
+		return m->step_pc(p, opt, s, c, steps, gamma);
+	}
 }
 
 static double
@@ -538,7 +559,7 @@ parse_methods(const char *list, int *use)
 		if (m == NUM_METHODS) {
 			fprintf(stderr,
 				"trainer: --methods: unknown method '%s' "
-				"(expected bp, zil, pc)\n",
+				"(expected bp, zil, pc, fazil, ipc)\n",
 				tok);
 			return -1;
 		}
@@ -822,6 +843,9 @@ main(int argc, char **argv)
 	}
 	if (use[METHOD_PC])
 		printf("standard PC: %ld inference steps at rate %g\n",
+		       o.pc_steps, o.pc_gamma);
+	if (use[METHOD_IPC])
+		printf("incremental PC: %ld steps per batch at rate %g\n",
 		       o.pc_steps, o.pc_gamma);
 	if (done)
 		printf("resuming %s after epoch %ld\n", o.out, done);

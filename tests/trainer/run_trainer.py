@@ -36,7 +36,7 @@ def rows(out):
     """the per-epoch lines: (epoch, method, loss, acc, diff or None)"""
     r = []
     for line in out.splitlines():
-        m = re.match(r"\s*(\d+)\s+(bp|zil|pc)\s+(\S+)\s+(\S+)%\s+\S+s"
+        m = re.match(r"\s*(\d+)\s+(bp|zil|pc|fazil|ipc)\s+(\S+)\s+(\S+)%\s+\S+s"
                      r"(?:\s+(\S+))?$", line)
         if m:
             r.append((int(m[1]), m[2], float(m[3]), float(m[4]), m[5]))
@@ -285,6 +285,41 @@ ok(rc == 3 and "pc-0003.opt" in err,
 rc, out, err = run("--epochs", "4", "--resume", "--optim", "sgd", "--out", e)
 ok(rc == 3 and "started with --optim adam" in err,
    "--resume with another --optim is refused", err)
+
+# --- Fa-Z-IL and incremental PC: learning, Fa-Z-IL with BP, resume ---
+fz = os.path.join(tmp, "fazil")
+new = ["--methods", "bp,fazil,ipc", "--pc-steps", "5"]
+rc, out, err = run(*new, "--epochs", "3", "--out", fz)
+r = rows(out)
+first = {x[1]: x for x in r if x[0] == 1}
+last = {x[1]: x for x in r if x[0] == 3}
+ok(rc == 0 and len(r) == 9 and "incremental PC: 5 steps" in out and
+   all(last[m][2] < 0.5 * first[m][2] for m in ("bp", "fazil", "ipc")),
+   "--methods bp,fazil,ipc: every method's loss halves in 3 epochs",
+   out + err)
+ok(all(abs(x[2] - y[2]) <= 1e-3 * y[2] and abs(x[3] - y[3]) <= 1
+       for x, y in zip([x for x in r if x[1] == "fazil"],
+                       [x for x in r if x[1] == "bp"])),
+   "Fa-Z-IL's loss within 1e-3 and accuracy within 1 point of BP's "
+   "every epoch (float)", out)
+ok(read(os.path.join(fz, "ipc-0003.ckpt")) !=
+   read(os.path.join(fz, "bp-0003.ckpt")),
+   "control: incremental PC's parameters differ from BP's")
+fr = os.path.join(tmp, "fazil-resumed")
+rc1, _, err1 = run(*new, "--epochs", "2", "--out", fr)
+rc2, out2, err2 = run("--epochs", "3", "--resume", "--out", fr)
+ok(rc1 == 0 and rc2 == 0 and "resuming" in out2 and
+   all(read(os.path.join(fz, f"{m}-0003.ckpt")) ==
+       read(os.path.join(fr, f"{m}-0003.ckpt")) for m in ("fazil", "ipc")),
+   "fazil and ipc, 2 epochs + --resume to 3: the bits of 3 straight",
+   out2 + err1 + err2)
+fa = os.path.join(tmp, "fazil-adam")
+rc, out, err = run(*new, "--optim", "adam", "--lr", "0.01", "--epochs", "2",
+                   "--out", fa)
+r = rows(out)
+ok(rc == 0 and len(r) == 6 and
+   all(x[3] > 50 for x in r if x[0] == 2),
+   "--optim adam: fazil and ipc (P_step_fazil, P_step_ipc) learn", out + err)
 
 # --- short batches: every sample used, the loss a mean over samples ---
 rc, out, err = run("--train-size", "100", "--epochs", "1", "--methods", "bp",
