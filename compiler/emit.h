@@ -173,6 +173,7 @@ void emit_pc_predict(Emit *E);
 void emit_pc_backprop(Emit *E);
 void emit_pc_infer(Emit *E);
 void emit_pc_energy(Emit *E);
+void emit_pc_energy_levels(Emit *E); /* into e[level] */
 
 /* -------------------------------------------------------- emit_api.c */
 

@@ -112,6 +112,9 @@ emit_prototypes(Emit *E, StrBuf *h)
 			     "gamma);\n",
 			  R, P, P, P, R);
 		sb_printf(h, "void %s_targets_near(%s_state *s, %s c);\n", P, P, R);
+		sb_printf(h, "/* addition: the energy level by level, e[%s_DEPTH] "
+			     "*/\n%s %s_pc_energies(const %s_params *p, const "
+			     "%s_state *s, %s *e);\n", E->PU, R, P, P, P, R);
 	}
 	emit_opt_prototypes(E, h);
 	if (E->g->losses.len && emit_has(E, METHOD_PC)) {
@@ -753,6 +756,25 @@ api_energy(Emit *E)
 	emit_line(E, "return f / nb;");
 	emit_fn_end(E);
 
+	emit_fn_begin(E, "/* The energy level by level: e[l], l < DEPTH, the "
+		    "errors' 1/2 |eps|^2 of\n * the vertices at level l (the "
+		    "losses at level 0), mean over the batch;\n * returns their "
+		    "sum, P_energy. */", E->real, "pc_energies",
+		 emit_params(E, "const %P_params *p, const %P_state *s, %R *e"));
+	emit_line(E, "const int nb = batch_in_use(s);");
+	emit_line(E, "for (int l = 0; l < %s_DEPTH; l++)\n\t\te[l] = %s;", E->PU,
+		  emit_lit(E, 0));
+	emit_line(E, "if (s->n < 0 || s->n > %s_BATCH)\n\t\treturn NAN;",
+		  E->PU);
+	emit_line(E, "if (!s->pc.valid) {\n\t\te[0] = %s_energy(p, s);\n"
+		     "\t\treturn e[0];\n\t}", E->P);
+	emit_pc_energy_levels(E);
+	emit_line(E, "%s f = %s;", E->real, emit_lit(E, 0));
+	emit_line(E, "for (int l = 0; l < %s_DEPTH; l++) {\n\t\te[l] /= nb;\n"
+		     "\t\tf += e[l];\n\t}", E->PU);
+	emit_line(E, "return f;");
+	emit_fn_end(E);
+
 	emit_fn_begin(E, "/* Forward pass and the PC network at x = mu (C1), ready "
 		    "for pc_step; returns\n * the energy (the loss). */",
 		 E->real, "pc_init", emit_params(E, "const %P_params *p, %P_state *s"));
@@ -976,6 +998,8 @@ static const struct {
 	 "p, s, lr, steps, gamma", METHOD_PC},
 	{"step_ipc", "%R", "void *p, void *o, void *s, const pcg_optim *c, int "
 	 "steps, %R gamma", "p, o, s, c, steps, gamma", METHOD_PC},
+	{"pc_energies", "%R", "const void *p, const void *s, %R *e", "p, s, e",
+	 METHOD_PC},
 };
 
 static int

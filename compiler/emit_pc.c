@@ -383,17 +383,19 @@ emit_pc_infer(Emit *E)
 	}
 }
 
-void
-emit_pc_energy(Emit *E)
+/* The energy into f (levels: into e[level], the losses into e[0]). */
+static void
+pc_energy(Emit *E, int levels)
 {
 	const Graph *g = E->g;
 	for (int i = 0; i < g->pcv.len; i++) {
 		PcVertex *v = g->pcv.items[i];
 		if (v->is_output)
 			continue;
-		emit_line(E, "f += %s(%s, %s);", emit_rt(E, "half_sq"),
-			  emit_count(E, pc_node_of(v)),
-		     pc_part(E, "e", v));
+		emit_line(E, "%s += %s(%s, %s);",
+			  levels ? arena_printf(E->a, "e[%d]", v->level) : "f",
+			  emit_rt(E, "half_sq"), emit_count(E, pc_node_of(v)),
+			  pc_part(E, "e", v));
 	}
 	emit_line(E, "%s fl = %s;", E->real, emit_lit(E, 0));
 	for (int i = 0; i < g->losses.len; i++) {
@@ -405,6 +407,18 @@ emit_pc_energy(Emit *E)
 		else
 			emit_line(E, "fl += nb * %s[0];", E->val[r->id]);
 	}
-	emit_line(E, "f += s->pc.beta * fl;");
+	emit_line(E, "%s += s->pc.beta * fl;", levels ? "e[0]" : "f");
+}
+
+void
+emit_pc_energy(Emit *E)
+{
+	pc_energy(E, 0);
+}
+
+void
+emit_pc_energy_levels(Emit *E)
+{
+	pc_energy(E, 1);
 }
 

@@ -1180,7 +1180,8 @@ enum pcg_method { PCG_METHOD_BP = 1, PCG_METHOD_ZIL = 2, PCG_METHOD_PC = 4 };
 	R (*step_fazil)(void *p, void *o, void *s, const pcg_optim *c);        \
 	R (*train_ipc)(void *p, void *s, R lr, int steps, R gamma);            \
 	R (*step_ipc)(void *p, void *o, void *s, const pcg_optim *c, int steps,\
-		      R gamma);
+		      R gamma);                                                \
+	R (*pc_energies)(const void *p, const void *s, R *e);
 
 typedef struct pcg_model_fns_f {
 	PCG_MODEL_FNS(float)

@@ -39,7 +39,7 @@ enum { EXIT_DATA = 1, EXIT_USAGE = 2, EXIT_FILE = 3 };
 
 typedef struct options {
 	char data[16], model[16], methods[32], out[1024], data_path[1024];
-	char plot[16], progress[16], optim[16];
+	char plot[16], progress[16], optim[16], trace[1024];
 	long epochs, batch, seed, pc_steps, train_size, test_size;
 	double lr, pc_gamma, momentum, beta1, beta2, eps, weight_decay;
 	int resume;
@@ -110,6 +110,11 @@ static const option_def option_defs[] = {
 	 "auto (gnuplot if installed, else built-in), gnuplot, svg, none"},
 	{"progress", "HOW", STR(progress), 0, 0, 0,
 	 "auto (a bar on a terminal), bar, or lines"},
+	{"trace", "FILE", STR(trace), 0, 0, 0,
+	 "after each epoch, PC inference (--pc-steps at --pc-gamma)\n"
+	 "\t\t\ton the first training batch with each method's\n"
+	 "\t\t\tparameters: a CSV row per step, the energy and each\n"
+	 "\t\t\tlevel's (P_pc_energies)"},
 };
 #define NUM_OPTIONS (int)(sizeof option_defs / sizeof option_defs[0])
 
@@ -455,6 +460,33 @@ accuracy(const model *m, const void *p, void *s, const dataset *test)
 	return (double)right / test->n;
 }
 
+/* --trace: PC inference from x = mu on the first training batch with
+ * parameters p, in a scratch state s (the method's own state, and its
+ * dropout counter, stay as training left them): one row per step, step 0
+ * the forward pass; e holds m->depth values */
+static int
+write_trace(FILE *f, const model *m, const options *o, long epoch, int k,
+	    const void *p, void *s, const dataset *train, int *idx, float *e)
+{
+	int count = train->n < m->batch ? train->n : m->batch;
+	for (int i = 0; i < count; i++)
+		idx[i] = i;
+	fill_batch(m, s, train, idx, count);
+	*m->rng(s) = 0;
+	m->pc_init(p, s);
+	for (long t = 0; t <= o->pc_steps; t++) {
+		if (t > 0)
+			m->pc_step(p, s, (float)o->pc_gamma);
+		float en = m->pc_energies(p, s, e);
+		fprintf(f, "%ld,%s,%ld,%.9g", epoch, method_names[k], t,
+			(double)en);
+		for (int l = 0; l < m->depth; l++)
+			fprintf(f, ",%.9g", (double)e[l]);
+		fprintf(f, "\n");
+	}
+	return ferror(f) ? -1 : 0;
+}
+
 /* one training step of method k on the batch in s: its mean loss */
 static double
 train_step(const model *m, int k, void *p, void *opt, void *s,
@@ -717,6 +749,10 @@ main(int argc, char **argv)
 	void *opt[NUM_METHODS] = {0};
 	record *rec = NULL;
 	int *order = NULL;
+	FILE *trace = NULL;
+	void *trace_state = NULL;
+	float *trace_e = NULL;
+	int *trace_idx = NULL;
 	const char *path = o.data_path[0] ? o.data_path
 	                   : fashion       ? FASHION_DIR
 	                                   : TRAINER_DIGITS_CSV;
@@ -863,6 +899,23 @@ main(int argc, char **argv)
 		rc = EXIT_FILE;
 		goto out;
 	}
+	if (o.trace[0]) {
+		trace = fopen(o.trace, done > 0 ? "a" : "w");
+		trace_state = calloc(1, m->state_size);
+		trace_e = calloc((size_t)m->depth, sizeof *trace_e);
+		trace_idx = calloc((size_t)m->batch, sizeof *trace_idx);
+		if (!trace || !trace_state || !trace_e || !trace_idx) {
+			fprintf(stderr, "%s: cannot write the trace\n", o.trace);
+			rc = EXIT_FILE;
+			goto out;
+		}
+		if (done == 0) {
+			fprintf(trace, "epoch,method,step,energy");
+			for (int l = 0; l < m->depth; l++)
+				fprintf(trace, ",level_%d", l);
+			fprintf(trace, "\n");
+		}
+	}
 	for (long epoch = done + 1; epoch <= o.epochs; epoch++) {
 		shuffle(order, train.n, o.seed, epoch);
 		for (int k = 0; k < NUM_METHODS; k++) {
@@ -922,6 +975,18 @@ main(int argc, char **argv)
 		}
 		fflush(stdout);
 
+		for (int k = 0; trace && k < NUM_METHODS; k++)
+			if (use[k] && write_trace(trace, m, &o, epoch, k, params[k],
+						  trace_state, &train, trace_idx,
+						  trace_e)) {
+				fprintf(stderr, "%s: cannot write the trace\n",
+					o.trace);
+				rc = EXIT_FILE;
+				goto out;
+			}
+		if (trace)
+			fflush(trace);
+
 		/* checkpoints of this epoch, then the state file naming it:
 		 * an interrupted run resumes from the last complete epoch */
 		for (int k = 0; k < NUM_METHODS; k++) {
@@ -979,6 +1044,13 @@ main(int argc, char **argv)
 	       strcmp(o.plot, "none") ? svg : "(no plot)", o.epochs, o.out);
 
 out:
+	if (trace && fclose(trace) && rc == 0) {
+		fprintf(stderr, "%s: cannot write the trace\n", o.trace);
+		rc = EXIT_FILE;
+	}
+	free(trace_state);
+	free(trace_e);
+	free(trace_idx);
 	free(order);
 	free(rec);
 	for (int k = 0; k < NUM_METHODS; k++) {

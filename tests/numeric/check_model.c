@@ -861,6 +861,43 @@ main(int argc, char **argv)
 		   l0, gamma, first, prev);
 	}
 
+	/* 9b. the energy level by level: at x = mu every error but the
+	 * outputs' is 0, so level 0 holds the whole energy (the loss) and
+	 * every other level exactly 0; after inference steps the levels
+	 * sum to P_energy; under the Z-IL dynamics (gamma = 1) the error
+	 * reaches level l at step l, so after t steps the levels above t
+	 * are still exactly 0 */
+	{
+		static double e[D4_DEPTH];
+		double f = d4_pc_init(&d4p, &d4s);
+		double sum = d4_pc_energies(&d4p, &d4s, e);
+		int zero = 1;
+		for (int l = 1; l < D4_DEPTH; l++)
+			zero &= e[l] == 0;
+		ok(zero && fabs(e[0] - f) <= 1e-12 * fabs(f) && sum == e[0],
+		   "pc_energies at x = mu: level 0 is the energy (%.9g), the "
+		   "other %d levels 0", f, D4_DEPTH - 1);
+		for (int t = 0; t < 5; t++)
+			f = d4_pc_step(&d4p, &d4s, 0.1);
+		sum = d4_pc_energies(&d4p, &d4s, e);
+		double parts = 0;
+		for (int l = 0; l < D4_DEPTH; l++)
+			parts += e[l];
+		ok(fabs(sum - f) <= 1e-12 * fabs(f) && sum == parts,
+		   "pc_energies after 5 steps: the levels sum to the energy "
+		   "(%.9g, %.9g)", sum, f);
+		int wave = 1;
+		d4_pc_init(&d4p, &d4s);
+		for (int t = 0; t + 1 < D4_DEPTH; t++) {
+			d4_pc_step(&d4p, &d4s, 1.0);
+			d4_pc_energies(&d4p, &d4s, e);
+			for (int l = t + 2; l < D4_DEPTH; l++)
+				wave &= e[l] == 0;
+		}
+		ok(wave, "pc_energies under gamma = 1: after t steps the "
+			 "levels above t are exactly 0");
+	}
+
 	/* 10. standard PC approaches BP as the output error shrinks: the
 	 * losses weighted by 1e-4 in the energy scale every output error by
 	 * 1e-4; gamma = 0.1 (or the rate the energy test needed) and T = 200

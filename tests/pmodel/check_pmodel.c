@@ -17,7 +17,7 @@
  *     dense arrays s.in and s.target, so a wrong offset shows;
  *   - init, train_bp, train_zil, the six grad functions, step_bp,
  *     step_zil, step_pc, step_fazil and step_ipc (Adam), train_pc, train_fazil,
- *     train_ipc, pc_init, pc_step, energy, sgd,
+ *     train_ipc, pc_init, pc_step, energy, pc_energies, sgd,
  *     forward, predict (outputs read through output_info against the
  *     dense s.out), check_data, targets_near, with s->n and s->rng set
  *     through the descriptor: the same loss, parameter, gradient,
@@ -221,7 +221,8 @@ same_params(const pcg_model *m)
 	X(train_zil) X(train_pc) X(step_bp) X(step_zil) X(step_pc) X(energy)    \
 	X(pc_init) X(pc_step) X(targets_near) X(sgd) X(save) X(load)            \
 	X(save_mem) X(load_mem) X(save_opt) X(load_opt) X(check_data)        \
-	X(grad_fazil) X(train_fazil) X(step_fazil) X(train_ipc) X(step_ipc)
+	X(grad_fazil) X(train_fazil) X(step_fazil) X(train_ipc) X(step_ipc)   \
+	X(pc_energies)
 
 static void
 check_descriptor(const pcg_model *m)
@@ -429,6 +430,14 @@ check_calls(const pcg_model *m)
 	real e5 = f->energy(P, Sb), e6 = S(energy)(&sp, &ss);
 	ok(same_real(e1, e2) && same_real(e3, e4) && same_real(e5, e6),
 	   "%s: pc_init, pc_step, energy: the same energies", m->name);
+	{
+		real la[SU(DEPTH)], lb[SU(DEPTH)];
+		real ea = f->pc_energies(P, Sb, la);
+		real eb = S(pc_energies)(&sp, &ss, lb);
+		ok(same_real(ea, eb) && memcmp(la, lb, sizeof la) == 0,
+		   "%s: pc_energies: the same energy and levels",
+		   m->name);
+	}
 
 	f->sgd(P, G, lr);
 	S(sgd)(&sp, &sg, lr);
@@ -522,7 +531,7 @@ check_zil_only(const pcg_model *full, const pcg_model *z)
 		    !f->grad_pc_weighted && !f->train_pc && !f->step_pc &&
 		    !f->energy && !f->pc_init && !f->pc_step && !f->targets_near &&
 		    !f->grad_fazil && !f->train_fazil && !f->step_fazil &&
-		    !f->train_ipc &&
+		    !f->train_ipc && !f->pc_energies &&
 		    !f->step_ipc;
 	ok(nulls, "%s --methods zil: the functions of BP and PC are NULL",
 	   z->name);

@@ -321,6 +321,31 @@ ok(rc == 0 and len(r) == 6 and
    all(x[3] > 50 for x in r if x[0] == 2),
    "--optim adam: fazil and ipc (P_step_fazil, P_step_ipc) learn", out + err)
 
+# --- --trace: PC inference per step, the energy level by level ---
+tr = os.path.join(tmp, "trace.csv")
+rc, out, err = run("--methods", "bp,pc", "--epochs", "1", "--pc-steps", "10",
+                   "--trace", tr, "--out", os.path.join(tmp, "traced"))
+try:
+    with open(tr) as f:
+        t = [line.rstrip("\n").split(",") for line in f]
+except OSError as e:
+    t = [[str(e)]]
+levels = [c for c in t[0] if c.startswith("level_")]
+body = [[r[0], r[1], int(r[2])] + [float(x) for x in r[3:]] for r in t[1:]]
+ok(rc == 0 and t[0][:4] == ["epoch", "method", "step", "energy"] and
+   len(levels) >= 2 and len(body) == 22 and
+   [r[1] for r in body] == ["bp"] * 11 + ["pc"] * 11 and
+   all(len(r) == 4 + len(levels) for r in body),
+   "--trace: a header, one row per inference step (0..10) per method",
+   "\n".join(",".join(r) for r in t[:4]) + err)
+ok(all(abs(sum(r[4:]) - r[3]) <= 1e-5 * abs(r[3]) for r in body),
+   "--trace: the levels sum to the energy on every row")
+ok(all(all(x == 0 for x in r[5:]) for r in body if r[2] == 0),
+   "--trace: at step 0 (x = mu) only level 0 (the loss) is non-zero")
+ok(all(b[3] <= a[3] * (1 + 1e-5) for a, b in zip(body, body[1:])
+       if b[2] > 0),
+   "--trace: the energy never rises at gamma 0.1")
+
 # --- short batches: every sample used, the loss a mean over samples ---
 rc, out, err = run("--train-size", "100", "--epochs", "1", "--methods", "bp",
                    "--out", os.path.join(tmp, "short"))
