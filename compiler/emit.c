@@ -935,19 +935,20 @@ emit_pass(Emit *E, StrBuf *body, const struct Pass *ps)
 	rg->end = body->len;
 }
 
-/* pc_run: the Z-IL dynamics and standard PC */
+/* pc_run: the Z-IL dynamics, Fa-Z-IL and standard PC */
 static void
 emit_pc_run(Emit *E, StrBuf *body)
 {
 	const char *P = E->P, *R = E->real, *PU = E->PU;
 	sb_printf(body, "\n/* Run the PC network: forward pass, x = mu (C1), "
-			"`steps` inference steps\n * at rate gamma.  zil: the "
-			"parameters of level-t vertices learn at step t\n * (C2); "
-			"else all learn from the errors where inference ended.  "
-			"Writes\n * dL/dtheta, the negated mean Hebbian update, "
-			"into g. */\nstatic %s\npc_run(const %s_params *p, "
-			"%s_state *s, %s_params *g, int steps, %s gamma, %s beta, "
-			"int zil)\n{\n",
+			"`steps` inference steps\n * at rate gamma.  zil 1 "
+			"(Z-IL): the parameters of level-t vertices learn at\n"
+			" * step t (C2); zil 2 (Fa-Z-IL): a vertex's learn when "
+			"its plasticity gate\n * opens; zil 0: all learn from the "
+			"errors where inference ended.\n * Writes dL/dtheta, the "
+			"negated mean Hebbian update, into g. */\nstatic %s\n"
+			"pc_run(const %s_params *p, %s_state *s, %s_params *g, "
+			"int steps, %s gamma, %s beta, int zil)\n{\n",
 		  R, P, P, P, R, R);
 	emit_line(E, "%s loss = forward(p, s);", R);
 	emit_line(E, "const int nb = batch_in_use(s);");
@@ -955,23 +956,70 @@ emit_pc_run(Emit *E, StrBuf *body)
 	emit_line(E, "pc_start(s);");
 	emit_line(E, "%s(%s_NUM_REALS, (%s *)g, %s);", emit_rt(E, "fill"), PU, R,
 		  emit_lit(E, 0));
+	if (emit_has(E, METHOD_ZIL))
+		emit_line(E, "for (size_t k = 0; k < sizeof s->pc.fired; k++)\n"
+			     "\t\ts->pc.fired[k] = 0; /* every gate shut */");
 	emit_line(E, "for (int t = 0; t < steps; t++) {");
 	emit_line(E, "\tpc_predict(p, s);");
 	if (E->o->zil_control == 2)
-		emit_line(E, "\tpc_backprop(p, s, g, zil ? t - 1 : -2); /* negative "
-			     "control: every level learns one step late */");
+		emit_line(E, "\tpc_backprop(p, s, g, zil == 2 ? -3 : zil ? t - 1 "
+			     ": -2); /* negative control: every level learns "
+			     "one step late */");
+	else if (emit_has(E, METHOD_ZIL))
+		emit_line(E, "\tpc_backprop(p, s, g, zil == 2 ? -3 : zil ? t : "
+			     "-2);");
 	else
 		emit_line(E, "\tpc_backprop(p, s, g, zil ? t : -2);");
 	emit_line(E, "\tpc_infer(s, gamma);");
 	emit_line(E, "}");
 	emit_line(E, "pc_predict(p, s); /* errors at the final value nodes */");
 	if (E->o->zil_control == 2)
-		emit_line(E, "if (zil)\n\t\tpc_backprop(p, s, g, steps - 1); /* "
-			     "the last level, one step late */");
-	emit_line(E, "if (!zil)");
+		emit_line(E, "if (zil == 1)\n\t\tpc_backprop(p, s, g, steps - 1); "
+			     "/* the last level, one step late */");
+	emit_line(E, "if (zil == 0)");
 	emit_line(E, "\tpc_backprop(p, s, g, -1);");
 	emit_line(E, "%s(%s_NUM_REALS, %s / (beta * nb), (%s *)g);",
 		  emit_rt(E, "scale"), PU, emit_lit(E, -1), R);
+	emit_line(E, "s->pc.valid = 1;");
+	emit_line(E, "return loss;");
+	sb_puts(body, "}\n");
+}
+
+/* ipc_run: incremental PC, `steps` steps that each move the value nodes
+ * and the parameters from the same errors (sgd if o is NULL, else
+ * optimizer c).  Returns the loss of the forward pass before the first
+ * step.  Emitted after opt_apply, by emit_api. */
+void
+emit_ipc_run(Emit *E, StrBuf *body)
+{
+	const char *P = E->P, *R = E->real, *PU = E->PU;
+	sb_printf(body, "\n/* Incremental PC: forward pass, x = mu, then `steps` "
+			"steps, each from the\n * errors eps(t) at the current "
+			"value nodes and parameters: x(t+1) = x(t) +\n * gamma "
+			"(-eps + fb) and theta(t+1) = theta(t) - lr * dF/dtheta, "
+			"dF/dtheta = -mean\n * over the batch of (d mu / d "
+			"theta)^T eps (sgd), or optimizer c's step from\n * that "
+			"gradient (o not NULL).  No separate inference phase. */\n"
+			"static %s\nipc_run(%s_params *p, %s_opt *o, %s_state *s, "
+			"const pcg_optim *c, %s lr, int steps, %s gamma)\n{\n",
+		  R, P, P, P, R, R);
+	emit_line(E, "%s loss = forward(p, s);", R);
+	emit_line(E, "const int nb = batch_in_use(s);");
+	emit_line(E, "s->pc.beta = %s;", emit_lit(E, 1));
+	emit_line(E, "pc_start(s);");
+	emit_line(E, "for (int t = 0; t < steps; t++) {");
+	emit_line(E, "\tpc_predict(p, s);");
+	emit_line(E, "\t%s(%s_NUM_REALS, (%s *)&s->grad, %s);", emit_rt(E, "fill"),
+		  PU, R, emit_lit(E, 0));
+	emit_line(E, "\tpc_backprop(p, s, &s->grad, -1);");
+	emit_line(E, "\tpc_infer(s, gamma);");
+	emit_line(E, "\t%s(%s_NUM_REALS, %s / nb, (%s *)&s->grad);",
+		  emit_rt(E, "scale"), PU, emit_lit(E, -1), R);
+	emit_line(E, "\tif (o)\n\t\t\topt_apply(p, o, &s->grad, c);\n\t\telse\n"
+		     "\t\t\t%s_sgd(p, &s->grad, lr);", P);
+	emit_line(E, "}");
+	emit_line(E, "pc_predict(p, s); /* the errors at the final value nodes "
+		     "and parameters */");
 	emit_line(E, "s->pc.valid = 1;");
 	emit_line(E, "return loss;");
 	sb_puts(body, "}\n");

@@ -173,12 +173,14 @@ void emit_pc_predict(Emit *E);
 void emit_pc_backprop(Emit *E);
 void emit_pc_infer(Emit *E);
 void emit_pc_energy(Emit *E);
+void emit_pc_energy_levels(Emit *E); /* into e[level] */
 
 /* -------------------------------------------------------- emit_api.c */
 
 void emit_header(Emit *E, StrBuf *h, const char *vdecl, const char *ddecl,
 		 const char *pcdecl, const char *zildecl);
 void emit_api(Emit *E, StrBuf *body);
+void emit_ipc_run(Emit *E, StrBuf *body); /* emit.c */
 /* P_model() and its descriptor, after the rest of the body */
 void emit_descriptor(Emit *E, StrBuf *body);
 /* The pieces of an API function: "\nret\nP_name(params)\n{", "}",

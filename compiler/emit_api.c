@@ -81,6 +81,9 @@ emit_prototypes(Emit *E, StrBuf *h)
 	if (emit_has(E, METHOD_ZIL) && emit_has(E, METHOD_PC))
 		sb_printf(h, "%s %s_grad_zil_dynamics(const %s_params *p, "
 			     "%s_state *s, %s_params *g);\n", R, P, P, P, P);
+	if (emit_has(E, METHOD_ZIL) && emit_has(E, METHOD_PC))
+		sb_printf(h, "%s %s_grad_fazil(const %s_params *p, %s_state *s, "
+			     "%s_params *g);\n", R, P, P, P, P);
 	if (emit_has(E, METHOD_PC)) {
 		sb_printf(h, "%s %s_grad_pc(const %s_params *p, %s_state *s, "
 			     "%s_params *g, int steps, %s gamma);\n",
@@ -109,8 +112,27 @@ emit_prototypes(Emit *E, StrBuf *h)
 			     "gamma);\n",
 			  R, P, P, P, R);
 		sb_printf(h, "void %s_targets_near(%s_state *s, %s c);\n", P, P, R);
+		sb_printf(h, "/* addition: the energy level by level, e[%s_DEPTH] "
+			     "*/\n%s %s_pc_energies(const %s_params *p, const "
+			     "%s_state *s, %s *e);\n", E->PU, R, P, P, P, R);
 	}
 	emit_opt_prototypes(E, h);
+	if (E->g->losses.len && emit_has(E, METHOD_PC)) {
+		sb_printf(h, "/* additions: Fa-Z-IL and incremental PC "
+			     "(docs/pc.md) */\n");
+		if (emit_has(E, METHOD_ZIL)) {
+			sb_printf(h, "%s %s_train_fazil(%s_params *p, %s_state *s, "
+				     "%s lr);\n", R, P, P, P, R);
+			sb_printf(h, "%s %s_step_fazil(%s_params *p, %s_opt *o, "
+				     "%s_state *s, const pcg_optim *c);\n",
+				  R, P, P, P, P);
+		}
+		sb_printf(h, "%s %s_train_ipc(%s_params *p, %s_state *s, %s lr, "
+			     "int steps, %s gamma);\n", R, P, P, P, R, R);
+		sb_printf(h, "%s %s_step_ipc(%s_params *p, %s_opt *o, %s_state *s, "
+			     "const pcg_optim *c, int steps, %s gamma);\n",
+			  R, P, P, P, P, R);
+	}
 	sb_printf(h, "void %s_sgd(%s_params *p, const %s_params *g, %s lr);\n",
 		  P, P, P, R);
 	sb_printf(h, "#ifndef PCG_NO_FILES\nint %s_save(const %s_params *p, "
@@ -239,8 +261,18 @@ emit_header(Emit *E, StrBuf *h, const char *vdecl, const char *ddecl,
 			sb_printf(h, "\tstruct { /* the PC network */\n%s\t\t%s "
 				     "beta; /* the losses' weight in the energy "
 				     "*/\n\t\tint valid; /* the errors match the "
-				     "value nodes */\n\t} pc;\n",
-				  pcdecl, R);
+				     "value nodes */\n%s\t} pc;\n",
+				  pcdecl, R,
+				  emit_has(E, METHOD_ZIL)
+				  ? arena_printf(E->a, "\t\t/* Fa-Z-IL's "
+					"plasticity gates, one per vertex and "
+					"one for the\n\t\t * losses: has "
+					"fired (or closed), lets the update "
+					"through now */\n\t\tunsigned char "
+					"fired[%d];\n\t\tunsigned char "
+					"open[%d];\n", g->pcv.len + 1,
+					g->pcv.len + 1)
+				  : "");
 		if (emit_has(E, METHOD_ZIL))
 			sb_printf(h, "\tstruct { /* Z-IL training: a scratch for "
 				     "one parameter's update, and sums for\n\t\t "
@@ -512,6 +544,12 @@ api_grads(Emit *E)
 		 "steps with\n * gamma = 1 (C3), each vertex's parameters "
 		 "learning at its level's step (C2). */", "",
 		 "return pc_run(p, s, g, %U_DEPTH, GAMMA, ONE, 1);"},
+		{"grad_fazil",
+		 "/* dL/dtheta by Fa-Z-IL: the network's dynamics for DEPTH "
+		 "steps with gamma\n * = 1, each vertex's update let through "
+		 "by its own plasticity gate (the\n * first step its error is "
+		 "non-zero while its prediction is unchanged). */", "",
+		 "return pc_run(p, s, g, %U_DEPTH, GAMMA, ONE, 2);"},
 		{"grad_pc", "/* Standard PC (inference learning): `steps` "
 			    "inference steps at rate gamma\n * from x = mu, then "
 			    "the gradient from the final errors, into g. */",
@@ -527,7 +565,8 @@ api_grads(Emit *E)
 		 "return pc_run(p, s, g, steps, gamma, beta, 0);"},
 	};
 	static const unsigned need[] = {
-		METHOD_BP, METHOD_ZIL, METHOD_ZIL | METHOD_PC, METHOD_PC, METHOD_PC
+		METHOD_BP, METHOD_ZIL, METHOD_ZIL | METHOD_PC,
+		METHOD_ZIL | METHOD_PC, METHOD_PC, METHOD_PC
 	};
 	for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
 		if ((E->o->methods & need[i]) != need[i])
@@ -624,6 +663,73 @@ api_train(Emit *E)
 	emit_fn_end(E);
 }
 
+/* Fa-Z-IL's training step, and incremental PC's (docs/pc.md). */
+static void
+api_fazil_ipc(Emit *E, StrBuf *body)
+{
+	if (emit_has(E, METHOD_ZIL) && emit_has(E, METHOD_PC)) {
+		emit_fn_begin(E, "/* One Fa-Z-IL training step: the network's "
+			    "dynamics for DEPTH steps, each\n * vertex's update "
+			    "let through by its plasticity gate, applied by SGD "
+			    "at the\n * end (gradient kept in s->grad). */",
+			 E->real, "train_fazil",
+			 emit_params(E, "%P_params *p, %P_state *s, %R lr"));
+		emit_guard_train(E);
+		emit_line(E, "%s loss = pc_run(p, s, &s->grad, %s_DEPTH, %s, %s, "
+			     "2);", E->real, E->PU, emit_lit(E, 1), emit_lit(E, 1));
+		emit_line(E, "%s_sgd(p, &s->grad, lr);", E->P);
+		emit_line(E, "end_of_step(p, s);");
+		emit_line(E, "return loss;");
+		emit_fn_end(E);
+
+		emit_fn_begin(E, "/* The same with optimizer c, one step from "
+			    "the gates' updates at the end. */", E->real,
+			 "step_fazil",
+			 emit_params(E, "%P_params *p, %P_opt *o, %P_state *s, "
+				   "const pcg_optim *c"));
+		emit_line(E, "if (pcg_optim_check(c) != PCG_OPTIM_OK)\n\t\treturn "
+			     "NAN; /* nothing changes */");
+		emit_guard_train(E);
+		emit_line(E, "%s loss = pc_run(p, s, &s->grad, %s_DEPTH, %s, %s, "
+			     "2);", E->real, E->PU, emit_lit(E, 1), emit_lit(E, 1));
+		emit_line(E, "opt_apply(p, o, &s->grad, c);");
+		emit_line(E, "end_of_step(p, s);");
+		emit_line(E, "return loss;");
+		emit_fn_end(E);
+	}
+	if (!emit_has(E, METHOD_PC))
+		return;
+	emit_ipc_run(E, body);
+	E->ind = "\t";
+	emit_fn_begin(E, "/* Incremental PC: `steps` steps on this batch, each "
+		    "moving the value nodes\n * (rate gamma) and the "
+		    "parameters (SGD, rate lr) from the same errors\n * "
+		    "(gradient of the last step kept in s->grad).  Returns the "
+		    "loss before\n * the first step. */", E->real, "train_ipc",
+		 emit_params(E, "%P_params *p, %P_state *s, %R lr, int steps, "
+			   "%R gamma"));
+	emit_guard_train(E);
+	emit_line(E, "%s loss = ipc_run(p, NULL, s, NULL, lr, steps, gamma);",
+		  E->real);
+	emit_line(E, "end_of_step(p, s);");
+	emit_line(E, "return loss;");
+	emit_fn_end(E);
+
+	emit_fn_begin(E, "/* The same with optimizer c: one optimizer step "
+		    "(o->step + 1) per\n * incremental-PC step. */", E->real,
+		 "step_ipc",
+		 emit_params(E, "%P_params *p, %P_opt *o, %P_state *s, const "
+			   "pcg_optim *c, int steps, %R gamma"));
+	emit_line(E, "if (pcg_optim_check(c) != PCG_OPTIM_OK)\n\t\treturn NAN; "
+		     "/* nothing changes */");
+	emit_guard_train(E);
+	emit_line(E, "%s loss = ipc_run(p, o, s, c, %s, steps, gamma);", E->real,
+		  emit_lit(E, 0));
+	emit_line(E, "end_of_step(p, s);");
+	emit_line(E, "return loss;");
+	emit_fn_end(E);
+}
+
 static void
 api_energy(Emit *E)
 {
@@ -650,6 +756,25 @@ api_energy(Emit *E)
 	emit_line(E, "}");
 	emit_pc_energy(E);
 	emit_line(E, "return f / nb;");
+	emit_fn_end(E);
+
+	emit_fn_begin(E, "/* The energy level by level: e[l], l < DEPTH, the "
+		    "errors' 1/2 |eps|^2 of\n * the vertices at level l (the "
+		    "losses at level 0), mean over the batch;\n * returns their "
+		    "sum, P_energy. */", E->real, "pc_energies",
+		 emit_params(E, "const %P_params *p, const %P_state *s, %R *e"));
+	emit_line(E, "const int nb = batch_in_use(s);");
+	emit_line(E, "for (int l = 0; l < %s_DEPTH; l++)\n\t\te[l] = %s;", E->PU,
+		  emit_lit(E, 0));
+	emit_line(E, "if (s->n < 0 || s->n > %s_BATCH)\n\t\treturn NAN;",
+		  E->PU);
+	emit_line(E, "if (!s->pc.valid) {\n\t\te[0] = %s_energy(p, s);\n"
+		     "\t\treturn e[0];\n\t}", E->P);
+	emit_pc_energy_levels(E);
+	emit_line(E, "%s f = %s;", E->real, emit_lit(E, 0));
+	emit_line(E, "for (int l = 0; l < %s_DEPTH; l++) {\n\t\te[l] /= nb;\n"
+		     "\t\tf += e[l];\n\t}", E->PU);
+	emit_line(E, "return f;");
 	emit_fn_end(E);
 
 	emit_fn_begin(E, "/* Forward pass and the PC network at x = mu (C1), ready "
@@ -801,6 +926,7 @@ emit_api(Emit *E, StrBuf *body)
 		api_end_of_step(E);
 		api_train(E);
 		emit_opt_api(E);
+		api_fazil_ipc(E, body);
 		if (emit_has(E, METHOD_PC)) {
 			api_energy(E);
 			api_targets_near(E);
@@ -863,6 +989,19 @@ static const struct {
 	{"load_opt", "int", "void *o, const char *path", "o, path",
 	 NEED_LOSS | NEED_FILES},
 	{"check_data", "long", "const void *s", "s", 0},
+	/* version 2 */
+	{"grad_fazil", "%R", "const void *p, void *s, void *g", "p, s, g",
+	 METHOD_ZIL | METHOD_PC},
+	{"train_fazil", "%R", "void *p, void *s, %R lr", "p, s, lr",
+	 METHOD_ZIL | METHOD_PC},
+	{"step_fazil", "%R", "void *p, void *o, void *s, const pcg_optim *c",
+	 "p, o, s, c", METHOD_ZIL | METHOD_PC},
+	{"train_ipc", "%R", "void *p, void *s, %R lr, int steps, %R gamma",
+	 "p, s, lr, steps, gamma", METHOD_PC},
+	{"step_ipc", "%R", "void *p, void *o, void *s, const pcg_optim *c, int "
+	 "steps, %R gamma", "p, o, s, c, steps, gamma", METHOD_PC},
+	{"pc_energies", "%R", "const void *p, const void *s, %R *e", "p, s, e",
+	 METHOD_PC},
 };
 
 static int

@@ -160,6 +160,20 @@ static void
 pc_loss_params(Emit *E)
 {
 	const Graph *g = E->g;
+	int gate = g->pcv.len; /* the losses' gate */
+	if (emit_has(E, METHOD_ZIL)) {
+		/* the seed of the output energy is never zero: it opens at
+		 * the first step */
+		emit_line(E, "if (learn == -3) {");
+		if (E->o->zil_control == 3)
+			emit_line(E, "\ts->pc.open[%d] = 1; /* negative control: "
+				     "no latch */", gate);
+		else
+			emit_line(E, "\ts->pc.open[%d] = !s->pc.fired[%d];\n"
+				     "\t\ts->pc.fired[%d] = 1;", gate, gate,
+				  gate);
+		emit_line(E, "}");
+	}
 	for (int i = 0; i < g->losses.len; i++) {
 		const Loss *l = g->losses.items[i];
 		for (int k = l->nodes.len - 1; k >= 0; k--) {
@@ -170,7 +184,11 @@ pc_loss_params(Emit *E)
 				const Node *x = n->in[j];
 				if (x->op != OP_PARAM || !x->needs_grad)
 					continue;
-				emit_line(E, "if (learn == 0 || learn == -1)");
+				emit_line(E, "if (learn == 0 || learn == -1%s)",
+					  emit_has(E, METHOD_ZIL)
+					  ? arena_printf(E->a, " || (learn == -3 "
+							 "&& s->pc.open[%d])",
+							 gate) : "");
 				const char *saved = E->ind;
 				E->ind = "\t\t";
 				emit_vjp(E, n, j, E->val[n->id],
@@ -218,9 +236,57 @@ emit_pc_predict(Emit *E)
 	pc_losses(E);
 }
 
+/* Whether a vertex has parameters to learn. */
+static int
+pc_learns(const PcVertex *v)
+{
+	for (int k = 0; v->root && k < v->nodes.len; k++) {
+		const Node *n = v->nodes.items[k];
+		for (int j = 0; n->needs_grad && j < n->nin; j++)
+			if (n->in[j]->op == OP_PARAM && n->in[j]->needs_grad)
+				return 1;
+	}
+	return 0;
+}
+
+/*
+ * Fa-Z-IL's plasticity gate of vertex k (learn == -3): it reads only the
+ * vertex's own error eps, its own prediction mu against its forward
+ * value mu0, and its own latch fired.  It opens, once, at the first step
+ * its error is non-zero while its prediction is still mu0; a prediction
+ * that moves first (its parents have moved: its step has passed with a
+ * zero error) closes it for good.  The negative controls: 3 opens at
+ * every non-zero error, 4 ignores the prediction.
+ */
+static void
+pc_gate(Emit *E, int k, const char *n, const char *eps, const char *mu,
+	const char *mu0)
+{
+	emit_line(E, "if (learn == -3) {");
+	if (E->o->zil_control == 3) {
+		emit_line(E, "\ts->pc.open[%d] = %s(%s, %s); /* negative "
+			     "control: no latch */", k, emit_rt(E, "nonzero"),
+			  n, eps);
+		emit_line(E, "}");
+		return;
+	}
+	if (E->o->zil_control == 4)
+		emit_line(E, "\tconst int moved = 0; /* negative control: the "
+			     "prediction ignored */");
+	else
+		emit_line(E, "\tconst int moved = !s->pc.fired[%d] && %s(%s, %s, "
+			     "%s);", k, emit_rt(E, "differ"), n, mu, mu0);
+	emit_line(E, "\ts->pc.open[%d] = !s->pc.fired[%d] && !moved && "
+		     "%s(%s, %s);", k, k, emit_rt(E, "nonzero"), n, eps);
+	emit_line(E, "\tif (moved || s->pc.open[%d])\n\t\t\ts->pc.fired[%d] = 1;",
+		  k, k);
+	emit_line(E, "}");
+}
+
 /* Error feedback fb_i = sum_c J_c^T eps_c for every vertex, and the
  * Hebbian parameter updates of the vertices that learn at this call:
- * those at level `learn`, or all of them if learn == -1. */
+ * those at level `learn`, all of them if learn == -1, those whose
+ * plasticity gate opens now if learn == -3 (Fa-Z-IL). */
 void
 emit_pc_backprop(Emit *E)
 {
@@ -245,6 +311,13 @@ emit_pc_backprop(Emit *E)
 		}
 		if (v->stmt)
 			emit_comment(E, v->stmt);
+		int gated = emit_has(E, METHOD_ZIL) && pc_learns(v);
+		if (gated)
+			pc_gate(E, v->id, emit_count(E, v->root),
+				pc_part(E, "e", v),
+				arena_printf(E->a, "s->pc.mu.%s",
+					     E->mem[v->root->id]),
+				E->val[v->root->id]);
 		E->has_adj[v->root->id] = 1; /* its error node */
 		for (int k = v->nodes.len - 1; k >= 0; k--) {
 			Node *n = v->nodes.items[k];
@@ -260,8 +333,10 @@ emit_pc_backprop(Emit *E)
 				if (!x->needs_grad)
 					continue;
 				if (x->op == OP_PARAM) {
-					emit_line(E, "if (learn == %d || learn == -1)",
-					     v->level);
+					emit_line(E, "if (learn == %d || learn == -1%s)",
+					     v->level, gated ? arena_printf(
+						E->a, " || (learn == -3 && "
+						"s->pc.open[%d])", v->id) : "");
 					const char *saved = E->ind;
 					E->ind = "\t\t";
 					emit_vjp(E, n, j, y, xs, dy, E->adj[x->id], 1);
@@ -308,17 +383,19 @@ emit_pc_infer(Emit *E)
 	}
 }
 
-void
-emit_pc_energy(Emit *E)
+/* The energy into f (levels: into e[level], the losses into e[0]). */
+static void
+pc_energy(Emit *E, int levels)
 {
 	const Graph *g = E->g;
 	for (int i = 0; i < g->pcv.len; i++) {
 		PcVertex *v = g->pcv.items[i];
 		if (v->is_output)
 			continue;
-		emit_line(E, "f += %s(%s, %s);", emit_rt(E, "half_sq"),
-			  emit_count(E, pc_node_of(v)),
-		     pc_part(E, "e", v));
+		emit_line(E, "%s += %s(%s, %s);",
+			  levels ? arena_printf(E->a, "e[%d]", v->level) : "f",
+			  emit_rt(E, "half_sq"), emit_count(E, pc_node_of(v)),
+			  pc_part(E, "e", v));
 	}
 	emit_line(E, "%s fl = %s;", E->real, emit_lit(E, 0));
 	for (int i = 0; i < g->losses.len; i++) {
@@ -330,6 +407,18 @@ emit_pc_energy(Emit *E)
 		else
 			emit_line(E, "fl += nb * %s[0];", E->val[r->id]);
 	}
-	emit_line(E, "f += s->pc.beta * fl;");
+	emit_line(E, "%s += s->pc.beta * fl;", levels ? "e[0]" : "f");
+}
+
+void
+emit_pc_energy(Emit *E)
+{
+	pc_energy(E, 0);
+}
+
+void
+emit_pc_energy_levels(Emit *E)
+{
+	pc_energy(E, 1);
 }
 

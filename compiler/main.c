@@ -268,10 +268,15 @@ parse_args(Options *o, int argc, char **argv)
 					o->zil_control = 2;
 				else if (!strcmp(val, "flat"))
 					o->no_levelling = 1;
+				else if (!strcmp(val, "every"))
+					o->zil_control = 3;
+				else if (!strcmp(val, "first"))
+					o->zil_control = 4;
 				else
 					return usage_error("--zil-control: "
-							   "expected gamma, late "
-							   "or flat, got '%s'",
+							   "expected gamma, late, "
+							   "flat, every or first, "
+							   "got '%s'",
 							   val);
 			}
 			continue;
@@ -302,7 +307,7 @@ parse_args(Options *o, int argc, char **argv)
 		return usage_error("%s", "no input file");
 	if (o->zil_control &&
 	    (o->methods & (METHOD_ZIL | METHOD_PC)) != (METHOD_ZIL | METHOD_PC))
-		return usage_error("%s", "--zil-control gamma and late need "
+		return usage_error("%s", "--zil-control gamma, late, every and first need "
 				   "--methods with zil and pc");
 	return -1;
 }

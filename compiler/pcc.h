@@ -21,7 +21,7 @@
 
 #define PCC_VERSION "0.2"
 /* The runtime version the generated code needs (PCG_RUNTIME_VERSION). */
-#define PCG_RUNTIME_VERSION_NEEDED 4
+#define PCG_RUNTIME_VERSION_NEEDED 5
 
 #if defined(__GNUC__) || defined(__clang__)
 #define PCC_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -668,7 +668,9 @@ typedef struct EmitOptions {
 	int batch;
 	const char *source_name; /* the .pcg path, for the banner */
 	const char *header_name; /* how the source includes the header */
-	int zil_control;         /* tests only: 1 gamma 0.9, 2 learn late */
+	int zil_control;         /* tests only: 1 gamma 0.9, 2 learn late,
+				  * Fa-Z-IL's gates: 3 open at every non-zero
+				  * error, 4 ignore the prediction */
 	unsigned methods;        /* METHOD_* bits generated (pcc --methods) */
 	int plan_control;        /* tests only: the plan ignores lifetimes */
 	struct EmitSizes *sizes; /* if not NULL, filled by emit_model */

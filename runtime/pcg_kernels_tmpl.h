@@ -60,6 +60,27 @@ SFX(pcg_error)(int n, REAL *restrict eps, const REAL *restrict x,
 		eps[i] = x[i] == mu[i] ? 0 : x[i] - mu[i];
 }
 
+int
+SFX(pcg_nonzero)(int n, const REAL *restrict x)
+{
+	/* -0 counts as zero; NaN as non-zero */
+	for (int i = 0; i < n; i++)
+		if (x[i] != 0)
+			return 1;
+	return 0;
+}
+
+int
+SFX(pcg_differ)(int n, const REAL *restrict a, const REAL *restrict b)
+{
+	/* the test of pcg_error: equal values (infinities included) are
+	 * the same, NaN differs */
+	for (int i = 0; i < n; i++)
+		if (!(a[i] == b[i]))
+			return 1;
+	return 0;
+}
+
 void
 SFX(pcg_infer)(int n, REAL gamma, REAL *restrict dev, REAL *restrict x,
 	       const REAL *restrict mu0, const REAL *restrict eps,

@@ -3,8 +3,8 @@
  * state (s->pool), and the products that spread their work over it.
  *
  * A pool of n threads is the calling thread and n - 1 workers.
- * pcg_pool_run hands out tasks 0 .. ntasks-1 to whichever thread is free
- * and returns when all are done; the caller works too.  The work is
+ * pcg_pool_run deals tasks 0 .. ntasks-1 out in turn, task t to thread
+ * t mod n (the caller is thread 0), and returns when all are done.  The work is
  * divided so that no result depends on which thread does which task, or
  * on how many there are: every task writes its own part of the output,
  * computed by exactly the operations the one-thread code performs for it
@@ -40,43 +40,54 @@ struct pcg_pool {
 	unsigned long run;   /* counts the runs; a worker waits for a new one */
 	void (*fn)(void *ctx, int task);
 	void *ctx;
-	int ntasks, next, finished;
+	int ntasks, finished;
+	int started; /* workers that have started */
 	int busy; /* a run is in progress (a second caller runs alone) */
 	int quit;
 	size_t worker_tasks; /* tasks the workers ran, for the tests */
 };
 
-/* Takes and runs tasks of the current run until none is left; called
- * with mu held, returns with it held. */
+/* Runs thread `id`'s tasks of the current run: id, id + nthreads, ...
+ * (the caller is thread 0), so that every thread of the pool takes part
+ * in a run of nthreads tasks or more; called with mu held, returns with
+ * it held. */
 static void
-take_tasks(pcg_pool *p, int worker)
+take_tasks(pcg_pool *p, int id)
 {
-	while (p->next < p->ntasks) {
-		int task = p->next++;
-		void (*fn)(void *, int) = p->fn;
-		void *ctx = p->ctx;
+	void (*fn)(void *, int) = p->fn;
+	void *ctx = p->ctx;
+	int ntasks = p->ntasks;
+	for (int task = id; task < ntasks; task += p->nthreads) {
 		pthread_mutex_unlock(&p->mu);
 		fn(ctx, task);
 		pthread_mutex_lock(&p->mu);
-		p->worker_tasks += (size_t)worker;
-		if (++p->finished == p->ntasks)
+		p->worker_tasks += id > 0;
+		if (++p->finished == ntasks)
 			pthread_cond_signal(&p->done);
 	}
 }
 
+typedef struct {
+	pcg_pool *pool;
+	int id;
+} Worker;
+
 static void *
 worker_main(void *arg)
 {
-	pcg_pool *p = arg;
+	Worker w = *(Worker *)arg;
+	pcg_pool *p = w.pool;
 	unsigned long seen = 0;
 	pthread_mutex_lock(&p->mu);
+	p->started++;
+	pthread_cond_signal(&p->done);
 	for (;;) {
 		while (!p->quit && p->run == seen)
 			pthread_cond_wait(&p->go, &p->mu);
 		if (p->quit)
 			break;
 		seen = p->run;
-		take_tasks(p, 1);
+		take_tasks(p, w.id);
 	}
 	pthread_mutex_unlock(&p->mu);
 	return NULL;
@@ -111,13 +122,23 @@ pcg_pool_create(int nthreads)
 		free(p);
 		return NULL;
 	}
-	p->nthreads = 1;
+	/* nthreads is fixed before any worker starts (the tasks are dealt
+	 * by it); a worker copies its Worker before it says it started */
+	p->nthreads = nthreads;
 	for (int i = 0; i < nthreads - 1; i++) {
-		if (pthread_create(&p->workers[i], NULL, worker_main, p) != 0) {
+		Worker w = {p, i + 1};
+		pthread_mutex_lock(&p->mu);
+		int started = p->started;
+		pthread_mutex_unlock(&p->mu);
+		if (pthread_create(&p->workers[i], NULL, worker_main, &w) != 0) {
+			p->nthreads = i + 1; /* the workers that run */
 			pcg_pool_destroy(p);
 			return NULL;
 		}
-		p->nthreads++;
+		pthread_mutex_lock(&p->mu);
+		while (p->started == started)
+			pthread_cond_wait(&p->done, &p->mu);
+		pthread_mutex_unlock(&p->mu);
 	}
 	return p;
 }
@@ -170,7 +191,6 @@ pcg_pool_run(pcg_pool *p, int ntasks, void (*fn)(void *ctx, int task),
 			p->fn = fn;
 			p->ctx = ctx;
 			p->ntasks = ntasks;
-			p->next = 0;
 			p->finished = 0;
 			p->run++;
 			pthread_cond_broadcast(&p->go);

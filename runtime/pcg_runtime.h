@@ -20,7 +20,7 @@ extern "C" {
 #endif
 
 /* Generated code checks this at compile time. */
-#define PCG_RUNTIME_VERSION 4
+#define PCG_RUNTIME_VERSION 5
 
 #define PCG_MAX_RANK 8
 
@@ -323,6 +323,15 @@ void pcg_scale_d(int n, double c, double *g);
  * x[i] == mu[i] (so a value of -inf, a masked entry, has error 0). */
 void pcg_error_f(int n, float *eps, const float *x, const float *mu);
 void pcg_error_d(int n, double *eps, const double *x, const double *mu);
+
+/* Fa-Z-IL's plasticity gate reads these (docs/pc.md): whether some
+ * x[i] != 0 (-0 is zero, NaN is not), i < n; whether some a[i] differs
+ * from b[i] in pcg_error's sense (equal infinities are the same, NaN
+ * differs). */
+int pcg_nonzero_f(int n, const float *x);
+int pcg_nonzero_d(int n, const double *x);
+int pcg_differ_f(int n, const float *a, const float *b);
+int pcg_differ_d(int n, const double *a, const double *b);
 
 /*
  * The predictive-coding inference step, for i < n:
@@ -1169,7 +1178,8 @@ const char *pcg_ckpt_strerror(int err);
  * Versions.  version and size come first and stay there; later versions
  * only append fields (to pcg_model and to the function tables), so a
  * caller reads a field only when version is at least the one that
- * introduced it (all of the fields below: version 1).
+ * introduced it (all of the fields below: version 1, but the function
+ * table's members after check_data: version 2).
  */
 #define PCG_MODEL_VERSION 2
 
@@ -1206,7 +1216,15 @@ enum pcg_method { PCG_METHOD_BP = 1, PCG_METHOD_ZIL = 2, PCG_METHOD_PC = 4 };
 	int (*load_mem)(void *p, const void *buf, size_t len);                 \
 	int (*save_opt)(const void *o, const char *path);                      \
 	int (*load_opt)(void *o, const char *path);                            \
-	long (*check_data)(const void *s);
+	long (*check_data)(const void *s);                                     \
+	/* version 2 */                                                        \
+	R (*grad_fazil)(const void *p, void *s, void *g);                      \
+	R (*train_fazil)(void *p, void *s, R lr);                              \
+	R (*step_fazil)(void *p, void *o, void *s, const pcg_optim *c);        \
+	R (*train_ipc)(void *p, void *s, R lr, int steps, R gamma);            \
+	R (*step_ipc)(void *p, void *o, void *s, const pcg_optim *c, int steps,\
+		      R gamma);                                                \
+	R (*pc_energies)(const void *p, const void *s, R *e);
 
 typedef struct pcg_model_fns_f {
 	PCG_MODEL_FNS(float)

@@ -43,6 +43,24 @@
 	{                                                                     \
 		return P##_train_pc(p, s, lr, steps, g);                      \
 	}                                                                     \
+	static float P##_t_fazil(void *p, void *s, float lr)                  \
+	{                                                                     \
+		return P##_train_fazil(p, s, lr);                             \
+	}                                                                     \
+	static float P##_t_ipc(void *p, void *s, float lr, int steps, float g)\
+	{                                                                     \
+		return P##_train_ipc(p, s, lr, steps, g);                     \
+	}                                                                     \
+	static float P##_t_step_fazil(void *p, void *o, void *s,              \
+				      const pcg_optim *c)                     \
+	{                                                                     \
+		return P##_step_fazil(p, o, s, c);                            \
+	}                                                                     \
+	static float P##_t_step_ipc(void *p, void *o, void *s,                \
+				    const pcg_optim *c, int steps, float g)   \
+	{                                                                     \
+		return P##_step_ipc(p, o, s, c, steps, g);                    \
+	}                                                                     \
 	static float P##_t_step_bp(void *p, void *o, void *s,                 \
 				   const pcg_optim *c)                        \
 	{                                                                     \
@@ -57,6 +75,18 @@
 				   const pcg_optim *c, int steps, float g)    \
 	{                                                                     \
 		return P##_step_pc(p, o, s, c, steps, g);                     \
+	}                                                                     \
+	static float P##_t_pc_init(const void *p, void *s)                    \
+	{                                                                     \
+		return P##_pc_init(p, s);                                     \
+	}                                                                     \
+	static float P##_t_pc_step(const void *p, void *s, float g)           \
+	{                                                                     \
+		return P##_pc_step(p, s, g);                                  \
+	}                                                                     \
+	static float P##_t_pc_energies(const void *p, const void *s, float *e)\
+	{                                                                     \
+		return P##_pc_energies(p, s, e);                              \
 	}                                                                     \
 	static int P##_t_save(const void *p, const char *path)                \
 	{                                                                     \
@@ -96,8 +126,9 @@
 		PU##_BATCH),                                                  \
 	  PU##_NUM_REALS, sizeof(P##_params), sizeof(P##_state),              \
 	  sizeof(P##_opt), P##_t_init, P##_t_predict, P##_t_bp, P##_t_zil,    \
-	  P##_t_pc, P##_t_step_bp, P##_t_step_zil, P##_t_step_pc,             \
-	  P##_t_save, P##_t_load, P##_t_save_opt, P##_t_load_opt,             \
+	  P##_t_pc, P##_t_fazil, P##_t_ipc, P##_t_step_bp, P##_t_step_zil,    \
+	  P##_t_step_pc, P##_t_step_fazil, P##_t_step_ipc, P##_t_pc_init,     \
+	  P##_t_pc_step, P##_t_pc_energies, P##_t_save, P##_t_load, P##_t_save_opt, P##_t_load_opt,             \
 	  P##_t_input, P##_t_target, P##_t_output, P##_t_count, P##_t_rng }
 
 ADAPT(digits_b1, DIGITS_B1)

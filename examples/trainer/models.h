@@ -30,11 +30,21 @@ typedef struct model {
 	float (*train_bp)(void *p, void *s, float lr);
 	float (*train_zil)(void *p, void *s, float lr);
 	float (*train_pc)(void *p, void *s, float lr, int steps, float gamma);
+	float (*train_fazil)(void *p, void *s, float lr);
+	float (*train_ipc)(void *p, void *s, float lr, int steps, float gamma);
 	/* an optimizer with its state o (P_step_*) */
 	float (*step_bp)(void *p, void *o, void *s, const pcg_optim *c);
 	float (*step_zil)(void *p, void *o, void *s, const pcg_optim *c);
 	float (*step_pc)(void *p, void *o, void *s, const pcg_optim *c,
 			 int steps, float gamma);
+	float (*step_fazil)(void *p, void *o, void *s, const pcg_optim *c);
+	float (*step_ipc)(void *p, void *o, void *s, const pcg_optim *c,
+			  int steps, float gamma);
+	/* the PC network one inference step at a time, and its energy
+	 * level by level (depth values) */
+	float (*pc_init)(const void *p, void *s);
+	float (*pc_step)(const void *p, void *s, float gamma);
+	float (*pc_energies)(const void *p, const void *s, float *e);
 	int (*save)(const void *p, const char *path);
 	int (*load)(void *p, const char *path);
 	int (*save_opt)(const void *o, const char *path);

@@ -14,11 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const method_names[NUM_METHODS] = {"bp", "zil", "pc"};
+const char *const method_names[NUM_METHODS] = {"bp", "zil", "pc", "fazil",
+						"ipc"};
 static const char *const method_titles[NUM_METHODS] = {
-	"BP", "Z-IL", "PC"};
+	"BP", "Z-IL", "PC", "Fa-Z-IL", "iPC"};
 static const char *const method_colours[NUM_METHODS] = {
-	"#1f77b4", "#ff7f0e", "#2ca02c"};
+	"#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#d62728"};
 
 FILE *
 atomic_open(const char *path, char *tmp, size_t size)

@@ -9,7 +9,14 @@
 #include <stddef.h>
 #include <stdio.h>
 
-enum method { METHOD_BP, METHOD_ZIL, METHOD_PC, NUM_METHODS };
+enum method {
+	METHOD_BP,
+	METHOD_ZIL,
+	METHOD_PC,
+	METHOD_FAZIL, /* Fa-Z-IL (P_train_fazil, P_step_fazil) */
+	METHOD_IPC,   /* incremental PC (P_train_ipc, P_step_ipc) */
+	NUM_METHODS
+};
 extern const char *const method_names[NUM_METHODS];
 
 typedef struct record {

@@ -39,7 +39,7 @@ enum { EXIT_DATA = 1, EXIT_USAGE = 2, EXIT_FILE = 3 };
 
 typedef struct options {
 	char data[16], model[16], methods[32], out[1024], data_path[1024];
-	char plot[16], progress[16], optim[16];
+	char plot[16], progress[16], optim[16], trace[1024];
 	long epochs, batch, seed, pc_steps, train_size, test_size;
 	double lr, pc_gamma, momentum, beta1, beta2, eps, weight_decay;
 	int resume;
@@ -73,7 +73,8 @@ static const option_def option_defs[] = {
 	 "digits for --data digits; for fashion mlp (default), cnn,\n"
 	 "\t\t\tmlp_dropout or resnet20 (images padded to 32x32)"},
 	{"methods", "LIST", STR(methods), 1, 0, 0,
-	 "comma-separated subset of bp,zil,pc (default all three)"},
+	 "comma-separated subset of bp,zil,pc,fazil,ipc (default\n"
+	 "\t\t\tbp,zil,pc)"},
 	{"epochs", "N", INT(epochs), 0, 1, MAX_EPOCHS,
 	 "train until epoch N (default 20 digits, 3 fashion)"},
 	{"batch", "N", INT(batch), 1, 1, 1 << 20,
@@ -93,9 +94,11 @@ static const option_def option_defs[] = {
 	{"seed", "N", INT(seed), 1, 0, 0x7fffffff,
 	 "initial parameters and batch order (default 1)"},
 	{"pc-steps", "T", INT(pc_steps), 1, 1, 100000,
-	 "inference steps of standard PC (default 20)"},
+	 "inference steps of standard PC, and incremental PC's\n"
+	 "\t\t\tsteps per batch (default 20)"},
 	{"pc-gamma", "RATE", REAL(pc_gamma), 1, 0, 0,
-	 "inference rate of standard PC (default 0.1)"},
+	 "inference rate of standard and incremental PC\n"
+	 "\t\t\t(default 0.1)"},
 	{"train-size", "N", INT(train_size), 1, 0, 1 << 30,
 	 "train on the first N training samples only (0: all)"},
 	{"test-size", "N", INT(test_size), 1, 0, 1 << 30,
@@ -107,6 +110,11 @@ static const option_def option_defs[] = {
 	 "auto (gnuplot if installed, else built-in), gnuplot, svg, none"},
 	{"progress", "HOW", STR(progress), 0, 0, 0,
 	 "auto (a bar on a terminal), bar, or lines"},
+	{"trace", "FILE", STR(trace), 0, 0, 0,
+	 "after each epoch, PC inference (--pc-steps at --pc-gamma)\n"
+	 "\t\t\ton the first training batch with each method's\n"
+	 "\t\t\tparameters: a CSV row per step, the energy and each\n"
+	 "\t\t\tlevel's (P_pc_energies)"},
 };
 #define NUM_OPTIONS (int)(sizeof option_defs / sizeof option_defs[0])
 
@@ -452,6 +460,33 @@ accuracy(const model *m, const void *p, void *s, const dataset *test)
 	return (double)right / test->n;
 }
 
+/* --trace: PC inference from x = mu on the first training batch with
+ * parameters p, in a scratch state s (the method's own state, and its
+ * dropout counter, stay as training left them): one row per step, step 0
+ * the forward pass; e holds m->depth values */
+static int
+write_trace(FILE *f, const model *m, const options *o, long epoch, int k,
+	    const void *p, void *s, const dataset *train, int *idx, float *e)
+{
+	int count = train->n < m->batch ? train->n : m->batch;
+	for (int i = 0; i < count; i++)
+		idx[i] = i;
+	fill_batch(m, s, train, idx, count);
+	*m->rng(s) = 0;
+	m->pc_init(p, s);
+	for (long t = 0; t <= o->pc_steps; t++) {
+		if (t > 0)
+			m->pc_step(p, s, (float)o->pc_gamma);
+		float en = m->pc_energies(p, s, e);
+		fprintf(f, "%ld,%s,%ld,%.9g", epoch, method_names[k], t,
+			(double)en);
+		for (int l = 0; l < m->depth; l++)
+			fprintf(f, ",%.9g", (double)e[l]);
+		fprintf(f, "\n");
+	}
+	return ferror(f) ? -1 : 0;
+}
+
 /* one training step of method k on the batch in s: its mean loss */
 static double
 train_step(const model *m, int k, void *p, void *opt, void *s,
@@ -460,12 +495,30 @@ train_step(const model *m, int k, void *p, void *opt, void *s,
 	int steps = (int)o->pc_steps;
 	float lr = (float)o->lr, gamma = (float)o->pc_gamma;
 	if (!opt)
-		return k == METHOD_BP    ? m->train_bp(p, s, lr)
-		       : k == METHOD_ZIL ? m->train_zil(p, s, lr)
-		                         : m->train_pc(p, s, lr, steps, gamma);
-	return k == METHOD_BP    ? m->step_bp(p, opt, s, c)
-	       : k == METHOD_ZIL ? m->step_zil(p, opt, s, c)
-	                         : m->step_pc(p, opt, s, c, steps, gamma);
+		switch ((enum method)k) {
+		case METHOD_BP:
+			return m->train_bp(p, s, lr);
+		case METHOD_ZIL:
+			return m->train_zil(p, s, lr);
+		case METHOD_FAZIL:
+			return m->train_fazil(p, s, lr);
+		case METHOD_IPC:
+			return m->train_ipc(p, s, lr, steps, gamma);
+		default:
+			return m->train_pc(p, s, lr, steps, gamma);
+		}
+	switch ((enum method)k) {
+	case METHOD_BP:
+		return m->step_bp(p, opt, s, c);
+	case METHOD_ZIL:
+		return m->step_zil(p, opt, s, c);
+	case METHOD_FAZIL:
+		return m->step_fazil(p, opt, s, c);
+	case METHOD_IPC:
+		return m->step_ipc(p, opt, s, c, steps, gamma);
+	default:
+		return m->step_pc(p, opt, s, c, steps, gamma);
+	}
 }
 
 static double
@@ -538,7 +591,7 @@ parse_methods(const char *list, int *use)
 		if (m == NUM_METHODS) {
 			fprintf(stderr,
 				"trainer: --methods: unknown method '%s' "
-				"(expected bp, zil, pc)\n",
+				"(expected bp, zil, pc, fazil, ipc)\n",
 				tok);
 			return -1;
 		}
@@ -696,6 +749,10 @@ main(int argc, char **argv)
 	void *opt[NUM_METHODS] = {0};
 	record *rec = NULL;
 	int *order = NULL;
+	FILE *trace = NULL;
+	void *trace_state = NULL;
+	float *trace_e = NULL;
+	int *trace_idx = NULL;
 	const char *path = o.data_path[0] ? o.data_path
 	                   : fashion       ? FASHION_DIR
 	                                   : TRAINER_DIGITS_CSV;
@@ -823,6 +880,9 @@ main(int argc, char **argv)
 	if (use[METHOD_PC])
 		printf("standard PC: %ld inference steps at rate %g\n",
 		       o.pc_steps, o.pc_gamma);
+	if (use[METHOD_IPC])
+		printf("incremental PC: %ld steps per batch at rate %g\n",
+		       o.pc_steps, o.pc_gamma);
 	if (done)
 		printf("resuming %s after epoch %ld\n", o.out, done);
 	printf("%5s  %-6s %10s %9s %9s  %s\n", "epoch", "method", "loss",
@@ -838,6 +898,23 @@ main(int argc, char **argv)
 		fprintf(stderr, "trainer: out of memory\n");
 		rc = EXIT_FILE;
 		goto out;
+	}
+	if (o.trace[0]) {
+		trace = fopen(o.trace, done > 0 ? "a" : "w");
+		trace_state = calloc(1, m->state_size);
+		trace_e = calloc((size_t)m->depth, sizeof *trace_e);
+		trace_idx = calloc((size_t)m->batch, sizeof *trace_idx);
+		if (!trace || !trace_state || !trace_e || !trace_idx) {
+			fprintf(stderr, "%s: cannot write the trace\n", o.trace);
+			rc = EXIT_FILE;
+			goto out;
+		}
+		if (done == 0) {
+			fprintf(trace, "epoch,method,step,energy");
+			for (int l = 0; l < m->depth; l++)
+				fprintf(trace, ",level_%d", l);
+			fprintf(trace, "\n");
+		}
 	}
 	for (long epoch = done + 1; epoch <= o.epochs; epoch++) {
 		shuffle(order, train.n, o.seed, epoch);
@@ -898,6 +975,18 @@ main(int argc, char **argv)
 		}
 		fflush(stdout);
 
+		for (int k = 0; trace && k < NUM_METHODS; k++)
+			if (use[k] && write_trace(trace, m, &o, epoch, k, params[k],
+						  trace_state, &train, trace_idx,
+						  trace_e)) {
+				fprintf(stderr, "%s: cannot write the trace\n",
+					o.trace);
+				rc = EXIT_FILE;
+				goto out;
+			}
+		if (trace)
+			fflush(trace);
+
 		/* checkpoints of this epoch, then the state file naming it:
 		 * an interrupted run resumes from the last complete epoch */
 		for (int k = 0; k < NUM_METHODS; k++) {
@@ -955,6 +1044,13 @@ main(int argc, char **argv)
 	       strcmp(o.plot, "none") ? svg : "(no plot)", o.epochs, o.out);
 
 out:
+	if (trace && fclose(trace) && rc == 0) {
+		fprintf(stderr, "%s: cannot write the trace\n", o.trace);
+		rc = EXIT_FILE;
+	}
+	free(trace_state);
+	free(trace_e);
+	free(trace_idx);
 	free(order);
 	free(rec);
 	for (int k = 0; k < NUM_METHODS; k++) {

@@ -73,6 +73,13 @@ def _fns(R):
         ("save_opt", F(i, vp, cp)),
         ("load_opt", F(i, vp, cp)),
         ("check_data", F(C.c_long, vp)),
+        # version 2
+        ("grad_fazil", F(R, vp, vp, vp)),
+        ("train_fazil", F(R, vp, vp, R)),
+        ("step_fazil", F(R, vp, vp, vp, op)),
+        ("train_ipc", F(R, vp, vp, R, i, R)),
+        ("step_ipc", F(R, vp, vp, vp, op, i, R)),
+        ("pc_energies", F(R, vp, vp, C.POINTER(R))),
     ]
 
 

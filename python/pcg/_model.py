@@ -486,6 +486,10 @@ class Model:
                           (("steps", REQUIRED), ("gamma", REQUIRED),
                            ("beta", REQUIRED)))
 
+    def grad_fazil(self, **data):
+        """P_grad_fazil: fully autonomous Z-IL (docs/pc.md)."""
+        return self._grad("grad_fazil", (), data)
+
     def _train(self, name, args, data, spec):
         f = self._fn(name)
         h = self._hyper(name, args, data, spec)
@@ -505,6 +509,17 @@ class Model:
     def train_pc(self, *args, **data):
         """train_pc(lr, steps, gamma, **data): one SGD step by PC."""
         return self._train("train_pc", args, data,
+                           (("lr", REQUIRED), ("steps", REQUIRED),
+                            ("gamma", REQUIRED)))
+
+    def train_fazil(self, *args, **data):
+        """train_fazil(lr, **data): one SGD step by Fa-Z-IL."""
+        return self._train("train_fazil", args, data, (("lr", REQUIRED),))
+
+    def train_ipc(self, *args, **data):
+        """train_ipc(lr, steps, gamma, **data): incremental PC, the
+        parameters updated at every inference step."""
+        return self._train("train_ipc", args, data,
                            (("lr", REQUIRED), ("steps", REQUIRED),
                             ("gamma", REQUIRED)))
 
@@ -534,6 +549,26 @@ class Model:
         """step_pc(opt, steps, gamma, **data): a step from PC's gradient."""
         return self._step("step_pc", args, data,
                           (("steps", REQUIRED), ("gamma", REQUIRED)))
+
+    def step_fazil(self, *args, **data):
+        """step_fazil(opt, **data): a step from Fa-Z-IL's gradient."""
+        return self._step("step_fazil", args, data, ())
+
+    def step_ipc(self, *args, **data):
+        """step_ipc(opt, steps, gamma, **data): incremental PC with the
+        optimizer."""
+        return self._step("step_ipc", args, data,
+                          (("steps", REQUIRED), ("gamma", REQUIRED)))
+
+    def pc_energies(self):
+        """P_pc_energies of the state as it is: an array of depth
+        energies, level by level; their sum, the energy, is in
+        last_loss."""
+        e = np.zeros(max(self.depth, 1), self.dtype)
+        f = self._fn("pc_energies")
+        self._done(f(self._pp, self._sp,
+                     e.ctypes.data_as(C.POINTER(self._R))))
+        return e
 
     def energy(self):
         """P_energy of the state as it is."""

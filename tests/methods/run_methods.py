@@ -44,7 +44,8 @@ COMMON = {"init", "forward", "predict", "sgd", "save", "load", "save_mem",
 OWN = {"bp": {"grad_bp", "train_bp", "step_bp"},
        "zil": {"grad_zil", "train_zil", "step_zil"},
        "pc": {"grad_pc", "grad_pc_weighted", "train_pc", "step_pc", "energy",
-              "pc_init", "pc_step", "targets_near"}}
+              "pc_init", "pc_step", "targets_near", "pc_energies",
+              "train_ipc", "step_ipc"}}
 
 
 def run(cmd, **kw):
@@ -57,7 +58,8 @@ def expected(methods):
     for m in methods:
         fns |= OWN[m]
     if "zil" in methods and "pc" in methods:
-        fns.add("grad_zil_dynamics")
+        fns |= {"grad_zil_dynamics", "grad_fazil", "train_fazil",
+                "step_fazil"}
     return fns
 
 

@@ -28,6 +28,10 @@
 #include H_CL
 #include H_CF
 #endif
+#ifdef H_CE
+#include H_CE
+#include H_CN
+#endif
 #ifdef H_D3
 #include H_D3
 #endif
@@ -63,6 +67,32 @@ ok(int cond, const char *fmt, ...)
 	if (!cond)
 		failures++;
 }
+
+/* ok(), or, for a known limitation (todo not NULL) that fails, a TAP
+ * TODO naming it: reported, not counted as a failure */
+static void
+ok_todo(int cond, const char *todo, const char *what, double value)
+{
+	if (cond || !todo) {
+		ok(cond, "%s: error %.3g relative", what, value);
+		return;
+	}
+	printf("not ok %d - %s: error %.3g relative # TODO %s\n", ++test_no,
+	       what, value, todo);
+}
+
+/* Fa-Z-IL's known limitation (docs/pc.md): a vertex whose error is
+ * exactly zero at its step and whose feedback turns non-zero later,
+ * while its prediction has not moved, opens its gate late.  The GRU at
+ * the op granularity has one (r[0]: h[0] = 0 and the zero bias bhn make
+ * the factor it multiplies exactly 0, until that factor's own vertex
+ * moves), set by tests/meson.build. */
+#ifdef PCC_FAZIL_LATE_FEEDBACK
+#define FAZIL_TODO "a vertex with a zero error at its step gets feedback " \
+		   "later (docs/pc.md, Fa-Z-IL's limitation)"
+#else
+#define FAZIL_TODO NULL
+#endif
 
 /* a small deterministic generator, independent of the runtime's */
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
@@ -442,6 +472,38 @@ dump(const char *path)
 					((double *)&p3)[pi->offset + i]);
 		}
 	}
+	/* incremental PC for tests/oracle/torch_ipc.py: 20 steps of
+	 * P_train_ipc (SGD) and of P_step_ipc with Adam, on this batch; lr
+	 * 0.002, since the CNN's large gradients on these random data make
+	 * 20 SGD steps of 0.003 diverge (in PyTorch too) */
+	fprintf(f, "ipc 20 0.002 0.1\n");
+	memcpy(&p3, &d4p, sizeof p3);
+	memcpy(&s3, &d4s, sizeof s3);
+	d4_train_ipc(&p3, &s3, 0.002, 20, 0.1);
+	for (int t = 0; t < D4_NUM_PARAMS; t++) {
+		const pcg_param_info *pi = &d4_param_info[t];
+		fprintf(f, "iafter %s\n", pi->name);
+		for (size_t i = 0; i < pi->count; i++)
+			fprintf(f, "%.17g\n", ((double *)&p3)[pi->offset + i]);
+	}
+	{
+		static const pcg_optim adam = {PCG_ADAM, 0.01, 0, 0.9, 0.999,
+					       1e-8, 0};
+		static d4_opt o;
+		memcpy(&p3, &d4p, sizeof p3);
+		memcpy(&s3, &d4s, sizeof s3);
+		memset(&o, 0, sizeof o);
+		d4_step_ipc(&p3, &o, &s3, &adam, 20, 0.1);
+		fprintf(f, "ipcadam 20 0.01 0.9 0.999 1e-8 0.1 %lld\n",
+			(long long)o.step);
+		for (int t = 0; t < D4_NUM_PARAMS; t++) {
+			const pcg_param_info *pi = &d4_param_info[t];
+			fprintf(f, "aafter %s\n", pi->name);
+			for (size_t i = 0; i < pi->count; i++)
+				fprintf(f, "%.17g\n",
+					((double *)&p3)[pi->offset + i]);
+		}
+	}
 	fprintf(f, "end\n");
 	fclose(f);
 }
@@ -649,6 +711,90 @@ main(int argc, char **argv)
 		   fe / fm);
 	}
 
+	/* 7b. Fa-Z-IL: the network's dynamics with per-vertex plasticity
+	 * gates and no level anywhere: within 1e-10 of BP's gradient in
+	 * double (batch 1 and 4), float measured and bounded; a parameter
+	 * whose BP gradient is exactly zero (a layer of dead ReLUs above it)
+	 * gets an update of exactly zero; one P_train_fazil step gives one
+	 * P_train_bp step's parameters within 1e-10 */
+	{
+		static d4_params gb, gz;
+		static d1_params hb, hz;
+		d4_grad_bp(&d4p, &d4s, &gb);
+		d4_grad_fazil(&d4p, &d4s, &gz);
+		double m = max_abs((double *)&gb, D4_NUM_REALS);
+		double e = max_diff((double *)&gb, (double *)&gz, D4_NUM_REALS);
+		ok_todo(e <= 1e-10 * m, FAZIL_TODO,
+			"double, batch 4: grad_fazil equals BP within 1e-10 of "
+			"the largest gradient", e / m);
+		int zeros = 0, kept = 1;
+		for (size_t i = 0; i < D4_NUM_REALS; i++)
+			if (((double *)&gb)[i] == 0) {
+				zeros++;
+				kept &= ((double *)&gz)[i] == 0;
+			}
+		ok(kept, "grad_fazil is exactly 0 wherever BP's gradient is "
+			 "(%d entries)", zeros);
+		memcpy(&d1p, &d4p, sizeof d1p);
+		take_sample(&d1s, &d4s, 0);
+		d1_grad_bp(&d1p, &d1s, &hb);
+		d1_grad_fazil(&d1p, &d1s, &hz);
+		m = max_abs((double *)&hb, D1_NUM_REALS);
+		e = max_diff((double *)&hb, (double *)&hz, D1_NUM_REALS);
+		ok_todo(e <= 1e-10 * m, FAZIL_TODO,
+			"double, batch 1: grad_fazil equals BP within 1e-10 of "
+			"the largest gradient", e / m);
+		static f4_params fb, fz;
+		f4_grad_bp(&f4p, &f4s, &fb);
+		f4_grad_fazil(&f4p, &f4s, &fz);
+		double fm = 0, fe = 0;
+		for (size_t i = 0; i < F4_NUM_REALS; i++) {
+			double a = ((float *)&fb)[i], b = ((float *)&fz)[i];
+			if (!(fabs(a) <= fm))
+				fm = fabs(a);
+			if (!(fabs(a - b) <= fe))
+				fe = fabs(a - b);
+		}
+		ok_todo(fe <= 1e-4 * fm, FAZIL_TODO,
+			"float: grad_fazil within 1e-4 of the largest BP "
+			"gradient", fe / fm);
+		static d4_params pb, pz;
+		static d4_state sb, sz;
+		memcpy(&pb, &d4p, sizeof pb);
+		memcpy(&pz, &d4p, sizeof pz);
+		memcpy(&sb, &d4s, sizeof sb);
+		memcpy(&sz, &d4s, sizeof sz);
+		d4_train_bp(&pb, &sb, 0.05);
+		d4_train_fazil(&pz, &sz, 0.05);
+		/* relative to the largest change of a parameter */
+		double pm = max_diff((double *)&pb, (double *)&d4p, D4_NUM_REALS);
+		double pe = max_diff((double *)&pb, (double *)&pz, D4_NUM_REALS);
+		ok_todo(pe <= 1e-10 * pm && memcmp(&pz, &d4p, sizeof pz) != 0,
+			FAZIL_TODO, "double: a train_fazil step gives "
+			"train_bp's parameters within 1e-10 of the largest "
+			"change", pe / pm);
+		/* with an optimizer (momentum, weight decay), two steps */
+		static const pcg_optim mom = {PCG_MOMENTUM, 0.05, 0.9, 0, 0, 0,
+					      0.01};
+		static d4_opt ob, oz;
+		memcpy(&pb, &d4p, sizeof pb);
+		memcpy(&pz, &d4p, sizeof pz);
+		memset(&ob, 0, sizeof ob);
+		memset(&oz, 0, sizeof oz);
+		for (int k = 0; k < 2; k++) {
+			memcpy(&sb, &d4s, sizeof sb);
+			memcpy(&sz, &d4s, sizeof sz);
+			d4_step_bp(&pb, &ob, &sb, &mom);
+			d4_step_fazil(&pz, &oz, &sz, &mom);
+		}
+		pm = max_diff((double *)&pb, (double *)&d4p, D4_NUM_REALS);
+		pe = max_diff((double *)&pb, (double *)&pz, D4_NUM_REALS);
+		ok_todo(pe <= 1e-10 * pm && oz.step == 2, FAZIL_TODO,
+			"double: two step_fazil steps (momentum) give "
+			"step_bp's parameters within 1e-10 of the largest "
+			"change", pe / pm);
+	}
+
 	/* 8. training: Z-IL in place gives BP's parameters, 50 steps on
 	 * different batches */
 	{
@@ -742,6 +888,43 @@ main(int argc, char **argv)
 		   "PC energy at x = mu is the loss (%.17g) and never rises over "
 		   "100 steps at gamma %g: %.9g -> %.9g",
 		   l0, gamma, first, prev);
+	}
+
+	/* 9b. the energy level by level: at x = mu every error but the
+	 * outputs' is 0, so level 0 holds the whole energy (the loss) and
+	 * every other level exactly 0; after inference steps the levels
+	 * sum to P_energy; under the Z-IL dynamics (gamma = 1) the error
+	 * reaches level l at step l, so after t steps the levels above t
+	 * are still exactly 0 */
+	{
+		static double e[D4_DEPTH];
+		double f = d4_pc_init(&d4p, &d4s);
+		double sum = d4_pc_energies(&d4p, &d4s, e);
+		int zero = 1;
+		for (int l = 1; l < D4_DEPTH; l++)
+			zero &= e[l] == 0;
+		ok(zero && fabs(e[0] - f) <= 1e-12 * fabs(f) && sum == e[0],
+		   "pc_energies at x = mu: level 0 is the energy (%.9g), the "
+		   "other %d levels 0", f, D4_DEPTH - 1);
+		for (int t = 0; t < 5; t++)
+			f = d4_pc_step(&d4p, &d4s, 0.1);
+		sum = d4_pc_energies(&d4p, &d4s, e);
+		double parts = 0;
+		for (int l = 0; l < D4_DEPTH; l++)
+			parts += e[l];
+		ok(fabs(sum - f) <= 1e-12 * fabs(f) && sum == parts,
+		   "pc_energies after 5 steps: the levels sum to the energy "
+		   "(%.9g, %.9g)", sum, f);
+		int wave = 1;
+		d4_pc_init(&d4p, &d4s);
+		for (int t = 0; t + 1 < D4_DEPTH; t++) {
+			d4_pc_step(&d4p, &d4s, 1.0);
+			d4_pc_energies(&d4p, &d4s, e);
+			for (int l = t + 2; l < D4_DEPTH; l++)
+				wave &= e[l] == 0;
+		}
+		ok(wave, "pc_energies under gamma = 1: after t steps the "
+			 "levels above t are exactly 0");
 	}
 
 	/* 10. standard PC approaches BP as the output error shrinks: the
@@ -885,6 +1068,66 @@ main(int argc, char **argv)
 			       "(relative)\n",
 			       eg / m, el / m, ef / m);
 		}
+	}
+#endif
+
+#ifdef H_CE
+	/* 11b. negative controls of Fa-Z-IL: gates that open at every
+	 * non-zero error (no latch), gates that ignore the prediction (a
+	 * vertex whose error is zero at its step opens later), and no
+	 * levelling must each differ from BP */
+	{
+		static d4_params gb;
+		static ce_params cep, ge;
+		static cn_params cnp, gn;
+		static cf_params cfp, gf;
+		static ce_state ces;
+		static cn_state cns;
+		static cf_state cfs;
+		d4_grad_bp(&d4p, &d4s, &gb);
+		double m = max_abs((double *)&gb, D4_NUM_REALS);
+		CONTROL_COPY(ce);
+		CONTROL_COPY(cn);
+		CONTROL_COPY(cf);
+		ce_grad_fazil(&cep, &ces, &ge);
+		cn_grad_fazil(&cnp, &cns, &gn);
+		cf_grad_fazil(&cfp, &cfs, &gf);
+		double ee = max_diff((double *)&gb, (double *)&ge, D4_NUM_REALS);
+		double en = max_diff((double *)&gb, (double *)&gn, D4_NUM_REALS);
+		double ef = max_diff((double *)&gb, (double *)&gf, D4_NUM_REALS);
+		if (isnan(ee))
+			ee = INFINITY;
+		if (isnan(en))
+			en = INFINITY;
+		if (isnan(ef))
+			ef = INFINITY;
+		if (D4_DEPTH > 1)
+			ok(ee > 1e-3 * m, "negative control: Fa-Z-IL gates that "
+					  "open at every non-zero error break the "
+					  "equality: difference %.3g relative",
+			   ee / m);
+#ifdef PCC_DEAD_LAYER
+		/* its only skip goes around the dead layer, whose path adds
+		 * nothing: the flat graph gives BP's gradient too */
+		if (0)
+#else
+		if (D4_IDENTITIES > 0)
+#endif
+			ok(ef > 1e-3 * m, "negative control: Fa-Z-IL without "
+					  "levelling breaks the equality: "
+					  "difference %.3g relative", ef / m);
+		else
+			printf("# Fa-Z-IL without levelling (no skip connections, "
+			       "or only around the dead layer): %.3g relative\n",
+			       ef / m);
+#ifdef PCC_DEAD_LAYER
+		ok(en > 1e-3 * m, "negative control: gates that ignore the "
+				  "prediction open late under the dead layer: "
+				  "difference %.3g relative", en / m);
+#else
+		printf("# Fa-Z-IL gates ignoring the prediction: %.3g relative\n",
+		       en / m);
+#endif
 	}
 #endif
 

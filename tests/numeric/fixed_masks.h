@@ -19,6 +19,11 @@
 #define f1_step_bp(p, o, s, c) ((s)->rng = 0, (f1_step_bp)(p, o, s, c))
 #define f1_step_zil(p, o, s, c) ((s)->rng = 0, (f1_step_zil)(p, o, s, c))
 #define f1_step_pc(p, o, s, c, t, y) ((s)->rng = 0, (f1_step_pc)(p, o, s, c, t, y))
+#define f1_grad_fazil(p, s, g) ((s)->rng = 0, (f1_grad_fazil)(p, s, g))
+#define f1_train_fazil(p, s, l) ((s)->rng = 0, (f1_train_fazil)(p, s, l))
+#define f1_step_fazil(p, o, s, c) ((s)->rng = 0, (f1_step_fazil)(p, o, s, c))
+#define f1_train_ipc(p, s, l, t, y) ((s)->rng = 0, (f1_train_ipc)(p, s, l, t, y))
+#define f1_step_ipc(p, o, s, c, t, y) ((s)->rng = 0, (f1_step_ipc)(p, o, s, c, t, y))
 
 #define f4_grad_bp(p, s, g) ((s)->rng = 0, (f4_grad_bp)(p, s, g))
 #define f4_grad_zil(p, s, g) ((s)->rng = 0, (f4_grad_zil)(p, s, g))
@@ -32,6 +37,11 @@
 #define f4_step_bp(p, o, s, c) ((s)->rng = 0, (f4_step_bp)(p, o, s, c))
 #define f4_step_zil(p, o, s, c) ((s)->rng = 0, (f4_step_zil)(p, o, s, c))
 #define f4_step_pc(p, o, s, c, t, y) ((s)->rng = 0, (f4_step_pc)(p, o, s, c, t, y))
+#define f4_grad_fazil(p, s, g) ((s)->rng = 0, (f4_grad_fazil)(p, s, g))
+#define f4_train_fazil(p, s, l) ((s)->rng = 0, (f4_train_fazil)(p, s, l))
+#define f4_step_fazil(p, o, s, c) ((s)->rng = 0, (f4_step_fazil)(p, o, s, c))
+#define f4_train_ipc(p, s, l, t, y) ((s)->rng = 0, (f4_train_ipc)(p, s, l, t, y))
+#define f4_step_ipc(p, o, s, c, t, y) ((s)->rng = 0, (f4_step_ipc)(p, o, s, c, t, y))
 
 #define d1_grad_bp(p, s, g) ((s)->rng = 0, (d1_grad_bp)(p, s, g))
 #define d1_grad_zil(p, s, g) ((s)->rng = 0, (d1_grad_zil)(p, s, g))
@@ -45,6 +55,11 @@
 #define d1_step_bp(p, o, s, c) ((s)->rng = 0, (d1_step_bp)(p, o, s, c))
 #define d1_step_zil(p, o, s, c) ((s)->rng = 0, (d1_step_zil)(p, o, s, c))
 #define d1_step_pc(p, o, s, c, t, y) ((s)->rng = 0, (d1_step_pc)(p, o, s, c, t, y))
+#define d1_grad_fazil(p, s, g) ((s)->rng = 0, (d1_grad_fazil)(p, s, g))
+#define d1_train_fazil(p, s, l) ((s)->rng = 0, (d1_train_fazil)(p, s, l))
+#define d1_step_fazil(p, o, s, c) ((s)->rng = 0, (d1_step_fazil)(p, o, s, c))
+#define d1_train_ipc(p, s, l, t, y) ((s)->rng = 0, (d1_train_ipc)(p, s, l, t, y))
+#define d1_step_ipc(p, o, s, c, t, y) ((s)->rng = 0, (d1_step_ipc)(p, o, s, c, t, y))
 
 #define d4_grad_bp(p, s, g) ((s)->rng = 0, (d4_grad_bp)(p, s, g))
 #define d4_grad_zil(p, s, g) ((s)->rng = 0, (d4_grad_zil)(p, s, g))
@@ -58,6 +73,11 @@
 #define d4_step_bp(p, o, s, c) ((s)->rng = 0, (d4_step_bp)(p, o, s, c))
 #define d4_step_zil(p, o, s, c) ((s)->rng = 0, (d4_step_zil)(p, o, s, c))
 #define d4_step_pc(p, o, s, c, t, y) ((s)->rng = 0, (d4_step_pc)(p, o, s, c, t, y))
+#define d4_grad_fazil(p, s, g) ((s)->rng = 0, (d4_grad_fazil)(p, s, g))
+#define d4_train_fazil(p, s, l) ((s)->rng = 0, (d4_train_fazil)(p, s, l))
+#define d4_step_fazil(p, o, s, c) ((s)->rng = 0, (d4_step_fazil)(p, o, s, c))
+#define d4_train_ipc(p, s, l, t, y) ((s)->rng = 0, (d4_train_ipc)(p, s, l, t, y))
+#define d4_step_ipc(p, o, s, c, t, y) ((s)->rng = 0, (d4_step_ipc)(p, o, s, c, t, y))
 
 #define d3_grad_bp(p, s, g) ((s)->rng = 0, (d3_grad_bp)(p, s, g))
 #define d3_grad_zil(p, s, g) ((s)->rng = 0, (d3_grad_zil)(p, s, g))
@@ -71,6 +91,11 @@
 #define d3_step_bp(p, o, s, c) ((s)->rng = 0, (d3_step_bp)(p, o, s, c))
 #define d3_step_zil(p, o, s, c) ((s)->rng = 0, (d3_step_zil)(p, o, s, c))
 #define d3_step_pc(p, o, s, c, t, y) ((s)->rng = 0, (d3_step_pc)(p, o, s, c, t, y))
+#define d3_grad_fazil(p, s, g) ((s)->rng = 0, (d3_grad_fazil)(p, s, g))
+#define d3_train_fazil(p, s, l) ((s)->rng = 0, (d3_train_fazil)(p, s, l))
+#define d3_step_fazil(p, o, s, c) ((s)->rng = 0, (d3_step_fazil)(p, o, s, c))
+#define d3_train_ipc(p, s, l, t, y) ((s)->rng = 0, (d3_train_ipc)(p, s, l, t, y))
+#define d3_step_ipc(p, o, s, c, t, y) ((s)->rng = 0, (d3_step_ipc)(p, o, s, c, t, y))
 
 #define cg_grad_bp(p, s, g) ((s)->rng = 0, (cg_grad_bp)(p, s, g))
 #define cg_grad_zil(p, s, g) ((s)->rng = 0, (cg_grad_zil)(p, s, g))
@@ -84,6 +109,11 @@
 #define cg_step_bp(p, o, s, c) ((s)->rng = 0, (cg_step_bp)(p, o, s, c))
 #define cg_step_zil(p, o, s, c) ((s)->rng = 0, (cg_step_zil)(p, o, s, c))
 #define cg_step_pc(p, o, s, c, t, y) ((s)->rng = 0, (cg_step_pc)(p, o, s, c, t, y))
+#define cg_grad_fazil(p, s, g) ((s)->rng = 0, (cg_grad_fazil)(p, s, g))
+#define cg_train_fazil(p, s, l) ((s)->rng = 0, (cg_train_fazil)(p, s, l))
+#define cg_step_fazil(p, o, s, c) ((s)->rng = 0, (cg_step_fazil)(p, o, s, c))
+#define cg_train_ipc(p, s, l, t, y) ((s)->rng = 0, (cg_train_ipc)(p, s, l, t, y))
+#define cg_step_ipc(p, o, s, c, t, y) ((s)->rng = 0, (cg_step_ipc)(p, o, s, c, t, y))
 
 #define cl_grad_bp(p, s, g) ((s)->rng = 0, (cl_grad_bp)(p, s, g))
 #define cl_grad_zil(p, s, g) ((s)->rng = 0, (cl_grad_zil)(p, s, g))
@@ -97,6 +127,11 @@
 #define cl_step_bp(p, o, s, c) ((s)->rng = 0, (cl_step_bp)(p, o, s, c))
 #define cl_step_zil(p, o, s, c) ((s)->rng = 0, (cl_step_zil)(p, o, s, c))
 #define cl_step_pc(p, o, s, c, t, y) ((s)->rng = 0, (cl_step_pc)(p, o, s, c, t, y))
+#define cl_grad_fazil(p, s, g) ((s)->rng = 0, (cl_grad_fazil)(p, s, g))
+#define cl_train_fazil(p, s, l) ((s)->rng = 0, (cl_train_fazil)(p, s, l))
+#define cl_step_fazil(p, o, s, c) ((s)->rng = 0, (cl_step_fazil)(p, o, s, c))
+#define cl_train_ipc(p, s, l, t, y) ((s)->rng = 0, (cl_train_ipc)(p, s, l, t, y))
+#define cl_step_ipc(p, o, s, c, t, y) ((s)->rng = 0, (cl_step_ipc)(p, o, s, c, t, y))
 
 #define cf_grad_bp(p, s, g) ((s)->rng = 0, (cf_grad_bp)(p, s, g))
 #define cf_grad_zil(p, s, g) ((s)->rng = 0, (cf_grad_zil)(p, s, g))
@@ -110,5 +145,14 @@
 #define cf_step_bp(p, o, s, c) ((s)->rng = 0, (cf_step_bp)(p, o, s, c))
 #define cf_step_zil(p, o, s, c) ((s)->rng = 0, (cf_step_zil)(p, o, s, c))
 #define cf_step_pc(p, o, s, c, t, y) ((s)->rng = 0, (cf_step_pc)(p, o, s, c, t, y))
+#define cf_grad_fazil(p, s, g) ((s)->rng = 0, (cf_grad_fazil)(p, s, g))
+#define cf_train_fazil(p, s, l) ((s)->rng = 0, (cf_train_fazil)(p, s, l))
+#define cf_step_fazil(p, o, s, c) ((s)->rng = 0, (cf_step_fazil)(p, o, s, c))
+#define cf_train_ipc(p, s, l, t, y) ((s)->rng = 0, (cf_train_ipc)(p, s, l, t, y))
+#define cf_step_ipc(p, o, s, c, t, y) ((s)->rng = 0, (cf_step_ipc)(p, o, s, c, t, y))
+
+/* the negative controls of Fa-Z-IL */
+#define ce_grad_fazil(p, s, g) ((s)->rng = 0, (ce_grad_fazil)(p, s, g))
+#define cn_grad_fazil(p, s, g) ((s)->rng = 0, (cn_grad_fazil)(p, s, g))
 
 #endif

@@ -15,8 +15,9 @@
  *   - the inputs and targets written through input_info / target_info
  *     (byte offsets, counts, the batch), the static copy's written as the
  *     dense arrays s.in and s.target, so a wrong offset shows;
- *   - init, train_bp, train_zil, the four grad functions, step_bp,
- *     step_zil, step_pc (Adam), train_pc, pc_init, pc_step, energy, sgd,
+ *   - init, train_bp, train_zil, the six grad functions, step_bp,
+ *     step_zil, step_pc, step_fazil and step_ipc (Adam), train_pc, train_fazil,
+ *     train_ipc, pc_init, pc_step, energy, pc_energies, sgd,
  *     forward, predict (outputs read through output_info against the
  *     dense s.out), check_data, targets_near, with s->n and s->rng set
  *     through the descriptor: the same loss, parameter, gradient,
@@ -219,7 +220,9 @@ same_params(const pcg_model *m)
 	X(grad_zil_dynamics) X(grad_pc) X(grad_pc_weighted) X(train_bp)        \
 	X(train_zil) X(train_pc) X(step_bp) X(step_zil) X(step_pc) X(energy)    \
 	X(pc_init) X(pc_step) X(targets_near) X(sgd) X(save) X(load)            \
-	X(save_mem) X(load_mem) X(save_opt) X(load_opt) X(check_data)
+	X(save_mem) X(load_mem) X(save_opt) X(load_opt) X(check_data)        \
+	X(grad_fazil) X(train_fazil) X(step_fazil) X(train_ipc) X(step_ipc)   \
+	X(pc_energies)
 
 static void
 check_descriptor(const pcg_model *m)
@@ -343,8 +346,8 @@ check_calls(const pcg_model *m)
 
 	static const char *const gname[] = {"grad_bp", "grad_zil",
 					    "grad_zil_dynamics", "grad_pc",
-					    "grad_pc_weighted"};
-	for (int k = 0; k < 5; k++) {
+					    "grad_pc_weighted", "grad_fazil"};
+	for (int k = 0; k < 6; k++) {
 		switch (k) {
 		case 0:
 			a = f->grad_bp(P, Sb, G);
@@ -362,10 +365,14 @@ check_calls(const pcg_model *m)
 			a = f->grad_pc(P, Sb, G, 3, gamma);
 			b = S(grad_pc)(&sp, &ss, &sg, 3, gamma);
 			break;
-		default:
+		case 4:
 			a = f->grad_pc_weighted(P, Sb, G, 3, gamma, (real)0.5);
 			b = S(grad_pc_weighted)(&sp, &ss, &sg, 3, gamma,
 						(real)0.5);
+			break;
+		default: /* version 2 */
+			a = f->grad_fazil(P, Sb, G);
+			b = S(grad_fazil)(&sp, &ss, &sg);
 		}
 		snprintf(what, sizeof what, "%s: %s", m->name, gname[k]);
 		ok(same_real(a, b) && same(G, &sg, m->grad_size),
@@ -390,11 +397,29 @@ check_calls(const pcg_model *m)
 	ok(same_real(a, b) && same_params(m) && same(O, &so, m->opt_size),
 	   "%s: step_pc (Adam): the same parameter and optimizer bits",
 	   m->name);
+	a = f->step_fazil(P, O, Sb, &adam);
+	b = S(step_fazil)(&sp, &so, &ss, &adam);
+	ok(same_real(a, b) && same_params(m) && same(O, &so, m->opt_size),
+	   "%s: step_fazil (Adam): the same parameter and optimizer bits",
+	   m->name);
+	a = f->step_ipc(P, O, Sb, &adam, 3, gamma);
+	b = S(step_ipc)(&sp, &so, &ss, &adam, 3, gamma);
+	ok(same_real(a, b) && same_params(m) && same(O, &so, m->opt_size),
+	   "%s: step_ipc (Adam): the same parameter and optimizer bits",
+	   m->name);
 	set_n_rng(m, 0, 21);
 	a = f->train_pc(P, Sb, lr, 3, gamma);
 	b = S(train_pc)(&sp, &ss, lr, 3, gamma);
 	ok(same_real(a, b) && same_params(m),
 	   "%s: train_pc: the same loss and parameter bits", m->name);
+	a = f->train_fazil(P, Sb, lr);
+	b = S(train_fazil)(&sp, &ss, lr);
+	ok(same_real(a, b) && same_params(m),
+	   "%s: train_fazil: the same loss and parameter bits", m->name);
+	a = f->train_ipc(P, Sb, lr, 3, gamma);
+	b = S(train_ipc)(&sp, &ss, lr, 3, gamma);
+	ok(same_real(a, b) && same_params(m),
+	   "%s: train_ipc: the same loss and parameter bits", m->name);
 	uint64_t rng;
 	memcpy(&rng, Sb + m->state_rng, sizeof rng);
 	ok(rng == ss.rng, "%s: the state's rng, read through the descriptor, "
@@ -405,6 +430,14 @@ check_calls(const pcg_model *m)
 	real e5 = f->energy(P, Sb), e6 = S(energy)(&sp, &ss);
 	ok(same_real(e1, e2) && same_real(e3, e4) && same_real(e5, e6),
 	   "%s: pc_init, pc_step, energy: the same energies", m->name);
+	{
+		real la[SU(DEPTH)], lb[SU(DEPTH)];
+		real ea = f->pc_energies(P, Sb, la);
+		real eb = S(pc_energies)(&sp, &ss, lb);
+		ok(same_real(ea, eb) && memcmp(la, lb, sizeof la) == 0,
+		   "%s: pc_energies: the same energy and levels",
+		   m->name);
+	}
 
 	f->sgd(P, G, lr);
 	S(sgd)(&sp, &sg, lr);
@@ -496,7 +529,10 @@ check_zil_only(const pcg_model *full, const pcg_model *z)
 	int nulls = !f->grad_bp && !f->train_bp && !f->step_bp &&
 		    !f->grad_zil_dynamics && !f->grad_pc &&
 		    !f->grad_pc_weighted && !f->train_pc && !f->step_pc &&
-		    !f->energy && !f->pc_init && !f->pc_step && !f->targets_near;
+		    !f->energy && !f->pc_init && !f->pc_step && !f->targets_near &&
+		    !f->grad_fazil && !f->train_fazil && !f->step_fazil &&
+		    !f->train_ipc && !f->pc_energies &&
+		    !f->step_ipc;
 	ok(nulls, "%s --methods zil: the functions of BP and PC are NULL",
 	   z->name);
 	int there = f->init && f->forward && f->predict && f->grad_zil &&

@@ -18,7 +18,9 @@
  * 0.1): loss and params each; step_bp, step_zil, step_pc(3, 0.1) with
  * Adam(1e-3, 0.9, 0.999, 1e-8, 0.01): loss, params, optimizer state
  * each; sgd with the last gradient (grad_bp again) at 0.05: params;
- * save_mem: the checkpoint; targets_near(0.5) then energy; check_data
+ * then grad_fazil, pc_energies (loss and levels), train_fazil, train_ipc
+ * (0.05, 3, 0.1), step_fazil, step_ipc (3, 0.1); sgd; save_mem: the
+ * checkpoint; targets_near(0.5) then energy; check_data
  * (as an int64_t).
  */
 #include <stdint.h>
@@ -147,6 +149,22 @@ main(int argc, char **argv)
 	loss("step_pc", drv_step_pc(&p, &o, &s, &adam, steps, gamma));
 	rec("step_pc.p", &p, sizeof p);
 	rec("step_pc.o", &o, sizeof o);
+	/* the functions of descriptor version 2 */
+	loss("grad_fazil", drv_grad_fazil(&p, &s, &g));
+	grad("grad_fazil");
+	static drv_real e[DRV_DEPTH > 0 ? DRV_DEPTH : 1];
+	loss("pc_energies", drv_pc_energies(&p, &s, e));
+	rec("pc_energies.e", e, DRV_DEPTH * sizeof e[0]);
+	loss("train_fazil", drv_train_fazil(&p, &s, lr));
+	rec("train_fazil.p", &p, sizeof p);
+	loss("train_ipc", drv_train_ipc(&p, &s, lr, steps, gamma));
+	rec("train_ipc.p", &p, sizeof p);
+	loss("step_fazil", drv_step_fazil(&p, &o, &s, &adam));
+	rec("step_fazil.p", &p, sizeof p);
+	rec("step_fazil.o", &o, sizeof o);
+	loss("step_ipc", drv_step_ipc(&p, &o, &s, &adam, steps, gamma));
+	rec("step_ipc.p", &p, sizeof p);
+	rec("step_ipc.o", &o, sizeof o);
 	loss("grad_bp2", drv_grad_bp(&p, &s, &g));
 	drv_sgd(&p, &g, lr);
 	rec("sgd.p", &p, sizeof p);

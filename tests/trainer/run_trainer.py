@@ -36,7 +36,7 @@ def rows(out):
     """the per-epoch lines: (epoch, method, loss, acc, diff or None)"""
     r = []
     for line in out.splitlines():
-        m = re.match(r"\s*(\d+)\s+(bp|zil|pc)\s+(\S+)\s+(\S+)%\s+\S+s"
+        m = re.match(r"\s*(\d+)\s+(bp|zil|pc|fazil|ipc)\s+(\S+)\s+(\S+)%\s+\S+s"
                      r"(?:\s+(\S+))?$", line)
         if m:
             r.append((int(m[1]), m[2], float(m[3]), float(m[4]), m[5]))
@@ -285,6 +285,66 @@ ok(rc == 3 and "pc-0003.opt" in err,
 rc, out, err = run("--epochs", "4", "--resume", "--optim", "sgd", "--out", e)
 ok(rc == 3 and "started with --optim adam" in err,
    "--resume with another --optim is refused", err)
+
+# --- Fa-Z-IL and incremental PC: learning, Fa-Z-IL with BP, resume ---
+fz = os.path.join(tmp, "fazil")
+new = ["--methods", "bp,fazil,ipc", "--pc-steps", "5"]
+rc, out, err = run(*new, "--epochs", "3", "--out", fz)
+r = rows(out)
+first = {x[1]: x for x in r if x[0] == 1}
+last = {x[1]: x for x in r if x[0] == 3}
+ok(rc == 0 and len(r) == 9 and "incremental PC: 5 steps" in out and
+   all(last[m][2] < 0.5 * first[m][2] for m in ("bp", "fazil", "ipc")),
+   "--methods bp,fazil,ipc: every method's loss halves in 3 epochs",
+   out + err)
+ok(all(abs(x[2] - y[2]) <= 1e-3 * y[2] and abs(x[3] - y[3]) <= 1
+       for x, y in zip([x for x in r if x[1] == "fazil"],
+                       [x for x in r if x[1] == "bp"])),
+   "Fa-Z-IL's loss within 1e-3 and accuracy within 1 point of BP's "
+   "every epoch (float)", out)
+ok(read(os.path.join(fz, "ipc-0003.ckpt")) !=
+   read(os.path.join(fz, "bp-0003.ckpt")),
+   "control: incremental PC's parameters differ from BP's")
+fr = os.path.join(tmp, "fazil-resumed")
+rc1, _, err1 = run(*new, "--epochs", "2", "--out", fr)
+rc2, out2, err2 = run("--epochs", "3", "--resume", "--out", fr)
+ok(rc1 == 0 and rc2 == 0 and "resuming" in out2 and
+   all(read(os.path.join(fz, f"{m}-0003.ckpt")) ==
+       read(os.path.join(fr, f"{m}-0003.ckpt")) for m in ("fazil", "ipc")),
+   "fazil and ipc, 2 epochs + --resume to 3: the bits of 3 straight",
+   out2 + err1 + err2)
+fa = os.path.join(tmp, "fazil-adam")
+rc, out, err = run(*new, "--optim", "adam", "--lr", "0.01", "--epochs", "2",
+                   "--out", fa)
+r = rows(out)
+ok(rc == 0 and len(r) == 6 and
+   all(x[3] > 50 for x in r if x[0] == 2),
+   "--optim adam: fazil and ipc (P_step_fazil, P_step_ipc) learn", out + err)
+
+# --- --trace: PC inference per step, the energy level by level ---
+tr = os.path.join(tmp, "trace.csv")
+rc, out, err = run("--methods", "bp,pc", "--epochs", "1", "--pc-steps", "10",
+                   "--trace", tr, "--out", os.path.join(tmp, "traced"))
+try:
+    with open(tr) as f:
+        t = [line.rstrip("\n").split(",") for line in f]
+except OSError as e:
+    t = [[str(e)]]
+levels = [c for c in t[0] if c.startswith("level_")]
+body = [[r[0], r[1], int(r[2])] + [float(x) for x in r[3:]] for r in t[1:]]
+ok(rc == 0 and t[0][:4] == ["epoch", "method", "step", "energy"] and
+   len(levels) >= 2 and len(body) == 22 and
+   [r[1] for r in body] == ["bp"] * 11 + ["pc"] * 11 and
+   all(len(r) == 4 + len(levels) for r in body),
+   "--trace: a header, one row per inference step (0..10) per method",
+   "\n".join(",".join(r) for r in t[:4]) + err)
+ok(all(abs(sum(r[4:]) - r[3]) <= 1e-5 * abs(r[3]) for r in body),
+   "--trace: the levels sum to the energy on every row")
+ok(all(all(x == 0 for x in r[5:]) for r in body if r[2] == 0),
+   "--trace: at step 0 (x = mu) only level 0 (the loss) is non-zero")
+ok(all(b[3] <= a[3] * (1 + 1e-5) for a, b in zip(body, body[1:])
+       if b[2] > 0),
+   "--trace: the energy never rises at gamma 0.1")
 
 # --- short batches: every sample used, the loss a mean over samples ---
 rc, out, err = run("--train-size", "100", "--epochs", "1", "--methods", "bp",
