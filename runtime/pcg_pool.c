@@ -45,6 +45,7 @@ struct pcg_pool {
 	int busy; /* a run is in progress (a second caller runs alone) */
 	int quit;
 	size_t worker_tasks; /* tasks the workers ran, for the tests */
+	int64_t min_macs;    /* smaller products run on the caller */
 };
 
 /* Runs thread `id`'s tasks of the current run: id, id + nthreads, ...
@@ -125,6 +126,7 @@ pcg_pool_create(int nthreads)
 	/* nthreads is fixed before any worker starts (the tasks are dealt
 	 * by it); a worker copies its Worker before it says it started */
 	p->nthreads = nthreads;
+	p->min_macs = PCG_POOL_MIN_MACS;
 	for (int i = 0; i < nthreads - 1; i++) {
 		Worker w = {p, i + 1};
 		pthread_mutex_lock(&p->mu);
@@ -165,6 +167,19 @@ int
 pcg_pool_threads(const pcg_pool *p)
 {
 	return p ? p->nthreads : 1;
+}
+
+void
+pcg_pool_set_min_macs(pcg_pool *p, int64_t macs)
+{
+	if (p)
+		p->min_macs = macs;
+}
+
+static int64_t
+pool_min_macs(const pcg_pool *p)
+{
+	return p ? p->min_macs : PCG_POOL_MIN_MACS;
 }
 
 size_t
@@ -239,6 +254,20 @@ pcg_pool_worker_tasks(pcg_pool *p)
 }
 
 void
+pcg_pool_set_min_macs(pcg_pool *p, int64_t macs)
+{
+	(void)p;
+	(void)macs;
+}
+
+static int64_t
+pool_min_macs(const pcg_pool *p)
+{
+	(void)p;
+	return PCG_POOL_MIN_MACS;
+}
+
+void
 pcg_pool_run(pcg_pool *p, int ntasks, void (*fn)(void *ctx, int task),
 	     void *ctx)
 {
@@ -254,11 +283,11 @@ pcg_pool_run(pcg_pool *p, int ntasks, void (*fn)(void *ctx, int task),
  * C = alpha op(A) op(B) + beta C with the work spread over the pool: the
  * columns of C (or its rows, when it has more rows than columns) are cut
  * into one block a thread, each block computed by pcg_sgemm on its own.
- * Blocks are multiples of 16 columns (6 rows), the GEMM's tiles.  Small
- * products run alone: a thread's start costs more than they do.
+ * Blocks are multiples of 16 columns (6 rows), the GEMM's tiles.  Products
+ * under the pool's min_macs multiply-adds (PCG_POOL_MIN_MACS unless
+ * pcg_pool_set_min_macs says otherwise) run on the caller: waking a thread
+ * costs more than they do.
  */
-#define MT_MIN_MACS (1L << 16)
-
 /* With -Dcblas=true the BLAS's results may change with the block's shape,
  * so the product goes to it whole (it has threads of its own). */
 #ifdef PCG_GEMM_CBLAS
@@ -302,7 +331,7 @@ pcg_pool_run(pcg_pool *p, int ntasks, void (*fn)(void *ctx, int task),
 	{                                                                     \
 		int threads = pcg_pool_threads(pool);                         \
 		if (!MT_SPLIT || threads < 2 || m <= 0 || n <= 0 ||           \
-		    (int64_t)m * n * (k > 0 ? k : 1) < MT_MIN_MACS) {         \
+		    (int64_t)m * n * (k > 0 ? k : 1) < pool_min_macs(pool)) {  \
 			SERIAL(trans_a, trans_b, m, n, k, alpha, a, lda, b,   \
 			       ldb, beta, c, ldc);                            \
 			return;                                               \

@@ -237,11 +237,19 @@ void pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
  * them with s->pool.
  */
 #define PCG_POOL_MAX_THREADS 256
+/* Products of fewer multiply-adds than this run on the calling thread
+ * (waking a worker costs tens of microseconds; see docs/api.md §6);
+ * pcg_pool_set_min_macs changes it for one pool (0: split every product,
+ * as the tests do). */
+#ifndef PCG_POOL_MIN_MACS
+#define PCG_POOL_MIN_MACS (INT64_C(1) << 22)
+#endif
 typedef struct pcg_pool pcg_pool;
 pcg_pool *pcg_pool_create(int nthreads);
 void pcg_pool_destroy(pcg_pool *pool);
 int pcg_pool_threads(const pcg_pool *pool);
 size_t pcg_pool_worker_tasks(pcg_pool *pool);
+void pcg_pool_set_min_macs(pcg_pool *pool, int64_t macs);
 void pcg_pool_run(pcg_pool *pool, int ntasks, void (*fn)(void *ctx, int task),
 		  void *ctx);
 void pcg_sgemm_mt(pcg_pool *pool, int trans_a, int trans_b, int m, int n,
