@@ -1,6 +1,7 @@
 /*
  * train_bench.c — one training step of each example, timed: P_train_bp,
- * P_train_zil, P_grad_zil_dynamics and P_train_pc (T = 20 steps), against
+ * P_train_zil, P_grad_zil_dynamics, P_train_pc (T = 20 steps),
+ * P_train_fazil and P_train_ipc (T = 20 steps), against
  * the same model's training step in PyTorch (bench/torch_step.py, one
  * thread, float32, the same shapes), all in one run, as a table.
  *
@@ -9,8 +10,8 @@
  * Every figure is the median over 41 samples, each sample the mean of
  * enough back-to-back calls to last about 2 ms of CPU time, after one
  * untimed call (the steady state of a training loop, whose buffers are in
- * cache).  The samples of the four pcc functions are interleaved (BP,
- * Z-IL, dynamics, PC, BP, ...) so that a change of machine load shows in
+ * cache).  The samples of the six pcc functions are interleaved (BP,
+ * Z-IL, dynamics, PC, Fa-Z-IL, iPC, BP, ...) so that a change of machine load shows in
  * all of them alike, and each ratio to BP is taken within a round.
  * It first prints which BLAS PyTorch runs (bench/torch_blas.py); the
  * PyTorch columns are left blank, with a message, where torch cannot be
@@ -44,8 +45,8 @@
 #define PC_STEPS 20
 #define LR 1e-4f
 
-/* The four functions timed, in the order of the table. */
-enum { F_BP, F_ZIL, F_DYN, F_PC, NFUN };
+/* The functions timed, in the order of the table. */
+enum { F_BP, F_ZIL, F_DYN, F_PC, F_FAZIL, F_IPC, NFUN };
 
 static int samples = SAMPLES_MAX;
 static double sample_seconds = 2e-3;
@@ -109,9 +110,16 @@ typedef struct Model {
 				P##_grad_zil_dynamics(&P##_p, &P##_s,         \
 						      &P##_g);                \
 				break;                                        \
-			default:                                              \
+			case F_PC:                                            \
 				P##_train_pc(&P##_p, &P##_s, LR, PC_STEPS,    \
 					     0.1f);                           \
+				break;                                        \
+			case F_FAZIL:                                         \
+				P##_train_fazil(&P##_p, &P##_s, LR);          \
+				break;                                        \
+			default:                                              \
+				P##_train_ipc(&P##_p, &P##_s, LR, PC_STEPS,   \
+					      0.1f);                          \
 			}                                                     \
 	}                                                                     \
 	static void P##_bench_reset(void)                                     \
@@ -304,14 +312,16 @@ main(int argc, char **argv)
 		torch = torch_blas_ok(python);
 	printf("One training step, float, one thread: median of %d samples "
 	       "(microseconds per step)\n", samples);
-	printf("PC: T = %d inference steps, gamma 0.1.  torch: %s, "
+	printf("PC and iPC: T = %d inference steps, gamma 0.1.  torch: %s, "
 	       "torch.optim.SGD, float32, 1 thread\n", PC_STEPS,
 	       torch ? python : "skipped");
 	printf("X/BP: median over the rounds of X's sample over BP's "
 	       "sample of the same round\n\n");
-	printf("%-12s %5s %10s %10s %8s %10s %8s %10s %8s %10s %9s\n",
+	printf("%-12s %5s %10s %10s %8s %10s %8s %10s %8s %10s %8s %10s "
+	       "%8s %10s %9s\n",
 	       "model", "batch", "BP", "Z-IL", "ZIL/BP", "Z-IL dyn",
-	       "dyn/BP", "PC T=20", "PC/BP", "torch", "torch/BP");
+	       "dyn/BP", "PC T=20", "PC/BP", "Fa-Z-IL", "FaZ/BP", "iPC T=20",
+	       "iPC/BP", "torch", "torch/BP");
 	int have_torch = 0;
 	for (size_t k = 0; k < sizeof models / sizeof models[0]; k++) {
 		const Model *m = models[k];
@@ -334,9 +344,10 @@ main(int argc, char **argv)
 		else
 			snprintf(tr, sizeof tr, "-");
 		printf("%-12s %5d %10s %10s %8.3f %10s %8.2f %10s %8.2f "
-		       "%10s %9s\n", m->name, m->batch, b[F_BP], b[F_ZIL],
-		       ratio[F_ZIL], b[F_DYN], ratio[F_DYN], b[F_PC],
-		       ratio[F_PC], tb, tr);
+		       "%10s %8.2f %10s %8.2f %10s %9s\n", m->name, m->batch,
+		       b[F_BP], b[F_ZIL], ratio[F_ZIL], b[F_DYN], ratio[F_DYN],
+		       b[F_PC], ratio[F_PC], b[F_FAZIL], ratio[F_FAZIL],
+		       b[F_IPC], ratio[F_IPC], tb, tr);
 		fflush(stdout);
 	}
 	if (torch && !have_torch)

@@ -115,6 +115,10 @@ emit_prototypes(Emit *E, StrBuf *h)
 		sb_printf(h, "/* addition: the energy level by level, e[%s_DEPTH] "
 			     "*/\n%s %s_pc_energies(const %s_params *p, const "
 			     "%s_state *s, %s *e);\n", E->PU, R, P, P, P, R);
+		sb_printf(h, "/* addition: the gradient standard PC takes from the "
+			     "errors where\n * inference stands */\n%s "
+			     "%s_pc_grad(const %s_params *p, %s_state *s, "
+			     "%s_params *g);\n", R, P, P, P, P);
 	}
 	emit_opt_prototypes(E, h);
 	if (E->g->losses.len && emit_has(E, METHOD_PC)) {
@@ -799,6 +803,25 @@ api_energy(Emit *E)
 	emit_line(E, "pc_predict(p, s);");
 	emit_line(E, "return %s_energy(p, s);", E->P);
 	emit_fn_end(E);
+
+	emit_fn_begin(E, "/* The gradient standard PC takes from the errors where "
+		    "inference stands\n * (after pc_init and pc_step, or any "
+		    "function that ran PC): g = dL/dtheta\n * as P_grad_pc "
+		    "writes it, the same bits as P_grad_pc with as many steps.\n"
+		    " * The value nodes do not move.  Returns the energy; NAN, "
+		    "g untouched,\n * when no PC network has run on s. */",
+		 E->real, "pc_grad", emit_params(E, "const %P_params *p, "
+						 "%P_state *s, %P_params *g"));
+	emit_guard(E, " NAN", 1);
+	emit_line(E, "if (!s->pc.valid)\n\t\treturn NAN;");
+	emit_line(E, "const int nb = batch_in_use(s);");
+	emit_line(E, "%s(%s_NUM_REALS, (%s *)g, %s);", emit_rt(E, "fill"),
+		  E->PU, E->real, emit_lit(E, 0));
+	emit_line(E, "pc_backprop(p, s, g, -1);");
+	emit_line(E, "%s(%s_NUM_REALS, %s / (s->pc.beta * nb), (%s *)g);",
+		  emit_rt(E, "scale"), E->PU, emit_lit(E, -1), E->real);
+	emit_line(E, "return %s_energy(p, s);", E->P);
+	emit_fn_end(E);
 }
 
 /* The target a loss node reads, as a buffer of the state and the distance
@@ -1001,6 +1024,9 @@ static const struct {
 	{"step_ipc", "%R", "void *p, void *o, void *s, const pcg_optim *c, int "
 	 "steps, %R gamma", "p, o, s, c, steps, gamma", METHOD_PC},
 	{"pc_energies", "%R", "const void *p, const void *s, %R *e", "p, s, e",
+	 METHOD_PC},
+	/* version 3 */
+	{"pc_grad", "%R", "const void *p, void *s, void *g", "p, s, g",
 	 METHOD_PC},
 };
 

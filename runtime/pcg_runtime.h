@@ -1187,9 +1187,9 @@ const char *pcg_ckpt_strerror(int err);
  * only append fields (to pcg_model and to the function tables), so a
  * caller reads a field only when version is at least the one that
  * introduced it (all of the fields below: version 1, but the function
- * table's members after check_data: version 2).
+ * table's members after check_data: version 2, and pc_grad: version 3).
  */
-#define PCG_MODEL_VERSION 2
+#define PCG_MODEL_VERSION 3
 
 /* The methods pcc --methods generated: the bits of pcg_model.methods. */
 enum pcg_method { PCG_METHOD_BP = 1, PCG_METHOD_ZIL = 2, PCG_METHOD_PC = 4 };
@@ -1232,7 +1232,9 @@ enum pcg_method { PCG_METHOD_BP = 1, PCG_METHOD_ZIL = 2, PCG_METHOD_PC = 4 };
 	R (*train_ipc)(void *p, void *s, R lr, int steps, R gamma);            \
 	R (*step_ipc)(void *p, void *o, void *s, const pcg_optim *c, int steps,\
 		      R gamma);                                                \
-	R (*pc_energies)(const void *p, const void *s, R *e);
+	R (*pc_energies)(const void *p, const void *s, R *e);                  \
+	/* version 3 */                                                        \
+	R (*pc_grad)(const void *p, void *s, void *g);
 
 typedef struct pcg_model_fns_f {
 	PCG_MODEL_FNS(float)

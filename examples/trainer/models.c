@@ -76,6 +76,14 @@
 	{                                                                     \
 		return P##_step_pc(p, o, s, c, steps, g);                     \
 	}                                                                     \
+	static float P##_t_grad_bp(const void *p, void *s, void *g)           \
+	{                                                                     \
+		return P##_grad_bp(p, s, g);                                  \
+	}                                                                     \
+	static float P##_t_pc_grad(const void *p, void *s, void *g)           \
+	{                                                                     \
+		return P##_pc_grad(p, s, g);                                  \
+	}                                                                     \
 	static float P##_t_pc_init(const void *p, void *s)                    \
 	{                                                                     \
 		return P##_pc_init(p, s);                                     \
@@ -127,8 +135,9 @@
 	  PU##_NUM_REALS, sizeof(P##_params), sizeof(P##_state),              \
 	  sizeof(P##_opt), P##_t_init, P##_t_predict, P##_t_bp, P##_t_zil,    \
 	  P##_t_pc, P##_t_fazil, P##_t_ipc, P##_t_step_bp, P##_t_step_zil,    \
-	  P##_t_step_pc, P##_t_step_fazil, P##_t_step_ipc, P##_t_pc_init,     \
-	  P##_t_pc_step, P##_t_pc_energies, P##_t_save, P##_t_load, P##_t_save_opt, P##_t_load_opt,             \
+	  P##_t_step_pc, P##_t_step_fazil, P##_t_step_ipc, P##_t_grad_bp,     \
+	  P##_t_pc_grad, P##_t_pc_init, P##_t_pc_step, P##_t_pc_energies,     \
+	  P##_t_save, P##_t_load, P##_t_save_opt, P##_t_load_opt,             \
 	  P##_t_input, P##_t_target, P##_t_output, P##_t_count, P##_t_rng }
 
 ADAPT(digits_b1, DIGITS_B1)

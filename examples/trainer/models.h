@@ -40,6 +40,10 @@ typedef struct model {
 	float (*step_fazil)(void *p, void *o, void *s, const pcg_optim *c);
 	float (*step_ipc)(void *p, void *o, void *s, const pcg_optim *c,
 			  int steps, float gamma);
+	/* gradients into g (num_reals floats): BP's, and standard PC's
+	 * from the errors where inference stands (P_pc_grad) */
+	float (*grad_bp)(const void *p, void *s, void *g);
+	float (*pc_grad)(const void *p, void *s, void *g);
 	/* the PC network one inference step at a time, and its energy
 	 * level by level (depth values) */
 	float (*pc_init)(const void *p, void *s);

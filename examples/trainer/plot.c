@@ -147,9 +147,11 @@ py(const panel *p, double y)
 	return p->y0 + p->h - (y - p->ymin) / (p->ymax - p->ymin) * p->h;
 }
 
+/* The frame of a panel: its box, title, ticks and axis labels.  With
+ * logy the y values are log10 of the data and the ticks powers of ten. */
 static void
-draw_panel(FILE *f, const panel *p, const char *title, const char *ylabel,
-	   double yscale, const record *r, int n, int field)
+draw_frame(FILE *f, const panel *p, const char *title, const char *xlabel,
+	   const char *ylabel, double yscale, int logy)
 {
 	fprintf(f, "<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' "
 		   "fill='none' stroke='#444'/>\n",
@@ -157,14 +159,16 @@ draw_panel(FILE *f, const panel *p, const char *title, const char *ylabel,
 	fprintf(f, "<text x='%.1f' y='%.1f' text-anchor='middle' "
 		   "font-weight='bold'>%s</text>\n",
 		p->x0 + p->w / 2, p->y0 - 10, title);
-	double ys = tick_step(p->ymax - p->ymin, 5);
+	double ys = logy ? ceil((p->ymax - p->ymin) / 6)
+			 : tick_step(p->ymax - p->ymin, 5);
 	for (double t = ceil(p->ymin / ys) * ys; t <= p->ymax + ys * 1e-9;
 	     t += ys) {
 		fprintf(f, "<line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' "
 			   "stroke='#ddd'/>\n",
 			p->x0, py(p, t), p->x0 + p->w, py(p, t));
 		fprintf(f, "<text x='%.1f' y='%.1f' text-anchor='end'>%g</text>\n",
-			p->x0 - 6, py(p, t) + 4, t * yscale);
+			p->x0 - 6, py(p, t) + 4,
+			logy ? pow(10, t) : t * yscale);
 	}
 	double xs = tick_step(p->xmax - p->xmin, 6);
 	if (xs < 1)
@@ -173,11 +177,18 @@ draw_panel(FILE *f, const panel *p, const char *title, const char *ylabel,
 		fprintf(f, "<text x='%.1f' y='%.1f' "
 			   "text-anchor='middle'>%g</text>\n",
 			px(p, t), p->y0 + p->h + 16, t);
-	fprintf(f, "<text x='%.1f' y='%.1f' text-anchor='middle'>epoch</text>\n",
-		p->x0 + p->w / 2, p->y0 + p->h + 34);
+	fprintf(f, "<text x='%.1f' y='%.1f' text-anchor='middle'>%s</text>\n",
+		p->x0 + p->w / 2, p->y0 + p->h + 34, xlabel);
 	fprintf(f, "<text transform='translate(%.1f,%.1f) rotate(-90)' "
 		   "text-anchor='middle'>%s</text>\n",
-		p->x0 - 46, p->y0 + p->h / 2, ylabel);
+		p->x0 - (logy ? 64 : 50), p->y0 + p->h / 2, ylabel);
+}
+
+static void
+draw_panel(FILE *f, const panel *p, const char *title, const char *ylabel,
+	   double yscale, const record *r, int n, int field)
+{
+	draw_frame(f, p, title, "epoch", ylabel, yscale, 0);
 	for (int m = 0; m < NUM_METHODS; m++) {
 		int any = 0;
 		for (int i = 0; i < n; i++) {
@@ -197,6 +208,23 @@ draw_panel(FILE *f, const panel *p, const char *title, const char *ylabel,
 			method_colours[m], m == METHOD_ZIL ? "2" : "2.5",
 			m == METHOD_ZIL ? " stroke-dasharray='6,4'" : "");
 	}
+}
+
+static FILE *
+svg_open(const char *path, char *tmp, size_t size, double width,
+	 double height, const char *title)
+{
+	FILE *f = atomic_open(path, tmp, size);
+	if (f)
+		fprintf(f, "<?xml version='1.0' encoding='UTF-8'?>\n"
+			   "<svg xmlns='http://www.w3.org/2000/svg' "
+			   "width='%g' height='%g' viewBox='0 0 %g %g' "
+			   "font-family='sans-serif' font-size='12'>\n"
+			   "<rect width='100%%' height='100%%' fill='white'/>\n"
+			   "<text x='%g' y='24' text-anchor='middle' "
+			   "font-size='15'>%s</text>\n",
+			width, height, width, height, width / 2, title);
+	return f;
 }
 
 int
@@ -226,17 +254,9 @@ plot_svg(const char *path, const char *title, const record *r, int n)
 		acc.ymin = acc.ymax - as;
 
 	char tmp[4200];
-	FILE *f = atomic_open(path, tmp, sizeof tmp);
+	FILE *f = svg_open(path, tmp, sizeof tmp, width, height, title);
 	if (!f)
 		return -1;
-	fprintf(f, "<?xml version='1.0' encoding='UTF-8'?>\n"
-		   "<svg xmlns='http://www.w3.org/2000/svg' width='%g' "
-		   "height='%g' viewBox='0 0 %g %g' font-family='sans-serif' "
-		   "font-size='12'>\n"
-		   "<rect width='100%%' height='100%%' fill='white'/>\n"
-		   "<text x='%g' y='24' text-anchor='middle' "
-		   "font-size='15'>%s</text>\n",
-		width, height, width, height, width / 2, title);
 	draw_panel(f, &loss, "training loss", "mean cross-entropy", 1, r, n, 0);
 	draw_panel(f, &acc, "test accuracy", "accuracy (%)", 100, r, n, 1);
 	double lx = 120;
@@ -253,6 +273,131 @@ plot_svg(const char *path, const char *title, const record *r, int n)
 			m == METHOD_ZIL ? " stroke-dasharray='6,4'" : "", lx + 36,
 			method_titles[m]);
 		lx += 110;
+	}
+	fprintf(f, "</svg>\n");
+	return atomic_close(f, tmp, path);
+}
+
+/* --- the trace: energy per level and the cosine with BP, per step --- */
+
+/* level l of n: from dark blue (the loss's level) to orange */
+static void
+level_colour(char *buf, size_t size, int l, int n)
+{
+	double u = n > 1 ? (double)l / (n - 1) : 0;
+	int r = (int)(31 + u * (255 - 31)), g = (int)(60 + u * (127 - 60)),
+	    b = (int)(160 + u * (14 - 160));
+	snprintf(buf, size, "#%02x%02x%02x", r, g, b);
+}
+
+int
+plot_trace_svg(const char *path, const char *title, const trace_table *tr)
+{
+	const double width = 900, height = 430;
+	const int cols = tr->depth + 2, rows = tr->steps + 1;
+	int shown = 0; /* the method whose levels are drawn */
+	for (int k = 0; k < tr->count; k++)
+		if (tr->method[k] == METHOD_PC)
+			shown = k;
+	const double *v = tr->v + (size_t)shown * rows * cols;
+	double emax = 0, emin = INFINITY;
+	for (int t = 0; t < rows; t++)
+		for (int l = 0; l < tr->depth; l++) {
+			double e = v[t * cols + 2 + l];
+			if (e > 0 && isfinite(e)) {
+				emax = fmax(emax, e);
+				emin = fmin(emin, e);
+			}
+		}
+	if (!(emax > 0)) {
+		emax = 1;
+		emin = 0.1;
+	}
+	/* at most 12 decades below the largest, so one tiny level does not
+	 * flatten the rest */
+	emin = fmax(emin, emax * 1e-12);
+	panel en = {80, 60, 330, 270, 0, rows > 1 ? rows - 1 : 1,
+		    floor(log10(emin)), ceil(log10(emax))};
+	if (en.ymax <= en.ymin)
+		en.ymax = en.ymin + 1;
+	/* the cosine from a tenth below its smallest value to 1 */
+	double cmin = 1;
+	for (int k = 0; k < tr->count; k++)
+		for (int t = 0; t < rows; t++) {
+			double c = tr->v[((size_t)k * rows + t) * cols + 1];
+			if (isfinite(c))
+				cmin = fmin(cmin, c);
+		}
+	panel co = {540, 60, 330, 270, 0, en.xmax,
+		    fmax(-1, fmin(0.9, floor(cmin * 10) / 10)), 1};
+
+	char tmp[4200], buf[64];
+	FILE *f = svg_open(path, tmp, sizeof tmp, width, height, title);
+	if (!f)
+		return -1;
+	snprintf(buf, sizeof buf, "energy per level (%s's parameters)",
+		 method_names[tr->method[shown]]);
+	draw_frame(f, &en, buf, "inference step", "energy (log scale)", 1, 1);
+	for (int l = 0; l < tr->depth; l++) {
+		int any = 0;
+		char colour[16];
+		level_colour(colour, sizeof colour, l, tr->depth);
+		for (int t = 0; t < rows; t++) {
+			double e = v[t * cols + 2 + l];
+			if (!(e >= emin) || !isfinite(e)) {
+				if (any)
+					fprintf(f, "' fill='none' stroke='%s' "
+						   "stroke-width='1.8'/>\n",
+						colour);
+				any = 0; /* below the axis: a gap */
+				continue;
+			}
+			fprintf(f, "%s%.1f,%.1f", any ? " " : "<polyline points='",
+				px(&en, t), py(&en, log10(e)));
+			any = 1;
+		}
+		if (any)
+			fprintf(f, "' fill='none' stroke='%s' stroke-width='1.8'/>\n",
+				colour);
+	}
+	draw_frame(f, &co, "cosine of PC's gradient with BP's",
+		   "inference step", "cosine", 1, 0);
+	for (int k = 0; k < tr->count; k++) {
+		const double *w = tr->v + (size_t)k * rows * cols;
+		int any = 0, m = (int)tr->method[k];
+		for (int t = 0; t < rows; t++) {
+			double c = w[t * cols + 1];
+			if (!isfinite(c))
+				continue;
+			fprintf(f, "%s%.1f,%.1f", any ? " " : "<polyline points='",
+				px(&co, t), py(&co, c));
+			any = 1;
+		}
+		if (any)
+			fprintf(f, "' fill='none' stroke='%s' stroke-width='2'/>\n",
+				method_colours[m]);
+	}
+	/* legends: a few levels' colours, then the methods' */
+	int every = (tr->depth + 7) / 8;
+	double lx = 80;
+	for (int l = 0; l < tr->depth; l += every) {
+		char colour[16];
+		level_colour(colour, sizeof colour, l, tr->depth);
+		fprintf(f, "<line x1='%g' y1='390' x2='%g' y2='390' stroke='%s' "
+			   "stroke-width='2.5'/>\n<text x='%g' y='394'>"
+			   "level %d</text>\n",
+			lx, lx + 16, colour, lx + 20, l);
+		lx += 68;
+	}
+	lx = 540;
+	for (int k = 0; k < tr->count; k++) {
+		int m = (int)tr->method[k];
+		fprintf(f, "<line x1='%g' y1='414' x2='%g' y2='414' stroke='%s' "
+			   "stroke-width='2.5'/>\n<text x='%g' y='418'>"
+			   "%s</text>\n",
+			lx, lx + 24, method_colours[m], lx + 28,
+			method_titles[m]);
+		lx += 84;
 	}
 	fprintf(f, "</svg>\n");
 	return atomic_close(f, tmp, path);

@@ -34,6 +34,23 @@ int plot_read_csv(const char *path, record *r, int max, int *n);
 int plot_svg(const char *path, const char *title, const record *r, int n);
 int plot_gnuplot(const char *path, const char *title, const record *r, int n);
 
+/* --trace: PC inference from x = mu, one row per step and traced method.
+ * Row (k, t) of v holds, at v + (k * (steps + 1) + t) * (depth + 2): the
+ * energy, the cosine of P_grad_pc (after t steps) with P_grad_bp, and
+ * the energy of each level 0..depth-1. */
+typedef struct trace {
+	int steps, depth, count;
+	enum method method[NUM_METHODS]; /* the traced methods, count of them */
+	long epoch;
+	double *v;
+} trace_table;
+
+/* Two panels: the energy of each level against the inference step (log
+ * scale; PC's parameters when PC is traced, else the first method's) and
+ * the cosine with BP against the step, one line per method. */
+int plot_trace_svg(const char *path, const char *title,
+		   const trace_table *tr);
+
 /* Writing a file atomically: write to `tmp` (path + ".tmp"), then
  * atomic_close renames it over `path`; on failure, after printing why,
  * NULL / -1 and no temporary file is left. */

@@ -113,8 +113,9 @@ static const option_def option_defs[] = {
 	{"trace", "FILE", STR(trace), 0, 0, 0,
 	 "after each epoch, PC inference (--pc-steps at --pc-gamma)\n"
 	 "\t\t\ton the first training batch with each method's\n"
-	 "\t\t\tparameters: a CSV row per step, the energy and each\n"
-	 "\t\t\tlevel's (P_pc_energies)"},
+	 "\t\t\tparameters: a CSV row per step, the energy, each\n"
+	 "\t\t\tlevel's (P_pc_energies) and the cosine of PC's gradient\n"
+	 "\t\t\twith BP's (P_pc_grad); and DIR/trace.svg, their plot"},
 };
 #define NUM_OPTIONS (int)(sizeof option_defs / sizeof option_defs[0])
 
@@ -460,29 +461,58 @@ accuracy(const model *m, const void *p, void *s, const dataset *test)
 	return (double)right / test->n;
 }
 
+/* The cosine of the angle between a and b, n floats (NaN if either is 0). */
+static double
+cosine(const float *a, const float *b, int n)
+{
+	double ab = 0, aa = 0, bb = 0;
+	for (int i = 0; i < n; i++) {
+		ab += (double)a[i] * b[i];
+		aa += (double)a[i] * a[i];
+		bb += (double)b[i] * b[i];
+	}
+	return aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : NAN;
+}
+
 /* --trace: PC inference from x = mu on the first training batch with
  * parameters p, in a scratch state s (the method's own state, and its
  * dropout counter, stay as training left them): one row per step, step 0
- * the forward pass; e holds m->depth values */
+ * the forward pass: the energy, level by level, and the cosine of the
+ * gradient standard PC would take there (P_pc_grad, the bits of
+ * P_grad_pc with t steps) with P_grad_bp's on the same batch.  The rows
+ * go to f and to tr's slot j; g holds 2 * m->num_reals floats. */
 static int
-write_trace(FILE *f, const model *m, const options *o, long epoch, int k,
-	    const void *p, void *s, const dataset *train, int *idx, float *e)
+write_trace(FILE *f, const model *m, const options *o, int k, const void *p,
+	    void *s, const dataset *train, int *idx, float *e, float *g,
+	    trace_table *tr, int j)
 {
 	int count = train->n < m->batch ? train->n : m->batch;
 	for (int i = 0; i < count; i++)
 		idx[i] = i;
 	fill_batch(m, s, train, idx, count);
+	float *gbp = g, *gpc = g + m->num_reals;
 	*m->rng(s) = 0;
+	m->grad_bp(p, s, gbp);
+	*m->rng(s) = 0; /* the same dropout masks as BP's pass */
 	m->pc_init(p, s);
-	for (long t = 0; t <= o->pc_steps; t++) {
+	tr->method[j] = (enum method)k;
+	for (int t = 0; t <= o->pc_steps; t++) {
 		if (t > 0)
 			m->pc_step(p, s, (float)o->pc_gamma);
+		m->pc_grad(p, s, gpc);
 		float en = m->pc_energies(p, s, e);
-		fprintf(f, "%ld,%s,%ld,%.9g", epoch, method_names[k], t,
+		double c = cosine(gpc, gbp, m->num_reals);
+		double *row = tr->v + ((size_t)j * (tr->steps + 1) + t) *
+				      (tr->depth + 2);
+		row[0] = en;
+		row[1] = c;
+		fprintf(f, "%ld,%s,%d,%.9g", tr->epoch, method_names[k], t,
 			(double)en);
-		for (int l = 0; l < m->depth; l++)
+		for (int l = 0; l < m->depth; l++) {
+			row[2 + l] = e[l];
 			fprintf(f, ",%.9g", (double)e[l]);
-		fprintf(f, "\n");
+		}
+		fprintf(f, ",%.9g\n", c);
 	}
 	return ferror(f) ? -1 : 0;
 }
@@ -751,8 +781,10 @@ main(int argc, char **argv)
 	int *order = NULL;
 	FILE *trace = NULL;
 	void *trace_state = NULL;
-	float *trace_e = NULL;
+	float *trace_e = NULL, *trace_g = NULL;
 	int *trace_idx = NULL;
+	trace_table tr = {0};
+	char trace_svg[4200];
 	const char *path = o.data_path[0] ? o.data_path
 	                   : fashion       ? FASHION_DIR
 	                                   : TRAINER_DIGITS_CSV;
@@ -904,7 +936,15 @@ main(int argc, char **argv)
 		trace_state = calloc(1, m->state_size);
 		trace_e = calloc((size_t)m->depth, sizeof *trace_e);
 		trace_idx = calloc((size_t)m->batch, sizeof *trace_idx);
-		if (!trace || !trace_state || !trace_e || !trace_idx) {
+		trace_g = calloc(2 * (size_t)m->num_reals, sizeof *trace_g);
+		tr.steps = (int)o.pc_steps;
+		tr.depth = m->depth;
+		tr.v = calloc((size_t)NUM_METHODS * (size_t)(tr.steps + 1) *
+				      (size_t)(tr.depth + 2),
+			      sizeof *tr.v);
+		snprintf(trace_svg, sizeof trace_svg, "%s/trace.svg", o.out);
+		if (!trace || !trace_state || !trace_e || !trace_idx ||
+		    !trace_g || !tr.v) {
 			fprintf(stderr, "%s: cannot write the trace\n", o.trace);
 			rc = EXIT_FILE;
 			goto out;
@@ -913,7 +953,7 @@ main(int argc, char **argv)
 			fprintf(trace, "epoch,method,step,energy");
 			for (int l = 0; l < m->depth; l++)
 				fprintf(trace, ",level_%d", l);
-			fprintf(trace, "\n");
+			fprintf(trace, ",bp_cosine\n");
 		}
 	}
 	for (long epoch = done + 1; epoch <= o.epochs; epoch++) {
@@ -975,17 +1015,30 @@ main(int argc, char **argv)
 		}
 		fflush(stdout);
 
+		tr.epoch = epoch;
+		tr.count = 0;
 		for (int k = 0; trace && k < NUM_METHODS; k++)
-			if (use[k] && write_trace(trace, m, &o, epoch, k, params[k],
+			if (use[k] && write_trace(trace, m, &o, k, params[k],
 						  trace_state, &train, trace_idx,
-						  trace_e)) {
+						  trace_e, trace_g, &tr,
+						  tr.count++)) {
 				fprintf(stderr, "%s: cannot write the trace\n",
 					o.trace);
 				rc = EXIT_FILE;
 				goto out;
 			}
-		if (trace)
+		if (trace) {
+			char trace_title[256];
+			snprintf(trace_title, sizeof trace_title,
+				 "%s: PC inference after epoch %ld (gamma %g)",
+				 m->name, epoch, o.pc_gamma);
 			fflush(trace);
+			if (strcmp(o.plot, "none") &&
+			    plot_trace_svg(trace_svg, trace_title, &tr)) {
+				rc = EXIT_FILE;
+				goto out;
+			}
+		}
 
 		/* checkpoints of this epoch, then the state file naming it:
 		 * an interrupted run resumes from the last complete epoch */
@@ -1050,6 +1103,8 @@ out:
 	}
 	free(trace_state);
 	free(trace_e);
+	free(trace_g);
+	free(tr.v);
 	free(trace_idx);
 	free(order);
 	free(rec);

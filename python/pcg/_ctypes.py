@@ -4,7 +4,7 @@ ctypes in the order and with the types of the header."""
 import ctypes as C
 
 PCG_MAX_RANK = 8
-PCG_MODEL_VERSION = 2
+PCG_MODEL_VERSION = 3
 
 METHOD_BP, METHOD_ZIL, METHOD_PC = 1, 2, 4
 MODE_TRAIN, MODE_EVAL, MODE_PREDICT = 0, 1, 2
@@ -80,6 +80,8 @@ def _fns(R):
         ("train_ipc", F(R, vp, vp, R, i, R)),
         ("step_ipc", F(R, vp, vp, vp, op, i, R)),
         ("pc_energies", F(R, vp, vp, C.POINTER(R))),
+        # version 3
+        ("pc_grad", F(R, vp, vp, vp)),
     ]
 
 

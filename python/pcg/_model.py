@@ -570,6 +570,16 @@ class Model:
                      e.ctypes.data_as(C.POINTER(self._R))))
         return e
 
+    def pc_grad(self):
+        """P_pc_grad: the gradient standard PC takes from the errors where
+        inference stands (after pc_init and pc_step), name -> array; the
+        energy is in last_loss.  ValueError before any PC inference."""
+        f = self._fn("pc_grad")
+        if np.isnan(self._done(f(self._pp, self._sp, self._gp))):
+            raise ValueError("pc_grad: no PC inference has run on this "
+                             "state (call pc_init first)")
+        return self._gradient()
+
     def energy(self):
         """P_energy of the state as it is."""
         return float(self._fn("energy")(self._pp, self._sp))

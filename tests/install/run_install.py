@@ -182,8 +182,8 @@ def main():
                 version, size = m[0], m[1]
             except OSError as e:
                 version, size = None, str(e)
-            ok(version == 2 and size > 0, "the library loads and "
-               "digits_model() gives version 2 (size %s)" % size)
+            ok(version == 3 and size > 0, "the library loads and "
+               "digits_model() gives version 3 (size %s)" % size)
         python_package(stage, tmp)
     return done()
 

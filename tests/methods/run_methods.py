@@ -44,7 +44,7 @@ COMMON = {"init", "forward", "predict", "sgd", "save", "load", "save_mem",
 OWN = {"bp": {"grad_bp", "train_bp", "step_bp"},
        "zil": {"grad_zil", "train_zil", "step_zil"},
        "pc": {"grad_pc", "grad_pc_weighted", "train_pc", "step_pc", "energy",
-              "pc_init", "pc_step", "targets_near", "pc_energies",
+              "pc_init", "pc_step", "targets_near", "pc_energies", "pc_grad",
               "train_ipc", "step_ipc"}}
 
 

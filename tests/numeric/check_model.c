@@ -927,6 +927,63 @@ main(int argc, char **argv)
 			 "levels above t are exactly 0");
 	}
 
+	/* 9c. P_pc_grad, the gradient PC takes where inference stands: after
+	 * pc_init and t pc_step calls it has P_grad_pc's bits with t steps
+	 * (another path through the generated code), and calling it between
+	 * the steps moves nothing (the energies keep their bits).  From it,
+	 * the cosine with BP at every step, printed */
+	{
+		static d4_params gb, gp, gq;
+		int same = 1, still = 1;
+		/* each forward pass draws dropout masks from s->rng: every
+		 * pass below starts from the same counter, so sees the same */
+		const uint64_t r0 = d4s.rng;
+		for (int t = 0; t <= 6; t += 3) {
+			d4s.rng = r0;
+			d4_grad_pc(&d4p, &d4s, &gq, t, 0.1);
+			d4s.rng = r0;
+			d4_pc_init(&d4p, &d4s);
+			for (int k = 0; k < t; k++)
+				d4_pc_step(&d4p, &d4s, 0.1);
+			d4_pc_grad(&d4p, &d4s, &gp);
+			same &= memcmp(&gp, &gq, sizeof gp) == 0;
+		}
+		/* the control: one step more is another gradient */
+		d4s.rng = r0;
+		d4_grad_pc(&d4p, &d4s, &gq, 7, 0.1);
+		int differs = memcmp(&gp, &gq, sizeof gp) != 0;
+		double with[8], without[8];
+		d4s.rng = r0;
+		d4_pc_init(&d4p, &d4s);
+		for (int k = 0; k < 8; k++) {
+			d4_pc_step(&d4p, &d4s, 0.1);
+			with[k] = d4_pc_grad(&d4p, &d4s, &gp);
+		}
+		d4s.rng = r0;
+		d4_pc_init(&d4p, &d4s);
+		for (int k = 0; k < 8; k++)
+			without[k] = d4_pc_step(&d4p, &d4s, 0.1);
+		still = memcmp(with, without, sizeof with) == 0;
+		ok(same && still && differs, "pc_grad after pc_init and t steps "
+		   "(t = 0, 3, 6) is grad_pc(t)'s bits (not grad_pc(7)'s after 6),"
+		   " and leaves the inference as it is");
+		d4s.rng = r0;
+		d4_grad_bp(&d4p, &d4s, &gb);
+		d4s.rng = r0;
+		d4_pc_init(&d4p, &d4s);
+		const double *b = (const double *)&gb, *q = (const double *)&gp;
+		printf("# measured: cosine with BP after t steps at gamma 0.1:");
+		for (int t = 0; t <= 20; t++) {
+			if (t > 0)
+				d4_pc_step(&d4p, &d4s, 0.1);
+			d4_pc_grad(&d4p, &d4s, &gp);
+			if (t % 5 == 0)
+				printf(" t=%d %.4f", t,
+				       cos_sim(b, q, D4_NUM_REALS));
+		}
+		printf("\n");
+	}
+
 	/* 10. standard PC approaches BP as the output error shrinks: the
 	 * losses weighted by 1e-4 in the energy scale every output error by
 	 * 1e-4; gamma = 0.1 (or the rate the energy test needed) and T = 200

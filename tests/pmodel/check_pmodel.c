@@ -222,7 +222,7 @@ same_params(const pcg_model *m)
 	X(pc_init) X(pc_step) X(targets_near) X(sgd) X(save) X(load)            \
 	X(save_mem) X(load_mem) X(save_opt) X(load_opt) X(check_data)        \
 	X(grad_fazil) X(train_fazil) X(step_fazil) X(train_ipc) X(step_ipc)   \
-	X(pc_energies)
+	X(pc_energies) X(pc_grad)
 
 static void
 check_descriptor(const pcg_model *m)
@@ -437,6 +437,10 @@ check_calls(const pcg_model *m)
 		ok(same_real(ea, eb) && memcmp(la, lb, sizeof la) == 0,
 		   "%s: pc_energies: the same energy and levels",
 		   m->name);
+		ea = f->pc_grad(P, Sb, G);
+		eb = S(pc_grad)(&sp, &ss, &sg);
+		ok(same_real(ea, eb) && same(G, &sg, m->grad_size),
+		   "%s: pc_grad: the same energy and gradient bits", m->name);
 	}
 
 	f->sgd(P, G, lr);
@@ -531,7 +535,7 @@ check_zil_only(const pcg_model *full, const pcg_model *z)
 		    !f->grad_pc_weighted && !f->train_pc && !f->step_pc &&
 		    !f->energy && !f->pc_init && !f->pc_step && !f->targets_near &&
 		    !f->grad_fazil && !f->train_fazil && !f->step_fazil &&
-		    !f->train_ipc && !f->pc_energies &&
+		    !f->train_ipc && !f->pc_energies && !f->pc_grad &&
 		    !f->step_ipc;
 	ok(nulls, "%s --methods zil: the functions of BP and PC are NULL",
 	   z->name);

@@ -18,8 +18,8 @@
  * 0.1): loss and params each; step_bp, step_zil, step_pc(3, 0.1) with
  * Adam(1e-3, 0.9, 0.999, 1e-8, 0.01): loss, params, optimizer state
  * each; sgd with the last gradient (grad_bp again) at 0.05: params;
- * then grad_fazil, pc_energies (loss and levels), train_fazil, train_ipc
- * (0.05, 3, 0.1), step_fazil, step_ipc (3, 0.1); sgd; save_mem: the
+ * then grad_fazil, pc_energies (loss and levels), pc_grad, train_fazil,
+ * train_ipc (0.05, 3, 0.1), step_fazil, step_ipc (3, 0.1); sgd; save_mem: the
  * checkpoint; targets_near(0.5) then energy; check_data
  * (as an int64_t).
  */
@@ -155,6 +155,9 @@ main(int argc, char **argv)
 	static drv_real e[DRV_DEPTH > 0 ? DRV_DEPTH : 1];
 	loss("pc_energies", drv_pc_energies(&p, &s, e));
 	rec("pc_energies.e", e, DRV_DEPTH * sizeof e[0]);
+	/* version 3 */
+	loss("pc_grad", drv_pc_grad(&p, &s, &g));
+	grad("pc_grad");
 	loss("train_fazil", drv_train_fazil(&p, &s, lr));
 	rec("train_fazil.p", &p, sizeof p);
 	loss("train_ipc", drv_train_ipc(&p, &s, lr, steps, gamma));

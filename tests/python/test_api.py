@@ -66,6 +66,21 @@ def arrays(tmp):
     g64 = d.grad_bp(x=x.astype(np.float64), y=y.astype(np.float64))
     ok(all(np.array_equal(g32[k], g64[k]) for k in g32),
        "a float32 array into a double model (a safe cast) is converted")
+    # pc_grad: a ValueError before any PC inference (grad_bp ran last);
+    # after pc_init and 3 pc_step calls, grad_pc(3)'s bits, through
+    # another path of the generated code; 2 steps differ (the control)
+    good, msg = raises(ValueError, d.pc_grad, "pc_init")
+    ok(good, "pc_grad before any PC inference: ValueError", msg)
+    d.pc_init(x=x, y=y)
+    for _ in range(3):
+        d.pc_step(0.1)
+    ga = d.pc_grad()
+    gb = d.grad_pc(3, 0.1, x=x, y=y)
+    gc = d.grad_pc(2, 0.1, x=x, y=y)
+    ok(all(np.array_equal(ga[k], gb[k]) for k in ga) and
+       not all(np.array_equal(ga[k], gc[k]) for k in ga),
+       "pc_grad after pc_init and 3 steps is grad_pc(3, 0.1) bit for bit "
+       "(and not grad_pc(2, 0.1))")
     t = pcg.compile(example("textcls.pcg"), batch=4)
     t.init(1)
     tok = np.random.default_rng(1).integers(0, 50, (2, 16))

@@ -331,21 +331,37 @@ try:
 except OSError as e:
     t = [[str(e)]]
 levels = [c for c in t[0] if c.startswith("level_")]
+L = len(levels)
 body = [[r[0], r[1], int(r[2])] + [float(x) for x in r[3:]] for r in t[1:]]
 ok(rc == 0 and t[0][:4] == ["epoch", "method", "step", "energy"] and
-   len(levels) >= 2 and len(body) == 22 and
+   t[0][-1] == "bp_cosine" and L >= 2 and len(body) == 22 and
    [r[1] for r in body] == ["bp"] * 11 + ["pc"] * 11 and
-   all(len(r) == 4 + len(levels) for r in body),
+   all(len(r) == 5 + L for r in body),
    "--trace: a header, one row per inference step (0..10) per method",
    "\n".join(",".join(r) for r in t[:4]) + err)
-ok(all(abs(sum(r[4:]) - r[3]) <= 1e-5 * abs(r[3]) for r in body),
+ok(all(abs(sum(r[4:4 + L]) - r[3]) <= 1e-5 * abs(r[3]) for r in body),
    "--trace: the levels sum to the energy on every row")
-ok(all(all(x == 0 for x in r[5:]) for r in body if r[2] == 0),
+ok(all(all(x == 0 for x in r[5:4 + L]) for r in body if r[2] == 0),
    "--trace: at step 0 (x = mu) only level 0 (the loss) is non-zero")
 ok(all(b[3] <= a[3] * (1 + 1e-5) for a, b in zip(body, body[1:])
        if b[2] > 0),
    "--trace: the energy never rises at gamma 0.1")
-
+cos = {(r[1], r[2]): r[-1] for r in body}
+ok(all(-1 <= c <= 1 for c in cos.values()) and
+   all(0 < cos[m, 0] < 1 and cos[m, 10] > cos[m, 0] for m in ("bp", "pc")),
+   "--trace: the cosine with BP is in (0, 1) at step 0 (only the output "
+   "layer learns there) and grows as the errors spread: %s" %
+   ", ".join("%s %.3f -> %.3f" % (m, cos[m, 0], cos[m, 10])
+             for m in ("bp", "pc") if (m, 10) in cos))
+svg = os.path.join(tmp, "traced", "trace.svg")
+try:
+    root = ET.parse(svg).getroot()
+    lines = root.findall("{http://www.w3.org/2000/svg}polyline")
+    ok(len(lines) >= L + 2,
+       "--trace: trace.svg, energy per level and cosine per method "
+       "(%d lines for %d levels and 2 methods)" % (len(lines), L))
+except (OSError, ET.ParseError) as e:
+    ok(False, "--trace: trace.svg is well-formed SVG", str(e))
 # --- short batches: every sample used, the loss a mean over samples ---
 rc, out, err = run("--train-size", "100", "--epochs", "1", "--methods", "bp",
                    "--out", os.path.join(tmp, "short"))
