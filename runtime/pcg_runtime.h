@@ -259,6 +259,44 @@ void pcg_dgemm_mt(pcg_pool *pool, int trans_a, int trans_b, int m, int n,
 		  int k, double alpha, const double *a, int lda,
 		  const double *b, int ldb, double beta, double *c, int ldc);
 
+/*
+ * A convolution over a batch, as im2col + GEMM, its work spread over the
+ * pool (pcg_pool.c).  The geometry is pcg_im2col_ex's, with o output
+ * channels in `groups` groups (K is o x (c/groups) kh kw).  For each
+ * sample b (x at x + b x_step, y at y + b y_step) and group, with col the
+ * sample's im2col columns:
+ *   pcg_conv     y = K col
+ *   pcg_conv_dk  dk (+)= dy col^T, summed over b in order (acc == 0:
+ *                the first sample overwrites dk)
+ *   pcg_conv_dx  col = K^T dy, then dx (+)= col2im(col) (acc as in
+ *                pcg_col2im_ex)
+ * col holds one sample's columns (c kh kw oh ow reals), the calling
+ * thread's; the pool's other threads use columns the pool allocates on
+ * first use (if that fails, or the pool is busy, everything runs on the
+ * caller).  The result is the same bits for every pool.
+ */
+typedef struct pcg_conv_geo {
+	int c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, o, groups;
+} pcg_conv_geo;
+void pcg_conv_f(pcg_pool *pool, const pcg_conv_geo *g, int batch,
+		const float *x, ptrdiff_t x_step, const float *k, float *y,
+		ptrdiff_t y_step, float *col);
+void pcg_conv_d(pcg_pool *pool, const pcg_conv_geo *g, int batch,
+		const double *x, ptrdiff_t x_step, const double *k, double *y,
+		ptrdiff_t y_step, double *col);
+void pcg_conv_dk_f(pcg_pool *pool, const pcg_conv_geo *g, int batch, int acc,
+		   const float *x, ptrdiff_t x_step, const float *dy,
+		   ptrdiff_t y_step, float *dk, float *col);
+void pcg_conv_dk_d(pcg_pool *pool, const pcg_conv_geo *g, int batch, int acc,
+		   const double *x, ptrdiff_t x_step, const double *dy,
+		   ptrdiff_t y_step, double *dk, double *col);
+void pcg_conv_dx_f(pcg_pool *pool, const pcg_conv_geo *g, int batch, int acc,
+		   const float *k, const float *dy, ptrdiff_t y_step,
+		   float *dx, ptrdiff_t x_step, float *col);
+void pcg_conv_dx_d(pcg_pool *pool, const pcg_conv_geo *g, int batch, int acc,
+		   const double *k, const double *dy, ptrdiff_t y_step,
+		   double *dx, ptrdiff_t x_step, double *col);
+
 /* ----------------------------------------------------------- convolution */
 
 /*
@@ -586,6 +624,15 @@ void pcg_im2col_ex_f(int c, int h, int w, int kh, int kw, int sh, int sw,
 void pcg_im2col_ex_d(int c, int h, int w, int kh, int kw, int sh, int sw,
 		     int ph, int pw, int dh, int dw, int oh, int ow,
 		     const double *x, double *col);
+
+/* Rows r0 .. r1-1 of pcg_im2col_ex's col, written from col on (row r at
+ * col + (r - r0) oh ow). */
+void pcg_im2col_rows_f(int c, int h, int w, int kh, int kw, int sh, int sw,
+		       int ph, int pw, int dh, int dw, int oh, int ow, int r0,
+		       int r1, const float *x, float *col);
+void pcg_im2col_rows_d(int c, int h, int w, int kh, int kw, int sh, int sw,
+		       int ph, int pw, int dh, int dw, int oh, int ow, int r0,
+		       int r1, const double *x, double *col);
 
 /* The VJP of pcg_im2col_ex: acc == 0 zeroes dx; then every element of col
  * inside the image is added to its x position, in the order of col's

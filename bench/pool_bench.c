@@ -1,0 +1,163 @@
+/*
+ * pool_bench.c — the speed-up of a thread pool on a training step:
+ * P_train_bp of examples/mlp.pcg at batch 32, cnn and resnet at batch 16
+ * (float), with no pool against pools of 2 (and more) threads.
+ *
+ *   pool_bench [--min-macs N] [THREADS...]       (default: 2)
+ *
+ * --min-macs sets the pools' split threshold (pcg_pool_set_min_macs;
+ * default PCG_POOL_MIN_MACS).
+ *
+ * Wall time (CLOCK_MONOTONIC: with threads, CPU time would add theirs).
+ * Every figure is the median over 21 rounds; a round times each
+ * configuration in turn, each the mean of enough back-to-back steps to
+ * last about 20 ms, after one untimed step, and the speed-up is the
+ * median of the rounds' ratios, so that a change of machine load shows
+ * in both sides alike.  The parameters are reset to their start before
+ * every sample.  A benchmark: it prints figures and checks nothing
+ * (tests/pool checks the bits).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bench_time.h"
+#include "cnn_b16.h"
+#include "mlp_b32.h"
+#include "resnet_b16.h"
+
+#define ROUNDS 21
+#define MAX_CONF 8
+#define LR 1e-4f
+
+static double
+wall(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static uint64_t rng = 0x9e3779b97f4a7c15ULL;
+
+static float
+frand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (float)((double)(rng >> 11) / 9007199254740992.0) * 2 - 1;
+}
+
+typedef struct {
+	const char *name;
+	void (*setup)(void);
+	void (*run)(pcg_pool *pool, int n); /* n steps */
+} Model;
+
+#define POOL_MODEL(P, PU, NAME)                                               \
+	static P##_params P##_p, P##_p0;                                      \
+	static P##_state P##_s;                                               \
+	static void P##_setup(void)                                           \
+	{                                                                     \
+		P##_init(&P##_p0, 1);                                         \
+		float *in = (float *)&P##_s.in, *tg = (float *)&P##_s.target; \
+		size_t nin = sizeof P##_s.in / sizeof(float);                 \
+		size_t ntg = sizeof P##_s.target / sizeof(float);             \
+		for (size_t i = 0; i < nin; i++)                              \
+			in[i] = frand();                                      \
+		memset(tg, 0, ntg * sizeof(float));                           \
+		for (size_t i = 0; i < ntg; i += ntg / PU##_BATCH)            \
+			tg[i + (size_t)(rng % (ntg / PU##_BATCH))] = 1;       \
+	}                                                                     \
+	static void P##_run(pcg_pool *pool, int n)                            \
+	{                                                                     \
+		P##_p = P##_p0;                                               \
+		P##_s.pool = pool;                                            \
+		for (int i = 0; i < n; i++)                                   \
+			P##_train_bp(&P##_p, &P##_s, LR);                     \
+	}                                                                     \
+	static const Model P##_bench = {NAME, P##_setup, P##_run};
+
+POOL_MODEL(mlp_b32, MLP_B32, "mlp b32")
+POOL_MODEL(cnn_b16, CNN_B16, "cnn b16")
+POOL_MODEL(resnet_b16, RESNET_B16, "resnet b16")
+
+static const Model *const models[] = {&mlp_b32_bench, &cnn_b16_bench,
+				      &resnet_b16_bench};
+
+/* Seconds per step of n steps. */
+static double
+timed(const Model *m, pcg_pool *pool, int n)
+{
+	m->run(pool, 1);
+	double t0 = wall();
+	m->run(pool, n);
+	return (wall() - t0) / n;
+}
+
+int
+main(int argc, char **argv)
+{
+	int threads[MAX_CONF] = {1, 2}, nconf = 2, first = 1;
+	long long min_macs = -1;
+	if (argc > 2 && !strcmp(argv[1], "--min-macs")) {
+		min_macs = atoll(argv[2]);
+		first = 3;
+	}
+	if (argc > first) {
+		nconf = 1;
+		for (int i = first; i < argc && nconf < MAX_CONF; i++) {
+			threads[nconf] = atoi(argv[i]);
+			if (threads[nconf] < 1) {
+				fprintf(stderr, "pool_bench: bad thread count "
+						"'%s'\n", argv[i]);
+				return 2;
+			}
+			nconf++;
+		}
+	}
+	pcg_pool *pools[MAX_CONF] = {NULL};
+	for (int c = 1; c < nconf; c++) {
+		pools[c] = pcg_pool_create(threads[c]);
+		if (min_macs >= 0)
+			pcg_pool_set_min_macs(pools[c], min_macs);
+	}
+	printf("P_train_bp, float, wall time per step (median of %d rounds); "
+	       "speed-up against no pool (median of the rounds' ratios, "
+	       "min-max)\n", ROUNDS);
+	printf("%-12s", "model");
+	for (int c = 0; c < nconf; c++)
+		printf("   %2d thr us", threads[c]);
+	for (int c = 1; c < nconf; c++)
+		printf("   x%-2d (min-max)  ", threads[c]);
+	printf("\n");
+	for (size_t mi = 0; mi < sizeof models / sizeof *models; mi++) {
+		const Model *m = models[mi];
+		m->setup();
+		int n = 1;
+		while (timed(m, NULL, n) * n < 20e-3 && n < 1 << 20)
+			n *= 2;
+		double t[MAX_CONF][ROUNDS], r[MAX_CONF][ROUNDS];
+		for (int k = 0; k < ROUNDS; k++) {
+			for (int c = 0; c < nconf; c++)
+				t[c][k] = timed(m, pools[c], n);
+			for (int c = 1; c < nconf; c++)
+				r[c][k] = t[0][k] / t[c][k];
+		}
+		printf("%-12s", m->name);
+		for (int c = 0; c < nconf; c++)
+			printf(" %11.1f", 1e6 * bench_median(t[c], ROUNDS));
+		for (int c = 1; c < nconf; c++) {
+			double med = bench_median(r[c], ROUNDS);
+			printf("   %5.2f (%4.2f-%4.2f)", med, r[c][0],
+			       r[c][ROUNDS - 1]);
+		}
+		printf("\n");
+	}
+	for (int c = 1; c < nconf; c++)
+		pcg_pool_destroy(pools[c]);
+	return 0;
+}
