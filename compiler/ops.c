@@ -1320,7 +1320,8 @@ pool_geo(Emit *E, const Node *n)
 static void
 fwd_pool(Emit *E, const Node *n, const char *y, const char *const *xs)
 {
-	emit_line(E, "%s(%s, %s, %s);", RT("pool2d"), pool_geo(E, n), y, xs[0]);
+	emit_line(E, "%s(s->pool, %s, %s, %s);", RT("pool2d_mt"), pool_geo(E, n),
+		  y, xs[0]);
 }
 
 static void
@@ -1329,8 +1330,8 @@ vjp_pool(Emit *E, const Node *n, int k, const char *y, const char *const *xs,
 {
 	(void)k;
 	(void)y;
-	emit_line(E, "%s(%s, %d, %s, %s, %s);", RT("pool2d_vjp"), pool_geo(E, n),
-		  acc, dx, dy, xs[0]);
+	emit_line(E, "%s(s->pool, %s, %d, %s, %s, %s);", RT("pool2d_vjp_mt"),
+		  pool_geo(E, n), acc, dx, dy, xs[0]);
 }
 
 static void

@@ -833,3 +833,74 @@ typedef struct {
 
 CONV_MT(f, float, pcg_sgemm, pcg_sgemm_mt)
 CONV_MT(d, double, pcg_dgemm, pcg_dgemm_mt)
+
+/* --------------------------------------------------------------- pooling */
+
+/*
+ * pcg_pool2d and its VJP with the planes cut into one block a task: every
+ * plane (of x, dx, y and dy) is computed by the same loop whatever block
+ * it is in, so the bits are the same.  Below the pool's min_macs window
+ * elements, on the caller.
+ */
+typedef struct {
+	int max, planes, h, w, kh, kw, sh, sw, ph, pw, oh, ow, acc, ntasks;
+	void *out;
+	const void *in, *x;
+} pool2d_job;
+
+#define POOL2D_MT(T, REAL)                                                    \
+	static void pool2d_task_##T(void *ctx, int t)                         \
+	{                                                                     \
+		const pool2d_job *j = ctx;                                    \
+		int lo = (int)((int64_t)t * j->planes / j->ntasks);           \
+		int hi = (int)((int64_t)(t + 1) * j->planes / j->ntasks);     \
+		ptrdiff_t xo = (ptrdiff_t)lo * j->h * j->w;                   \
+		ptrdiff_t yo = (ptrdiff_t)lo * j->oh * j->ow;                 \
+		if (j->x)                                                     \
+			pcg_pool2d_vjp_##T(j->max, hi - lo, j->h, j->w,       \
+					   j->kh, j->kw, j->sh, j->sw, j->ph, \
+					   j->pw, j->oh, j->ow, j->acc,       \
+					   (REAL *)j->out + xo,               \
+					   (const REAL *)j->in + yo,          \
+					   (const REAL *)j->x + xo);          \
+		else                                                          \
+			pcg_pool2d_##T(j->max, hi - lo, j->h, j->w, j->kh,    \
+				       j->kw, j->sh, j->sw, j->ph, j->pw,     \
+				       j->oh, j->ow, (REAL *)j->out + yo,     \
+				       (const REAL *)j->in + xo);             \
+	}                                                                     \
+                                                                              \
+	static void pool2d_split_##T(pcg_pool *pool, pool2d_job *j)           \
+	{                                                                     \
+		int threads = pcg_pool_threads(pool);                         \
+		int64_t work = (int64_t)j->planes * j->oh * j->ow * j->kh *   \
+			       j->kw;                                         \
+		j->ntasks = j->planes < threads ? j->planes : threads;        \
+		if (threads < 2 || j->ntasks < 2 ||                           \
+		    work < pool_min_macs(pool))                               \
+			j->ntasks = 1;                                        \
+		pcg_pool_run(pool, j->ntasks, pool2d_task_##T, j);            \
+	}                                                                     \
+                                                                              \
+	void pcg_pool2d_mt_##T(pcg_pool *pool, int max, int planes, int h,    \
+			       int w, int kh, int kw, int sh, int sw, int ph, \
+			       int pw, int oh, int ow, REAL *y, const REAL *x) \
+	{                                                                     \
+		pool2d_job j = {max, planes, h, w,  kh, kw, sh, sw, ph,       \
+				pw,  oh,     ow, 0, 0,  y,  x,  NULL};        \
+		pool2d_split_##T(pool, &j);                                   \
+	}                                                                     \
+                                                                              \
+	void pcg_pool2d_vjp_mt_##T(pcg_pool *pool, int max, int planes,       \
+				   int h, int w, int kh, int kw, int sh,      \
+				   int sw, int ph, int pw, int oh, int ow,    \
+				   int acc, REAL *dx, const REAL *dy,         \
+				   const REAL *x)                             \
+	{                                                                     \
+		pool2d_job j = {max, planes, h, w,   kh, kw, sh, sw, ph,      \
+				pw,  oh,     ow, acc, 0, dx, dy, x};          \
+		pool2d_split_##T(pool, &j);                                   \
+	}
+
+POOL2D_MT(f, float)
+POOL2D_MT(d, double)

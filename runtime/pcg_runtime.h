@@ -676,6 +676,23 @@ void pcg_pool2d_vjp_d(int max, int planes, int h, int w, int kh, int kw,
 		      int sh, int sw, int ph, int pw, int oh, int ow, int acc,
 		      double *dx, const double *dy, const double *x);
 
+/* pcg_pool2d and pcg_pool2d_vjp with the planes spread over the pool
+ * (pcg_pool.c; the same bits for every pool). */
+void pcg_pool2d_mt_f(pcg_pool *pool, int max, int planes, int h, int w,
+		     int kh, int kw, int sh, int sw, int ph, int pw, int oh,
+		     int ow, float *y, const float *x);
+void pcg_pool2d_mt_d(pcg_pool *pool, int max, int planes, int h, int w,
+		     int kh, int kw, int sh, int sw, int ph, int pw, int oh,
+		     int ow, double *y, const double *x);
+void pcg_pool2d_vjp_mt_f(pcg_pool *pool, int max, int planes, int h, int w,
+			 int kh, int kw, int sh, int sw, int ph, int pw,
+			 int oh, int ow, int acc, float *dx, const float *dy,
+			 const float *x);
+void pcg_pool2d_vjp_mt_d(pcg_pool *pool, int max, int planes, int h, int w,
+			 int kh, int kw, int sh, int sw, int ph, int pw,
+			 int oh, int ow, int acc, double *dx, const double *dy,
+			 const double *x);
+
 /* --- integer ids (every id in 0 .. bound-1: see pcg_check_ids) */
 
 /* Embedding lookup: y[i d + j] = e[ids[i] d + j], i < n, j < d. */
