@@ -14,10 +14,15 @@
  * last about 20 ms, after one untimed step, and the speed-up is the
  * median of the rounds' ratios, so that a change of machine load shows
  * in both sides alike.  The parameters are reset to their start before
- * every sample.  A benchmark: it prints figures and checks nothing
- * (tests/pool checks the bits).
+ * every sample.  Before and after, it measures how much of a second core
+ * the machine gives (the "parallel factor": the time of one spinning
+ * loop times the number of copies over the time of that many copies at
+ * once, on threads; 2.00 on an idle 2-core machine): on a shared machine
+ * no speed-up can exceed it.  A benchmark: it prints figures and checks
+ * nothing (tests/pool checks the bits).
  */
 #define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +54,38 @@ frand(void)
 	rng ^= rng >> 7;
 	rng ^= rng << 17;
 	return (float)((double)(rng >> 11) / 9007199254740992.0) * 2 - 1;
+}
+
+/* A fixed amount of arithmetic, for the parallel factor. */
+static void *
+spin(void *arg)
+{
+	volatile double s = 0;
+	for (long i = 0; i < 20000000; i++)
+		s = s + (double)i * 1e-9;
+	return arg;
+}
+
+/* How many of n copies of spin run at once, in effect (median of 3). */
+static double
+parallel_factor(int n)
+{
+	double f[3];
+	pthread_t th[MAX_CONF];
+	if (n > MAX_CONF)
+		n = MAX_CONF;
+	for (int k = 0; k < 3; k++) {
+		double t0 = wall();
+		spin(NULL);
+		double t1 = wall();
+		for (int i = 0; i < n; i++)
+			if (pthread_create(&th[i], NULL, spin, NULL) != 0)
+				return 0;
+		for (int i = 0; i < n; i++)
+			pthread_join(th[i], NULL);
+		f[k] = n * (t1 - t0) / (wall() - t1);
+	}
+	return bench_median(f, 3);
 }
 
 typedef struct {
@@ -125,6 +162,7 @@ main(int argc, char **argv)
 		if (min_macs >= 0)
 			pcg_pool_set_min_macs(pools[c], min_macs);
 	}
+	double before = parallel_factor(threads[nconf - 1]);
 	printf("P_train_bp, float, wall time per step (median of %d rounds); "
 	       "speed-up against no pool (median of the rounds' ratios, "
 	       "min-max)\n", ROUNDS);
@@ -157,6 +195,9 @@ main(int argc, char **argv)
 		}
 		printf("\n");
 	}
+	printf("parallel factor of %d threads (machine): %.2f before, %.2f "
+	       "after\n", threads[nconf - 1], before,
+	       parallel_factor(threads[nconf - 1]));
 	for (int c = 1; c < nconf; c++)
 		pcg_pool_destroy(pools[c]);
 	return 0;
