@@ -904,3 +904,77 @@ typedef struct {
 
 POOL2D_MT(f, float)
 POOL2D_MT(d, double)
+
+/* ---------------------------------------------------- element-wise work */
+
+/*
+ * Element-wise updates of n reals cut into one block a thread: element i
+ * gets the same operation whatever block it is in.  Blocks are whole
+ * cache lines (multiples of 16 elements).  Below the pool's min_macs / 8
+ * elements (an element of these loops costs about what 8 multiply-adds of
+ * a product do: they are bound by memory), on the caller.
+ */
+enum { FLAT_SGD, FLAT_CANON, FLAT_ZIL_GRAD };
+
+typedef struct {
+	int op, n, step;
+	float lr_f; /* the learning rate, in the job's type */
+	double lr_d;
+	void *w;
+	const void *g;
+} flat_job;
+
+#define FLAT_MT(T, REAL)                                                      \
+	static void flat_task_##T(void *ctx, int t)                           \
+	{                                                                     \
+		const flat_job *j = ctx;                                      \
+		int lo = t * j->step;                                         \
+		int len = j->n - lo < j->step ? j->n - lo : j->step;          \
+		REAL *w = (REAL *)j->w + lo;                                  \
+		if (j->op == FLAT_SGD)                                        \
+			pcg_sgd_##T(len, j->lr_##T, w,                        \
+				    (const REAL *)j->g + lo);                 \
+		else if (j->op == FLAT_CANON)                                 \
+			pcg_canon_##T(len, w);                                \
+		else                                                          \
+			pcg_zil_grad_##T(len, w);                             \
+	}                                                                     \
+                                                                              \
+	static void flat_##T(pcg_pool *pool, flat_job *j)                     \
+	{                                                                     \
+		int threads = pcg_pool_threads(pool);                         \
+		if (threads < 2 || j->n <= 0 ||                               \
+		    (int64_t)j->n * 8 < pool_min_macs(pool)) {                \
+			j->step = j->n > 0 ? j->n : 1;                        \
+			if (j->n > 0)                                         \
+				flat_task_##T(j, 0);                          \
+			return;                                               \
+		}                                                             \
+		int step = (j->n + threads - 1) / threads;                    \
+		j->step = (step + 15) / 16 * 16;                              \
+		pcg_pool_run(pool, (j->n + j->step - 1) / j->step,            \
+			     flat_task_##T, j);                               \
+	}                                                                     \
+                                                                              \
+	void pcg_sgd_mt_##T(pcg_pool *pool, int n, REAL lr, REAL *w,          \
+			    const REAL *g)                                    \
+	{                                                                     \
+		flat_job j = {FLAT_SGD, n, 0, 0, 0, w, g};                    \
+		j.lr_##T = lr;                                                \
+		flat_##T(pool, &j);                                           \
+	}                                                                     \
+                                                                              \
+	void pcg_canon_mt_##T(pcg_pool *pool, int n, REAL *g)                 \
+	{                                                                     \
+		flat_job j = {FLAT_CANON, n, 0, 0, 0, g, NULL};               \
+		flat_##T(pool, &j);                                           \
+	}                                                                     \
+                                                                              \
+	void pcg_zil_grad_mt_##T(pcg_pool *pool, int n, REAL *g)              \
+	{                                                                     \
+		flat_job j = {FLAT_ZIL_GRAD, n, 0, 0, 0, g, NULL};            \
+		flat_##T(pool, &j);                                           \
+	}
+
+FLAT_MT(f, float)
+FLAT_MT(d, double)

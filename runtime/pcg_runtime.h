@@ -414,6 +414,16 @@ void pcg_canon_d(int n, double *g);
 void pcg_zil_grad_f(int n, float *g);
 void pcg_zil_grad_d(int n, double *g);
 
+/* pcg_sgd, pcg_canon and pcg_zil_grad with the elements spread over the
+ * pool (pcg_pool.c; the same bits for every pool). */
+void pcg_sgd_mt_f(pcg_pool *pool, int n, float lr, float *w, const float *g);
+void pcg_sgd_mt_d(pcg_pool *pool, int n, double lr, double *w,
+		  const double *g);
+void pcg_canon_mt_f(pcg_pool *pool, int n, float *g);
+void pcg_canon_mt_d(pcg_pool *pool, int n, double *g);
+void pcg_zil_grad_mt_f(pcg_pool *pool, int n, float *g);
+void pcg_zil_grad_mt_d(pcg_pool *pool, int n, double *g);
+
 /* --- along an axis (x viewed as [outer][n][inner], n >= 1) */
 
 /*
