@@ -49,7 +49,7 @@
 #endif
 /* How long the caller leaves a worker's home task to it (see below). */
 #ifndef PCG_POOL_STEAL_US
-#define PCG_POOL_STEAL_US 20
+#define PCG_POOL_STEAL_US 5
 #endif
 
 /* A task that knows which of the pool's threads runs it (0 the caller). */

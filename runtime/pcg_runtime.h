@@ -234,15 +234,21 @@ void pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
  * when it has more rows than columns), each computed by pcg_sgemm; by
  * pcg_gemm.c's contract (an element's result depends on k only) the
  * result is the one-thread result, bit for bit.  The generated code calls
- * them with s->pool.
+ * them with s->pool, and so the convolutions (pcg_conv*), the pooling
+ * (pcg_pool2d_mt) and the gradients' element-wise updates (pcg_sgd_mt,
+ * pcg_canon_mt, pcg_zil_grad_mt) below.
  */
 #define PCG_POOL_MAX_THREADS 256
-/* Products of fewer multiply-adds than this run on the calling thread
- * (waking a worker costs tens of microseconds; see docs/api.md §6);
- * pcg_pool_set_min_macs changes it for one pool (0: split every product,
- * as the tests do). */
+/* Products (and convolutions, pooling) of fewer multiply-adds than this,
+ * and element-wise updates of fewer than an eighth as many elements, run
+ * on the calling thread: a run on the pool costs about a microsecond
+ * while its workers spin (they watch for work PCG_POOL_SPIN_US, 200 us,
+ * before they sleep; waking a sleeping one costs tens), and 2^18
+ * multiply-adds take about 4 us on one core.  pcg_pool_set_min_macs
+ * changes it for one pool (0: split all the work, as the tests do); see
+ * docs/api.md §6. */
 #ifndef PCG_POOL_MIN_MACS
-#define PCG_POOL_MIN_MACS (INT64_C(1) << 22)
+#define PCG_POOL_MIN_MACS (INT64_C(1) << 18)
 #endif
 typedef struct pcg_pool pcg_pool;
 pcg_pool *pcg_pool_create(int nthreads);
