@@ -839,8 +839,8 @@ CONV_MT(d, double, pcg_dgemm, pcg_dgemm_mt)
 /*
  * pcg_pool2d and its VJP with the planes cut into one block a task: every
  * plane (of x, dx, y and dy) is computed by the same loop whatever block
- * it is in, so the bits are the same.  Below the pool's min_macs window
- * elements, on the caller.
+ * it is in, so the bits are the same.  Below the pool's min_macs / 8
+ * elements of x, on the caller (as the element-wise passes below).
  */
 typedef struct {
 	int max, planes, h, w, kh, kw, sh, sw, ph, pw, oh, ow, acc, ntasks;
@@ -873,8 +873,9 @@ typedef struct {
 	static void pool2d_split_##T(pcg_pool *pool, pool2d_job *j)           \
 	{                                                                     \
 		int threads = pcg_pool_threads(pool);                         \
-		int64_t work = (int64_t)j->planes * j->oh * j->ow * j->kh *   \
-			       j->kw;                                         \
+		/* bound by memory like the element-wise passes below: an  \
+		 * element of x counts as 8 multiply-adds */                \
+		int64_t work = (int64_t)j->planes * j->h * j->w * 8;          \
 		j->ntasks = j->planes < threads ? j->planes : threads;        \
 		if (threads < 2 || j->ntasks < 2 ||                           \
 		    work < pool_min_macs(pool))                               \
