@@ -979,3 +979,93 @@ typedef struct {
 
 FLAT_MT(f, float)
 FLAT_MT(d, double)
+
+/* -------------------------------------- the generated element-wise kernels */
+
+/*
+ * A generated unary kernel (y = f(x), or its VJP dx (+)= dy f'(x)) on
+ * blocks of whole cache lines, one a thread: element i is computed by the
+ * same kernel code whatever block it is in (the kernels have no state
+ * and look at element i alone), so the bits are the same.  Below the
+ * pool's min_macs / 8 elements, on the caller.
+ */
+typedef struct {
+	int n, step, acc;
+	/* the kernel: forward when dy is NULL, else the VJP */
+	pcg_unary_kernel_f k_f;
+	pcg_unary_kernel_d k_d;
+	pcg_unary_vjp_kernel_f kv_f;
+	pcg_unary_vjp_kernel_d kv_d;
+	float a_f, b_f;
+	double a_d, b_d;
+	void *y;
+	const void *x, *dy, *yv;
+} unary_job;
+
+/* Offsets p by lo elements of size bytes; NULL stays NULL. */
+static const void *
+unary_at(const void *p, int lo, size_t size)
+{
+	return p ? (const char *)p + (size_t)lo * size : NULL;
+}
+
+#define UNARY_MT(T, REAL)                                                     \
+	static void unary_task_##T(void *ctx, int t)                          \
+	{                                                                     \
+		const unary_job *j = ctx;                                     \
+		int lo = t * j->step;                                         \
+		int len = j->n - lo < j->step ? j->n - lo : j->step;          \
+		REAL *y = (REAL *)j->y + lo;                                  \
+		const REAL *x = unary_at(j->x, lo, sizeof(REAL));             \
+		if (!j->dy) {                                                 \
+			j->k_##T(len, j->a_##T, j->b_##T, y, x);              \
+			return;                                               \
+		}                                                             \
+		j->kv_##T(                                                    \
+			len, j->acc, j->a_##T, j->b_##T, y,                   \
+			(const REAL *)j->dy + lo, x,                          \
+			unary_at(j->yv, lo, sizeof(REAL)));                   \
+	}                                                                     \
+                                                                              \
+	static void unary_##T(pcg_pool *pool, unary_job *j)                   \
+	{                                                                     \
+		int threads = pcg_pool_threads(pool);                         \
+		if (threads < 2 || j->n <= 0 ||                               \
+		    (int64_t)j->n * 8 < pool_min_macs(pool)) {                \
+			j->step = j->n > 0 ? j->n : 1;                        \
+			if (j->n > 0)                                         \
+				unary_task_##T(j, 0);                         \
+			return;                                               \
+		}                                                             \
+		int step = (j->n + threads - 1) / threads;                    \
+		j->step = (step + 15) / 16 * 16;                              \
+		pcg_pool_run(pool, (j->n + j->step - 1) / j->step,            \
+			     unary_task_##T, j);                              \
+	}                                                                     \
+                                                                              \
+	void pcg_unary_mt_##T(pcg_pool *pool, pcg_unary_kernel_##T k, int n,  \
+			      REAL a, REAL b, REAL *y, const REAL *x)         \
+	{                                                                     \
+		unary_job j = {n, 0, 0, NULL, NULL, NULL, NULL, 0, 0,         \
+			       0, 0, y, x, NULL, NULL};                       \
+		j.k_##T = k;                                                  \
+		j.a_##T = a;                                                  \
+		j.b_##T = b;                                                  \
+		unary_##T(pool, &j);                                          \
+	}                                                                     \
+                                                                              \
+	void pcg_unary_vjp_mt_##T(pcg_pool *pool,                             \
+				  pcg_unary_vjp_kernel_##T k, int n, int acc, \
+				  REAL a, REAL b, REAL *dx, const REAL *dy,   \
+				  const REAL *x, const REAL *y)               \
+	{                                                                     \
+		unary_job j = {n, 0, acc, NULL, NULL, NULL, NULL, 0, 0,       \
+			       0, 0, dx, x, dy, y};                           \
+		j.kv_##T = k;                                                 \
+		j.a_##T = a;                                                  \
+		j.b_##T = b;                                                  \
+		unary_##T(pool, &j);                                          \
+	}
+
+UNARY_MT(f, float)
+UNARY_MT(d, double)

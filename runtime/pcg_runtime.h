@@ -709,6 +709,31 @@ void pcg_pool2d_vjp_mt_d(pcg_pool *pool, int max, int planes, int h, int w,
 			 int oh, int ow, int acc, double *dx, const double *dy,
 			 const double *x);
 
+/* A generated element-wise kernel (y = f(x) for n elements, a and b the
+ * operation's numbers; its VJP dx (+)= dy f'(x) reads x and y where
+ * needed, else NULL) run on blocks of elements spread over the pool
+ * (pcg_pool.c; the same bits for every pool). */
+typedef void (*pcg_unary_kernel_f)(int n, float a, float b, float *y,
+				   const float *x);
+typedef void (*pcg_unary_kernel_d)(int n, double a, double b, double *y,
+				   const double *x);
+typedef void (*pcg_unary_vjp_kernel_f)(int n, int acc, float a, float b,
+				       float *dx, const float *dy,
+				       const float *x, const float *y);
+typedef void (*pcg_unary_vjp_kernel_d)(int n, int acc, double a, double b,
+				       double *dx, const double *dy,
+				       const double *x, const double *y);
+void pcg_unary_mt_f(pcg_pool *pool, pcg_unary_kernel_f k, int n, float a,
+		    float b, float *y, const float *x);
+void pcg_unary_mt_d(pcg_pool *pool, pcg_unary_kernel_d k, int n, double a,
+		    double b, double *y, const double *x);
+void pcg_unary_vjp_mt_f(pcg_pool *pool, pcg_unary_vjp_kernel_f k, int n,
+			int acc, float a, float b, float *dx, const float *dy,
+			const float *x, const float *y);
+void pcg_unary_vjp_mt_d(pcg_pool *pool, pcg_unary_vjp_kernel_d k, int n,
+			int acc, double a, double b, double *dx,
+			const double *dy, const double *x, const double *y);
+
 /* --- integer ids (every id in 0 .. bound-1: see pcg_check_ids) */
 
 /* Embedding lookup: y[i d + j] = e[ids[i] d + j], i < n, j < d. */
