@@ -442,6 +442,13 @@ pool_scratch(pcg_pool *p, int i, size_t bytes)
 	return p->scratch[i];
 }
 
+/* Thread i's scratch as pool_scratch left it. */
+static void *
+pool_thread_scratch(const pcg_pool *p, int i)
+{
+	return p->scratch[i];
+}
+
 #else /* no threads: every pool is NULL, and NULL runs on the caller */
 
 pcg_pool *
@@ -521,6 +528,14 @@ pool_scratch(pcg_pool *p, int i, size_t bytes)
 	(void)p;
 	(void)i;
 	(void)bytes;
+	return NULL;
+}
+
+static void *
+pool_thread_scratch(const pcg_pool *p, int i)
+{
+	(void)p;
+	(void)i;
 	return NULL;
 }
 #endif
@@ -623,8 +638,16 @@ typedef struct {
 	ptrdiff_t xs, ys;
 	const void *x, *k, *dy;
 	void *out;
-	void *scr[PCG_POOL_MAX_THREADS];
+	pcg_pool *pool; /* the acquired pool, whose scratch the workers use */
+	void *col;	/* the caller's columns */
 } conv_job;
+
+/* Thread `thread`'s columns in a conv_job. */
+static void *
+conv_col(const conv_job *j, int thread)
+{
+	return thread == 0 ? j->col : pool_thread_scratch(j->pool, thread);
+}
 
 #define CONV_MT(T, REAL, GEMM, GEMM_MT)                                       \
 	static void conv_fwd_task_##T(void *ctx, int t, int thread)           \
@@ -633,7 +656,7 @@ typedef struct {
 		const pcg_conv_geo *g = j->g;                                 \
 		int P = g->oh * g->ow, CKg = g->c / g->groups * g->kh * g->kw; \
 		int Og = g->o / g->groups;                                    \
-		REAL *col = j->scr[thread];                                   \
+		REAL *col = conv_col(j, thread);                              \
 		int hi = (int)((int64_t)(t + 1) * j->batch / j->ntasks);      \
 		for (int b = (int)((int64_t)t * j->batch / j->ntasks); b < hi; \
 		     b++) {                                                   \
@@ -661,7 +684,7 @@ typedef struct {
 		const pcg_conv_geo *g = j->g;                                 \
 		int P = g->oh * g->ow, CKg = g->c / g->groups * g->kh * g->kw; \
 		int Og = g->o / g->groups;                                    \
-		REAL *col = j->scr[thread];                                   \
+		REAL *col = conv_col(j, thread);                              \
 		int hi = (int)((int64_t)(t + 1) * j->batch / j->ntasks);      \
 		for (int b = (int)((int64_t)t * j->batch / j->ntasks); b < hi; \
 		     b++) {                                                   \
@@ -690,7 +713,7 @@ typedef struct {
 		int gi = t / j->nblocks, blk = t % j->nblocks;                \
 		int step = (CKg + j->nblocks - 1) / j->nblocks;               \
 		int lo = blk * step, hi = lo + step < CKg ? lo + step : CKg;  \
-		REAL *col = j->scr[thread];                                   \
+		REAL *col = conv_col(j, thread);                              \
 		if (lo >= hi)                                                 \
 			return;                                               \
 		for (int b = 0; b < j->batch; b++) {                          \
@@ -715,7 +738,7 @@ typedef struct {
 		const pcg_conv_geo *g = j->g;                                 \
 		int P = g->oh * g->ow, CKg = g->c / g->groups * g->kh * g->kw; \
 		int Og = g->o / g->groups, CK = g->c * g->kh * g->kw;         \
-		REAL *col = j->scr[0];                                        \
+		REAL *col = j->col;                                           \
 		for (int b = 0; b < j->batch; b++) {                          \
 			const REAL *dyb = pass ? (const REAL *)j->dy +        \
 							 b * j->ys            \
@@ -787,13 +810,13 @@ typedef struct {
 		}                                                             \
 		size_t bytes = (size_t)CK * P * sizeof(REAL);                 \
 		for (int t = 1; t < threads; t++) {                           \
-			j->scr[t] = pool_scratch(pool, t, bytes);             \
-			if (!j->scr[t]) {                                     \
+			if (!pool_scratch(pool, t, bytes)) {                  \
 				pool_release(pool);                           \
 				conv_loop_##T(NULL, pass, j);                 \
 				return;                                       \
 			}                                                     \
 		}                                                             \
+		j->pool = pool;                                               \
 		pool_run_acquired(pool, j->ntasks,                            \
 				  pass == 0   ? conv_fwd_task_##T                 \
 				  : pass == 1 ? conv_dk_task_##T                  \
@@ -807,7 +830,7 @@ typedef struct {
 			  REAL *y, ptrdiff_t y_step, REAL *col)               \
 	{                                                                     \
 		conv_job j = {g, batch, 0, 0, 0, x_step, y_step, x, k,        \
-			      NULL, y, {col}};                                \
+			      NULL, y, NULL, col};                            \
 		conv_##T(pool, 0, &j);                                        \
 	}                                                                     \
                                                                               \
@@ -817,7 +840,7 @@ typedef struct {
 			     ptrdiff_t y_step, REAL *dk, REAL *col)           \
 	{                                                                     \
 		conv_job j = {g, batch, acc, 0, 0, x_step, y_step, x, NULL,   \
-			      dy, dk, {col}};                                 \
+			      dy, dk, NULL, col};                             \
 		conv_##T(pool, 1, &j);                                        \
 	}                                                                     \
                                                                               \
@@ -827,7 +850,7 @@ typedef struct {
 			     ptrdiff_t x_step, REAL *col)                     \
 	{                                                                     \
 		conv_job j = {g, batch, acc, 0, 0, x_step, y_step, NULL, k,   \
-			      dy, dx, {col}};                                 \
+			      dy, dx, NULL, col};                             \
 		conv_##T(pool, 2, &j);                                        \
 	}
 
