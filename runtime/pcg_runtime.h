@@ -239,9 +239,10 @@ void pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
  * pcg_canon_mt, pcg_zil_grad_mt) below.
  */
 #define PCG_POOL_MAX_THREADS 256
-/* Products (and convolutions, pooling) of fewer multiply-adds than this,
- * and element-wise updates of fewer than an eighth as many elements, run
- * on the calling thread: a run on the pool costs about a microsecond
+/* Products and convolutions of fewer multiply-adds than this, SGD
+ * updates of fewer than an eighth as many elements, and element-wise
+ * kernels and pooling of fewer than a 32nd as many, run on the calling
+ * thread (pcg_pool.c says what an element costs): a run on the pool costs about a microsecond
  * while its workers spin (they watch for work PCG_POOL_SPIN_US, 200 us,
  * before they sleep; waking a sleeping one costs tens), and 2^18
  * multiply-adds take about 4 us on one core.  pcg_pool_set_min_macs
