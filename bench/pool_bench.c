@@ -4,7 +4,11 @@
  * (float), with no pool against pools of 2 (and more) threads.
  *
  *   pool_bench [--min-macs N] [THREADS...]       (default: 2)
+ *   pool_bench --steps MODEL N [THREADS]         (for a profiler)
  *
+ * --steps runs N steps of one model ("mlp", "cnn" or "resnet") on a pool
+ * of THREADS (default 1: no pool) and prints nothing: under
+ * `perf record` it shows where a step's time goes.
  * --min-macs sets the pools' split threshold (pcg_pool_set_min_macs;
  * default PCG_POOL_MIN_MACS).
  *
@@ -135,9 +139,36 @@ timed(const Model *m, pcg_pool *pool, int n)
 	return (wall() - t0) / n;
 }
 
+/* --steps MODEL N [THREADS] */
+static int
+steps(int argc, char **argv)
+{
+	if (argc < 4) {
+		fprintf(stderr, "usage: pool_bench --steps MODEL N [THREADS]\n");
+		return 2;
+	}
+	int n = atoi(argv[3]), threads = argc > 4 ? atoi(argv[4]) : 1;
+	for (size_t mi = 0; mi < sizeof models / sizeof *models; mi++) {
+		const Model *m = models[mi];
+		if (strncmp(m->name, argv[2], strlen(argv[2])) != 0 ||
+		    m->name[strlen(argv[2])] != ' ')
+			continue;
+		pcg_pool *pool = threads > 1 ? pcg_pool_create(threads) : NULL;
+		m->setup();
+		m->run(pool, n);
+		pcg_pool_destroy(pool);
+		return 0;
+	}
+	fprintf(stderr, "pool_bench: no model '%s' (mlp, cnn, resnet)\n",
+		argv[2]);
+	return 2;
+}
+
 int
 main(int argc, char **argv)
 {
+	if (argc > 1 && !strcmp(argv[1], "--steps"))
+		return steps(argc, argv);
 	int threads[MAX_CONF] = {1, 2}, nconf = 2, first = 1;
 	long long min_macs = -1;
 	if (argc > 2 && !strcmp(argv[1], "--min-macs")) {
