@@ -40,8 +40,8 @@ build() { # name, meson options...
 			return 1
 		}
 	fi
-	ninja -C "$dir" compiler/pcc bench/train_bench bench/gemm_bench \
-		bench/step_timer runtime/libpcg_runtime.a \
+	ninja -C "$dir" compiler/pcc bench/train_bench bench/pool_bench \
+		bench/gemm_bench bench/step_timer runtime/libpcg_runtime.a \
 		>"$work/build.log" 2>&1 || {
 		tail -n 30 "$work/build.log" >&2
 		return 1
@@ -84,6 +84,10 @@ echo "== training step, native build (-Dnative=true)"
 echo
 echo "== training step, portable build (default options)"
 "$work/portable/bench/train_bench" $quick | sed -n '4,$p'
+echo
+
+echo "== threads: a pool of 2 against none (bench/pool_bench, portable build)"
+"$work/portable/bench/pool_bench" 2
 echo
 
 echo "== pcc on long models (portable build)"

@@ -614,9 +614,10 @@ emit_unary_fwd(Emit *E, const Node *n, const char *y, const char *const *xs)
 {
 	if (emit_same_layout(n->in[0], n))
 		inplace_hint(E, y, xs[0]);
-	emit_line(E, "%s(%s, %s, %s, %s, %s);", unary_kernel(E, n->op, 0),
-		  emit_count(E, n), emit_lit(E, n->at->num[0]),
-		  emit_lit(E, n->at->num[1]), y, xs[0]);
+	emit_line(E, "%s(s->pool, %s, %s, %s, %s, %s, %s);", emit_rt(E, "unary_mt"),
+		  unary_kernel(E, n->op, 0), emit_count(E, n),
+		  emit_lit(E, n->at->num[0]), emit_lit(E, n->at->num[1]), y,
+		  xs[0]);
 }
 
 void
@@ -629,8 +630,9 @@ emit_unary_vjp(Emit *E, const Node *n, int k, const char *y,
 	(void)k;
 	if (!acc && emit_same_layout(n->in[0], n))
 		inplace_hint(E, dx, dy);
-	emit_line(E, "%s(%s, %d, %s, %s, %s, %s, %s, %s);",
-		  unary_kernel(E, n->op, 1), emit_count(E, n), acc,
+	emit_line(E, "%s(s->pool, %s, %s, %d, %s, %s, %s, %s, %s, %s);",
+		  emit_rt(E, "unary_vjp_mt"), unary_kernel(E, n->op, 1),
+		  emit_count(E, n), acc,
 		  emit_lit(E, n->at->num[0]), emit_lit(E, n->at->num[1]), dx, dy,
 		  expr_reads(vc, 'x') ? xs[0] : "NULL",
 		  expr_reads(vc, 'y') ? y : "NULL");

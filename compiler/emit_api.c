@@ -634,7 +634,7 @@ api_train(Emit *E)
 	emit_guard_train(E);
 	emit_line(E, "%s loss = forward(p, s);", E->real);
 	emit_line(E, "backward(p, s, &s->grad);");
-	emit_line(E, "%s_sgd(p, &s->grad, lr);", E->P);
+	emit_line(E, "sgd_pool(p, &s->grad, lr, s->pool);");
 	emit_line(E, "end_of_step(p, s);");
 	emit_line(E, "return loss;");
 	emit_fn_end(E);
@@ -661,7 +661,7 @@ api_train(Emit *E)
 	emit_guard_train(E);
 	emit_line(E, "%s loss = pc_run(p, s, &s->grad, steps, gamma, %s, 0);",
 		  E->real, emit_lit(E, 1));
-	emit_line(E, "%s_sgd(p, &s->grad, lr);", E->P);
+	emit_line(E, "sgd_pool(p, &s->grad, lr, s->pool);");
 	emit_line(E, "end_of_step(p, s);");
 	emit_line(E, "return loss;");
 	emit_fn_end(E);
@@ -681,7 +681,7 @@ api_fazil_ipc(Emit *E, StrBuf *body)
 		emit_guard_train(E);
 		emit_line(E, "%s loss = pc_run(p, s, &s->grad, %s_DEPTH, %s, %s, "
 			     "2);", E->real, E->PU, emit_lit(E, 1), emit_lit(E, 1));
-		emit_line(E, "%s_sgd(p, &s->grad, lr);", E->P);
+		emit_line(E, "sgd_pool(p, &s->grad, lr, s->pool);");
 		emit_line(E, "end_of_step(p, s);");
 		emit_line(E, "return loss;");
 		emit_fn_end(E);
@@ -888,24 +888,40 @@ api_targets_near(Emit *E)
 	emit_fn_end(E);
 }
 
+/* p -= lr * g with the updates spread over a pool: the training steps
+ * pass s->pool, P_sgd none. */
+static void
+api_sgd_pool(Emit *E)
+{
+	const Graph *g = E->g;
+	sb_printf(E->out, "\n/* p -= lr * g, spread over pool (NULL: this "
+		  "thread) */\nstatic void\nsgd_pool(%s_params *p, const "
+		  "%s_params *g, %s lr, pcg_pool *pool)\n{\n", E->P, E->P,
+		  E->real);
+	int n = 0;
+	for (int i = 0; i < g->params.len; i++) {
+		ParamDecl *pd = g->params.items[i];
+		if (pd->buffer)
+			continue; /* running statistics: not trained */
+		emit_line(E, "%s(pool, %lld, lr, %s, %s);", emit_rt(E, "sgd_mt"),
+			  (long long)shape_numel(&pd->shape),
+			  emit_param_ptr(E, "p", pd),
+			  emit_whole(E, "const ", arena_printf(E->a, "g->%s",
+					emit_member(E, pd->name)), &pd->shape, 0));
+		n++;
+	}
+	if (!n)
+		emit_line(E, "(void)p;\n\t(void)g;\n\t(void)lr;\n\t(void)pool;");
+	emit_fn_end(E);
+}
+
 static void
 api_sgd_ckpt(Emit *E)
 {
 	const Graph *g = E->g;
 	emit_fn_begin(E, "/* p -= lr * g */", "void", "sgd",
 		 emit_params(E, "%P_params *p, const %P_params *g, %R lr"));
-	for (int i = 0; i < g->params.len; i++) {
-		ParamDecl *pd = g->params.items[i];
-		if (pd->buffer)
-			continue; /* running statistics: not trained */
-		emit_line(E, "%s(%lld, lr, %s, %s);", emit_rt(E, "sgd"),
-			  (long long)shape_numel(&pd->shape),
-			  emit_param_ptr(E, "p", pd),
-			  emit_whole(E, "const ", arena_printf(E->a, "g->%s",
-					emit_member(E, pd->name)), &pd->shape, 0));
-	}
-	if (!g->params.len)
-		emit_line(E, "(void)p;\n\t(void)g;\n\t(void)lr;");
+	emit_line(E, "sgd_pool(p, g, lr, NULL);");
 	emit_fn_end(E);
 	sb_puts(E->out, "\n#ifndef PCG_NO_FILES");
 	for (int w = 0; w < 2; w++) {
@@ -942,6 +958,7 @@ emit_api(Emit *E, StrBuf *body)
 			"------------- API */\n");
 	data_info(E, body);
 	api_check_data(E);
+	api_sgd_pool(E);
 	api_init(E);
 	api_forward(E);
 	if (E->g->losses.len) {

@@ -397,8 +397,8 @@ emit_sweep(Emit *E, Mode mode)
 				  emit_rt(E, "fill"), (long long)cnt,
 				  emit_param_ptr(E, "g", p), emit_lit(E, 0), p->name);
 		else
-			emit_line(E, "%s(%lld, %s);",
-				  emit_rt(E, bp ? "canon" : "zil_grad"),
+			emit_line(E, "%s(s->pool, %lld, %s);",
+				  emit_rt(E, bp ? "canon_mt" : "zil_grad_mt"),
 				  (long long)cnt, emit_param_ptr(E, "g", p));
 	}
 }

@@ -1261,57 +1261,31 @@ emit_conv(Emit *E, const Node *n, const char *y, const char *const *xs,
 	int64_t W = x->shape.dim[d2 ? 2 : 1];
 	int64_t O = n->shape.dim[0], OH = d2 ? n->shape.dim[1] : 1;
 	int64_t OW = n->shape.dim[d2 ? 2 : 1];
-	int G = at->groups;
-	int64_t CK = C * at->k[0] * at->k[1], P = OH * OW;
-	int64_t CKg = CK / G, Og = O / G;
-	const char *gemm = E->is_float ? "pcg_sgemm_mt" : "pcg_dgemm_mt";
 	const char *col = emit_scratch(E, n, "col");
-	const char *xb = x->batched ? arena_printf(E->a, " + b * %lld",
-						   I(emit_numel(x))) : "";
-	const char *yb = n->batched ? arena_printf(E->a, " + b * %lld",
-						   I(emit_numel(n))) : "";
-	const char *geo = arena_printf(E->a, "%lld, %lld, %lld, %d, %d, %d, %d, "
-				       "%d, %d, %d, %d, %lld, %lld",
+	int64_t xstep = x->batched ? emit_numel(x) : 0;
+	int64_t ystep = n->batched ? emit_numel(n) : 0;
+	/* the batch loop, per-sample im2col and products are the runtime's
+	 * pcg_conv*, which spread them over s->pool */
+	const char *geo = arena_printf(E->a, "&(const pcg_conv_geo){%lld, "
+				       "%lld, %lld, %d, %d, %d, %d, %d, %d, "
+				       "%d, %d, %lld, %lld, %lld, %d}",
 				       I(C), I(H), I(W), at->k[0], at->k[1],
 				       at->stride[0], at->stride[1], at->pad[0],
 				       at->pad[1], at->dil[0], at->dil[1], I(OH),
-				       I(OW));
-	/* per group offsets into K, col and y */
-	const char *gk = G > 1 ? arena_printf(E->a, " + gi * %lld", I(Og * CKg))
-			       : "";
-	const char *gc = G > 1 ? arena_printf(E->a, " + gi * %lld", I(CKg * P))
-			       : "";
-	const char *gy = G > 1 ? arena_printf(E->a, " + gi * %lld", I(Og * P))
-			       : "";
-	const char *ind = G > 1 ? "\t\t" : "\t";
-	emit_line(E, "for (int b = 0; b < %s; b++) {", emit_batch(E, n));
-	if (k <= 1) /* the forward pass and dK read the sample's columns */
-		emit_line(E, "\t%s(%s, %s%s, %s);", RT("im2col_ex"), geo, xs[0],
-			  xb, col);
-	if (G > 1)
-		emit_line(E, "\tfor (int gi = 0; gi < %d; gi++)", G);
-	if (k < 0) {
-		emit_line(E, "%s%s(s->pool, 0, 0, %lld, %lld, %lld, %s, %s%s, "
-			  "%lld, %s%s, %lld, %s, %s%s%s, %lld);", ind, gemm, I(Og),
-			  I(P), I(CKg), LIT(1), xs[1], gk, I(CKg), col, gc,
-			  I(P), LIT(0), y, yb, gy, I(P));
-	} else if (k == 1) {
-		emit_line(E, "%s%s(s->pool, 0, 1, %lld, %lld, %lld, %s, %s%s%s, "
-			  "%lld, %s%s, %lld, %s, %s%s, %lld);", ind, gemm, I(Og),
-			  I(CKg), I(P), LIT(1), dy, yb, gy, I(P), col, gc,
-			  I(P), acc ? LIT(1) : arena_printf(E->a, "b ? %s : %s",
-							    LIT(1), LIT(0)),
-			  dx, gk, I(CKg));
-	} else {
-		const char *dcol = col; /* dx's columns, folded back by col2im */
-		emit_line(E, "%s%s(s->pool, 1, 0, %lld, %lld, %lld, %s, %s%s, "
-			  "%lld, %s%s%s, %lld, %s, %s%s, %lld);", ind, gemm, I(CKg),
-			  I(P), I(Og), LIT(1), xs[1], gk, I(CKg), dy, yb, gy,
-			  I(P), LIT(0), dcol, gc, I(P));
-		emit_line(E, "\t%s(%s, %d, %s, %s%s);", RT("col2im_ex"), geo, acc,
-			  dcol, dx, xb);
-	}
-	emit_line(E, "}");
+				       I(OW), I(O), at->groups);
+	const char *nb = emit_batch(E, n);
+	if (k < 0)
+		emit_line(E, "%s(s->pool, %s, %s, %s, %lld, %s, %s, %lld, %s);",
+			  RT("conv"), geo, nb, xs[0], I(xstep), xs[1], y,
+			  I(ystep), col);
+	else if (k == 1)
+		emit_line(E, "%s(s->pool, %s, %s, %d, %s, %lld, %s, %lld, %s, "
+			  "%s);", RT("conv_dk"), geo, nb, acc, xs[0], I(xstep),
+			  dy, I(ystep), dx, col);
+	else
+		emit_line(E, "%s(s->pool, %s, %s, %d, %s, %s, %lld, %s, %lld, "
+			  "%s);", RT("conv_dx"), geo, nb, acc, xs[1], dy,
+			  I(ystep), dx, I(xstep), col);
 }
 
 static void
@@ -1346,7 +1320,8 @@ pool_geo(Emit *E, const Node *n)
 static void
 fwd_pool(Emit *E, const Node *n, const char *y, const char *const *xs)
 {
-	emit_line(E, "%s(%s, %s, %s);", RT("pool2d"), pool_geo(E, n), y, xs[0]);
+	emit_line(E, "%s(s->pool, %s, %s, %s);", RT("pool2d_mt"), pool_geo(E, n),
+		  y, xs[0]);
 }
 
 static void
@@ -1355,8 +1330,8 @@ vjp_pool(Emit *E, const Node *n, int k, const char *y, const char *const *xs,
 {
 	(void)k;
 	(void)y;
-	emit_line(E, "%s(%s, %d, %s, %s, %s);", RT("pool2d_vjp"), pool_geo(E, n),
-		  acc, dx, dy, xs[0]);
+	emit_line(E, "%s(s->pool, %s, %d, %s, %s, %s);", RT("pool2d_vjp_mt"),
+		  pool_geo(E, n), acc, dx, dy, xs[0]);
 }
 
 static void

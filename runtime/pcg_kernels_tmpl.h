@@ -655,35 +655,43 @@ SFX(pcg_tri_vjp)(int lower, int count, int m, int n, int k, int acc,
 /* ------------------------------------------ convolution, pooling */
 
 void
+SFX(pcg_im2col_rows)(int c, int h, int w, int kh, int kw, int sh, int sw,
+		     int ph, int pw, int dh, int dw, int oh, int ow, int r0,
+		     int r1, const REAL *restrict x, REAL *restrict col)
+{
+	ptrdiff_t plane = (ptrdiff_t)oh * ow;
+
+	(void)c;
+	for (int r = r0; r < r1; r++) {
+		int ch = r / (kh * kw), a = r / kw % kh, b = r % kw;
+		REAL *row = col + (ptrdiff_t)(r - r0) * plane;
+
+		for (int i = 0; i < oh; i++) {
+			int yy = i * sh + a * dh - ph;
+			REAL *rr = row + (ptrdiff_t)i * ow;
+
+			if (yy < 0 || yy >= h) {
+				for (int j = 0; j < ow; j++)
+					rr[j] = 0;
+				continue;
+			}
+			const REAL *xr = x + ((ptrdiff_t)ch * h + yy) * w;
+			for (int j = 0; j < ow; j++) {
+				int xx = j * sw + b * dw - pw;
+
+				rr[j] = xx >= 0 && xx < w ? xr[xx] : 0;
+			}
+		}
+	}
+}
+
+void
 SFX(pcg_im2col_ex)(int c, int h, int w, int kh, int kw, int sh, int sw,
 		   int ph, int pw, int dh, int dw, int oh, int ow,
 		   const REAL *restrict x, REAL *restrict col)
 {
-	ptrdiff_t plane = (ptrdiff_t)oh * ow;
-
-	for (int ch = 0; ch < c; ch++)
-		for (int a = 0; a < kh; a++)
-			for (int b = 0; b < kw; b++) {
-				REAL *row = col + (((ptrdiff_t)ch * kh + a) * kw + b) *
-							  plane;
-
-				for (int i = 0; i < oh; i++) {
-					int yy = i * sh + a * dh - ph;
-					REAL *r = row + (ptrdiff_t)i * ow;
-
-					if (yy < 0 || yy >= h) {
-						for (int j = 0; j < ow; j++)
-							r[j] = 0;
-						continue;
-					}
-					const REAL *xr = x + ((ptrdiff_t)ch * h + yy) * w;
-					for (int j = 0; j < ow; j++) {
-						int xx = j * sw + b * dw - pw;
-
-						r[j] = xx >= 0 && xx < w ? xr[xx] : 0;
-					}
-				}
-			}
+	SFX(pcg_im2col_rows)(c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow,
+			     0, c * kh * kw, x, col);
 }
 
 void

@@ -20,7 +20,7 @@ extern "C" {
 #endif
 
 /* Generated code checks this at compile time. */
-#define PCG_RUNTIME_VERSION 5
+#define PCG_RUNTIME_VERSION 6
 
 #define PCG_MAX_RANK 8
 
@@ -234,15 +234,22 @@ void pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
  * when it has more rows than columns), each computed by pcg_sgemm; by
  * pcg_gemm.c's contract (an element's result depends on k only) the
  * result is the one-thread result, bit for bit.  The generated code calls
- * them with s->pool.
+ * them with s->pool, and so the convolutions (pcg_conv*), the pooling
+ * (pcg_pool2d_mt) and the gradients' element-wise updates (pcg_sgd_mt,
+ * pcg_canon_mt, pcg_zil_grad_mt) below.
  */
 #define PCG_POOL_MAX_THREADS 256
-/* Products of fewer multiply-adds than this run on the calling thread
- * (waking a worker costs tens of microseconds; see docs/api.md §6);
- * pcg_pool_set_min_macs changes it for one pool (0: split every product,
- * as the tests do). */
+/* Products and convolutions of fewer multiply-adds than this, SGD
+ * updates of fewer than an eighth as many elements, and element-wise
+ * kernels and pooling of fewer than a 32nd as many, run on the calling
+ * thread (pcg_pool.c says what an element costs): a run on the pool costs about a microsecond
+ * while its workers spin (they watch for work PCG_POOL_SPIN_US, 200 us,
+ * before they sleep; waking a sleeping one costs tens), and 2^18
+ * multiply-adds take about 4 us on one core.  pcg_pool_set_min_macs
+ * changes it for one pool (0: split all the work, as the tests do); see
+ * docs/api.md §6. */
 #ifndef PCG_POOL_MIN_MACS
-#define PCG_POOL_MIN_MACS (INT64_C(1) << 22)
+#define PCG_POOL_MIN_MACS (INT64_C(1) << 18)
 #endif
 typedef struct pcg_pool pcg_pool;
 pcg_pool *pcg_pool_create(int nthreads);
@@ -258,6 +265,44 @@ void pcg_sgemm_mt(pcg_pool *pool, int trans_a, int trans_b, int m, int n,
 void pcg_dgemm_mt(pcg_pool *pool, int trans_a, int trans_b, int m, int n,
 		  int k, double alpha, const double *a, int lda,
 		  const double *b, int ldb, double beta, double *c, int ldc);
+
+/*
+ * A convolution over a batch, as im2col + GEMM, its work spread over the
+ * pool (pcg_pool.c).  The geometry is pcg_im2col_ex's, with o output
+ * channels in `groups` groups (K is o x (c/groups) kh kw).  For each
+ * sample b (x at x + b x_step, y at y + b y_step) and group, with col the
+ * sample's im2col columns:
+ *   pcg_conv     y = K col
+ *   pcg_conv_dk  dk (+)= dy col^T, summed over b in order (acc == 0:
+ *                the first sample overwrites dk)
+ *   pcg_conv_dx  col = K^T dy, then dx (+)= col2im(col) (acc as in
+ *                pcg_col2im_ex)
+ * col holds one sample's columns (c kh kw oh ow reals), the calling
+ * thread's; the pool's other threads use columns the pool allocates on
+ * first use (if that fails, or the pool is busy, everything runs on the
+ * caller).  The result is the same bits for every pool.
+ */
+typedef struct pcg_conv_geo {
+	int c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, o, groups;
+} pcg_conv_geo;
+void pcg_conv_f(pcg_pool *pool, const pcg_conv_geo *g, int batch,
+		const float *x, ptrdiff_t x_step, const float *k, float *y,
+		ptrdiff_t y_step, float *col);
+void pcg_conv_d(pcg_pool *pool, const pcg_conv_geo *g, int batch,
+		const double *x, ptrdiff_t x_step, const double *k, double *y,
+		ptrdiff_t y_step, double *col);
+void pcg_conv_dk_f(pcg_pool *pool, const pcg_conv_geo *g, int batch, int acc,
+		   const float *x, ptrdiff_t x_step, const float *dy,
+		   ptrdiff_t y_step, float *dk, float *col);
+void pcg_conv_dk_d(pcg_pool *pool, const pcg_conv_geo *g, int batch, int acc,
+		   const double *x, ptrdiff_t x_step, const double *dy,
+		   ptrdiff_t y_step, double *dk, double *col);
+void pcg_conv_dx_f(pcg_pool *pool, const pcg_conv_geo *g, int batch, int acc,
+		   const float *k, const float *dy, ptrdiff_t y_step,
+		   float *dx, ptrdiff_t x_step, float *col);
+void pcg_conv_dx_d(pcg_pool *pool, const pcg_conv_geo *g, int batch, int acc,
+		   const double *k, const double *dy, ptrdiff_t y_step,
+		   double *dx, ptrdiff_t x_step, double *col);
 
 /* ----------------------------------------------------------- convolution */
 
@@ -375,6 +420,16 @@ void pcg_canon_d(int n, double *g);
 /* g[i] = -g[i] + 0 (in place): a Z-IL gradient from its Hebbian sum. */
 void pcg_zil_grad_f(int n, float *g);
 void pcg_zil_grad_d(int n, double *g);
+
+/* pcg_sgd, pcg_canon and pcg_zil_grad with the elements spread over the
+ * pool (pcg_pool.c; the same bits for every pool). */
+void pcg_sgd_mt_f(pcg_pool *pool, int n, float lr, float *w, const float *g);
+void pcg_sgd_mt_d(pcg_pool *pool, int n, double lr, double *w,
+		  const double *g);
+void pcg_canon_mt_f(pcg_pool *pool, int n, float *g);
+void pcg_canon_mt_d(pcg_pool *pool, int n, double *g);
+void pcg_zil_grad_mt_f(pcg_pool *pool, int n, float *g);
+void pcg_zil_grad_mt_d(pcg_pool *pool, int n, double *g);
 
 /* --- along an axis (x viewed as [outer][n][inner], n >= 1) */
 
@@ -587,6 +642,15 @@ void pcg_im2col_ex_d(int c, int h, int w, int kh, int kw, int sh, int sw,
 		     int ph, int pw, int dh, int dw, int oh, int ow,
 		     const double *x, double *col);
 
+/* Rows r0 .. r1-1 of pcg_im2col_ex's col, written from col on (row r at
+ * col + (r - r0) oh ow). */
+void pcg_im2col_rows_f(int c, int h, int w, int kh, int kw, int sh, int sw,
+		       int ph, int pw, int dh, int dw, int oh, int ow, int r0,
+		       int r1, const float *x, float *col);
+void pcg_im2col_rows_d(int c, int h, int w, int kh, int kw, int sh, int sw,
+		       int ph, int pw, int dh, int dw, int oh, int ow, int r0,
+		       int r1, const double *x, double *col);
+
 /* The VJP of pcg_im2col_ex: acc == 0 zeroes dx; then every element of col
  * inside the image is added to its x position, in the order of col's
  * rows, then columns. */
@@ -628,6 +692,48 @@ void pcg_pool2d_vjp_f(int max, int planes, int h, int w, int kh, int kw,
 void pcg_pool2d_vjp_d(int max, int planes, int h, int w, int kh, int kw,
 		      int sh, int sw, int ph, int pw, int oh, int ow, int acc,
 		      double *dx, const double *dy, const double *x);
+
+/* pcg_pool2d and pcg_pool2d_vjp with the planes spread over the pool
+ * (pcg_pool.c; the same bits for every pool). */
+void pcg_pool2d_mt_f(pcg_pool *pool, int max, int planes, int h, int w,
+		     int kh, int kw, int sh, int sw, int ph, int pw, int oh,
+		     int ow, float *y, const float *x);
+void pcg_pool2d_mt_d(pcg_pool *pool, int max, int planes, int h, int w,
+		     int kh, int kw, int sh, int sw, int ph, int pw, int oh,
+		     int ow, double *y, const double *x);
+void pcg_pool2d_vjp_mt_f(pcg_pool *pool, int max, int planes, int h, int w,
+			 int kh, int kw, int sh, int sw, int ph, int pw,
+			 int oh, int ow, int acc, float *dx, const float *dy,
+			 const float *x);
+void pcg_pool2d_vjp_mt_d(pcg_pool *pool, int max, int planes, int h, int w,
+			 int kh, int kw, int sh, int sw, int ph, int pw,
+			 int oh, int ow, int acc, double *dx, const double *dy,
+			 const double *x);
+
+/* A generated element-wise kernel (y = f(x) for n elements, a and b the
+ * operation's numbers; its VJP dx (+)= dy f'(x) reads x and y where
+ * needed, else NULL) run on blocks of elements spread over the pool
+ * (pcg_pool.c; the same bits for every pool). */
+typedef void (*pcg_unary_kernel_f)(int n, float a, float b, float *y,
+				   const float *x);
+typedef void (*pcg_unary_kernel_d)(int n, double a, double b, double *y,
+				   const double *x);
+typedef void (*pcg_unary_vjp_kernel_f)(int n, int acc, float a, float b,
+				       float *dx, const float *dy,
+				       const float *x, const float *y);
+typedef void (*pcg_unary_vjp_kernel_d)(int n, int acc, double a, double b,
+				       double *dx, const double *dy,
+				       const double *x, const double *y);
+void pcg_unary_mt_f(pcg_pool *pool, pcg_unary_kernel_f k, int n, float a,
+		    float b, float *y, const float *x);
+void pcg_unary_mt_d(pcg_pool *pool, pcg_unary_kernel_d k, int n, double a,
+		    double b, double *y, const double *x);
+void pcg_unary_vjp_mt_f(pcg_pool *pool, pcg_unary_vjp_kernel_f k, int n,
+			int acc, float a, float b, float *dx, const float *dy,
+			const float *x, const float *y);
+void pcg_unary_vjp_mt_d(pcg_pool *pool, pcg_unary_vjp_kernel_d k, int n,
+			int acc, double a, double b, double *dx,
+			const double *dy, const double *x, const double *y);
 
 /* --- integer ids (every id in 0 .. bound-1: see pcg_check_ids) */
 

@@ -1,0 +1,235 @@
+/*
+ * pool_bench.c — the speed-up of a thread pool on a training step:
+ * P_train_bp of examples/mlp.pcg at batch 32, cnn and resnet at batch 16
+ * (float), with no pool against pools of 2 (and more) threads.
+ *
+ *   pool_bench [--min-macs N] [THREADS...]       (default: 2)
+ *   pool_bench --steps MODEL N [THREADS]         (for a profiler)
+ *
+ * --steps runs N steps of one model ("mlp", "cnn" or "resnet") on a pool
+ * of THREADS (default 1: no pool) and prints nothing: under
+ * `perf record` it shows where a step's time goes.
+ * --min-macs sets the pools' split threshold (pcg_pool_set_min_macs;
+ * default PCG_POOL_MIN_MACS).
+ *
+ * Wall time (CLOCK_MONOTONIC: with threads, CPU time would add theirs).
+ * Every figure is the median over 21 rounds; a round times each
+ * configuration in turn, each the mean of enough back-to-back steps to
+ * last about 20 ms, after one untimed step, and the speed-up is the
+ * median of the rounds' ratios, so that a change of machine load shows
+ * in both sides alike.  The parameters are reset to their start before
+ * every sample.  Before and after, it measures how much of a second core
+ * the machine gives (the "parallel factor": the time of one spinning
+ * loop times the number of copies over the time of that many copies at
+ * once, on threads; 2.00 on an idle 2-core machine): on a shared machine
+ * no speed-up can exceed it.  A benchmark: it prints figures and checks
+ * nothing (tests/pool checks the bits).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bench_time.h"
+#include "cnn_b16.h"
+#include "mlp_b32.h"
+#include "resnet_b16.h"
+
+#define ROUNDS 21
+#define MAX_CONF 8
+#define LR 1e-4f
+
+static double
+wall(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static uint64_t rng = 0x9e3779b97f4a7c15ULL;
+
+static float
+frand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (float)((double)(rng >> 11) / 9007199254740992.0) * 2 - 1;
+}
+
+/* A fixed amount of arithmetic, for the parallel factor. */
+static void *
+spin(void *arg)
+{
+	volatile double s = 0;
+	for (long i = 0; i < 20000000; i++)
+		s = s + (double)i * 1e-9;
+	return arg;
+}
+
+/* How many of n copies of spin run at once, in effect (median of 3). */
+static double
+parallel_factor(int n)
+{
+	double f[3];
+	pthread_t th[MAX_CONF];
+	if (n > MAX_CONF)
+		n = MAX_CONF;
+	for (int k = 0; k < 3; k++) {
+		double t0 = wall();
+		spin(NULL);
+		double t1 = wall();
+		for (int i = 0; i < n; i++)
+			if (pthread_create(&th[i], NULL, spin, NULL) != 0)
+				return 0;
+		for (int i = 0; i < n; i++)
+			pthread_join(th[i], NULL);
+		f[k] = n * (t1 - t0) / (wall() - t1);
+	}
+	return bench_median(f, 3);
+}
+
+typedef struct {
+	const char *name;
+	void (*setup)(void);
+	void (*run)(pcg_pool *pool, int n); /* n steps */
+} Model;
+
+#define POOL_MODEL(P, PU, NAME)                                               \
+	static P##_params P##_p, P##_p0;                                      \
+	static P##_state P##_s;                                               \
+	static void P##_setup(void)                                           \
+	{                                                                     \
+		P##_init(&P##_p0, 1);                                         \
+		float *in = (float *)&P##_s.in, *tg = (float *)&P##_s.target; \
+		size_t nin = sizeof P##_s.in / sizeof(float);                 \
+		size_t ntg = sizeof P##_s.target / sizeof(float);             \
+		for (size_t i = 0; i < nin; i++)                              \
+			in[i] = frand();                                      \
+		memset(tg, 0, ntg * sizeof(float));                           \
+		for (size_t i = 0; i < ntg; i += ntg / PU##_BATCH)            \
+			tg[i + (size_t)(rng % (ntg / PU##_BATCH))] = 1;       \
+	}                                                                     \
+	static void P##_run(pcg_pool *pool, int n)                            \
+	{                                                                     \
+		P##_p = P##_p0;                                               \
+		P##_s.pool = pool;                                            \
+		for (int i = 0; i < n; i++)                                   \
+			P##_train_bp(&P##_p, &P##_s, LR);                     \
+	}                                                                     \
+	static const Model P##_bench = {NAME, P##_setup, P##_run};
+
+POOL_MODEL(mlp_b32, MLP_B32, "mlp b32")
+POOL_MODEL(cnn_b16, CNN_B16, "cnn b16")
+POOL_MODEL(resnet_b16, RESNET_B16, "resnet b16")
+
+static const Model *const models[] = {&mlp_b32_bench, &cnn_b16_bench,
+				      &resnet_b16_bench};
+
+/* Seconds per step of n steps. */
+static double
+timed(const Model *m, pcg_pool *pool, int n)
+{
+	m->run(pool, 1);
+	double t0 = wall();
+	m->run(pool, n);
+	return (wall() - t0) / n;
+}
+
+/* --steps MODEL N [THREADS] */
+static int
+steps(int argc, char **argv)
+{
+	if (argc < 4) {
+		fprintf(stderr, "usage: pool_bench --steps MODEL N [THREADS]\n");
+		return 2;
+	}
+	int n = atoi(argv[3]), threads = argc > 4 ? atoi(argv[4]) : 1;
+	for (size_t mi = 0; mi < sizeof models / sizeof *models; mi++) {
+		const Model *m = models[mi];
+		if (strncmp(m->name, argv[2], strlen(argv[2])) != 0 ||
+		    m->name[strlen(argv[2])] != ' ')
+			continue;
+		pcg_pool *pool = threads > 1 ? pcg_pool_create(threads) : NULL;
+		m->setup();
+		m->run(pool, n);
+		pcg_pool_destroy(pool);
+		return 0;
+	}
+	fprintf(stderr, "pool_bench: no model '%s' (mlp, cnn, resnet)\n",
+		argv[2]);
+	return 2;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], "--steps"))
+		return steps(argc, argv);
+	int threads[MAX_CONF] = {1, 2}, nconf = 2, first = 1;
+	long long min_macs = -1;
+	if (argc > 2 && !strcmp(argv[1], "--min-macs")) {
+		min_macs = atoll(argv[2]);
+		first = 3;
+	}
+	if (argc > first) {
+		nconf = 1;
+		for (int i = first; i < argc && nconf < MAX_CONF; i++) {
+			threads[nconf] = atoi(argv[i]);
+			if (threads[nconf] < 1) {
+				fprintf(stderr, "pool_bench: bad thread count "
+						"'%s'\n", argv[i]);
+				return 2;
+			}
+			nconf++;
+		}
+	}
+	pcg_pool *pools[MAX_CONF] = {NULL};
+	for (int c = 1; c < nconf; c++) {
+		pools[c] = pcg_pool_create(threads[c]);
+		if (min_macs >= 0)
+			pcg_pool_set_min_macs(pools[c], min_macs);
+	}
+	double before = parallel_factor(threads[nconf - 1]);
+	printf("P_train_bp, float, wall time per step (median of %d rounds); "
+	       "speed-up against no pool (median of the rounds' ratios, "
+	       "min-max)\n", ROUNDS);
+	printf("%-12s", "model");
+	for (int c = 0; c < nconf; c++)
+		printf("   %2d thr us", threads[c]);
+	for (int c = 1; c < nconf; c++)
+		printf("   x%-2d (min-max)  ", threads[c]);
+	printf("\n");
+	for (size_t mi = 0; mi < sizeof models / sizeof *models; mi++) {
+		const Model *m = models[mi];
+		m->setup();
+		int n = 1;
+		while (timed(m, NULL, n) * n < 20e-3 && n < 1 << 20)
+			n *= 2;
+		double t[MAX_CONF][ROUNDS], r[MAX_CONF][ROUNDS];
+		for (int k = 0; k < ROUNDS; k++) {
+			for (int c = 0; c < nconf; c++)
+				t[c][k] = timed(m, pools[c], n);
+			for (int c = 1; c < nconf; c++)
+				r[c][k] = t[0][k] / t[c][k];
+		}
+		printf("%-12s", m->name);
+		for (int c = 0; c < nconf; c++)
+			printf(" %11.1f", 1e6 * bench_median(t[c], ROUNDS));
+		for (int c = 1; c < nconf; c++) {
+			double med = bench_median(r[c], ROUNDS);
+			printf("   %5.2f (%4.2f-%4.2f)", med, r[c][0],
+			       r[c][ROUNDS - 1]);
+		}
+		printf("\n");
+	}
+	printf("parallel factor of %d threads (machine): %.2f before, %.2f "
+	       "after\n", threads[nconf - 1], before,
+	       parallel_factor(threads[nconf - 1]));
+	for (int c = 1; c < nconf; c++)
+		pcg_pool_destroy(pools[c]);
+	return 0;
+}
