@@ -40,6 +40,7 @@ typedef struct Options {
 	int zil_control; /* tests only */
 	unsigned methods; /* METHOD_* bits */
 	int plan_control; /* tests only */
+	int unroll;       /* UNROLL_* */
 	int no_levelling;
 	Define defines[MAX_DEFINES];
 	int ndefines;
@@ -69,6 +70,12 @@ static const char usage_text[] =
 	"      --methods LIST     generate only these training methods and\n"
 	"                         their state: a comma list of bp, zil, pc\n"
 	"                         (default bp,zil,pc)\n"
+	"      --unroll full|loops|auto  a `for` loop's iterations: full writes\n"
+	"                         the code of each; loops writes runs of\n"
+	"                         iterations that are the same code as one C\n"
+	"                         loop (same results, bit for bit); auto\n"
+	"                         (default) is loops for models of at least\n"
+	"                         4096 operations after unrolling, else full\n"
 	"  -D NAME=VALUE          override a const of the model\n"
 	"  -h, --help             show this help\n"
 	"      --version          show the version\n"
@@ -179,7 +186,7 @@ parse_args(Options *o, int argc, char **argv)
 		static const char *const with_value[] = {
 			"-o", "--output", "--header", "--prefix", "--real",
 			"--batch", "-D", "--dot", "--granularity",
-			"--zil-control", "--methods", "--plan-control"};
+			"--zil-control", "--methods", "--plan-control", "--unroll"};
 		const char *opt = NULL;
 		for (size_t k = 0; k < sizeof with_value / sizeof *with_value;
 		     k++) {
@@ -249,6 +256,18 @@ parse_args(Options *o, int argc, char **argv)
 				int r = parse_methods(o, val);
 				if (r)
 					return r;
+			} else if (!strcmp(opt, "--unroll")) {
+				if (!strcmp(val, "auto"))
+					o->unroll = UNROLL_AUTO;
+				else if (!strcmp(val, "full"))
+					o->unroll = UNROLL_FULL;
+				else if (!strcmp(val, "loops"))
+					o->unroll = UNROLL_LOOPS;
+				else
+					return usage_error("--unroll: expected "
+							   "full, loops or auto, "
+							   "got '%s'",
+							   val);
 			} else if (!strcmp(opt, "--plan-control")) {
 				/* tests only: a memory plan that ignores
 				 * lifetimes, which must break the results */
@@ -548,6 +567,9 @@ main(int argc, char **argv)
 		.batch = o.batch,
 		.defines = o.defines,
 		.ndefines = o.ndefines,
+		/* rolled loops keep the generated code small: a longer
+		 * model is accepted when it may be rolled */
+		.max_nodes = o.unroll == UNROLL_FULL ? 0 : UNROLL_MAX_NODES,
 	};
 	Graph *g = pcc_compile(&arena, &diag, &co);
 	if (!g)
@@ -582,6 +604,7 @@ main(int argc, char **argv)
 		.zil_control = o.zil_control,
 		.methods = o.methods,
 		.plan_control = o.plan_control,
+		.unroll = o.unroll,
 		.sizes = &sizes,
 	};
 	StrBuf h = {0}, c = {0};
