@@ -135,6 +135,8 @@ void emit_chunk_point(Emit *E);
  * out where a split into chunk functions may go (arena memory). */
 void emit_reroll(Emit *E, const char *text, const size_t *cut, int ncut,
 		 StrBuf *out, size_t **out_cut, int *nout);
+/* The same on E->out from offset from on, each line a block. */
+void emit_reroll_lines(Emit *E, size_t from);
 
 static inline int64_t
 emit_numel(const Node *n)

@@ -354,3 +354,34 @@ emit_reroll(Emit *E, const char *text, const size_t *cut, int ncut,
 	free(R.b);
 	free(R.val);
 }
+
+void
+emit_reroll_lines(Emit *E, size_t from)
+{
+	StrBuf *o = E->out;
+	int n = 1, cap = 64;
+	size_t *cut = arena_alloc(E->a, sizeof *cut * (size_t)cap);
+	cut[0] = from;
+	for (size_t i = from; i < o->len; i++)
+		if (o->data[i] == '\n') {
+			if (n == cap) {
+				size_t *c = arena_alloc(E->a, sizeof *c *
+							       (size_t)cap * 2);
+				memcpy(c, cut, sizeof *c * (size_t)n);
+				cut = c;
+				cap *= 2;
+			}
+			cut[n++] = i + 1;
+		}
+	if (cut[n - 1] != o->len)
+		return; /* not whole lines */
+	StrBuf rolled = {0};
+	sb_puts(&rolled, "");
+	size_t *at = NULL;
+	int nat = 0;
+	emit_reroll(E, o->data, cut, n, &rolled, &at, &nat);
+	o->len = from;
+	o->data[from] = 0;
+	sb_printf(o, "%s", rolled.data);
+	sb_free(&rolled);
+}
