@@ -609,6 +609,23 @@ main(int argc, char **argv)
 	};
 	StrBuf h = {0}, c = {0};
 	int64_t state_reals = emit_model(&arena, g, &eo, &h, &c);
+	/* beyond the operations --unroll=full accepts, only rolled code:
+	 * a long model whose code did not roll would be as large as its
+	 * graph (about 1 KB an operation) */
+	if (g->nodes.len > UNROLL_FULL_NODES &&
+	    c.len > (size_t)UNROLL_FULL_NODES * 1024) {
+		fprintf(stderr, "pcc: error: model too large: %d operations "
+			"after unrolling loops and inlining defs, and its code "
+			"did not roll into loops (%zu MB of C); at most %d "
+			"operations are written in full\n", g->nodes.len,
+			c.len >> 20, UNROLL_FULL_NODES);
+		sb_free(&h);
+		sb_free(&c);
+		free(out);
+		free(hdr);
+		status = EXIT_MODEL;
+		goto done;
+	}
 	if (o.info) {
 		print_info(g, &o, state_reals, &sizes);
 		sb_free(&h);

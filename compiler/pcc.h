@@ -701,6 +701,9 @@ enum { UNROLL_AUTO_NODES = 4096 };
 /* The operations sema accepts unless --unroll=full (its own limit,
  * MAX_NODES, holds then): a rolled model's code does not grow with them. */
 enum { UNROLL_MAX_NODES = 1000000 };
+/* Beyond MAX_NODES of sema (the same number), a model whose generated
+ * source is longer than 1 KB an operation of it did not roll: refused. */
+enum { UNROLL_FULL_NODES = 200000 };
 
 /* Scalars of each part of P_state (pcc --info). */
 typedef struct EmitSizes {
