@@ -174,7 +174,7 @@ def main():
         os.chmod(ro, stat.S_IRWXU)
 
         # --unroll: auto (the default) writes the RNN of the example in
-        # full, byte for byte as --unroll=full; at T = 1000 (6000
+        # full, byte for byte as --unroll=full; at T = 1000 (6012
         # operations, over the 4096 of the rule) it writes C loops, and
         # the code does not grow with T; full refuses 10^5 steps (more
         # than 200 000 operations), auto takes them
