@@ -25,7 +25,8 @@
  *
  * Runs are found greedily from the front: at each block the period with
  * the longest run wins (a multiple of a period already found is not
- * tried); a block in no run is copied as it is.
+ * tried; a group of comments alone is no run); a block in no run is
+ * copied as it is.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +137,7 @@ typedef struct Block {
 	int ints;      /* first of its integer literals in Roll.val */
 	int nint;
 	int bad;       /* never rolled */
+	int code;      /* has code (not only comments) */
 } Block;
 
 typedef struct Roll {
@@ -155,6 +157,7 @@ scan_block(Roll *R, int k)
 	uint64_t h = 1469598103934665603ull;
 	b->ints = R->nval;
 	for (Tok t; (t = next_code(&p, end)).kind != TK_END;) {
+		b->code = 1;
 		if (t.kind == TK_BAD)
 			b->bad = 1;
 		if (t.kind == TK_INT) {
@@ -330,6 +333,11 @@ emit_reroll(Emit *E, const char *text, const size_t *cut, int ncut,
 		     p++) {
 			if (tried[p] || R.b[j].bad ||
 			    R.b[j].hash != R.b[j + p].hash)
+				continue;
+			int code = 0;
+			for (int r = 0; r < p; r++)
+				code |= R.b[j + r].code;
+			if (!code) /* comments only: nothing to loop over */
 				continue;
 			int k = run_length(&R, j, p);
 			if (k < MIN_ITERS)
