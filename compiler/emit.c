@@ -1121,7 +1121,7 @@ emit_model(Arena *a, const Graph *g, const EmitOptions *o, StrBuf *h,
 	E.is_float = strcmp(o->real, "float") == 0;
 	E.real = arena_printf(a, "%s_real", E.P);
 	int nn = g->nodes.len;
-	E.loops = o->unroll == UNROLL_LOOPS ||
+	E.loops = o->unroll == UNROLL_LOOPS || o->unroll == UNROLL_CONTROL ||
 		  (o->unroll == UNROLL_AUTO && nn >= UNROLL_AUTO_NODES);
 	E.val = arena_alloc(a, sizeof(char *) * (size_t)(nn + 1));
 	E.adj = arena_alloc(a, sizeof(char *) * (size_t)(nn + 1));

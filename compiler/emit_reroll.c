@@ -257,8 +257,12 @@ put_loop(Emit *E, const Roll *R, int j, int p, int k, StrBuf *out)
 			if (t.kind == TK_COMMENT)
 				sb_printf(out, "%s%.*s\n", E->ind, (int)t.len, t.s);
 	}
-	sb_printf(out, "%sfor (int %s = 0; %s < %d; %s++) {\n", E->ind,
-		  LOOP_VAR, LOOP_VAR, k, LOOP_VAR);
+	if (E->o->unroll == UNROLL_CONTROL) /* tests only: backwards */
+		sb_printf(out, "%sfor (int %s = %d; %s >= 0; %s--) {\n",
+			  E->ind, LOOP_VAR, k - 1, LOOP_VAR, LOOP_VAR);
+	else
+		sb_printf(out, "%sfor (int %s = 0; %s < %d; %s++) {\n", E->ind,
+			  LOOP_VAR, LOOP_VAR, k, LOOP_VAR);
 	StrBuf body = {0};
 	sb_puts(&body, "");
 	for (int r = 0; r < p; r++) {

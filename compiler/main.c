@@ -263,6 +263,9 @@ parse_args(Options *o, int argc, char **argv)
 					o->unroll = UNROLL_FULL;
 				else if (!strcmp(val, "loops"))
 					o->unroll = UNROLL_LOOPS;
+				else if (!strcmp(val, "control-backwards"))
+					/* tests only: a negative control */
+					o->unroll = UNROLL_CONTROL;
 				else
 					return usage_error("--unroll: expected "
 							   "full, loops or auto, "

@@ -696,7 +696,9 @@ enum {
  * that are the same code with indices advancing by constant strides into
  * C loops (emit_reroll.c); UNROLL_AUTO is UNROLL_LOOPS for a graph of at
  * least UNROLL_AUTO_NODES operations, else UNROLL_FULL. */
-enum { UNROLL_AUTO, UNROLL_FULL, UNROLL_LOOPS };
+enum { UNROLL_AUTO, UNROLL_FULL, UNROLL_LOOPS,
+       UNROLL_CONTROL /* tests only: loops run backwards, which must
+		       * break the results */ };
 enum { UNROLL_AUTO_NODES = 4096 };
 /* The operations sema accepts unless --unroll=full (its own limit,
  * MAX_NODES, holds then): a rolled model's code does not grow with them. */

@@ -203,7 +203,7 @@ load(const char *path, const char *symbol)
 	return get();
 }
 
-/* The loops in the rolled source: "for (int pcg_it = 0;" */
+/* The loops in the rolled source: "for (int pcg_it = " */
 static int
 rolled_loops(const char *path)
 {
@@ -213,14 +213,45 @@ rolled_loops(const char *path)
 	int n = 0;
 	char line[4096];
 	while (fgets(line, sizeof line, f))
-		n += strstr(line, "for (int pcg_it = 0;") != NULL;
+		n += strstr(line, "for (int pcg_it = ") != NULL;
 	fclose(f);
 	return n;
+}
+
+/* The negative control of the comparison: LOOPS_LIB built with
+ * `--unroll=control-backwards`, whose rolled loops run their iterations
+ * in reverse, must be seen to differ from the unrolled model. */
+static int
+control(char **argv)
+{
+	const pcg_model *full = load(argv[1], argv[2]);
+	const pcg_model *back = load(argv[3], argv[4]);
+	char what[200];
+	int n = rolled_loops(argv[5]);
+	snprintf(what, sizeof what, "%s: the backwards source has %d rolled "
+		 "loops", back->name, n);
+	ok(n > 0, what);
+	Record a = {0}, b = {0};
+	m = full;
+	run(&a, 0);
+	m = back;
+	run(&b, 0);
+	snprintf(what, sizeof what, "%s: control: loops run backwards are "
+		 "seen to differ from the unrolled code", back->name);
+	ok(a.len == b.len && memcmp(a.bytes, b.bytes, a.len) != 0, what);
+	free(a.bytes);
+	free(b.bytes);
+	free(zil_bp[0].bytes);
+	free(zil_bp[1].bytes);
+	printf("1..%d\n", count);
+	return failed != 0;
 }
 
 int
 main(int argc, char **argv)
 {
+	if (argc == 7 && strcmp(argv[6], "control") == 0)
+		return control(argv);
 	if (argc != 6) {
 		fprintf(stderr, "usage: check_unroll FULL_LIB FULL_SYMBOL "
 				"LOOPS_LIB LOOPS_SYMBOL LOOPS_SOURCE\n"
