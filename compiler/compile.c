@@ -33,7 +33,8 @@ pcc_compile(Arena *a, Diag *d, const CompileOptions *o)
 	Program *prog = pcc_parse(a, d);
 	if (!prog)
 		return NULL;
-	Graph *g = sema_build(a, d, prog, o->defines, o->ndefines);
+	Graph *g = sema_build_limit(a, d, prog, o->defines, o->ndefines,
+				    o->max_nodes);
 	if (!g)
 		return NULL;
 	level_build(a, g, o->granularity_op, o->level);

@@ -307,7 +307,22 @@ struct Chunker {
 	StrBuf cur;
 	size_t scanned, lines; /* newlines in cur[0, scanned) */
 	int n;
+	size_t *cut; /* E->loops: the chunk points in cur, split later */
+	int ncut, capcut;
 };
+
+/* Note a chunk point at the end of cur. */
+static void
+chunk_cut(Chunker *c)
+{
+	if (c->ncut == c->capcut) {
+		c->capcut = c->capcut ? 2 * c->capcut : 256;
+		c->cut = realloc(c->cut, sizeof *c->cut * (size_t)c->capcut);
+		if (!c->cut)
+			die("out of memory");
+	}
+	c->cut[c->ncut++] = c->cur.len;
+}
 
 static void
 chunk_flush(Emit *E, Chunker *c)
@@ -336,27 +351,66 @@ chunk_begin(Emit *E, Chunker *c, StrBuf *fns, const char *name,
 	c->fns = fns;
 	sb_puts(&c->calls, "");
 	sb_puts(&c->cur, "");
+	if (E->loops)
+		chunk_cut(c);
 	E->chunk = c;
 	E->out = &c->cur;
 }
 
-/* A place between vertices where the body may be split. */
-void
-emit_chunk_point(Emit *E)
+/* Split when the body reached CHUNK_LINES lines. */
+static void
+chunk_split(Emit *E, Chunker *c)
 {
-	Chunker *c = E->chunk;
-	if (!c)
-		return;
 	for (; c->scanned < c->cur.len; c->scanned++)
 		c->lines += c->cur.data[c->scanned] == '\n';
 	if (c->lines >= CHUNK_LINES)
 		chunk_flush(E, c);
 }
 
+/* A place between vertices where the body may be split; with loops
+ * (--unroll) only noted: the body is rolled first (chunk_end). */
+void
+emit_chunk_point(Emit *E)
+{
+	Chunker *c = E->chunk;
+	if (!c)
+		return;
+	if (E->loops)
+		chunk_cut(c);
+	else
+		chunk_split(E, c);
+}
+
+/* Roll the body (emit_reroll), then split it at the chunk points. */
+static void
+chunk_reroll(Emit *E, Chunker *c)
+{
+	chunk_cut(c);
+	StrBuf rolled = {0};
+	sb_puts(&rolled, "");
+	size_t *at = NULL;
+	int n = 0;
+	emit_reroll(E, c->cur.data, c->cut, c->ncut, &rolled, &at, &n);
+	free(c->cut);
+	c->cut = NULL;
+	c->ncut = c->capcut = 0;
+	c->cur.len = 0;
+	c->cur.data[0] = 0;
+	c->scanned = c->lines = 0;
+	for (int k = 0; k + 1 < n; k++) {
+		sb_printf(&c->cur, "%.*s", (int)(at[k + 1] - at[k]),
+			  rolled.data + at[k]);
+		chunk_split(E, c);
+	}
+	sb_free(&rolled);
+}
+
 /* Finish: the chunk functions are in fns; returns the calls. */
 static const char *
 chunk_end(Emit *E, Chunker *c, StrBuf *out)
 {
+	if (E->loops)
+		chunk_reroll(E, c);
 	chunk_flush(E, c);
 	E->chunk = NULL;
 	E->out = out;
@@ -1069,6 +1123,8 @@ emit_model(Arena *a, const Graph *g, const EmitOptions *o, StrBuf *h,
 	E.is_float = strcmp(o->real, "float") == 0;
 	E.real = arena_printf(a, "%s_real", E.P);
 	int nn = g->nodes.len;
+	E.loops = o->unroll == UNROLL_LOOPS || o->unroll == UNROLL_CONTROL ||
+		  (o->unroll == UNROLL_AUTO && nn >= UNROLL_AUTO_NODES);
 	E.val = arena_alloc(a, sizeof(char *) * (size_t)(nn + 1));
 	E.adj = arena_alloc(a, sizeof(char *) * (size_t)(nn + 1));
 	E.mem = arena_alloc(a, sizeof(char *) * (size_t)(nn + 1));

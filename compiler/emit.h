@@ -61,6 +61,7 @@ struct Emit {
 	PtrVec decls;       /* PlanDecl: the members of v and d */
 	PtrVec regions;     /* PlanRegion: the passes in the body */
 	struct Plan *plan;  /* what emit_plan decided */
+	int loops;          /* roll repeated code into C loops (--unroll) */
 };
 
 /* Whether the model has losses and pcc --methods generates method(s) m
@@ -124,6 +125,18 @@ void emit_comment(Emit *E, const Vertex *v);
 /* Long bodies split into functions between vertices. */
 typedef struct Chunker Chunker;
 void emit_chunk_point(Emit *E);
+
+/* ---------------------------------------------------- emit_reroll.c */
+
+/* The blocks text[cut[k], cut[k + 1]) for k < ncut - 1 (statements
+ * between chunk points), appended to out with runs of blocks that are the
+ * same code but for integer literals advancing by constant strides
+ * written as one C loop each; out_cut[0..*nout) receives the offsets in
+ * out where a split into chunk functions may go (arena memory). */
+void emit_reroll(Emit *E, const char *text, const size_t *cut, int ncut,
+		 StrBuf *out, size_t **out_cut, int *nout);
+/* The same on E->out from offset from on, each line a block. */
+void emit_reroll_lines(Emit *E, size_t from);
 
 static inline int64_t
 emit_numel(const Node *n)

@@ -174,6 +174,12 @@ emit_layout(Emit *E, StrBuf *pcdecl)
 		 * other node has a member of its own, so that the memory plan
 		 * can give each its own lifetime */
 		int alone = n->index < 0 && !n->in_loss;
+		/* rolled loops (--unroll loops) index a buffer by the
+		 * iteration: the operations of a family's vertices share an
+		 * array per name and shape, like the family itself */
+		if (E->loops && n->vertex && n->vertex->root &&
+		    n->vertex->root->index >= 0)
+			alone = 0;
 		Group *grp = find_group(E, &groups, base, &n->shape, n->batched,
 					alone);
 		gof[i] = grp;

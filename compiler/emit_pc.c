@@ -388,6 +388,7 @@ static void
 pc_energy(Emit *E, int levels)
 {
 	const Graph *g = E->g;
+	size_t from = E->out->len;
 	for (int i = 0; i < g->pcv.len; i++) {
 		PcVertex *v = g->pcv.items[i];
 		if (v->is_output)
@@ -397,6 +398,8 @@ pc_energy(Emit *E, int levels)
 			  emit_rt(E, "half_sq"), emit_count(E, pc_node_of(v)),
 			  pc_part(E, "e", v));
 	}
+	if (E->loops) /* a line a vertex: the same sums in a loop */
+		emit_reroll_lines(E, from);
 	emit_line(E, "%s fl = %s;", E->real, emit_lit(E, 0));
 	for (int i = 0; i < g->losses.len; i++) {
 		const Loss *l = g->losses.items[i];

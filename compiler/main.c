@@ -40,6 +40,7 @@ typedef struct Options {
 	int zil_control; /* tests only */
 	unsigned methods; /* METHOD_* bits */
 	int plan_control; /* tests only */
+	int unroll;       /* UNROLL_* */
 	int no_levelling;
 	Define defines[MAX_DEFINES];
 	int ndefines;
@@ -69,6 +70,12 @@ static const char usage_text[] =
 	"      --methods LIST     generate only these training methods and\n"
 	"                         their state: a comma list of bp, zil, pc\n"
 	"                         (default bp,zil,pc)\n"
+	"      --unroll full|loops|auto  a `for` loop's iterations: full writes\n"
+	"                         the code of each; loops writes runs of\n"
+	"                         iterations that are the same code as one C\n"
+	"                         loop (same results, bit for bit); auto\n"
+	"                         (default) is loops for models of at least\n"
+	"                         4096 operations after unrolling, else full\n"
 	"  -D NAME=VALUE          override a const of the model\n"
 	"  -h, --help             show this help\n"
 	"      --version          show the version\n"
@@ -179,7 +186,7 @@ parse_args(Options *o, int argc, char **argv)
 		static const char *const with_value[] = {
 			"-o", "--output", "--header", "--prefix", "--real",
 			"--batch", "-D", "--dot", "--granularity",
-			"--zil-control", "--methods", "--plan-control"};
+			"--zil-control", "--methods", "--plan-control", "--unroll"};
 		const char *opt = NULL;
 		for (size_t k = 0; k < sizeof with_value / sizeof *with_value;
 		     k++) {
@@ -249,6 +256,21 @@ parse_args(Options *o, int argc, char **argv)
 				int r = parse_methods(o, val);
 				if (r)
 					return r;
+			} else if (!strcmp(opt, "--unroll")) {
+				if (!strcmp(val, "auto"))
+					o->unroll = UNROLL_AUTO;
+				else if (!strcmp(val, "full"))
+					o->unroll = UNROLL_FULL;
+				else if (!strcmp(val, "loops"))
+					o->unroll = UNROLL_LOOPS;
+				else if (!strcmp(val, "control-backwards"))
+					/* tests only: a negative control */
+					o->unroll = UNROLL_CONTROL;
+				else
+					return usage_error("--unroll: expected "
+							   "full, loops or auto, "
+							   "got '%s'",
+							   val);
 			} else if (!strcmp(opt, "--plan-control")) {
 				/* tests only: a memory plan that ignores
 				 * lifetimes, which must break the results */
@@ -548,6 +570,9 @@ main(int argc, char **argv)
 		.batch = o.batch,
 		.defines = o.defines,
 		.ndefines = o.ndefines,
+		/* rolled loops keep the generated code small: a longer
+		 * model is accepted when it may be rolled */
+		.max_nodes = o.unroll == UNROLL_FULL ? 0 : UNROLL_MAX_NODES,
 	};
 	Graph *g = pcc_compile(&arena, &diag, &co);
 	if (!g)
@@ -582,10 +607,28 @@ main(int argc, char **argv)
 		.zil_control = o.zil_control,
 		.methods = o.methods,
 		.plan_control = o.plan_control,
+		.unroll = o.unroll,
 		.sizes = &sizes,
 	};
 	StrBuf h = {0}, c = {0};
 	int64_t state_reals = emit_model(&arena, g, &eo, &h, &c);
+	/* beyond the operations --unroll=full accepts, only rolled code:
+	 * a long model whose code did not roll would be as large as its
+	 * graph (about 1 KB an operation) */
+	if (g->nodes.len > UNROLL_FULL_NODES &&
+	    c.len > (size_t)UNROLL_FULL_NODES * 1024) {
+		fprintf(stderr, "pcc: error: model too large: %d operations "
+			"after unrolling loops and inlining defs, and its code "
+			"did not roll into loops (%zu MB of C); at most %d "
+			"operations are written in full\n", g->nodes.len,
+			c.len >> 20, UNROLL_FULL_NODES);
+		sb_free(&h);
+		sb_free(&c);
+		free(out);
+		free(hdr);
+		status = EXIT_MODEL;
+		goto done;
+	}
 	if (o.info) {
 		print_info(g, &o, state_reals, &sizes);
 		sb_free(&h);

@@ -643,6 +643,8 @@ typedef struct Define { /* -D NAME=VALUE */
 
 /* Resolve consts, unroll loops, inline defs, check shapes; build the
  * graph.  Returns NULL after reporting errors. */
+Graph *sema_build_limit(Arena *a, Diag *d, const Program *p, Define *defs,
+			int ndefs, int max_nodes);
 Graph *sema_build(Arena *a, Diag *d, const Program *p, Define *defs,
 		  int ndefs);
 
@@ -654,6 +656,8 @@ typedef struct CompileOptions {
 	int batch;
 	Define *defines;
 	int ndefines;
+	int max_nodes;          /* operations after unrolling; 0: sema's
+				 * default (MAX_NODES) */
 } CompileOptions;
 
 /* parse -> sema (resolve, check shapes, build and analyse the graph) ->
@@ -673,6 +677,7 @@ typedef struct EmitOptions {
 				  * error, 4 ignore the prediction */
 	unsigned methods;        /* METHOD_* bits generated (pcc --methods) */
 	int plan_control;        /* tests only: the plan ignores lifetimes */
+	int unroll;              /* UNROLL_*: pcc --unroll */
 	struct EmitSizes *sizes; /* if not NULL, filled by emit_model */
 } EmitOptions;
 
@@ -685,6 +690,22 @@ enum {
 	METHOD_PC = 4,
 	METHOD_ALL = 7
 };
+
+/* pcc --unroll: how a `for` loop's iterations become code.  UNROLL_FULL
+ * writes every iteration's code; UNROLL_LOOPS rolls runs of iterations
+ * that are the same code with indices advancing by constant strides into
+ * C loops (emit_reroll.c); UNROLL_AUTO is UNROLL_LOOPS for a graph of at
+ * least UNROLL_AUTO_NODES operations, else UNROLL_FULL. */
+enum { UNROLL_AUTO, UNROLL_FULL, UNROLL_LOOPS,
+       UNROLL_CONTROL /* tests only: loops run backwards, which must
+		       * break the results */ };
+enum { UNROLL_AUTO_NODES = 4096 };
+/* The operations sema accepts unless --unroll=full (its own limit,
+ * MAX_NODES, holds then): a rolled model's code does not grow with them. */
+enum { UNROLL_MAX_NODES = 1000000 };
+/* Beyond MAX_NODES of sema (the same number), a model whose generated
+ * source is longer than 1 KB an operation of it did not roll: refused. */
+enum { UNROLL_FULL_NODES = 200000 };
 
 /* Scalars of each part of P_state (pcc --info). */
 typedef struct EmitSizes {

@@ -20,7 +20,8 @@
 
 /* Limits that keep pcc's time and memory bounded on any input. */
 enum {
-	MAX_NODES = 200000,      /* graph nodes (generated code grows with them) */
+	MAX_NODES = 200000,      /* graph nodes (generated code grows with them);
+				  * the caller may set another limit */
 	MAX_WORK = 1000000,      /* loop iterations plus def calls */
 	MAX_CALL_NOTES = 4,      /* "in this call of" notes per error */
 	MAX_DEPTH = 2000,        /* expression / def-call nesting */
@@ -104,6 +105,7 @@ typedef struct Sema {
 	int ndefs;
 	int loss_count;
 	int too_big;
+	int max_nodes;  /* MAX_NODES unless the caller set one */
 	int64_t work; /* loop iterations and def calls so far */
 	/* `for` iteration context, for labels: "a@t=3" */
 	const char *iter_suffix;
@@ -279,12 +281,12 @@ ids_ok(Sema *S, OpKind op, int k, const Node *x, Span sp)
 static Node *
 new_node(Sema *S, OpKind op, const Shape *shape, int nin, Node **in, Span sp)
 {
-	if (S->g->nodes.len >= MAX_NODES) {
+	if (S->g->nodes.len >= S->max_nodes) {
 		if (!S->too_big)
 			diag_error(S->d, sp,
 				   "model too large: more than %d operations "
 				   "after unrolling loops and inlining defs",
-				   MAX_NODES);
+				   S->max_nodes);
 		S->too_big = 1;
 		return NULL;
 	}
@@ -2377,8 +2379,16 @@ Graph *
 sema_build(Arena *a, Diag *d, const Program *p, Define *defines,
 	   int ndefines)
 {
+	return sema_build_limit(a, d, p, defines, ndefines, 0);
+}
+
+Graph *
+sema_build_limit(Arena *a, Diag *d, const Program *p, Define *defines,
+		 int ndefines, int max_nodes)
+{
 	Sema S;
 	memset(&S, 0, sizeof S);
+	S.max_nodes = max_nodes > 0 ? max_nodes : MAX_NODES;
 	S.a = a;
 	S.d = d;
 	S.prog = p;

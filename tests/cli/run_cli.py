@@ -49,6 +49,8 @@ def main():
                        ([DIGITS, "--batch", "x"], "--batch x"),
                        ([DIGITS, "--prefix", "9a"], "bad --prefix"),
                        ([DIGITS, "--granularity", "word"], "bad granularity"),
+                       ([DIGITS, "--unroll", "bogus"], "bad --unroll"),
+                       ([DIGITS, "--unroll"], "--unroll without value"),
                        ([DIGITS, "-D", "T"], "-D without ="),
                        ([DIGITS, "-D", "T=abc"], "-D non-number"),
                        ([DIGITS, DIGITS], "two inputs"),
@@ -170,6 +172,36 @@ def main():
         check(r.returncode == 3 and "cannot write" in r.stderr,
               "a missing output folder: exit 3", r)
         os.chmod(ro, stat.S_IRWXU)
+
+        # --unroll: auto (the default) writes the RNN of the example in
+        # full, byte for byte as --unroll=full; at T = 1000 (6012
+        # operations, over the 4096 of the rule) it writes C loops, and
+        # the code does not grow with T; full refuses 10^5 steps (more
+        # than 200 000 operations), auto takes them
+        def gen(name, args):
+            os.mkdir(os.path.join(tmp, name))
+            c = os.path.join(tmp, name, "rnn.c")
+            r = run([RNN, "-o", c, "--prefix", "rnn"] + args)
+            return r, (open(c).read() if r.returncode == 0 else "")
+        r1, auto = gen("auto", [])
+        r2, full = gen("full", ["--unroll=full"])
+        check(r1.returncode == 0 and r2.returncode == 0 and auto == full
+              and "pcg_it" not in auto,
+              "--unroll auto writes the example RNN as full does", (r1, r2))
+        r3, loops = gen("loops", ["--unroll", "loops"])
+        check(r3.returncode == 0 and "for (int pcg_it = 0;" in loops,
+              "--unroll loops writes C loops for the example RNN", r3)
+        r4, long1 = gen("t1000", ["-D", "T=1000"])
+        r5, long2 = gen("t2000", ["-D", "T=2000"])
+        check(r4.returncode == 0 and r5.returncode == 0
+              and "for (int pcg_it = 0;" in long1
+              and len(long1) < 100000 and len(long2) < len(long1) + 1000,
+              "--unroll auto rolls the RNN at T = 1000 and 2000: %d and %d "
+              "bytes of C" % (len(long1), len(long2)), (r4, r5))
+        r6, _ = gen("big", ["-D", "T=100000", "--unroll=full"])
+        check(r6.returncode == 1 and "200000 operations" in r6.stderr,
+              "--unroll full refuses T = 10^5 (more than 200 000 "
+              "operations)", r6)
 
     print("1..%d" % count)
     return 1 if failed else 0

@@ -1,0 +1,399 @@
+/*
+ * emit_reroll.c — long unrolled bodies rolled back into C loops
+ * (pcc --unroll loops).
+ *
+ * Takes the text of a pass, cut into blocks at its chunk points (between
+ * vertices); gives the same text with every run of blocks that repeats
+ * written as one C loop.  sema unrolls a `for` loop of the model into one
+ * vertex per iteration, and the emitters write one block per vertex: the
+ * blocks of consecutive iterations are the same code but for the integer
+ * literals that index buffers and slices, which advance by a constant
+ * stride (emit_layout gives the operations of a family's vertices an
+ * array per name, so that they are indexed, not named).
+ *
+ * Blocks are compared as C tokens, comments left out.  A run is K >= 3
+ * consecutive groups of p blocks (p <= MAX_PERIOD) whose tokens are equal
+ * to the first group's but for integer literals, and whose every integer
+ * literal is v + k * d in group k (v its value in the first group, d in
+ * the second minus v).  The loop is the first group's code with each
+ * literal whose d is not 0 replaced by (v + d * pcg_it): iteration k is
+ * then token for token group k's code, so the loop runs the same
+ * statements in the same order as the unrolled code and gives the same
+ * bits.  Blocks with a preprocessor line, a memory-plan hint or the name
+ * pcg_it are never rolled; nor are literals that are not plain decimal
+ * integers below 10^9 (those must be equal in every group).
+ *
+ * Runs are found greedily from the front: at each block the period with
+ * the longest run wins (a multiple of a period already found is not
+ * tried; a group of comments alone is no run); a block in no run is
+ * copied as it is.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "emit.h"
+
+enum {
+	MAX_PERIOD = 64, /* blocks in one iteration of a rolled loop */
+	MIN_ITERS = 3,   /* iterations of a rolled loop */
+	MAX_DIGITS = 9   /* integer literals rolled: below 10^9 */
+};
+
+static const char LOOP_VAR[] = "pcg_it";
+
+typedef enum { TK_END, TK_COMMENT, TK_INT, TK_OTHER, TK_BAD } TokKind;
+
+typedef struct Tok {
+	TokKind kind;
+	const char *s;
+	size_t len;
+	long long value; /* TK_INT */
+} Tok;
+
+static int
+is_alpha(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+static int
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* The next token of [*p, end): whitespace skipped, *p moved past it. */
+static Tok
+next_tok(const char **pp, const char *end)
+{
+	const char *p = *pp;
+	Tok t = {TK_END, NULL, 0, 0};
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n'))
+		p++;
+	t.s = p;
+	if (p >= end) {
+		*pp = p;
+		return t;
+	}
+	const char *q = p + 1;
+	if (p[0] == '/' && q < end && *q == '*') {
+		t.kind = TK_COMMENT;
+		for (q = p + 2; q + 1 < end && !(q[0] == '*' && q[1] == '/'); q++)
+			;
+		q = q + 1 < end ? q + 2 : end;
+	} else if (*p == '"' || *p == '\'') {
+		t.kind = TK_OTHER;
+		while (q < end && *q != *p) {
+			if (*q == '\\' && q + 1 < end)
+				q++;
+			q++;
+		}
+		if (q < end)
+			q++;
+	} else if (is_digit(*p) || (*p == '.' && q < end && is_digit(*q))) {
+		/* a preprocessing number: 12, 1.5f, 1e-5, 0x1p+3 */
+		int digits = is_digit(*p);
+		while (q < end && (is_alpha(*q) || is_digit(*q) || *q == '.' ||
+				   ((*q == '+' || *q == '-') &&
+				    (q[-1] == 'e' || q[-1] == 'E' ||
+				     q[-1] == 'p' || q[-1] == 'P')))) {
+			digits &= is_digit(*q);
+			q++;
+		}
+		size_t n = (size_t)(q - p);
+		t.kind = digits && n <= MAX_DIGITS && (n == 1 || *p != '0')
+			? TK_INT : TK_OTHER;
+		if (t.kind == TK_INT)
+			for (const char *r = p; r < q; r++)
+				t.value = t.value * 10 + (*r - '0');
+	} else if (is_alpha(*p)) {
+		t.kind = TK_OTHER;
+		while (q < end && (is_alpha(*q) || is_digit(*q)))
+			q++;
+		if ((size_t)(q - p) == sizeof LOOP_VAR - 1 &&
+		    memcmp(p, LOOP_VAR, sizeof LOOP_VAR - 1) == 0)
+			t.kind = TK_BAD;
+	} else {
+		t.kind = *p == '#' || *p == PLAN_MARK ? TK_BAD : TK_OTHER;
+	}
+	t.len = (size_t)(q - p);
+	*pp = q;
+	return t;
+}
+
+/* The next token that is not a comment. */
+static Tok
+next_code(const char **pp, const char *end)
+{
+	Tok t;
+	do
+		t = next_tok(pp, end);
+	while (t.kind == TK_COMMENT);
+	return t;
+}
+
+typedef struct Block {
+	uint64_t hash; /* of the tokens, integer literals as one */
+	int ints;      /* first of its integer literals in Roll.val */
+	int nint;
+	int bad;       /* never rolled */
+	int code;      /* has code (not only comments) */
+} Block;
+
+typedef struct Roll {
+	const char *text;
+	const size_t *cut;
+	Block *b;
+	int nb;
+	long long *val; /* every block's integer literals, in order */
+	int nval, capval;
+} Roll;
+
+static void
+scan_block(Roll *R, int k)
+{
+	const char *p = R->text + R->cut[k], *end = R->text + R->cut[k + 1];
+	Block *b = &R->b[k];
+	uint64_t h = 1469598103934665603ull;
+	b->ints = R->nval;
+	for (Tok t; (t = next_code(&p, end)).kind != TK_END;) {
+		b->code = 1;
+		if (t.kind == TK_BAD)
+			b->bad = 1;
+		if (t.kind == TK_INT) {
+			if (R->nval == R->capval) {
+				R->capval = R->capval ? 2 * R->capval : 1024;
+				R->val = realloc(R->val, sizeof *R->val *
+							 (size_t)R->capval);
+				if (!R->val)
+					die("out of memory");
+			}
+			R->val[R->nval++] = t.value;
+			b->nint++;
+			h = (h ^ 0x1f) * 1099511628211ull;
+			continue;
+		}
+		h = util_hash(t.s, t.len, h) * 1099511628211ull;
+	}
+	b->hash = h;
+}
+
+/* Blocks a and b are the same tokens but for integer literals. */
+static int
+same_code(const Roll *R, int a, int b)
+{
+	const Block *x = &R->b[a], *y = &R->b[b];
+	if (x->hash != y->hash || x->nint != y->nint || x->bad || y->bad)
+		return 0;
+	const char *p = R->text + R->cut[a], *pe = R->text + R->cut[a + 1];
+	const char *q = R->text + R->cut[b], *qe = R->text + R->cut[b + 1];
+	for (;;) {
+		Tok s = next_code(&p, pe), t = next_code(&q, qe);
+		if (s.kind != t.kind)
+			return 0;
+		if (s.kind == TK_END)
+			return 1;
+		if (s.kind == TK_OTHER &&
+		    (s.len != t.len || memcmp(s.s, t.s, s.len) != 0))
+			return 0;
+	}
+}
+
+/* How many groups of p blocks from block j repeat the first with every
+ * integer literal advancing by a constant stride (1: no run). */
+static int
+run_length(const Roll *R, int j, int p)
+{
+	int k = 1;
+	for (; j + (k + 1) * p <= R->nb; k++) {
+		for (int r = 0; r < p; r++) {
+			int a = j + r, b = j + k * p + r;
+			if (!same_code(R, a, b))
+				return k;
+			const long long *v0 = R->val + R->b[a].ints;
+			const long long *v1 = R->val + R->b[a + p].ints;
+			const long long *vk = R->val + R->b[b].ints;
+			for (int m = 0; m < R->b[a].nint; m++)
+				if (vk[m] != v0[m] + (long long)k * (v1[m] - v0[m]))
+					return k;
+		}
+	}
+	return k;
+}
+
+/* Append s[0, n) to out, each line indented by one more tab and lines
+ * left empty by the comments dropped from them left out. */
+static void
+put_lines(StrBuf *out, const char *s, size_t n)
+{
+	while (n) {
+		const char *nl = memchr(s, '\n', n);
+		size_t len = nl ? (size_t)(nl - s) + 1 : n;
+		size_t k = 0;
+		while (k < len && (s[k] == ' ' || s[k] == '\t' || s[k] == '\n'))
+			k++;
+		if (k < len) {
+			sb_putc(out, '\t');
+			sb_printf(out, "%.*s", (int)len, s);
+			if (s[len - 1] != '\n')
+				sb_putc(out, '\n');
+		}
+		s += len;
+		n -= len;
+	}
+}
+
+/* Blocks j .. j + k * p - 1 as one loop of k iterations of p blocks. */
+static void
+put_loop(Emit *E, const Roll *R, int j, int p, int k, StrBuf *out)
+{
+	sb_printf(out, "%s/* %d iterations (%s = 0 .. %d) of the %d block%s "
+		  "below, the first as written in the source: */\n", E->ind, k,
+		  LOOP_VAR, k - 1, p, p > 1 ? "s" : "");
+	for (int r = 0; r < p; r++) {
+		const char *q = R->text + R->cut[j + r];
+		const char *end = R->text + R->cut[j + r + 1];
+		for (Tok t; (t = next_tok(&q, end)).kind != TK_END;)
+			if (t.kind == TK_COMMENT)
+				sb_printf(out, "%s%.*s\n", E->ind, (int)t.len, t.s);
+	}
+	if (E->o->unroll == UNROLL_CONTROL) /* tests only: backwards */
+		sb_printf(out, "%sfor (int %s = %d; %s >= 0; %s--) {\n",
+			  E->ind, LOOP_VAR, k - 1, LOOP_VAR, LOOP_VAR);
+	else
+		sb_printf(out, "%sfor (int %s = 0; %s < %d; %s++) {\n", E->ind,
+			  LOOP_VAR, LOOP_VAR, k, LOOP_VAR);
+	StrBuf body = {0};
+	sb_puts(&body, "");
+	for (int r = 0; r < p; r++) {
+		const Block *b = &R->b[j + r];
+		const long long *v0 = R->val + b->ints;
+		const long long *v1 = R->val + R->b[j + r + p].ints;
+		const char *q = R->text + R->cut[j + r];
+		const char *end = R->text + R->cut[j + r + 1];
+		const char *copied = q;
+		int m = 0;
+		for (Tok t; (t = next_tok(&q, end)).kind != TK_END;) {
+			if (t.kind != TK_COMMENT && t.kind != TK_INT)
+				continue;
+			sb_printf(&body, "%.*s", (int)(t.s - copied), copied);
+			copied = t.s + t.len;
+			if (t.kind == TK_COMMENT)
+				continue;
+			long long d = v1[m] - v0[m];
+			if (d == 0)
+				sb_printf(&body, "%lld", v0[m]);
+			else if (d == 1)
+				sb_printf(&body, "(%lld + %s)", v0[m], LOOP_VAR);
+			else if (d == -1)
+				sb_printf(&body, "(%lld - %s)", v0[m], LOOP_VAR);
+			else
+				sb_printf(&body, "(%lld %c %lld * %s)", v0[m],
+					  d < 0 ? '-' : '+', d < 0 ? -d : d,
+					  LOOP_VAR);
+			m++;
+		}
+		sb_printf(&body, "%.*s", (int)(end - copied), copied);
+	}
+	put_lines(out, body.data, body.len);
+	sb_free(&body);
+	sb_printf(out, "%s}\n", E->ind);
+}
+
+static void
+push_cut(Emit *E, size_t **cut, int *n, int *cap, size_t at)
+{
+	if (*n == *cap) {
+		int nc = *cap ? 2 * *cap : 64;
+		size_t *c = arena_alloc(E->a, sizeof *c * (size_t)nc);
+		if (*n)
+			memcpy(c, *cut, sizeof *c * (size_t)*n);
+		*cut = c;
+		*cap = nc;
+	}
+	(*cut)[(*n)++] = at;
+}
+
+void
+emit_reroll(Emit *E, const char *text, const size_t *cut, int ncut,
+	    StrBuf *out, size_t **out_cut, int *nout)
+{
+	Roll R = {0};
+	R.text = text;
+	R.cut = cut;
+	R.nb = ncut - 1;
+	R.b = calloc((size_t)(R.nb + 1), sizeof *R.b);
+	if (!R.b)
+		die("out of memory");
+	for (int k = 0; k < R.nb; k++)
+		scan_block(&R, k);
+	int cap = 0;
+	*nout = 0;
+	push_cut(E, out_cut, nout, &cap, out->len);
+	for (int j = 0; j < R.nb;) {
+		int best_p = 0, best_k = 0;
+		char tried[MAX_PERIOD + 1] = {0};
+		for (int p = 1; p <= MAX_PERIOD && j + MIN_ITERS * p <= R.nb;
+		     p++) {
+			if (tried[p] || R.b[j].bad ||
+			    R.b[j].hash != R.b[j + p].hash)
+				continue;
+			int code = 0;
+			for (int r = 0; r < p; r++)
+				code |= R.b[j + r].code;
+			if (!code) /* comments only: nothing to loop over */
+				continue;
+			int k = run_length(&R, j, p);
+			if (k < MIN_ITERS)
+				continue;
+			for (int q = 2 * p; q <= MAX_PERIOD; q += p)
+				tried[q] = 1;
+			if (k * p > best_k * best_p) {
+				best_p = p;
+				best_k = k;
+			}
+		}
+		if (best_k) {
+			put_loop(E, &R, j, best_p, best_k, out);
+			j += best_k * best_p;
+		} else {
+			sb_printf(out, "%.*s", (int)(cut[j + 1] - cut[j]),
+				  text + cut[j]);
+			j++;
+		}
+		push_cut(E, out_cut, nout, &cap, out->len);
+	}
+	free(R.b);
+	free(R.val);
+}
+
+void
+emit_reroll_lines(Emit *E, size_t from)
+{
+	StrBuf *o = E->out;
+	int n = 1, cap = 64;
+	size_t *cut = arena_alloc(E->a, sizeof *cut * (size_t)cap);
+	cut[0] = from;
+	for (size_t i = from; i < o->len; i++)
+		if (o->data[i] == '\n') {
+			if (n == cap) {
+				size_t *c = arena_alloc(E->a, sizeof *c *
+							       (size_t)cap * 2);
+				memcpy(c, cut, sizeof *c * (size_t)n);
+				cut = c;
+				cap *= 2;
+			}
+			cut[n++] = i + 1;
+		}
+	if (cut[n - 1] != o->len)
+		return; /* not whole lines */
+	StrBuf rolled = {0};
+	sb_puts(&rolled, "");
+	size_t *at = NULL;
+	int nat = 0;
+	emit_reroll(E, o->data, cut, n, &rolled, &at, &nat);
+	o->len = from;
+	o->data[from] = 0;
+	sb_printf(o, "%s", rolled.data);
+	sb_free(&rolled);
+}
