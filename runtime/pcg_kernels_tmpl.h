@@ -654,6 +654,68 @@ SFX(pcg_tri_vjp)(int lower, int count, int m, int n, int k, int acc,
 
 /* ------------------------------------------ convolution, pooling */
 
+/*
+ * The outputs j = 0 .. ow-1 of a row of a convolution whose input column
+ * j * s + off falls inside 0 .. w-1: j in [*lo, *hi).  In closed form, so
+ * that im2col and col2im loop over the inside without a test per element
+ * (and, with stride 1, as contiguous copies that vectorise).
+ */
+static inline void
+SFX(conv_inside)(int w, int s, int off, int ow, int *lo, int *hi)
+{
+	int first = off < 0 ? (-off + s - 1) / s : 0;
+	int end = w - off > 0 ? (w - off + s - 1) / s : 0;
+
+	if (end > ow)
+		end = ow;
+	if (first > end)
+		first = end;
+	*lo = first;
+	*hi = end;
+}
+
+/*
+ * One row of im2col (one (channel, a, b)) when both strides are 1 and
+ * the output is as wide as the input (a "same" convolution): the output
+ * rows whose input row is inside the image are then one contiguous run
+ * of the input plane xc, shifted by dy rows and off columns, so they are
+ * copied in one piece; the elements that wrapped around from the
+ * neighbouring rows (columns outside [lo, hi)) are zeroed afterwards, as
+ * are the rows outside the image.  The run skips the first row's first
+ * lo and the last row's last w - hi elements, the only ones that can lie
+ * outside the plane.  A copy: the same values as the general loop.
+ */
+static void
+SFX(im2col_plane)(int h, int w, int oh, int dy, int off, int lo, int hi,
+		  const REAL *restrict xc, REAL *restrict plane)
+{
+	int i0 = dy < 0 ? -dy : 0, i1 = h - dy < oh ? h - dy : oh;
+
+	if (i1 < i0)
+		i1 = i0;
+	for (ptrdiff_t t = 0; t < (ptrdiff_t)i0 * w; t++)
+		plane[t] = 0;
+	if (i1 > i0 && hi > lo) {
+		ptrdiff_t n = (ptrdiff_t)(i1 - i0) * w - lo - (w - hi);
+		const REAL *restrict src =
+			xc + (ptrdiff_t)(i0 + dy) * w + off + lo;
+		REAL *restrict dst = plane + (ptrdiff_t)i0 * w + lo;
+
+		for (ptrdiff_t t = 0; t < n; t++)
+			dst[t] = src[t];
+	}
+	for (int i = i0; i < i1; i++) {
+		REAL *restrict rr = plane + (ptrdiff_t)i * w;
+
+		for (int j = 0; j < lo; j++)
+			rr[j] = 0;
+		for (int j = hi > lo ? hi : lo; j < w; j++)
+			rr[j] = 0;
+	}
+	for (ptrdiff_t t = (ptrdiff_t)i1 * w; t < (ptrdiff_t)oh * w; t++)
+		plane[t] = 0;
+}
+
 void
 SFX(pcg_im2col_rows)(int c, int h, int w, int kh, int kw, int sh, int sw,
 		     int ph, int pw, int dh, int dw, int oh, int ow, int r0,
@@ -664,23 +726,39 @@ SFX(pcg_im2col_rows)(int c, int h, int w, int kh, int kw, int sh, int sw,
 	(void)c;
 	for (int r = r0; r < r1; r++) {
 		int ch = r / (kh * kw), a = r / kw % kh, b = r % kw;
+		int off = b * dw - pw, lo, hi;
 		REAL *row = col + (ptrdiff_t)(r - r0) * plane;
 
+		SFX(conv_inside)(w, sw, off, ow, &lo, &hi);
+		if (sh == 1 && sw == 1 && ow == w && oh > 0) {
+			SFX(im2col_plane)(h, w, oh, a * dh - ph, off, lo, hi,
+					  x + (ptrdiff_t)ch * h * w, row);
+			continue;
+		}
 		for (int i = 0; i < oh; i++) {
 			int yy = i * sh + a * dh - ph;
-			REAL *rr = row + (ptrdiff_t)i * ow;
+			REAL *restrict rr = row + (ptrdiff_t)i * ow;
 
 			if (yy < 0 || yy >= h) {
 				for (int j = 0; j < ow; j++)
 					rr[j] = 0;
 				continue;
 			}
-			const REAL *xr = x + ((ptrdiff_t)ch * h + yy) * w;
-			for (int j = 0; j < ow; j++) {
-				int xx = j * sw + b * dw - pw;
+			const REAL *restrict xr = x + ((ptrdiff_t)ch * h + yy) * w;
+			for (int j = 0; j < lo; j++)
+				rr[j] = 0;
+			if (sw == 1) {
+				const REAL *restrict src = xr + lo + off;
+				REAL *restrict dst = rr + lo;
 
-				rr[j] = xx >= 0 && xx < w ? xr[xx] : 0;
+				for (int j = 0; j < hi - lo; j++)
+					dst[j] = src[j];
+			} else {
+				for (int j = lo; j < hi; j++)
+					rr[j] = xr[(ptrdiff_t)j * sw + off];
 			}
+			for (int j = hi; j < ow; j++)
+				rr[j] = 0;
 		}
 	}
 }
@@ -709,19 +787,25 @@ SFX(pcg_col2im_ex)(int c, int h, int w, int kh, int kw, int sh, int sw,
 			for (int b = 0; b < kw; b++) {
 				const REAL *row = col + (((ptrdiff_t)ch * kh + a) * kw +
 							 b) * plane;
+				int off = b * dw - pw, lo, hi;
 
+				SFX(conv_inside)(w, sw, off, ow, &lo, &hi);
 				for (int i = 0; i < oh; i++) {
 					int yy = i * sh + a * dh - ph;
 
 					if (yy < 0 || yy >= h)
 						continue;
-					const REAL *r = row + (ptrdiff_t)i * ow;
-					REAL *dr = dx + ((ptrdiff_t)ch * h + yy) * w;
-					for (int j = 0; j < ow; j++) {
-						int xx = j * sw + b * dw - pw;
+					const REAL *restrict r = row + (ptrdiff_t)i * ow;
+					REAL *restrict dr = dx + ((ptrdiff_t)ch * h + yy) * w;
+					if (sw == 1) {
+						const REAL *restrict src = r + lo;
+						REAL *restrict dst = dr + lo + off;
 
-						if (xx >= 0 && xx < w)
-							dr[xx] += r[j];
+						for (int j = 0; j < hi - lo; j++)
+							dst[j] += src[j];
+					} else {
+						for (int j = lo; j < hi; j++)
+							dr[(ptrdiff_t)j * sw + off] += r[j];
 					}
 				}
 			}

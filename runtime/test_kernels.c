@@ -2150,6 +2150,10 @@ static const int conv_cases[][11] = {
 	{1, 8, 8, 2, 3, 1, 2, 0, 2, 3, 2}, {2, 1, 12, 1, 3, 1, 2, 0, 1, 1, 2},
 	{2, 1, 9, 1, 4, 3, 1, 0, 0, 1, 1}, {1, 5, 5, 5, 5, 1, 1, 2, 2, 1, 1},
 	{2, 6, 5, 2, 2, 3, 2, 2, 1, 2, 3},
+	/* stride 1 and as wide as the input: im2col's one-run copy, with
+	 * dilation, a kernel wider than the image, uneven padding */
+	{2, 6, 7, 3, 3, 1, 1, 2, 2, 2, 2}, {1, 3, 3, 5, 5, 1, 1, 2, 2, 1, 1},
+	{2, 4, 4, 1, 3, 1, 1, 0, 1, 1, 1}, {1, 2, 9, 3, 7, 1, 1, 1, 3, 1, 1},
 };
 
 static void
