@@ -1,5 +1,6 @@
 /*
- * bench_time.h — the clock and the median the benchmarks share.
+ * bench_time.h — the clock, the median and the data generator the
+ * benchmarks share.
  *
  * Times are the process's CPU time: on a shared machine the time the
  * scheduler gives to other processes does not count (the work timed is
@@ -9,6 +10,7 @@
 #ifndef BENCH_TIME_H
 #define BENCH_TIME_H
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -33,6 +35,19 @@ bench_median(double *t, int n)
 {
 	qsort(t, (size_t)n, sizeof *t, bench_cmp);
 	return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
+/* A small deterministic generator for the data (xorshift64): uniform
+ * floats in [-1, 1), the same sequence in every run. */
+static uint64_t bench_rng = 0x9e3779b97f4a7c15ULL;
+
+static inline float
+frand(void)
+{
+	bench_rng ^= bench_rng << 13;
+	bench_rng ^= bench_rng >> 7;
+	bench_rng ^= bench_rng << 17;
+	return (float)((double)(bench_rng >> 11) / 9007199254740992.0) * 2 - 1;
 }
 
 #endif

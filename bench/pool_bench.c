@@ -49,16 +49,6 @@ wall(void)
 	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static uint64_t rng = 0x9e3779b97f4a7c15ULL;
-
-static float
-frand(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (float)((double)(rng >> 11) / 9007199254740992.0) * 2 - 1;
-}
 
 /* A fixed amount of arithmetic, for the parallel factor. */
 static void *
@@ -111,7 +101,7 @@ typedef struct {
 			in[i] = frand();                                      \
 		memset(tg, 0, ntg * sizeof(float));                           \
 		for (size_t i = 0; i < ntg; i += ntg / PU##_BATCH)            \
-			tg[i + (size_t)(rng % (ntg / PU##_BATCH))] = 1;       \
+			tg[i + (size_t)(bench_rng % (ntg / PU##_BATCH))] = 1; \
 	}                                                                     \
 	static void P##_run(pcg_pool *pool, int n)                            \
 	{                                                                     \

@@ -51,17 +51,6 @@ enum { F_BP, F_ZIL, F_DYN, F_PC, F_FAZIL, F_IPC, NFUN };
 static int samples = SAMPLES_MAX;
 static double sample_seconds = 2e-3;
 
-/* a small deterministic generator for the data */
-static uint64_t rng = 0x9e3779b97f4a7c15ULL;
-
-static float
-frand(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (float)((double)(rng >> 11) / 9007199254740992.0) * 2 - 1;
-}
 
 /* What the bench needs to know of one generated model. */
 typedef struct Model {
@@ -94,7 +83,7 @@ typedef struct Model {
 		/* one-hot targets, a row of each target per sample */       \
 		memset(tg, 0, ntg * sizeof(float));                           \
 		for (size_t i = 0; i < ntg; i += ntg / PU##_BATCH)            \
-			tg[i + (size_t)(rng % (ntg / PU##_BATCH))] = 1;       \
+			tg[i + (size_t)(bench_rng % (ntg / PU##_BATCH))] = 1; \
 	}                                                                     \
 	static void P##_bench_run(int f, int n)                               \
 	{                                                                     \

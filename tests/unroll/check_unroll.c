@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "pcg_runtime.h"
+#include "../model_record.h"
 
 static int count, failed;
 
@@ -38,62 +39,6 @@ ok(int cond, const char *what)
 		failed++;
 	printf("%s %d - %s\n", cond ? "ok" : "not ok", count, what);
 	fflush(stdout);
-}
-
-static const pcg_model *m; /* the model being run */
-
-typedef struct {
-	unsigned char *bytes;
-	size_t len, cap;
-} Record;
-
-static void
-keep(Record *r, const void *p, size_t n)
-{
-	if (r->len + n > r->cap) {
-		r->cap = 2 * (r->len + n);
-		r->bytes = realloc(r->bytes, r->cap);
-		if (!r->bytes) {
-			fprintf(stderr, "out of memory\n");
-			exit(1);
-		}
-	}
-	memcpy(r->bytes + r->len, p, n);
-	r->len += n;
-}
-
-static void *
-zalloc(size_t n)
-{
-	size_t a = m->align, size = (n + a - 1) / a * a;
-	void *p = aligned_alloc(a, size ? size : a);
-	if (!p) {
-		fprintf(stderr, "out of memory\n");
-		exit(1);
-	}
-	memset(p, 0, size ? size : a);
-	return p;
-}
-
-/* deterministic data: inputs in [-1, 1), targets in [0, 1), ids below
- * their bound */
-static void
-fill(char *s, const pcg_param_info *info, int n, uint64_t *x, int target)
-{
-	for (int k = 0; k < n; k++)
-		for (size_t i = 0; i < (size_t)m->batch * info[k].count; i++) {
-			*x = *x * 6364136223846793005u + 1442695040888963407u;
-			double u = (double)(*x >> 11) / 9007199254740992.0;
-			char *at = s + info[k].byte_offset;
-			if (info[k].bound > 0)
-				((int32_t *)at)[i] =
-					(int32_t)(u * info[k].bound);
-			else if (m->real_size == 4)
-				((float *)at)[i] = (float)(target ? u
-								  : 2 * u - 1);
-			else
-				((double *)at)[i] = target ? u : 2 * u - 1;
-		}
 }
 
 /* fn(args) of the model's scalar type, its result kept as bytes */
@@ -218,6 +163,40 @@ rolled_loops(const char *path)
 	return n;
 }
 
+/* The count of rolled loops in the source of model l, checked > 0 (else
+ * a comparison would prove nothing). */
+static void
+has_loops(const pcg_model *l, const char *source, const char *how)
+{
+	char what[200];
+	int n = rolled_loops(source);
+	snprintf(what, sizeof what, "%s: the %s source has %d rolled loops",
+		 l->name, how, n);
+	ok(n > 0, what);
+}
+
+/* Runs models x and y (from the same parameters) into a and b; whether
+ * the two records hold the same bytes. */
+static int
+same_runs(const pcg_model *x, const pcg_model *y, Record *a, Record *b)
+{
+	m = x;
+	run(a, 0);
+	m = y;
+	run(b, 0);
+	return a->len == b->len && !memcmp(a->bytes, b->bytes, a->len);
+}
+
+static void
+free_records(Record *a, Record *b, Record *c)
+{
+	free(a->bytes);
+	free(b->bytes);
+	free(c->bytes);
+	free(zil_bp[0].bytes);
+	free(zil_bp[1].bytes);
+}
+
 /* The negative control of the comparison: LOOPS_LIB built with
  * `--unroll=control-backwards`, whose rolled loops run their iterations
  * in reverse, must be seen to differ from the unrolled model. */
@@ -227,22 +206,14 @@ control(char **argv)
 	const pcg_model *full = load(argv[1], argv[2]);
 	const pcg_model *back = load(argv[3], argv[4]);
 	char what[200];
-	int n = rolled_loops(argv[5]);
-	snprintf(what, sizeof what, "%s: the backwards source has %d rolled "
-		 "loops", back->name, n);
-	ok(n > 0, what);
-	Record a = {0}, b = {0};
-	m = full;
-	run(&a, 0);
-	m = back;
-	run(&b, 0);
+	Record a = {0}, b = {0}, c = {0};
+
+	has_loops(back, argv[5], "backwards");
+	int same = same_runs(full, back, &a, &b);
 	snprintf(what, sizeof what, "%s: control: loops run backwards are "
 		 "seen to differ from the unrolled code", back->name);
-	ok(a.len == b.len && memcmp(a.bytes, b.bytes, a.len) != 0, what);
-	free(a.bytes);
-	free(b.bytes);
-	free(zil_bp[0].bytes);
-	free(zil_bp[1].bytes);
+	ok(a.len == b.len && !same, what);
+	free_records(&a, &b, &c);
 	printf("1..%d\n", count);
 	return failed != 0;
 }
@@ -267,37 +238,30 @@ main(int argc, char **argv)
 	   "the descriptors have every method");
 	if (full->version < 2 || full->methods != 7 || loops->methods != 7)
 		return 1;
-	int n = rolled_loops(argv[5]);
-	snprintf(what, sizeof what, "%s: the --unroll loops source has %d "
-		 "rolled loops", loops->name, n);
-	ok(n > 0, what);
+	has_loops(loops, argv[5], "--unroll loops");
 
 	Record a = {0}, b = {0}, c = {0};
-	m = loops;
-	run(&b, 0);
+	if (alone) {
+		m = loops;
+		run(&b, 0);
+	} else {
+		int same = same_runs(full, loops, &a, &b);
+		snprintf(what, sizeof what, "%s: rolled and unrolled give the "
+			 "same bits in every function (%zu bytes)", full->name,
+			 a.len);
+		ok(same, what);
+	}
 	snprintf(what, sizeof what, "%s: rolled, Z-IL's gradient is BP's to "
 		 "the bit (%zu bytes)", loops->name, zil_bp[0].len);
 	ok(zil_bp[0].len == zil_bp[1].len &&
 		   !memcmp(zil_bp[0].bytes, zil_bp[1].bytes, zil_bp[0].len),
 	   what);
-	if (!alone) {
-		m = full;
-		run(&a, 0);
-		snprintf(what, sizeof what, "%s: rolled and unrolled give the "
-			 "same bits in every function (%zu bytes)", full->name,
-			 a.len);
-		ok(a.len == b.len && !memcmp(a.bytes, b.bytes, a.len), what);
-	}
 	m = loops;
 	run(&c, 1);
 	snprintf(what, sizeof what, "%s: control: parameters one bit apart "
 		 "are seen to differ", loops->name);
 	ok(c.len == b.len && memcmp(c.bytes, b.bytes, b.len) != 0, what);
-	free(a.bytes);
-	free(b.bytes);
-	free(c.bytes);
-	free(zil_bp[0].bytes);
-	free(zil_bp[1].bytes);
+	free_records(&a, &b, &c);
 	printf("1..%d\n", count);
 	return failed != 0;
 }
