@@ -58,6 +58,9 @@ static Case cases[] = {
 	{"70 channels, 2 groups", {6, 5, 9, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0, 70, 2},
 	 3},
 	{"long rows", {2, 3, 200, 1, 3, 1, 1, 0, 1, 1, 1, 0, 0, 6, 1}, 3},
+	{"16 channels, 400 positions", {2, 20, 20, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0,
+					16, 1}, 3},
+	{"2 groups of 16", {4, 7, 9, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0, 32, 2}, 3},
 };
 
 /* a small deterministic generator */
