@@ -15,6 +15,11 @@
  *
  *   conv_bench [--quick] [BATCH]      (default batch 16, train_bench's)
  *
+ * Then, with OpenBLAS, the products themselves (GFLOP/s of pcg_sgemm and
+ * cblas_sgemm, one thread): a sample's, as the header defines them, the
+ * transposed ones the runtime computes for 12 to 64 channels (tiles of
+ * y^T, of 1 KiB reals), and the whole batch's.
+ *
  * Each figure is the median over the rounds of the time of one call over
  * the batch (CPU time, microseconds); the methods are interleaved within a
  * round so that a change of load shows in all of them.  pcg/BLAS is the
@@ -153,6 +158,79 @@ run(const Job *j, int method)
 	}
 }
 
+#ifdef HAVE_CBLAS
+/* GFLOP/s of one product by pcg_sgemm (blas 0) or OpenBLAS, the median
+ * of rounds samples, each of calls repeated for sample_seconds. */
+static double
+gflops(int blas, int ta, int tb, int m, int n, int k, const float *a,
+       const float *b, float *c, int rounds, double sample_seconds)
+{
+	int lda = ta ? m : k, ldb = tb ? k : n, reps = 1;
+	double t[64];
+	for (;;) {
+		double t0 = bench_now();
+		for (int r = 0; r < reps; r++)
+			gemm(blas, ta, tb, m, n, k, a, lda, b, ldb, 0, c, n);
+		if (bench_now() - t0 >= sample_seconds || reps > 1 << 20)
+			break;
+		reps *= 2;
+	}
+	for (int s = 0; s < rounds; s++) {
+		double t0 = bench_now();
+		for (int r = 0; r < reps; r++)
+			gemm(blas, ta, tb, m, n, k, a, lda, b, ldb, 0, c, n);
+		t[s] = 2.0 * m * n * k * reps / (bench_now() - t0) * 1e-9;
+	}
+	return bench_median(t, rounds);
+}
+
+/* The products of one convolution (O, P, CK) at batch nb. */
+static void
+products(const char *name, int O, int P, int CK, int nb, int rounds,
+	 double sample_seconds)
+{
+	static float a[1 << 20], b[1 << 20], c[1 << 20];
+	int tp = 1024 / O < P ? 1024 / O : P;
+	const struct {
+		const char *what;
+		int ta, tb, m, n, k, tiled;
+	} prods[] = {
+		{"fwd, a sample", 0, 0, O, P, CK, 0},
+		{"fwd, y^T tile", 1, 1, tp, O, CK, 1},
+		{"fwd, the batch", 0, 0, O, nb * P, CK, 0},
+		{"dK, a sample", 0, 1, O, CK, P, 0},
+		{"dK^T, a sample", 0, 1, CK, O, P, 1},
+		{"dK, the batch", 0, 1, O, CK, nb * P, 0},
+		{"dx, a sample", 1, 0, CK, P, O, 0},
+	};
+	for (size_t i = 0; i < (size_t)1 << 20; i++) {
+		a[i] = (float)((i * 7919) % 101) / 50.0f - 1;
+		b[i] = (float)((i * 104729) % 97) / 48.0f - 1;
+	}
+	for (size_t i = 0; i < sizeof prods / sizeof prods[0]; i++) {
+		int m = prods[i].m, n = prods[i].n, k = prods[i].k;
+		if (prods[i].tiled && (O < 12 || O > 64))
+			continue; /* the runtime does not use it */
+		if ((size_t)m * k > sizeof a / sizeof a[0] ||
+		    (size_t)k * n > sizeof b / sizeof b[0] ||
+		    (size_t)m * n > sizeof c / sizeof c[0])
+			continue;
+		double gp = gflops(0, prods[i].ta, prods[i].tb, m, n, k, a, b,
+				   c, rounds, sample_seconds);
+		double gb = gflops(1, prods[i].ta, prods[i].tb, m, n, k, a, b,
+				   c, rounds, sample_seconds);
+		char shape[48];
+		snprintf(shape, sizeof shape, "%c%c %dx%dx%d",
+			 prods[i].ta ? 'T' : 'N', prods[i].tb ? 'T' : 'N', m,
+			 n, k);
+		printf("%-34s %-15s %-18s %9.1f %9.1f %7.0f%%\n",
+		       i ? "" : name, prods[i].what, shape, gp, gb,
+		       100 * gp / gb);
+		fflush(stdout);
+	}
+}
+#endif
+
 int
 main(int argc, char **argv)
 {
@@ -284,5 +362,18 @@ main(int argc, char **argv)
 		for (int m = 0; m < NMETHOD; m++)
 			free(out[m]);
 	}
+#ifdef HAVE_CBLAS
+	printf("\nthe products, float, one thread: GFLOP/s, median of %d "
+	       "rounds\n%-34s %-15s %-18s %9s %9s %8s\n", rounds,
+	       "convolution", "product", "op(A)op(B) MxNxK", "pcg_sgemm",
+	       "OpenBLAS", "pcg/BLAS");
+	for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+		int k = cases[t].k, st = cases[t].st, pad = cases[t].pad;
+		int oh = (cases[t].h + 2 * pad - k) / st + 1;
+		int ow = (cases[t].w + 2 * pad - k) / st + 1;
+		products(cases[t].name, cases[t].o, oh * ow,
+			 cases[t].c * k * k, nb, rounds, sample_seconds);
+	}
+#endif
 	return 0;
 }
