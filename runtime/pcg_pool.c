@@ -712,8 +712,8 @@ typedef struct {
  * so few rows, y = K col (Og x P x CKg) or dK = dy col^T (Og x CKg x P),
  * spends its time packing col for a handful of rows.  Its transpose,
  * y^T = col^T K^T (P x Og x CKg) or dK^T = col dy^T (CKg x Og x P),
- * packs the small operand instead: with 16 channels, 1.4-1.6x the speed
- * of pcg_sgemm on the examples' shapes (bench/conv_bench: 1.1-1.2x the
+ * packs the small operand instead: with 16 channels, 1.5-2.0x the speed
+ * of pcg_sgemm on the examples' shapes (bench/conv_bench: 1.04-1.28x the
  * whole convolution, im2col included).  With fewer than CONV_TILE_MIN_O
  * channels the transposed product's columns fill too little of the
  * GEMM's micro-tile (16 floats wide with AVX2) to gain: 8 channels were
