@@ -628,8 +628,10 @@ GEMM_MT(pcg_dgemm_mt, pcg_dgemm, double)
  * runs a block.  deal runs the blocks as tasks of a run on the pool when
  * there are two or more and the pool is free, each thread with its own
  * scratch (the caller's `scratch`; for a worker, the pool's per-thread
- * scratch of scratch_bytes, 0 for none), else the whole range as one
- * block on the caller.
+ * scratch of scratch_bytes, 0 for none), and returns 1; else it returns
+ * 0 and the caller does the whole range as one block itself, by a direct
+ * call, so that the call graph (tools/stack_usage.py) sees the stack the
+ * calling thread takes.
  */
 typedef void (*block_fn)(void *ctx, int lo, int hi, void *scratch);
 
@@ -652,12 +654,10 @@ deal_task(void *ctx, int t, int thread)
 			     : d->scratch);
 }
 
-static void
+static int
 deal(pcg_pool *pool, int n, int ntasks, block_fn fn, void *ctx,
      void *scratch, size_t scratch_bytes)
 {
-	if (n <= 0)
-		return;
 	if (ntasks > n)
 		ntasks = n;
 	if (ntasks > RUN_MAX_TASKS)
@@ -671,10 +671,9 @@ deal(pcg_pool *pool, int n, int ntasks, block_fn fn, void *ctx,
 			pool_run_acquired(pool, ntasks, deal_task, &d);
 		}
 		pool_release(pool);
-		if (have)
-			return;
+		return have;
 	}
-	fn(ctx, 0, n, scratch);
+	return 0;
 }
 
 /* -------------------------------------------------------- convolutions */
@@ -720,7 +719,8 @@ typedef struct {
  * measured no faster either way.  The result is computed in a tile on the
  * stack, PCG_CONV_TILE_BYTES (a few rows of y^T, or of dK^T over the
  * whole batch), and copied transposed into y or dK; up to
- * CONV_TILE_MAX_O channels a group, so that a tile has at least 16 rows.
+ * CONV_TILE_MAX_O channels a group, so that a tile has at least 16 rows
+ * (-DPCG_CONV_TILE_BYTES=0, for a small stack, turns the tiles off).
  * The forward pass copies every element of y once more, which a product
  * with k < CONV_TILE_MIN_K does not repay (resnet's 1x1 convolution, k =
  * 8, was 1.5x slower tiled); dK copies its tile once a batch.
@@ -732,25 +732,34 @@ typedef struct {
 #ifndef PCG_CONV_TILE_BYTES
 #define PCG_CONV_TILE_BYTES 4096
 #endif
-#define CONV_TILE_BYTES PCG_CONV_TILE_BYTES
 #define CONV_TILE_MIN_O 12
 #define CONV_TILE_MIN_K 32
-#define CONV_TILE_MAX_O(REAL) ((int)(CONV_TILE_BYTES / sizeof(REAL) / 16))
+/* Reals of a tile (at least one, so that the array is valid C when the
+ * tiles are off), and the channels a group for which it has 16 rows. */
+#define CONV_TILE_REALS(REAL)                                                 \
+	((int)(PCG_CONV_TILE_BYTES >= sizeof(REAL)                            \
+		       ? PCG_CONV_TILE_BYTES / sizeof(REAL)                   \
+		       : 1))
+#define CONV_TILE_MAX_O(REAL) ((int)(PCG_CONV_TILE_BYTES / sizeof(REAL) / 16))
 #define CONV_TILED(REAL, Og)                                                  \
 	((Og) >= CONV_TILE_MIN_O && (Og) <= CONV_TILE_MAX_O(REAL))
+/* The tiles live in functions of their own, never inlined, entered only
+ * for the products they serve: other convolutions do not reserve their
+ * stack (as pcg_gemm.c's panels). */
+#if defined(__GNUC__) || defined(__clang__)
+#define CONV_NOINLINE __attribute__((noinline))
+#else
+#define CONV_NOINLINE
+#endif
 
 #define CONV_MT(T, REAL, GEMM, GEMM_MT)                                       \
-	/* y (Og x P) = k (Og x CKg) col (CKg x P). */                      \
-	static void conv_fwd_product_##T(int Og, int P, int CKg,              \
-					 const REAL *k, const REAL *col,      \
-					 REAL *y)                             \
+	/* y (Og x P) = k (Og x CKg) col (CKg x P), by tiles of y^T. */     \
+	static CONV_NOINLINE void conv_fwd_tiled_##T(int Og, int P, int CKg,  \
+						     const REAL *k,           \
+						     const REAL *col, REAL *y) \
 	{                                                                     \
-		REAL tile[CONV_TILE_BYTES / sizeof(REAL)];                    \
-		if (!CONV_TILED(REAL, Og) || CKg < CONV_TILE_MIN_K) {         \
-			GEMM(0, 0, Og, P, CKg, 1, k, CKg, col, P, 0, y, P);   \
-			return;                                               \
-		}                                                             \
-		int tp = (int)(sizeof tile / sizeof tile[0]) / Og;            \
+		REAL tile[CONV_TILE_REALS(REAL)];                             \
+		int tp = CONV_TILE_REALS(REAL) / Og;                          \
 		for (int p0 = 0; p0 < P; p0 += tp) {                          \
 			int np = P - p0 < tp ? P - p0 : tp;                   \
 			GEMM(1, 1, np, Og, CKg, 1, col + p0, P, k, CKg, 0,    \
@@ -762,22 +771,30 @@ typedef struct {
 		}                                                             \
 	}                                                                     \
                                                                               \
-	/* Columns c0 .. c1-1 of group gi's dK, summed over the batch. */     \
+	static void conv_fwd_product_##T(int Og, int P, int CKg,              \
+					 const REAL *k, const REAL *col,      \
+					 REAL *y)                             \
+	{                                                                     \
+		if (CONV_TILED(REAL, Og) && CKg >= CONV_TILE_MIN_K)           \
+			conv_fwd_tiled_##T(Og, P, CKg, k, col, y);            \
+		else                                                          \
+			GEMM(0, 0, Og, P, CKg, 1, k, CKg, col, P, 0, y, P);   \
+	}                                                                     \
+                                                                              \
+	/* Columns c0 .. c1-1 of group gi's dK, summed over the batch: on dK  \
+	 * itself, or when tile is not NULL by tiles of dK^T. */              \
 	static void conv_dk_cols_##T(const conv_job *j, int gi, int c0,       \
-				     int c1, REAL *col)                       \
+				     int c1, REAL *col, REAL *tile)           \
 	{                                                                     \
 		const pcg_conv_geo *g = j->g;                                 \
 		int P = g->oh * g->ow, CKg = g->c / g->groups * g->kh * g->kw; \
 		int Og = g->o / g->groups;                                    \
 		const REAL *dy = (const REAL *)j->dy + (ptrdiff_t)gi * Og * P; \
 		REAL *dk = (REAL *)j->out + (ptrdiff_t)gi * Og * CKg;         \
-		REAL tile[CONV_TILE_BYTES / sizeof(REAL)];                    \
-		int tiled = CONV_TILED(REAL, Og);                             \
-		int tc = tiled ? (int)(sizeof tile / sizeof tile[0]) / Og     \
-			       : c1 - c0;                                     \
+		int tc = tile ? CONV_TILE_REALS(REAL) / Og : c1 - c0;         \
 		for (int t0 = c0; t0 < c1; t0 += tc) {                        \
 			int nc = c1 - t0 < tc ? c1 - t0 : tc;                 \
-			if (tiled && j->acc)                                  \
+			if (tile && j->acc)                                   \
 				for (int c = 0; c < nc; c++)                  \
 					for (int o = 0; o < Og; o++)          \
 						tile[c * Og + o] =            \
@@ -790,7 +807,7 @@ typedef struct {
 					g->dw, g->oh, g->ow, gi * CKg + t0,   \
 					gi * CKg + t0 + nc,                   \
 					(const REAL *)j->x + b * j->xs, col); \
-				if (tiled)                                    \
+				if (tile)                                     \
 					GEMM(0, 1, nc, Og, P, 1, col, P,      \
 					     dy + b * j->ys, P,               \
 					     j->acc || b ? 1 : 0, tile, Og);  \
@@ -800,12 +817,20 @@ typedef struct {
 					     j->acc || b ? 1 : 0, dk + t0,    \
 					     CKg);                            \
 			}                                                     \
-			if (tiled)                                            \
+			if (tile)                                             \
 				for (int o = 0; o < Og; o++)                  \
 					for (int c = 0; c < nc; c++)          \
 						dk[(ptrdiff_t)o * CKg + t0 +  \
 						   c] = tile[c * Og + o];     \
 		}                                                             \
+	}                                                                     \
+                                                                              \
+	static CONV_NOINLINE void conv_dk_tiled_##T(const conv_job *j,        \
+						    int gi, int c0, int c1,   \
+						    REAL *col)                \
+	{                                                                     \
+		REAL tile[CONV_TILE_REALS(REAL)];                             \
+		conv_dk_cols_##T(j, gi, c0, c1, col, tile);                   \
 	}                                                                     \
                                                                               \
 	/* Samples lo .. hi-1 of the forward pass. */                         \
@@ -865,12 +890,15 @@ typedef struct {
 		const conv_job *j = ctx;                                      \
 		const pcg_conv_geo *g = j->g;                                 \
 		int CKg = g->c / g->groups * g->kh * g->kw;                   \
-		for (int gi = lo / CKg; gi * CKg < hi; gi++)                  \
-			conv_dk_cols_##T(j, gi,                               \
-					 lo > gi * CKg ? lo - gi * CKg : 0,   \
-					 hi < (gi + 1) * CKg ? hi - gi * CKg  \
-							     : CKg,           \
-					 s);                                  \
+		int Og = g->o / g->groups;                                    \
+		for (int gi = lo / CKg; gi * CKg < hi; gi++) {                \
+			int c0 = lo > gi * CKg ? lo - gi * CKg : 0;           \
+			int c1 = hi < (gi + 1) * CKg ? hi - gi * CKg : CKg;   \
+			if (CONV_TILED(REAL, Og))                             \
+				conv_dk_tiled_##T(j, gi, c0, c1, s);          \
+			else                                                  \
+				conv_dk_cols_##T(j, gi, c0, c1, s, NULL);     \
+		}                                                             \
 	}                                                                     \
                                                                               \
 	/* The generated code's loop, each product on the pool. */            \
@@ -938,11 +966,18 @@ typedef struct {
 			conv_loop_##T(pool, pass, j, col);                    \
 			return;                                               \
 		}                                                             \
-		deal(pool, n, ntasks,                                         \
-		     pass == 0   ? conv_fwd_block_##T                         \
-		     : pass == 1 ? conv_dk_block_##T                          \
-				 : conv_dx_block_##T,                         \
-		     j, col, (size_t)CK * P * sizeof(REAL));                  \
+		if (n <= 0 || deal(pool, n, ntasks,                           \
+				   pass == 0   ? conv_fwd_block_##T           \
+				   : pass == 1 ? conv_dk_block_##T            \
+					       : conv_dx_block_##T,           \
+				   j, col, (size_t)CK * P * sizeof(REAL)))    \
+			return;                                               \
+		if (pass == 0)                                                \
+			conv_fwd_block_##T(j, 0, n, col);                     \
+		else if (pass == 1)                                           \
+			conv_dk_block_##T(j, 0, n, col);                      \
+		else                                                          \
+			conv_dx_block_##T(j, 0, n, col);                      \
 	}                                                                     \
                                                                               \
 	void pcg_conv_##T(pcg_pool *pool, const pcg_conv_geo *g, int batch,   \
@@ -1015,9 +1050,12 @@ typedef struct {
 		 * more: 2 ns in cnn's max-pooling, 140 multiply-adds of    \
 		 * the GEMM at 70 per ns) */                                \
 		int64_t work = (int64_t)j->planes * j->h * j->w * 32;         \
-		deal(pool, j->planes,                                         \
-		     work < pool_min_macs(pool) ? 1 : pcg_pool_threads(pool), \
-		     pool2d_block_##T, j, NULL, 0);                           \
+		if (j->planes > 0 &&                                          \
+		    !deal(pool, j->planes,                                    \
+			  work < pool_min_macs(pool) ? 1                      \
+						     : pcg_pool_threads(pool), \
+			  pool2d_block_##T, j, NULL, 0))                      \
+			pool2d_block_##T(j, 0, j->planes, NULL);              \
 	}                                                                     \
                                                                               \
 	void pcg_pool2d_mt_##T(pcg_pool *pool, int max, int planes, int h,    \
