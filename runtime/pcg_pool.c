@@ -723,7 +723,7 @@ typedef struct {
  * (-DPCG_CONV_TILE_BYTES=0, for a small stack, turns the tiles off).
  * The forward pass copies every element of y once more, which a product
  * with k < CONV_TILE_MIN_K does not repay (resnet's 1x1 convolution, k =
- * 8, was 1.5x slower tiled); dK copies its tile once a batch.
+ * 8, was 1.3-1.5x slower tiled); dK copies its tile once a batch.
  * The bits are the same: an element's sum is over the same k in the same
  * order (pcg_gemm.c's contract: it depends on k only, not on the
  * transposes or the shape); dK's tile starts from dK itself when acc,
