@@ -1,17 +1,21 @@
 /*
  * pcg_pool.c — the thread pool a caller may put in a generated model's
- * state (s->pool), and the products and convolutions that spread their
- * work over it.
+ * state (s->pool), and the work the generated code hands to it: the
+ * products (pcg_sgemm_mt, pcg_dgemm_mt), the convolutions, pooling, SGD
+ * and the other passes over whole arrays, and the generated element-wise
+ * kernels.
  *
- * A pool of n threads is the calling thread and n - 1 workers.
- * pcg_pool_run deals tasks 0 .. ntasks-1 out in turn, task t to thread
- * t mod n (the caller is thread 0), and returns when all are done.  The work is
- * divided so that no result depends on which thread does which task, or
- * on how many there are: every task writes its own part of the output,
- * computed by exactly the operations the one-thread code performs for it
- * (for the products, pcg_gemm.c's contract: an element's result depends
- * on k only, not on the shape of the block it is computed in).  So every
- * thread count gives the same bits.
+ * A pool of n threads is the calling thread and n - 1 workers.  A run is
+ * tasks 0 .. ntasks-1: task i < n is thread i's own (the caller is thread
+ * 0), the others go to whichever thread asks first (see the ticket
+ * below), and the run returns when all are done.  The work is divided so
+ * that no result depends on which thread does which task, or on how many
+ * there are: every task writes its own part of the output, computed by
+ * exactly the operations the one-thread code performs for it (for the
+ * products, pcg_gemm.c's contract: an element's result depends on k
+ * only, not on the shape of the block it is computed in).  So every
+ * thread count gives the same bits.  The convolutions and the pooling cut
+ * their items into blocks with one function, deal (below).
  *
  * Waking.  A run is announced by a counter; a worker that has finished
  * its tasks watches it for PCG_POOL_SPIN_US microseconds (yielding the
@@ -22,11 +26,12 @@
  * well under a microsecond to start, where a condition variable's
  * wake-up costs tens.
  *
- * The pool is the one thing the runtime allocates (pcg_pool_create, and
- * the convolutions' per-thread im2col columns on their first use).
+ * Memory.  The runtime allocates only here: the pool (pcg_pool_create)
+ * and, on their first use, the workers' scratch (their im2col columns,
+ * as large as the calling thread's, which the generated state holds).
  * Where the platform has no POSIX threads (bare-metal targets), or when
  * compiled with PCG_NO_THREADS, pcg_pool_create returns NULL and a NULL
- * pool runs everything on the calling thread.
+ * pool runs everything on the calling thread, allocating nothing.
  */
 #if defined(__unix__) || defined(__APPLE__)
 #ifndef _POSIX_C_SOURCE
@@ -612,6 +617,65 @@ pool_thread_scratch(const pcg_pool *p, int i)
 GEMM_MT(pcg_sgemm_mt, pcg_sgemm, float)
 GEMM_MT(pcg_dgemm_mt, pcg_dgemm, double)
 
+/* ----------------------------------------------------------- dealing blocks */
+
+/*
+ * The convolutions and the pooling cut their work, a range of n items
+ * (samples, columns of dK, planes), into ntasks blocks, block t the items
+ * [t n / ntasks, (t + 1) n / ntasks), and fn(ctx, lo, hi, scratch) does a
+ * block.  Every item is computed by the same operations whatever block
+ * holds it, so the bits do not depend on the cut, nor on which thread
+ * runs a block.  deal runs the blocks as tasks of a run on the pool when
+ * there are two or more and the pool is free, each thread with its own
+ * scratch (the caller's `scratch`; for a worker, the pool's per-thread
+ * scratch of scratch_bytes, 0 for none), and returns 1; else it returns
+ * 0 and the caller does the whole range as one block itself, by a direct
+ * call, so that the call graph (tools/stack_usage.py) sees the stack the
+ * calling thread takes.
+ */
+typedef void (*block_fn)(void *ctx, int lo, int hi, void *scratch);
+
+typedef struct {
+	block_fn fn;
+	void *ctx, *scratch;
+	int n, ntasks;
+	pcg_pool *pool;
+} deal_job;
+
+static void
+deal_task(void *ctx, int t, int thread)
+{
+	const deal_job *d = ctx;
+	int lo = (int)((int64_t)t * d->n / d->ntasks);
+	int hi = (int)((int64_t)(t + 1) * d->n / d->ntasks);
+	if (lo < hi)
+		d->fn(d->ctx, lo, hi,
+		      thread ? pool_thread_scratch(d->pool, thread)
+			     : d->scratch);
+}
+
+static int
+deal(pcg_pool *pool, int n, int ntasks, block_fn fn, void *ctx,
+     void *scratch, size_t scratch_bytes)
+{
+	if (ntasks > n)
+		ntasks = n;
+	if (ntasks > RUN_MAX_TASKS)
+		ntasks = RUN_MAX_TASKS;
+	if (ntasks > 1 && pool_acquire(pool)) {
+		int have = 1;
+		for (int t = 1; scratch_bytes && t < pcg_pool_threads(pool); t++)
+			have = have && pool_scratch(pool, t, scratch_bytes);
+		if (have) {
+			deal_job d = {fn, ctx, scratch, n, ntasks, pool};
+			pool_run_acquired(pool, ntasks, deal_task, &d);
+		}
+		pool_release(pool);
+		return have;
+	}
+	return 0;
+}
+
 /* -------------------------------------------------------- convolutions */
 
 /*
@@ -622,44 +686,162 @@ GEMM_MT(pcg_dgemm_mt, pcg_dgemm, double)
  *   forward  y[b][gi]  = K[gi] col[gi]
  *   dK       dK[gi]   (+)= dy[b][gi] col[gi]^T, b = 0, 1, ... in order
  *   dx       col[gi]   = K[gi]^T dy[b][gi], then dx[b] (+)= col2im(col)
- * With a pool, the forward pass and dx give each thread its own samples
- * and its own columns (thread 0 the caller's col, the others the pool's
- * scratch); dK gives each thread a block of dK's columns, for which it
- * builds only the matching rows of col, sample after sample, so that
- * every element of dK is still summed over the batch in order.  Every
- * element is computed by the operations of the loop on one thread, so
- * the bits are the same.  x_step and y_step are the distances between
- * samples (0: the same tensor for every sample; dx then runs on one
- * thread, as its samples add into one dx).
+ * With a pool, the forward pass and dx deal out samples (a sample a task,
+ * each thread with its own columns: the caller's col, the others the
+ * pool's scratch); dK deals out blocks of dK's columns (over all groups),
+ * for which a thread builds only the matching rows of col, sample after
+ * sample, so that every element of dK is still summed over the batch in
+ * order.  Every element is computed by the operations of the loop on one
+ * thread, so the bits are the same.  x_step and y_step are the distances
+ * between samples (0: the same tensor for every sample; dx then runs on
+ * one thread, as its samples add into one dx).  A batch of one sample
+ * (and dx of one x) spreads each product over the pool instead.
  */
 typedef struct {
 	const pcg_conv_geo *g;
-	int batch, acc, ntasks, nblocks;
+	int batch, acc;
 	ptrdiff_t xs, ys;
 	const void *x, *k, *dy;
 	void *out;
-	pcg_pool *pool; /* the acquired pool, whose scratch the workers use */
-	void *col;	/* the caller's columns */
 } conv_job;
 
-/* Thread `thread`'s columns in a conv_job. */
-static void *
-conv_col(const conv_job *j, int thread)
-{
-	return thread == 0 ? j->col : pool_thread_scratch(j->pool, thread);
-}
+/*
+ * The products of the forward pass and of dK, transposed.  A convolution
+ * has few output channels (8 or 16 in the examples), and a product with
+ * so few rows, y = K col (Og x P x CKg) or dK = dy col^T (Og x CKg x P),
+ * spends its time packing col for a handful of rows.  Its transpose,
+ * y^T = col^T K^T (P x Og x CKg) or dK^T = col dy^T (CKg x Og x P),
+ * packs the small operand instead: with 16 channels, 1.5-2.0x the speed
+ * of pcg_sgemm on the examples' shapes (bench/conv_bench: 1.04-1.28x the
+ * whole convolution, im2col included).  With fewer than CONV_TILE_MIN_O
+ * channels the transposed product's columns fill too little of the
+ * GEMM's micro-tile (16 floats wide with AVX2) to gain: 8 channels were
+ * measured no faster either way.  The result is computed in a tile on the
+ * stack, PCG_CONV_TILE_BYTES (a few rows of y^T, or of dK^T over the
+ * whole batch), and copied transposed into y or dK; up to
+ * CONV_TILE_MAX_O channels a group, so that a tile has at least 16 rows
+ * (-DPCG_CONV_TILE_BYTES=0, for a small stack, turns the tiles off).
+ * The forward pass copies every element of y once more, which a product
+ * with k < CONV_TILE_MIN_K does not repay (resnet's 1x1 convolution, k =
+ * 8, was 1.3-1.5x slower tiled); dK copies its tile once a batch.
+ * The bits are the same: an element's sum is over the same k in the same
+ * order (pcg_gemm.c's contract: it depends on k only, not on the
+ * transposes or the shape); dK's tile starts from dK itself when acc,
+ * and beta is 1 after the first sample, as in the product on dK.
+ */
+#ifndef PCG_CONV_TILE_BYTES
+#define PCG_CONV_TILE_BYTES 4096
+#endif
+#define CONV_TILE_MIN_O 12
+#define CONV_TILE_MIN_K 32
+/* Reals of a tile (at least one, so that the array is valid C when the
+ * tiles are off), and the channels a group for which it has 16 rows. */
+#define CONV_TILE_REALS(REAL)                                                 \
+	((int)(PCG_CONV_TILE_BYTES >= sizeof(REAL)                            \
+		       ? PCG_CONV_TILE_BYTES / sizeof(REAL)                   \
+		       : 1))
+#define CONV_TILE_MAX_O(REAL) ((int)(PCG_CONV_TILE_BYTES / sizeof(REAL) / 16))
+#define CONV_TILED(REAL, Og)                                                  \
+	((Og) >= CONV_TILE_MIN_O && (Og) <= CONV_TILE_MAX_O(REAL))
+/* The tiles live in functions of their own, never inlined, entered only
+ * for the products they serve: other convolutions do not reserve their
+ * stack (as pcg_gemm.c's panels). */
+#if defined(__GNUC__) || defined(__clang__)
+#define CONV_NOINLINE __attribute__((noinline))
+#else
+#define CONV_NOINLINE
+#endif
 
 #define CONV_MT(T, REAL, GEMM, GEMM_MT)                                       \
-	static void conv_fwd_task_##T(void *ctx, int t, int thread)           \
+	/* y (Og x P) = k (Og x CKg) col (CKg x P), by tiles of y^T. */     \
+	static CONV_NOINLINE void conv_fwd_tiled_##T(int Og, int P, int CKg,  \
+						     const REAL *k,           \
+						     const REAL *col, REAL *y) \
+	{                                                                     \
+		REAL tile[CONV_TILE_REALS(REAL)];                             \
+		int tp = CONV_TILE_REALS(REAL) / Og;                          \
+		for (int p0 = 0; p0 < P; p0 += tp) {                          \
+			int np = P - p0 < tp ? P - p0 : tp;                   \
+			GEMM(1, 1, np, Og, CKg, 1, col + p0, P, k, CKg, 0,    \
+			     tile, Og);                                       \
+			for (int o = 0; o < Og; o++)                          \
+				for (int i = 0; i < np; i++)                  \
+					y[(ptrdiff_t)o * P + p0 + i] =        \
+						tile[i * Og + o];             \
+		}                                                             \
+	}                                                                     \
+                                                                              \
+	static void conv_fwd_product_##T(int Og, int P, int CKg,              \
+					 const REAL *k, const REAL *col,      \
+					 REAL *y)                             \
+	{                                                                     \
+		if (CONV_TILED(REAL, Og) && CKg >= CONV_TILE_MIN_K)           \
+			conv_fwd_tiled_##T(Og, P, CKg, k, col, y);            \
+		else                                                          \
+			GEMM(0, 0, Og, P, CKg, 1, k, CKg, col, P, 0, y, P);   \
+	}                                                                     \
+                                                                              \
+	/* Columns c0 .. c1-1 of group gi's dK, summed over the batch: on dK  \
+	 * itself, or when tile is not NULL by tiles of dK^T. */              \
+	static void conv_dk_cols_##T(const conv_job *j, int gi, int c0,       \
+				     int c1, REAL *col, REAL *tile)           \
+	{                                                                     \
+		const pcg_conv_geo *g = j->g;                                 \
+		int P = g->oh * g->ow, CKg = g->c / g->groups * g->kh * g->kw; \
+		int Og = g->o / g->groups;                                    \
+		const REAL *dy = (const REAL *)j->dy + (ptrdiff_t)gi * Og * P; \
+		REAL *dk = (REAL *)j->out + (ptrdiff_t)gi * Og * CKg;         \
+		int tc = tile ? CONV_TILE_REALS(REAL) / Og : c1 - c0;         \
+		for (int t0 = c0; t0 < c1; t0 += tc) {                        \
+			int nc = c1 - t0 < tc ? c1 - t0 : tc;                 \
+			if (tile && j->acc)                                   \
+				for (int c = 0; c < nc; c++)                  \
+					for (int o = 0; o < Og; o++)          \
+						tile[c * Og + o] =            \
+							dk[(ptrdiff_t)o * CKg \
+							   + t0 + c];         \
+			for (int b = 0; b < j->batch; b++) {                  \
+				pcg_im2col_rows_##T(                          \
+					g->c, g->h, g->w, g->kh, g->kw,       \
+					g->sh, g->sw, g->ph, g->pw, g->dh,    \
+					g->dw, g->oh, g->ow, gi * CKg + t0,   \
+					gi * CKg + t0 + nc,                   \
+					(const REAL *)j->x + b * j->xs, col); \
+				if (tile)                                     \
+					GEMM(0, 1, nc, Og, P, 1, col, P,      \
+					     dy + b * j->ys, P,               \
+					     j->acc || b ? 1 : 0, tile, Og);  \
+				else                                          \
+					GEMM(0, 1, Og, nc, P, 1,              \
+					     dy + b * j->ys, P, col, P,       \
+					     j->acc || b ? 1 : 0, dk + t0,    \
+					     CKg);                            \
+			}                                                     \
+			if (tile)                                             \
+				for (int o = 0; o < Og; o++)                  \
+					for (int c = 0; c < nc; c++)          \
+						dk[(ptrdiff_t)o * CKg + t0 +  \
+						   c] = tile[c * Og + o];     \
+		}                                                             \
+	}                                                                     \
+                                                                              \
+	static CONV_NOINLINE void conv_dk_tiled_##T(const conv_job *j,        \
+						    int gi, int c0, int c1,   \
+						    REAL *col)                \
+	{                                                                     \
+		REAL tile[CONV_TILE_REALS(REAL)];                             \
+		conv_dk_cols_##T(j, gi, c0, c1, col, tile);                   \
+	}                                                                     \
+                                                                              \
+	/* Samples lo .. hi-1 of the forward pass. */                         \
+	static void conv_fwd_block_##T(void *ctx, int lo, int hi, void *s)    \
 	{                                                                     \
 		const conv_job *j = ctx;                                      \
 		const pcg_conv_geo *g = j->g;                                 \
 		int P = g->oh * g->ow, CKg = g->c / g->groups * g->kh * g->kw; \
 		int Og = g->o / g->groups;                                    \
-		REAL *col = conv_col(j, thread);                              \
-		int hi = (int)((int64_t)(t + 1) * j->batch / j->ntasks);      \
-		for (int b = (int)((int64_t)t * j->batch / j->ntasks); b < hi; \
-		     b++) {                                                   \
+		REAL *col = s;                                                \
+		for (int b = lo; b < hi; b++) {                               \
 			pcg_im2col_rows_##T(g->c, g->h, g->w, g->kh, g->kw,   \
 					    g->sh, g->sw, g->ph, g->pw,       \
 					    g->dh, g->dw, g->oh, g->ow, 0,     \
@@ -667,27 +849,25 @@ conv_col(const conv_job *j, int thread)
 					    (const REAL *)j->x + b * j->xs,    \
 					    col);                             \
 			for (int gi = 0; gi < g->groups; gi++)                \
-				GEMM(0, 0, Og, P, CKg, 1,                     \
-				     (const REAL *)j->k +                     \
-					     (ptrdiff_t)gi * Og * CKg,        \
-				     CKg, col + (ptrdiff_t)gi * CKg * P, P,   \
-				     0,                                       \
-				     (REAL *)j->out + b * j->ys +             \
-					     (ptrdiff_t)gi * Og * P,          \
-				     P);                                      \
+				conv_fwd_product_##T(                         \
+					Og, P, CKg,                           \
+					(const REAL *)j->k +                  \
+						(ptrdiff_t)gi * Og * CKg,     \
+					col + (ptrdiff_t)gi * CKg * P,        \
+					(REAL *)j->out + b * j->ys +          \
+						(ptrdiff_t)gi * Og * P);      \
 		}                                                             \
 	}                                                                     \
                                                                               \
-	static void conv_dx_task_##T(void *ctx, int t, int thread)            \
+	/* Samples lo .. hi-1 of dx. */                                       \
+	static void conv_dx_block_##T(void *ctx, int lo, int hi, void *s)     \
 	{                                                                     \
 		const conv_job *j = ctx;                                      \
 		const pcg_conv_geo *g = j->g;                                 \
 		int P = g->oh * g->ow, CKg = g->c / g->groups * g->kh * g->kw; \
 		int Og = g->o / g->groups;                                    \
-		REAL *col = conv_col(j, thread);                              \
-		int hi = (int)((int64_t)(t + 1) * j->batch / j->ntasks);      \
-		for (int b = (int)((int64_t)t * j->batch / j->ntasks); b < hi; \
-		     b++) {                                                   \
+		REAL *col = s;                                                \
+		for (int b = lo; b < hi; b++) {                               \
 			for (int gi = 0; gi < g->groups; gi++)                \
 				GEMM(1, 0, CKg, P, Og, 1,                     \
 				     (const REAL *)j->k +                     \
@@ -703,42 +883,31 @@ conv_col(const conv_job *j, int thread)
 		}                                                             \
 	}                                                                     \
                                                                               \
-	/* Task t: group t / nblocks, block t % nblocks of its columns. */    \
-	static void conv_dk_task_##T(void *ctx, int t, int thread)            \
+	/* Columns lo .. hi-1 of dK, counted over the groups (group gi's      \
+	 * column c is gi CKg + c), summed over the whole batch. */           \
+	static void conv_dk_block_##T(void *ctx, int lo, int hi, void *s)     \
 	{                                                                     \
 		const conv_job *j = ctx;                                      \
 		const pcg_conv_geo *g = j->g;                                 \
-		int P = g->oh * g->ow, CKg = g->c / g->groups * g->kh * g->kw; \
+		int CKg = g->c / g->groups * g->kh * g->kw;                   \
 		int Og = g->o / g->groups;                                    \
-		int gi = t / j->nblocks, blk = t % j->nblocks;                \
-		int step = (CKg + j->nblocks - 1) / j->nblocks;               \
-		int lo = blk * step, hi = lo + step < CKg ? lo + step : CKg;  \
-		REAL *col = conv_col(j, thread);                              \
-		if (lo >= hi)                                                 \
-			return;                                               \
-		for (int b = 0; b < j->batch; b++) {                          \
-			pcg_im2col_rows_##T(g->c, g->h, g->w, g->kh, g->kw,   \
-					    g->sh, g->sw, g->ph, g->pw,       \
-					    g->dh, g->dw, g->oh, g->ow,       \
-					    gi * CKg + lo, gi * CKg + hi,     \
-					    (const REAL *)j->x + b * j->xs,    \
-					    col);                             \
-			GEMM(0, 1, Og, hi - lo, P, 1,                         \
-			     (const REAL *)j->dy + b * j->ys +                \
-				     (ptrdiff_t)gi * Og * P,                  \
-			     P, col, P, j->acc || b ? 1 : 0,                  \
-			     (REAL *)j->out + (ptrdiff_t)gi * Og * CKg + lo,  \
-			     CKg);                                            \
+		for (int gi = lo / CKg; gi * CKg < hi; gi++) {                \
+			int c0 = lo > gi * CKg ? lo - gi * CKg : 0;           \
+			int c1 = hi < (gi + 1) * CKg ? hi - gi * CKg : CKg;   \
+			if (CONV_TILED(REAL, Og))                             \
+				conv_dk_tiled_##T(j, gi, c0, c1, s);          \
+			else                                                  \
+				conv_dk_cols_##T(j, gi, c0, c1, s, NULL);     \
 		}                                                             \
 	}                                                                     \
                                                                               \
 	/* The generated code's loop, each product on the pool. */            \
-	static void conv_loop_##T(pcg_pool *pool, int pass, conv_job *j)      \
+	static void conv_loop_##T(pcg_pool *pool, int pass, conv_job *j,      \
+				  REAL *col)                                  \
 	{                                                                     \
 		const pcg_conv_geo *g = j->g;                                 \
 		int P = g->oh * g->ow, CKg = g->c / g->groups * g->kh * g->kw; \
 		int Og = g->o / g->groups, CK = g->c * g->kh * g->kw;         \
-		REAL *col = j->col;                                           \
 		for (int b = 0; b < j->batch; b++) {                          \
 			const REAL *dyb = pass ? (const REAL *)j->dy +        \
 							 b * j->ys            \
@@ -780,58 +949,43 @@ conv_col(const conv_job *j, int thread)
 	}                                                                     \
                                                                               \
 	/* pass 0: forward, 1: dK, 2: dx. */                                  \
-	static void conv_##T(pcg_pool *pool, int pass, conv_job *j)           \
+	static void conv_##T(pcg_pool *pool, int pass, conv_job *j, REAL *col) \
 	{                                                                     \
 		const pcg_conv_geo *g = j->g;                                 \
 		int threads = pcg_pool_threads(pool);                         \
 		int P = g->oh * g->ow, CK = g->c * g->kh * g->kw;             \
 		int64_t macs = (int64_t)j->batch * g->o * (CK / g->groups) * P; \
-		int per_sample = pass != 1;                                   \
-		if (per_sample) { /* a sample a task, dealt out as they come */ \
-			j->ntasks = j->batch < RUN_MAX_TASKS ? j->batch        \
-							     : RUN_MAX_TASKS; \
-			j->nblocks = 1;                                       \
-		} else {                                                      \
-			int cols = CK / g->groups;                            \
-			j->nblocks = (threads + g->groups - 1) / g->groups;   \
-			if (j->nblocks > cols)                                \
-				j->nblocks = cols;                            \
-			j->ntasks = g->groups * j->nblocks;                   \
-		}                                                             \
-		if (!MT_SPLIT || threads < 2 || j->ntasks < 2 ||              \
-		    j->ntasks > RUN_MAX_TASKS ||                              \
-		    (pass == 2 && j->xs == 0) || macs < pool_min_macs(pool)) { \
-			conv_loop_##T(pool, pass, j);                         \
+		/* forward and dx: a sample a task, dealt out as they come;   \
+		 * dK: a block of its columns a thread */                     \
+		int n = pass == 1 ? g->groups * (CK / g->groups) : j->batch;  \
+		int ntasks = pass == 1 ? threads : j->batch;                  \
+		if (!MT_SPLIT || threads < 2 || macs < pool_min_macs(pool)) { \
+			ntasks = 1;                                           \
+		} else if ((pass != 1 && j->batch < 2) ||                     \
+			   (pass == 2 && j->xs == 0)) {                       \
+			conv_loop_##T(pool, pass, j, col);                    \
 			return;                                               \
 		}                                                             \
-		if (!pool_acquire(pool)) {                                    \
-			conv_loop_##T(NULL, pass, j);                         \
+		if (n <= 0 || deal(pool, n, ntasks,                           \
+				   pass == 0   ? conv_fwd_block_##T           \
+				   : pass == 1 ? conv_dk_block_##T            \
+					       : conv_dx_block_##T,           \
+				   j, col, (size_t)CK * P * sizeof(REAL)))    \
 			return;                                               \
-		}                                                             \
-		size_t bytes = (size_t)CK * P * sizeof(REAL);                 \
-		for (int t = 1; t < threads; t++) {                           \
-			if (!pool_scratch(pool, t, bytes)) {                  \
-				pool_release(pool);                           \
-				conv_loop_##T(NULL, pass, j);                 \
-				return;                                       \
-			}                                                     \
-		}                                                             \
-		j->pool = pool;                                               \
-		pool_run_acquired(pool, j->ntasks,                            \
-				  pass == 0   ? conv_fwd_task_##T                 \
-				  : pass == 1 ? conv_dk_task_##T                  \
-					      : conv_dx_task_##T,                 \
-				  j);                                         \
-		pool_release(pool);                                           \
+		if (pass == 0)                                                \
+			conv_fwd_block_##T(j, 0, n, col);                     \
+		else if (pass == 1)                                           \
+			conv_dk_block_##T(j, 0, n, col);                      \
+		else                                                          \
+			conv_dx_block_##T(j, 0, n, col);                      \
 	}                                                                     \
                                                                               \
 	void pcg_conv_##T(pcg_pool *pool, const pcg_conv_geo *g, int batch,   \
 			  const REAL *x, ptrdiff_t x_step, const REAL *k,     \
 			  REAL *y, ptrdiff_t y_step, REAL *col)               \
 	{                                                                     \
-		conv_job j = {g, batch, 0, 0, 0, x_step, y_step, x, k,        \
-			      NULL, y, NULL, col};                            \
-		conv_##T(pool, 0, &j);                                        \
+		conv_job j = {g, batch, 0, x_step, y_step, x, k, NULL, y};    \
+		conv_##T(pool, 0, &j, col);                                   \
 	}                                                                     \
                                                                               \
 	void pcg_conv_dk_##T(pcg_pool *pool, const pcg_conv_geo *g,           \
@@ -839,9 +993,8 @@ conv_col(const conv_job *j, int thread)
 			     ptrdiff_t x_step, const REAL *dy,                \
 			     ptrdiff_t y_step, REAL *dk, REAL *col)           \
 	{                                                                     \
-		conv_job j = {g, batch, acc, 0, 0, x_step, y_step, x, NULL,   \
-			      dy, dk, NULL, col};                             \
-		conv_##T(pool, 1, &j);                                        \
+		conv_job j = {g, batch, acc, x_step, y_step, x, NULL, dy, dk}; \
+		conv_##T(pool, 1, &j, col);                                   \
 	}                                                                     \
                                                                               \
 	void pcg_conv_dx_##T(pcg_pool *pool, const pcg_conv_geo *g,           \
@@ -849,9 +1002,8 @@ conv_col(const conv_job *j, int thread)
 			     const REAL *dy, ptrdiff_t y_step, REAL *dx,      \
 			     ptrdiff_t x_step, REAL *col)                     \
 	{                                                                     \
-		conv_job j = {g, batch, acc, 0, 0, x_step, y_step, NULL, k,   \
-			      dy, dx, NULL, col};                             \
-		conv_##T(pool, 2, &j);                                        \
+		conv_job j = {g, batch, acc, x_step, y_step, NULL, k, dy, dx}; \
+		conv_##T(pool, 2, &j, col);                                   \
 	}
 
 CONV_MT(f, float, pcg_sgemm, pcg_sgemm_mt)
@@ -860,25 +1012,24 @@ CONV_MT(d, double, pcg_dgemm, pcg_dgemm_mt)
 /* --------------------------------------------------------------- pooling */
 
 /*
- * pcg_pool2d and its VJP with the planes cut into one block a task: every
- * plane (of x, dx, y and dy) is computed by the same loop whatever block
- * it is in, so the bits are the same.  Below the pool's min_macs / 32
- * elements of x, on the caller.
+ * pcg_pool2d and its VJP with the planes dealt out in one block a thread:
+ * every plane (of x, dx, y and dy) is computed by the same loop whatever
+ * block it is in, so the bits are the same.  Below the pool's min_macs /
+ * 32 elements of x, on the caller.
  */
 typedef struct {
-	int max, planes, h, w, kh, kw, sh, sw, ph, pw, oh, ow, acc, ntasks;
+	int max, planes, h, w, kh, kw, sh, sw, ph, pw, oh, ow, acc;
 	void *out;
 	const void *in, *x;
 } pool2d_job;
 
 #define POOL2D_MT(T, REAL)                                                    \
-	static void pool2d_task_##T(void *ctx, int t)                         \
+	static void pool2d_block_##T(void *ctx, int lo, int hi, void *s)      \
 	{                                                                     \
 		const pool2d_job *j = ctx;                                    \
-		int lo = (int)((int64_t)t * j->planes / j->ntasks);           \
-		int hi = (int)((int64_t)(t + 1) * j->planes / j->ntasks);     \
 		ptrdiff_t xo = (ptrdiff_t)lo * j->h * j->w;                   \
 		ptrdiff_t yo = (ptrdiff_t)lo * j->oh * j->ow;                 \
+		(void)s;                                                      \
 		if (j->x)                                                     \
 			pcg_pool2d_vjp_##T(j->max, hi - lo, j->h, j->w,       \
 					   j->kh, j->kw, j->sh, j->sw, j->ph, \
@@ -895,24 +1046,24 @@ typedef struct {
                                                                               \
 	static void pool2d_split_##T(pcg_pool *pool, pool2d_job *j)           \
 	{                                                                     \
-		int threads = pcg_pool_threads(pool);                         \
 		/* an element of x counts as 32 multiply-adds (it costs    \
 		 * more: 2 ns in cnn's max-pooling, 140 multiply-adds of    \
 		 * the GEMM at 70 per ns) */                                \
 		int64_t work = (int64_t)j->planes * j->h * j->w * 32;         \
-		j->ntasks = j->planes < threads ? j->planes : threads;        \
-		if (threads < 2 || j->ntasks < 2 ||                           \
-		    work < pool_min_macs(pool))                               \
-			j->ntasks = 1;                                        \
-		pcg_pool_run(pool, j->ntasks, pool2d_task_##T, j);            \
+		if (j->planes > 0 &&                                          \
+		    !deal(pool, j->planes,                                    \
+			  work < pool_min_macs(pool) ? 1                      \
+						     : pcg_pool_threads(pool), \
+			  pool2d_block_##T, j, NULL, 0))                      \
+			pool2d_block_##T(j, 0, j->planes, NULL);              \
 	}                                                                     \
                                                                               \
 	void pcg_pool2d_mt_##T(pcg_pool *pool, int max, int planes, int h,    \
 			       int w, int kh, int kw, int sh, int sw, int ph, \
 			       int pw, int oh, int ow, REAL *y, const REAL *x) \
 	{                                                                     \
-		pool2d_job j = {max, planes, h, w,  kh, kw, sh, sw, ph,       \
-				pw,  oh,     ow, 0, 0,  y,  x,  NULL};        \
+		pool2d_job j = {max, planes, h, w, kh, kw, sh, sw, ph,        \
+				pw,  oh,     ow, 0, y, x,  NULL};             \
 		pool2d_split_##T(pool, &j);                                   \
 	}                                                                     \
                                                                               \
@@ -923,7 +1074,7 @@ typedef struct {
 				   const REAL *x)                             \
 	{                                                                     \
 		pool2d_job j = {max, planes, h, w,   kh, kw, sh, sw, ph,      \
-				pw,  oh,     ow, acc, 0, dx, dy, x};          \
+				pw,  oh,     ow, acc, dx, dy, x};             \
 		pool2d_split_##T(pool, &j);                                   \
 	}
 
