@@ -518,10 +518,22 @@ bcast_index(Emit *E, const Bcast *bc, int which)
 	return r;
 }
 
+/*
+ * The loop nest over the collapsed axes.  ivdep: the innermost loop is
+ * elementwise in what it writes (no sum into one element), so that
+ * PCC_IVDEP may tell gcc that its iterations are independent: the result
+ * may share an operand's storage (the memory plan), and without the hint
+ * gcc's -O2 would not vectorise a loop that needs an overlap check.
+ */
 static void
-bcast_loops(Emit *E, const Bcast *bc)
+bcast_loops(Emit *E, const Bcast *bc, int ivdep)
 {
 	for (int i = 0; i < bc->n; i++) {
+		if (ivdep && i == bc->n - 1) {
+			for (int t = 0; t <= i; t++)
+				emit_kern(E, "\t");
+			emit_kern(E, "PCC_IVDEP\n");
+		}
 		for (int t = 0; t <= i; t++)
 			emit_kern(E, "\t");
 		if (bc->ext[i] < 0)
@@ -761,7 +773,7 @@ binary_kernel(Emit *E, const Node *y)
 		     "nb, %s *y, const %s *pa, const %s *pb)\n{\n"
 		     "\t(void)nb;\n",
 		  d->fwd_c, bcast_sig(E, &bc), name, R, R, R);
-	bcast_loops(E, &bc);
+	bcast_loops(E, &bc, 1);
 	emit_kern(E, "{\n");
 	int depth = bc.n + 1;
 	emit_kern(E, "%s%s a = pa[%s], b = pb[%s];\n", tabs(depth + 1), R,
@@ -818,25 +830,34 @@ binary_vjp_kernel(Emit *E, const Node *y, int k)
 			  sz.data, dd, emit_lit(E, 0));
 		sb_free(&sz);
 	}
-	bcast_loops(E, &bc);
-	emit_kern(E, "{\n");
-	int depth = bc.n + 1;
-	const char *t = tabs(depth + 1);
-	emit_kern(E, "%s%s dy = pdy[%s];\n", t, R, iy);
-	const char *vc = d->vjp_c[k];
-	if (expr_reads(vc, 'a'))
-		emit_kern(E, "%s%s a = pa[%s];\n", t, R, ia);
-	if (expr_reads(vc, 'b'))
-		emit_kern(E, "%s%s b = pb[%s];\n", t, R, ib);
-	if (expr_reads(vc, 'y'))
-		emit_kern(E, "%s%s y = py[%s];\n", t, R, iy);
-	emit_kern(E, "%s%s v = %s;\n", t, R, emit_expand(E, vc));
-	if (reduces)
-		emit_kern(E, "%s%s[%s] += v;\n", t, dd, id);
-	else
-		emit_kern(E, "%s%s[%s] = acc ? %s[%s] + v : v;\n", t, dd, id, dd,
-			  id);
-	emit_kern(E, "%s}\n}\n", tabs(depth));
+	/* Without a sum over broadcast axes, one nest for acc and one
+	 * without: a test of acc inside would keep gcc's -O2 from
+	 * vectorising (dd + v either way, the same bits). */
+	for (int pass = reduces ? 2 : 0; pass < (reduces ? 3 : 2); pass++) {
+		int depth = bc.n + 1;
+		const char *t = tabs(depth + 1);
+		if (pass == 0)
+			emit_kern(E, "\tif (acc) {\n");
+		if (pass == 1)
+			emit_kern(E, "\t} else {\n");
+		bcast_loops(E, &bc, !reduces);
+		emit_kern(E, "{\n");
+		emit_kern(E, "%s%s dy = pdy[%s];\n", t, R, iy);
+		const char *vc = d->vjp_c[k];
+		if (expr_reads(vc, 'a'))
+			emit_kern(E, "%s%s a = pa[%s];\n", t, R, ia);
+		if (expr_reads(vc, 'b'))
+			emit_kern(E, "%s%s b = pb[%s];\n", t, R, ib);
+		if (expr_reads(vc, 'y'))
+			emit_kern(E, "%s%s y = py[%s];\n", t, R, iy);
+		emit_kern(E, "%s%s v = %s;\n", t, R, emit_expand(E, vc));
+		if (pass == 1)
+			emit_kern(E, "%s%s[%s] = v;\n", t, dd, id);
+		else
+			emit_kern(E, "%s%s[%s] += v;\n", t, dd, id);
+		emit_kern(E, "%s}\n", tabs(depth));
+	}
+	emit_kern(E, reduces ? "}\n" : "\t}\n}\n");
 	return name;
 }
 
@@ -1249,6 +1270,11 @@ emit_model(Arena *a, const Graph *g, const EmitOptions *o, StrBuf *h,
 		     "compile. */\n#if defined(__GNUC__)\n#define PCC_KERNEL static "
 		     "__attribute__((noinline))\n#else\n#define PCC_KERNEL "
 		     "static\n#endif\n");
+	sb_printf(c, "/* The element-wise loops' iterations are independent "
+		     "(gcc vectorises them\n * at -O2 without an overlap "
+		     "check). */\n#if defined(__GNUC__) && "
+		     "!defined(__clang__)\n#define PCC_IVDEP _Pragma(\"GCC "
+		     "ivdep\")\n#else\n#define PCC_IVDEP\n#endif\n");
 	/* every definition in the kernel section is a kernel */
 	for (const char *k = E.kern.data; *k;) {
 		const char *hit = strstr(k, "\nstatic ");
