@@ -171,6 +171,133 @@ SFX(direct)(int m, int n, int k, REAL alpha, const REAL *a, ptrdiff_t rsa,
 	}
 }
 
+/* ------------------------------------------------------ one row, K = 1 */
+
+/*
+ * A row of C (M = 1) when op(B) is read along its rows (csb == 1: the
+ * backward of a layer, dy W): GEMM_RJ columns at a time, their sums in
+ * four rows of GEMM_NR accumulators kept in registers over a whole chunk
+ * of k (the direct path's tile is one or two vectors wide for one row,
+ * and waits on each multiply-add's latency).  Each element is still a
+ * sequential sum over the chunk.  Returns the columns done; the direct
+ * path takes the rest.
+ */
+#define GEMM_RJ (4 * GEMM_NR)
+
+GEMM_ATTR static int
+SFX(row_n)(int n, int k, REAL alpha, const REAL *restrict a, ptrdiff_t csa,
+	   const REAL *restrict b, ptrdiff_t ldb, REAL beta, REAL *restrict c)
+{
+	int j0 = 0;
+
+	for (; j0 + GEMM_RJ <= n; j0 += GEMM_RJ) {
+		for (int pc = 0; pc < k; pc += GEMM_KC) {
+			int kc = k - pc < GEMM_KC ? k - pc : GEMM_KC;
+			REAL t0[GEMM_NR], t1[GEMM_NR], t2[GEMM_NR];
+			REAL t3[GEMM_NR];
+
+			for (int j = 0; j < GEMM_NR; j++) {
+				t0[j] = 0;
+				t1[j] = 0;
+				t2[j] = 0;
+				t3[j] = 0;
+			}
+			for (int p = pc; p < pc + kc; p++) {
+				const REAL *restrict bp = b + p * ldb + j0;
+				REAL v = a[p * csa];
+
+				GEMM_KEEP_LOOP
+				for (int j = 0; j < GEMM_NR; j++)
+					t0[j] = FMA(v, bp[j], t0[j]);
+				GEMM_KEEP_LOOP
+				for (int j = 0; j < GEMM_NR; j++)
+					t1[j] = FMA(v, bp[GEMM_NR + j], t1[j]);
+				GEMM_KEEP_LOOP
+				for (int j = 0; j < GEMM_NR; j++)
+					t2[j] = FMA(v, bp[2 * GEMM_NR + j],
+						    t2[j]);
+				GEMM_KEEP_LOOP
+				for (int j = 0; j < GEMM_NR; j++)
+					t3[j] = FMA(v, bp[3 * GEMM_NR + j],
+						    t3[j]);
+			}
+			for (int j = 0; j < GEMM_NR; j++) {
+				REAL *cj = c + j0 + j;
+
+				SFX(merge)(cj, pc == 0, alpha, t0[j], beta);
+				SFX(merge)(cj + GEMM_NR, pc == 0, alpha, t1[j],
+					   beta);
+				SFX(merge)(cj + 2 * GEMM_NR, pc == 0, alpha,
+					   t2[j], beta);
+				SFX(merge)(cj + 3 * GEMM_NR, pc == 0, alpha,
+					   t3[j], beta);
+			}
+		}
+	}
+	return j0;
+}
+
+#ifdef GEMM_ROWT
+/*
+ * A row of C when op(B) is read across its rows (csb != 1: a layer's
+ * forward x W^T, W row-major): GEMM_ROWT(kc, x, incx, w, ldw, groups, t)
+ * from the includer sets t[j], j < 8 groups, to the sum over p < kc of
+ * x[p incx] w[j ldw + p], sequential in p, for groups of 8 rows of W
+ * (transposed in registers).  Returns the columns done; the direct path
+ * takes the rest (fewer than 8).
+ */
+GEMM_ATTR static int
+SFX(row_t)(int n, int k, REAL alpha, const REAL *a, ptrdiff_t csa,
+	   const REAL *b, ptrdiff_t ldb, REAL beta, REAL *c)
+{
+	int j0 = 0;
+
+	while (n - j0 >= 8) {
+		int groups = n - j0 >= 32 ? 4 : n - j0 >= 16 ? 2 : 1;
+
+		for (int pc = 0; pc < k; pc += GEMM_KC) {
+			int kc = k - pc < GEMM_KC ? k - pc : GEMM_KC;
+			REAL t[32];
+
+			GEMM_ROWT(kc, a + pc * csa, csa, b + j0 * ldb + pc, ldb,
+				  groups, t);
+			for (int j = 0; j < 8 * groups; j++)
+				SFX(merge)(c + j0 + j, pc == 0, alpha, t[j],
+					   beta);
+		}
+		j0 += 8 * groups;
+	}
+	return j0;
+}
+#endif
+
+/*
+ * K = 1 (the weight gradient of a batch-1 layer, an outer product):
+ * c(i, j) = alpha * (a(i) b(j) + 0) merged as in every path, a loop over
+ * the contiguous row of C rather than tiles of the direct path.
+ */
+GEMM_ATTR static void
+SFX(outer)(int m, int n, REAL alpha, const REAL *restrict a, ptrdiff_t rsa,
+	   const REAL *restrict b, ptrdiff_t csb, REAL beta, REAL *restrict c,
+	   ptrdiff_t ldc)
+{
+	for (int i = 0; i < m; i++) {
+		REAL ai = a[i * rsa];
+		REAL *restrict ci = c + i * ldc;
+
+		if (beta == 0 && csb == 1)
+			for (int j = 0; j < n; j++)
+				ci[j] = alpha * FMA(ai, b[j], (REAL)0);
+		else if (beta == 0)
+			for (int j = 0; j < n; j++)
+				ci[j] = alpha * FMA(ai, b[j * csb], (REAL)0);
+		else
+			for (int j = 0; j < n; j++)
+				ci[j] = FMA(alpha, FMA(ai, b[j * csb], (REAL)0),
+					    beta * ci[j]);
+	}
+}
+
 /* ----------------------------------------------------------- blocked path */
 
 /*
@@ -423,6 +550,25 @@ SFX(gemm)(int trans_a, int trans_b, int m, int n, int k, REAL alpha,
 	ptrdiff_t rsa = trans_a ? 1 : lda, csa = trans_a ? lda : 1;
 	ptrdiff_t rsb = trans_b ? 1 : ldb, csb = trans_b ? ldb : 1;
 
+	if (k == 1) {
+		SFX(outer)(m, n, alpha, a, rsa, b, csb, beta, c, ldc);
+		return;
+	}
+	if (m == 1) {
+		int j0 = 0;
+
+		if (csb == 1)
+			j0 = SFX(row_n)(n, k, alpha, a, csa, b, rsb, beta, c);
+#ifdef GEMM_ROWT
+		else if (rsb == 1)
+			j0 = SFX(row_t)(n, k, alpha, a, csa, b, csb, beta, c);
+#endif
+		if (j0 < n)
+			SFX(direct)(1, n - j0, k, alpha, a, rsa, csa,
+				    b + j0 * csb, rsb, csb, beta, c + j0, ldc,
+				    1);
+		return;
+	}
 	if (!GEMM_DIRECT(m, n, k))
 		SFX(blocked)(m, n, k, alpha, a, rsa, csa, trans_b, b, ldb, beta,
 			     c, ldc);
@@ -433,3 +579,5 @@ SFX(gemm)(int trans_a, int trans_b, int m, int n, int k, REAL alpha,
 		SFX(direct)(n, m, k, alpha, b, csb, rsb, a, csa, rsa, beta, c,
 			    1, ldc);
 }
+
+#undef GEMM_RJ
