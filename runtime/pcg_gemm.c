@@ -269,117 +269,25 @@ pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
  * in float.  The vectors must run across outputs (rows of W), each a
  * sequential sum over k, but a row of W is contiguous along k: a plain
  * loop reads W with a stride and runs at a fifth of cblas_sgemv's speed.
- * Here 8 x 8 blocks of W are loaded a row a vector and transposed in
- * registers, then give 8 multiply-adds in order of p into one
- * accumulator of 8 outputs.  Intrinsics of AVX2, so x86 only, in the
- * copies that run on AVX2 (through the AVX2 target, called by the AVX2
- * and AVX-512 copies; or the generic copy of a build for AVX2).  The
- * multiply-adds are those of the rest of the copy (fused, or not in
- * reproducible mode), so a row keeps its bits in a batch.
+ * The copies that run on AVX2 (the AVX2 and AVX-512 copies, or the
+ * generic copy of a build for AVX2) define GEMM_ROWT and get
+ * pcg_gemm_tmpl.h's row_t: 8 x 8 blocks of W transposed in registers with
+ * AVX intrinsics (so x86 only), then 8 multiply-adds in order of p into
+ * one accumulator of 8 outputs.  ROWT_FMA is the copy's multiply-add
+ * (fused, or not in reproducible mode), so a row keeps its bits in a
+ * batch.
  */
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) &&      \
 	(defined(GEMM_DISPATCH_AVX2) || defined(__AVX2__))
 #include <immintrin.h>
 
 #define GEMM_HAVE_ROWT 1
-#ifdef GEMM_DISPATCH_AVX2
-#define ROWT_ATTR AVX2_ATTR
-#else
-#define ROWT_ATTR
-#endif
 #if defined(PCG_REPRODUCIBLE) ||                                              \
 	(!defined(GEMM_DISPATCH_AVX2) && !defined(__FMA__))
 #define ROWT_FMA(a, b, c) _mm256_add_ps(_mm256_mul_ps(a, b), c)
 #else
 #define ROWT_FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
 #endif
-
-/* r[i][q] becomes r[q][i]. */
-ROWT_ATTR static inline void
-rowt_transpose(__m256 r[8])
-{
-	__m256 t0 = _mm256_unpacklo_ps(r[0], r[1]);
-	__m256 t1 = _mm256_unpackhi_ps(r[0], r[1]);
-	__m256 t2 = _mm256_unpacklo_ps(r[2], r[3]);
-	__m256 t3 = _mm256_unpackhi_ps(r[2], r[3]);
-	__m256 t4 = _mm256_unpacklo_ps(r[4], r[5]);
-	__m256 t5 = _mm256_unpackhi_ps(r[4], r[5]);
-	__m256 t6 = _mm256_unpacklo_ps(r[6], r[7]);
-	__m256 t7 = _mm256_unpackhi_ps(r[6], r[7]);
-	__m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
-	__m256 u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
-	__m256 u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
-	__m256 u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
-	__m256 u4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
-	__m256 u5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
-	__m256 u6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
-	__m256 u7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
-
-	r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
-	r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
-	r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
-	r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
-	r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
-	r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
-	r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
-	r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
-}
-
-/*
- * t[j] = sum over p < kc, in order, of x[p incx] w[j ldw + p], for
- * j < 8 groups; groups (1, 2 or 4) is a constant at each call, the
- * groups' accumulators independent chains that hide the latency.
- */
-ROWT_ATTR static inline void
-rowt_groups(int kc, const float *x, ptrdiff_t incx, const float *w,
-	    ptrdiff_t ldw, int groups, float *t)
-{
-	__m256 acc[4];
-	int p = 0;
-
-	for (int g = 0; g < groups; g++)
-		acc[g] = _mm256_setzero_ps();
-	for (; p + 8 <= kc; p += 8) {
-		__m256 xv[8];
-
-		for (int q = 0; q < 8; q++)
-			xv[q] = _mm256_broadcast_ss(x + (p + q) * incx);
-		for (int g = 0; g < groups; g++) {
-			__m256 r[8];
-
-			for (int i = 0; i < 8; i++)
-				r[i] = _mm256_loadu_ps(w + (8 * g + i) * ldw + p);
-			rowt_transpose(r);
-			for (int q = 0; q < 8; q++)
-				acc[g] = ROWT_FMA(xv[q], r[q], acc[g]);
-		}
-	}
-	for (; p < kc; p++) {
-		__m256 xv = _mm256_broadcast_ss(x + p * incx);
-
-		for (int g = 0; g < groups; g++) {
-			float col[8];
-
-			for (int i = 0; i < 8; i++)
-				col[i] = w[(8 * g + i) * ldw + p];
-			acc[g] = ROWT_FMA(xv, _mm256_loadu_ps(col), acc[g]);
-		}
-	}
-	for (int g = 0; g < groups; g++)
-		_mm256_storeu_ps(t + 8 * g, acc[g]);
-}
-
-ROWT_ATTR static void
-rowt_s(int kc, const float *x, ptrdiff_t incx, const float *w, ptrdiff_t ldw,
-       int groups, float *t)
-{
-	if (groups == 4)
-		rowt_groups(kc, x, incx, w, ldw, 4, t);
-	else if (groups == 2)
-		rowt_groups(kc, x, incx, w, ldw, 2, t);
-	else
-		rowt_groups(kc, x, incx, w, ldw, 1, t);
-}
 #endif
 
 /* ---------------------------------------------------------------- float */
@@ -391,7 +299,7 @@ rowt_s(int kc, const float *x, ptrdiff_t incx, const float *w, ptrdiff_t ldw,
 #define GEMM_NC GEMM_NC_OF(GEMM_NR, 4)
 #define GEMM_DJ (PCG_GEMM_DJ_BYTES / 4)
 #if defined(GEMM_HAVE_ROWT) && !defined(GEMM_DISPATCH_AVX2)
-#define GEMM_ROWT rowt_s
+#define GEMM_ROWT 1
 #endif
 #include "pcg_gemm_tmpl.h"
 #undef SFX
@@ -402,7 +310,7 @@ rowt_s(int kc, const float *x, ptrdiff_t incx, const float *w, ptrdiff_t ldw,
 #undef GEMM_ATTR
 #define GEMM_ATTR AVX2_ATTR
 #define SFX(name) name##_s_avx2
-#define GEMM_ROWT rowt_s
+#define GEMM_ROWT 1
 #undef FMA
 #define FMA(a, b, c) AVX2_FMA_F(a, b, c)
 #define GEMM_NR 16

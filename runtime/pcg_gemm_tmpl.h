@@ -11,6 +11,8 @@
  *   GEMM_MR, GEMM_NR   micro-tile rows and columns (NR a vector multiple)
  *   GEMM_NC       columns of the packed B panel (a multiple of GEMM_NR)
  *   GEMM_DJ       columns of C handled at once by the direct path
+ *   GEMM_ROWT     (optional, float on x86 with AVX2) x W^T for one row
+ *                 through AVX intrinsics, with ROWT_FMA
  * and the shared GEMM_KC, GEMM_DI, GEMM_DP and GEMM_NOINLINE.
  *
  * Every element of C comes out of the same arithmetic in every path (see
@@ -175,43 +177,41 @@ SFX(direct)(int m, int n, int k, REAL alpha, const REAL *a, ptrdiff_t rsa,
 
 /*
  * A row of C (M = 1) when op(B) is read along its rows (csb == 1: the
- * backward of a layer, dy W): GEMM_RJ columns at a time, their sums in
- * four rows of GEMM_NR accumulators kept in registers over a whole chunk
- * of k (the direct path's tile is one or two vectors wide for one row,
- * and waits on each multiply-add's latency).  Each element is still a
- * sequential sum over the chunk.  Returns the columns done; the direct
- * path takes the rest.
+ * backward of a layer, dy W): nv * GEMM_NR columns from c, their sums in
+ * nv (4, 2 or 1, a constant at each call) rows of GEMM_NR accumulators
+ * kept in registers over a whole chunk of k (the direct path's tile is
+ * one or two vectors wide for one row, and waits on each multiply-add's
+ * latency).  Each element is still a sequential sum over the chunk.
  */
-#define GEMM_RJ (4 * GEMM_NR)
-
-GEMM_ATTR static int
-SFX(row_n)(int n, int k, REAL alpha, const REAL *restrict a, ptrdiff_t csa,
-	   const REAL *restrict b, ptrdiff_t ldb, REAL beta, REAL *restrict c)
+GEMM_ATTR static inline void
+SFX(row_n_tile)(int k, REAL alpha, const REAL *restrict a, ptrdiff_t csa,
+		const REAL *restrict b, ptrdiff_t ldb, REAL beta,
+		REAL *restrict c, int nv)
 {
-	int j0 = 0;
+	for (int pc = 0; pc < k; pc += GEMM_KC) {
+		int kc = k - pc < GEMM_KC ? k - pc : GEMM_KC;
+		REAL t[4][GEMM_NR];
+		REAL t0[GEMM_NR], t1[GEMM_NR], t2[GEMM_NR], t3[GEMM_NR];
 
-	for (; j0 + GEMM_RJ <= n; j0 += GEMM_RJ) {
-		for (int pc = 0; pc < k; pc += GEMM_KC) {
-			int kc = k - pc < GEMM_KC ? k - pc : GEMM_KC;
-			REAL t0[GEMM_NR], t1[GEMM_NR], t2[GEMM_NR];
-			REAL t3[GEMM_NR];
+		for (int j = 0; j < GEMM_NR; j++) {
+			t0[j] = 0;
+			t1[j] = 0;
+			t2[j] = 0;
+			t3[j] = 0;
+		}
+		for (int p = pc; p < pc + kc; p++) {
+			const REAL *restrict bp = b + p * ldb;
+			REAL v = a[p * csa];
 
-			for (int j = 0; j < GEMM_NR; j++) {
-				t0[j] = 0;
-				t1[j] = 0;
-				t2[j] = 0;
-				t3[j] = 0;
-			}
-			for (int p = pc; p < pc + kc; p++) {
-				const REAL *restrict bp = b + p * ldb + j0;
-				REAL v = a[p * csa];
-
-				GEMM_KEEP_LOOP
-				for (int j = 0; j < GEMM_NR; j++)
-					t0[j] = FMA(v, bp[j], t0[j]);
+			GEMM_KEEP_LOOP
+			for (int j = 0; j < GEMM_NR; j++)
+				t0[j] = FMA(v, bp[j], t0[j]);
+			if (nv > 1) {
 				GEMM_KEEP_LOOP
 				for (int j = 0; j < GEMM_NR; j++)
 					t1[j] = FMA(v, bp[GEMM_NR + j], t1[j]);
+			}
+			if (nv > 2) {
 				GEMM_KEEP_LOOP
 				for (int j = 0; j < GEMM_NR; j++)
 					t2[j] = FMA(v, bp[2 * GEMM_NR + j],
@@ -221,18 +221,37 @@ SFX(row_n)(int n, int k, REAL alpha, const REAL *restrict a, ptrdiff_t csa,
 					t3[j] = FMA(v, bp[3 * GEMM_NR + j],
 						    t3[j]);
 			}
-			for (int j = 0; j < GEMM_NR; j++) {
-				REAL *cj = c + j0 + j;
-
-				SFX(merge)(cj, pc == 0, alpha, t0[j], beta);
-				SFX(merge)(cj + GEMM_NR, pc == 0, alpha, t1[j],
-					   beta);
-				SFX(merge)(cj + 2 * GEMM_NR, pc == 0, alpha,
-					   t2[j], beta);
-				SFX(merge)(cj + 3 * GEMM_NR, pc == 0, alpha,
-					   t3[j], beta);
-			}
 		}
+		for (int j = 0; j < GEMM_NR; j++) {
+			t[0][j] = t0[j];
+			t[1][j] = t1[j];
+			t[2][j] = t2[j];
+			t[3][j] = t3[j];
+		}
+		for (int v = 0; v < nv; v++)
+			for (int j = 0; j < GEMM_NR; j++)
+				SFX(merge)(c + v * GEMM_NR + j, pc == 0, alpha,
+					   t[v][j], beta);
+	}
+}
+
+/* row_n_tile over the row; returns the columns done (the direct path
+ * takes the rest, fewer than GEMM_NR). */
+GEMM_ATTR static int
+SFX(row_n)(int n, int k, REAL alpha, const REAL *a, ptrdiff_t csa,
+	   const REAL *b, ptrdiff_t ldb, REAL beta, REAL *c)
+{
+	int j0 = 0;
+
+	for (; n - j0 >= 4 * GEMM_NR; j0 += 4 * GEMM_NR)
+		SFX(row_n_tile)(k, alpha, a, csa, b + j0, ldb, beta, c + j0, 4);
+	if (n - j0 >= 2 * GEMM_NR) {
+		SFX(row_n_tile)(k, alpha, a, csa, b + j0, ldb, beta, c + j0, 2);
+		j0 += 2 * GEMM_NR;
+	}
+	if (n - j0 >= GEMM_NR) {
+		SFX(row_n_tile)(k, alpha, a, csa, b + j0, ldb, beta, c + j0, 1);
+		j0 += GEMM_NR;
 	}
 	return j0;
 }
@@ -240,34 +259,133 @@ SFX(row_n)(int n, int k, REAL alpha, const REAL *restrict a, ptrdiff_t csa,
 #ifdef GEMM_ROWT
 /*
  * A row of C when op(B) is read across its rows (csb != 1: a layer's
- * forward x W^T, W row-major): GEMM_ROWT(kc, x, incx, w, ldw, groups, t)
- * from the includer sets t[j], j < 8 groups, to the sum over p < kc of
- * x[p incx] w[j ldw + p], sequential in p, for groups of 8 rows of W
- * (transposed in registers).  Returns the columns done; the direct path
- * takes the rest (fewer than 8).
+ * forward x W^T, W row-major), for float copies on AVX2 (pcg_gemm.c,
+ * "One row times W^T"), down to row_t.
+ *
+ * r[i] holds k p..p+3 of row i of the block in its low half and of row
+ * i + 4 in its high half (i < 4), r[4 + i] k p+4..p+7 of the same rows:
+ * two 4 x 4 transposes within the halves then give r[q] = column p+q of
+ * the 8 rows, with no shuffle across the halves.
  */
-GEMM_ATTR static int
+GEMM_ATTR static inline void
+SFX(rowt_transpose4)(__m256 *r)
+{
+	__m256 t0 = _mm256_unpacklo_ps(r[0], r[1]);
+	__m256 t1 = _mm256_unpackhi_ps(r[0], r[1]);
+	__m256 t2 = _mm256_unpacklo_ps(r[2], r[3]);
+	__m256 t3 = _mm256_unpackhi_ps(r[2], r[3]);
+
+	r[0] = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+	r[1] = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+	r[2] = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+	r[3] = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+}
+
+/*
+ * t[j] = sum over p < kc, in order, of x[p incx] w[j ldw + p], for
+ * j < nr <= 8 groups.  groups (1 to 4) is a constant at each call; the
+ * groups' accumulators are independent chains that hide the latency.  The
+ * rows of the last group past nr repeat row nr - 1 (their sums are
+ * stored in t and not used), so that a few rows left over run alongside
+ * the others rather than after them.
+ */
+GEMM_ATTR static inline void
+SFX(rowt_groups)(int kc, const float *x, ptrdiff_t incx, const float *w,
+		 ptrdiff_t ldw, int nr, int groups, float *t)
+{
+	const float *row[32];
+	__m256 acc[4];
+	int p = 0, full = nr == 8 * groups;
+
+	for (int i = 0; i < 8 * groups; i++)
+		row[i] = w + (i < nr ? i : nr - 1) * ldw;
+	for (int g = 0; g < groups; g++)
+		acc[g] = _mm256_setzero_ps();
+	for (; p + 8 <= kc; p += 8) {
+		__m256 xv[8];
+
+		for (int q = 0; q < 8; q++)
+			xv[q] = _mm256_broadcast_ss(x + (p + q) * incx);
+		for (int g = 0; g < groups; g++) {
+			const float *const *rg = row + 8 * g;
+			const float *wg = w + 8 * g * ldw + p;
+			__m256 r[8];
+
+			for (int i = 0; i < 4; i++) {
+				/* full: the rows' addresses, not the table */
+				const float *lo = full ? wg + i * ldw
+						       : rg[i] + p;
+				const float *hi = full ? wg + (i + 4) * ldw
+						       : rg[i + 4] + p;
+
+				r[i] = _mm256_insertf128_ps(
+					_mm256_castps128_ps256(_mm_loadu_ps(lo)),
+					_mm_loadu_ps(hi), 1);
+				r[4 + i] = _mm256_insertf128_ps(
+					_mm256_castps128_ps256(_mm_loadu_ps(lo + 4)),
+					_mm_loadu_ps(hi + 4), 1);
+			}
+			SFX(rowt_transpose4)(r);
+			SFX(rowt_transpose4)(r + 4);
+			for (int q = 0; q < 8; q++)
+				acc[g] = ROWT_FMA(xv[q], r[q], acc[g]);
+		}
+	}
+	for (; p < kc; p++) {
+		__m256 xv = _mm256_broadcast_ss(x + p * incx);
+
+		for (int g = 0; g < groups; g++) {
+			float col[8];
+
+			for (int i = 0; i < 8; i++)
+				col[i] = row[8 * g + i][p];
+			acc[g] = ROWT_FMA(xv, _mm256_loadu_ps(col), acc[g]);
+		}
+	}
+	for (int g = 0; g < groups; g++)
+		_mm256_storeu_ps(t + 8 * g, acc[g]);
+}
+
+/* rowt_groups for nr rows (1 to 32) into t[32]. */
+GEMM_ATTR static void
+SFX(rowt)(int kc, const float *x, ptrdiff_t incx, const float *w,
+	  ptrdiff_t ldw, int nr, float *t)
+{
+	if (nr == 32) {
+		SFX(rowt_groups)(kc, x, incx, w, ldw, 32, 4, t);
+		return;
+	}
+	switch ((nr + 7) / 8) {
+	case 4:
+		SFX(rowt_groups)(kc, x, incx, w, ldw, nr, 4, t);
+		break;
+	case 3:
+		SFX(rowt_groups)(kc, x, incx, w, ldw, nr, 3, t);
+		break;
+	case 2:
+		SFX(rowt_groups)(kc, x, incx, w, ldw, nr, 2, t);
+		break;
+	default:
+		SFX(rowt_groups)(kc, x, incx, w, ldw, nr, 1, t);
+	}
+}
+GEMM_ATTR static void
 SFX(row_t)(int n, int k, REAL alpha, const REAL *a, ptrdiff_t csa,
 	   const REAL *b, ptrdiff_t ldb, REAL beta, REAL *c)
 {
-	int j0 = 0;
-
-	while (n - j0 >= 8) {
-		int groups = n - j0 >= 32 ? 4 : n - j0 >= 16 ? 2 : 1;
-
+	for (int j0 = 0, nj; j0 < n; j0 += nj) {
+		nj = n - j0 < 32 ? n - j0 : 32;
 		for (int pc = 0; pc < k; pc += GEMM_KC) {
 			int kc = k - pc < GEMM_KC ? k - pc : GEMM_KC;
 			REAL t[32];
 
-			GEMM_ROWT(kc, a + pc * csa, csa, b + j0 * ldb + pc, ldb,
-				  groups, t);
-			for (int j = 0; j < 8 * groups; j++)
+			SFX(rowt)(kc, a + pc * csa, csa, b + j0 * ldb + pc, ldb,
+				  nj, t);
+			for (int j = 0; j < nj; j++)
 				SFX(merge)(c + j0 + j, pc == 0, alpha, t[j],
 					   beta);
 		}
-		j0 += 8 * groups;
 	}
-	return j0;
 }
 #endif
 
@@ -557,12 +675,14 @@ SFX(gemm)(int trans_a, int trans_b, int m, int n, int k, REAL alpha,
 	if (m == 1) {
 		int j0 = 0;
 
+#ifdef GEMM_ROWT
+		if (rsb == 1 && csb != 1) {
+			SFX(row_t)(n, k, alpha, a, csa, b, csb, beta, c);
+			return;
+		}
+#endif
 		if (csb == 1)
 			j0 = SFX(row_n)(n, k, alpha, a, csa, b, rsb, beta, c);
-#ifdef GEMM_ROWT
-		else if (rsb == 1)
-			j0 = SFX(row_t)(n, k, alpha, a, csa, b, csb, beta, c);
-#endif
 		if (j0 < n)
 			SFX(direct)(1, n - j0, k, alpha, a, rsa, csa,
 				    b + j0 * csb, rsb, csb, beta, c + j0, ldc,
@@ -580,4 +700,3 @@ SFX(gemm)(int trans_a, int trans_b, int m, int n, int k, REAL alpha,
 			    1, ldc);
 }
 
-#undef GEMM_RJ
