@@ -282,6 +282,8 @@ pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
 #include <immintrin.h>
 
 #define GEMM_HAVE_ROWT 1
+/* The 8 x 8 blocks live in registers only if their helpers are inlined. */
+#define ROWT_INLINE inline __attribute__((always_inline))
 #if defined(PCG_REPRODUCIBLE) ||                                              \
 	(!defined(GEMM_DISPATCH_AVX2) && !defined(__FMA__))
 #define ROWT_FMA(a, b, c) _mm256_add_ps(_mm256_mul_ps(a, b), c)

@@ -267,7 +267,7 @@ SFX(row_n)(int n, int k, REAL alpha, const REAL *a, ptrdiff_t csa,
  * two 4 x 4 transposes within the halves then give r[q] = column p+q of
  * the 8 rows, with no shuffle across the halves.
  */
-GEMM_ATTR static inline void
+GEMM_ATTR static ROWT_INLINE void
 SFX(rowt_transpose4)(__m256 *r)
 {
 	__m256 t0 = _mm256_unpacklo_ps(r[0], r[1]);
@@ -279,6 +279,29 @@ SFX(rowt_transpose4)(__m256 *r)
 	r[1] = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
 	r[2] = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
 	r[3] = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+}
+
+/*
+ * The 8 x 8 block of columns p .. p+7 of the rows w + i ldw (i < 8), or
+ * rows[i] when rows is not NULL, transposed: r[q][i] = row i's p + q.
+ */
+GEMM_ATTR static ROWT_INLINE void
+SFX(rowt_block)(__m256 *r, const float *w, ptrdiff_t ldw,
+		const float *const *rows, int p)
+{
+	for (int i = 0; i < 4; i++) {
+		const float *lo = rows ? rows[i] + p : w + i * ldw + p;
+		const float *hi = rows ? rows[i + 4] + p : w + (i + 4) * ldw + p;
+
+		r[i] = _mm256_insertf128_ps(
+			_mm256_castps128_ps256(_mm_loadu_ps(lo)),
+			_mm_loadu_ps(hi), 1);
+		r[4 + i] = _mm256_insertf128_ps(
+			_mm256_castps128_ps256(_mm_loadu_ps(lo + 4)),
+			_mm_loadu_ps(hi + 4), 1);
+	}
+	SFX(rowt_transpose4)(r);
+	SFX(rowt_transpose4)(r + 4);
 }
 
 /*
@@ -307,26 +330,11 @@ SFX(rowt_groups)(int kc, const float *x, ptrdiff_t incx, const float *w,
 		for (int q = 0; q < 8; q++)
 			xv[q] = _mm256_broadcast_ss(x + (p + q) * incx);
 		for (int g = 0; g < groups; g++) {
-			const float *const *rg = row + 8 * g;
-			const float *wg = w + 8 * g * ldw + p;
 			__m256 r[8];
 
-			for (int i = 0; i < 4; i++) {
-				/* full: the rows' addresses, not the table */
-				const float *lo = full ? wg + i * ldw
-						       : rg[i] + p;
-				const float *hi = full ? wg + (i + 4) * ldw
-						       : rg[i + 4] + p;
-
-				r[i] = _mm256_insertf128_ps(
-					_mm256_castps128_ps256(_mm_loadu_ps(lo)),
-					_mm_loadu_ps(hi), 1);
-				r[4 + i] = _mm256_insertf128_ps(
-					_mm256_castps128_ps256(_mm_loadu_ps(lo + 4)),
-					_mm_loadu_ps(hi + 4), 1);
-			}
-			SFX(rowt_transpose4)(r);
-			SFX(rowt_transpose4)(r + 4);
+			/* full: the rows' addresses, not the table */
+			SFX(rowt_block)(r, w + 8 * g * ldw, ldw,
+					full ? NULL : row + 8 * g, p);
 			for (int q = 0; q < 8; q++)
 				acc[g] = ROWT_FMA(xv[q], r[q], acc[g]);
 		}
@@ -454,20 +462,56 @@ SFX(pack_b)(int trans_b, int kc, int nc, const REAL *restrict b,
 			 * 32 x 256 x 784 than a column at a time).
 			 */
 			const REAL *restrict src = b + jr * ldb;
+			int p = 0;
 
-			for (int p = 0; p < kc; p++) {
+#ifdef GEMM_ROWT
+			/* 8 x 8 blocks transposed in registers (as in row_t) */
+			for (; p + 8 <= kc; p += 8)
+				for (int j = 0; j < GEMM_NR; j += 8) {
+					__m256 r[8];
+
+					SFX(rowt_block)(r, src + j * ldb, ldb,
+							NULL, p);
+					for (int q = 0; q < 8; q++)
+						_mm256_storeu_ps(dst + (p + q) *
+							GEMM_NR + j, r[q]);
+				}
+#endif
+			for (; p < kc; p++) {
 				REAL *restrict d = dst + p * GEMM_NR;
 				for (int j = 0; j < GEMM_NR; j++)
 					d[j] = src[j * ldb + p];
 			}
 		} else {
-			for (int j = 0; j < nr; j++) {
+			int j = 0;
+
+#ifdef GEMM_ROWT
+			/* Whole blocks of 8 columns as above. */
+			for (; j + 8 <= nr; j += 8) {
+				const REAL *restrict src = b + (jr + j) * ldb;
+				int p = 0;
+
+				for (; p + 8 <= kc; p += 8) {
+					__m256 r[8];
+
+					SFX(rowt_block)(r, src, ldb, NULL, p);
+					for (int q = 0; q < 8; q++)
+						_mm256_storeu_ps(dst + (p + q) *
+							GEMM_NR + j, r[q]);
+				}
+				for (; p < kc; p++)
+					for (int i = 0; i < 8; i++)
+						dst[p * GEMM_NR + j + i] =
+							src[i * ldb + p];
+			}
+#endif
+			for (; j < nr; j++) {
 				const REAL *restrict src = b + (jr + j) * ldb;
 
 				for (int p = 0; p < kc; p++)
 					dst[p * GEMM_NR + j] = src[p];
 			}
-			for (int j = nr; j < GEMM_NR; j++)
+			for (j = nr; j < GEMM_NR; j++)
 				for (int p = 0; p < kc; p++)
 					dst[p * GEMM_NR + j] = 0;
 		}
