@@ -15,19 +15,24 @@
  * flags, the path taken, alignment or the data.  In particular a row computed
  * with m = 1 has the same bits as in a larger batch.
  *
- * Two paths.  Small products (up to GEMM_DI rows or columns, as in batch-1
- * layers, or few flops) go through a direct loop nest over tiles of C,
+ * Two main paths.  Small products (up to GEMM_DI rows or columns, or few
+ * flops) go through a direct loop nest over tiles of C,
  * with the long side of C along the vectors and op(B) read in place
  * (strided, or copied a block at a time when transposed and the tile has
  * several rows).  The rest is blocked: op(B) is packed
  * in panels of GEMM_KC x GEMM_NC into a fixed local buffer (micro-panels of
  * GEMM_NR columns, zero-padded), and a GEMM_MR x GEMM_NR micro-kernel
  * reads A in place (an edge strip is copied, zero-padded) and keeps its
- * accumulator tile in registers.  The loops are written with fixed trip
- * counts and restrict pointers so that gcc and clang vectorise them; no
- * intrinsics.  Nothing is allocated; the buffers are sized by the tile
- * macros below (by default the panels take under 32 KiB of stack, and a
- * product on the direct path under 3 KiB).
+ * accumulator tile in registers.  Batch-1 products have paths of their
+ * own: K = 1 (an outer product) a loop over the rows of C; M = 1 with
+ * op(B) along its rows (dy W) register tiles of up to four vectors of
+ * outputs over a whole chunk of k; M = 1 with W^T (x W^T) blocks of W
+ * transposed in registers (below, "One row times W^T").  The loops are
+ * written with fixed trip counts and restrict pointers so that gcc and
+ * clang vectorise them; the only intrinsics are those of the transposes,
+ * in the x86 copies for AVX2 and AVX-512.  Nothing is allocated; the
+ * buffers are sized by the tile macros below (by default the panels take
+ * under 32 KiB of stack, and a product on the direct path under 3 KiB).
  */
 #include <math.h>
 #include <stddef.h>
