@@ -287,7 +287,7 @@ pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
 #include <immintrin.h>
 
 #define GEMM_HAVE_ROWT 1
-/* The 8 x 8 blocks live in registers only if their helpers are inlined. */
+/* The 8 x 8 blocks stay in registers only if these functions are inlined. */
 #define ROWT_INLINE inline __attribute__((always_inline))
 #if defined(PCG_REPRODUCIBLE) ||                                              \
 	(!defined(GEMM_DISPATCH_AVX2) && !defined(__FMA__))
