@@ -2,7 +2,10 @@
  * gemm_bench.c — GFLOP/s of the runtime's pcg_sgemm against OpenBLAS's
  * cblas_sgemm on one thread (when built with OpenBLAS), for square sizes
  * 64 to 1024 and the shapes the examples use, and the machine's peak for
- * reference.
+ * reference.  The batch-1 products are also compared with the level-2
+ * routine that does the same work: a row (M = 1) with cblas_sgemv, an
+ * outer product (K = 1) with cblas_sger (which adds to C, so it reads C
+ * where pcg_sgemm with beta 0 only writes it).
  *
  *   gemm_bench [--quick | --peak]    (--peak: the clock and the peak only)
  *
@@ -151,6 +154,29 @@ run_blas(int ta, int tb, int m, int n, int k, const float *a, int lda,
 		    tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb,
 		    0, c, ldc);
 }
+
+/*
+ * The level-2 routine for the same product: y = x op(B) by cblas_sgemv
+ * when M = 1 (op(B) = W^T, W row-major N x K, is sgemv without
+ * transposition), C += a b^T by cblas_sger when K = 1.
+ */
+static void
+run_blas2(int ta, int tb, int m, int n, int k, const float *a, int lda,
+	  const float *b, int ldb, float *c, int ldc)
+{
+	if (m == 1) {
+		int inc_a = ta ? lda : 1;
+		if (tb)
+			cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, 1, b,
+				    ldb, a, inc_a, 0, c, 1);
+		else
+			cblas_sgemv(CblasRowMajor, CblasTrans, k, n, 1, b, ldb,
+				    a, inc_a, 0, c, 1);
+	} else {
+		cblas_sger(CblasRowMajor, m, n, 1, a, ta ? 1 : lda, b,
+			   tb ? ldb : 1, c, ldc);
+	}
+}
 #endif
 
 /* Median GFLOP/s of fn on this product. */
@@ -209,8 +235,16 @@ row(const Shape *s)
 		err = fmax(err, fabs(c[i] - c2[i]));
 		big = fmax(big, fabs(c2[i]));
 	}
-	printf(" %9.1f %7.0f%%   (max diff %.1e of %.1e)", gb, 100 * g / gb,
-	       err, big);
+	printf(" %9.1f %7.0f%%", gb, 100 * g / gb);
+	if (s->m == 1 || s->k == 1) {
+		double g2 = gflops(run_blas2, s->ta, s->tb, s->m, s->n, s->k,
+				   a, b, c2);
+		printf(" %9.1f %7.0f%% %s", g2, 100 * g / g2,
+		       s->m == 1 ? "sgemv" : "sger ");
+	} else {
+		printf(" %9s %8s %5s", "", "", "");
+	}
+	printf("   (max diff %.1e of %.1e)", err, big);
 #endif
 	printf("\n");
 	fflush(stdout);
@@ -257,7 +291,8 @@ main(int argc, char **argv)
 	printf("\n%-30s %-18s %9s", "product", "op(A)op(B) MxNxK",
 	       "pcg_sgemm");
 #ifdef HAVE_CBLAS
-	printf(" %9s %8s", "OpenBLAS", "pcg/BLAS");
+	printf(" %9s %8s %9s %8s", "OpenBLAS", "pcg/BLAS", "BLAS-2",
+	       "pcg/BLAS-2");
 #else
 	printf("   (built without OpenBLAS: no cblas_sgemm column)");
 #endif
@@ -276,7 +311,14 @@ main(int argc, char **argv)
 		{"mlp b32 grad W1", 1, 0, 256, 784, 32},
 		{"mlp b32 grad W2", 1, 0, 256, 256, 32},
 		{"mlp b1 fwd W1 (a row)", 0, 1, 1, 256, 784},
+		{"mlp b1 fwd W2 (a row)", 0, 1, 1, 256, 256},
+		{"mlp b1 fwd W3 (a row)", 0, 1, 1, 10, 256},
+		{"mlp b1 bwd dh2 (a row)", 0, 0, 1, 256, 10},
+		{"mlp b1 bwd dh1 (a row)", 0, 0, 1, 256, 256},
+		{"mlp b1 bwd dx (a row)", 0, 0, 1, 784, 256},
 		{"mlp b1 grad W1 (outer)", 1, 0, 256, 784, 1},
+		{"mlp b1 grad W2 (outer)", 1, 0, 256, 256, 1},
+		{"mlp b1 grad W3 (outer)", 1, 0, 10, 256, 1},
 		{"cnn conv1 fwd (a sample)", 0, 0, 8, 576, 25},
 		{"cnn conv1 dK (a sample)", 0, 1, 8, 25, 576},
 		{"cnn conv2 fwd (a sample)", 0, 0, 16, 64, 200},
@@ -284,6 +326,21 @@ main(int argc, char **argv)
 		{"cnn conv2 dcol (a sample)", 1, 0, 200, 64, 16},
 		{"cnn b16 fwd W1", 0, 1, 16, 64, 256},
 		{"digits b1 fwd W1", 0, 1, 1, 32, 64},
+		{"digits b1 fwd W2", 0, 1, 1, 10, 32},
+		{"digits b1 bwd dh1", 0, 0, 1, 32, 10},
+		{"digits b1 bwd dx", 0, 0, 1, 64, 32},
+		{"digits b1 grad W1 (outer)", 1, 0, 32, 64, 1},
+		{"digits b1 grad W2 (outer)", 1, 0, 10, 32, 1},
+		/* resnet's convolutions, a sample: O x (OH OW) x (C 9) */
+		{"resnet 8->8 16x16 fwd", 0, 0, 8, 256, 72},
+		{"resnet 8->8 16x16 dK", 0, 1, 8, 72, 256},
+		{"resnet 8->8 16x16 dcol", 1, 0, 72, 256, 8},
+		{"resnet 8->16 /2 fwd", 0, 0, 16, 64, 72},
+		{"resnet 8->16 /2 dK", 0, 1, 16, 72, 64},
+		{"resnet 8->16 /2 dcol", 1, 0, 72, 64, 16},
+		{"resnet 16->16 8x8 fwd", 0, 0, 16, 64, 144},
+		{"resnet 16->16 8x8 dK", 0, 1, 16, 144, 64},
+		{"resnet 16->16 8x8 dcol", 1, 0, 144, 64, 16},
 	};
 	for (size_t i = 0; i < sizeof square / sizeof *square; i++)
 		row(&square[i]);

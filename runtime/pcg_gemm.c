@@ -15,19 +15,24 @@
  * flags, the path taken, alignment or the data.  In particular a row computed
  * with m = 1 has the same bits as in a larger batch.
  *
- * Two paths.  Small products (up to GEMM_DI rows or columns, as in batch-1
- * layers, or few flops) go through a direct loop nest over tiles of C,
+ * Two main paths.  Small products (up to GEMM_DI rows or columns, or few
+ * flops) go through a direct loop nest over tiles of C,
  * with the long side of C along the vectors and op(B) read in place
  * (strided, or copied a block at a time when transposed and the tile has
  * several rows).  The rest is blocked: op(B) is packed
  * in panels of GEMM_KC x GEMM_NC into a fixed local buffer (micro-panels of
  * GEMM_NR columns, zero-padded), and a GEMM_MR x GEMM_NR micro-kernel
  * reads A in place (an edge strip is copied, zero-padded) and keeps its
- * accumulator tile in registers.  The loops are written with fixed trip
- * counts and restrict pointers so that gcc and clang vectorise them; no
- * intrinsics.  Nothing is allocated; the buffers are sized by the tile
- * macros below (by default the panels take under 32 KiB of stack, and a
- * product on the direct path under 3 KiB).
+ * accumulator tile in registers.  Batch-1 products have paths of their
+ * own: K = 1 (an outer product) a loop over the rows of C; M = 1 with
+ * op(B) along its rows (dy W) register tiles of up to four vectors of
+ * outputs over a whole chunk of k; M = 1 with W^T (x W^T) blocks of W
+ * transposed in registers (below, "One row times W^T").  The loops are
+ * written with fixed trip counts and restrict pointers so that gcc and
+ * clang vectorise them; the only intrinsics are those of the transposes,
+ * in the x86 copies for AVX2 and AVX-512.  Nothing is allocated; the
+ * buffers are sized by the tile macros below (by default the panels take
+ * under 32 KiB of stack, and a product on the direct path under 3 KiB).
  */
 #include <math.h>
 #include <stddef.h>
@@ -237,7 +242,60 @@ pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
 #endif
 #endif
 
+/*
+ * A third copy for AVX-512, chosen before the AVX2 one when the processor
+ * has it: the same C again, its micro-panels twice as wide (32 floats, 16
+ * doubles: two 512-bit vectors a row).  Its arithmetic is the AVX2 copy's
+ * (the same fused multiply-adds, or in reproducible mode the same
+ * multiplies and adds, in the same order), so it gives the AVX2 copy's
+ * bits and only the speed changes (test_gemm_paths.c compares them).  The
+ * subsets named are those of every AVX-512 processor (Skylake-X and later,
+ * Zen 4 and later); gcc and clang then use the zmm registers.
+ */
+#if defined(GEMM_DISPATCH_AVX2) && !defined(__AVX512F__)
+#define GEMM_DISPATCH_AVX512 1
+#define AVX512_ISA "avx2,avx512f,avx512vl,avx512dq,avx512bw"
+#ifdef PCG_REPRODUCIBLE
+#define AVX512_ATTR __attribute__((target(AVX512_ISA)))
+#else
+#define AVX512_ATTR __attribute__((target(AVX512_ISA ",fma")))
+#endif
+#define AVX512_OK()                                                           \
+	(AVX2_OK() && __builtin_cpu_supports("avx512f") &&                    \
+	 __builtin_cpu_supports("avx512vl") &&                                \
+	 __builtin_cpu_supports("avx512dq") &&                                \
+	 __builtin_cpu_supports("avx512bw"))
+#endif
+
 #define GEMM_ATTR
+
+/*
+ * One row times W^T (x W^T, W row-major: a layer's forward at batch 1),
+ * in float.  The vectors must run across outputs (rows of W), each a
+ * sequential sum over k, but a row of W is contiguous along k: a plain
+ * loop reads W with a stride and runs at a fifth of cblas_sgemv's speed.
+ * The copies that run on AVX2 (the AVX2 and AVX-512 copies, or the
+ * generic copy of a build for AVX2) define GEMM_ROWT and get
+ * pcg_gemm_tmpl.h's row_t: 8 x 8 blocks of W transposed in registers with
+ * AVX intrinsics (so x86 only), then 8 multiply-adds in order of p into
+ * one accumulator of 8 outputs.  ROWT_FMA is the copy's multiply-add
+ * (fused, or not in reproducible mode), so a row keeps its bits in a
+ * batch.
+ */
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) &&      \
+	(defined(GEMM_DISPATCH_AVX2) || defined(__AVX2__))
+#include <immintrin.h>
+
+#define GEMM_HAVE_ROWT 1
+/* The 8 x 8 blocks stay in registers only if these functions are inlined. */
+#define ROWT_INLINE inline __attribute__((always_inline))
+#if defined(PCG_REPRODUCIBLE) ||                                              \
+	(!defined(GEMM_DISPATCH_AVX2) && !defined(__FMA__))
+#define ROWT_FMA(a, b, c) _mm256_add_ps(_mm256_mul_ps(a, b), c)
+#else
+#define ROWT_FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#endif
+#endif
 
 /* ---------------------------------------------------------------- float */
 
@@ -247,6 +305,9 @@ pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
 #define GEMM_NR (VEC_PER_ROW * VEC_BYTES / 4)
 #define GEMM_NC GEMM_NC_OF(GEMM_NR, 4)
 #define GEMM_DJ (PCG_GEMM_DJ_BYTES / 4)
+#if defined(GEMM_HAVE_ROWT) && !defined(GEMM_DISPATCH_AVX2)
+#define GEMM_ROWT 1
+#endif
 #include "pcg_gemm_tmpl.h"
 #undef SFX
 #undef GEMM_NR
@@ -256,6 +317,7 @@ pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
 #undef GEMM_ATTR
 #define GEMM_ATTR AVX2_ATTR
 #define SFX(name) name##_s_avx2
+#define GEMM_ROWT 1
 #undef FMA
 #define FMA(a, b, c) AVX2_FMA_F(a, b, c)
 #define GEMM_NR 16
@@ -267,6 +329,20 @@ pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
 #undef GEMM_ATTR
 #define GEMM_ATTR
 #endif
+#ifdef GEMM_DISPATCH_AVX512
+#undef GEMM_ATTR
+#define GEMM_ATTR AVX512_ATTR
+#define SFX(name) name##_s_avx512
+#define GEMM_NR 32
+#define GEMM_NC GEMM_NC_OF(GEMM_NR, 4)
+#include "pcg_gemm_tmpl.h"
+#undef SFX
+#undef GEMM_NR
+#undef GEMM_NC
+#undef GEMM_ATTR
+#define GEMM_ATTR
+#endif
+#undef GEMM_ROWT
 #undef REAL
 #undef FMA
 #undef GEMM_DJ
@@ -293,6 +369,19 @@ pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
 #define GEMM_NR 8
 #define GEMM_NC GEMM_NC_OF(GEMM_NR, 8)
 #include "pcg_gemm_tmpl.h"
+#undef SFX
+#undef GEMM_NR
+#undef GEMM_NC
+#undef GEMM_ATTR
+#define GEMM_ATTR
+#endif
+#ifdef GEMM_DISPATCH_AVX512
+#undef GEMM_ATTR
+#define GEMM_ATTR AVX512_ATTR
+#define SFX(name) name##_d_avx512
+#define GEMM_NR 16
+#define GEMM_NC GEMM_NC_OF(GEMM_NR, 8)
+#include "pcg_gemm_tmpl.h"
 #endif
 
 /* ------------------------------------------------------------------ entry */
@@ -303,6 +392,13 @@ pcg_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
 	  const float *a, int lda, const float *b, int ldb, float beta,
 	  float *c, int ldc)
 {
+#ifdef GEMM_DISPATCH_AVX512
+	if (AVX512_OK()) {
+		gemm_s_avx512(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
+			      beta, c, ldc);
+		return;
+	}
+#endif
 #ifdef GEMM_DISPATCH_AVX2
 	if (AVX2_OK()) {
 		gemm_s_avx2(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
@@ -318,6 +414,13 @@ pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
 	  const double *a, int lda, const double *b, int ldb, double beta,
 	  double *c, int ldc)
 {
+#ifdef GEMM_DISPATCH_AVX512
+	if (AVX512_OK()) {
+		gemm_d_avx512(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
+			      beta, c, ldc);
+		return;
+	}
+#endif
 #ifdef GEMM_DISPATCH_AVX2
 	if (AVX2_OK()) {
 		gemm_d_avx2(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,

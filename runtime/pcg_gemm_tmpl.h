@@ -11,6 +11,8 @@
  *   GEMM_MR, GEMM_NR   micro-tile rows and columns (NR a vector multiple)
  *   GEMM_NC       columns of the packed B panel (a multiple of GEMM_NR)
  *   GEMM_DJ       columns of C handled at once by the direct path
+ *   GEMM_ROWT     (optional, float on x86 with AVX2) x W^T for one row
+ *                 through AVX intrinsics, with ROWT_FMA
  * and the shared GEMM_KC, GEMM_DI, GEMM_DP and GEMM_NOINLINE.
  *
  * Every element of C comes out of the same arithmetic in every path (see
@@ -171,6 +173,257 @@ SFX(direct)(int m, int n, int k, REAL alpha, const REAL *a, ptrdiff_t rsa,
 	}
 }
 
+/* ------------------------------------------------------ one row, K = 1 */
+
+/*
+ * A row of C (M = 1) when op(B) is read along its rows (csb == 1: the
+ * backward of a layer, dy W): nv * GEMM_NR columns from c, their sums in
+ * nv (4, 2 or 1, a constant at each call) rows of GEMM_NR accumulators
+ * kept in registers over a whole chunk of k (the direct path's tile is
+ * one or two vectors wide for one row, and waits on each multiply-add's
+ * latency).  Each element is still a sequential sum over the chunk.
+ */
+GEMM_ATTR static inline void
+SFX(row_n_tile)(int k, REAL alpha, const REAL *restrict a, ptrdiff_t csa,
+		const REAL *restrict b, ptrdiff_t ldb, REAL beta,
+		REAL *restrict c, int nv)
+{
+	for (int pc = 0; pc < k; pc += GEMM_KC) {
+		int kc = k - pc < GEMM_KC ? k - pc : GEMM_KC;
+		REAL t[4][GEMM_NR];
+		REAL t0[GEMM_NR], t1[GEMM_NR], t2[GEMM_NR], t3[GEMM_NR];
+
+		for (int j = 0; j < GEMM_NR; j++) {
+			t0[j] = 0;
+			t1[j] = 0;
+			t2[j] = 0;
+			t3[j] = 0;
+		}
+		for (int p = pc; p < pc + kc; p++) {
+			const REAL *restrict bp = b + p * ldb;
+			REAL v = a[p * csa];
+
+			GEMM_KEEP_LOOP
+			for (int j = 0; j < GEMM_NR; j++)
+				t0[j] = FMA(v, bp[j], t0[j]);
+			if (nv > 1) {
+				GEMM_KEEP_LOOP
+				for (int j = 0; j < GEMM_NR; j++)
+					t1[j] = FMA(v, bp[GEMM_NR + j], t1[j]);
+			}
+			if (nv > 2) {
+				GEMM_KEEP_LOOP
+				for (int j = 0; j < GEMM_NR; j++)
+					t2[j] = FMA(v, bp[2 * GEMM_NR + j],
+						    t2[j]);
+				GEMM_KEEP_LOOP
+				for (int j = 0; j < GEMM_NR; j++)
+					t3[j] = FMA(v, bp[3 * GEMM_NR + j],
+						    t3[j]);
+			}
+		}
+		for (int j = 0; j < GEMM_NR; j++) {
+			t[0][j] = t0[j];
+			t[1][j] = t1[j];
+			t[2][j] = t2[j];
+			t[3][j] = t3[j];
+		}
+		for (int v = 0; v < nv; v++)
+			for (int j = 0; j < GEMM_NR; j++)
+				SFX(merge)(c + v * GEMM_NR + j, pc == 0, alpha,
+					   t[v][j], beta);
+	}
+}
+
+/* row_n_tile over the row; returns the columns done (the direct path
+ * takes the rest, fewer than GEMM_NR). */
+GEMM_ATTR static int
+SFX(row_n)(int n, int k, REAL alpha, const REAL *a, ptrdiff_t csa,
+	   const REAL *b, ptrdiff_t ldb, REAL beta, REAL *c)
+{
+	int j0 = 0;
+
+	for (; n - j0 >= 4 * GEMM_NR; j0 += 4 * GEMM_NR)
+		SFX(row_n_tile)(k, alpha, a, csa, b + j0, ldb, beta, c + j0, 4);
+	if (n - j0 >= 2 * GEMM_NR) {
+		SFX(row_n_tile)(k, alpha, a, csa, b + j0, ldb, beta, c + j0, 2);
+		j0 += 2 * GEMM_NR;
+	}
+	if (n - j0 >= GEMM_NR) {
+		SFX(row_n_tile)(k, alpha, a, csa, b + j0, ldb, beta, c + j0, 1);
+		j0 += GEMM_NR;
+	}
+	return j0;
+}
+
+#ifdef GEMM_ROWT
+/*
+ * A row of C when op(B) is read across its rows (csb != 1: a layer's
+ * forward x W^T, W row-major), for float copies on AVX2 (pcg_gemm.c,
+ * "One row times W^T"), down to row_t.
+ *
+ * r[i] holds k p..p+3 of row i of the block in its low half and of row
+ * i + 4 in its high half (i < 4), r[4 + i] k p+4..p+7 of the same rows:
+ * two 4 x 4 transposes within the halves then give r[q] = column p+q of
+ * the 8 rows, with no shuffle across the halves.
+ */
+GEMM_ATTR static ROWT_INLINE void
+SFX(rowt_transpose4)(__m256 *r)
+{
+	__m256 t0 = _mm256_unpacklo_ps(r[0], r[1]);
+	__m256 t1 = _mm256_unpackhi_ps(r[0], r[1]);
+	__m256 t2 = _mm256_unpacklo_ps(r[2], r[3]);
+	__m256 t3 = _mm256_unpackhi_ps(r[2], r[3]);
+
+	r[0] = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+	r[1] = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+	r[2] = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+	r[3] = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+}
+
+/*
+ * The 8 x 8 block of columns p .. p+7 of the rows w + i ldw (i < 8), or
+ * rows[i] when rows is not NULL, transposed: r[q][i] = row i's p + q.
+ */
+GEMM_ATTR static ROWT_INLINE void
+SFX(rowt_block)(__m256 *r, const float *w, ptrdiff_t ldw,
+		const float *const *rows, int p)
+{
+	for (int i = 0; i < 4; i++) {
+		const float *lo = rows ? rows[i] + p : w + i * ldw + p;
+		const float *hi = rows ? rows[i + 4] + p : w + (i + 4) * ldw + p;
+
+		r[i] = _mm256_insertf128_ps(
+			_mm256_castps128_ps256(_mm_loadu_ps(lo)),
+			_mm_loadu_ps(hi), 1);
+		r[4 + i] = _mm256_insertf128_ps(
+			_mm256_castps128_ps256(_mm_loadu_ps(lo + 4)),
+			_mm_loadu_ps(hi + 4), 1);
+	}
+	SFX(rowt_transpose4)(r);
+	SFX(rowt_transpose4)(r + 4);
+}
+
+/*
+ * t[j] = sum over p < kc, in order, of x[p incx] w[j ldw + p], for
+ * j < nr <= 8 groups.  groups (1 to 4) is a constant at each call; the
+ * groups' accumulators are independent chains that hide the latency.  The
+ * rows of the last group past nr repeat row nr - 1 (their sums are
+ * stored in t and not used), so that a few rows left over run alongside
+ * the others rather than after them.
+ */
+GEMM_ATTR static inline void
+SFX(rowt_groups)(int kc, const float *x, ptrdiff_t incx, const float *w,
+		 ptrdiff_t ldw, int nr, int groups, float *t)
+{
+	const float *row[32];
+	__m256 acc[4];
+	int p = 0, full = nr == 8 * groups;
+
+	for (int i = 0; i < 8 * groups; i++)
+		row[i] = w + (i < nr ? i : nr - 1) * ldw;
+	for (int g = 0; g < groups; g++)
+		acc[g] = _mm256_setzero_ps();
+	for (; p + 8 <= kc; p += 8) {
+		__m256 xv[8];
+
+		for (int q = 0; q < 8; q++)
+			xv[q] = _mm256_broadcast_ss(x + (p + q) * incx);
+		for (int g = 0; g < groups; g++) {
+			__m256 r[8];
+
+			/* full: the rows' addresses, not the table */
+			SFX(rowt_block)(r, w + 8 * g * ldw, ldw,
+					full ? NULL : row + 8 * g, p);
+			for (int q = 0; q < 8; q++)
+				acc[g] = ROWT_FMA(xv[q], r[q], acc[g]);
+		}
+	}
+	for (; p < kc; p++) {
+		__m256 xv = _mm256_broadcast_ss(x + p * incx);
+
+		for (int g = 0; g < groups; g++) {
+			float col[8];
+
+			for (int i = 0; i < 8; i++)
+				col[i] = row[8 * g + i][p];
+			acc[g] = ROWT_FMA(xv, _mm256_loadu_ps(col), acc[g]);
+		}
+	}
+	for (int g = 0; g < groups; g++)
+		_mm256_storeu_ps(t + 8 * g, acc[g]);
+}
+
+/* rowt_groups for nr rows (1 to 32) into t[32]. */
+GEMM_ATTR static void
+SFX(rowt)(int kc, const float *x, ptrdiff_t incx, const float *w,
+	  ptrdiff_t ldw, int nr, float *t)
+{
+	if (nr == 32) {
+		SFX(rowt_groups)(kc, x, incx, w, ldw, 32, 4, t);
+		return;
+	}
+	switch ((nr + 7) / 8) {
+	case 4:
+		SFX(rowt_groups)(kc, x, incx, w, ldw, nr, 4, t);
+		break;
+	case 3:
+		SFX(rowt_groups)(kc, x, incx, w, ldw, nr, 3, t);
+		break;
+	case 2:
+		SFX(rowt_groups)(kc, x, incx, w, ldw, nr, 2, t);
+		break;
+	default:
+		SFX(rowt_groups)(kc, x, incx, w, ldw, nr, 1, t);
+	}
+}
+GEMM_ATTR static void
+SFX(row_t)(int n, int k, REAL alpha, const REAL *a, ptrdiff_t csa,
+	   const REAL *b, ptrdiff_t ldb, REAL beta, REAL *c)
+{
+	for (int j0 = 0, nj; j0 < n; j0 += nj) {
+		nj = n - j0 < 32 ? n - j0 : 32;
+		for (int pc = 0; pc < k; pc += GEMM_KC) {
+			int kc = k - pc < GEMM_KC ? k - pc : GEMM_KC;
+			REAL t[32];
+
+			SFX(rowt)(kc, a + pc * csa, csa, b + j0 * ldb + pc, ldb,
+				  nj, t);
+			for (int j = 0; j < nj; j++)
+				SFX(merge)(c + j0 + j, pc == 0, alpha, t[j],
+					   beta);
+		}
+	}
+}
+#endif
+
+/*
+ * K = 1 (the weight gradient of a batch-1 layer, an outer product):
+ * c(i, j) = alpha * (a(i) b(j) + 0) merged as in every path, a loop over
+ * the contiguous row of C rather than tiles of the direct path.
+ */
+GEMM_ATTR static void
+SFX(outer)(int m, int n, REAL alpha, const REAL *restrict a, ptrdiff_t rsa,
+	   const REAL *restrict b, ptrdiff_t csb, REAL beta, REAL *restrict c,
+	   ptrdiff_t ldc)
+{
+	for (int i = 0; i < m; i++) {
+		REAL ai = a[i * rsa];
+		REAL *restrict ci = c + i * ldc;
+
+		if (beta == 0 && csb == 1)
+			for (int j = 0; j < n; j++)
+				ci[j] = alpha * FMA(ai, b[j], (REAL)0);
+		else if (beta == 0)
+			for (int j = 0; j < n; j++)
+				ci[j] = alpha * FMA(ai, b[j * csb], (REAL)0);
+		else
+			for (int j = 0; j < n; j++)
+				ci[j] = FMA(alpha, FMA(ai, b[j * csb], (REAL)0),
+					    beta * ci[j]);
+	}
+}
+
 /* ----------------------------------------------------------- blocked path */
 
 /*
@@ -209,20 +462,56 @@ SFX(pack_b)(int trans_b, int kc, int nc, const REAL *restrict b,
 			 * 32 x 256 x 784 than a column at a time).
 			 */
 			const REAL *restrict src = b + jr * ldb;
+			int p = 0;
 
-			for (int p = 0; p < kc; p++) {
+#ifdef GEMM_ROWT
+			/* 8 x 8 blocks transposed in registers (as in row_t) */
+			for (; p + 8 <= kc; p += 8)
+				for (int j = 0; j < GEMM_NR; j += 8) {
+					__m256 r[8];
+
+					SFX(rowt_block)(r, src + j * ldb, ldb,
+							NULL, p);
+					for (int q = 0; q < 8; q++)
+						_mm256_storeu_ps(dst + (p + q) *
+							GEMM_NR + j, r[q]);
+				}
+#endif
+			for (; p < kc; p++) {
 				REAL *restrict d = dst + p * GEMM_NR;
 				for (int j = 0; j < GEMM_NR; j++)
 					d[j] = src[j * ldb + p];
 			}
 		} else {
-			for (int j = 0; j < nr; j++) {
+			int j = 0;
+
+#ifdef GEMM_ROWT
+			/* Whole blocks of 8 columns as above. */
+			for (; j + 8 <= nr; j += 8) {
+				const REAL *restrict src = b + (jr + j) * ldb;
+				int p = 0;
+
+				for (; p + 8 <= kc; p += 8) {
+					__m256 r[8];
+
+					SFX(rowt_block)(r, src, ldb, NULL, p);
+					for (int q = 0; q < 8; q++)
+						_mm256_storeu_ps(dst + (p + q) *
+							GEMM_NR + j, r[q]);
+				}
+				for (; p < kc; p++)
+					for (int i = 0; i < 8; i++)
+						dst[p * GEMM_NR + j + i] =
+							src[i * ldb + p];
+			}
+#endif
+			for (; j < nr; j++) {
 				const REAL *restrict src = b + (jr + j) * ldb;
 
 				for (int p = 0; p < kc; p++)
 					dst[p * GEMM_NR + j] = src[p];
 			}
-			for (int j = nr; j < GEMM_NR; j++)
+			for (j = nr; j < GEMM_NR; j++)
 				for (int p = 0; p < kc; p++)
 					dst[p * GEMM_NR + j] = 0;
 		}
@@ -423,6 +712,27 @@ SFX(gemm)(int trans_a, int trans_b, int m, int n, int k, REAL alpha,
 	ptrdiff_t rsa = trans_a ? 1 : lda, csa = trans_a ? lda : 1;
 	ptrdiff_t rsb = trans_b ? 1 : ldb, csb = trans_b ? ldb : 1;
 
+	if (k == 1) {
+		SFX(outer)(m, n, alpha, a, rsa, b, csb, beta, c, ldc);
+		return;
+	}
+	if (m == 1) {
+		int j0 = 0;
+
+#ifdef GEMM_ROWT
+		if (rsb == 1 && csb != 1) {
+			SFX(row_t)(n, k, alpha, a, csa, b, csb, beta, c);
+			return;
+		}
+#endif
+		if (csb == 1)
+			j0 = SFX(row_n)(n, k, alpha, a, csa, b, rsb, beta, c);
+		if (j0 < n)
+			SFX(direct)(1, n - j0, k, alpha, a, rsa, csa,
+				    b + j0 * csb, rsb, csb, beta, c + j0, ldc,
+				    1);
+		return;
+	}
 	if (!GEMM_DIRECT(m, n, k))
 		SFX(blocked)(m, n, k, alpha, a, rsa, csa, trans_b, b, ldb, beta,
 			     c, ldc);
@@ -433,3 +743,4 @@ SFX(gemm)(int trans_a, int trans_b, int m, int n, int k, REAL alpha,
 		SFX(direct)(n, m, k, alpha, b, csb, rsb, a, csa, rsa, beta, c,
 			    1, ldc);
 }
+

@@ -1,18 +1,21 @@
 /*
- * test_gemm_paths.c — the two copies of the GEMM in a generic x86-64
- * build (pcg_gemm.c): the generic one, and the AVX2 + FMA one that
- * pcg_sgemm/pcg_dgemm take at run time on processors that have both.
- * test_runtime.c checks the copy the processor runs; this file checks
- * the other one too:
- *   - the generic copy's result depends on k alone (a row or a column
- *     computed on its own has the bits it has in the whole product);
- *   - both copies compute the same product, to rounding: they differ
- *     only in fusing the multiply-adds.
+ * test_gemm_paths.c — the copies of the GEMM in a generic x86-64 build
+ * (pcg_gemm.c): the generic one, the AVX2 + FMA one and the AVX-512 one,
+ * which pcg_sgemm/pcg_dgemm take at run time on processors that have
+ * them.  test_runtime.c checks the copy the processor runs; this file
+ * checks the others too:
+ *   - each copy's result depends on k alone (a row or a column computed
+ *     on its own has the bits it has in the whole product);
+ *   - the generic and the AVX2 copies compute the same product, to
+ *     rounding: they differ only in fusing the multiply-adds;
+ *   - the AVX-512 copy gives the AVX2 copy's bits on every path;
+ *   - built with PCG_REPRODUCIBLE (test 'gemm paths repro'), all three
+ *     give the same bits.
  *
- * The file includes pcg_gemm.c itself to reach both copies.  Where the
+ * The file includes pcg_gemm.c itself to reach every copy.  Where the
  * build has one copy only (a target with AVX2 already, -Dnative=true;
- * another architecture) or the processor lacks AVX2 or FMA, the tests are
- * skipped.
+ * another architecture) or the processor lacks AVX2 and FMA, or AVX-512,
+ * the tests are skipped.
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
@@ -131,29 +134,87 @@ copies_differ(int ta, int tb, int m, int n, int k, double beta, int perturb)
 	return bad;
 }
 
+typedef void (*gemm_fn)(int trans_a, int trans_b, int m, int n, int k,
+			float alpha, const float *a, int lda, const float *b,
+			int ldb, float beta, float *c, int ldc);
+typedef void (*dgemm_fn)(int trans_a, int trans_b, int m, int n, int k,
+			 double alpha, const double *a, int lda,
+			 const double *b, int ldb, double beta, double *c,
+			 int ldc);
+
 /*
- * Elements of the generic copy's product whose bits change when each row,
+ * Elements of one copy's float product whose bits change when each row,
  * then each column, is computed on its own.
  */
 static size_t
-generic_alone_differs(int ta, int tb, int m, int n, int k)
+alone_differs(gemm_fn gemm, int ta, int tb, int m, int n, int k)
 {
 	prod p = prod_make(ta, tb, m, n, k, 0);
 	size_t nc = (size_t)m * n, bad = 0;
 	float *whole = malloc(nc * sizeof *whole);
 	float *part = malloc(nc * sizeof *part);
-	gemm_s(ta, tb, m, n, k, 1, p.as, p.lda, p.bs, p.ldb, 0, whole, n);
+	gemm(ta, tb, m, n, k, 1, p.as, p.lda, p.bs, p.ldb, 0, whole, n);
 	for (int i = 0; i < m; i++) /* row i of op(A) */
-		gemm_s(ta, tb, 1, n, k, 1, p.as + (ta ? (size_t)i : (size_t)i * p.lda),
-		       p.lda, p.bs, p.ldb, 0, part + (size_t)i * n, n);
-	bad += (size_t)(memcmp(whole, part, nc * sizeof *whole) != 0);
+		gemm(ta, tb, 1, n, k, 1, p.as + (ta ? (size_t)i : (size_t)i * p.lda),
+		     p.lda, p.bs, p.ldb, 0, part + (size_t)i * n, n);
+	for (size_t i = 0; i < nc; i++)
+		bad += memcmp(&whole[i], &part[i], sizeof *whole) != 0;
 	for (int j = 0; j < n; j++) /* column j of op(B) */
-		gemm_s(ta, tb, m, 1, k, 1, p.as, p.lda,
-		       p.bs + (tb ? (size_t)j * p.ldb : (size_t)j), p.ldb, 0,
-		       part + j, n);
-	bad += (size_t)(memcmp(whole, part, nc * sizeof *whole) != 0);
+		gemm(ta, tb, m, 1, k, 1, p.as, p.lda,
+		     p.bs + (tb ? (size_t)j * p.ldb : (size_t)j), p.ldb, 0,
+		     part + j, n);
+	for (size_t i = 0; i < nc; i++)
+		bad += memcmp(&whole[i], &part[i], sizeof *whole) != 0;
 	free(whole);
 	free(part);
+	prod_free(&p);
+	return bad;
+}
+
+/*
+ * Elements (float and double) where two copies give different bits,
+ * beta and alpha as given, C with a row stride larger than n.  perturb:
+ * flip the last bit of one element of the second result first (negative
+ * control).
+ */
+static size_t
+bits_differ(gemm_fn s1, gemm_fn s2, dgemm_fn d1, dgemm_fn d2, int ta, int tb,
+	    int m, int n, int k, double alpha, double beta, int perturb)
+{
+	prod p = prod_make(ta, tb, m, n, k, beta);
+	int ldc = n + 3;
+	size_t nc = (size_t)m * ldc, bad = 0;
+	float *c1 = malloc(nc * sizeof *c1), *c2 = malloc(nc * sizeof *c2);
+	double *e1 = malloc(nc * sizeof *e1), *e2 = malloc(nc * sizeof *e2);
+	for (int i = 0; i < m; i++)
+		for (int j = 0; j < ldc; j++) {
+			size_t o = (size_t)i * ldc + j;
+			double v = j < n ? p.d0[(size_t)i * n + j] : 7;
+			c1[o] = c2[o] = (float)v;
+			e1[o] = e2[o] = v;
+		}
+	s1(ta, tb, m, n, k, (float)alpha, p.as, p.lda, p.bs, p.ldb,
+	   (float)beta, c1, ldc);
+	s2(ta, tb, m, n, k, (float)alpha, p.as, p.lda, p.bs, p.ldb,
+	   (float)beta, c2, ldc);
+	d1(ta, tb, m, n, k, alpha, p.ad, p.lda, p.bd, p.ldb, beta, e1, ldc);
+	d2(ta, tb, m, n, k, alpha, p.ad, p.lda, p.bd, p.ldb, beta, e2, ldc);
+	if (perturb) {
+		uint32_t u;
+		uint64_t v;
+		memcpy(&u, &c2[nc / 2], sizeof u);
+		u ^= 1;
+		memcpy(&c2[nc / 2], &u, sizeof u);
+		memcpy(&v, &e2[nc / 2], sizeof v);
+		v ^= 1;
+		memcpy(&e2[nc / 2], &v, sizeof v);
+	}
+	bad += (size_t)(memcmp(c1, c2, nc * sizeof *c1) != 0);
+	bad += (size_t)(memcmp(e1, e2, nc * sizeof *e1) != 0);
+	free(c1);
+	free(c2);
+	free(e1);
+	free(e2);
 	prod_free(&p);
 	return bad;
 }
@@ -163,6 +224,13 @@ need_avx2_fma(void)
 {
 	if (!AVX2_OK())
 		cr_skip_test("the processor lacks AVX2 or FMA");
+}
+
+static void
+need_avx512(void)
+{
+	if (!AVX512_OK())
+		cr_skip_test("the processor lacks AVX-512 (F, VL, DQ, BW)");
 }
 
 typedef struct trans_param {
@@ -180,6 +248,8 @@ static const int shapes[][3] = {
 	{4, 33, 129},	{5, 5, 5},     {6, 16, 128},  {7, 17, 129},
 	{13, 9, 300},	{32, 256, 70}, {37, 70, 300}, {64, 64, 64},
 	{100, 130, 257}, {200, 64, 16}, {16, 200, 64}, {8, 576, 25},
+	{1, 784, 256},	{1, 10, 256},  {1, 37, 300},  {1, 200, 16},
+	{2, 300, 129},	{10, 256, 1},  {70, 33, 1},   {72, 256, 8},
 };
 
 /* Direct and blocked paths, edges of every tile, k across chunks. */
@@ -209,26 +279,153 @@ Test(gemm_paths, agree_negative_control)
 			    "(%zu differences seen)", bad);
 }
 
-ParameterizedTestParameters(gemm_paths, generic_rows_and_columns_alone)
+typedef struct copy_param {
+	int ta, tb;
+	int copy; /* 0 generic, 1 AVX2, 2 AVX-512 */
+} copy_param;
+
+ParameterizedTestParameters(gemm_paths, rows_and_columns_alone)
 {
-	static trans_param t[] = {{0, 0}, {0, 1}, {1, 0}, {1, 1}};
-	return cr_make_param_array(trans_param, t, sizeof t / sizeof t[0]);
+	static copy_param t[12];
+	for (int i = 0; i < 12; i++)
+		t[i] = (copy_param){i & 1, i >> 1 & 1, i >> 2};
+	return cr_make_param_array(copy_param, t, sizeof t / sizeof t[0]);
 }
 
-/* The generic copy, which test_runtime.c does not reach on this processor. */
-ParameterizedTest(trans_param *t, gemm_paths, generic_rows_and_columns_alone)
+/*
+ * Every copy, which test_runtime.c does not all reach on one processor;
+ * the shapes take the direct path (rows, columns alone) and the blocked
+ * one (the whole product), k across chunks.
+ */
+ParameterizedTest(copy_param *t, gemm_paths, rows_and_columns_alone)
 {
-	static const int sh[][3] = {{37, 70, 300}, {13, 9, 129}, {64, 64, 64}};
+	static const int sh[][3] = {{37, 70, 300}, {13, 9, 129}, {64, 64, 64},
+				    {40, 200, 784}, {24, 70, 1}};
+	gemm_fn fn = gemm_s;
+	if (t->copy == 1) {
+		need_avx2_fma();
+		fn = gemm_s_avx2;
+	} else if (t->copy == 2) {
+		need_avx512();
+		fn = gemm_s_avx512;
+	}
 	for (size_t i = 0; i < sizeof sh / sizeof sh[0]; i++) {
-		size_t bad = generic_alone_differs(t->ta, t->tb, sh[i][0],
-						   sh[i][1], sh[i][2]);
+		size_t bad = alone_differs(fn, t->ta, t->tb, sh[i][0],
+					   sh[i][1], sh[i][2]);
 		cr_assert(bad == 0,
-			  "expected rows and columns computed alone by the "
-			  "generic GEMM to have the bits of the whole product "
-			  "(trans %d%d, %dx%dx%d)", t->ta, t->tb, sh[i][0],
-			  sh[i][1], sh[i][2]);
+			  "expected rows and columns computed alone by GEMM "
+			  "copy %d to have the bits of the whole product "
+			  "(trans %d%d, %dx%dx%d): %zu elements differ",
+			  t->copy, t->ta, t->tb, sh[i][0], sh[i][1], sh[i][2],
+			  bad);
 	}
 }
+
+/*
+ * Negative control of the comparison: a product whose row is summed in
+ * another order (here: k in one chunk, against two) is seen to differ.
+ */
+static void
+gemm_s_reversed_chunks(int ta, int tb, int m, int n, int k, float alpha,
+		       const float *a, int lda, const float *b, int ldb,
+		       float beta, float *c, int ldc)
+{
+	if (m > 1) {
+		gemm_s(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+		return;
+	}
+	/* the second half of k first, then the first half added */
+	int h = k / 2;
+	gemm_s(ta, tb, m, n, k - h, alpha, a + (ptrdiff_t)h * (ta ? lda : 1),
+	       lda, b + (ptrdiff_t)h * (tb ? 1 : ldb), ldb, beta, c, ldc);
+	gemm_s(ta, tb, m, n, h, alpha, a, lda, b, ldb, 1, c, ldc);
+}
+
+Test(gemm_paths, rows_alone_negative_control)
+{
+	size_t bad = alone_differs(gemm_s_reversed_chunks, 0, 1, 37, 70, 300);
+	cr_assert(bad > 0, "expected rows summed in another order to be "
+			   "caught as different bits");
+}
+
+/* The transposes and the betas (0, 1, another), alpha 1 and another. */
+ParameterizedTestParameters(gemm_paths, avx512_bits)
+{
+	static copy_param t[] = {{0, 0, 0}, {0, 1, 0}, {1, 0, 0}, {1, 1, 0}};
+	return cr_make_param_array(copy_param, t, sizeof t / sizeof t[0]);
+}
+
+/*
+ * The AVX-512 copy gives the AVX2 copy's bits on every path: direct
+ * (rows, columns, M = 1, K = 1), blocked with edge strips, k across
+ * chunks.
+ */
+ParameterizedTest(copy_param *t, gemm_paths, avx512_bits)
+{
+	static const double ab[][2] = {{1, 0}, {1, 1}, {0.75, -0.5}};
+	need_avx512();
+	for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+		for (size_t b = 0; b < 3; b++) {
+			int m = shapes[i][0], n = shapes[i][1], k = shapes[i][2];
+			size_t bad = bits_differ(gemm_s_avx2, gemm_s_avx512,
+						 gemm_d_avx2, gemm_d_avx512,
+						 t->ta, t->tb, m, n, k,
+						 ab[b][0], ab[b][1], 0);
+			cr_assert(bad == 0,
+				  "expected the AVX-512 GEMM to give the AVX2 "
+				  "copy's bits (trans %d%d, %dx%dx%d, alpha %g "
+				  "beta %g): %zu of float, double differ",
+				  t->ta, t->tb, m, n, k, ab[b][0], ab[b][1],
+				  bad);
+		}
+}
+
+Test(gemm_paths, avx512_bits_negative_control)
+{
+	need_avx512();
+	size_t bad = bits_differ(gemm_s_avx2, gemm_s_avx512, gemm_d_avx2,
+				 gemm_d_avx512, 0, 1, 1, 256, 784, 1, 0, 1);
+	cr_assert(bad == 2, "expected the comparison to catch the last bit "
+			    "of one element flipped, in float and in double "
+			    "(%zu differences seen)", bad);
+}
+
+#ifdef PCG_REPRODUCIBLE
+/*
+ * Reproducible mode: no copy fuses, so all three give the same bits
+ * (what tests/repro relies on across machines).
+ */
+ParameterizedTestParameters(gemm_paths, repro_bits)
+{
+	static copy_param t[] = {{0, 0, 0}, {0, 1, 0}, {1, 0, 0}, {1, 1, 0}};
+	return cr_make_param_array(copy_param, t, sizeof t / sizeof t[0]);
+}
+
+ParameterizedTest(copy_param *t, gemm_paths, repro_bits)
+{
+	need_avx2_fma();
+	for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+		int m = shapes[i][0], n = shapes[i][1], k = shapes[i][2];
+		size_t bad = bits_differ(gemm_s, gemm_s_avx2, gemm_d,
+					 gemm_d_avx2, t->ta, t->tb, m, n, k,
+					 0.75, 0.5, 0);
+		cr_assert(bad == 0, "expected the generic and the AVX2 copy "
+				    "to give the same bits in reproducible "
+				    "mode (trans %d%d, %dx%dx%d)",
+			  t->ta, t->tb, m, n, k);
+		if (!AVX512_OK())
+			continue;
+		bad = bits_differ(gemm_s, gemm_s_avx512, gemm_d,
+				  gemm_d_avx512, t->ta, t->tb, m, n, k, 0.75,
+				  0.5, 0);
+		cr_assert(bad == 0, "expected the generic and the AVX-512 copy "
+				    "to give the same bits in reproducible "
+				    "mode (trans %d%d, %dx%dx%d)",
+			  t->ta, t->tb, m, n, k);
+	}
+}
+
+#endif
 
 #else
 
