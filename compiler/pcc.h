@@ -59,8 +59,10 @@ typedef struct StrBuf {
 	char *data;
 	size_t len, cap;
 } StrBuf;
+void sb_reserve(StrBuf *sb, size_t extra); /* room for extra more */
 void sb_putc(StrBuf *sb, char c);
 void sb_puts(StrBuf *sb, const char *s);
+void sb_putn(StrBuf *sb, const char *s, size_t n); /* s[0, n) */
 void sb_printf(StrBuf *sb, const char *fmt, ...) PCC_PRINTF(2, 3);
 void sb_vprintf(StrBuf *sb, const char *fmt, va_list ap);
 void sb_free(StrBuf *sb);
@@ -73,6 +75,7 @@ PCC_NORETURN void pcc_die(const char *file, int line, const char *fmt, ...)
 
 /* 64-bit FNV-1a, for model fingerprints. */
 uint64_t util_hash(const void *data, size_t n, uint64_t h);
+uint64_t util_hash_long(const void *data, size_t n, uint64_t h);
 
 /* ---------------------------------------------------------------- diag.c */
 

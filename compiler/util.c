@@ -75,15 +75,21 @@ arena_strdup(Arena *a, const char *s)
 	return arena_strndup(a, s, strlen(s));
 }
 
+/* Most strings are short: formatted once into buf, then copied. */
 char *
 arena_printf(Arena *a, const char *fmt, ...)
 {
 	va_list ap;
+	char buf[256];
 	if (!fmt) /* never; tells instrumented builds fmt is set */
 		die("arena_printf without a format");
 	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
+	int n = vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
+	if (n < 0)
+		die("arena_printf: bad format");
+	if ((size_t)n < sizeof buf)
+		return arena_strndup(a, buf, (size_t)n);
 	char *p = arena_alloc(a, (size_t)n + 1);
 	va_start(ap, fmt);
 	vsnprintf(p, (size_t)n + 1, fmt, ap);
@@ -105,7 +111,7 @@ vec_push(Arena *a, PtrVec *v, void *item)
 	v->items[v->len++] = item;
 }
 
-static void
+void
 sb_reserve(StrBuf *sb, size_t extra)
 {
 	if (sb->len + extra + 1 <= sb->cap)
@@ -138,16 +144,33 @@ sb_puts(StrBuf *sb, const char *s)
 }
 
 void
+sb_putn(StrBuf *sb, const char *s, size_t n)
+{
+	sb_reserve(sb, n);
+	memcpy(sb->data + sb->len, s, n);
+	sb->len += n;
+	sb->data[sb->len] = 0;
+}
+
+/* Formats straight into the free space when it is enough (most lines are
+ * short), so that the format is run twice only when the buffer grows. */
+void
 sb_vprintf(StrBuf *sb, const char *fmt, va_list ap)
 {
 	va_list ap2;
 	if (!fmt) /* never; tells instrumented builds fmt is set */
 		die("sb_vprintf without a format");
+	sb_reserve(sb, 128);
+	size_t room = sb->cap - sb->len;
 	va_copy(ap2, ap);
-	int n = vsnprintf(NULL, 0, fmt, ap2);
+	int n = vsnprintf(sb->data + sb->len, room, fmt, ap2);
 	va_end(ap2);
-	sb_reserve(sb, (size_t)n);
-	vsnprintf(sb->data + sb->len, (size_t)n + 1, fmt, ap);
+	if (n < 0)
+		die("sb_vprintf: bad format");
+	if ((size_t)n >= room) {
+		sb_reserve(sb, (size_t)n);
+		vsnprintf(sb->data + sb->len, (size_t)n + 1, fmt, ap);
+	}
 	sb->len += (size_t)n;
 }
 
@@ -192,4 +215,23 @@ util_hash(const void *data, size_t n, uint64_t h)
 		h *= 1099511628211ULL;
 	}
 	return h;
+}
+
+/* The same use as util_hash, other values: eight bytes a step, for long
+ * keys (a multiply-xorshift mix of each word, as in splitmix64). */
+uint64_t
+util_hash_long(const void *data, size_t n, uint64_t h)
+{
+	const unsigned char *p = data;
+	h ^= 0x9e3779b97f4a7c15ULL * (n + 1);
+	for (; n >= 8; p += 8, n -= 8) {
+		uint64_t w;
+		memcpy(&w, p, 8);
+		h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
+		h ^= h >> 31;
+	}
+	uint64_t w = 0;
+	memcpy(&w, p, n);
+	h = (h ^ w) * 0x94d049bb133111ebULL;
+	return h ^ h >> 29;
 }
