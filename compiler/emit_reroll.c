@@ -78,9 +78,12 @@ next_tok(const char **pp, const char *end)
 	const char *q = p + 1;
 	if (p[0] == '/' && q < end && *q == '*') {
 		t.kind = TK_COMMENT;
-		for (q = p + 2; q + 1 < end && !(q[0] == '*' && q[1] == '/'); q++)
-			;
-		q = q + 1 < end ? q + 2 : end;
+		for (q = p + 2; q + 1 < end; q++) {
+			q = memchr(q, '*', (size_t)(end - q - 1));
+			if (!q || q[1] == '/')
+				break;
+		}
+		q = q && q + 1 < end ? q + 2 : end;
 	} else if (*p == '"' || *p == '\'') {
 		t.kind = TK_OTHER;
 		while (q < end && *q != *p) {

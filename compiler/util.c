@@ -2,6 +2,7 @@
  * util.c — generic utilities: arena, growable arrays, string builder,
  * hashing, die().  Knows nothing of the compiler.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -152,14 +153,76 @@ sb_putn(StrBuf *sb, const char *s, size_t n)
 	sb->data[sb->len] = 0;
 }
 
-/* Formats straight into the free space when it is enough (most lines are
- * short), so that the format is run twice only when the buffer grows. */
+static void
+sb_int(StrBuf *sb, long long v)
+{
+	char buf[24], *p = buf + sizeof buf;
+	unsigned long long u = v < 0 ? 0 - (unsigned long long)v
+				     : (unsigned long long)v;
+	do
+		*--p = (char)('0' + u % 10);
+	while (u /= 10);
+	if (v < 0)
+		*--p = '-';
+	sb_putn(sb, p, (size_t)(buf + sizeof buf - p));
+}
+
+/* The conversions that make nearly all of the generated code, %s, %d,
+ * %lld, %zu, %c and %%, done here (the C library's printf is a third of
+ * pcc's time on a long model); 0, with sb unchanged, on any other. */
+static int
+sb_fmt(StrBuf *sb, const char *fmt, va_list ap)
+{
+	size_t len = sb->len;
+	for (const char *f = fmt;; f++) {
+		const char *pct = strchr(f, '%');
+		if (!pct) {
+			sb_puts(sb, f);
+			return 1;
+		}
+		sb_putn(sb, f, (size_t)(pct - f));
+		f = pct + 1;
+		if (*f == 's') {
+			const char *a = va_arg(ap, const char *);
+			sb_puts(sb, a ? a : "(null)"); /* as glibc's */
+		} else if (*f == 'd') {
+			sb_int(sb, va_arg(ap, int));
+		} else if (f[0] == 'l' && f[1] == 'l' && f[2] == 'd') {
+			sb_int(sb, va_arg(ap, long long));
+			f += 2;
+		} else if (f[0] == 'z' && f[1] == 'u') {
+			size_t z = va_arg(ap, size_t);
+			if (z > (unsigned long long)LLONG_MAX)
+				break;
+			sb_int(sb, (long long)z);
+			f++;
+		} else if (*f == 'c') {
+			sb_putc(sb, (char)va_arg(ap, int));
+		} else if (*f == '%') {
+			sb_putc(sb, '%');
+		} else {
+			break;
+		}
+	}
+	sb->len = len;
+	sb->data[len] = 0;
+	return 0;
+}
+
 void
 sb_vprintf(StrBuf *sb, const char *fmt, va_list ap)
 {
 	va_list ap2;
 	if (!fmt) /* never; tells instrumented builds fmt is set */
 		die("sb_vprintf without a format");
+	sb_reserve(sb, 0);
+	va_copy(ap2, ap);
+	int done = sb_fmt(sb, fmt, ap2);
+	va_end(ap2);
+	if (done)
+		return;
+	/* formatted straight into the free space when it is enough, so that
+	 * the format is run twice only when the buffer grows */
 	sb_reserve(sb, 128);
 	size_t room = sb->cap - sb->len;
 	va_copy(ap2, ap);
