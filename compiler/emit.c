@@ -79,7 +79,7 @@ emit_kernel_begin(Emit *E, const char *name)
 	for (int i = 0; i < E->kernels.len; i++)
 		if (strcmp(E->kernels.items[i], name) == 0)
 			return 0;
-	vec_push(E->a, &E->kernels, (void *)arena_strdup(E->a, name));
+	vec_push(E->keep, &E->kernels, (void *)arena_strdup(E->keep, name));
 	return 1;
 }
 
@@ -917,6 +917,12 @@ emit_pass(Emit *E, StrBuf *body, const struct Pass *ps)
 {
 	const char *P = E->P, *R = E->real;
 	const char *params, *args, *voids;
+	/* The strings a pass makes (a dozen for each step of an unrolled
+	 * model) are its own but for the kernels' names: freed at its end,
+	 * not all held until the end of the compilation. */
+	Arena own;
+	arena_init(&own);
+	E->a = &own;
 	switch (ps->sig) {
 	case 'P':
 		params = arena_printf(E->a, "const %s_params *p, %s_state *s", P, P);
@@ -957,10 +963,10 @@ emit_pass(Emit *E, StrBuf *body, const struct Pass *ps)
 		break;
 	}
 	Chunker ck;
-	PlanRegion *rg = arena_alloc(E->a, sizeof *rg);
+	PlanRegion *rg = arena_alloc(E->keep, sizeof *rg);
 	rg->start = body->len;
 	rg->forward = ps->tail != NULL;
-	vec_push(E->a, &E->regions, rg);
+	vec_push(E->keep, &E->regions, rg);
 	voids = arena_printf(E->a, "\tconst int nb = batch_in_use(s);\n%s"
 			     "\t(void)nb;\n", voids);
 	chunk_begin(E, &ck, body, arena_printf(E->a, "%s_part", ps->name),
@@ -989,6 +995,8 @@ emit_pass(Emit *E, StrBuf *body, const struct Pass *ps)
 		ps->tail(E);
 	sb_puts(body, "}\n");
 	rg->end = body->len;
+	E->a = E->keep;
+	arena_free(&own);
 }
 
 /* pc_run: the Z-IL dynamics, Fa-Z-IL and standard PC */
@@ -1115,7 +1123,7 @@ emit_model(Arena *a, const Graph *g, const EmitOptions *o, StrBuf *h,
 {
 	Emit E;
 	memset(&E, 0, sizeof E);
-	E.a = a;
+	E.a = E.keep = a;
 	E.g = g;
 	E.o = o;
 	E.P = o->prefix;

@@ -36,7 +36,8 @@ typedef struct PlanRegion {
 } PlanRegion;
 
 struct Emit {
-	Arena *a;
+	Arena *a;           /* a pass's own while it is written (emit_pass) */
+	Arena *keep;        /* the compilation's: what outlives a pass */
 	const Graph *g;
 	const EmitOptions *o;
 	const char *P, *PU; /* prefix, upper-case prefix */
