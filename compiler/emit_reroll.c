@@ -53,13 +53,13 @@ typedef struct Tok {
 static int
 is_alpha(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+	return (unsigned)((c | 0x20) - 'a') < 26 || c == '_';
 }
 
 static int
 is_digit(char c)
 {
-	return c >= '0' && c <= '9';
+	return (unsigned)(c - '0') < 10;
 }
 
 /* The next token of [*p, end): whitespace skipped, *p moved past it. */
@@ -121,17 +121,6 @@ next_tok(const char **pp, const char *end)
 	}
 	t.len = (size_t)(q - p);
 	*pp = q;
-	return t;
-}
-
-/* The next token that is not a comment. */
-static Tok
-next_code(const char **pp, const char *end)
-{
-	Tok t;
-	do
-		t = next_tok(pp, end);
-	while (t.kind == TK_COMMENT);
 	return t;
 }
 
@@ -237,20 +226,46 @@ scan_block(Roll *R, int k)
 	sb_reserve(sk, 2 * (size_t)(end - p) + 1);
 	char *w = sk->data;
 	b->ints = R->nval;
-	for (Tok t; (t = next_code(&p, end)).kind != TK_END;) {
-		b->code = 1;
-		if (t.kind == TK_BAD)
-			b->bad = 1;
-		if (t.kind == TK_INT) {
-			if (R->nval == R->capval)
-				R->val = grow(R->val, &R->capval, sizeof *R->val);
-			R->val[R->nval++] = t.value;
-			b->nint++;
-		} else {
-			memcpy(w, t.s, t.len);
-			w += t.len;
+	for (;;) {
+		/* names and one-character operators, most of the tokens, are
+		 * read here as next_tok would read them; the rest by next_tok */
+		while (p < end && (*p == ' ' || *p == '\t' || *p == '\n'))
+			p++;
+		if (p == end)
+			break;
+		const char *q = p + 1;
+		if (is_alpha(*p)) {
+			while (q < end && (is_alpha(*q) || is_digit(*q)))
+				q++;
+			if ((size_t)(q - p) == sizeof LOOP_VAR - 1 &&
+			    memcmp(p, LOOP_VAR, sizeof LOOP_VAR - 1) == 0)
+				b->bad = 1;
+		} else if (is_digit(*p) || strchr("/\"'.#", *p) ||
+			   *p == PLAN_MARK) {
+			Tok t = next_tok(&p, end);
+			if (t.kind == TK_COMMENT)
+				continue;
+			b->code = 1;
+			if (t.kind == TK_BAD)
+				b->bad = 1;
+			if (t.kind == TK_INT) {
+				if (R->nval == R->capval)
+					R->val = grow(R->val, &R->capval,
+						      sizeof *R->val);
+				R->val[R->nval++] = t.value;
+				b->nint++;
+			} else {
+				memcpy(w, t.s, t.len);
+				w += t.len;
+			}
+			*w++ = 0;
+			continue;
 		}
+		b->code = 1;
+		memcpy(w, p, (size_t)(q - p));
+		w += q - p;
 		*w++ = 0;
+		p = q;
 	}
 	b->skel = skel_of(&R->skel, sk->data, (size_t)(w - sk->data));
 }
