@@ -28,12 +28,24 @@ emit_lit(Emit *E, double x)
 		return "NAN";
 	if (isinf(x))
 		return x > 0 ? "INFINITY" : "-INFINITY";
+	/* the same few constants (0, 1, -1) in every step of a long model:
+	 * the last ones are kept, compared by their bits (0.0 is not -0.0) */
+	uint64_t bits;
+	memcpy(&bits, &x, sizeof bits);
+	int n = E->nlit < EMIT_LITS ? E->nlit : EMIT_LITS;
+	for (int i = 0; i < n; i++)
+		if (E->lit[i].bits == bits)
+			return E->lit[i].s;
 	snprintf(buf, sizeof buf, E->is_float ? "%.9g" : "%.17g", x);
 	if (!strpbrk(buf, ".eE"))
 		strcat(buf, ".0");
 	if (E->is_float)
 		strcat(buf, "f");
-	return arena_strdup(E->a, buf);
+	int k = E->nlit % EMIT_LITS;
+	E->lit[k].bits = bits;
+	E->lit[k].s = arena_strdup(E->keep, buf);
+	E->nlit = k + 1 + (E->nlit >= EMIT_LITS ? EMIT_LITS : 0);
+	return E->lit[k].s;
 }
 
 /* A libm function (sqrtf / sqrt) or a pcg_runtime.h macro (PCG_EXPF /
@@ -350,6 +362,8 @@ chunk_begin(Emit *E, Chunker *c, StrBuf *fns, const char *name,
 	c->voids = voids;
 	c->fns = fns;
 	sb_puts(&c->calls, "");
+	c->cur = E->text; /* a long pass's pages reused by the next */
+	E->text = (StrBuf){0};
 	sb_puts(&c->cur, "");
 	if (E->loops)
 		chunk_cut(c);
@@ -416,7 +430,8 @@ chunk_end(Emit *E, Chunker *c, StrBuf *out)
 	E->out = out;
 	const char *calls = arena_strdup(E->a, c->calls.data);
 	sb_free(&c->calls);
-	sb_free(&c->cur);
+	E->text = c->cur;
+	E->text.len = 0;
 	return calls;
 }
 
@@ -1225,5 +1240,6 @@ emit_model(Arena *a, const Graph *g, const EmitOptions *o, StrBuf *h,
 	sb_puts(c, body.data);
 	sb_free(&body);
 	sb_free(&E.kern);
+	sb_free(&E.text);
 	return E.state_reals;
 }
