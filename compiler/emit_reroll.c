@@ -233,15 +233,25 @@ scan_block(Roll *R, int k)
 			p++;
 		if (p == end)
 			break;
-		const char *q = p + 1;
-		if (is_alpha(*p)) {
-			while (q < end && (is_alpha(*q) || is_digit(*q)))
-				q++;
+		char c = *p;
+		if (is_alpha(c)) {
+			const char *q = p;
+			do
+				*w++ = *q++;
+			while (q < end && (is_alpha(*q) || is_digit(*q)));
 			if ((size_t)(q - p) == sizeof LOOP_VAR - 1 &&
 			    memcmp(p, LOOP_VAR, sizeof LOOP_VAR - 1) == 0)
 				b->bad = 1;
-		} else if (is_digit(*p) || strchr("/\"'.#", *p) ||
-			   *p == PLAN_MARK) {
+			*w++ = 0;
+			b->code = 1;
+			p = q;
+		} else if (!is_digit(c) && c != '/' && c != '"' && c != '\'' &&
+			   c != '.' && c != '#' && c != PLAN_MARK) {
+			*w++ = c;
+			*w++ = 0;
+			b->code = 1;
+			p++;
+		} else {
 			Tok t = next_tok(&p, end);
 			if (t.kind == TK_COMMENT)
 				continue;
@@ -259,13 +269,7 @@ scan_block(Roll *R, int k)
 				w += t.len;
 			}
 			*w++ = 0;
-			continue;
 		}
-		b->code = 1;
-		memcpy(w, p, (size_t)(q - p));
-		w += q - p;
-		*w++ = 0;
-		p = q;
 	}
 	b->skel = skel_of(&R->skel, sk->data, (size_t)(w - sk->data));
 }

@@ -59,7 +59,14 @@ typedef struct StrBuf {
 	char *data;
 	size_t len, cap;
 } StrBuf;
-void sb_reserve(StrBuf *sb, size_t extra); /* room for extra more */
+void sb_grow(StrBuf *sb, size_t extra);
+/* room for extra more characters and the NUL */
+static inline void
+sb_reserve(StrBuf *sb, size_t extra)
+{
+	if (sb->len + extra + 1 > sb->cap)
+		sb_grow(sb, extra);
+}
 void sb_putc(StrBuf *sb, char c);
 void sb_puts(StrBuf *sb, const char *s);
 void sb_putn(StrBuf *sb, const char *s, size_t n); /* s[0, n) */

@@ -76,25 +76,16 @@ arena_strdup(Arena *a, const char *s)
 	return arena_strndup(a, s, strlen(s));
 }
 
-/* Most strings are short: formatted once into buf, then copied. */
 char *
 arena_printf(Arena *a, const char *fmt, ...)
 {
 	va_list ap;
-	char buf[256];
-	if (!fmt) /* never; tells instrumented builds fmt is set */
-		die("arena_printf without a format");
+	StrBuf sb = {0};
 	va_start(ap, fmt);
-	int n = vsnprintf(buf, sizeof buf, fmt, ap);
+	sb_vprintf(&sb, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		die("arena_printf: bad format");
-	if ((size_t)n < sizeof buf)
-		return arena_strndup(a, buf, (size_t)n);
-	char *p = arena_alloc(a, (size_t)n + 1);
-	va_start(ap, fmt);
-	vsnprintf(p, (size_t)n + 1, fmt, ap);
-	va_end(ap);
+	char *p = arena_strndup(a, sb.data, sb.len);
+	sb_free(&sb);
 	return p;
 }
 
@@ -113,10 +104,8 @@ vec_push(Arena *a, PtrVec *v, void *item)
 }
 
 void
-sb_reserve(StrBuf *sb, size_t extra)
+sb_grow(StrBuf *sb, size_t extra)
 {
-	if (sb->len + extra + 1 <= sb->cap)
-		return;
 	size_t cap = sb->cap ? sb->cap : 256;
 	while (cap < sb->len + extra + 1)
 		cap *= 2;
@@ -175,12 +164,12 @@ sb_fmt(StrBuf *sb, const char *fmt, va_list ap)
 {
 	size_t len = sb->len;
 	for (const char *f = fmt;; f++) {
-		const char *pct = strchr(f, '%');
-		if (!pct) {
-			sb_puts(sb, f);
-			return 1;
-		}
+		const char *pct = f;
+		while (*pct && *pct != '%')
+			pct++;
 		sb_putn(sb, f, (size_t)(pct - f));
+		if (!*pct)
+			return 1;
 		f = pct + 1;
 		if (*f == 's') {
 			const char *a = va_arg(ap, const char *);
