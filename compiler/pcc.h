@@ -82,6 +82,7 @@ PCC_NORETURN void pcc_die(const char *file, int line, const char *fmt, ...)
 
 /* 64-bit FNV-1a, for model fingerprints. */
 uint64_t util_hash(const void *data, size_t n, uint64_t h);
+/* Another hash, eight bytes a step: for long keys (emit_reroll's blocks). */
 uint64_t util_hash_long(const void *data, size_t n, uint64_t h);
 
 /* ---------------------------------------------------------------- diag.c */
