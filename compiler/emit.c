@@ -28,12 +28,24 @@ emit_lit(Emit *E, double x)
 		return "NAN";
 	if (isinf(x))
 		return x > 0 ? "INFINITY" : "-INFINITY";
+	/* the same few constants (0, 1, -1) in every step of a long model:
+	 * the last ones are kept, compared by their bits (0.0 is not -0.0) */
+	uint64_t bits;
+	memcpy(&bits, &x, sizeof bits);
+	int n = E->nlit < EMIT_LITS ? E->nlit : EMIT_LITS;
+	for (int i = 0; i < n; i++)
+		if (E->lit[i].bits == bits)
+			return E->lit[i].s;
 	snprintf(buf, sizeof buf, E->is_float ? "%.9g" : "%.17g", x);
 	if (!strpbrk(buf, ".eE"))
 		strcat(buf, ".0");
 	if (E->is_float)
 		strcat(buf, "f");
-	return arena_strdup(E->a, buf);
+	int k = E->nlit % EMIT_LITS;
+	E->lit[k].bits = bits;
+	E->lit[k].s = arena_strdup(E->keep, buf);
+	E->nlit = k + 1 + (E->nlit >= EMIT_LITS ? EMIT_LITS : 0);
+	return E->lit[k].s;
 }
 
 /* A libm function (sqrtf / sqrt) or a pcg_runtime.h macro (PCG_EXPF /
@@ -79,7 +91,7 @@ emit_kernel_begin(Emit *E, const char *name)
 	for (int i = 0; i < E->kernels.len; i++)
 		if (strcmp(E->kernels.items[i], name) == 0)
 			return 0;
-	vec_push(E->a, &E->kernels, (void *)arena_strdup(E->a, name));
+	vec_push(E->keep, &E->kernels, (void *)arena_strdup(E->keep, name));
 	return 1;
 }
 
@@ -350,6 +362,8 @@ chunk_begin(Emit *E, Chunker *c, StrBuf *fns, const char *name,
 	c->voids = voids;
 	c->fns = fns;
 	sb_puts(&c->calls, "");
+	c->cur = E->text; /* a long pass's pages reused by the next */
+	E->text = (StrBuf){0};
 	sb_puts(&c->cur, "");
 	if (E->loops)
 		chunk_cut(c);
@@ -416,7 +430,8 @@ chunk_end(Emit *E, Chunker *c, StrBuf *out)
 	E->out = out;
 	const char *calls = arena_strdup(E->a, c->calls.data);
 	sb_free(&c->calls);
-	sb_free(&c->cur);
+	E->text = c->cur;
+	E->text.len = 0;
 	return calls;
 }
 
@@ -983,6 +998,12 @@ emit_pass(Emit *E, StrBuf *body, const struct Pass *ps)
 {
 	const char *P = E->P, *R = E->real;
 	const char *params, *args, *voids;
+	/* The strings a pass makes (a dozen for each step of an unrolled
+	 * model) are its own but for the kernels' names: freed at its end,
+	 * not all held until the end of the compilation. */
+	Arena own;
+	arena_init(&own);
+	E->a = &own;
 	switch (ps->sig) {
 	case 'P':
 		params = arena_printf(E->a, "const %s_params *p, %s_state *s", P, P);
@@ -1023,10 +1044,10 @@ emit_pass(Emit *E, StrBuf *body, const struct Pass *ps)
 		break;
 	}
 	Chunker ck;
-	PlanRegion *rg = arena_alloc(E->a, sizeof *rg);
+	PlanRegion *rg = arena_alloc(E->keep, sizeof *rg);
 	rg->start = body->len;
 	rg->forward = ps->tail != NULL;
-	vec_push(E->a, &E->regions, rg);
+	vec_push(E->keep, &E->regions, rg);
 	voids = arena_printf(E->a, "\tconst int nb = batch_in_use(s);\n%s"
 			     "\t(void)nb;\n", voids);
 	chunk_begin(E, &ck, body, arena_printf(E->a, "%s_part", ps->name),
@@ -1055,6 +1076,8 @@ emit_pass(Emit *E, StrBuf *body, const struct Pass *ps)
 		ps->tail(E);
 	sb_puts(body, "}\n");
 	rg->end = body->len;
+	E->a = E->keep;
+	arena_free(&own);
 }
 
 /* pc_run: the Z-IL dynamics, Fa-Z-IL and standard PC */
@@ -1181,7 +1204,7 @@ emit_model(Arena *a, const Graph *g, const EmitOptions *o, StrBuf *h,
 {
 	Emit E;
 	memset(&E, 0, sizeof E);
-	E.a = a;
+	E.a = E.keep = a;
 	E.g = g;
 	E.o = o;
 	E.P = o->prefix;
@@ -1288,5 +1311,6 @@ emit_model(Arena *a, const Graph *g, const EmitOptions *o, StrBuf *h,
 	sb_puts(c, body.data);
 	sb_free(&body);
 	sb_free(&E.kern);
+	sb_free(&E.text);
 	return E.state_reals;
 }

@@ -15,6 +15,8 @@
  * (the next statement may write y over x); emit_plan removes them. */
 #define PLAN_MARK '\001'
 
+enum { EMIT_LITS = 8 }; /* real literals emit_lit keeps */
+
 /* A member of the state's v or d struct, for the memory plan. */
 typedef struct Plan Plan;
 
@@ -36,7 +38,8 @@ typedef struct PlanRegion {
 } PlanRegion;
 
 struct Emit {
-	Arena *a;
+	Arena *a;           /* a pass's own while it is written (emit_pass) */
+	Arena *keep;        /* the compilation's: what outlives a pass */
 	const Graph *g;
 	const EmitOptions *o;
 	const char *P, *PU; /* prefix, upper-case prefix */
@@ -55,6 +58,7 @@ struct Emit {
 	int64_t reals_shared; /* in v and d's shared slots */
 	int *puses;         /* param decl -> uses (param_uses) */
 	struct Chunker *chunk; /* splits long bodies into functions, or NULL */
+	StrBuf text;        /* the storage of the chunker's text between passes */
 	char *has_adj;      /* node id -> adjoint has a contribution */
 	const char *ind;    /* indentation of statements */
 	int in_pc;          /* emitting the PC network (always training mode) */
@@ -62,6 +66,11 @@ struct Emit {
 	PtrVec regions;     /* PlanRegion: the passes in the body */
 	struct Plan *plan;  /* what emit_plan decided */
 	int loops;          /* roll repeated code into C loops (--unroll) */
+	struct {            /* emit_lit's last literals */
+		uint64_t bits;
+		const char *s;
+	} lit[EMIT_LITS];
+	int nlit;
 };
 
 /* Whether the model has losses and pcc --methods generates method(s) m

@@ -53,13 +53,13 @@ typedef struct Tok {
 static int
 is_alpha(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+	return (unsigned)((c | 0x20) - 'a') < 26 || c == '_';
 }
 
 static int
 is_digit(char c)
 {
-	return c >= '0' && c <= '9';
+	return (unsigned)(c - '0') < 10;
 }
 
 /* The next token of [*p, end): whitespace skipped, *p moved past it. */
@@ -78,9 +78,12 @@ next_tok(const char **pp, const char *end)
 	const char *q = p + 1;
 	if (p[0] == '/' && q < end && *q == '*') {
 		t.kind = TK_COMMENT;
-		for (q = p + 2; q + 1 < end && !(q[0] == '*' && q[1] == '/'); q++)
-			;
-		q = q + 1 < end ? q + 2 : end;
+		for (q = p + 2; q + 1 < end; q++) {
+			q = memchr(q, '*', (size_t)(end - q - 1));
+			if (!q || q[1] == '/')
+				break;
+		}
+		q = q && q + 1 < end ? q + 2 : end;
 	} else if (*p == '"' || *p == '\'') {
 		t.kind = TK_OTHER;
 		while (q < end && *q != *p) {
@@ -121,24 +124,35 @@ next_tok(const char **pp, const char *end)
 	return t;
 }
 
-/* The next token that is not a comment. */
-static Tok
-next_code(const char **pp, const char *end)
-{
-	Tok t;
-	do
-		t = next_tok(pp, end);
-	while (t.kind == TK_COMMENT);
-	return t;
-}
-
 typedef struct Block {
-	uint64_t hash; /* of the tokens, integer literals as one */
+	int skel;      /* its tokens, integer literals as one: Roll.skel */
 	int ints;      /* first of its integer literals in Roll.val */
 	int nint;
 	int bad;       /* never rolled */
 	int code;      /* has code (not only comments) */
 } Block;
+
+/*
+ * The distinct token sequences of the blocks, integer literals left out
+ * (a block's skeleton), each kept once: two blocks are the same code but
+ * for integer literals when they have the same skeleton, so that a block
+ * is tokenized once and compared as an int.  A skeleton is written as its
+ * tokens, each followed by a NUL (which C text does not hold), and an
+ * integer literal as a NUL alone; skeletons are found by hash in an open
+ * addressing table of nslot (a power of 2) slots holding skeleton + 1.
+ */
+typedef struct Skel {
+	uint64_t hash;
+	size_t at, len; /* in Skels.text */
+} Skel;
+
+typedef struct Skels {
+	StrBuf text; /* every skeleton, one after the other */
+	Skel *s;
+	int n, cap;
+	int *slot;
+	int nslot;
+} Skels;
 
 typedef struct Roll {
 	const char *text;
@@ -147,35 +161,117 @@ typedef struct Roll {
 	int nb;
 	long long *val; /* every block's integer literals, in order */
 	int nval, capval;
+	Skels skel;
+	StrBuf scratch; /* the skeleton of the block being scanned */
 } Roll;
+
+/* p (of *cap items of size bytes) with room for twice as many */
+static void *
+grow(void *p, int *cap, size_t size)
+{
+	*cap = *cap ? 2 * *cap : 1024;
+	p = realloc(p, size * (size_t)*cap);
+	if (!p)
+		die("out of memory");
+	return p;
+}
+
+static void
+skel_rehash(Skels *S)
+{
+	S->nslot = S->nslot ? 2 * S->nslot : 1024;
+	free(S->slot);
+	S->slot = calloc((size_t)S->nslot, sizeof *S->slot);
+	if (!S->slot)
+		die("out of memory");
+	size_t mask = (size_t)S->nslot - 1;
+	for (int k = 0; k < S->n; k++) {
+		size_t i = S->s[k].hash & mask;
+		while (S->slot[i])
+			i = (i + 1) & mask;
+		S->slot[i] = k + 1;
+	}
+}
+
+/* The skeleton s[0, n), added if new. */
+static int
+skel_of(Skels *S, const char *s, size_t n)
+{
+	uint64_t h = util_hash_long(s, n, 0);
+	if (2 * (S->n + 1) > S->nslot)
+		skel_rehash(S);
+	size_t mask = (size_t)S->nslot - 1, i = h & mask;
+	for (; S->slot[i]; i = (i + 1) & mask) {
+		const Skel *x = &S->s[S->slot[i] - 1];
+		if (x->hash == h && x->len == n &&
+		    memcmp(S->text.data + x->at, s, n) == 0)
+			return S->slot[i] - 1;
+	}
+	if (S->n == S->cap)
+		S->s = grow(S->s, &S->cap, sizeof *S->s);
+	S->s[S->n] = (Skel){h, S->text.len, n};
+	sb_putn(&S->text, s, n);
+	S->slot[i] = S->n + 1;
+	return S->n++;
+}
 
 static void
 scan_block(Roll *R, int k)
 {
 	const char *p = R->text + R->cut[k], *end = R->text + R->cut[k + 1];
 	Block *b = &R->b[k];
-	uint64_t h = 1469598103934665603ull;
+	StrBuf *sk = &R->scratch;
+	/* a token of n >= 1 characters takes n + 1 <= 2n with its NUL */
+	sk->len = 0;
+	sb_reserve(sk, 2 * (size_t)(end - p) + 1);
+	char *w = sk->data;
 	b->ints = R->nval;
-	for (Tok t; (t = next_code(&p, end)).kind != TK_END;) {
-		b->code = 1;
-		if (t.kind == TK_BAD)
-			b->bad = 1;
-		if (t.kind == TK_INT) {
-			if (R->nval == R->capval) {
-				R->capval = R->capval ? 2 * R->capval : 1024;
-				R->val = realloc(R->val, sizeof *R->val *
-							 (size_t)R->capval);
-				if (!R->val)
-					die("out of memory");
+	for (;;) {
+		/* names and one-character operators, most of the tokens, are
+		 * read here as next_tok would read them; the rest by next_tok */
+		while (p < end && (*p == ' ' || *p == '\t' || *p == '\n'))
+			p++;
+		if (p == end)
+			break;
+		char c = *p;
+		if (is_alpha(c)) {
+			const char *q = p;
+			do
+				*w++ = *q++;
+			while (q < end && (is_alpha(*q) || is_digit(*q)));
+			if ((size_t)(q - p) == sizeof LOOP_VAR - 1 &&
+			    memcmp(p, LOOP_VAR, sizeof LOOP_VAR - 1) == 0)
+				b->bad = 1;
+			*w++ = 0;
+			b->code = 1;
+			p = q;
+		} else if (!is_digit(c) && c != '/' && c != '"' && c != '\'' &&
+			   c != '.' && c != '#' && c != PLAN_MARK) {
+			*w++ = c;
+			*w++ = 0;
+			b->code = 1;
+			p++;
+		} else {
+			Tok t = next_tok(&p, end);
+			if (t.kind == TK_COMMENT)
+				continue;
+			b->code = 1;
+			if (t.kind == TK_BAD)
+				b->bad = 1;
+			if (t.kind == TK_INT) {
+				if (R->nval == R->capval)
+					R->val = grow(R->val, &R->capval,
+						      sizeof *R->val);
+				R->val[R->nval++] = t.value;
+				b->nint++;
+			} else {
+				memcpy(w, t.s, t.len);
+				w += t.len;
 			}
-			R->val[R->nval++] = t.value;
-			b->nint++;
-			h = (h ^ 0x1f) * 1099511628211ull;
-			continue;
+			*w++ = 0;
 		}
-		h = util_hash(t.s, t.len, h) * 1099511628211ull;
 	}
-	b->hash = h;
+	b->skel = skel_of(&R->skel, sk->data, (size_t)(w - sk->data));
 }
 
 /* Blocks a and b are the same tokens but for integer literals. */
@@ -183,20 +279,7 @@ static int
 same_code(const Roll *R, int a, int b)
 {
 	const Block *x = &R->b[a], *y = &R->b[b];
-	if (x->hash != y->hash || x->nint != y->nint || x->bad || y->bad)
-		return 0;
-	const char *p = R->text + R->cut[a], *pe = R->text + R->cut[a + 1];
-	const char *q = R->text + R->cut[b], *qe = R->text + R->cut[b + 1];
-	for (;;) {
-		Tok s = next_code(&p, pe), t = next_code(&q, qe);
-		if (s.kind != t.kind)
-			return 0;
-		if (s.kind == TK_END)
-			return 1;
-		if (s.kind == TK_OTHER &&
-		    (s.len != t.len || memcmp(s.s, t.s, s.len) != 0))
-			return 0;
-	}
+	return x->skel == y->skel && !x->bad && !y->bad;
 }
 
 /* How many groups of p blocks from block j repeat the first with every
@@ -234,7 +317,7 @@ put_lines(StrBuf *out, const char *s, size_t n)
 			k++;
 		if (k < len) {
 			sb_putc(out, '\t');
-			sb_printf(out, "%.*s", (int)len, s);
+			sb_putn(out, s, len);
 			if (s[len - 1] != '\n')
 				sb_putc(out, '\n');
 		}
@@ -276,7 +359,7 @@ put_loop(Emit *E, const Roll *R, int j, int p, int k, StrBuf *out)
 		for (Tok t; (t = next_tok(&q, end)).kind != TK_END;) {
 			if (t.kind != TK_COMMENT && t.kind != TK_INT)
 				continue;
-			sb_printf(&body, "%.*s", (int)(t.s - copied), copied);
+			sb_putn(&body, copied, (size_t)(t.s - copied));
 			copied = t.s + t.len;
 			if (t.kind == TK_COMMENT)
 				continue;
@@ -293,7 +376,7 @@ put_loop(Emit *E, const Roll *R, int j, int p, int k, StrBuf *out)
 					  LOOP_VAR);
 			m++;
 		}
-		sb_printf(&body, "%.*s", (int)(end - copied), copied);
+		sb_putn(&body, copied, (size_t)(end - copied));
 	}
 	put_lines(out, body.data, body.len);
 	sb_free(&body);
@@ -336,7 +419,7 @@ emit_reroll(Emit *E, const char *text, const size_t *cut, int ncut,
 		for (int p = 1; p <= MAX_PERIOD && j + MIN_ITERS * p <= R.nb;
 		     p++) {
 			if (tried[p] || R.b[j].bad ||
-			    R.b[j].hash != R.b[j + p].hash)
+			    R.b[j].skel != R.b[j + p].skel)
 				continue;
 			int code = 0;
 			for (int r = 0; r < p; r++)
@@ -357,14 +440,17 @@ emit_reroll(Emit *E, const char *text, const size_t *cut, int ncut,
 			put_loop(E, &R, j, best_p, best_k, out);
 			j += best_k * best_p;
 		} else {
-			sb_printf(out, "%.*s", (int)(cut[j + 1] - cut[j]),
-				  text + cut[j]);
+			sb_putn(out, text + cut[j], cut[j + 1] - cut[j]);
 			j++;
 		}
 		push_cut(E, out_cut, nout, &cap, out->len);
 	}
 	free(R.b);
 	free(R.val);
+	sb_free(&R.scratch);
+	sb_free(&R.skel.text);
+	free(R.skel.s);
+	free(R.skel.slot);
 }
 
 void
@@ -394,6 +480,6 @@ emit_reroll_lines(Emit *E, size_t from)
 	emit_reroll(E, o->data, cut, n, &rolled, &at, &nat);
 	o->len = from;
 	o->data[from] = 0;
-	sb_printf(o, "%s", rolled.data);
+	sb_putn(o, rolled.data, rolled.len);
 	sb_free(&rolled);
 }

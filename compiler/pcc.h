@@ -59,8 +59,17 @@ typedef struct StrBuf {
 	char *data;
 	size_t len, cap;
 } StrBuf;
+void sb_grow(StrBuf *sb, size_t extra);
+/* room for extra more characters and the NUL */
+static inline void
+sb_reserve(StrBuf *sb, size_t extra)
+{
+	if (sb->len + extra + 1 > sb->cap)
+		sb_grow(sb, extra);
+}
 void sb_putc(StrBuf *sb, char c);
 void sb_puts(StrBuf *sb, const char *s);
+void sb_putn(StrBuf *sb, const char *s, size_t n); /* s[0, n) */
 void sb_printf(StrBuf *sb, const char *fmt, ...) PCC_PRINTF(2, 3);
 void sb_vprintf(StrBuf *sb, const char *fmt, va_list ap);
 void sb_free(StrBuf *sb);
@@ -73,6 +82,8 @@ PCC_NORETURN void pcc_die(const char *file, int line, const char *fmt, ...)
 
 /* 64-bit FNV-1a, for model fingerprints. */
 uint64_t util_hash(const void *data, size_t n, uint64_t h);
+/* Another hash, eight bytes a step: for long keys (emit_reroll's blocks). */
+uint64_t util_hash_long(const void *data, size_t n, uint64_t h);
 
 /* ---------------------------------------------------------------- diag.c */
 
