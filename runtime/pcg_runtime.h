@@ -181,7 +181,8 @@ float pcg_powf(float x, float y);
  *   PCG_GEMM_PANEL_BYTES (24576)  bytes of the packed panel of op(B) in
  *       the GEMM's blocked path (products with more than 4 rows and
  *       columns and over 4096 multiply-adds).  The panel holds at least
- *       one micro-panel, PCG_GEMM_KC x 8 floats (16 with AVX2), so values
+ *       one micro-panel, PCG_GEMM_KC x 8 floats (16 in the AVX2 copy,
+ *       32 in the AVX-512 one), so values
  *       below that size do not shrink it further.  Smaller panels cost
  *       little speed on large products (docs/embedded.md).
  *   PCG_GEMM_KC (128)  the chunk of k: also sizes the blocked path's
@@ -196,6 +197,9 @@ float pcg_powf(float x, float y);
  *       of 16.
  *   PCG_CKPT_CHUNK (1024)  bytes of the checkpoint code's I/O buffer, a
  *       multiple of 8.
+ *   PCG_CONV_TILE_BYTES (4096)  the tile in which a convolution of 12 to
+ *       64 output channels computes its products transposed (pcg_pool.c);
+ *       0 turns the tiles off (the same bits, a little slower).
  * The blocked path and the direct path's copy keep their buffers in
  * functions that are never inlined, so a product that does not use them
  * does not reserve their stack.  docs/embedded.md ("Stack") gives the
