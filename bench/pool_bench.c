@@ -3,7 +3,8 @@
  * P_train_bp of examples/mlp.pcg at batch 32, cnn and resnet at batch 16
  * (float), with no pool against pools of 2 (and more) threads.
  *
- *   pool_bench [--min-macs N] [THREADS...]       (default: 2)
+ *   pool_bench [--no-torch] [--python PYTHON] [--min-macs N] [THREADS...]
+ *                                                (default: 2)
  *   pool_bench --steps MODEL N [THREADS]         (for a profiler)
  *
  * --steps runs N steps of one model ("mlp", "cnn" or "resnet") on a pool
@@ -24,6 +25,12 @@
  * once, on threads; 2.00 on an idle 2-core machine): on a shared machine
  * no speed-up can exceed it.  A benchmark: it prints figures and checks
  * nothing (tests/pool checks the bits).
+ *
+ * Then PyTorch's step of the same model on as many threads as the last
+ * configuration (bench/torch_step.py --threads, wall time, medians of 21
+ * samples of 20 ms each, after the rounds), and its time over pcc's on
+ * that many threads; the column is blank where torch is missing or runs
+ * the reference BLAS (bench_torch.h).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
@@ -33,6 +40,7 @@
 #include <time.h>
 
 #include "bench_time.h"
+#include "bench_torch.h"
 #include "cnn_b16.h"
 #include "mlp_b32.h"
 #include "resnet_b16.h"
@@ -83,12 +91,13 @@ parallel_factor(int n)
 }
 
 typedef struct {
-	const char *name;
+	const char *name; /* "mlp b32": the example and its batch */
 	void (*setup)(void);
 	void (*run)(pcg_pool *pool, int n); /* n steps */
+	bench_shapes shapes;                /* for torch_step.py */
 } Model;
 
-#define POOL_MODEL(P, PU, NAME)                                               \
+#define POOL_MODEL(P, PU, NAME, B)                                            \
 	static P##_params P##_p, P##_p0;                                      \
 	static P##_state P##_s;                                               \
 	static void P##_setup(void)                                           \
@@ -110,11 +119,15 @@ typedef struct {
 		for (int i = 0; i < n; i++)                                   \
 			P##_train_bp(&P##_p, &P##_s, LR);                     \
 	}                                                                     \
-	static const Model P##_bench = {NAME, P##_setup, P##_run};
+	static const Model P##_bench = {                                      \
+		NAME " b" #B, P##_setup, P##_run,                             \
+		{NAME, PU##_BATCH, P##_param_info, P##_input_info,            \
+		 P##_target_info, PU##_NUM_PARAMS, PU##_NUM_INPUTS,           \
+		 PU##_NUM_TARGETS}};
 
-POOL_MODEL(mlp_b32, MLP_B32, "mlp b32")
-POOL_MODEL(cnn_b16, CNN_B16, "cnn b16")
-POOL_MODEL(resnet_b16, RESNET_B16, "resnet b16")
+POOL_MODEL(mlp_b32, MLP_B32, "mlp", 32)
+POOL_MODEL(cnn_b16, CNN_B16, "cnn", 16)
+POOL_MODEL(resnet_b16, RESNET_B16, "resnet", 16)
 
 static const Model *const models[] = {&mlp_b32_bench, &cnn_b16_bench,
 				      &resnet_b16_bench};
@@ -159,11 +172,25 @@ main(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "--steps"))
 		return steps(argc, argv);
-	int threads[MAX_CONF] = {1, 2}, nconf = 2, first = 1;
+	int threads[MAX_CONF] = {1, 2}, nconf = 2, first = 1, torch = 1;
 	long long min_macs = -1;
-	if (argc > 2 && !strcmp(argv[1], "--min-macs")) {
-		min_macs = atoll(argv[2]);
-		first = 3;
+	const char *python = getenv("PCC_BENCH_PYTHON");
+	if (!python)
+		python = "/usr/bin/python3";
+	for (;;) {
+		if (argc > first && !strcmp(argv[first], "--no-torch")) {
+			torch = 0;
+			first++;
+		} else if (argc > first + 1 && !strcmp(argv[first], "--python")) {
+			python = argv[first + 1];
+			first += 2;
+		} else if (argc > first + 1 &&
+			   !strcmp(argv[first], "--min-macs")) {
+			min_macs = atoll(argv[first + 1]);
+			first += 2;
+		} else {
+			break;
+		}
 	}
 	if (argc > first) {
 		nconf = 1;
@@ -177,13 +204,16 @@ main(int argc, char **argv)
 			nconf++;
 		}
 	}
+	int last = threads[nconf - 1];
+	if (torch)
+		torch = bench_torch_blas_ok(python);
 	pcg_pool *pools[MAX_CONF] = {NULL};
 	for (int c = 1; c < nconf; c++) {
 		pools[c] = pcg_pool_create(threads[c]);
 		if (min_macs >= 0)
 			pcg_pool_set_min_macs(pools[c], min_macs);
 	}
-	double before = parallel_factor(threads[nconf - 1]);
+	double before = parallel_factor(last);
 	printf("P_train_bp, float, wall time per step (median of %d rounds); "
 	       "speed-up against no pool (median of the rounds' ratios, "
 	       "min-max)\n", ROUNDS);
@@ -192,6 +222,8 @@ main(int argc, char **argv)
 		printf("   %2d thr us", threads[c]);
 	for (int c = 1; c < nconf; c++)
 		printf("   x%-2d (min-max)  ", threads[c]);
+	if (torch)
+		printf(" torch %2d thr us  torch/pcc", last);
 	printf("\n");
 	for (size_t mi = 0; mi < sizeof models / sizeof *models; mi++) {
 		const Model *m = models[mi];
@@ -214,11 +246,16 @@ main(int argc, char **argv)
 			printf("   %5.2f (%4.2f-%4.2f)", med, r[c][0],
 			       r[c][ROUNDS - 1]);
 		}
+		double tt = torch ? bench_torch_time(&m->shapes, python, ROUNDS,
+						     20e-3, last)
+				  : 0;
+		if (tt > 0)
+			printf(" %15.1f %9.2fx", 1e6 * tt,
+			       tt / bench_median(t[nconf - 1], ROUNDS));
 		printf("\n");
 	}
 	printf("parallel factor of %d threads (machine): %.2f before, %.2f "
-	       "after\n", threads[nconf - 1], before,
-	       parallel_factor(threads[nconf - 1]));
+	       "after\n", last, before, parallel_factor(last));
 	for (int c = 1; c < nconf; c++)
 		pcg_pool_destroy(pools[c]);
 	return 0;

@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "bench_time.h"
+#include "bench_torch.h"
 #include "cnn_b16.h"
 #include "digits_b1.h"
 #include "lstm_b16.h"
@@ -54,10 +55,7 @@ static double sample_seconds = 2e-3;
 
 /* What the bench needs to know of one generated model. */
 typedef struct Model {
-	const char *name; /* the example, as torch_step.py knows it */
-	int batch;
-	const pcg_param_info *params, *inputs, *targets;
-	int nparams, ninputs, ntargets;
+	bench_shapes shapes; /* name, batch and tables, for torch_step.py */
 	void (*setup)(void);
 	void (*run)(int f, int n); /* n calls of function f */
 	void (*reset)(void);       /* parameters back to their start */
@@ -116,10 +114,10 @@ typedef struct Model {
 		P##_p = P##_p0;                                               \
 	}                                                                     \
 	static const Model P##_bench = {                                      \
-		NAME, PU##_BATCH, P##_param_info, P##_input_info,             \
-		P##_target_info, PU##_NUM_PARAMS, PU##_NUM_INPUTS,            \
-		PU##_NUM_TARGETS, P##_bench_setup, P##_bench_run,             \
-		P##_bench_reset};
+		{NAME, PU##_BATCH, P##_param_info, P##_input_info,            \
+		 P##_target_info, PU##_NUM_PARAMS, PU##_NUM_INPUTS,           \
+		 PU##_NUM_TARGETS},                                           \
+		P##_bench_setup, P##_bench_run, P##_bench_reset};
 
 BENCH_MODEL(digits_b1, DIGITS_B1, "digits")
 BENCH_MODEL(mlp_b1, MLP_B1, "mlp")
@@ -186,79 +184,6 @@ time_model(const Model *m, double med[NFUN], double ratio[NFUN])
 		med[f] = bench_median(t[f], samples);
 }
 
-/*
- * The PyTorch step of the same model: torch_step.py gets the shapes of
- * the parameters, inputs and targets and prints the median seconds of a
- * step, or nothing when torch is missing.  Returns 0 then.
- */
-static double
-time_torch(const Model *m, const char *python)
-{
-	char cmd[4096];
-	int len = snprintf(cmd, sizeof cmd,
-			   "%s '%s/torch_step.py' --model %s --batch %d "
-			   "--samples %d --sample-seconds %g",
-			   python, BENCH_DIR, m->name, m->batch, samples,
-			   sample_seconds);
-	for (int i = 0; i < m->nparams; i++) {
-		const pcg_param_info *pi = &m->params[i];
-		len += snprintf(cmd + len, sizeof cmd - (size_t)len,
-				" --param %s=", pi->name);
-		for (int d = 0; d < pi->rank; d++)
-			len += snprintf(cmd + len, sizeof cmd - (size_t)len,
-					"%s%d", d ? "," : "", pi->dims[d]);
-		if (pi->rank == 0)
-			len += snprintf(cmd + len, sizeof cmd - (size_t)len,
-					"1");
-	}
-	size_t nin = 0, ntg = 0;
-	for (int i = 0; i < m->ninputs; i++)
-		nin += m->inputs[i].count;
-	for (int i = 0; i < m->ntargets; i++)
-		ntg += m->targets[i].count;
-	len += snprintf(cmd + len, sizeof cmd - (size_t)len,
-			" --inputs %zu --targets %zu 2>/dev/null", nin, ntg);
-	if (len >= (int)sizeof cmd)
-		return 0;
-	FILE *p = popen(cmd, "r");
-	if (!p)
-		return 0;
-	double t = 0;
-	if (fscanf(p, "%lf", &t) != 1)
-		t = 0;
-	pclose(p);
-	return t;
-}
-
-/*
- * Prints which BLAS PyTorch runs (bench/torch_blas.py) and returns 1 when
- * its ratios may be reported: not when it is the reference BLAS, against
- * which they mean nothing, nor when torch is missing.
- */
-static int
-torch_blas_ok(const char *python)
-{
-	char cmd[4096], line[1024];
-	if (snprintf(cmd, sizeof cmd, "%s '%s/torch_blas.py' 2>/dev/null",
-		     python, BENCH_DIR) >= (int)sizeof cmd)
-		return 0;
-	FILE *p = popen(cmd, "r");
-	if (!p)
-		return 0;
-	while (fgets(line, sizeof line, p))
-		fputs(line, stdout);
-	int status = pclose(p);
-	int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-	if (code == 4)
-		printf("PyTorch runs the reference BLAS: its columns are left "
-		       "blank (no ratio against it means anything).  Install "
-		       "libopenblas0 and run again.\n");
-	else if (code != 0)
-		printf("PyTorch columns left blank: '%s' cannot import torch\n",
-		       python);
-	return code == 0;
-}
-
 static void
 fmt_us(char *buf, size_t n, double s)
 {
@@ -298,7 +223,7 @@ main(int argc, char **argv)
 		}
 	}
 	if (torch)
-		torch = torch_blas_ok(python);
+		torch = bench_torch_blas_ok(python);
 	printf("One training step, float, one thread: median of %d samples "
 	       "(microseconds per step)\n", samples);
 	printf("PC and iPC: T = %d inference steps, gamma 0.1.  torch: %s, "
@@ -317,12 +242,14 @@ main(int argc, char **argv)
 		double med[NFUN], ratio[NFUN];
 		int take = nonly == 0;
 		for (int i = 0; i < nonly; i++)
-			take |= !strcmp(only[i], m->name);
+			take |= !strcmp(only[i], m->shapes.name);
 		if (!take)
 			continue;
 		m->setup();
 		time_model(m, med, ratio);
-		double tt = torch ? time_torch(m, python) : 0;
+		double tt = torch ? bench_torch_time(&m->shapes, python, samples,
+							    sample_seconds, 1)
+				   : 0;
 		have_torch |= tt > 0;
 		char b[NFUN][32], tb[32], tr[32];
 		for (int f = 0; f < NFUN; f++)
@@ -333,8 +260,8 @@ main(int argc, char **argv)
 		else
 			snprintf(tr, sizeof tr, "-");
 		printf("%-12s %5d %10s %10s %8.3f %10s %8.2f %10s %8.2f "
-		       "%10s %8.2f %10s %8.2f %10s %9s\n", m->name, m->batch,
-		       b[F_BP], b[F_ZIL], ratio[F_ZIL], b[F_DYN], ratio[F_DYN],
+		       "%10s %8.2f %10s %8.2f %10s %9s\n", m->shapes.name,
+		       m->shapes.batch, b[F_BP], b[F_ZIL], ratio[F_ZIL], b[F_DYN], ratio[F_DYN],
 		       b[F_PC], ratio[F_PC], b[F_FAZIL], ratio[F_FAZIL],
 		       b[F_IPC], ratio[F_IPC], tb, tr);
 		fflush(stdout);
