@@ -20,20 +20,8 @@
 #include <string.h>
 
 #include "pcg_runtime.h"
+#include "../tap_ok.h"
 
-static int count, failed;
-
-static void
-ok(int cond, const char *what, const char *detail)
-{
-	count++;
-	if (!cond)
-		failed++;
-	printf("%s %d - %s\n", cond ? "ok" : "not ok", count, what);
-	if (!cond && detail)
-		printf("#   %s\n", detail);
-	fflush(stdout);
-}
 
 typedef struct {
 	const char *name;

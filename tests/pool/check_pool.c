@@ -24,21 +24,9 @@
 #include <string.h>
 
 #include "pcg_runtime.h"
+#include "../tap_ok.h"
 #include "../model_record.h"
 
-static int count, failed;
-
-static void
-ok(int cond, const char *what, const char *detail)
-{
-	count++;
-	if (!cond)
-		failed++;
-	printf("%s %d - %s\n", cond ? "ok" : "not ok", count, what);
-	if (!cond && detail)
-		printf("#   %s\n", detail);
-	fflush(stdout);
-}
 
 /* A real argument of either type, and a loss or energy, kept as bytes. */
 #define CALL_KEEP(r, expr_f, expr_d)                                          \

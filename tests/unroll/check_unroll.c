@@ -28,18 +28,8 @@
 
 #include "pcg_runtime.h"
 #include "../model_record.h"
+#include "../tap_ok.h"
 
-static int count, failed;
-
-static void
-ok(int cond, const char *what)
-{
-	count++;
-	if (!cond)
-		failed++;
-	printf("%s %d - %s\n", cond ? "ok" : "not ok", count, what);
-	fflush(stdout);
-}
 
 /* fn(args) of the model's scalar type, its result kept as bytes */
 #define KEEP(r, fn, ...)                                                      \
@@ -172,7 +162,7 @@ has_loops(const pcg_model *l, const char *source, const char *how)
 	int n = rolled_loops(source);
 	snprintf(what, sizeof what, "%s: the %s source has %d rolled loops",
 		 l->name, how, n);
-	ok(n > 0, what);
+	ok(n > 0, what, NULL);
 }
 
 /* Runs models x and y (from the same parameters) into a and b; whether
@@ -212,7 +202,7 @@ control(char **argv)
 	int same = same_runs(full, back, &a, &b);
 	snprintf(what, sizeof what, "%s: control: loops run backwards are "
 		 "seen to differ from the unrolled code", back->name);
-	ok(a.len == b.len && !same, what);
+	ok(a.len == b.len && !same, what, NULL);
 	free_records(&a, &b, &c);
 	printf("1..%d\n", count);
 	return failed != 0;
@@ -235,7 +225,7 @@ main(int argc, char **argv)
 	const pcg_model *full = alone ? loops : load(argv[1], argv[2]);
 	char what[200];
 	ok(full->version >= 2 && full->methods == 7 && loops->methods == 7,
-	   "the descriptors have every method");
+	   "the descriptors have every method", NULL);
 	if (full->version < 2 || full->methods != 7 || loops->methods != 7)
 		return 1;
 	has_loops(loops, argv[5], "--unroll loops");
@@ -249,18 +239,18 @@ main(int argc, char **argv)
 		snprintf(what, sizeof what, "%s: rolled and unrolled give the "
 			 "same bits in every function (%zu bytes)", full->name,
 			 a.len);
-		ok(same, what);
+		ok(same, what, NULL);
 	}
 	snprintf(what, sizeof what, "%s: rolled, Z-IL's gradient is BP's to "
 		 "the bit (%zu bytes)", loops->name, zil_bp[0].len);
 	ok(zil_bp[0].len == zil_bp[1].len &&
 		   !memcmp(zil_bp[0].bytes, zil_bp[1].bytes, zil_bp[0].len),
-	   what);
+	   what, NULL);
 	m = loops;
 	run(&c, 1);
 	snprintf(what, sizeof what, "%s: control: parameters one bit apart "
 		 "are seen to differ", loops->name);
-	ok(c.len == b.len && memcmp(c.bytes, b.bytes, b.len) != 0, what);
+	ok(c.len == b.len && memcmp(c.bytes, b.bytes, b.len) != 0, what, NULL);
 	free_records(&a, &b, &c);
 	printf("1..%d\n", count);
 	return failed != 0;
