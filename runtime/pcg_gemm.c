@@ -38,6 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pcg_dconv.h"
 #include "pcg_runtime.h"
 
 #if defined(PCG_GEMM_CBLAS) && defined(PCG_REPRODUCIBLE)
@@ -83,6 +84,66 @@ pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
 	  double *c, int ldc)
 {
 	CBLAS_OR_EMPTY(double, cblas_dgemm);
+}
+
+/* With CBLAS the products are the BLAS's: no direct convolutions (their
+ * bits are those of the runtime's own GEMM). */
+int
+pcg_dconv_fwd_f(const pcg_conv_geo *g, const float *x, const float *k,
+		float *y, float *scratch, size_t scratch_reals)
+{
+	(void)g, (void)x, (void)k, (void)y, (void)scratch, (void)scratch_reals;
+	return 0;
+}
+
+int
+pcg_dconv_fwd_d(const pcg_conv_geo *g, const double *x, const double *k,
+		double *y, double *scratch, size_t scratch_reals)
+{
+	(void)g, (void)x, (void)k, (void)y, (void)scratch, (void)scratch_reals;
+	return 0;
+}
+
+int
+pcg_dconv_dx_f(const pcg_conv_geo *g, int acc, const float *k,
+	       const float *dy, float *dx, float *scratch, size_t scratch_reals)
+{
+	(void)g, (void)acc, (void)k, (void)dy, (void)dx, (void)scratch,
+		(void)scratch_reals;
+	return 0;
+}
+
+int
+pcg_dconv_dx_d(const pcg_conv_geo *g, int acc, const double *k,
+	       const double *dy, double *dx, double *scratch,
+	       size_t scratch_reals)
+{
+	(void)g, (void)acc, (void)k, (void)dy, (void)dx, (void)scratch,
+		(void)scratch_reals;
+	return 0;
+}
+
+int
+pcg_dconv_dk_f(const pcg_conv_geo *g, int batch, int acc, const float *x,
+	       ptrdiff_t x_step, const float *dy, ptrdiff_t y_step, float *dk,
+	       int lo, int hi, float *scratch, size_t scratch_reals)
+{
+	(void)g, (void)batch, (void)acc, (void)x, (void)x_step, (void)dy,
+		(void)y_step, (void)dk, (void)lo, (void)hi, (void)scratch,
+		(void)scratch_reals;
+	return 0;
+}
+
+int
+pcg_dconv_dk_d(const pcg_conv_geo *g, int batch, int acc, const double *x,
+	       ptrdiff_t x_step, const double *dy, ptrdiff_t y_step,
+	       double *dk, int lo, int hi, double *scratch,
+	       size_t scratch_reals)
+{
+	(void)g, (void)batch, (void)acc, (void)x, (void)x_step, (void)dy,
+		(void)y_step, (void)dk, (void)lo, (void)hi, (void)scratch,
+		(void)scratch_reals;
+	return 0;
 }
 #else
 
@@ -297,6 +358,50 @@ pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
 #endif
 #endif
 
+/*
+ * The direct convolutions (pcg_dconv_tmpl.h) read the input through a
+ * copy with a zero border when the convolution pads: rows and columns
+ * from -ph and -pw, as many as the output reaches.  Its offset table (an
+ * int for each of the ck rows of a group's columns) comes first in the
+ * scratch, ck reals (an int is no larger than a float).
+ */
+static inline int
+dconv_rows(const pcg_conv_geo *g)
+{
+	return (g->oh - 1) * g->sh + (g->kh - 1) * g->dh + 1;
+}
+
+static inline int
+dconv_cols(const pcg_conv_geo *g)
+{
+	return (g->ow - 1) * g->sw + (g->kw - 1) * g->dw + 1;
+}
+
+/* dx reads dy through a copy with a border (pcg_dconv_tmpl.h): ml
+ * columns on the left, rows of ld reals, enough on the right for the
+ * last tile of a row of dx, a whole vector wide (64 bytes). */
+static inline int
+dconv_dx_left(const pcg_conv_geo *g)
+{
+	int left = (g->kw - 1) * g->dw - g->pw;
+
+	return left > 0 ? left : 0;
+}
+
+static inline int
+dconv_dx_ld(const pcg_conv_geo *g)
+{
+	int right = g->w + g->pw - g->ow;
+
+	return dconv_dx_left(g) + g->ow + (right > 0 ? right : 0) + 64 / 4;
+}
+
+static inline ptrdiff_t
+dconv_table(const pcg_conv_geo *g)
+{
+	return (ptrdiff_t)g->c / g->groups * g->kh * g->kw;
+}
+
 /* ---------------------------------------------------------------- float */
 
 #define REAL float
@@ -430,4 +535,82 @@ pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
 #endif
 	gemm_d(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
+/*
+ * The direct convolutions: only unit-stride rows, and only when the
+ * scratch holds what they need (the offset table, and the padded input
+ * or one output row's columns).  Dispatched as the GEMM is, so that a
+ * result has the bits of the GEMM on the im2col columns.
+ */
+static int
+dconv_takes(const pcg_conv_geo *g, int pass, int lo, int hi,
+	    size_t scratch_reals)
+{
+	ptrdiff_t ck = dconv_table(g), need;
+
+	if (g->sw != 1 || g->groups < 1 || g->oh < 1 || g->ow < 1)
+		return 0;
+	if (pass == 2) /* dK, columns lo .. hi-1: the output channels
+			* along the vectors, so only for enough of them */
+		return g->o / g->groups >= 4 &&
+		       (size_t)(ck + (ptrdiff_t)(hi - lo) * (g->o / g->groups) +
+				(ptrdiff_t)g->oh * g->ow * (g->o / g->groups) +
+				(g->ph || g->pw ? (ptrdiff_t)g->c *
+							  dconv_rows(g) *
+							  dconv_cols(g)
+						: 0)) <= scratch_reals;
+	if (pass == 0)
+		need = ck + (g->ph || g->pw ? (ptrdiff_t)g->c * dconv_rows(g) *
+							 dconv_cols(g)
+					    : 0);
+	else
+		need = (ptrdiff_t)g->o / g->groups * g->oh * dconv_dx_ld(g);
+	return (size_t)need <= scratch_reals;
+}
+
+#define DCONV_ENTRY(T, REAL, S)                                               \
+	int pcg_dconv_fwd_##T(const pcg_conv_geo *g, const REAL *x,          \
+			      const REAL *k, REAL *y, REAL *scratch,          \
+			      size_t scratch_reals)                           \
+	{                                                                     \
+		if (!dconv_takes(g, 0, 0, 0, scratch_reals))                        \
+			return 0;                                             \
+		(void)DCONV_DISPATCH(dconv_fwd_##S, (g, x, k, y, scratch));   \
+		return 1;                                                     \
+	}                                                                     \
+                                                                              \
+	int pcg_dconv_dx_##T(const pcg_conv_geo *g, int acc, const REAL *k,   \
+			     const REAL *dy, REAL *dx, REAL *scratch,         \
+			     size_t scratch_reals)                            \
+	{                                                                     \
+		if (!dconv_takes(g, 1, 0, 0, scratch_reals))                        \
+			return 0;                                             \
+		return DCONV_DISPATCH(dconv_dx_##S,                           \
+				      (g, acc, k, dy, dx, scratch));          \
+	}                                                                     \
+                                                                              \
+	int pcg_dconv_dk_##T(const pcg_conv_geo *g, int batch, int acc,       \
+			     const REAL *x, ptrdiff_t x_step, const REAL *dy, \
+			     ptrdiff_t y_step, REAL *dk, int lo, int hi,      \
+			     REAL *scratch, size_t scratch_reals)             \
+	{                                                                     \
+		if (!dconv_takes(g, 2, lo, hi, scratch_reals))                \
+			return 0;                                             \
+		if (batch > 0 && hi > lo)                                     \
+			(void)DCONV_DISPATCH(dconv_dk_##S,                    \
+					     (g, batch, acc, x, x_step, dy,   \
+					      y_step, dk, lo, hi, scratch));  \
+		return 1;                                                     \
+	}
+
+#if defined(GEMM_DISPATCH_AVX512)
+#define DCONV_DISPATCH(fn, args)                                              \
+	(AVX512_OK() ? fn##_avx512 args : AVX2_OK() ? fn##_avx2 args : fn args)
+#elif defined(GEMM_DISPATCH_AVX2)
+#define DCONV_DISPATCH(fn, args) (AVX2_OK() ? fn##_avx2 args : fn args)
+#else
+#define DCONV_DISPATCH(fn, args) fn args
+#endif
+
+DCONV_ENTRY(f, float, s)
+DCONV_ENTRY(d, double, d)
 #endif

@@ -744,3 +744,5 @@ SFX(gemm)(int trans_a, int trans_b, int m, int n, int k, REAL alpha,
 			    1, ldc);
 }
 
+
+#include "pcg_dconv_tmpl.h"

@@ -43,6 +43,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pcg_dconv.h"
 #include "pcg_runtime.h"
 
 /* The most tasks of one run (a run's task count takes 16 bits). */
@@ -841,7 +842,13 @@ typedef struct {
 		int P = g->oh * g->ow, CKg = g->c / g->groups * g->kh * g->kw; \
 		int Og = g->o / g->groups;                                    \
 		REAL *col = s;                                                \
+		size_t ncol = (size_t)g->c * g->kh * g->kw * P;               \
 		for (int b = lo; b < hi; b++) {                               \
+			if (pcg_dconv_fwd_##T(g,                              \
+					      (const REAL *)j->x + b * j->xs, \
+					      j->k, (REAL *)j->out + b * j->ys, \
+					      col, ncol))                     \
+				continue;                                     \
 			pcg_im2col_rows_##T(g->c, g->h, g->w, g->kh, g->kw,   \
 					    g->sh, g->sw, g->ph, g->pw,       \
 					    g->dh, g->dw, g->oh, g->ow, 0,     \
@@ -867,7 +874,13 @@ typedef struct {
 		int P = g->oh * g->ow, CKg = g->c / g->groups * g->kh * g->kw; \
 		int Og = g->o / g->groups;                                    \
 		REAL *col = s;                                                \
+		size_t ncol = (size_t)g->c * g->kh * g->kw * P;               \
 		for (int b = lo; b < hi; b++) {                               \
+			if (pcg_dconv_dx_##T(g, j->acc, j->k,                 \
+					     (const REAL *)j->dy + b * j->ys, \
+					     (REAL *)j->out + b * j->xs, col, \
+					     ncol))                           \
+				continue;                                     \
 			for (int gi = 0; gi < g->groups; gi++)                \
 				GEMM(1, 0, CKg, P, Og, 1,                     \
 				     (const REAL *)j->k +                     \
@@ -891,6 +904,11 @@ typedef struct {
 		const pcg_conv_geo *g = j->g;                                 \
 		int CKg = g->c / g->groups * g->kh * g->kw;                   \
 		int Og = g->o / g->groups;                                    \
+		if (pcg_dconv_dk_##T(g, j->batch, j->acc, j->x, j->xs, j->dy, \
+				     j->ys, j->out, lo, hi, s,                \
+				     (size_t)g->c * g->kh * g->kw * g->oh *   \
+					     g->ow))                          \
+			return;                                               \
 		for (int gi = lo / CKg; gi * CKg < hi; gi++) {                \
 			int c0 = lo > gi * CKg ? lo - gi * CKg : 0;           \
 			int c1 = hi < (gi + 1) * CKg ? hi - gi * CKg : CKg;   \

@@ -1,0 +1,44 @@
+/*
+ * pcg_dconv.h — the direct convolutions of pcg_gemm.c (pcg_dconv_tmpl.h),
+ * for pcg_pool.c's convolutions: one sample's forward pass and dx
+ * computed without building its im2col columns, with the bits of the
+ * im2col path.  Internal to the runtime; not installed.
+ *
+ * Each returns 1 when it computed the result, 0 when the convolution is
+ * not one it takes (then it has written nothing and the caller takes the
+ * im2col path): strided rows (sw != 1), or scratch too small.  scratch
+ * holds scratch_reals reals (a sample's columns, c kh kw oh ow, are
+ * always enough for the convolutions it takes).  x, k, y, dy and dx as in
+ * pcg_conv_f and pcg_conv_dx_f for one sample; acc as there.
+ */
+#ifndef PCG_DCONV_H
+#define PCG_DCONV_H
+
+#include <stddef.h>
+
+#include "pcg_runtime.h"
+
+int pcg_dconv_fwd_f(const pcg_conv_geo *g, const float *x, const float *k,
+		    float *y, float *scratch, size_t scratch_reals);
+int pcg_dconv_fwd_d(const pcg_conv_geo *g, const double *x, const double *k,
+		    double *y, double *scratch, size_t scratch_reals);
+int pcg_dconv_dx_f(const pcg_conv_geo *g, int acc, const float *k,
+		   const float *dy, float *dx, float *scratch,
+		   size_t scratch_reals);
+int pcg_dconv_dx_d(const pcg_conv_geo *g, int acc, const double *k,
+		   const double *dy, double *dx, double *scratch,
+		   size_t scratch_reals);
+
+/* Columns lo .. hi-1 of dK, counted over the groups (group gi's column r
+ * is gi c/groups kh kw + r), summed over the batch as pcg_conv_dk_f sums
+ * them (its acc). */
+int pcg_dconv_dk_f(const pcg_conv_geo *g, int batch, int acc, const float *x,
+		   ptrdiff_t x_step, const float *dy, ptrdiff_t y_step,
+		   float *dk, int lo, int hi, float *scratch,
+		   size_t scratch_reals);
+int pcg_dconv_dk_d(const pcg_conv_geo *g, int batch, int acc,
+		   const double *x, ptrdiff_t x_step, const double *dy,
+		   ptrdiff_t y_step, double *dk, int lo, int hi,
+		   double *scratch, size_t scratch_reals);
+
+#endif

@@ -1,0 +1,597 @@
+/*
+ * pcg_dconv_tmpl.h — direct convolutions: the forward pass and dx of a
+ * convolution of one sample computed without its im2col columns, with
+ * the arithmetic of the GEMM on those columns.  Included at the end of
+ * pcg_gemm_tmpl.h, so once for each scalar type and each copy of the
+ * GEMM (generic, AVX2, AVX-512), with its REAL, SFX, GEMM_ATTR, FMA,
+ * GEMM_KC and merge; pcg_gemm.c's pcg_dconv_f/d take the copy pcg_sgemm
+ * takes.  Not an installed header.
+ *
+ * The runtime's definition of a convolution (pcg_runtime.h) is im2col
+ * then a product: y = K col, and col = K^T dy then dx (+)= col2im(col).
+ * The columns repeat every input element kh kw times, and building them
+ * (and adding them back for dx) cost as much as the products on the
+ * examples' small channel counts.  Here:
+ *
+ *   forward  each element of y is the sum over r = (c, a, b) of
+ *            K[o][r] x[c][oy sh + a dh - ph][ox + b dw - pw], read from
+ *            the input itself (or from a copy with a zero border when the
+ *            convolution pads), r in chunks of GEMM_KC, each a sequential
+ *            multiply-add from 0, merged as the GEMM merges them: the
+ *            operations of y = K col, element by element, in their order
+ *            (col's element is the same value, a padded one the same 0);
+ *   dx       one output row oy at a time, the columns of that row
+ *            (CK x ow, a small product with the GEMM itself, so the same
+ *            bits) are added into dx at once, the rows oy taken from the
+ *            last to the first.  col2im adds an element's contributions
+ *            in order of (a, b); two contributions with a1 < a2 come from
+ *            rows oy1 > oy2 (oy sh + a dh is the same input row), and
+ *            those of one row in order of b: the same order.
+ *
+ * So the bits are those of the im2col path, in every copy (runtime/
+ * test_dconv.c checks it against columns built naively).  Only
+ * unit-stride rows (sw == 1) go this way: the vectors run along a row of
+ * the output, and so along a row of the input.
+ */
+
+/* Columns of the output a tile (one 64-byte vector of floats), and output
+ * channels a tile: enough accumulators (8 vectors of 64 bytes in the
+ * AVX-512 copy, 8 of 32 in the AVX2 copy) to hide the latency of the
+ * multiply-adds, each multiply-add reading one vector of input. */
+#ifndef DCONV_J
+#define DCONV_J (64 / (int)sizeof(REAL))
+#define DCONV_OB (GEMM_NR * (int)sizeof(REAL) / 16)
+/* The specialisations with constant shapes hold only when inlined. */
+#if defined(__GNUC__) || defined(__clang__)
+#define DCONV_INLINE inline __attribute__((always_inline))
+#else
+#define DCONV_INLINE inline
+#endif
+#endif
+
+/*
+ * t[i][j] = sum of k[i * rsk + r * csk] * x[off[r] + j] over r = r0 ..
+ * r1-1 (r1 > r0) in order, each a multiply-add, from 0, for i < mi and
+ * j < nj (inlined with constant mi and nj for full tiles, so that the
+ * accumulators stay in registers).  The first term is the multiply-add
+ * onto 0 written out, so that t needs no zeroing (which compilers turn
+ * into a memset of the whole tile).
+ */
+GEMM_ATTR static DCONV_INLINE void
+SFX(dconv_acc)(int r0, int r1, int mi, int nj, const REAL *restrict k,
+	       ptrdiff_t rsk, ptrdiff_t csk, const REAL *restrict x,
+	       const int *restrict off, REAL (*restrict t)[DCONV_J])
+{
+	const REAL *restrict x0 = x + off[r0];
+
+	for (int i = 0; i < mi; i++) {
+		REAL kv = k[i * rsk + r0 * csk];
+
+		GEMM_KEEP_LOOP
+		for (int j = 0; j < nj; j++)
+			t[i][j] = FMA(kv, x0[j], (REAL)0);
+	}
+	for (int r = r0 + 1; r < r1; r++) {
+		const REAL *restrict xr = x + off[r];
+
+		for (int i = 0; i < mi; i++) {
+			REAL kv = k[i * rsk + r * csk];
+
+			GEMM_KEEP_LOOP
+			for (int j = 0; j < nj; j++)
+				t[i][j] = FMA(kv, xr[j], t[i][j]);
+		}
+	}
+}
+
+/*
+ * An mi x nj tile at y (rows ldy apart) of the product of k (element (i,
+ * r) at k[i * rsk + r * csk]) and the ck rows at x + off[r]: a tile of a
+ * row of the output (k the kernel, x the input), or of one output row's
+ * columns (k the kernel transposed, x the rows of dy).  Inlined with
+ * constant mi and nj (dconv_tile), so that the accumulators stay in
+ * registers and are stored as vectors.
+ */
+GEMM_ATTR static DCONV_INLINE void
+SFX(dconv_tile_n)(int ck, int mi, int nj, const REAL *restrict k,
+		  ptrdiff_t rsk, ptrdiff_t csk, const REAL *restrict x,
+		  const int *restrict off, REAL *restrict y, ptrdiff_t ldy)
+{
+	REAL t[DCONV_OB][DCONV_J];
+
+	for (int r0 = 0; r0 < ck; r0 += GEMM_KC) {
+		int r1 = ck - r0 < GEMM_KC ? ck : r0 + GEMM_KC;
+
+		SFX(dconv_acc)(r0, r1, mi, nj, k, rsk, csk, x, off, t);
+		/* merge (alpha 1, beta 0): the first chunk's 1 s is s */
+		for (int i = 0; i < mi; i++) {
+			REAL *restrict yi = y + i * ldy;
+
+			if (r0 == 0) {
+				GEMM_KEEP_LOOP
+				for (int j = 0; j < nj; j++)
+					yi[j] = t[i][j];
+			} else {
+				GEMM_KEEP_LOOP
+				for (int j = 0; j < nj; j++)
+					yi[j] = FMA(1, t[i][j], yi[j]);
+			}
+		}
+	}
+}
+
+GEMM_ATTR static void
+SFX(dconv_tile)(int ck, int mi, int nj, const REAL *restrict k,
+		ptrdiff_t rsk, ptrdiff_t csk, const REAL *restrict x,
+		const int *restrict off, REAL *restrict y, ptrdiff_t ldy)
+{
+	if (mi == DCONV_OB && nj == DCONV_J)
+		SFX(dconv_tile_n)(ck, DCONV_OB, DCONV_J, k, rsk, csk, x, off,
+				  y, ldy);
+	else if (mi == DCONV_OB && nj == DCONV_J / 2)
+		SFX(dconv_tile_n)(ck, DCONV_OB, DCONV_J / 2, k, rsk, csk, x,
+				  off, y, ldy);
+	else
+		SFX(dconv_tile_n)(ck, mi, nj, k, rsk, csk, x, off, y, ldy);
+}
+
+/*
+ * The input of one sample as the forward pass reads it: channel c, row
+ * yy, column xx of the padded input at v[c * *ps + yy * *rs + xx].  x
+ * itself when the convolution does not pad, else a copy in buf with the
+ * zero border (rows -ph .. and columns -pw .. of x, as many as the
+ * output reaches).
+ */
+GEMM_ATTR static const REAL *
+SFX(dconv_view)(const pcg_conv_geo *g, const REAL *restrict x,
+		REAL *restrict buf, ptrdiff_t *rs, ptrdiff_t *ps)
+{
+	int hp = dconv_rows(g), wp = dconv_cols(g);
+
+	if (g->ph == 0 && g->pw == 0) {
+		*rs = g->w;
+		*ps = (ptrdiff_t)g->h * g->w;
+		return x;
+	}
+	*rs = wp;
+	*ps = (ptrdiff_t)hp * wp;
+	for (int c = 0; c < g->c; c++)
+		for (int yy = 0; yy < hp; yy++) {
+			REAL *restrict row = buf + (c * (ptrdiff_t)hp + yy) * wp;
+			int iy = yy - g->ph;
+			int lo = g->pw < wp ? g->pw : wp;
+			int hi = g->w + g->pw < wp ? g->w + g->pw : wp;
+
+			if (iy < 0 || iy >= g->h)
+				lo = hi = wp;
+			for (int xx = 0; xx < lo; xx++)
+				row[xx] = 0;
+			if (hi > lo) {
+				const REAL *restrict src =
+					x + ((ptrdiff_t)c * g->h + iy) * g->w;
+				REAL *restrict dst = row + lo;
+
+				for (int xx = 0; xx < hi - lo; xx++)
+					dst[xx] = src[xx];
+			}
+			for (int xx = hi > lo ? hi : lo; xx < wp; xx++)
+				row[xx] = 0;
+		}
+	return buf;
+}
+
+/* The forward pass of one sample: y = K col (pcg_dconv_f). */
+GEMM_ATTR static void
+SFX(dconv_fwd)(const pcg_conv_geo *g, const REAL *x, const REAL *k, REAL *y,
+	       REAL *scratch)
+{
+	int cg = g->c / g->groups, og = g->o / g->groups;
+	int ck = cg * g->kh * g->kw;
+	ptrdiff_t p = (ptrdiff_t)g->oh * g->ow, rs, ps;
+	int *off = (int *)(void *)scratch;
+	const REAL *v = SFX(dconv_view)(g, x, scratch + dconv_table(g),
+					 &rs, &ps);
+
+	for (int c = 0, r = 0; c < cg; c++)
+		for (int a = 0; a < g->kh; a++)
+			for (int b = 0; b < g->kw; b++)
+				off[r++] = (int)(c * ps + a * g->dh * rs +
+						 b * g->dw);
+	for (int gi = 0; gi < g->groups; gi++) {
+		const REAL *vg = v + gi * cg * ps;
+		const REAL *kg = k + (ptrdiff_t)gi * og * ck;
+		REAL *yg = y + gi * og * p;
+
+		for (int oy = 0; oy < g->oh; oy++) {
+			const REAL *vr = vg + oy * g->sh * rs;
+
+			for (int o0 = 0, mi; o0 < og; o0 += mi) {
+				mi = og - o0 < DCONV_OB ? og - o0 : DCONV_OB;
+				for (int j0 = 0, nj; j0 < g->ow; j0 += nj) {
+					nj = g->ow - j0 >= DCONV_J ? DCONV_J
+					     : g->ow - j0 >= DCONV_J / 2
+						     ? DCONV_J / 2
+						     : g->ow - j0;
+					SFX(dconv_tile)(
+						ck, mi, nj, kg + o0 * ck, ck, 1,
+						vr + j0, off,
+						yg + o0 * p + oy * g->ow + j0,
+						p);
+				}
+			}
+		}
+	}
+}
+
+/*
+ * dx: u[i][j] = sum over o = o0 .. o1-1 (o1 > o0) of k[o * ck + i * kk] *
+ * dy[o * ps + j], each a multiply-add from 0: one chunk of the sum over
+ * the output channels of col = K^T dy, input channel i.
+ */
+GEMM_ATTR static DCONV_INLINE void
+SFX(dconv_dx_sum)(int o0, int o1, int ck, int kk, int mi, int nj,
+		  const REAL *restrict k, const REAL *restrict dy,
+		  ptrdiff_t ps, REAL (*restrict u)[DCONV_J])
+{
+	const REAL *restrict d0 = dy + o0 * ps;
+
+	for (int i = 0; i < mi; i++) {
+		REAL kv = k[o0 * ck + i * kk];
+
+		GEMM_KEEP_LOOP
+		for (int j = 0; j < nj; j++)
+			u[i][j] = FMA(kv, d0[j], (REAL)0);
+	}
+	for (int o = o0 + 1; o < o1; o++) {
+		const REAL *restrict dq = dy + o * ps;
+
+		for (int i = 0; i < mi; i++) {
+			REAL kv = k[o * ck + i * kk];
+
+			GEMM_KEEP_LOOP
+			for (int j = 0; j < nj; j++)
+				u[i][j] = FMA(kv, dq[j], u[i][j]);
+		}
+	}
+}
+
+/* The chunks of the sum after the first (more than GEMM_KC output
+ * channels), merged into u as the GEMM merges them. */
+GEMM_ATTR static GEMM_NOINLINE void
+SFX(dconv_dx_more)(int og, int ck, int kk, int mi, int nj,
+		   const REAL *restrict k, const REAL *restrict dy,
+		   ptrdiff_t ps, REAL (*restrict u)[DCONV_J])
+{
+	for (int o0 = GEMM_KC; o0 < og; o0 += GEMM_KC) {
+		REAL v[DCONV_OB][DCONV_J];
+
+		SFX(dconv_dx_sum)(o0, og - o0 < GEMM_KC ? og : o0 + GEMM_KC, ck,
+				  kk, mi, nj, k, dy, ps, v);
+		for (int i = 0; i < mi; i++)
+			for (int j = 0; j < nj; j++)
+				u[i][j] = FMA(1, v[i][j], u[i][j]);
+	}
+}
+
+/*
+ * dx: t[i][j] += col's element for input channel i (dconv_dx_sum, all
+ * chunks) where j is inside [lo, hi), else + -0, which changes nothing
+ * (x + -0 is x for every x): the lanes whose output column is outside
+ * the image add nothing, as col2im skips them.
+ */
+GEMM_ATTR static DCONV_INLINE void
+SFX(dconv_dx_add)(int og, int ck, int kk, int mi, int nj, int lo, int hi,
+		  const REAL *restrict k, const REAL *restrict dy,
+		  ptrdiff_t ps, REAL (*restrict t)[DCONV_J])
+{
+	REAL u[DCONV_OB][DCONV_J];
+
+	SFX(dconv_dx_sum)(0, og < GEMM_KC ? og : GEMM_KC, ck, kk, mi, nj, k,
+			  dy, ps, u);
+	if (og > GEMM_KC)
+		SFX(dconv_dx_more)(og, ck, kk, mi, nj, k, dy, ps, u);
+	for (int i = 0; i < mi; i++) {
+		GEMM_KEEP_LOOP
+		for (int j = 0; j < nj; j++)
+			t[i][j] += j >= lo && j < hi ? u[i][j] : -(REAL)0;
+	}
+}
+
+/*
+ * A tile of dx: mi input channels (kk = kh kw apart in k) of row iy,
+ * columns x0 .. x0+nj-1, every contribution of col2im added in its order
+ * of (a, b) (one output row for each a, the rows of dy padded by ml
+ * columns on each side in dyp, ld reals a row, ps a channel).
+ */
+GEMM_ATTR static DCONV_INLINE void
+SFX(dconv_dx_tile_n)(const pcg_conv_geo *g, int acc, int iy, int x0, int mi,
+		     int nj, int nd, const REAL *restrict k,
+		     const REAL *restrict dyp, int ml, ptrdiff_t ld,
+		     ptrdiff_t ps, REAL *restrict dx)
+{
+	int og = g->o / g->groups, kk = g->kh * g->kw;
+	int ck = g->c / g->groups * kk;
+	ptrdiff_t plane = (ptrdiff_t)g->h * g->w;
+	REAL t[DCONV_OB][DCONV_J];
+
+	for (int i = 0; i < mi; i++) {
+		const REAL *restrict d = dx + i * plane;
+
+		GEMM_KEEP_LOOP
+		for (int j = 0; j < nj; j++)
+			t[i][j] = acc && j < nd ? d[j] : 0;
+	}
+	for (int a = 0; a < g->kh; a++) {
+		int n = iy + g->ph - a * g->dh, oy = n / g->sh;
+
+		if (n < 0 || n % g->sh || oy >= g->oh)
+			continue;
+		for (int b = 0; b < g->kw; b++) {
+			int off = b * g->dw - g->pw;
+
+			SFX(dconv_dx_add)(og, ck, kk, mi, nj, off - x0,
+					  g->ow + off - x0, k + a * g->kw + b,
+					  dyp + oy * ld + ml + x0 - off, ps, t);
+		}
+	}
+	for (int i = 0; i < mi; i++) {
+		REAL *restrict d = dx + i * plane;
+
+		if (nd == nj) {
+			GEMM_KEEP_LOOP
+			for (int j = 0; j < nj; j++)
+				d[j] = t[i][j];
+		} else {
+			for (int j = 0; j < nd; j++)
+				d[j] = t[i][j];
+		}
+	}
+}
+
+/*
+ * dconv_dx_tile_n with constant shapes: mi is DCONV_OB or DCONV_OB / 2,
+ * the tile DCONV_J or DCONV_J / 2 wide, of which the first nd columns are
+ * dx's (the rest, past the end of the row, computed and dropped).
+ */
+GEMM_ATTR static void
+SFX(dconv_dx_tile)(const pcg_conv_geo *g, int acc, int iy, int x0, int mi,
+		   int nd, const REAL *restrict k, const REAL *restrict dyp,
+		   int ml, ptrdiff_t ld, ptrdiff_t ps, REAL *restrict dx)
+{
+#define DCONV_DX_TILE(MI, NJ)                                                 \
+	SFX(dconv_dx_tile_n)(g, acc, iy, x0, MI, NJ, nd, k, dyp, ml, ld, ps, \
+			     dx)
+	if (mi == DCONV_OB) {
+		if (nd > DCONV_J / 2)
+			DCONV_DX_TILE(DCONV_OB, DCONV_J);
+		else
+			DCONV_DX_TILE(DCONV_OB, DCONV_J / 2);
+	} else {
+		if (nd > DCONV_J / 2)
+			DCONV_DX_TILE(DCONV_OB / 2, DCONV_J);
+		else
+			DCONV_DX_TILE(DCONV_OB / 2, DCONV_J / 2);
+	}
+#undef DCONV_DX_TILE
+}
+
+/*
+ * dx of one sample: col = K^T dy, dx (+)= col2im(col) (pcg_dconv_dx_f),
+ * element by element of dx: the columns of its contributions computed in
+ * registers for a tile of input channels, added in col2im's order.  dy
+ * is copied with a border of ml columns on each side (rows of ld), so
+ * that every tile reads whole vectors.
+ */
+GEMM_ATTR static int
+SFX(dconv_dx)(const pcg_conv_geo *g, int acc, const REAL *k, const REAL *dy,
+	      REAL *dx, REAL *scratch)
+{
+	int cg = g->c / g->groups, og = g->o / g->groups;
+	int ck = cg * g->kh * g->kw, ow = g->ow, w = g->w;
+	ptrdiff_t p = (ptrdiff_t)g->oh * ow;
+	int ml = dconv_dx_left(g), ld = dconv_dx_ld(g);
+	ptrdiff_t ps = (ptrdiff_t)g->oh * ld;
+
+	/* tiles of DCONV_OB or DCONV_OB / 2 input channels (a tile's
+	 * channels are its independent chains of multiply-adds: fewer wait
+	 * on their latency; the im2col path is faster then) */
+	if (cg % (DCONV_OB / 2) != 0)
+		return 0;
+	for (int gi = 0; gi < g->groups; gi++) {
+		const REAL *kg = k + (ptrdiff_t)gi * og * ck;
+		const REAL *dyg = dy + gi * og * p;
+		REAL *dxg = dx + (ptrdiff_t)gi * cg * g->h * w;
+
+		for (int o = 0; o < og; o++)
+			for (int oy = 0; oy < g->oh; oy++) {
+				REAL *restrict row = scratch + o * ps + oy * ld;
+				const REAL *restrict src = dyg + o * p + oy * ow;
+
+				for (int j = 0; j < ml; j++)
+					row[j] = 0;
+				for (int j = 0; j < ow; j++)
+					row[ml + j] = src[j];
+				for (int j = ml + ow; j < ld; j++)
+					row[j] = 0;
+			}
+		for (int c0 = 0, mi; c0 < cg; c0 += mi) {
+			mi = cg - c0 >= DCONV_OB ? DCONV_OB : DCONV_OB / 2;
+			for (int iy = 0; iy < g->h; iy++)
+				for (int x0 = 0, nj; x0 < w; x0 += nj) {
+					nj = w - x0 < DCONV_J ? w - x0 : DCONV_J;
+					SFX(dconv_dx_tile)(
+						g, acc, iy, x0, mi, nj,
+						kg + c0 * g->kh * g->kw,
+						scratch, ml, ld, ps,
+						dxg + ((ptrdiff_t)c0 * g->h +
+						       iy) * w + x0);
+				}
+		}
+	}
+	return 1;
+}
+
+/*
+ * dK: t[i][j] = sum over p = p0 .. p1-1 (p1 > p0) in order of
+ * x[xo[i] + pos(p)] dyt[p ldt + j], each a multiply-add from 0, where
+ * pos(p) = (p / ow) srow + p % ow is output position p's place in the
+ * (padded) input row of every kernel row.  i < mi rows of dK^T (kernel
+ * rows), j < nj output channels along the vectors.
+ */
+GEMM_ATTR static DCONV_INLINE void
+SFX(dconv_dk_acc)(int p0, int p1, int ow, ptrdiff_t srow, int mi, int nj,
+		  const REAL *restrict x, const int *restrict xo,
+		  const REAL *restrict dyt, ptrdiff_t ldt,
+		  REAL (*restrict t)[DCONV_J])
+{
+	int oy = p0 / ow;
+	const REAL *restrict x0 = x + oy * srow + (p0 - oy * ow);
+	const REAL *restrict d0 = dyt + p0 * ldt;
+
+	for (int i = 0; i < mi; i++) {
+		REAL xv = x0[xo[i]];
+
+		GEMM_KEEP_LOOP
+		for (int j = 0; j < nj; j++)
+			t[i][j] = FMA(xv, d0[j], (REAL)0);
+	}
+	for (int p = p0 + 1; p < p1;) {
+		int q = p - (oy = p / ow) * ow;
+		int qe = p1 - oy * ow < ow ? p1 - oy * ow : ow;
+		const REAL *restrict xr = x + oy * srow;
+		const REAL *restrict dr = dyt + (ptrdiff_t)oy * ow * ldt;
+
+		for (; q < qe; q++) {
+			const REAL *restrict dq = dr + q * ldt;
+
+			for (int i = 0; i < mi; i++) {
+				REAL xv = xr[xo[i] + q];
+
+				GEMM_KEEP_LOOP
+				for (int j = 0; j < nj; j++)
+					t[i][j] = FMA(xv, dq[j], t[i][j]);
+			}
+		}
+		p = oy * ow + qe;
+	}
+}
+
+/*
+ * Rows of dK^T (mi kernel rows from xo, nj output channels) over one
+ * sample, chunk by chunk of p, merged into dkt (rows lddk apart) as the
+ * GEMM merges dK = dy col^T with beta = 1 when sum, else 0.
+ */
+GEMM_ATTR static DCONV_INLINE void
+SFX(dconv_dk_tile_n)(int p, int ow, ptrdiff_t srow, int mi, int nj,
+		     const REAL *restrict x, const int *restrict xo,
+		     const REAL *restrict dyt, ptrdiff_t ldt, int sum,
+		     REAL *restrict dkt, ptrdiff_t lddk)
+{
+	REAL t[DCONV_OB][DCONV_J];
+
+	for (int p0 = 0; p0 < p; p0 += GEMM_KC) {
+		int p1 = p - p0 < GEMM_KC ? p : p0 + GEMM_KC;
+
+		SFX(dconv_dk_acc)(p0, p1, ow, srow, mi, nj, x, xo, dyt, ldt, t);
+		for (int i = 0; i < mi; i++) {
+			REAL *restrict di = dkt + i * lddk;
+
+			if (p0 == 0 && !sum) {
+				GEMM_KEEP_LOOP
+				for (int j = 0; j < nj; j++)
+					di[j] = t[i][j];
+			} else {
+				GEMM_KEEP_LOOP
+				for (int j = 0; j < nj; j++)
+					di[j] = FMA(1, t[i][j], di[j]);
+			}
+		}
+	}
+}
+
+GEMM_ATTR static void
+SFX(dconv_dk_tile)(int p, int ow, ptrdiff_t srow, int mi, int nj,
+		   const REAL *restrict x, const int *restrict xo,
+		   const REAL *restrict dyt, ptrdiff_t ldt, int sum,
+		   REAL *restrict dkt, ptrdiff_t lddk)
+{
+	if (mi == DCONV_OB && nj == DCONV_J)
+		SFX(dconv_dk_tile_n)(p, ow, srow, DCONV_OB, DCONV_J, x, xo, dyt,
+				     ldt, sum, dkt, lddk);
+	else if (mi == DCONV_OB && nj == DCONV_J / 2)
+		SFX(dconv_dk_tile_n)(p, ow, srow, DCONV_OB, DCONV_J / 2, x, xo,
+				     dyt, ldt, sum, dkt, lddk);
+	else
+		SFX(dconv_dk_tile_n)(p, ow, srow, mi, nj, x, xo, dyt, ldt, sum,
+				     dkt, lddk);
+}
+
+/*
+ * Columns lo .. hi-1 of dK (counted over the groups, as pcg_pool.c's
+ * blocks: group gi's column r is gi ck + r) summed over the batch
+ * (pcg_dconv_dk_f): dK^T built in scratch, sample after sample (its
+ * input through dconv_view, its dy transposed so that the output
+ * channels run along the vectors), then copied into dK.  Every element
+ * is the GEMM's sum over p, in chunks, merged over the samples in order.
+ */
+GEMM_ATTR static void
+SFX(dconv_dk)(const pcg_conv_geo *g, int batch, int acc, const REAL *x,
+	      ptrdiff_t xs, const REAL *dy, ptrdiff_t ys, REAL *dk, int lo,
+	      int hi, REAL *scratch)
+{
+	int cg = g->c / g->groups, og = g->o / g->groups;
+	int ck = cg * g->kh * g->kw, ow = g->ow;
+	ptrdiff_t p = (ptrdiff_t)g->oh * ow, rs, ps;
+	int *off = (int *)(void *)scratch;
+	REAL *dkt = scratch + ck, *dyt = dkt + (ptrdiff_t)(hi - lo) * og;
+	REAL *buf = dyt + p * og;
+
+	if (acc)
+		for (int r = lo; r < hi; r++)
+			for (int o = 0; o < og; o++)
+				dkt[(ptrdiff_t)(r - lo) * og + o] =
+					dk[((ptrdiff_t)(r / ck) * og + o) * ck +
+					   r % ck];
+	for (int b = 0; b < batch; b++) {
+		const REAL *v = SFX(dconv_view)(g, x + b * xs, buf, &rs, &ps);
+
+		if (b == 0)
+			for (int c = 0, r = 0; c < cg; c++)
+				for (int a = 0; a < g->kh; a++)
+					for (int e = 0; e < g->kw; e++)
+						off[r++] = (int)(c * ps +
+								 a * g->dh * rs +
+								 e * g->dw);
+		for (int gi = lo / ck; gi * ck < hi; gi++) {
+			int c0 = lo > gi * ck ? lo - gi * ck : 0;
+			int c1 = hi < (gi + 1) * ck ? hi - gi * ck : ck;
+			const REAL *dyg = dy + b * ys + (ptrdiff_t)gi * og * p;
+			const REAL *vg = v + gi * cg * ps;
+			REAL *dkg = dkt + (ptrdiff_t)(gi * ck + c0 - lo) * og;
+
+			for (ptrdiff_t q = 0; q < p; q++)
+				for (int o = 0; o < og; o++)
+					dyt[q * og + o] = dyg[o * p + q];
+			for (int r0 = c0, mi; r0 < c1; r0 += mi) {
+				mi = c1 - r0 < DCONV_OB ? c1 - r0 : DCONV_OB;
+				for (int o0 = 0, nj; o0 < og; o0 += nj) {
+					nj = og - o0 >= DCONV_J ? DCONV_J
+					     : og - o0 >= DCONV_J / 2
+						     ? DCONV_J / 2
+						     : og - o0;
+					SFX(dconv_dk_tile)(
+						(int)p, ow, g->sh * rs, mi, nj,
+						vg, off + r0, dyt + o0, og,
+						acc || b,
+						dkg + (ptrdiff_t)(r0 - c0) * og +
+							o0,
+						og);
+				}
+			}
+		}
+	}
+	for (int r = lo; r < hi; r++)
+		for (int o = 0; o < og; o++)
+			dk[((ptrdiff_t)(r / ck) * og + o) * ck + r % ck] =
+				dkt[(ptrdiff_t)(r - lo) * og + o];
+}
