@@ -697,6 +697,12 @@ deal(pcg_pool *pool, int n, int ntasks, block_fn fn, void *ctx,
  * between samples (0: the same tensor for every sample; dx then runs on
  * one thread, as its samples add into one dx).  A batch of one sample
  * (and dx of one x) spreads each product over the pool instead.
+ *
+ * Where pcg_gemm.c's direct convolutions take the geometry (unit-stride
+ * rows; pcg_dconv.h), a sample's forward pass, its dx and a block of
+ * dK's columns are computed without the columns, with the same bits
+ * (the same operations in the same order: pcg_dconv_tmpl.h); the rest
+ * of the time below goes to the im2col path.
  */
 typedef struct {
 	const pcg_conv_geo *g;
