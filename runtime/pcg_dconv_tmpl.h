@@ -479,10 +479,13 @@ SFX(dconv_dk_acc)(int p0, int p1, int ow, ptrdiff_t srow, int mi, int nj,
 /*
  * Rows of dK^T (mi kernel rows from xo, nj output channels) over one
  * sample, chunk by chunk of p, merged into dkt (rows lddk apart) as the
- * GEMM merges dK = dy col^T with beta = 1 when sum, else 0.
+ * GEMM merges dK = dy col^T with beta = 1 when sum, else 0.  Only the
+ * first md rows are stored (a last tile of fewer rows is computed whole,
+ * its extra rows repeating the last, so that the tile keeps constant
+ * shapes and its accumulators stay in registers).
  */
 GEMM_ATTR static DCONV_INLINE void
-SFX(dconv_dk_tile_n)(int p, int ow, ptrdiff_t srow, int mi, int nj,
+SFX(dconv_dk_tile_n)(int p, int ow, ptrdiff_t srow, int mi, int nj, int md,
 		     const REAL *restrict x, const int *restrict xo,
 		     const REAL *restrict dyt, ptrdiff_t ldt, int sum,
 		     REAL *restrict dkt, ptrdiff_t lddk)
@@ -496,6 +499,8 @@ SFX(dconv_dk_tile_n)(int p, int ow, ptrdiff_t srow, int mi, int nj,
 		for (int i = 0; i < mi; i++) {
 			REAL *restrict di = dkt + i * lddk;
 
+			if (i >= md)
+				break;
 			if (p0 == 0 && !sum) {
 				GEMM_KEEP_LOOP
 				for (int j = 0; j < nj; j++)
@@ -510,20 +515,24 @@ SFX(dconv_dk_tile_n)(int p, int ow, ptrdiff_t srow, int mi, int nj,
 }
 
 GEMM_ATTR static void
-SFX(dconv_dk_tile)(int p, int ow, ptrdiff_t srow, int mi, int nj,
-		   const REAL *restrict x, const int *restrict xo,
+SFX(dconv_dk_tile)(int p, int ow, ptrdiff_t srow, int md, int nj,
+		   const REAL *restrict x, const int *restrict off,
 		   const REAL *restrict dyt, ptrdiff_t ldt, int sum,
 		   REAL *restrict dkt, ptrdiff_t lddk)
 {
-	if (mi == DCONV_OB && nj == DCONV_J)
-		SFX(dconv_dk_tile_n)(p, ow, srow, DCONV_OB, DCONV_J, x, xo, dyt,
-				     ldt, sum, dkt, lddk);
-	else if (mi == DCONV_OB && nj == DCONV_J / 2)
-		SFX(dconv_dk_tile_n)(p, ow, srow, DCONV_OB, DCONV_J / 2, x, xo,
+	int xo[DCONV_OB];
+
+	for (int i = 0; i < DCONV_OB; i++)
+		xo[i] = off[i < md ? i : md - 1];
+	if (nj == DCONV_J)
+		SFX(dconv_dk_tile_n)(p, ow, srow, DCONV_OB, DCONV_J, md, x, xo,
 				     dyt, ldt, sum, dkt, lddk);
+	else if (nj == DCONV_J / 2)
+		SFX(dconv_dk_tile_n)(p, ow, srow, DCONV_OB, DCONV_J / 2, md, x,
+				     xo, dyt, ldt, sum, dkt, lddk);
 	else
-		SFX(dconv_dk_tile_n)(p, ow, srow, mi, nj, x, xo, dyt, ldt, sum,
-				     dkt, lddk);
+		SFX(dconv_dk_tile_n)(p, ow, srow, DCONV_OB, nj, md, x, xo, dyt,
+				     ldt, sum, dkt, lddk);
 }
 
 /*
