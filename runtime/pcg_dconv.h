@@ -6,7 +6,8 @@
  *
  * Each returns 1 when it computed the result, 0 when the convolution is
  * not one it takes (then it has written nothing and the caller takes the
- * im2col path): strided rows (sw != 1), or scratch too small.  scratch
+ * im2col path): dx of strided rows (sw != 1), dK of fewer than 4 output
+ * channels a group, or scratch too small.  scratch
  * holds scratch_reals reals (a sample's columns, c kh kw oh ow, are
  * always enough for the convolutions it takes).  x, k, y, dy and dx as in
  * pcg_conv_f and pcg_conv_dx_f for one sample; acc as there.

@@ -29,9 +29,12 @@
  *            those of one row in order of b: the same order.
  *
  * So the bits are those of the im2col path, in every copy (runtime/
- * test_dconv.c checks it against columns built naively).  Only
- * unit-stride rows (sw == 1) go this way: the vectors run along a row of
- * the output, and so along a row of the input.
+ * test_dconv.c checks it against columns built naively).  The vectors
+ * run along a row of the output, so along a row of the input: with a
+ * column stride sw the input is read through a copy whose rows are split
+ * by column modulo sw (dconv_view), which makes each kernel row's
+ * columns contiguous again.  dx, which adds along rows of the input,
+ * takes unit-stride rows only.
  */
 
 /* Columns of the output a tile (one 64-byte vector of floats), and output
@@ -136,48 +139,82 @@ SFX(dconv_tile)(int ck, int mi, int nj, const REAL *restrict k,
 }
 
 /*
- * The input of one sample as the forward pass reads it: channel c, row
- * yy, column xx of the padded input at v[c * *ps + yy * *rs + xx].  x
- * itself when the convolution does not pad, else a copy in buf with the
- * zero border (rows -ph .. and columns -pw .. of x, as many as the
- * output reaches).
+ * The input of one sample as the forward pass and dK read it, and the
+ * offset of each kernel row r = (c, a, b) of a group in it: x itself when
+ * the convolution neither pads nor strides its rows, else a copy in buf
+ * of rows -ph .. and columns -pw .. of x (as many as the output reaches,
+ * zero outside x) with the columns of each row split by their remainder
+ * modulo sw (dconv_phase: sw runs of wq columns).  Output column ox of
+ * kernel row r then reads v[off[r] + oy sh rs + ox], a contiguous run of
+ * ox for any stride.  Returns v; *rs is a row's length, *ps a channel's.
  */
 GEMM_ATTR static const REAL *
 SFX(dconv_view)(const pcg_conv_geo *g, const REAL *restrict x,
-		REAL *restrict buf, ptrdiff_t *rs, ptrdiff_t *ps)
+		REAL *restrict buf, ptrdiff_t *rs, ptrdiff_t *ps, int *off)
 {
-	int hp = dconv_rows(g), wp = dconv_cols(g);
+	int cg = g->c / g->groups, hp = dconv_rows(g), wq = dconv_phase(g);
+	int sw = g->sw, wp = sw * wq;
+	const REAL *v = buf;
 
-	if (g->ph == 0 && g->pw == 0) {
+	if (g->ph == 0 && g->pw == 0 && sw == 1) {
 		*rs = g->w;
 		*ps = (ptrdiff_t)g->h * g->w;
-		return x;
-	}
-	*rs = wp;
-	*ps = (ptrdiff_t)hp * wp;
-	for (int c = 0; c < g->c; c++)
-		for (int yy = 0; yy < hp; yy++) {
-			REAL *restrict row = buf + (c * (ptrdiff_t)hp + yy) * wp;
-			int iy = yy - g->ph;
-			int lo = g->pw < wp ? g->pw : wp;
-			int hi = g->w + g->pw < wp ? g->w + g->pw : wp;
-
-			if (iy < 0 || iy >= g->h)
-				lo = hi = wp;
-			for (int xx = 0; xx < lo; xx++)
-				row[xx] = 0;
-			if (hi > lo) {
+		wq = 0; /* unused: one run */
+		v = x;
+	} else {
+		*rs = wp;
+		*ps = (ptrdiff_t)hp * wp;
+		for (int c = 0; c < g->c; c++)
+			for (int yy = 0; yy < hp; yy++) {
+				REAL *restrict row =
+					buf + (c * (ptrdiff_t)hp + yy) * wp;
+				int iy = yy - g->ph;
 				const REAL *restrict src =
-					x + ((ptrdiff_t)c * g->h + iy) * g->w;
-				REAL *restrict dst = row + lo;
+					x + ((ptrdiff_t)c * g->h +
+					     (iy < 0 || iy >= g->h ? 0 : iy)) *
+						    g->w;
 
-				for (int xx = 0; xx < hi - lo; xx++)
-					dst[xx] = src[xx];
+				if (iy < 0 || iy >= g->h) {
+					for (int t = 0; t < wp; t++)
+						row[t] = 0;
+					continue;
+				}
+				for (int f = 0; f < sw; f++) {
+					/* run[t] is column t sw + f - pw, inside
+					 * x for t in [lo, hi) */
+					REAL *restrict run = row + f * wq;
+					int o = f - g->pw;
+					int lo = o < 0 ? (-o + sw - 1) / sw : 0;
+					int hi = (g->w - o + sw - 1) / sw;
+
+					hi = hi < wq ? hi : wq;
+					lo = lo < hi ? lo : hi;
+					for (int t = 0; t < lo; t++)
+						run[t] = 0;
+					if (sw == 1) {
+						const REAL *restrict s1 =
+							src + lo + o;
+
+						for (int t = 0; t < hi - lo; t++)
+							run[lo + t] = s1[t];
+					} else {
+						for (int t = lo; t < hi; t++)
+							run[t] = src[t * sw + o];
+					}
+					for (int t = hi; t < wq; t++)
+						run[t] = 0;
+				}
 			}
-			for (int xx = hi > lo ? hi : lo; xx < wp; xx++)
-				row[xx] = 0;
-		}
-	return buf;
+	}
+	for (int c = 0, r = 0; c < cg; c++)
+		for (int a = 0; a < g->kh; a++)
+			for (int b = 0; b < g->kw; b++) {
+				int col = b * g->dw;
+
+				off[r++] = (int)(c * *ps + a * g->dh * *rs +
+						 col % sw * wq + col / sw);
+			}
+	return v;
 }
 
 /* The forward pass of one sample: y = K col (pcg_dconv_f). */
@@ -190,13 +227,8 @@ SFX(dconv_fwd)(const pcg_conv_geo *g, const REAL *x, const REAL *k, REAL *y,
 	ptrdiff_t p = (ptrdiff_t)g->oh * g->ow, rs, ps;
 	int *off = (int *)(void *)scratch;
 	const REAL *v = SFX(dconv_view)(g, x, scratch + dconv_table(g),
-					 &rs, &ps);
+					 &rs, &ps, off);
 
-	for (int c = 0, r = 0; c < cg; c++)
-		for (int a = 0; a < g->kh; a++)
-			for (int b = 0; b < g->kw; b++)
-				off[r++] = (int)(c * ps + a * g->dh * rs +
-						 b * g->dw);
 	for (int gi = 0; gi < g->groups; gi++) {
 		const REAL *vg = v + gi * cg * ps;
 		const REAL *kg = k + (ptrdiff_t)gi * og * ck;
@@ -562,15 +594,9 @@ SFX(dconv_dk)(const pcg_conv_geo *g, int batch, int acc, const REAL *x,
 					dk[((ptrdiff_t)(r / ck) * og + o) * ck +
 					   r % ck];
 	for (int b = 0; b < batch; b++) {
-		const REAL *v = SFX(dconv_view)(g, x + b * xs, buf, &rs, &ps);
+		const REAL *v =
+			SFX(dconv_view)(g, x + b * xs, buf, &rs, &ps, off);
 
-		if (b == 0)
-			for (int c = 0, r = 0; c < cg; c++)
-				for (int a = 0; a < g->kh; a++)
-					for (int e = 0; e < g->kw; e++)
-						off[r++] = (int)(c * ps +
-								 a * g->dh * rs +
-								 e * g->dw);
 		for (int gi = lo / ck; gi * ck < hi; gi++) {
 			int c0 = lo > gi * ck ? lo - gi * ck : 0;
 			int c1 = hi < (gi + 1) * ck ? hi - gi * ck : ck;

@@ -360,10 +360,11 @@ pcg_dconv_dk_d(const pcg_conv_geo *g, int batch, int acc, const double *x,
 
 /*
  * The direct convolutions (pcg_dconv_tmpl.h) read the input through a
- * copy with a zero border when the convolution pads: rows and columns
- * from -ph and -pw, as many as the output reaches.  Its offset table (an
- * int for each of the ck rows of a group's columns) comes first in the
- * scratch, ck reals (an int is no larger than a float).
+ * copy when the convolution pads or strides its columns: rows and
+ * columns from -ph and -pw, as many as the output reaches, zero outside
+ * the input, each row split in sw runs by column modulo sw.  Its offset
+ * table (an int for each of the ck rows of a group's columns) comes
+ * first in the scratch, ck reals (an int is no larger than a float).
  */
 static inline int
 dconv_rows(const pcg_conv_geo *g)
@@ -375,6 +376,22 @@ static inline int
 dconv_cols(const pcg_conv_geo *g)
 {
 	return (g->ow - 1) * g->sw + (g->kw - 1) * g->dw + 1;
+}
+
+/* Columns of each of the sw runs a row of the copy is split into. */
+static inline int
+dconv_phase(const pcg_conv_geo *g)
+{
+	return (dconv_cols(g) + g->sw - 1) / g->sw;
+}
+
+/* Reals of the copy of the input (0: read in place). */
+static inline ptrdiff_t
+dconv_copy(const pcg_conv_geo *g)
+{
+	if (g->ph == 0 && g->pw == 0 && g->sw == 1)
+		return 0;
+	return (ptrdiff_t)g->c * dconv_rows(g) * g->sw * dconv_phase(g);
 }
 
 /* dx reads dy through a copy with a border (pcg_dconv_tmpl.h): ml
@@ -536,10 +553,12 @@ pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
 	gemm_d(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 /*
- * The direct convolutions: only unit-stride rows, and only when the
- * scratch holds what they need (the offset table, and the padded input
- * or one output row's columns).  Dispatched as the GEMM is, so that a
- * result has the bits of the GEMM on the im2col columns.
+ * The direct convolutions: dx only for unit-stride rows, dK for at least
+ * 4 output channels a group (they run along the vectors), and only when
+ * the scratch holds what they need (the offset table, the copy of the
+ * input, dK^T and dy^T; for dx, dy with its border).  Dispatched as the
+ * GEMM is, so that a result has the bits of the GEMM on the im2col
+ * columns.
  */
 static int
 dconv_takes(const pcg_conv_geo *g, int pass, int lo, int hi,
@@ -547,21 +566,18 @@ dconv_takes(const pcg_conv_geo *g, int pass, int lo, int hi,
 {
 	ptrdiff_t ck = dconv_table(g), need;
 
-	if (g->sw != 1 || g->groups < 1 || g->oh < 1 || g->ow < 1)
+	if (g->groups < 1 || g->oh < 1 || g->ow < 1 || g->sw < 1)
 		return 0;
 	if (pass == 2) /* dK, columns lo .. hi-1: the output channels
 			* along the vectors, so only for enough of them */
 		return g->o / g->groups >= 4 &&
 		       (size_t)(ck + (ptrdiff_t)(hi - lo) * (g->o / g->groups) +
 				(ptrdiff_t)g->oh * g->ow * (g->o / g->groups) +
-				(g->ph || g->pw ? (ptrdiff_t)g->c *
-							  dconv_rows(g) *
-							  dconv_cols(g)
-						: 0)) <= scratch_reals;
+				dconv_copy(g)) <= scratch_reals;
 	if (pass == 0)
-		need = ck + (g->ph || g->pw ? (ptrdiff_t)g->c * dconv_rows(g) *
-							 dconv_cols(g)
-					    : 0);
+		need = ck + dconv_copy(g);
+	else if (g->sw != 1) /* dx adds along unit-stride rows only */
+		return 0;
 	else
 		need = (ptrdiff_t)g->o / g->groups * g->oh * dconv_dx_ld(g);
 	return (size_t)need <= scratch_reals;

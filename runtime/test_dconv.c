@@ -8,8 +8,9 @@
  *   forward  y = K col
  *   dx       col = K^T dy, dx (+)= col2im(col)
  *   dK       dK (+)= dy col^T, sample after sample
- * on geometries that reach every tile edge, strides, dilations, padding
- * wider than the kernel, groups, and sums of more than one chunk of
+ * on geometries that reach every tile edge, strides of rows and of
+ * columns (dx: unit-stride rows only), dilations, padding wider than the
+ * kernel, groups, and sums of more than one chunk of
  * GEMM_KC (over the kernel rows, the output channels or the positions).
  * Controls: col2im adding the kernel columns b in reverse order, and a
  * kernel changed in one element by one ulp, give other bits.
@@ -36,23 +37,27 @@ urand(void)
 	return (double)(rng >> 11) / 4503599627370496.0 - 1;
 }
 
-/* c h w o kh kw sh ph pw dh dw groups */
-static const int geos[][12] = {
-	{8, 16, 16, 8, 3, 3, 1, 1, 1, 1, 1, 1},	   /* resnet */
-	{3, 16, 16, 8, 3, 3, 1, 1, 1, 1, 1, 1},	   /* resnet stem */
-	{16, 8, 8, 16, 3, 3, 1, 1, 1, 1, 1, 1},	   /* resnet, 2nd stage */
-	{1, 28, 28, 8, 5, 5, 1, 0, 0, 1, 1, 1},	   /* cnn */
-	{8, 12, 12, 16, 5, 5, 1, 0, 0, 1, 1, 1},   /* cnn */
-	{8, 16, 16, 16, 3, 3, 2, 1, 1, 1, 1, 1},   /* row stride 2 */
-	{4, 9, 37, 12, 3, 2, 1, 2, 3, 2, 3, 1},	   /* dilated, wide pad */
-	{6, 7, 5, 6, 1, 1, 1, 0, 0, 1, 1, 3},	   /* 1x1, groups */
-	{6, 10, 11, 4, 3, 3, 3, 1, 0, 1, 1, 2},	   /* groups, stride 3 */
-	{16, 5, 3, 20, 3, 3, 1, 2, 2, 1, 1, 1},	   /* tiny rows */
-	{2, 6, 40, 140, 2, 3, 1, 0, 1, 1, 1, 1},   /* 140 outputs: 2 chunks */
-	{20, 6, 9, 9, 3, 3, 1, 1, 1, 1, 1, 1},	   /* ck 180: 2 chunks */
-	{4, 20, 24, 4, 3, 3, 1, 1, 1, 1, 1, 1},	   /* P 480: 4 chunks */
-	{32, 4, 4, 32, 1, 1, 1, 0, 0, 1, 1, 32},  /* depthwise */
-	{12, 9, 17, 24, 3, 3, 1, 1, 1, 1, 1, 1},   /* 17 wide */
+/* c h w o kh kw sh ph pw dh dw groups sw */
+static const int geos[][13] = {
+	{8, 16, 16, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1},    /* resnet */
+	{3, 16, 16, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1},    /* resnet stem */
+	{16, 8, 8, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1},    /* resnet, 2nd stage */
+	{1, 28, 28, 8, 5, 5, 1, 0, 0, 1, 1, 1, 1},    /* cnn */
+	{8, 12, 12, 16, 5, 5, 1, 0, 0, 1, 1, 1, 1},   /* cnn */
+	{8, 16, 16, 16, 3, 3, 2, 1, 1, 1, 1, 1, 2},   /* resnet, stride 2 */
+	{8, 16, 16, 16, 1, 1, 2, 0, 0, 1, 1, 1, 2},   /* its projection */
+	{8, 16, 16, 16, 3, 3, 2, 1, 1, 1, 1, 1, 1},   /* row stride 2 only */
+	{5, 13, 29, 8, 3, 4, 1, 1, 2, 1, 2, 1, 3},    /* column stride 3 */
+	{4, 9, 37, 12, 3, 2, 1, 2, 3, 2, 3, 1, 1},    /* dilated, wide pad */
+	{6, 7, 5, 6, 1, 1, 1, 0, 0, 1, 1, 3, 1},      /* 1x1, groups */
+	{6, 10, 11, 4, 3, 3, 3, 1, 0, 1, 1, 2, 1},    /* groups, stride 3 */
+	{16, 5, 3, 20, 3, 3, 1, 2, 2, 1, 1, 1, 1},    /* tiny rows */
+	{2, 6, 40, 140, 2, 3, 1, 0, 1, 1, 1, 1, 1},   /* 140 outputs: 2 chunks */
+	{20, 6, 9, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1},     /* ck 180: 2 chunks */
+	{4, 20, 24, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1},    /* P 480: 4 chunks */
+	{32, 4, 4, 32, 1, 1, 1, 0, 0, 1, 1, 32, 1},   /* depthwise */
+	{32, 8, 8, 32, 3, 3, 2, 1, 1, 1, 1, 32, 2},   /* depthwise, stride 2 */
+	{12, 9, 17, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1},   /* 17 wide */
 };
 
 typedef struct geo_case {
@@ -68,11 +73,11 @@ make(const int *v, int batch)
 	pcg_conv_geo *g = &t.g;
 
 	g->c = v[0], g->h = v[1], g->w = v[2], g->o = v[3];
-	g->kh = v[4], g->kw = v[5], g->sh = v[6], g->sw = 1;
+	g->kh = v[4], g->kw = v[5], g->sh = v[6], g->sw = v[12];
 	g->ph = v[7], g->pw = v[8], g->dh = v[9], g->dw = v[10];
 	g->groups = v[11];
 	g->oh = (g->h + 2 * g->ph - g->dh * (g->kh - 1) - 1) / g->sh + 1;
-	g->ow = (g->w + 2 * g->pw - g->dw * (g->kw - 1) - 1) + 1;
+	g->ow = (g->w + 2 * g->pw - g->dw * (g->kw - 1) - 1) / g->sw + 1;
 	t.cg = g->c / g->groups;
 	t.og = g->o / g->groups;
 	t.ck = t.cg * g->kh * g->kw;
@@ -117,8 +122,9 @@ have_copy(int copy)
 							int yy = i * g->sh +  \
 								 a * g->dh -  \
 								 g->ph;       \
-							int xx = j + b * g->dw \
-								 - g->pw;     \
+							int xx = j * g->sw +   \
+								 b * g->dw -  \
+								 g->pw;       \
 							size_t r =            \
 								((size_t)c *  \
 									 g->kh + \
@@ -163,8 +169,9 @@ have_copy(int copy)
 							int yy = i * g->sh +  \
 								 a * g->dh -  \
 								 g->ph;       \
-							int xx = j + b * g->dw \
-								 - g->pw;     \
+							int xx = j * g->sw +   \
+								 b * g->dw -  \
+								 g->pw;       \
 							if (yy < 0 ||         \
 							    yy >= g->h ||     \
 							    xx < 0 || xx >= g->w) \
@@ -349,11 +356,15 @@ Test(dconv, taken)
 	cr_expect(pcg_dconv_dx_f(&t.g, 0, k, y, x, scr, t.ncol));
 	cr_expect(pcg_dconv_dk_f(&t.g, 2, 0, x, (ptrdiff_t)t.nx, y,
 				 (ptrdiff_t)t.ny, k, 0, t.ck, scr, t.ncol));
-	/* strided rows, and a scratch too small, are not */
+	/* dx of strided rows, and a scratch too small, are not */
 	t.g.sw = 2;
-	cr_expect(!pcg_dconv_fwd_f(&t.g, x, k, y, scr, t.ncol));
+	t.g.ow = 8;
+	cr_expect(pcg_dconv_fwd_f(&t.g, x, k, y, scr, t.ncol));
+	cr_expect(!pcg_dconv_dx_f(&t.g, 0, k, y, x, scr, t.ncol));
 	t.g.sw = 1;
+	t.g.ow = 16;
 	cr_expect(!pcg_dconv_dx_f(&t.g, 0, k, y, x, scr, 10));
+	cr_expect(!pcg_dconv_fwd_f(&t.g, x, k, y, scr, 10));
 	free(scr);
 	free(x);
 	free(y);
