@@ -43,7 +43,9 @@
  * multiply-adds, each multiply-add reading one vector of input. */
 #ifndef DCONV_J
 #define DCONV_J (64 / (int)sizeof(REAL))
-#define DCONV_OB (GEMM_NR * (int)sizeof(REAL) / 16)
+#define DCONV_OB                                                              \
+	(GEMM_NR * (int)sizeof(REAL) / 16 > 2 ? GEMM_NR * (int)sizeof(REAL) / 16 \
+					      : 2)
 /* The specialisations with constant shapes hold only when inlined. */
 #if defined(__GNUC__) || defined(__clang__)
 #define DCONV_INLINE inline __attribute__((always_inline))
