@@ -62,7 +62,18 @@ emit_fn(Emit *E, const char *name)
 const char *
 emit_rt(Emit *E, const char *name)
 {
-	return arena_printf(E->a, "pcg_%s_%c", name, E->is_float ? 'f' : 'd');
+	/* a few dozen names, each written at every step of a long model:
+	 * made once */
+	for (int i = 0; i < E->nrt; i++)
+		if (!strcmp(E->rt[i].name, name))
+			return E->rt[i].s;
+	const char *s = arena_printf(E->keep, "pcg_%s_%c", name,
+				     E->is_float ? 'f' : 'd');
+	if (E->nrt < EMIT_RTS) {
+		E->rt[E->nrt].name = arena_strdup(E->keep, name);
+		E->rt[E->nrt++].s = s;
+	}
+	return s;
 }
 
 void
@@ -999,11 +1010,10 @@ emit_pass(Emit *E, StrBuf *body, const struct Pass *ps)
 	const char *P = E->P, *R = E->real;
 	const char *params, *args, *voids;
 	/* The strings a pass makes (a dozen for each step of an unrolled
-	 * model) are its own but for the kernels' names: freed at its end,
-	 * not all held until the end of the compilation. */
-	Arena own;
-	arena_init(&own);
-	E->a = &own;
+	 * model) are its own but for the kernels' names: dead at its end,
+	 * not all held until the end of the compilation, their pages used
+	 * again by the next pass. */
+	E->a = &E->pass;
 	switch (ps->sig) {
 	case 'P':
 		params = arena_printf(E->a, "const %s_params *p, %s_state *s", P, P);
@@ -1077,7 +1087,7 @@ emit_pass(Emit *E, StrBuf *body, const struct Pass *ps)
 	sb_puts(body, "}\n");
 	rg->end = body->len;
 	E->a = E->keep;
-	arena_free(&own);
+	arena_reset(&E->pass);
 }
 
 /* pc_run: the Z-IL dynamics, Fa-Z-IL and standard PC */
@@ -1312,5 +1322,7 @@ emit_model(Arena *a, const Graph *g, const EmitOptions *o, StrBuf *h,
 	sb_free(&body);
 	sb_free(&E.kern);
 	sb_free(&E.text);
+	arena_free(&E.pass);
+	emit_reroll_free(&E);
 	return E.state_reals;
 }

@@ -16,6 +16,7 @@
 #define PLAN_MARK '\001'
 
 enum { EMIT_LITS = 8 }; /* real literals emit_lit keeps */
+enum { EMIT_RTS = 64 }; /* runtime kernels' names emit_rt keeps */
 
 /* A member of the state's v or d struct, for the memory plan. */
 typedef struct Plan Plan;
@@ -40,6 +41,7 @@ typedef struct PlanRegion {
 struct Emit {
 	Arena *a;           /* a pass's own while it is written (emit_pass) */
 	Arena *keep;        /* the compilation's: what outlives a pass */
+	Arena pass;         /* a pass's, reset at its end */
 	const Graph *g;
 	const EmitOptions *o;
 	const char *P, *PU; /* prefix, upper-case prefix */
@@ -66,11 +68,16 @@ struct Emit {
 	PtrVec regions;     /* PlanRegion: the passes in the body */
 	struct Plan *plan;  /* what emit_plan decided */
 	int loops;          /* roll repeated code into C loops (--unroll) */
+	struct Roll *roll;  /* emit_reroll's arrays, kept between passes */
 	struct {            /* emit_lit's last literals */
 		uint64_t bits;
 		const char *s;
 	} lit[EMIT_LITS];
 	int nlit;
+	struct {            /* emit_rt's names */
+		const char *name, *s;
+	} rt[EMIT_RTS];
+	int nrt;
 };
 
 /* Whether the model has losses and pcc --methods generates method(s) m
@@ -146,6 +153,8 @@ void emit_reroll(Emit *E, const char *text, const size_t *cut, int ncut,
 		 StrBuf *out, size_t **out_cut, int *nout);
 /* The same on E->out from offset from on, each line a block. */
 void emit_reroll_lines(Emit *E, size_t from);
+/* Free what emit_reroll keeps between passes. */
+void emit_reroll_free(Emit *E);
 
 static inline int64_t
 emit_numel(const Node *n)
