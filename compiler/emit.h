@@ -38,6 +38,11 @@ typedef struct PlanRegion {
 	int chunked; /* split into chunk functions */
 } PlanRegion;
 
+struct EmitKernel {
+	uint64_t hash; /* util_hash of the name */
+	const char *name;
+};
+
 struct Emit {
 	Arena *a;           /* a pass's own while it is written (emit_pass) */
 	Arena *keep;        /* the compilation's: what outlives a pass */
@@ -49,7 +54,7 @@ struct Emit {
 	const char *real;   /* "P_real" spelled with the prefix */
 	StrBuf kern;        /* kernels, emitted on demand */
 	StrBuf *out;        /* where statements go */
-	PtrVec kernels;     /* names already emitted */
+	PtrVec kernels;     /* struct EmitKernel: the kernels emitted */
 	const char **val;   /* node id -> value buffer (pointer expression) */
 	const char **adj;   /* node id -> adjoint buffer (pointer expression) */
 	const char **mem;   /* node id -> member path in v/d/pc ("h_add[3]") */
@@ -78,6 +83,8 @@ struct Emit {
 		const char *name, *s;
 	} rt[EMIT_RTS];
 	int nrt;
+	Span snippet_span;  /* emit_comment's last statement */
+	const char *snippet; /* and its source text */
 };
 
 /* Whether the model has losses and pcc --methods generates method(s) m
