@@ -871,7 +871,14 @@ make_node(Sema *S, OpCall *c, Node **in, int nin, Span sp, const char *what)
 	Node *n = new_node(S, c->op, &c->out, nin, in, sp);
 	if (!n)
 		return val_error();
-	n->at = c->at;
+	/* the shape rule filled the call's attributes (on the stack): a
+	 * copy is kept only when there are some (a long model has as many
+	 * calls as steps, most without any) */
+	if (memcmp(c->at, &no_attr, sizeof no_attr) != 0) {
+		OpAttr *at = arena_alloc(S->a, sizeof *at);
+		*at = *c->at;
+		n->at = at;
+	}
 	return val_node(n, sp);
 }
 
@@ -932,7 +939,9 @@ call_builtin(Sema *S, const Expr *e, OpKind op)
 	c.span = e->span;
 	c.id_span = e->u.call.id_span;
 	c.op = op;
-	c.at = arena_alloc(S->a, sizeof *c.at);
+	OpAttr attr;
+	memset(&attr, 0, sizeof attr);
+	c.at = &attr;
 	int ok = 1;
 	/* keywords */
 	const char *kws = d->keywords ? d->keywords : "";
