@@ -62,7 +62,18 @@ emit_fn(Emit *E, const char *name)
 const char *
 emit_rt(Emit *E, const char *name)
 {
-	return arena_printf(E->a, "pcg_%s_%c", name, E->is_float ? 'f' : 'd');
+	/* a few dozen names, each written at every step of a long model:
+	 * made once */
+	for (int i = 0; i < E->nrt; i++)
+		if (E->rt[i].name[0] == name[0] && !strcmp(E->rt[i].name, name))
+			return E->rt[i].s;
+	const char *s = arena_printf(E->keep, "pcg_%s_%c", name,
+				     E->is_float ? 'f' : 'd');
+	if (E->nrt < EMIT_RTS) {
+		E->rt[E->nrt].name = arena_strdup(E->keep, name);
+		E->rt[E->nrt++].s = s;
+	}
+	return s;
 }
 
 void
@@ -88,10 +99,17 @@ emit_kern(Emit *E, const char *fmt, ...)
 int
 emit_kernel_begin(Emit *E, const char *name)
 {
-	for (int i = 0; i < E->kernels.len; i++)
-		if (strcmp(E->kernels.items[i], name) == 0)
+	/* asked at every use of a kernel: names compared by hash first */
+	uint64_t h = util_hash(name, strlen(name), 0);
+	for (int i = 0; i < E->kernels.len; i++) {
+		const struct EmitKernel *k = E->kernels.items[i];
+		if (k->hash == h && strcmp(k->name, name) == 0)
 			return 0;
-	vec_push(E->keep, &E->kernels, (void *)arena_strdup(E->keep, name));
+	}
+	struct EmitKernel *k = arena_alloc(E->keep, sizeof *k);
+	k->hash = h;
+	k->name = arena_strdup(E->keep, name);
+	vec_push(E->keep, &E->kernels, k);
 	return 1;
 }
 
@@ -135,14 +153,20 @@ emit_scratch(Emit *E, const Node *n, const char *what)
 void
 emit_comment(Emit *E, const Vertex *v)
 {
-	StrBuf sb = {0};
-	diag_snippet(E->g->diag, v->span, &sb, 100);
+	/* the vertices of an unrolled loop are one statement: its source
+	 * text is made once */
+	if (!E->snippet || E->snippet_span.lo != v->span.lo ||
+	    E->snippet_span.hi != v->span.hi) {
+		StrBuf sb = {0};
+		diag_snippet(E->g->diag, v->span, &sb, 100);
+		E->snippet = arena_strdup(E->keep, sb.data ? sb.data : "");
+		E->snippet_span = v->span;
+		sb_free(&sb);
+	}
 	int show = strchr(v->label, '@') || strchr(v->label, '[') ||
 		   strchr(v->label, '.');
 	emit_line(E, "/* %s:%d: %s%s%s */", E->o->source_name, v->line,
-		  sb.data ? sb.data : "", show ? "  => " : "",
-		  show ? v->label : "");
-	sb_free(&sb);
+		  E->snippet, show ? "  => " : "", show ? v->label : "");
 }
 
 static int
@@ -160,7 +184,7 @@ is_c_keyword(const char *s)
 		"NULL", "asm", "fortran", "main", "errno", "assert",
 		"INFINITY", "NAN"};
 	for (size_t i = 0; i < sizeof kw / sizeof kw[0]; i++)
-		if (strcmp(kw[i], s) == 0)
+		if (kw[i][0] == s[0] && strcmp(kw[i], s) == 0)
 			return 1;
 	return 0;
 }
@@ -999,11 +1023,10 @@ emit_pass(Emit *E, StrBuf *body, const struct Pass *ps)
 	const char *P = E->P, *R = E->real;
 	const char *params, *args, *voids;
 	/* The strings a pass makes (a dozen for each step of an unrolled
-	 * model) are its own but for the kernels' names: freed at its end,
-	 * not all held until the end of the compilation. */
-	Arena own;
-	arena_init(&own);
-	E->a = &own;
+	 * model) are its own but for the kernels' names: dead at its end,
+	 * not all held until the end of the compilation, their pages used
+	 * again by the next pass. */
+	E->a = &E->pass;
 	switch (ps->sig) {
 	case 'P':
 		params = arena_printf(E->a, "const %s_params *p, %s_state *s", P, P);
@@ -1077,7 +1100,7 @@ emit_pass(Emit *E, StrBuf *body, const struct Pass *ps)
 	sb_puts(body, "}\n");
 	rg->end = body->len;
 	E->a = E->keep;
-	arena_free(&own);
+	arena_reset(&E->pass);
 }
 
 /* pc_run: the Z-IL dynamics, Fa-Z-IL and standard PC */
@@ -1312,5 +1335,7 @@ emit_model(Arena *a, const Graph *g, const EmitOptions *o, StrBuf *h,
 	sb_free(&body);
 	sb_free(&E.kern);
 	sb_free(&E.text);
+	arena_free(&E.pass);
+	emit_reroll_free(&E);
 	return E.state_reals;
 }

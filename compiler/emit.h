@@ -16,6 +16,7 @@
 #define PLAN_MARK '\001'
 
 enum { EMIT_LITS = 8 }; /* real literals emit_lit keeps */
+enum { EMIT_RTS = 64 }; /* runtime kernels' names emit_rt keeps */
 
 /* A member of the state's v or d struct, for the memory plan. */
 typedef struct Plan Plan;
@@ -37,9 +38,15 @@ typedef struct PlanRegion {
 	int chunked; /* split into chunk functions */
 } PlanRegion;
 
+struct EmitKernel {
+	uint64_t hash; /* util_hash of the name */
+	const char *name;
+};
+
 struct Emit {
 	Arena *a;           /* a pass's own while it is written (emit_pass) */
 	Arena *keep;        /* the compilation's: what outlives a pass */
+	Arena pass;         /* a pass's, reset at its end */
 	const Graph *g;
 	const EmitOptions *o;
 	const char *P, *PU; /* prefix, upper-case prefix */
@@ -47,7 +54,7 @@ struct Emit {
 	const char *real;   /* "P_real" spelled with the prefix */
 	StrBuf kern;        /* kernels, emitted on demand */
 	StrBuf *out;        /* where statements go */
-	PtrVec kernels;     /* names already emitted */
+	PtrVec kernels;     /* struct EmitKernel: the kernels emitted */
 	const char **val;   /* node id -> value buffer (pointer expression) */
 	const char **adj;   /* node id -> adjoint buffer (pointer expression) */
 	const char **mem;   /* node id -> member path in v/d/pc ("h_add[3]") */
@@ -66,11 +73,18 @@ struct Emit {
 	PtrVec regions;     /* PlanRegion: the passes in the body */
 	struct Plan *plan;  /* what emit_plan decided */
 	int loops;          /* roll repeated code into C loops (--unroll) */
+	struct Roll *roll;  /* emit_reroll's arrays, kept between passes */
 	struct {            /* emit_lit's last literals */
 		uint64_t bits;
 		const char *s;
 	} lit[EMIT_LITS];
 	int nlit;
+	struct {            /* emit_rt's names */
+		const char *name, *s;
+	} rt[EMIT_RTS];
+	int nrt;
+	Span snippet_span;  /* emit_comment's last statement */
+	const char *snippet; /* and its source text */
 };
 
 /* Whether the model has losses and pcc --methods generates method(s) m
@@ -146,6 +160,8 @@ void emit_reroll(Emit *E, const char *text, const size_t *cut, int ncut,
 		 StrBuf *out, size_t **out_cut, int *nout);
 /* The same on E->out from offset from on, each line a block. */
 void emit_reroll_lines(Emit *E, size_t from);
+/* Free what emit_reroll keeps between passes. */
+void emit_reroll_free(Emit *E);
 
 static inline int64_t
 emit_numel(const Node *n)

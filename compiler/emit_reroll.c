@@ -154,16 +154,29 @@ typedef struct Skels {
 	int nslot;
 } Skels;
 
-typedef struct Roll {
+/* Classes of characters for scan_block: a byte of the text indexes a
+ * table of them instead of a chain of tests. */
+enum {
+	CL_SPACE = 1,
+	CL_ALPHA = 2, /* letters and _ */
+	CL_DIGIT = 4,
+	CL_SLOW = 8   /* starts a token scan_block leaves to next_tok */
+};
+
+/* The state of emit_reroll, kept from one pass to the next (E->roll) so
+ * that its large arrays are allocated and touched once. */
+struct Roll {
 	const char *text;
 	const size_t *cut;
 	Block *b;
-	int nb;
-	long long *val; /* every block's integer literals, in order */
+	int nb, capb;
+	int *val; /* every block's integer literals (below 10^9), in order */
 	int nval, capval;
 	Skels skel;
 	StrBuf scratch; /* the skeleton of the block being scanned */
-} Roll;
+	unsigned char cls[256]; /* CL_* of each character, for scan_block */
+};
+typedef struct Roll Roll;
 
 /* p (of *cap items of size bytes) with room for twice as many */
 static void *
@@ -226,50 +239,77 @@ scan_block(Roll *R, int k)
 	sb_reserve(sk, 2 * (size_t)(end - p) + 1);
 	char *w = sk->data;
 	b->ints = R->nval;
+	const unsigned char *cls = R->cls;
 	for (;;) {
-		/* names and one-character operators, most of the tokens, are
-		 * read here as next_tok would read them; the rest by next_tok */
-		while (p < end && (*p == ' ' || *p == '\t' || *p == '\n'))
+		/* names, integers and one-character operators, most of the
+		 * tokens, are read here as next_tok would read them; the rest
+		 * by next_tok */
+		while (p < end && cls[(unsigned char)*p] == CL_SPACE)
 			p++;
 		if (p == end)
 			break;
-		char c = *p;
-		if (is_alpha(c)) {
-			const char *q = p;
-			do
+		int c = cls[(unsigned char)*p];
+		const char *q = p + 1;
+		if (c == CL_ALPHA) {
+			*w++ = *p;
+			while (q < end && cls[(unsigned char)*q] & (CL_ALPHA |
+								    CL_DIGIT))
 				*w++ = *q++;
-			while (q < end && (is_alpha(*q) || is_digit(*q)));
 			if ((size_t)(q - p) == sizeof LOOP_VAR - 1 &&
 			    memcmp(p, LOOP_VAR, sizeof LOOP_VAR - 1) == 0)
 				b->bad = 1;
 			*w++ = 0;
 			b->code = 1;
 			p = q;
-		} else if (!is_digit(c) && c != '/' && c != '"' && c != '\'' &&
-			   c != '.' && c != '#' && c != PLAN_MARK) {
-			*w++ = c;
+			continue;
+		}
+		if (c == 0) {
+			*w++ = *p;
 			*w++ = 0;
 			b->code = 1;
-			p++;
-		} else {
-			Tok t = next_tok(&p, end);
-			if (t.kind == TK_COMMENT)
-				continue;
-			b->code = 1;
-			if (t.kind == TK_BAD)
-				b->bad = 1;
-			if (t.kind == TK_INT) {
+			p = q;
+			continue;
+		}
+		if (c == CL_DIGIT) {
+			/* a decimal integer: digits not followed by what
+			 * continues a preprocessing number (1.5f, 1e-5) */
+			while (q < end && cls[(unsigned char)*q] == CL_DIGIT)
+				q++;
+			size_t n = (size_t)(q - p);
+			if ((q == end || (!(cls[(unsigned char)*q] & CL_ALPHA) &&
+					  *q != '.')) &&
+			    n <= MAX_DIGITS && (n == 1 || *p != '0')) {
+				int v = 0;
+				for (const char *r = p; r < q; r++)
+					v = v * 10 + (*r - '0');
 				if (R->nval == R->capval)
 					R->val = grow(R->val, &R->capval,
 						      sizeof *R->val);
-				R->val[R->nval++] = t.value;
+				R->val[R->nval++] = v;
 				b->nint++;
-			} else {
-				memcpy(w, t.s, t.len);
-				w += t.len;
+				*w++ = 0;
+				b->code = 1;
+				p = q;
+				continue;
 			}
-			*w++ = 0;
 		}
+		Tok t = next_tok(&p, end);
+		if (t.kind == TK_COMMENT)
+			continue;
+		b->code = 1;
+		if (t.kind == TK_BAD)
+			b->bad = 1;
+		if (t.kind == TK_INT) {
+			if (R->nval == R->capval)
+				R->val = grow(R->val, &R->capval,
+					      sizeof *R->val);
+			R->val[R->nval++] = (int)t.value;
+			b->nint++;
+		} else {
+			memcpy(w, t.s, t.len);
+			w += t.len;
+		}
+		*w++ = 0;
 	}
 	b->skel = skel_of(&R->skel, sk->data, (size_t)(w - sk->data));
 }
@@ -293,9 +333,9 @@ run_length(const Roll *R, int j, int p)
 			int a = j + r, b = j + k * p + r;
 			if (!same_code(R, a, b))
 				return k;
-			const long long *v0 = R->val + R->b[a].ints;
-			const long long *v1 = R->val + R->b[a + p].ints;
-			const long long *vk = R->val + R->b[b].ints;
+			const int *v0 = R->val + R->b[a].ints;
+			const int *v1 = R->val + R->b[a + p].ints;
+			const int *vk = R->val + R->b[b].ints;
 			for (int m = 0; m < R->b[a].nint; m++)
 				if (vk[m] != v0[m] + (long long)k * (v1[m] - v0[m]))
 					return k;
@@ -350,8 +390,8 @@ put_loop(Emit *E, const Roll *R, int j, int p, int k, StrBuf *out)
 	sb_puts(&body, "");
 	for (int r = 0; r < p; r++) {
 		const Block *b = &R->b[j + r];
-		const long long *v0 = R->val + b->ints;
-		const long long *v1 = R->val + R->b[j + r + p].ints;
+		const int *v0 = R->val + b->ints;
+		const int *v1 = R->val + R->b[j + r + p].ints;
 		const char *q = R->text + R->cut[j + r];
 		const char *end = R->text + R->cut[j + r + 1];
 		const char *copied = q;
@@ -363,15 +403,15 @@ put_loop(Emit *E, const Roll *R, int j, int p, int k, StrBuf *out)
 			copied = t.s + t.len;
 			if (t.kind == TK_COMMENT)
 				continue;
-			long long d = v1[m] - v0[m];
+			long long d = (long long)v1[m] - v0[m];
 			if (d == 0)
-				sb_printf(&body, "%lld", v0[m]);
+				sb_printf(&body, "%d", v0[m]);
 			else if (d == 1)
-				sb_printf(&body, "(%lld + %s)", v0[m], LOOP_VAR);
+				sb_printf(&body, "(%d + %s)", v0[m], LOOP_VAR);
 			else if (d == -1)
-				sb_printf(&body, "(%lld - %s)", v0[m], LOOP_VAR);
+				sb_printf(&body, "(%d - %s)", v0[m], LOOP_VAR);
 			else
-				sb_printf(&body, "(%lld %c %lld * %s)", v0[m],
+				sb_printf(&body, "(%d %c %lld * %s)", v0[m],
 					  d < 0 ? '-' : '+', d < 0 ? -d : d,
 					  LOOP_VAR);
 			m++;
@@ -401,32 +441,50 @@ void
 emit_reroll(Emit *E, const char *text, const size_t *cut, int ncut,
 	    StrBuf *out, size_t **out_cut, int *nout)
 {
-	Roll R = {0};
-	R.text = text;
-	R.cut = cut;
-	R.nb = ncut - 1;
-	R.b = calloc((size_t)(R.nb + 1), sizeof *R.b);
-	if (!R.b)
-		die("out of memory");
-	for (int k = 0; k < R.nb; k++)
-		scan_block(&R, k);
+	if (!E->roll) {
+		E->roll = calloc(1, sizeof *E->roll);
+		if (!E->roll)
+			die("out of memory");
+		for (int c = 0; c < 256; c++)
+			E->roll->cls[c] =
+				c == ' ' || c == '\t' || c == '\n' ? CL_SPACE
+				: is_alpha((char)c) ? CL_ALPHA
+				: is_digit((char)c) ? CL_DIGIT
+				: c == '/' || c == '"' || c == '\'' || c == '.' ||
+				  c == '#' || c == PLAN_MARK ? CL_SLOW : 0;
+	}
+	Roll *R = E->roll;
+	R->text = text;
+	R->cut = cut;
+	R->nb = ncut - 1;
+	while (R->capb < R->nb + 1)
+		R->b = grow(R->b, &R->capb, sizeof *R->b);
+	memset(R->b, 0, sizeof *R->b * (size_t)(R->nb + 1));
+	R->nval = 0;
+	R->skel.n = 0;
+	R->skel.text.len = 0;
+	if (R->skel.slot)
+		memset(R->skel.slot, 0, sizeof *R->skel.slot *
+					(size_t)R->skel.nslot);
+	for (int k = 0; k < R->nb; k++)
+		scan_block(R, k);
 	int cap = 0;
 	*nout = 0;
 	push_cut(E, out_cut, nout, &cap, out->len);
-	for (int j = 0; j < R.nb;) {
+	for (int j = 0; j < R->nb;) {
 		int best_p = 0, best_k = 0;
 		char tried[MAX_PERIOD + 1] = {0};
-		for (int p = 1; p <= MAX_PERIOD && j + MIN_ITERS * p <= R.nb;
+		for (int p = 1; p <= MAX_PERIOD && j + MIN_ITERS * p <= R->nb;
 		     p++) {
-			if (tried[p] || R.b[j].bad ||
-			    R.b[j].skel != R.b[j + p].skel)
+			if (tried[p] || R->b[j].bad ||
+			    R->b[j].skel != R->b[j + p].skel)
 				continue;
 			int code = 0;
 			for (int r = 0; r < p; r++)
-				code |= R.b[j + r].code;
+				code |= R->b[j + r].code;
 			if (!code) /* comments only: nothing to loop over */
 				continue;
-			int k = run_length(&R, j, p);
+			int k = run_length(R, j, p);
 			if (k < MIN_ITERS)
 				continue;
 			for (int q = 2 * p; q <= MAX_PERIOD; q += p)
@@ -437,7 +495,7 @@ emit_reroll(Emit *E, const char *text, const size_t *cut, int ncut,
 			}
 		}
 		if (best_k) {
-			put_loop(E, &R, j, best_p, best_k, out);
+			put_loop(E, R, j, best_p, best_k, out);
 			j += best_k * best_p;
 		} else {
 			sb_putn(out, text + cut[j], cut[j + 1] - cut[j]);
@@ -445,12 +503,22 @@ emit_reroll(Emit *E, const char *text, const size_t *cut, int ncut,
 		}
 		push_cut(E, out_cut, nout, &cap, out->len);
 	}
-	free(R.b);
-	free(R.val);
-	sb_free(&R.scratch);
-	sb_free(&R.skel.text);
-	free(R.skel.s);
-	free(R.skel.slot);
+}
+
+void
+emit_reroll_free(Emit *E)
+{
+	Roll *R = E->roll;
+	if (!R)
+		return;
+	free(R->b);
+	free(R->val);
+	sb_free(&R->scratch);
+	sb_free(&R->skel.text);
+	free(R->skel.s);
+	free(R->skel.slot);
+	free(R);
+	E->roll = NULL;
 }
 
 void

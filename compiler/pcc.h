@@ -33,15 +33,26 @@
 
 /* ---------------------------------------------------------------- util.c */
 
+/* A growable string (heap; call sb_free). */
+typedef struct StrBuf {
+	char *data;
+	size_t len, cap;
+} StrBuf;
+
 /* An arena: one per compilation; nothing in it is freed one by one. */
 typedef struct ArenaBlock ArenaBlock;
 typedef struct Arena {
 	ArenaBlock *head;
+	ArenaBlock *spare; /* arena_reset's blocks, used again */
 	size_t used; /* total bytes handed out, for --info and limits */
+	StrBuf fmt;  /* where arena_printf formats */
 } Arena;
 
 void arena_init(Arena *a);
 void arena_free(Arena *a);
+/* Everything handed out is dead: the memory is handed out again (a long
+ * model's passes each make as many strings, in the same pages). */
+void arena_reset(Arena *a);
 void *arena_alloc(Arena *a, size_t size); /* zeroed, aligned for any type */
 char *arena_strdup(Arena *a, const char *s);
 char *arena_strndup(Arena *a, const char *s, size_t n);
@@ -54,11 +65,6 @@ typedef struct PtrVec {
 } PtrVec;
 void vec_push(Arena *a, PtrVec *v, void *item);
 
-/* A growable string (heap; call sb_free). */
-typedef struct StrBuf {
-	char *data;
-	size_t len, cap;
-} StrBuf;
 void sb_grow(StrBuf *sb, size_t extra);
 /* room for extra more characters and the NUL */
 static inline void

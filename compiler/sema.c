@@ -234,12 +234,29 @@ num_text(double x)
 	"a real number (reals come from literals such as 2.0 or 1e3, "  \
 	"from '/' with a remainder, and from functions such as sqrt)"
 
+/* Whether a shape's dimensions are positive and its element count at
+ * most MAX_NUMEL: what check_numel reports, tested before its message
+ * is made (once for each operation of a long model). */
+static int
+numel_ok(const Shape *s)
+{
+	int64_t n = 1;
+	for (int i = 0; i < s->rank; i++) {
+		if (s->dim[i] <= 0 || n > MAX_NUMEL / s->dim[i])
+			return 0;
+		n *= s->dim[i];
+	}
+	return 1;
+}
+
 /* Check an element count; report and return 0 when too large.  `what`
  * names the operation whose result it is ("the result of [2] @ [2,3]"),
  * or is NULL for a shape written in the source. */
 static int
 check_numel(Sema *S, const Shape *s, Span sp, const char *what)
 {
+	if (numel_ok(s))
+		return 1;
 	int64_t n = 1;
 	for (int i = 0; i < s->rank; i++) {
 		if (s->dim[i] <= 0) {
@@ -680,10 +697,10 @@ op2(Sema *S, OpKind op, Node *a, Node *b, Span sp, Span op_span,
 	if (!op_defs[op].shape(&c))
 		return val_error();
 	Node *in[2] = {a, b};
-	Value v = make_node(S, &c, in, 2, sp,
-			    arena_printf(S->a, "the result of %s %s %s",
-					 S_shape(S, &a->shape), sym,
-					 S_shape(S, &b->shape)));
+	Value v = make_node(S, &c, in, 2, sp, numel_ok(&c.out) ? NULL
+			    : arena_printf(S->a, "the result of %s %s %s",
+					   S_shape(S, &a->shape), sym,
+					   S_shape(S, &b->shape)));
 	if (v.kind == VAL_NODE)
 		v.node->at = &no_attr;
 	return v;
@@ -842,7 +859,8 @@ eval_keyword(Sema *S, const Arg *a, char kind, OpArg *out)
 static Value
 make_node(Sema *S, OpCall *c, Node **in, int nin, Span sp, const char *what)
 {
-	if (!check_numel(S, &c->out, c->id_span,
+	if (!numel_ok(&c->out) &&
+	    !check_numel(S, &c->out, c->id_span,
 			 what ? what : arena_printf(S->a, "the result of %s",
 						    op_defs[c->op].call)))
 		return val_error();
@@ -853,7 +871,14 @@ make_node(Sema *S, OpCall *c, Node **in, int nin, Span sp, const char *what)
 	Node *n = new_node(S, c->op, &c->out, nin, in, sp);
 	if (!n)
 		return val_error();
-	n->at = c->at;
+	/* the shape rule filled the call's attributes (on the stack): a
+	 * copy is kept only when there are some (a long model has as many
+	 * calls as steps, most without any) */
+	if (memcmp(c->at, &no_attr, sizeof no_attr) != 0) {
+		OpAttr *at = arena_alloc(S->a, sizeof *at);
+		*at = *c->at;
+		n->at = at;
+	}
 	return val_node(n, sp);
 }
 
@@ -914,7 +939,9 @@ call_builtin(Sema *S, const Expr *e, OpKind op)
 	c.span = e->span;
 	c.id_span = e->u.call.id_span;
 	c.op = op;
-	c.at = arena_alloc(S->a, sizeof *c.at);
+	OpAttr attr;
+	memset(&attr, 0, sizeof attr);
+	c.at = &attr;
 	int ok = 1;
 	/* keywords */
 	const char *kws = d->keywords ? d->keywords : "";

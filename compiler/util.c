@@ -19,25 +19,43 @@ enum { ARENA_BLOCK = 64 * 1024 };
 void
 arena_init(Arena *a)
 {
-	a->head = NULL;
-	a->used = 0;
+	memset(a, 0, sizeof *a);
 }
 
-void
-arena_free(Arena *a)
+static void
+free_blocks(ArenaBlock *b)
 {
-	ArenaBlock *b = a->head;
 	while (b) {
 		ArenaBlock *next = b->next;
 		free(b);
 		b = next;
 	}
-	a->head = NULL;
+}
+
+void
+arena_free(Arena *a)
+{
+	free_blocks(a->head);
+	free_blocks(a->spare);
+	sb_free(&a->fmt);
+	arena_init(a);
+}
+
+void
+arena_reset(Arena *a)
+{
+	while (a->head) {
+		ArenaBlock *b = a->head;
+		a->head = b->next;
+		b->next = a->spare;
+		a->spare = b;
+	}
 	a->used = 0;
 }
 
-void *
-arena_alloc(Arena *a, size_t size)
+/* size bytes, not zeroed */
+static void *
+arena_raw(Arena *a, size_t size)
 {
 	size_t align = sizeof(max_align_t);
 	size = (size + align - 1) / align * align;
@@ -45,11 +63,16 @@ arena_alloc(Arena *a, size_t size)
 		size = align;
 	ArenaBlock *b = a->head;
 	if (!b || b->size - b->used < size) {
-		size_t cap = size > ARENA_BLOCK ? size : ARENA_BLOCK;
-		b = malloc(sizeof(ArenaBlock) + cap);
-		if (!b)
-			die("out of memory (%zu bytes)", cap);
-		b->size = cap;
+		if (a->spare && a->spare->size >= size) {
+			b = a->spare;
+			a->spare = b->next;
+		} else {
+			size_t cap = size > ARENA_BLOCK ? size : ARENA_BLOCK;
+			b = malloc(sizeof(ArenaBlock) + cap);
+			if (!b)
+				die("out of memory (%zu bytes)", cap);
+			b->size = cap;
+		}
 		b->used = 0;
 		b->next = a->head;
 		a->head = b;
@@ -57,14 +80,19 @@ arena_alloc(Arena *a, size_t size)
 	void *p = (char *)b->data + b->used;
 	b->used += size;
 	a->used += size;
-	memset(p, 0, size);
 	return p;
+}
+
+void *
+arena_alloc(Arena *a, size_t size)
+{
+	return memset(arena_raw(a, size), 0, size);
 }
 
 char *
 arena_strndup(Arena *a, const char *s, size_t n)
 {
-	char *p = arena_alloc(a, n + 1);
+	char *p = arena_raw(a, n + 1);
 	memcpy(p, s, n);
 	p[n] = 0;
 	return p;
@@ -80,13 +108,11 @@ char *
 arena_printf(Arena *a, const char *fmt, ...)
 {
 	va_list ap;
-	StrBuf sb = {0};
+	a->fmt.len = 0;
 	va_start(ap, fmt);
-	sb_vprintf(&sb, fmt, ap);
+	sb_vprintf(&a->fmt, fmt, ap);
 	va_end(ap);
-	char *p = arena_strndup(a, sb.data, sb.len);
-	sb_free(&sb);
-	return p;
+	return arena_strndup(a, a->fmt.data, a->fmt.len);
 }
 
 void
