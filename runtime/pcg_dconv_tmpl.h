@@ -141,6 +141,30 @@ SFX(dconv_tile)(int ck, int mi, int nj, const REAL *restrict k,
 }
 
 /*
+ * The offset in the input's copy (dconv_view: rows rs apart, channels
+ * ps, runs of wq columns) of each kernel row r = (c, a, b) of a group:
+ * column b dw is in run (b dw) mod sw at (b dw) / sw, counted without a
+ * division (this runs for every sample).
+ */
+GEMM_ATTR static void
+SFX(dconv_offsets)(const pcg_conv_geo *g, ptrdiff_t rs, ptrdiff_t ps, int wq,
+		   int *off)
+{
+	int cg = g->c / g->groups;
+
+	for (int c = 0, r = 0; c < cg; c++)
+		for (int a = 0; a < g->kh; a++) {
+			ptrdiff_t row = c * ps + a * g->dh * rs;
+
+			for (int b = 0, f = 0, q = 0; b < g->kw; b++) {
+				off[r++] = (int)(row + f * (ptrdiff_t)wq + q);
+				for (f += g->dw; f >= g->sw; f -= g->sw)
+					q++;
+			}
+		}
+}
+
+/*
  * The input of one sample as the forward pass and dK read it, and the
  * offset of each kernel row r = (c, a, b) of a group in it: x itself when
  * the convolution neither pads nor strides its rows, else a copy in buf
@@ -154,7 +178,7 @@ GEMM_ATTR static const REAL *
 SFX(dconv_view)(const pcg_conv_geo *g, const REAL *restrict x,
 		REAL *restrict buf, ptrdiff_t *rs, ptrdiff_t *ps, int *off)
 {
-	int cg = g->c / g->groups, hp = dconv_rows(g), wq = dconv_phase(g);
+	int hp = dconv_rows(g), wq = dconv_phase(g);
 	int sw = g->sw, wp = sw * wq;
 	const REAL *v = buf;
 
@@ -167,30 +191,30 @@ SFX(dconv_view)(const pcg_conv_geo *g, const REAL *restrict x,
 		*rs = wp;
 		*ps = (ptrdiff_t)hp * wp;
 		for (int c = 0; c < g->c; c++)
-			for (int yy = 0; yy < hp; yy++) {
-				REAL *restrict row =
-					buf + (c * (ptrdiff_t)hp + yy) * wp;
-				int iy = yy - g->ph;
-				const REAL *restrict src =
-					x + ((ptrdiff_t)c * g->h +
-					     (iy < 0 || iy >= g->h ? 0 : iy)) *
-						    g->w;
+			for (int f = 0; f < sw; f++) {
+				/* run f of row yy: column t sw + f - pw at
+				 * t, inside x for t in [lo, hi) */
+				int o = f - g->pw;
+				int lo = o < 0 ? (-o + sw - 1) / sw : 0;
+				int hi = (g->w - o + sw - 1) / sw;
 
-				if (iy < 0 || iy >= g->h) {
-					for (int t = 0; t < wp; t++)
-						row[t] = 0;
-					continue;
-				}
-				for (int f = 0; f < sw; f++) {
-					/* run[t] is column t sw + f - pw, inside
-					 * x for t in [lo, hi) */
-					REAL *restrict run = row + f * wq;
-					int o = f - g->pw;
-					int lo = o < 0 ? (-o + sw - 1) / sw : 0;
-					int hi = (g->w - o + sw - 1) / sw;
+				hi = hi < wq ? hi : wq;
+				lo = lo < hi ? lo : hi;
+				for (int yy = 0; yy < hp; yy++) {
+					REAL *restrict run =
+						buf + (c * (ptrdiff_t)hp + yy) * wp +
+						f * wq;
+					int iy = yy - g->ph;
 
-					hi = hi < wq ? hi : wq;
-					lo = lo < hi ? lo : hi;
+					if (iy < 0 || iy >= g->h) {
+						for (int t = 0; t < wq; t++)
+							run[t] = 0;
+						continue;
+					}
+					const REAL *restrict src =
+						x + ((ptrdiff_t)c * g->h + iy) *
+							    g->w;
+
 					for (int t = 0; t < lo; t++)
 						run[t] = 0;
 					if (sw == 1) {
@@ -208,14 +232,8 @@ SFX(dconv_view)(const pcg_conv_geo *g, const REAL *restrict x,
 				}
 			}
 	}
-	for (int c = 0, r = 0; c < cg; c++)
-		for (int a = 0; a < g->kh; a++)
-			for (int b = 0; b < g->kw; b++) {
-				int col = b * g->dw;
-
-				off[r++] = (int)(c * *ps + a * g->dh * *rs +
-						 col % sw * wq + col / sw);
-			}
+	if (off)
+		SFX(dconv_offsets)(g, *rs, *ps, wq, off);
 	return v;
 }
 
@@ -596,8 +614,8 @@ SFX(dconv_dk)(const pcg_conv_geo *g, int batch, int acc, const REAL *x,
 					dk[((ptrdiff_t)(r / ck) * og + o) * ck +
 					   r % ck];
 	for (int b = 0; b < batch; b++) {
-		const REAL *v =
-			SFX(dconv_view)(g, x + b * xs, buf, &rs, &ps, off);
+		const REAL *v = SFX(dconv_view)(g, x + b * xs, buf, &rs, &ps,
+						b == 0 ? off : NULL);
 
 		for (int gi = lo / ck; gi * ck < hi; gi++) {
 			int c0 = lo > gi * ck ? lo - gi * ck : 0;
