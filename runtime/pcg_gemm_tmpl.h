@@ -304,25 +304,30 @@ SFX(rowt_block)(__m256 *r, const float *w, ptrdiff_t ldw,
 	SFX(rowt_transpose4)(r + 4);
 }
 
+/* x's values pa .. pa+7, each broadcast to a vector. */
+GEMM_ATTR static ROWT_INLINE void
+SFX(rowt_bcast)(__m256 *xv, const float *x, ptrdiff_t incx, int pa)
+{
+	for (int q = 0; q < 8; q++)
+		xv[q] = _mm256_broadcast_ss(x + (pa + q) * incx);
+}
+
 /*
- * Eight steps of k, pa .. pa+7, for one chunk: x's 8 values broadcast,
- * each group's 8 x 8 block transposed, then 8 multiply-adds in order of p
- * into the group's accumulator.  The rows left over after the groups (rem:
- * 0, 1 or 2) take the same multiply-adds one at a time into s[0] and s[1]:
+ * Eight steps of k, pa .. pa+7, for one chunk, xv from rowt_bcast: each
+ * group's 8 x 8 block transposed, then 8 multiply-adds in order of p into
+ * the group's accumulator.  The rows left over after the groups (rem: 0,
+ * 1 or 2) take the same multiply-adds one at a time into s[0] and s[1]:
  * two rows padded to a group of 8 would cost its transposes whole, where
  * their chains cost no shuffles and run alongside.  pa counts from the
  * first chunk of the call (x and the rows start there).
  */
 GEMM_ATTR static ROWT_INLINE void
-SFX(rowt_step8)(__m256 *acc, float *s, const float *x, ptrdiff_t incx,
-		const float *w, ptrdiff_t ldw, const float *const *rows,
-		int groups, int rem, int pa)
+SFX(rowt_step8)(__m256 *acc, float *s, const __m256 *xv, const float *w,
+		ptrdiff_t ldw, const float *const *rows, int groups, int rem,
+		int pa)
 {
 	const float *w0 = w + 8 * groups * ldw + pa, *w1 = w0 + ldw;
-	__m256 xv[8];
 
-	for (int q = 0; q < 8; q++)
-		xv[q] = _mm256_broadcast_ss(x + (pa + q) * incx);
 	for (int g = 0; g < groups; g++) {
 		__m256 r[8];
 
@@ -350,9 +355,12 @@ SFX(rowt_rest)(__m256 *acc, float *s, int p, int kc, int o, const float *x,
 {
 	const float *w0 = w + 8 * groups * ldw + o, *w1 = w0 + ldw;
 
-	for (; p + 8 <= kc; p += 8)
-		SFX(rowt_step8)(acc, s, x, incx, w, ldw, rows, groups, rem,
-				o + p);
+	for (; p + 8 <= kc; p += 8) {
+		__m256 xv[8];
+
+		SFX(rowt_bcast)(xv, x, incx, o + p);
+		SFX(rowt_step8)(acc, s, xv, w, ldw, rows, groups, rem, o + p);
+	}
 	for (; p < kc; p++) {
 		float xp = x[(o + p) * incx];
 		__m256 xv = _mm256_set1_ps(xp);
@@ -392,11 +400,11 @@ SFX(rowt_rest)(__m256 *acc, float *s, int p, int kc, int o, const float *x,
 GEMM_ATTR static ROWT_INLINE void
 SFX(rowt_groups)(const int *kc, int chunks, const float *x, ptrdiff_t incx,
 		 const float *w, ptrdiff_t ldw, int nr, int groups, int rem,
-		 float *t)
+		 int pad, float *t)
 {
 	const float *row[32];
 	/* whole groups: the rows' addresses, not the table */
-	const float *const *rows = nr - rem == 8 * groups ? NULL : row;
+	const float *const *rows = pad ? row : NULL;
 	__m256 acc0[4], acc1[4];
 	float s0[2] = {0, 0}, s1[2] = {0, 0};
 	int p = 0;
@@ -407,11 +415,47 @@ SFX(rowt_groups)(const int *kc, int chunks, const float *x, ptrdiff_t incx,
 		acc0[g] = _mm256_setzero_ps();
 		acc1[g] = _mm256_setzero_ps();
 	}
-	/* The chunks side by side while the second (the shorter) lasts ... */
-	for (; chunks > 1 && p + 8 <= kc[1]; p += 8) {
-		SFX(rowt_step8)(acc0, s0, x, incx, w, ldw, rows, groups, rem, p);
-		SFX(rowt_step8)(acc1, s1, x, incx, w, ldw, rows, groups, rem,
-				GEMM_KC + p);
+	/*
+	 * The chunks side by side while the second (the shorter) lasts.  The
+	 * rows left over run there in one group of both chunks, the rows of
+	 * the first in its low half and of the second in its high half
+	 * (rowt_block's halves), and x's values blended to match: a quarter of
+	 * the transposes of two padded groups, and fewer operations than
+	 * scalar chains.  Their sums then go on as scalar chains.
+	 */
+	if (chunks > 1) {
+		/* (rows past nr repeat the first; none left: row 0, unused) */
+		const float *wr = rem ? w + 8 * groups * ldw : w, *mix[8];
+		__m256 accm = _mm256_setzero_ps();
+		float m[8];
+
+		for (int i = 0; i < 4; i++) {
+			mix[i] = wr + (i < rem ? i : 0) * ldw;
+			mix[i + 4] = mix[i] + GEMM_KC;
+		}
+		for (; p + 8 <= kc[1]; p += 8) {
+			__m256 xa[8], xb[8];
+
+			SFX(rowt_bcast)(xa, x, incx, p);
+			SFX(rowt_bcast)(xb, x, incx, GEMM_KC + p);
+			SFX(rowt_step8)(acc0, s0, xa, w, ldw, rows, groups, 0,
+					p);
+			SFX(rowt_step8)(acc1, s1, xb, w, ldw, rows, groups, 0,
+					GEMM_KC + p);
+			if (rem > 0) {
+				__m256 r[8];
+
+				SFX(rowt_block)(r, w, ldw, mix, p);
+				for (int q = 0; q < 8; q++)
+					accm = ROWT_FMA(_mm256_blend_ps(xa[q],
+							xb[q], 0xf0), r[q], accm);
+			}
+		}
+		_mm256_storeu_ps(m, accm);
+		s0[0] = m[0];
+		s0[1] = m[1];
+		s1[0] = m[4];
+		s1[1] = m[5];
 	}
 	/* ... then each to its end. */
 	SFX(rowt_rest)(acc0, s0, p, kc[0], 0, x, incx, w, ldw, rows, groups,
@@ -434,35 +478,44 @@ SFX(rowt)(int k, const float *x, ptrdiff_t incx, const float *w,
 	int kc[2] = {k < GEMM_KC ? k : GEMM_KC,
 		     k - GEMM_KC < GEMM_KC ? k - GEMM_KC : GEMM_KC};
 	int rem = nr % 8 <= 2 ? nr % 8 : 0, groups = (nr - rem + 7) / 8;
+	int pad = nr - rem != 8 * groups;
 
 	if (nr == 32) { /* whole groups known at compile time: no table */
-		SFX(rowt_groups)(kc, 1, x, incx, w, ldw, 32, 4, 0, t);
+		SFX(rowt_groups)(kc, 1, x, incx, w, ldw, 32, 4, 0, 0, t);
 		return 1;
 	}
 	if (groups <= 2 && k > GEMM_KC) {
-		if (groups == 2)
-			SFX(rowt_groups)(kc, 2, x, incx, w, ldw, nr, 2, rem, t);
+		/* contiguous x and whole groups known at compile time */
+		if (groups == 2 && incx == 1 && !pad)
+			SFX(rowt_groups)(kc, 2, x, 1, w, ldw, nr, 2, rem, 0, t);
+		else if (groups == 2)
+			SFX(rowt_groups)(kc, 2, x, incx, w, ldw, nr, 2, rem, pad,
+					 t);
+		else if (groups == 1 && incx == 1 && !pad)
+			SFX(rowt_groups)(kc, 2, x, 1, w, ldw, nr, 1, rem, 0, t);
 		else if (groups == 1)
-			SFX(rowt_groups)(kc, 2, x, incx, w, ldw, nr, 1, rem, t);
+			SFX(rowt_groups)(kc, 2, x, incx, w, ldw, nr, 1, rem, pad,
+					 t);
 		else
-			SFX(rowt_groups)(kc, 2, x, incx, w, ldw, nr, 0, rem, t);
+			SFX(rowt_groups)(kc, 2, x, incx, w, ldw, nr, 0, rem, 0,
+					 t);
 		return 2;
 	}
 	switch (groups) {
 	case 4:
-		SFX(rowt_groups)(kc, 1, x, incx, w, ldw, nr, 4, rem, t);
+		SFX(rowt_groups)(kc, 1, x, incx, w, ldw, nr, 4, rem, pad, t);
 		break;
 	case 3:
-		SFX(rowt_groups)(kc, 1, x, incx, w, ldw, nr, 3, rem, t);
+		SFX(rowt_groups)(kc, 1, x, incx, w, ldw, nr, 3, rem, pad, t);
 		break;
 	case 2:
-		SFX(rowt_groups)(kc, 1, x, incx, w, ldw, nr, 2, rem, t);
+		SFX(rowt_groups)(kc, 1, x, incx, w, ldw, nr, 2, rem, pad, t);
 		break;
 	case 1:
-		SFX(rowt_groups)(kc, 1, x, incx, w, ldw, nr, 1, rem, t);
+		SFX(rowt_groups)(kc, 1, x, incx, w, ldw, nr, 1, rem, pad, t);
 		break;
 	default:
-		SFX(rowt_groups)(kc, 1, x, incx, w, ldw, nr, 0, rem, t);
+		SFX(rowt_groups)(kc, 1, x, incx, w, ldw, nr, 0, rem, 0, t);
 	}
 	return 1;
 }
