@@ -388,14 +388,14 @@ SFX(rowt_rest)(__m256 *acc, float *s, int p, int kc, int o, const float *x,
  * t[32 c + j] = sum over p < kc[c], in order, of x[(o + p) incx]
  * w[j ldw + o + p] with o = c GEMM_KC: chunk c of chunks (1 or 2)
  * consecutive chunks of k, kc[1] <= kc[0], for j < nr: groups (0 to 4) of
- * 8 rows, then rem rows (0 to 2).  groups and chunks are constants at
- * each call.  Each group and chunk has an accumulator of its own:
- * independent chains that hide the latency of the multiply-adds (a few
- * outputs over a long k are one chain a chunk, run side by side rather
- * than one after the other).  When rem is 0, the rows of the last group
- * past nr repeat row nr - 1 (their sums are stored in t and not used), so
- * that the rows left over run alongside the others rather than after
- * them.
+ * 8 rows, then rem rows (0 to 2).  Each group and chunk has an
+ * accumulator of its own: independent chains that hide the latency of
+ * the multiply-adds (a few outputs over a long k are one chain a chunk,
+ * run side by side rather than one after the other).  pad: the last group
+ * has rows past nr (rem is then 0); they repeat row nr - 1 (their sums
+ * are stored in t and not used), so that the rows left over run alongside
+ * the others rather than after them.  chunks, groups and, where they are
+ * known, incx and pad are constants at each call.
  */
 GEMM_ATTR static ROWT_INLINE void
 SFX(rowt_groups)(const int *kc, int chunks, const float *x, ptrdiff_t incx,
@@ -419,9 +419,9 @@ SFX(rowt_groups)(const int *kc, int chunks, const float *x, ptrdiff_t incx,
 	 * The chunks side by side while the second (the shorter) lasts.  The
 	 * rows left over run there in one group of both chunks, the rows of
 	 * the first in its low half and of the second in its high half
-	 * (rowt_block's halves), and x's values blended to match: a quarter of
-	 * the transposes of two padded groups, and fewer operations than
-	 * scalar chains.  Their sums then go on as scalar chains.
+	 * (rowt_block's halves), and x's values blended to match: half the
+	 * transposes of a padded group in each chunk, and fewer operations
+	 * than scalar chains.  Their sums then go on as scalar chains.
 	 */
 	if (chunks > 1) {
 		/* (rows past nr repeat the first; none left: row 0, unused) */
