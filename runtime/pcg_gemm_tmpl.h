@@ -13,7 +13,7 @@
  *   GEMM_DJ       columns of C handled at once by the direct path
  *   GEMM_ROWT     (optional, float on x86 with AVX2) x W^T for one row
  *                 through AVX intrinsics, with ROWT_FMA
- * and the shared GEMM_KC, GEMM_DI, GEMM_DP and GEMM_NOINLINE.
+ * and the shared GEMM_KC, GEMM_DI, GEMM_DP, GEMM_NOINLINE and GEMM_INLINE.
  *
  * Every element of C comes out of the same arithmetic in every path (see
  * pcg_gemm.c), so the choice of path and the tile sizes never show in the
@@ -183,7 +183,7 @@ SFX(direct)(int m, int n, int k, REAL alpha, const REAL *a, ptrdiff_t rsa,
  * one or two vectors wide for one row, and waits on each multiply-add's
  * latency).  Each element is still a sequential sum over the chunk.
  */
-GEMM_ATTR static inline void
+GEMM_ATTR static GEMM_INLINE void
 SFX(row_n_tile)(int k, REAL alpha, const REAL *restrict a, ptrdiff_t csa,
 		const REAL *restrict b, ptrdiff_t ldb, REAL beta,
 		REAL *restrict c, int nv)
@@ -520,7 +520,12 @@ SFX(rowt)(int k, const float *x, ptrdiff_t incx, const float *w,
 	return 1;
 }
 
-GEMM_ATTR static void
+/*
+ * x W^T for one row.  Not inlined into the entry point: its code and stack
+ * would weigh on every product (and gcc then stops specialising row_n_tile
+ * for its constant nv).
+ */
+GEMM_ATTR static GEMM_NOINLINE void
 SFX(row_t)(int n, int k, REAL alpha, const REAL *a, ptrdiff_t csa,
 	   const REAL *b, ptrdiff_t ldb, REAL beta, REAL *c)
 {
