@@ -7,7 +7,10 @@
  * outer product (K = 1) with cblas_sger (which adds to C, so it reads C
  * where pcg_sgemm with beta 0 only writes it).
  *
- *   gemm_bench [--quick | --peak]    (--peak: the clock and the peak only)
+ *   gemm_bench [--quick | --peak] [WORDS]
+ *
+ * --peak: the clock and the peak only; WORDS: only the products whose name
+ * or shape (as printed, e.g. "b1 fwd" or "NT 1x10x") contains it.
  *
  * The peak is measured, not looked up: the clock with a chain of
  * dependent integer additions (one a cycle on every x86-64 core), the
@@ -35,6 +38,7 @@ void openblas_set_num_threads(int);
 
 static int samples = 15;
 static double sample_seconds = 2e-2;
+static const char *only; /* the products to run (NULL: all) */
 
 /*
  * The clock in GHz: 8 dependent additions an iteration take 8 cycles.
@@ -215,6 +219,11 @@ typedef struct Shape {
 static void
 row(const Shape *s)
 {
+	char shape[64];
+	snprintf(shape, sizeof shape, "%c%c %dx%dx%d", s->ta ? 'T' : 'N',
+		 s->tb ? 'T' : 'N', s->m, s->n, s->k);
+	if (only && !strstr(s->what, only) && !strstr(shape, only))
+		return;
 	size_t na = (size_t)s->m * s->k, nb = (size_t)s->k * s->n;
 	size_t nc = (size_t)s->m * s->n;
 	float *a = malloc(na * sizeof *a), *b = malloc(nb * sizeof *b);
@@ -224,9 +233,6 @@ row(const Shape *s)
 	for (size_t i = 0; i < nb; i++)
 		b[i] = (float)((i * 104729) % 97) / 48.0f - 1;
 	double g = gflops(run_pcg, s->ta, s->tb, s->m, s->n, s->k, a, b, c);
-	char shape[64];
-	snprintf(shape, sizeof shape, "%c%c %dx%dx%d", s->ta ? 'T' : 'N',
-		 s->tb ? 'T' : 'N', s->m, s->n, s->k);
 	printf("%-30s %-18s %9.1f", s->what, shape, g);
 #ifdef HAVE_CBLAS
 	double gb = gflops(run_blas, s->ta, s->tb, s->m, s->n, s->k, a, b, c2);
@@ -257,13 +263,16 @@ row(const Shape *s)
 int
 main(int argc, char **argv)
 {
-	int peak_only = 0;
-	if (argc > 1 && !strcmp(argv[1], "--quick")) {
+	int peak_only = 0, arg = 1;
+	if (argc > arg && !strcmp(argv[arg], "--quick")) {
 		samples = 5;
 		sample_seconds = 5e-3;
-	} else if (argc > 1 && !strcmp(argv[1], "--peak")) {
+		arg++;
+	} else if (argc > arg && !strcmp(argv[arg], "--peak")) {
 		peak_only = 1;
+		arg++;
 	}
+	only = argc > arg ? argv[arg] : NULL;
 #ifdef HAVE_CBLAS
 	openblas_set_num_threads(1);
 #endif

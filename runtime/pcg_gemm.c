@@ -192,12 +192,17 @@ pcg_dconv_dk_d(const pcg_conv_geo *g, int batch, int acc, const double *x,
  * The blocked path and the copy of op(B) in the direct path keep their
  * buffers in functions of their own, never inlined into the entry point
  * (clang would, and every call, even a batch-1 product, would then reserve
- * the panels' stack).
+ * the panels' stack).  GEMM_INLINE: a function whose loops are written for
+ * constant arguments at each call, inlined whatever the compiler's budget
+ * (gcc otherwise clones it for the constants only while the file is
+ * small).
  */
 #if defined(__GNUC__) || defined(__clang__)
 #define GEMM_NOINLINE __attribute__((noinline))
+#define GEMM_INLINE inline __attribute__((always_inline))
 #else
 #define GEMM_NOINLINE
+#define GEMM_INLINE inline
 #endif
 
 /* Which products go the direct way (see above): in integers, without

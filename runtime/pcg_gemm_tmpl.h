@@ -13,7 +13,7 @@
  *   GEMM_DJ       columns of C handled at once by the direct path
  *   GEMM_ROWT     (optional, float on x86 with AVX2) x W^T for one row
  *                 through AVX intrinsics, with ROWT_FMA
- * and the shared GEMM_KC, GEMM_DI, GEMM_DP and GEMM_NOINLINE.
+ * and the shared GEMM_KC, GEMM_DI, GEMM_DP, GEMM_NOINLINE and GEMM_INLINE.
  *
  * Every element of C comes out of the same arithmetic in every path (see
  * pcg_gemm.c), so the choice of path and the tile sizes never show in the
@@ -183,7 +183,7 @@ SFX(direct)(int m, int n, int k, REAL alpha, const REAL *a, ptrdiff_t rsa,
  * one or two vectors wide for one row, and waits on each multiply-add's
  * latency).  Each element is still a sequential sum over the chunk.
  */
-GEMM_ATTR static inline void
+GEMM_ATTR static GEMM_INLINE void
 SFX(row_n_tile)(int k, REAL alpha, const REAL *restrict a, ptrdiff_t csa,
 		const REAL *restrict b, ptrdiff_t ldb, REAL beta,
 		REAL *restrict c, int nv)
@@ -304,94 +304,243 @@ SFX(rowt_block)(__m256 *r, const float *w, ptrdiff_t ldw,
 	SFX(rowt_transpose4)(r + 4);
 }
 
-/*
- * t[j] = sum over p < kc, in order, of x[p incx] w[j ldw + p], for
- * j < nr <= 8 groups.  groups (1 to 4) is a constant at each call; the
- * groups' accumulators are independent chains that hide the latency.  The
- * rows of the last group past nr repeat row nr - 1 (their sums are
- * stored in t and not used), so that a few rows left over run alongside
- * the others rather than after them.
- */
-GEMM_ATTR static inline void
-SFX(rowt_groups)(int kc, const float *x, ptrdiff_t incx, const float *w,
-		 ptrdiff_t ldw, int nr, int groups, float *t)
+/* x's values pa .. pa+7, each broadcast to a vector. */
+GEMM_ATTR static ROWT_INLINE void
+SFX(rowt_bcast)(__m256 *xv, const float *x, ptrdiff_t incx, int pa)
 {
-	const float *row[32];
-	__m256 acc[4];
-	int p = 0, full = nr == 8 * groups;
+	for (int q = 0; q < 8; q++)
+		xv[q] = _mm256_broadcast_ss(x + (pa + q) * incx);
+}
 
-	for (int i = 0; i < 8 * groups; i++)
-		row[i] = w + (i < nr ? i : nr - 1) * ldw;
-	for (int g = 0; g < groups; g++)
-		acc[g] = _mm256_setzero_ps();
+/*
+ * Eight steps of k, pa .. pa+7, for one chunk, xv from rowt_bcast: each
+ * group's 8 x 8 block transposed, then 8 multiply-adds in order of p into
+ * the group's accumulator.  The rows left over after the groups (rem: 0,
+ * 1 or 2) take the same multiply-adds one at a time into s[0] and s[1]:
+ * two rows padded to a group of 8 would cost its transposes whole, where
+ * their chains cost no shuffles and run alongside.  pa counts from the
+ * first chunk of the call (x and the rows start there).
+ */
+GEMM_ATTR static ROWT_INLINE void
+SFX(rowt_step8)(__m256 *acc, float *s, const __m256 *xv, const float *w,
+		ptrdiff_t ldw, const float *const *rows, int groups, int rem,
+		int pa)
+{
+	const float *w0 = w + 8 * groups * ldw + pa, *w1 = w0 + ldw;
+
+	for (int g = 0; g < groups; g++) {
+		__m256 r[8];
+
+		SFX(rowt_block)(r, w + 8 * g * ldw, ldw,
+				rows ? rows + 8 * g : NULL, pa);
+		for (int q = 0; q < 8; q++)
+			acc[g] = ROWT_FMA(xv[q], r[q], acc[g]);
+	}
+	if (rem > 0)
+		for (int q = 0; q < 8; q++)
+			s[0] = FMA(_mm256_cvtss_f32(xv[q]), w0[q], s[0]);
+	if (rem > 1)
+		for (int q = 0; q < 8; q++)
+			s[1] = FMA(_mm256_cvtss_f32(xv[q]), w1[q], s[1]);
+}
+
+/*
+ * The rest of a chunk from p to kc, pa = o + p (o: the chunk's offset), as
+ * above, then its sums stored in t.
+ */
+GEMM_ATTR static ROWT_INLINE void
+SFX(rowt_rest)(__m256 *acc, float *s, int p, int kc, int o, const float *x,
+	       ptrdiff_t incx, const float *w, ptrdiff_t ldw,
+	       const float *const *rows, int groups, int rem, float *t)
+{
+	const float *w0 = w + 8 * groups * ldw + o, *w1 = w0 + ldw;
+
 	for (; p + 8 <= kc; p += 8) {
 		__m256 xv[8];
 
-		for (int q = 0; q < 8; q++)
-			xv[q] = _mm256_broadcast_ss(x + (p + q) * incx);
-		for (int g = 0; g < groups; g++) {
-			__m256 r[8];
-
-			/* full: the rows' addresses, not the table */
-			SFX(rowt_block)(r, w + 8 * g * ldw, ldw,
-					full ? NULL : row + 8 * g, p);
-			for (int q = 0; q < 8; q++)
-				acc[g] = ROWT_FMA(xv[q], r[q], acc[g]);
-		}
+		SFX(rowt_bcast)(xv, x, incx, o + p);
+		SFX(rowt_step8)(acc, s, xv, w, ldw, rows, groups, rem, o + p);
 	}
 	for (; p < kc; p++) {
-		__m256 xv = _mm256_broadcast_ss(x + p * incx);
+		float xp = x[(o + p) * incx];
+		__m256 xv = _mm256_set1_ps(xp);
 
 		for (int g = 0; g < groups; g++) {
 			float col[8];
 
 			for (int i = 0; i < 8; i++)
-				col[i] = row[8 * g + i][p];
+				col[i] = rows ? rows[8 * g + i][o + p]
+					      : w[(8 * g + i) * ldw + o + p];
 			acc[g] = ROWT_FMA(xv, _mm256_loadu_ps(col), acc[g]);
 		}
+		if (rem > 0)
+			s[0] = FMA(xp, w0[p], s[0]);
+		if (rem > 1)
+			s[1] = FMA(xp, w1[p], s[1]);
 	}
 	for (int g = 0; g < groups; g++)
 		_mm256_storeu_ps(t + 8 * g, acc[g]);
+	for (int i = 0; i < rem; i++)
+		t[8 * groups + i] = s[i];
 }
 
-/* rowt_groups for nr rows (1 to 32) into t[32]. */
-GEMM_ATTR static void
-SFX(rowt)(int kc, const float *x, ptrdiff_t incx, const float *w,
+/*
+ * t[32 c + j] = sum over p < kc[c], in order, of x[(o + p) incx]
+ * w[j ldw + o + p] with o = c GEMM_KC: chunk c of chunks (1 or 2)
+ * consecutive chunks of k, kc[1] <= kc[0], for j < nr: groups (0 to 4) of
+ * 8 rows, then rem rows (0 to 2).  Each group and chunk has an
+ * accumulator of its own: independent chains that hide the latency of
+ * the multiply-adds (a few outputs over a long k are one chain a chunk,
+ * run side by side rather than one after the other).  pad: the last group
+ * has rows past nr (rem is then 0); they repeat row nr - 1 (their sums
+ * are stored in t and not used), so that the rows left over run alongside
+ * the others rather than after them.  chunks, groups and, where they are
+ * known, incx and pad are constants at each call.
+ */
+GEMM_ATTR static ROWT_INLINE void
+SFX(rowt_groups)(const int *kc, int chunks, const float *x, ptrdiff_t incx,
+		 const float *w, ptrdiff_t ldw, int nr, int groups, int rem,
+		 int pad, float *t)
+{
+	const float *row[32];
+	/* whole groups: the rows' addresses, not the table */
+	const float *const *rows = pad ? row : NULL;
+	__m256 acc0[4], acc1[4];
+	float s0[2] = {0, 0}, s1[2] = {0, 0};
+	int p = 0;
+
+	for (int i = 0; i < 8 * groups; i++)
+		row[i] = w + (i < nr ? i : nr - 1) * ldw;
+	for (int g = 0; g < groups; g++) {
+		acc0[g] = _mm256_setzero_ps();
+		acc1[g] = _mm256_setzero_ps();
+	}
+	/*
+	 * The chunks side by side while the second (the shorter) lasts.  The
+	 * rows left over run there in one group of both chunks, the rows of
+	 * the first in its low half and of the second in its high half
+	 * (rowt_block's halves), and x's values blended to match: half the
+	 * transposes of a padded group in each chunk, and fewer operations
+	 * than scalar chains.  Their sums then go on as scalar chains.
+	 */
+	if (chunks > 1) {
+		/* (rows past nr repeat the first; none left: row 0, unused) */
+		const float *wr = rem ? w + 8 * groups * ldw : w, *mix[8];
+		__m256 accm = _mm256_setzero_ps();
+		float m[8];
+
+		for (int i = 0; i < 4; i++) {
+			mix[i] = wr + (i < rem ? i : 0) * ldw;
+			mix[i + 4] = mix[i] + GEMM_KC;
+		}
+		for (; p + 8 <= kc[1]; p += 8) {
+			__m256 xa[8], xb[8];
+
+			SFX(rowt_bcast)(xa, x, incx, p);
+			SFX(rowt_bcast)(xb, x, incx, GEMM_KC + p);
+			SFX(rowt_step8)(acc0, s0, xa, w, ldw, rows, groups, 0,
+					p);
+			SFX(rowt_step8)(acc1, s1, xb, w, ldw, rows, groups, 0,
+					GEMM_KC + p);
+			if (rem > 0) {
+				__m256 r[8];
+
+				SFX(rowt_block)(r, w, ldw, mix, p);
+				for (int q = 0; q < 8; q++)
+					accm = ROWT_FMA(_mm256_blend_ps(xa[q],
+							xb[q], 0xf0), r[q], accm);
+			}
+		}
+		_mm256_storeu_ps(m, accm);
+		s0[0] = m[0];
+		s0[1] = m[1];
+		s1[0] = m[4];
+		s1[1] = m[5];
+	}
+	/* ... then each to its end. */
+	SFX(rowt_rest)(acc0, s0, p, kc[0], 0, x, incx, w, ldw, rows, groups,
+		       rem, t);
+	if (chunks > 1)
+		SFX(rowt_rest)(acc1, s1, p, kc[1], GEMM_KC, x, incx, w, ldw,
+			       rows, groups, rem, t + 32);
+}
+
+/*
+ * rowt_groups for nr rows (1 to 32) into t[64]: one or two rows left over
+ * after the groups of 8 on their own (else in a last group), two chunks
+ * side by side when there are two and at most two groups (4
+ * accumulators).  Returns the chunks done.
+ */
+GEMM_ATTR static int
+SFX(rowt)(int k, const float *x, ptrdiff_t incx, const float *w,
 	  ptrdiff_t ldw, int nr, float *t)
 {
-	if (nr == 32) {
-		SFX(rowt_groups)(kc, x, incx, w, ldw, 32, 4, t);
-		return;
+	int kc[2] = {k < GEMM_KC ? k : GEMM_KC,
+		     k - GEMM_KC < GEMM_KC ? k - GEMM_KC : GEMM_KC};
+	int rem = nr % 8 <= 2 ? nr % 8 : 0, groups = (nr - rem + 7) / 8;
+	int pad = nr - rem != 8 * groups;
+
+	if (nr == 32) { /* whole groups known at compile time: no table */
+		SFX(rowt_groups)(kc, 1, x, incx, w, ldw, 32, 4, 0, 0, t);
+		return 1;
 	}
-	switch ((nr + 7) / 8) {
+	if (groups <= 2 && k > GEMM_KC) {
+		/* contiguous x and whole groups known at compile time */
+		if (groups == 2 && incx == 1 && !pad)
+			SFX(rowt_groups)(kc, 2, x, 1, w, ldw, nr, 2, rem, 0, t);
+		else if (groups == 2)
+			SFX(rowt_groups)(kc, 2, x, incx, w, ldw, nr, 2, rem, pad,
+					 t);
+		else if (groups == 1 && incx == 1 && !pad)
+			SFX(rowt_groups)(kc, 2, x, 1, w, ldw, nr, 1, rem, 0, t);
+		else if (groups == 1)
+			SFX(rowt_groups)(kc, 2, x, incx, w, ldw, nr, 1, rem, pad,
+					 t);
+		else
+			SFX(rowt_groups)(kc, 2, x, incx, w, ldw, nr, 0, rem, 0,
+					 t);
+		return 2;
+	}
+	switch (groups) {
 	case 4:
-		SFX(rowt_groups)(kc, x, incx, w, ldw, nr, 4, t);
+		SFX(rowt_groups)(kc, 1, x, incx, w, ldw, nr, 4, rem, pad, t);
 		break;
 	case 3:
-		SFX(rowt_groups)(kc, x, incx, w, ldw, nr, 3, t);
+		SFX(rowt_groups)(kc, 1, x, incx, w, ldw, nr, 3, rem, pad, t);
 		break;
 	case 2:
-		SFX(rowt_groups)(kc, x, incx, w, ldw, nr, 2, t);
+		SFX(rowt_groups)(kc, 1, x, incx, w, ldw, nr, 2, rem, pad, t);
+		break;
+	case 1:
+		SFX(rowt_groups)(kc, 1, x, incx, w, ldw, nr, 1, rem, pad, t);
 		break;
 	default:
-		SFX(rowt_groups)(kc, x, incx, w, ldw, nr, 1, t);
+		SFX(rowt_groups)(kc, 1, x, incx, w, ldw, nr, 0, rem, 0, t);
 	}
+	return 1;
 }
-GEMM_ATTR static void
+
+/*
+ * x W^T for one row.  Not inlined into the entry point: its code and stack
+ * would weigh on every product (and gcc then stops specialising row_n_tile
+ * for its constant nv).
+ */
+GEMM_ATTR static GEMM_NOINLINE void
 SFX(row_t)(int n, int k, REAL alpha, const REAL *a, ptrdiff_t csa,
 	   const REAL *b, ptrdiff_t ldb, REAL beta, REAL *c)
 {
 	for (int j0 = 0, nj; j0 < n; j0 += nj) {
 		nj = n - j0 < 32 ? n - j0 : 32;
-		for (int pc = 0; pc < k; pc += GEMM_KC) {
-			int kc = k - pc < GEMM_KC ? k - pc : GEMM_KC;
-			REAL t[32];
+		for (int pc = 0, chunks; pc < k; pc += chunks * GEMM_KC) {
+			REAL t[64];
 
-			SFX(rowt)(kc, a + pc * csa, csa, b + j0 * ldb + pc, ldb,
-				  nj, t);
-			for (int j = 0; j < nj; j++)
-				SFX(merge)(c + j0 + j, pc == 0, alpha, t[j],
-					   beta);
+			chunks = SFX(rowt)(k - pc, a + pc * csa, csa,
+					   b + j0 * ldb + pc, ldb, nj, t);
+			/* merged in order of the chunks */
+			for (int q = 0; q < chunks; q++)
+				for (int j = 0; j < nj; j++)
+					SFX(merge)(c + j0 + j, pc + q == 0,
+						   alpha, t[32 * q + j], beta);
 		}
 	}
 }

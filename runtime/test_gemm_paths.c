@@ -250,6 +250,7 @@ static const int shapes[][3] = {
 	{100, 130, 257}, {200, 64, 16}, {16, 200, 64}, {8, 576, 25},
 	{1, 784, 256},	{1, 10, 256},  {1, 37, 300},  {1, 200, 16},
 	{2, 300, 129},	{10, 256, 1},  {70, 33, 1},   {72, 256, 8},
+	{1, 10, 32},	{1, 2, 300},   {1, 17, 259},  {1, 9, 643},
 };
 
 /* Direct and blocked paths, edges of every tile, k across chunks. */
@@ -388,6 +389,147 @@ Test(gemm_paths, avx512_bits_negative_control)
 	cr_assert(bad == 2, "expected the comparison to catch the last bit "
 			    "of one element flipped, in float and in double "
 			    "(%zu differences seen)", bad);
+}
+
+/*
+ * One row times W^T (M = 1, NT: row_t where the copy runs on AVX2) against
+ * the contract of pcg_gemm.c computed plainly, an element at a time: for
+ * each chunk of kc of k a sequential sum from 0, each step a multiply-add
+ * (fused or not), then the chunks merged in order.  The GEMM uses kc =
+ * GEMM_KC; the negative control another.
+ */
+static float
+contract_s(int fused, int kc, int k, float alpha, const float *x,
+	   ptrdiff_t incx, const float *w, float beta, float c)
+{
+	for (int pc = 0; pc < k; pc += kc) {
+		float s = 0;
+		for (int p = pc; p < pc + kc && p < k; p++) {
+			if (fused) {
+				s = fmaf(x[p * incx], w[p], s);
+			} else {
+				float t = x[p * incx] * w[p];
+				s = t + s;
+			}
+		}
+		if (pc > 0)
+			c = fused ? fmaf(alpha, s, c) : alpha * s + c;
+		else if (beta == 0)
+			c = alpha * s;
+		else if (fused)
+			c = fmaf(alpha, s, beta * c);
+		else
+			c = alpha * s + beta * c;
+	}
+	return c;
+}
+
+/*
+ * Outputs of x W^T (1 x n x k, x with a stride incx, W's rows ldw = k + 5
+ * apart, C with beta) from copy fn whose bits are not the contract's with
+ * chunks of kc, fused or not.
+ */
+static size_t
+row_t_differs(gemm_fn fn, int fused, int kc, int n, int k, int incx,
+	      float alpha, float beta)
+{
+	int ldw = k + 5;
+	float *x = malloc((size_t)k * incx * sizeof *x);
+	float *w = malloc((size_t)n * ldw * sizeof *w);
+	float *c = malloc((size_t)n * sizeof *c);
+	float *c0 = malloc((size_t)n * sizeof *c0);
+	size_t bad = 0;
+	for (int i = 0; i < k * incx; i++)
+		x[i] = (float)urand();
+	for (int i = 0; i < n * ldw; i++)
+		w[i] = (float)urand();
+	for (int j = 0; j < n; j++)
+		c[j] = c0[j] = (float)urand();
+	/* x as row 0 of A, transposed when strided (lda = incx) */
+	fn(incx > 1, 1, 1, n, k, alpha, x, incx > 1 ? incx : k, w, ldw, beta,
+	   c, n);
+	for (int j = 0; j < n; j++) {
+		float r = contract_s(fused, kc, k, alpha, x, incx,
+				     w + (size_t)j * ldw, beta, c0[j]);
+		bad += memcmp(&r, &c[j], sizeof r) != 0;
+	}
+	free(x);
+	free(w);
+	free(c);
+	free(c0);
+	return bad;
+}
+
+ParameterizedTestParameters(gemm_paths, row_t_contract)
+{
+	static copy_param t[] = {{0, 1, 0}, {0, 1, 1}, {0, 1, 2}};
+	return cr_make_param_array(copy_param, t, sizeof t / sizeof t[0]);
+}
+
+/* The copy's multiply-adds are fused unless generic or reproducible. */
+static int
+copy_fuses(int copy)
+{
+#ifdef PCG_REPRODUCIBLE
+	(void)copy;
+	return 0;
+#else
+	return copy != 0;
+#endif
+}
+
+/*
+ * Every output count 1 to 40 (blocks of 8 and the rows left over) and
+ * 256, k within a chunk, across two, three and five chunks and not a
+ * multiple of 8, x contiguous or strided, with and without beta.
+ */
+ParameterizedTest(copy_param *t, gemm_paths, row_t_contract)
+{
+	static const int ks[] = {2, 5, 8, 13, 32, 127, 128, 129, 136, 200,
+				 256, 259, 300, 387, 520, 643};
+	static const float ab[][2] = {{1, 0}, {0.75f, -0.5f}};
+	gemm_fn fn = gemm_s;
+	if (t->copy == 1) {
+		need_avx2_fma();
+		fn = gemm_s_avx2;
+	} else if (t->copy == 2) {
+		need_avx512();
+		fn = gemm_s_avx512;
+	}
+	for (int ni = 0; ni < 41; ni++) {
+		int n = ni < 40 ? ni + 1 : 256;
+		for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++)
+			for (int v = 0; v < 4; v++) {
+				int incx = v & 1 ? 3 : 1;
+				size_t bad = row_t_differs(
+					fn, copy_fuses(t->copy), GEMM_KC, n,
+					ks[ki], incx, ab[v >> 1][0],
+					ab[v >> 1][1]);
+				cr_assert(bad == 0,
+					  "expected GEMM copy %d's x W^T "
+					  "(1x%dx%d, incx %d, alpha %g beta "
+					  "%g) to have the contract's bits: "
+					  "%zu outputs differ",
+					  t->copy, n, ks[ki], incx,
+					  ab[v >> 1][0], ab[v >> 1][1], bad);
+			}
+	}
+}
+
+/* Negative control: chunks of half the size are seen to differ, and so
+ * is the other choice of fusing. */
+Test(gemm_paths, row_t_contract_negative_control)
+{
+	gemm_fn fn = AVX2_OK() ? gemm_s_avx2 : gemm_s;
+	int fused = AVX2_OK() && copy_fuses(1);
+	size_t bad = row_t_differs(fn, fused, GEMM_KC / 2, 10, 256, 1, 1, 0);
+	cr_assert(bad > 0, "expected x W^T summed in chunks of %d to differ "
+			   "from chunks of %d", GEMM_KC / 2, GEMM_KC);
+	bad = row_t_differs(gemm_s, 1, GEMM_KC, 10, 256, 1, 1, 0);
+	cr_assert(bad > 0, "expected the generic copy's x W^T (never fused "
+			   "here) to differ from fused multiply-adds");
+	bad = row_t_differs(fn, fused, GEMM_KC, 10, 256, 1, 1, 0);
+	cr_assert(bad == 0, "expected the same call to pass");
 }
 
 #ifdef PCG_REPRODUCIBLE
