@@ -557,33 +557,88 @@ bcast_index(Emit *E, const Bcast *bc, int which)
 	return r;
 }
 
+static const char *
+tabs(int n)
+{
+	static const char t[] = "\t\t\t\t\t\t\t\t\t\t\t\t";
+	return t + (sizeof t - 1 - (size_t)(n < 12 ? n : 12));
+}
+
 /*
- * The loop nest over the collapsed axes.  ivdep: the innermost loop is
- * elementwise in what it writes (no sum into one element), so that
- * PCC_IVDEP may tell gcc that its iterations are independent: the result
- * may share an operand's storage (the memory plan), and without the hint
- * gcc's -O2 would not vectorise a loop that needs an overlap check.
+ * The loops over the collapsed axes 0 .. upto-1, axis cut (if >= 0)
+ * over [lo, hi) only: one task's part of the nest when the pool spreads
+ * it (pcg_bcast_mt); then the indentation of the loops' body.  ivdep:
+ * the innermost of them is elementwise in what it writes (no sum into
+ * one element), so that PCC_IVDEP may tell gcc that its iterations are
+ * independent: the result may share an operand's storage (the memory
+ * plan), and without the hint gcc's -O2 would not vectorise a loop that
+ * needs an overlap check.
  */
 static void
-bcast_loops(Emit *E, const Bcast *bc, int ivdep)
+bcast_loops(Emit *E, const Bcast *bc, int upto, int cut, int ivdep)
 {
-	for (int i = 0; i < bc->n; i++) {
-		if (ivdep && i == bc->n - 1) {
-			for (int t = 0; t <= i; t++)
-				emit_kern(E, "\t");
-			emit_kern(E, "PCC_IVDEP\n");
-		}
-		for (int t = 0; t <= i; t++)
-			emit_kern(E, "\t");
-		if (bc->ext[i] < 0)
-			emit_kern(E, "for (int i%d = 0; i%d < nb; i%d++)\n", i, i,
-				  i);
+	for (int i = 0; i < upto; i++) {
+		if (ivdep && i == upto - 1)
+			emit_kern(E, "%sPCC_IVDEP\n", tabs(i + 1));
+		if (i == cut)
+			emit_kern(E, "%sfor (int i%d = lo; i%d < hi; i%d++)\n",
+				  tabs(i + 1), i, i, i);
+		else if (bc->ext[i] < 0)
+			emit_kern(E, "%sfor (int i%d = 0; i%d < nb; i%d++)\n",
+				  tabs(i + 1), i, i, i);
 		else
-			emit_kern(E, "for (int i%d = 0; i%d < %lld; i%d++)\n", i, i,
-			     (long long)bc->ext[i], i);
+			emit_kern(E, "%sfor (int i%d = 0; i%d < %lld; i%d++)\n",
+				  tabs(i + 1), i, i, (long long)bc->ext[i], i);
 	}
-	for (int t = 0; t <= bc->n; t++)
-		emit_kern(E, "\t");
+	emit_kern(E, "%s", tabs(upto + 1));
+}
+
+/*
+ * The axis a broadcast kernel is cut along to spread it over the pool,
+ * -1 for none.  A nest that writes each element of y (which 0) or of an
+ * operand's gradient (1 a, 2 b) once is cut along its outer loop (a bias
+ * add: by samples).  A VJP that sums over the axes its operand is
+ * broadcast along is cut along the outermost axis the operand is full
+ * along (a bias's gradient: along the bias, not the samples), so that
+ * each element is summed by one task, over the same terms in the same
+ * order as on one thread.
+ */
+static int
+bcast_cut(const Bcast *bc, int which)
+{
+	for (int i = 0; i < bc->n; i++)
+		if (which == 0 || (which == 1 ? bc->af[i] : bc->bf[i]))
+			return i;
+	return -1;
+}
+
+/*
+ * What an element of a broadcast kernel counts as in the pool's
+ * multiply-adds (pcg_bcast_mt's cost): a vectorised loop's element about
+ * what the element-wise passes' does (pcg_pool.c: 8); a sum along the
+ * innermost loop, one chain of dependent adds, four times that.
+ */
+enum { BCAST_COST = 8, BCAST_COST_CHAIN = 32 };
+
+/* pcg_bcast_mt's n and cost for a nest cut along cut: the cut axis's
+ * extent and the work of one of its indices. */
+static const char *
+bcast_split(Emit *E, const Bcast *bc, int cut, int per)
+{
+	int64_t c = per;
+	int batch = 0;
+	for (int i = 0; i < bc->n; i++) {
+		if (i == cut)
+			continue;
+		if (bc->ext[i] < 0)
+			batch = 1;
+		else
+			c *= bc->ext[i];
+	}
+	const char *n = cut < 0 ? "1" : bc->ext[cut] < 0 ? "nb"
+		: arena_printf(E->a, "%lld", (long long)bc->ext[cut]);
+	return arena_printf(E->a, "%s, %s%lld%s", n, batch ? "nb * " : "",
+			    (long long)c, batch ? "LL" : "");
 }
 
 /* ------------------------------------------------- elementwise kernels */
@@ -788,14 +843,70 @@ emit_unary_vjp(Emit *E, const Node *n, int k, const char *y,
 		  expr_reads(vc, 'y') ? y : "NULL");
 }
 
-static const char *
-tabs(int n)
+/*
+ * The body of a broadcast kernel's nest at indentation t: y = f(a, b)
+ * (vc NULL), else v, the VJP's term vc, stored into (op "=") or added to
+ * (op "+=") element id of the operand's gradient dd.
+ */
+static void
+bcast_body(Emit *E, const Bcast *bc, const OpDef *d, const char *vc,
+	   const char *dd, const char *id, const char *op, const char *t)
 {
-	static const char t[] = "\t\t\t\t\t\t\t\t\t\t\t\t";
-	return t + (sizeof t - 1 - (size_t)(n < 12 ? n : 12));
+	const char *R = E->real;
+	if (!vc) {
+		emit_kern(E, "%s%s a = pa[%s], b = pb[%s];\n", t, R,
+			  bcast_index(E, bc, 1), bcast_index(E, bc, 2));
+		emit_kern(E, "%s%s[%s] %s %s;\n", t, dd, id, op,
+			  emit_expand(E, d->fwd_c));
+		return;
+	}
+	emit_kern(E, "%s%s dy = pdy[%s];\n", t, R, bcast_index(E, bc, 0));
+	if (expr_reads(vc, 'a'))
+		emit_kern(E, "%s%s a = pa[%s];\n", t, R, bcast_index(E, bc, 1));
+	if (expr_reads(vc, 'b'))
+		emit_kern(E, "%s%s b = pb[%s];\n", t, R, bcast_index(E, bc, 2));
+	if (expr_reads(vc, 'y'))
+		emit_kern(E, "%s%s y = py[%s];\n", t, R, bcast_index(E, bc, 0));
+	emit_kern(E, "%s%s v = %s;\n", t, R, emit_expand(E, vc));
+	if (*op)
+		emit_kern(E, "%s%s[%s] %s v;\n", t, dd, id, op);
 }
 
-/* y = a (op) b with broadcasting */
+/* gcc -O2 vectorises a loop whose trip count it knows only: a cut loop
+ * that is innermost runs in blocks of this many, then the rest. */
+#define BCAST_BLOCK 16
+
+/*
+ * A broadcast kernel's nest whose innermost loop writes each element once
+ * (PCC_IVDEP), with its body (bcast_body), axis cut over [lo, hi).
+ */
+static void
+bcast_nest(Emit *E, const Bcast *bc, int cut, const OpDef *d,
+	   const char *vc, const char *dd, const char *id, const char *op)
+{
+	int n = bc->n;
+	if (n == 0 || cut != n - 1) {
+		bcast_loops(E, bc, n, cut, 1);
+		emit_kern(E, "{\n");
+		bcast_body(E, bc, d, vc, dd, id, op, tabs(n + 2));
+		emit_kern(E, "%s}\n", tabs(n + 1));
+		return;
+	}
+	bcast_loops(E, bc, n - 1, cut, 0);
+	const char *t1 = tabs(n + 1), *t2 = tabs(n + 2);
+	emit_kern(E, "{\n%sint i%db = lo;\n\n%sfor (; i%db + %d <= hi; i%db += "
+		     "%d)\n%sPCC_IVDEP\n%sfor (int j = 0; j < %d; j++) {\n"
+		     "%sconst int i%d = i%db + j;\n\n",
+		  t1, cut, t1, cut, BCAST_BLOCK, cut, BCAST_BLOCK, t2, t2,
+		  BCAST_BLOCK, tabs(n + 3), cut, cut);
+	bcast_body(E, bc, d, vc, dd, id, op, tabs(n + 3));
+	emit_kern(E, "%s}\n%sfor (int i%d = i%db; i%d < hi; i%d++) {\n", t2,
+		  t1, cut, cut, cut, cut);
+	bcast_body(E, bc, d, vc, dd, id, op, t2);
+	emit_kern(E, "%s}\n%s}\n", t1, tabs(n));
+}
+
+/* y = a (op) b with broadcasting; the outer loop over [lo, hi) */
 static const char *
 binary_kernel(Emit *E, const Node *y)
 {
@@ -809,21 +920,33 @@ binary_kernel(Emit *E, const Node *y)
 		return name;
 	const char *R = E->real;
 	emit_kern(E, "\n/* y = %s, broadcasting (%s) */\nstatic void\n%s(int "
-		     "nb, %s *y, const %s *pa, const %s *pb)\n{\n"
-		     "\t(void)nb;\n",
+		     "nb, int lo, int hi, %s *y, const %s *pa, const %s *pb)\n"
+		     "{\n\t(void)nb;\n\t(void)lo;\n\t(void)hi;\n",
 		  d->fwd_c, bcast_sig(E, &bc), name, R, R, R);
-	bcast_loops(E, &bc, 1);
-	emit_kern(E, "{\n");
-	int depth = bc.n + 1;
-	emit_kern(E, "%s%s a = pa[%s], b = pb[%s];\n", tabs(depth + 1), R,
-		  bcast_index(E, &bc, 1), bcast_index(E, &bc, 2));
-	emit_kern(E, "%sy[%s] = %s;\n", tabs(depth + 1), bcast_index(E, &bc, 0),
-		  emit_expand(E, d->fwd_c));
-	emit_kern(E, "%s}\n}\n", tabs(depth));
+	bcast_nest(E, &bc, bcast_cut(&bc, 0), d, NULL, "y",
+		   bcast_index(E, &bc, 0), "=");
+	emit_kern(E, "}\n");
 	return name;
 }
 
-/* The VJP of a broadcast binary op into operand k (0: a, 1: b). */
+/* Whether operand which (1 a, 2 b) is broadcast along some axis: its
+ * VJP sums over those. */
+static int
+bcast_reduces(const Bcast *bc, int which)
+{
+	for (int i = 0; i < bc->n; i++)
+		if (!(which == 1 ? bc->af[i] : bc->bf[i]))
+			return 1;
+	return 0;
+}
+
+/*
+ * The VJP of a broadcast binary op into operand k (0: a, 1: b), its cut
+ * axis (bcast_cut) over [lo, hi).  A sum over broadcast axes zeroes the
+ * task's part of the operand first (unless acc), then adds the terms in
+ * the order of the nest: an element's sum runs over the samples b = 0,
+ * 1, ... in order whatever the cut.
+ */
 static const char *
 binary_vjp_kernel(Emit *E, const Node *y, int k)
 {
@@ -835,78 +958,90 @@ binary_vjp_kernel(Emit *E, const Node *y, int k)
 					bcast_sig(E, &bc), k ? 'b' : 'a');
 	if (!emit_kernel_begin(E, name))
 		return name;
-	const char *R = E->real;
-	const char *ia = bcast_index(E, &bc, 1), *ib = bcast_index(E, &bc, 2);
-	const char *iy = bcast_index(E, &bc, 0);
-	int reduces = 0; /* does the operand broadcast along some axis? */
-	for (int i = 0; i < bc.n; i++)
-		if (!(k ? bc.bf[i] : bc.af[i]))
-			reduces = 1;
+	const char *R = E->real, *vc = d->vjp_c[k];
+	const char *dd = k ? "db" : "da";
+	const char *id = bcast_index(E, &bc, k + 1);
+	int cut = bcast_cut(&bc, k + 1), reduces = bcast_reduces(&bc, k + 1);
 	emit_kern(E, "\n/* d%c (+)= %s: the VJP of %s%s */\nstatic void\n%s(int "
-		     "nb, int acc, %s *d%c, const %s *pdy, "
+		     "nb, int lo, int hi, int acc, %s *d%c, const %s *pdy, "
 		     "const %s *restrict pa, const %s *restrict pb, const %s "
-		     "*restrict py)\n{\n\t(void)nb;\n\t(void)pa;\n\t(void)pb;\n"
-		     "\t(void)py;\n",
-		  k ? 'b' : 'a', d->vjp_c[k], d->fwd_c,
+		     "*restrict py)\n{\n\t(void)nb;\n\t(void)lo;\n\t(void)hi;\n"
+		     "\t(void)pa;\n\t(void)pb;\n\t(void)py;\n",
+		  k ? 'b' : 'a', vc, d->fwd_c,
 		  reduces ? ", summed over broadcast axes" : "", name, R,
 		  k ? 'b' : 'a', R, R, R, R);
-	const char *dd = k ? "db" : "da";
-	const char *id = k ? ib : ia;
-	if (reduces) {
-		/* size of the operand */
-		StrBuf sz = {0};
-		sb_puts(&sz, "1");
-		for (int i = 0; i < bc.n; i++)
-			if (k ? bc.bf[i] : bc.af[i]) {
-				if (bc.ext[i] < 0)
-					sb_puts(&sz, " * nb");
-				else
-					sb_printf(&sz, " * %lld",
-						  (long long)bc.ext[i]);
-			}
-		emit_kern(E, "\tif (!acc)\n\t\tfor (int i = 0; i < %s; i++)\n"
-			     "\t\t\t%s[i] = %s;\n",
-			  sz.data, dd, emit_lit(E, 0));
-		sb_free(&sz);
+	if (!reduces) {
+		/* the operand's gradient may have dy's storage (the memory
+		 * plan): then dy is its value already */
+		if (!strcmp(vc, "dy"))
+			emit_kern(E, "\tif (!acc && %s == pdy)\n\t\treturn;\n",
+				  dd);
+		/* one nest for acc and one without: a test of acc inside
+		 * would keep gcc's -O2 from vectorising (dd + v either way,
+		 * the same bits) */
+		for (int pass = 0; pass < 2; pass++) {
+			emit_kern(E, pass ? "\t} else {\n" : "\tif (acc) {\n");
+			bcast_nest(E, &bc, cut, d, vc, dd, id, pass ? "=" : "+=");
+		}
+		emit_kern(E, "\t}\n}\n");
+		return name;
 	}
-	/* Without a sum over broadcast axes, one nest for acc and one
-	 * without: a test of acc inside would keep gcc's -O2 from
-	 * vectorising (dd + v either way, the same bits). */
-	for (int pass = reduces ? 2 : 0; pass < (reduces ? 3 : 2); pass++) {
-		int depth = bc.n + 1;
-		const char *t = tabs(depth + 1);
-		if (pass == 0)
-			emit_kern(E, "\tif (acc) {\n");
-		if (pass == 1)
-			emit_kern(E, "\t} else {\n");
-		bcast_loops(E, &bc, !reduces);
-		emit_kern(E, "{\n");
-		emit_kern(E, "%s%s dy = pdy[%s];\n", t, R, iy);
-		const char *vc = d->vjp_c[k];
-		if (expr_reads(vc, 'a'))
-			emit_kern(E, "%s%s a = pa[%s];\n", t, R, ia);
-		if (expr_reads(vc, 'b'))
-			emit_kern(E, "%s%s b = pb[%s];\n", t, R, ib);
-		if (expr_reads(vc, 'y'))
-			emit_kern(E, "%s%s y = py[%s];\n", t, R, iy);
-		emit_kern(E, "%s%s v = %s;\n", t, R, emit_expand(E, vc));
-		if (pass == 1)
-			emit_kern(E, "%s%s[%s] = v;\n", t, dd, id);
-		else
-			emit_kern(E, "%s%s[%s] += v;\n", t, dd, id);
-		emit_kern(E, "%s}\n", tabs(depth));
+	/* the task's part of the operand: the indices of its outermost full
+	 * axis in [lo, hi), S elements each (none: the one element) */
+	int64_t S = 1;
+	for (int i = cut + 1; cut >= 0 && i < bc.n; i++)
+		if (k ? bc.bf[i] : bc.af[i])
+			S *= bc.ext[i];
+	if (cut < 0)
+		emit_kern(E, "\tif (!acc)\n\t\t%s[0] = %s;\n", dd,
+			  emit_lit(E, 0));
+	else if (S == 1)
+		emit_kern(E, "\tif (!acc)\n\t\tfor (int i = lo; i < hi; i++)\n"
+			     "\t\t\t%s[i] = %s;\n", dd, emit_lit(E, 0));
+	else
+		emit_kern(E, "\tif (!acc)\n\t\tfor (int i = lo * %lld; i < hi * "
+			     "%lld; i++)\n\t\t\t%s[i] = %s;\n",
+			  (long long)S, (long long)S, dd, emit_lit(E, 0));
+	int last = bc.n - 1;
+	if (last < 0 || (k ? bc.bf[last] : bc.af[last])) {
+		/* the innermost loop adds into distinct elements, which never
+		 * share dy's storage (no plan hint for a sum): vectorised,
+		 * each element's order kept */
+		bcast_nest(E, &bc, cut, d, vc, dd, id, "+=");
+		emit_kern(E, "}\n");
+		return name;
 	}
-	emit_kern(E, reduces ? "}\n" : "\t}\n}\n");
+	/* a sum along the innermost loop, kept in a local: the same adds in
+	 * the same order, no store and reload of the element between them
+	 * (nor a cache line written by two threads at the cut) */
+	bcast_loops(E, &bc, last, cut, 0);
+	const char *t = tabs(last + 2);
+	emit_kern(E, "{\n%s%s sum = %s[%s];\n\n%s", t, R, dd, id, t);
+	if (bc.ext[last] < 0)
+		emit_kern(E, "for (int i%d = 0; i%d < nb; i%d++) {\n", last, last,
+			  last);
+	else
+		emit_kern(E, "for (int i%d = 0; i%d < %lld; i%d++) {\n", last, last,
+			  (long long)bc.ext[last], last);
+	bcast_body(E, &bc, d, vc, dd, id, "", tabs(last + 3));
+	emit_kern(E, "%ssum += v;\n%s}\n%s%s[%s] = sum;\n%s}\n}\n", tabs(last + 3),
+		  t, t, dd, id, tabs(last + 1));
 	return name;
 }
 
+/* The calls go through the pool (pcg_bcast_mt), which runs a kernel on
+ * blocks of its cut axis when it is large enough. */
 void
 emit_binary_fwd(Emit *E, const Node *n, const char *y, const char *const *xs)
 {
+	Bcast bc;
+	bcast_plan(E, n, n->in[0], n->in[1], &bc);
 	for (int k = 0; k < 2; k++)
 		if (emit_same_layout(n->in[k], n))
 			inplace_hint(E, y, xs[k]);
-	emit_line(E, "%s(nb, %s, %s, %s);", binary_kernel(E, n), y, xs[0],
+	emit_line(E, "%s(s->pool, %s, nb, %s, %s, %s, %s);",
+		  emit_rt(E, "bcast_mt"), binary_kernel(E, n),
+		  bcast_split(E, &bc, bcast_cut(&bc, 0), BCAST_COST), y, xs[0],
 		  xs[1]);
 }
 
@@ -916,9 +1051,16 @@ emit_binary_vjp(Emit *E, const Node *n, int k, const char *y,
 {
 	/* only what the VJP reads is passed (emit_plan.c) */
 	const char *vc = op_defs[n->op].vjp_c[k];
+	Bcast bc;
+	bcast_plan(E, n, n->in[0], n->in[1], &bc);
+	int last = bc.n - 1;
+	int chain = last >= 0 && !(k ? bc.bf[last] : bc.af[last]);
 	if (!acc && emit_same_layout(n->in[k], n))
 		inplace_hint(E, dx, dy);
-	emit_line(E, "%s(nb, %d, %s, %s, %s, %s, %s);", binary_vjp_kernel(E, n, k),
+	emit_line(E, "%s(s->pool, %s, nb, %s, %d, %s, %s, %s, %s, %s);",
+		  emit_rt(E, "bcast_vjp_mt"), binary_vjp_kernel(E, n, k),
+		  bcast_split(E, &bc, bcast_cut(&bc, k + 1),
+			      chain ? BCAST_COST_CHAIN : BCAST_COST),
 		  acc, dx, dy, expr_reads(vc, 'a') ? xs[0] : "NULL",
 		  expr_reads(vc, 'b') ? xs[1] : "NULL",
 		  expr_reads(vc, 'y') ? y : "NULL");

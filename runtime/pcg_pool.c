@@ -3,7 +3,7 @@
  * state (s->pool), and the work the generated code hands to it: the
  * products (pcg_sgemm_mt, pcg_dgemm_mt), the convolutions, pooling, SGD
  * and the other passes over whole arrays, and the generated element-wise
- * kernels.
+ * and broadcast kernels.
  *
  * A pool of n threads is the calling thread and n - 1 workers.  A run is
  * tasks 0 .. ntasks-1: task i < n is thread i's own (the caller is thread
@@ -1108,16 +1108,56 @@ POOL2D_MT(d, double)
 /* ---------------------------------------------------- element-wise work */
 
 /*
- * Element-wise updates of n reals cut into one block a thread: element i
- * gets the same operation whatever block it is in.  Blocks are whole
- * cache lines (multiples of 16 elements).  Below the pool's min_macs / 8
- * elements, on the caller (an element of these loops costs 0.14-0.17 ns
- * on one core here, about what 10 multiply-adds of the GEMM do).
+ * The element-wise passes below cut a range of n items (elements, or the
+ * indices of a generated kernel's outer loop) into one block a thread,
+ * fn(ctx, lo, hi) doing the items [lo, hi); every item gets the same
+ * operations whatever block it is in.  Blocks are multiples of 16 items
+ * (a cache line of floats) when there are 16 a thread or more, so that
+ * two threads do not write one line.  Work under the pool's min_macs
+ * (`work`, in the GEMM's multiply-adds) runs on the caller, as one block.
+ */
+typedef void (*range_fn)(void *ctx, int lo, int hi);
+
+typedef struct {
+	range_fn fn;
+	void *ctx;
+	int n, step;
+} range_job;
+
+static void
+range_task(void *ctx, int t)
+{
+	const range_job *r = ctx;
+	int lo = t * r->step;
+	r->fn(r->ctx, lo, r->n - lo < r->step ? r->n : lo + r->step);
+}
+
+static void
+spread(pcg_pool *pool, int n, int64_t work, range_fn fn, void *ctx)
+{
+	int threads = pcg_pool_threads(pool);
+	if (n <= 0)
+		return;
+	if (threads < 2 || n < 2 || work < pool_min_macs(pool)) {
+		fn(ctx, 0, n);
+		return;
+	}
+	int step = (n + threads - 1) / threads;
+	if (n >= 16 * threads)
+		step = (step + 15) / 16 * 16;
+	range_job r = {fn, ctx, n, step};
+	pcg_pool_run(pool, (n + step - 1) / step, range_task, &r);
+}
+
+/*
+ * Element-wise updates of n reals, an element counted as 8
+ * multiply-adds (an element of these loops costs 0.14-0.17 ns on one core
+ * here, about what 10 multiply-adds of the GEMM do).
  */
 enum { FLAT_SGD, FLAT_CANON, FLAT_ZIL_GRAD };
 
 typedef struct {
-	int op, n, step;
+	int op;
 	float lr_f; /* the learning rate, in the job's type */
 	double lr_d;
 	void *w;
@@ -1125,55 +1165,42 @@ typedef struct {
 } flat_job;
 
 #define FLAT_MT(T, REAL)                                                      \
-	static void flat_task_##T(void *ctx, int t)                           \
+	static void flat_block_##T(void *ctx, int lo, int hi)                 \
 	{                                                                     \
 		const flat_job *j = ctx;                                      \
-		int lo = t * j->step;                                         \
-		int len = j->n - lo < j->step ? j->n - lo : j->step;          \
 		REAL *w = (REAL *)j->w + lo;                                  \
 		if (j->op == FLAT_SGD)                                        \
-			pcg_sgd_##T(len, j->lr_##T, w,                        \
+			pcg_sgd_##T(hi - lo, j->lr_##T, w,                    \
 				    (const REAL *)j->g + lo);                 \
 		else if (j->op == FLAT_CANON)                                 \
-			pcg_canon_##T(len, w);                                \
+			pcg_canon_##T(hi - lo, w);                            \
 		else                                                          \
-			pcg_zil_grad_##T(len, w);                             \
+			pcg_zil_grad_##T(hi - lo, w);                         \
 	}                                                                     \
                                                                               \
-	static void flat_##T(pcg_pool *pool, flat_job *j)                     \
+	static void flat_##T(pcg_pool *pool, int n, flat_job *j)              \
 	{                                                                     \
-		int threads = pcg_pool_threads(pool);                         \
-		if (threads < 2 || j->n <= 0 ||                               \
-		    (int64_t)j->n * 8 < pool_min_macs(pool)) {                \
-			j->step = j->n > 0 ? j->n : 1;                        \
-			if (j->n > 0)                                         \
-				flat_task_##T(j, 0);                          \
-			return;                                               \
-		}                                                             \
-		int step = (j->n + threads - 1) / threads;                    \
-		j->step = (step + 15) / 16 * 16;                              \
-		pcg_pool_run(pool, (j->n + j->step - 1) / j->step,            \
-			     flat_task_##T, j);                               \
+		spread(pool, n, (int64_t)n * 8, flat_block_##T, j);           \
 	}                                                                     \
                                                                               \
 	void pcg_sgd_mt_##T(pcg_pool *pool, int n, REAL lr, REAL *w,          \
 			    const REAL *g)                                    \
 	{                                                                     \
-		flat_job j = {FLAT_SGD, n, 0, 0, 0, w, g};                    \
+		flat_job j = {FLAT_SGD, 0, 0, w, g};                          \
 		j.lr_##T = lr;                                                \
-		flat_##T(pool, &j);                                           \
+		flat_##T(pool, n, &j);                                        \
 	}                                                                     \
                                                                               \
 	void pcg_canon_mt_##T(pcg_pool *pool, int n, REAL *g)                 \
 	{                                                                     \
-		flat_job j = {FLAT_CANON, n, 0, 0, 0, g, NULL};               \
-		flat_##T(pool, &j);                                           \
+		flat_job j = {FLAT_CANON, 0, 0, g, NULL};                     \
+		flat_##T(pool, n, &j);                                        \
 	}                                                                     \
                                                                               \
 	void pcg_zil_grad_mt_##T(pcg_pool *pool, int n, REAL *g)              \
 	{                                                                     \
-		flat_job j = {FLAT_ZIL_GRAD, n, 0, 0, 0, g, NULL};            \
-		flat_##T(pool, &j);                                           \
+		flat_job j = {FLAT_ZIL_GRAD, 0, 0, g, NULL};                  \
+		flat_##T(pool, n, &j);                                        \
 	}
 
 FLAT_MT(f, float)
@@ -1183,14 +1210,14 @@ FLAT_MT(d, double)
 
 /*
  * A generated unary kernel (y = f(x), or its VJP dx (+)= dy f'(x)) on
- * blocks of whole cache lines, one a thread: element i is computed by the
- * same kernel code whatever block it is in (the kernels have no state
- * and look at element i alone), so the bits are the same.  Below the
- * pool's min_macs / 32 elements, on the caller: an element of ReLU costs
- * 0.55 ns on one core here, about 40 multiply-adds of the GEMM.
+ * blocks of elements: element i is computed by the same kernel code
+ * whatever block it is in (the kernels have no state and look at element
+ * i alone), so the bits are the same.  An element counts as 32
+ * multiply-adds: an element of ReLU costs 0.55 ns on one core here,
+ * about 40 multiply-adds of the GEMM.
  */
 typedef struct {
-	int n, step, acc;
+	int acc;
 	/* the kernel: forward when dy is NULL, else the VJP */
 	pcg_unary_kernel_f k_f;
 	pcg_unary_kernel_d k_d;
@@ -1210,48 +1237,30 @@ unary_at(const void *p, int lo, size_t size)
 }
 
 #define UNARY_MT(T, REAL)                                                     \
-	static void unary_task_##T(void *ctx, int t)                          \
+	static void unary_block_##T(void *ctx, int lo, int hi)                \
 	{                                                                     \
 		const unary_job *j = ctx;                                     \
-		int lo = t * j->step;                                         \
-		int len = j->n - lo < j->step ? j->n - lo : j->step;          \
 		REAL *y = (REAL *)j->y + lo;                                  \
 		const REAL *x = unary_at(j->x, lo, sizeof(REAL));             \
 		if (!j->dy) {                                                 \
-			j->k_##T(len, j->a_##T, j->b_##T, y, x);              \
+			j->k_##T(hi - lo, j->a_##T, j->b_##T, y, x);          \
 			return;                                               \
 		}                                                             \
 		j->kv_##T(                                                    \
-			len, j->acc, j->a_##T, j->b_##T, y,                   \
+			hi - lo, j->acc, j->a_##T, j->b_##T, y,               \
 			(const REAL *)j->dy + lo, x,                          \
 			unary_at(j->yv, lo, sizeof(REAL)));                   \
-	}                                                                     \
-                                                                              \
-	static void unary_##T(pcg_pool *pool, unary_job *j)                   \
-	{                                                                     \
-		int threads = pcg_pool_threads(pool);                         \
-		if (threads < 2 || j->n <= 0 ||                               \
-		    (int64_t)j->n * 32 < pool_min_macs(pool)) {               \
-			j->step = j->n > 0 ? j->n : 1;                        \
-			if (j->n > 0)                                         \
-				unary_task_##T(j, 0);                         \
-			return;                                               \
-		}                                                             \
-		int step = (j->n + threads - 1) / threads;                    \
-		j->step = (step + 15) / 16 * 16;                              \
-		pcg_pool_run(pool, (j->n + j->step - 1) / j->step,            \
-			     unary_task_##T, j);                              \
 	}                                                                     \
                                                                               \
 	void pcg_unary_mt_##T(pcg_pool *pool, pcg_unary_kernel_##T k, int n,  \
 			      REAL a, REAL b, REAL *y, const REAL *x)         \
 	{                                                                     \
-		unary_job j = {n, 0, 0, NULL, NULL, NULL, NULL, 0, 0,         \
-			       0, 0, y, x, NULL, NULL};                       \
+		unary_job j = {0,    NULL, NULL, NULL, NULL, 0, 0,            \
+			       0,    0,    y,    x,    NULL, NULL};           \
 		j.k_##T = k;                                                  \
 		j.a_##T = a;                                                  \
 		j.b_##T = b;                                                  \
-		unary_##T(pool, &j);                                          \
+		spread(pool, n, (int64_t)n * 32, unary_block_##T, &j);        \
 	}                                                                     \
                                                                               \
 	void pcg_unary_vjp_mt_##T(pcg_pool *pool,                             \
@@ -1259,13 +1268,74 @@ unary_at(const void *p, int lo, size_t size)
 				  REAL a, REAL b, REAL *dx, const REAL *dy,   \
 				  const REAL *x, const REAL *y)               \
 	{                                                                     \
-		unary_job j = {n, 0, acc, NULL, NULL, NULL, NULL, 0, 0,       \
-			       0, 0, dx, x, dy, y};                           \
+		unary_job j = {acc, NULL, NULL, NULL, NULL, 0, 0,             \
+			       0,   0,    dx,   x,    dy,   y};               \
 		j.kv_##T = k;                                                 \
 		j.a_##T = a;                                                  \
 		j.b_##T = b;                                                  \
-		unary_##T(pool, &j);                                          \
+		spread(pool, n, (int64_t)n * 32, unary_block_##T, &j);        \
 	}
 
 UNARY_MT(f, float)
 UNARY_MT(d, double)
+
+/*
+ * A generated broadcast kernel (y = a (op) b, or its VJP into one
+ * operand) on blocks of the indices of its cut axis, the loop it runs
+ * over [lo, hi) only (emit.c says which loop that is).  A kernel that
+ * writes each element once is cut along its outer loop (a bias add: by
+ * samples); a VJP that sums over broadcast axes is cut along an axis of
+ * the operand it writes (a bias's gradient: along the bias), so that
+ * each element is summed by one thread, over the same terms in the same
+ * order as on one thread.  Either way the bits are the same for every
+ * cut.  `cost` is the work of one index in multiply-adds (the
+ * compiler's estimate, from the kernel's code).
+ */
+typedef struct {
+	int nb, acc;
+	/* the kernel: forward when dy is NULL, else the VJP */
+	pcg_bcast_kernel_f k_f;
+	pcg_bcast_kernel_d k_d;
+	pcg_bcast_vjp_kernel_f kv_f;
+	pcg_bcast_vjp_kernel_d kv_d;
+	void *y;
+	const void *a, *b, *dy, *yv;
+} bcast_job;
+
+#define BCAST_MT(T, REAL)                                                     \
+	static void bcast_block_##T(void *ctx, int lo, int hi)                \
+	{                                                                     \
+		const bcast_job *j = ctx;                                     \
+		if (!j->dy)                                                   \
+			j->k_##T(j->nb, lo, hi, (REAL *)j->y,                 \
+				 (const REAL *)j->a, (const REAL *)j->b);     \
+		else                                                          \
+			j->kv_##T(j->nb, lo, hi, j->acc, (REAL *)j->y,        \
+				  (const REAL *)j->dy, (const REAL *)j->a,    \
+				  (const REAL *)j->b, (const REAL *)j->yv);   \
+	}                                                                     \
+                                                                              \
+	void pcg_bcast_mt_##T(pcg_pool *pool, pcg_bcast_kernel_##T k, int nb, \
+			      int n, int64_t cost, REAL *y, const REAL *a,    \
+			      const REAL *b)                                  \
+	{                                                                     \
+		bcast_job j = {nb, 0, NULL, NULL, NULL, NULL,                 \
+			       y,  a, b,    NULL, NULL};                      \
+		j.k_##T = k;                                                  \
+		spread(pool, n, n * cost, bcast_block_##T, &j);               \
+	}                                                                     \
+                                                                              \
+	void pcg_bcast_vjp_mt_##T(pcg_pool *pool,                             \
+				  pcg_bcast_vjp_kernel_##T k, int nb, int n,  \
+				  int64_t cost, int acc, REAL *d,             \
+				  const REAL *dy, const REAL *a,              \
+				  const REAL *b, const REAL *y)               \
+	{                                                                     \
+		bcast_job j = {nb, acc, NULL, NULL, NULL, NULL,               \
+			       d,  a,   b,    dy,   y};                       \
+		j.kv_##T = k;                                                 \
+		spread(pool, n, n * cost, bcast_block_##T, &j);               \
+	}
+
+BCAST_MT(f, float)
+BCAST_MT(d, double)

@@ -739,6 +739,37 @@ void pcg_unary_vjp_mt_d(pcg_pool *pool, pcg_unary_vjp_kernel_d k, int n,
 			int acc, double a, double b, double *dx,
 			const double *dy, const double *x, const double *y);
 
+/* A generated broadcast kernel (y = a (op) b over the batch's nb samples,
+ * or its VJP d (+)= dy d(a op b)/d(operand), summed over the axes the
+ * operand is broadcast along; a, b and y where the VJP reads them, else
+ * NULL), its cut axis running over [lo, hi) only, run on blocks of
+ * [0, n) spread over the pool, cost the multiply-adds' worth of one
+ * index of the cut axis (pcg_pool.c; the same bits for every pool). */
+typedef void (*pcg_bcast_kernel_f)(int nb, int lo, int hi, float *y,
+				   const float *a, const float *b);
+typedef void (*pcg_bcast_kernel_d)(int nb, int lo, int hi, double *y,
+				   const double *a, const double *b);
+typedef void (*pcg_bcast_vjp_kernel_f)(int nb, int lo, int hi, int acc,
+				       float *d, const float *dy,
+				       const float *a, const float *b,
+				       const float *y);
+typedef void (*pcg_bcast_vjp_kernel_d)(int nb, int lo, int hi, int acc,
+				       double *d, const double *dy,
+				       const double *a, const double *b,
+				       const double *y);
+void pcg_bcast_mt_f(pcg_pool *pool, pcg_bcast_kernel_f k, int nb, int n,
+		    int64_t cost, float *y, const float *a, const float *b);
+void pcg_bcast_mt_d(pcg_pool *pool, pcg_bcast_kernel_d k, int nb, int n,
+		    int64_t cost, double *y, const double *a, const double *b);
+void pcg_bcast_vjp_mt_f(pcg_pool *pool, pcg_bcast_vjp_kernel_f k, int nb,
+			int n, int64_t cost, int acc, float *d,
+			const float *dy, const float *a, const float *b,
+			const float *y);
+void pcg_bcast_vjp_mt_d(pcg_pool *pool, pcg_bcast_vjp_kernel_d k, int nb,
+			int n, int64_t cost, int acc, double *d,
+			const double *dy, const double *a, const double *b,
+			const double *y);
+
 /* --- integer ids (every id in 0 .. bound-1: see pcg_check_ids) */
 
 /* Embedding lookup: y[i d + j] = e[ids[i] d + j], i < n, j < d. */
