@@ -106,6 +106,22 @@ have_copy(int copy)
 }
 
 /*
+ * The element of the input that im2col's column element (row (c, a, b),
+ * output position (i, j)) copies, from the definition: its index in x, or
+ * -1 where it falls in the padding (the column holds 0 there).
+ */
+static ptrdiff_t
+input_at(const pcg_conv_geo *g, int c, int a, int b, int i, int j)
+{
+	int yy = i * g->sh + a * g->dh - g->ph;
+	int xx = j * g->sw + b * g->dw - g->pw;
+
+	if (yy < 0 || yy >= g->h || xx < 0 || xx >= g->w)
+		return -1;
+	return ((ptrdiff_t)c * g->h + yy) * g->w + xx;
+}
+
+/*
  * The per-type body: the naive reference and the comparison.  rev
  * reverses the order of b in col2im (the control).
  */
@@ -113,39 +129,19 @@ have_copy(int copy)
 	static void im2col_##T(const geo_case *t, const REAL *x, REAL *col)  \
 	{                                                                     \
 		const pcg_conv_geo *g = &t->g;                                \
+		REAL *e = col;                                                \
 		for (int c = 0; c < g->c; c++)                                \
 			for (int a = 0; a < g->kh; a++)                       \
 				for (int b = 0; b < g->kw; b++)               \
 					for (int i = 0; i < g->oh; i++)       \
 						for (int j = 0; j < g->ow;    \
 						     j++) {                   \
-							int yy = i * g->sh +  \
-								 a * g->dh -  \
-								 g->ph;       \
-							int xx = j * g->sw +   \
-								 b * g->dw -  \
-								 g->pw;       \
-							size_t r =            \
-								((size_t)c *  \
-									 g->kh + \
-								 a) * g->kw + \
-								b;            \
-							col[r * t->p +        \
-							    (size_t)i *       \
-								    g->ow +   \
-							    j] =              \
-								yy < 0 ||     \
-										yy >= \
-											g->h || \
-										xx < 0 || \
-										xx >= \
-											g->w \
-									? 0   \
-									: x[((size_t)c * \
-										     g->h + \
-									     yy) * \
-										    g->w + \
-									    xx]; \
+							ptrdiff_t at =        \
+								input_at(g, c, \
+									 a, b, \
+									 i, j); \
+							*e++ = at < 0 ? 0     \
+								      : x[at]; \
 						}                             \
 	}                                                                     \
                                                                               \
@@ -160,29 +156,19 @@ have_copy(int copy)
 			for (int a = 0; a < g->kh; a++)                       \
 				for (int bb = 0; bb < g->kw; bb++) {          \
 					int b = rev ? g->kw - 1 - bb : bb;    \
-					size_t r = ((size_t)c * g->kh + a) *  \
-							   g->kw +            \
-						   b;                         \
+					const REAL *e =                       \
+						col + (((size_t)c * g->kh +   \
+							a) * g->kw + b) *     \
+							      t->p;           \
 					for (int i = 0; i < g->oh; i++)       \
 						for (int j = 0; j < g->ow;    \
-						     j++) {                   \
-							int yy = i * g->sh +  \
-								 a * g->dh -  \
-								 g->ph;       \
-							int xx = j * g->sw +   \
-								 b * g->dw -  \
-								 g->pw;       \
-							if (yy < 0 ||         \
-							    yy >= g->h ||     \
-							    xx < 0 || xx >= g->w) \
-								continue;     \
-							dx[((size_t)c * g->h + \
-							    yy) * g->w +      \
-							   xx] +=             \
-								col[r * t->p + \
-								    (size_t)i * \
-									    g->ow + \
-								    j];       \
+						     j++, e++) {              \
+							ptrdiff_t at =        \
+								input_at(g, c, \
+									 a, b, \
+									 i, j); \
+							if (at >= 0)          \
+								dx[at] += *e; \
 						}                             \
 				}                                             \
 	}                                                                     \
