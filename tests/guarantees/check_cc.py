@@ -60,16 +60,29 @@ def runtime_sources():
     return sorted(f for f in glob.glob(os.path.join(RUNTIME, "pcg_*.c")))
 
 
-def ubsan_runtime(cc, work):
+def ubsan_runtime(cc, work, pool):
     """The runtime compiled with UBSan, as objects; None on failure."""
-    objs = []
-    for src in runtime_sources():
+    def compile_one(src):
         obj = os.path.join(work, "ubsan_%s_%s.o" % (cc, os.path.basename(src)))
         r = run([cc] + WFLAGS + UBSAN + ["-O1", "-c", src, "-o", obj])
-        if r.returncode != 0:
-            return None
-        objs.append(obj)
-    return objs
+        return obj if r.returncode == 0 else None
+    objs = list(pool.map(compile_one, runtime_sources()))
+    return None if None in objs else objs
+
+
+def kernel(cc, src, work):
+    """Compile one runtime source with -Werror and nm-check it."""
+    # pcg_pool_create allocates the pool (docs/api.md §6), the one
+    # allocation of the runtime; built without threads the file
+    # allocates nothing
+    args = (["-DPCG_NO_THREADS"]
+            if os.path.basename(src) == "pcg_pool.c" else [])
+    what = "%s: %s %s" % (cc, os.path.basename(src), " ".join(args + [""]))
+    obj = os.path.join(work, cc + "_" + os.path.basename(src) + ".o")
+    r = run([cc] + WFLAGS + ["-O2", "-c", src, "-o", obj] + args)
+    found = allocations(obj) if r.returncode == 0 else set()
+    return [(r.returncode == 0, what + "compiles with -Werror", r.stderr),
+            (not found, what + "references no allocation", " ".join(found))]
 
 
 def one(cc, name, real, gran, work, rt):
@@ -111,7 +124,9 @@ def main():
     ok(len(compilers) > 0, "a C compiler is found (%s)" % compilers)
     names = sorted(os.path.basename(f)[:-4] for f in
                    glob.glob(os.path.join(SRC, "examples", "*.pcg")))
-    with tempfile.TemporaryDirectory() as work:
+    with tempfile.TemporaryDirectory() as work, \
+            concurrent.futures.ThreadPoolExecutor(
+                max(1, min(4, os.cpu_count() or 1))) as pool:
         # the negative control of the nm check
         bad = os.path.join(work, "bad.c")
         with open(bad, "w") as f:
@@ -122,25 +137,12 @@ def main():
            "negative control: the nm check sees a call of malloc")
 
         # the runtime: its kernels, as compiled here, and the library built
-        for cc in compilers:
-            for src in runtime_sources():
-                if os.path.basename(src) == "pcg_ckpt.c":
-                    continue  # file I/O (stdio), not a compute kernel
-                # pcg_pool_create allocates the pool (docs/api.md §6),
-                # the one allocation of the runtime; built without threads
-                # the file allocates nothing
-                args = (["-DPCG_NO_THREADS"]
-                        if os.path.basename(src) == "pcg_pool.c" else [])
-                obj = os.path.join(work, cc + "_" + os.path.basename(src)
-                                   + ".o")
-                r = run([cc] + WFLAGS + ["-O2", "-c", src, "-o", obj] + args)
-                ok(r.returncode == 0, "%s: %s %scompiles with -Werror" %
-                   (cc, os.path.basename(src), " ".join(args + [""])),
-                   r.stderr)
-                found = allocations(obj) if r.returncode == 0 else set()
-                ok(not found, "%s: %s %sreferences no allocation" %
-                   (cc, os.path.basename(src), " ".join(args + [""])),
-                   " ".join(found))
+        kernels = [(cc, src) for cc in compilers for src in runtime_sources()
+                   # file I/O (stdio), not a compute kernel
+                   if os.path.basename(src) != "pcg_ckpt.c"]
+        for res in pool.map(lambda j: kernel(*j, work), kernels):
+            for cond, what, detail in res:
+                ok(cond, what, detail)
         r = run(["nm", "-u", "-A", RUNTIME_LIB])
         bad = [l for l in r.stdout.splitlines()
                if l.split()[-1].split("@")[0] in ALLOC
@@ -150,17 +152,15 @@ def main():
            "the built runtime library's kernels reference no allocation",
            "\n".join(bad) + r.stderr)
 
-        rt = {cc: ubsan_runtime(cc, work) for cc in compilers}
+        rt = {cc: ubsan_runtime(cc, work, pool) for cc in compilers}
         for cc in compilers:
             ok(rt[cc] is not None, "%s: the runtime builds with UBSan" % cc)
         jobs = [(cc, n, real, gran) for cc in compilers if rt[cc]
                 for n in names
                 for real in ("float", "double") for gran in ("stmt", "op")]
-        with concurrent.futures.ThreadPoolExecutor(
-                max(1, min(4, os.cpu_count() or 1))) as ex:
-            for res in ex.map(lambda j: one(*j, work, rt[j[0]]), jobs):
-                for cond, what, detail in res:
-                    ok(cond, what, detail)
+        for res in pool.map(lambda j: one(*j, work, rt[j[0]]), jobs):
+            for cond, what, detail in res:
+                ok(cond, what, detail)
     return done()
 
 

@@ -29,6 +29,7 @@ Prints TAP.
 """
 import os
 import shutil
+import concurrent.futures
 import subprocess
 import sys
 import tempfile
@@ -81,6 +82,7 @@ def usable(cc, runner, tmp):
         return cc[0] + " not found"
     if runner and not shutil.which(runner[0]):
         return runner[0] + " not found"
+    tmp = tempfile.mkdtemp(prefix="probe-", dir=tmp)
     src = os.path.join(tmp, "probe.c")
     exe = os.path.join(tmp, "probe")
     with open(src, "w") as f:
@@ -135,7 +137,9 @@ def compare(ref, got):
 
 def main():
     print("TAP version 13")
-    with tempfile.TemporaryDirectory(prefix="pcc-repro-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="pcc-repro-") as tmp, \
+            concurrent.futures.ThreadPoolExecutor(
+                max(1, min(4, os.cpu_count() or 1))) as pool:
         gen = os.path.join(tmp, "gen")
         os.mkdir(gen)
         for prefix, model, real in MODELS:
@@ -145,19 +149,64 @@ def main():
             if r.returncode != 0:
                 ok(False, "pcc compiles " + prefix, r.stderr)
                 return
-        ref = None
-        results = {}
-        for name, cc, runner in TARGETS:
+
+        # Every build and run below is independent of the others: they
+        # run side by side and are reported in order.
+        def target(i, cc, runner, flags):
+            """(why skipped or None, hashes, error text)"""
             why = usable(cc, runner, tmp)
+            if why:
+                return why, None, ""
+            h, err = build_run(cc, flags, runner, gen,
+                               os.path.join(tmp, "exe%d" % i))
+            return None, h, err
+
+        def m4f(defs):
+            args = []
+            for d in ["PCG_REPRODUCIBLE"] + defs:
+                args += ["-D", d]
+            return run([sys.executable, M4F, "run", "-I", gen, "--runtime",
+                        RUNTIME] + args + ["--timeout", "1200",
+                        "--cflag=-Werror",
+                        os.path.join(HERE, "repro_drive.c")] +
+                       [os.path.join(gen, m[0] + ".c") for m in MODELS])
+
+        jobs = [pool.submit(target, i, cc, runner, REPRO)
+                for i, (_, cc, runner) in enumerate(TARGETS)]
+        nd_job = pool.submit(target, len(TARGETS), ["gcc", "-O2"] + WARN,
+                             None, REPRO + ["-DPCG_NO_DOUBLE"])
+        m4f_names = [
+            ([], "Cortex-M4F arm-none-eabi-gcc -O2 (qemu-system-arm)"),
+            (["PCG_NO_DOUBLE"],
+             "Cortex-M4F arm-none-eabi-gcc -O2 -DPCG_NO_DOUBLE "
+             "(qemu-system-arm), as x86-64 gcc -O2 -DPCG_NO_DOUBLE")]
+        m4f_jobs = ([pool.submit(m4f, defs) for defs, _ in m4f_names]
+                    if os.path.exists(M4F) else None)
+        # Negative controls: without PCG_REPRODUCIBLE, targets differ.
+        pairs = [
+            ("x86-64 gcc -O2 -DPCG_GEMM_NO_DISPATCH (no FMA)",
+             ["gcc", "-O2", "-DPCG_GEMM_NO_DISPATCH"], None,
+             "aarch64 gcc -O2 (FMA in the GEMM)",
+             ["aarch64-linux-gnu-gcc", "-O2"], QEMU_A64),
+            ("x86-64 gcc -O2", ["gcc", "-O2"], None,
+             "x86-64 clang -O2 -march=haswell -ffp-contract=fast",
+             ["clang", "-O2", "-march=haswell", "-ffp-contract=fast"],
+             None),
+        ]
+        n = len(TARGETS) + 1
+        pair_jobs = [(pool.submit(target, n + 2 * k, acc, arun, PLAIN),
+                      pool.submit(target, n + 2 * k + 1, bcc, brun, PLAIN))
+                     for k, (_, acc, arun, _, bcc, brun) in enumerate(pairs)]
+
+        ref = None
+        for (name, _, _), job in zip(TARGETS, jobs):
+            why, h, err = job.result()
             if why:
                 skip(name, why)
                 continue
-            h, err = build_run(cc, REPRO, runner, gen,
-                               os.path.join(tmp, "repro"))
             if h is None:
                 ok(False, name + ": builds and runs", err)
                 continue
-            results[name] = h
             if ref is None:
                 ref = h
                 for m in sorted(h):
@@ -171,31 +220,18 @@ def main():
         # without double arithmetic) as x86-64 with PCG_NO_DOUBLE.
         nd_ref = None
         if ref is not None:
-            nd_ref, err = build_run(["gcc", "-O2"] + WARN,
-                                    REPRO + ["-DPCG_NO_DOUBLE"], None, gen,
-                                    os.path.join(tmp, "repro_nd"))
+            why, nd_ref, err = nd_job.result()
             if nd_ref is None:
                 ok(False, "x86-64 gcc -O2 -DPCG_NO_DOUBLE: builds and runs",
-                   err)
-        for defs, want, name in [
-                ([], ref,
-                 "Cortex-M4F arm-none-eabi-gcc -O2 (qemu-system-arm)"),
-                (["PCG_NO_DOUBLE"], nd_ref,
-                 "Cortex-M4F arm-none-eabi-gcc -O2 -DPCG_NO_DOUBLE "
-                 "(qemu-system-arm), as x86-64 gcc -O2 -DPCG_NO_DOUBLE")]:
-            if not os.path.exists(M4F):
+                   why or err)
+        for k, (want, (_, name)) in enumerate(zip([ref, nd_ref], m4f_names)):
+            if m4f_jobs is None:
                 skip(name, "no examples/mcu/m4f.py")
                 continue
             if want is None:
                 skip(name, "no reference")
                 continue
-            args = []
-            for d in ["PCG_REPRODUCIBLE"] + defs:
-                args += ["-D", d]
-            r = run([sys.executable, M4F, "run", "-I", gen, "--runtime",
-                     RUNTIME] + args + ["--timeout", "1200",
-                     "--cflag=-Werror", os.path.join(HERE, "repro_drive.c")] +
-                    [os.path.join(gen, m[0] + ".c") for m in MODELS])
+            r = m4f_jobs[k].result()
             if r.returncode == 77:
                 skip(name, r.stderr.strip().splitlines()[-1])
             elif r.returncode != 0:
@@ -212,35 +248,19 @@ def main():
             ok(diff and all(m.endswith("_f") for m in diff),
                "x86-64: PCG_NO_DOUBLE changes float models only")
 
-        # Negative controls: without PCG_REPRODUCIBLE, targets differ.
-        pairs = [
-            ("x86-64 gcc -O2 -DPCG_GEMM_NO_DISPATCH (no FMA)",
-             ["gcc", "-O2", "-DPCG_GEMM_NO_DISPATCH"], None,
-             "aarch64 gcc -O2 (FMA in the GEMM)",
-             ["aarch64-linux-gnu-gcc", "-O2"], QEMU_A64),
-            ("x86-64 gcc -O2", ["gcc", "-O2"], None,
-             "x86-64 clang -O2 -march=haswell -ffp-contract=fast",
-             ["clang", "-O2", "-march=haswell", "-ffp-contract=fast"],
-             None),
-        ]
-        for an, acc, arun, bn, bcc, brun in pairs:
+        for (an, _, _, bn, _, _), (ja, jb) in zip(pairs, pair_jobs):
             what = ("negative control: without PCG_REPRODUCIBLE, %s and %s "
                     "differ" % (an, bn))
-            why = usable(acc, arun, tmp) or usable(bcc, brun, tmp)
-            if why:
-                skip(what, why)
+            (wa, ha, ea), (wb, hb, eb) = ja.result(), jb.result()
+            if wa or wb:
+                skip(what, wa or wb)
                 continue
-            ha, ea = build_run(acc, PLAIN, arun, gen,
-                               os.path.join(tmp, "plain_a"))
-            hb, eb = build_run(bcc, PLAIN, brun, gen,
-                               os.path.join(tmp, "plain_b"))
             if ha is None or hb is None:
                 ok(False, what, ea + eb)
                 continue
             diff = [m for m in sorted(ha) if ha[m] != hb[m]]
             print("# models that differ: %s" % (", ".join(diff) or "none"))
             ok(len(diff) > 0, what)
-
 
 main()
 sys.exit(done())
