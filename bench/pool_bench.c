@@ -20,11 +20,21 @@
  * median of the rounds' ratios, so that a change of machine load shows
  * in both sides alike.  The parameters are reset to their start before
  * every sample.  Before and after, it measures how much of a second core
- * the machine gives (the "parallel factor": the time of one spinning
- * loop times the number of copies over the time of that many copies at
- * once, on threads; 2.00 on an idle 2-core machine): on a shared machine
- * no speed-up can exceed it.  A benchmark: it prints figures and checks
- * nothing (tests/pool checks the bits).
+ * the machine gives (the "parallel factor": the time of one copy of a
+ * fixed piece of work times the number of copies over the time of that
+ * many copies at once, on threads; 2.00 for two copies on an idle 2-core
+ * machine): on a shared machine no speed-up can exceed it.  Two pieces of
+ * work: a chain of scalar additions, which a core shared with another
+ * guest's thread (a virtual machine's cores may be hyperthreads of the
+ * host) still runs at full speed, and the runtime's own product on
+ * operands in a core's L2, which keeps the vector units busy as a
+ * training step does, and which such sharing slows down.  The product's
+ * factor is also measured around every round ("machine x2": the median
+ * over the rounds of the lower of the two), and the speed-up over the
+ * rounds where it was at least 0.9 per thread is printed with their count
+ * ("free").  Last, the share of the CPU time that the hypervisor gave to
+ * other guests during the run (steal, /proc/stat).  A benchmark: it
+ * prints figures and checks nothing (tests/pool checks the bits).
  *
  * Then PyTorch's step of the same model on as many threads as the last
  * configuration (bench/torch_step.py --threads, wall time, medians of 21
@@ -34,6 +44,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,7 +69,8 @@ wall(void)
 }
 
 
-/* A fixed amount of arithmetic, for the parallel factor. */
+/* A fixed amount of scalar arithmetic (one chain of dependent additions),
+ * for the parallel factor. */
 static void *
 spin(void *arg)
 {
@@ -68,27 +80,85 @@ spin(void *arg)
 	return arg;
 }
 
-/* How many of n copies of spin run at once, in effect (median of 3). */
+/* A fixed amount of the runtime's product, each thread on its own
+ * operands (GEMM_M x GEMM_K times GEMM_K x GEMM_N, 384 KiB, in a core's
+ * L2): how much of a second core the machine gives to the vector units
+ * that the training steps keep busy. */
+#define GEMM_M 64
+#define GEMM_N 256
+#define GEMM_K 256
+static float gemm_a[MAX_CONF][GEMM_M * GEMM_K], gemm_b[MAX_CONF][GEMM_K * GEMM_N],
+	gemm_c[MAX_CONF][GEMM_M * GEMM_N];
+
+static int gemm_reps = 1500;
+
+static void *
+spin_gemm(void *arg)
+{
+	int t = (int)(intptr_t)arg;
+	for (int r = 0; r < gemm_reps; r++)
+		pcg_sgemm(0, 0, GEMM_M, GEMM_N, GEMM_K, 1.0f, gemm_a[t], GEMM_K,
+			  gemm_b[t], GEMM_N, 0.0f, gemm_c[t], GEMM_N);
+	return NULL;
+}
+
+/* How many of n copies of work run at once, in effect (median of
+ * `tries`, at most 3): n times the time of one copy alone over the time of
+ * n copies at once, each on its own thread. */
 static double
-parallel_factor(int n)
+parallel_factor_of(int n, void *(*work)(void *), int tries)
 {
 	double f[3];
 	pthread_t th[MAX_CONF];
 	if (n > MAX_CONF)
 		n = MAX_CONF;
-	for (int k = 0; k < 3; k++) {
+	for (int k = 0; k < tries; k++) {
 		double t0 = wall();
-		spin(NULL);
+		work(NULL);
 		double t1 = wall();
 		for (int i = 0; i < n; i++)
-			if (pthread_create(&th[i], NULL, spin, NULL) != 0)
+			if (pthread_create(&th[i], NULL, work,
+					   (void *)(intptr_t)i) != 0)
 				return 0;
 		for (int i = 0; i < n; i++)
 			pthread_join(th[i], NULL);
 		f[k] = n * (t1 - t0) / (wall() - t1);
 	}
-	return bench_median(f, 3);
+	return bench_median(f, tries);
 }
+
+static double
+parallel_factor(int n, void *(*work)(void *))
+{
+	return parallel_factor_of(n, work, 3);
+}
+
+/* The system's CPU time so far (/proc/stat, Linux; in clock ticks), all of
+ * it and the part "stolen" by the hypervisor for other guests; 0 where
+ * the file is missing. */
+static void
+cpu_ticks(double *total, double *steal)
+{
+	unsigned long long v[8] = {0};
+	FILE *f = fopen("/proc/stat", "r");
+	*total = *steal = 0;
+	if (!f)
+		return;
+	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+		   &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 8) {
+		for (int i = 0; i < 8; i++)
+			*total += (double)v[i];
+		*steal = (double)v[7];
+	}
+	fclose(f);
+}
+
+/* The rounds in which the machine gave the threads their cores: the
+ * parallel factor on products, measured right before and right after
+ * the round, at least FREE_FACTOR per 2 threads (on a shared machine the
+ * second core comes and goes).  The speed-up over those rounds alone is
+ * printed beside the one over all rounds. */
+#define FREE_FACTOR 0.9
 
 typedef struct {
 	const char *name; /* "mlp b32": the example and its batch */
@@ -213,7 +283,16 @@ main(int argc, char **argv)
 		if (min_macs >= 0)
 			pcg_pool_set_min_macs(pools[c], min_macs);
 	}
-	double before = parallel_factor(last);
+	for (int t = 0; t < MAX_CONF; t++) {
+		for (int i = 0; i < GEMM_M * GEMM_K; i++)
+			gemm_a[t][i] = frand();
+		for (int i = 0; i < GEMM_K * GEMM_N; i++)
+			gemm_b[t][i] = frand();
+	}
+	double ticks0, steal0;
+	cpu_ticks(&ticks0, &steal0);
+	double before = parallel_factor(last, spin);
+	double gemm_before = parallel_factor(last, spin_gemm);
 	printf("P_train_bp, float, wall time per step (median of %d rounds); "
 	       "speed-up against no pool (median of the rounds' ratios, "
 	       "min-max)\n", ROUNDS);
@@ -222,6 +301,7 @@ main(int argc, char **argv)
 		printf("   %2d thr us", threads[c]);
 	for (int c = 1; c < nconf; c++)
 		printf("   x%-2d (min-max)  ", threads[c]);
+	printf("  machine x%-2d  x%-2d free (rounds)", last, last);
 	if (torch)
 		printf(" torch %2d thr us  torch/pcc", last);
 	printf("\n");
@@ -231,12 +311,20 @@ main(int argc, char **argv)
 		int n = 1;
 		while (timed(m, NULL, n) * n < 20e-3 && n < 1 << 20)
 			n *= 2;
-		double t[MAX_CONF][ROUNDS], r[MAX_CONF][ROUNDS];
+		double t[MAX_CONF][ROUNDS], r[MAX_CONF][ROUNDS], free[ROUNDS],
+			pfs[ROUNDS];
+		int nfree = 0;
 		for (int k = 0; k < ROUNDS; k++) {
+			gemm_reps = 1000;
+			double pf = parallel_factor_of(last, spin_gemm, 1);
 			for (int c = 0; c < nconf; c++)
 				t[c][k] = timed(m, pools[c], n);
 			for (int c = 1; c < nconf; c++)
 				r[c][k] = t[0][k] / t[c][k];
+			double after = parallel_factor_of(last, spin_gemm, 1);
+			pfs[k] = pf < after ? pf : after;
+			if (pfs[k] >= FREE_FACTOR * last)
+				free[nfree++] = r[nconf - 1][k];
 		}
 		printf("%-12s", m->name);
 		for (int c = 0; c < nconf; c++)
@@ -246,6 +334,12 @@ main(int argc, char **argv)
 			printf("   %5.2f (%4.2f-%4.2f)", med, r[c][0],
 			       r[c][ROUNDS - 1]);
 		}
+		printf("   %10.2f", bench_median(pfs, ROUNDS));
+		if (nfree > 0)
+			printf("   %5.2f (%2d)       ", bench_median(free, nfree),
+			       nfree);
+		else
+			printf("       - ( 0)       ");
 		double tt = torch ? bench_torch_time(&m->shapes, python, ROUNDS,
 						     20e-3, last)
 				  : 0;
@@ -254,8 +348,18 @@ main(int argc, char **argv)
 			       tt / bench_median(t[nconf - 1], ROUNDS));
 		printf("\n");
 	}
+	gemm_reps = 1500;
 	printf("parallel factor of %d threads (machine): %.2f before, %.2f "
-	       "after\n", last, before, parallel_factor(last));
+	       "after\n", last, before, parallel_factor(last, spin));
+	printf("parallel factor of %d threads on products (pcg_sgemm "
+	       "%dx%dx%d): %.2f before, %.2f after\n", last, GEMM_M, GEMM_N,
+	       GEMM_K, gemm_before, parallel_factor(last, spin_gemm));
+	double ticks1, steal1;
+	cpu_ticks(&ticks1, &steal1);
+	if (ticks1 > ticks0)
+		printf("CPU time taken by the hypervisor for other guests "
+		       "(steal) during the run: %.1f %%\n",
+		       100 * (steal1 - steal0) / (ticks1 - ticks0));
 	for (int c = 1; c < nconf; c++)
 		pcg_pool_destroy(pools[c]);
 	return 0;
