@@ -55,38 +55,50 @@
 #endif
 
 /*
- * t[i][j] = sum of k[i * rsk + r * csk] * x[off[r] + j] over r = r0 ..
- * r1-1 (r1 > r0) in order, each a multiply-add, from 0, for i < mi and
- * j < nj (inlined with constant mi and nj for full tiles, so that the
+ * t[i][j] = sum of k[i * rsk + r * csk] * ROW(r)[j] over r = r0 .. r1-1
+ * (r1 > r0) in order, each a multiply-add, from 0, for i < mi and j < nj
+ * (inlined with constant mi and nj for full tiles, so that the
  * accumulators stay in registers).  The first term is the multiply-add
  * onto 0 written out, so that t needs no zeroing (which compilers turn
- * into a memset of the whole tile).
+ * into a memset of the whole tile).  The body of dconv_acc (rows at
+ * offsets) and dconv_dx_sum (rows a stride apart): the names it uses are
+ * their parameters.
  */
+#ifndef DCONV_ACC_BODY
+#define DCONV_ACC_BODY(ROW)                                                   \
+	do {                                                                  \
+		const REAL *restrict x0 = ROW(r0);                            \
+                                                                              \
+		for (int i = 0; i < mi; i++) {                                \
+			REAL kv = k[i * rsk + r0 * csk];                      \
+                                                                              \
+			GEMM_KEEP_LOOP                                        \
+			for (int j = 0; j < nj; j++)                          \
+				t[i][j] = FMA(kv, x0[j], (REAL)0);            \
+		}                                                             \
+		for (int r = r0 + 1; r < r1; r++) {                           \
+			const REAL *restrict xr = ROW(r);                     \
+                                                                              \
+			for (int i = 0; i < mi; i++) {                        \
+				REAL kv = k[i * rsk + r * csk];               \
+                                                                              \
+				GEMM_KEEP_LOOP                                \
+				for (int j = 0; j < nj; j++)                  \
+					t[i][j] = FMA(kv, xr[j], t[i][j]);    \
+			}                                                     \
+		}                                                             \
+	} while (0)
+#define DCONV_ROW_AT(r) (x + off[r])
+#define DCONV_ROW_STRIDE(r) (x + (r)*xs)
+#endif
+
+/* Rows of x at the offsets off[r]: a tile of the forward pass. */
 GEMM_ATTR static DCONV_INLINE void
 SFX(dconv_acc)(int r0, int r1, int mi, int nj, const REAL *restrict k,
 	       ptrdiff_t rsk, ptrdiff_t csk, const REAL *restrict x,
 	       const int *restrict off, REAL (*restrict t)[DCONV_J])
 {
-	const REAL *restrict x0 = x + off[r0];
-
-	for (int i = 0; i < mi; i++) {
-		REAL kv = k[i * rsk + r0 * csk];
-
-		GEMM_KEEP_LOOP
-		for (int j = 0; j < nj; j++)
-			t[i][j] = FMA(kv, x0[j], (REAL)0);
-	}
-	for (int r = r0 + 1; r < r1; r++) {
-		const REAL *restrict xr = x + off[r];
-
-		for (int i = 0; i < mi; i++) {
-			REAL kv = k[i * rsk + r * csk];
-
-			GEMM_KEEP_LOOP
-			for (int j = 0; j < nj; j++)
-				t[i][j] = FMA(kv, xr[j], t[i][j]);
-		}
-	}
+	DCONV_ACC_BODY(DCONV_ROW_AT);
 }
 
 /*
@@ -276,35 +288,18 @@ SFX(dconv_fwd)(const pcg_conv_geo *g, const REAL *x, const REAL *k, REAL *y,
 }
 
 /*
- * dx: u[i][j] = sum over o = o0 .. o1-1 (o1 > o0) of k[o * ck + i * kk] *
+ * dx: t[i][j] = sum over o = r0 .. r1-1 (r1 > r0) of k[o * ck + i * kk] *
  * dy[o * ps + j], each a multiply-add from 0: one chunk of the sum over
- * the output channels of col = K^T dy, input channel i.
+ * the output channels of col = K^T dy, input channel i.  dconv_acc's
+ * loop with k's strides rsk = kk and csk = ck, and the rows of dy (x) xs
+ * = ps apart.
  */
 GEMM_ATTR static DCONV_INLINE void
-SFX(dconv_dx_sum)(int o0, int o1, int ck, int kk, int mi, int nj,
-		  const REAL *restrict k, const REAL *restrict dy,
-		  ptrdiff_t ps, REAL (*restrict u)[DCONV_J])
+SFX(dconv_dx_sum)(int r0, int r1, int csk, int rsk, int mi,
+		  int nj, const REAL *restrict k, const REAL *restrict x,
+		  ptrdiff_t xs, REAL (*restrict t)[DCONV_J])
 {
-	const REAL *restrict d0 = dy + o0 * ps;
-
-	for (int i = 0; i < mi; i++) {
-		REAL kv = k[o0 * ck + i * kk];
-
-		GEMM_KEEP_LOOP
-		for (int j = 0; j < nj; j++)
-			u[i][j] = FMA(kv, d0[j], (REAL)0);
-	}
-	for (int o = o0 + 1; o < o1; o++) {
-		const REAL *restrict dq = dy + o * ps;
-
-		for (int i = 0; i < mi; i++) {
-			REAL kv = k[o * ck + i * kk];
-
-			GEMM_KEEP_LOOP
-			for (int j = 0; j < nj; j++)
-				u[i][j] = FMA(kv, dq[j], u[i][j]);
-		}
-	}
+	DCONV_ACC_BODY(DCONV_ROW_STRIDE);
 }
 
 /* The chunks of the sum after the first (more than GEMM_KC output

@@ -45,6 +45,46 @@
 #error "PCG_REPRODUCIBLE needs the runtime's own GEMM, not CBLAS"
 #endif
 
+/*
+ * The direct convolutions' entry points (pcg_dconv.h): each returns 0,
+ * computing nothing, where dconv_takes says the geometry or the scratch
+ * is not for it, and the caller goes the im2col way.
+ */
+#define DCONV_ENTRY(T, REAL, S)                                               \
+	int pcg_dconv_fwd_##T(const pcg_conv_geo *g, const REAL *x,           \
+			      const REAL *k, REAL *y, REAL *scratch,          \
+			      size_t scratch_reals)                           \
+	{                                                                     \
+		if (!dconv_takes(g, 0, 0, 0, scratch_reals))                  \
+			return 0;                                             \
+		(void)DCONV_DISPATCH(dconv_fwd_##S, (g, x, k, y, scratch));   \
+		return 1;                                                     \
+	}                                                                     \
+                                                                              \
+	int pcg_dconv_dx_##T(const pcg_conv_geo *g, int acc, const REAL *k,   \
+			     const REAL *dy, REAL *dx, REAL *scratch,         \
+			     size_t scratch_reals)                            \
+	{                                                                     \
+		if (!dconv_takes(g, 1, 0, 0, scratch_reals))                  \
+			return 0;                                             \
+		return DCONV_DISPATCH(dconv_dx_##S,                           \
+				      (g, acc, k, dy, dx, scratch));          \
+	}                                                                     \
+                                                                              \
+	int pcg_dconv_dk_##T(const pcg_conv_geo *g, int batch, int acc,       \
+			     const REAL *x, ptrdiff_t x_step, const REAL *dy, \
+			     ptrdiff_t y_step, REAL *dk, int lo, int hi,      \
+			     REAL *scratch, size_t scratch_reals)             \
+	{                                                                     \
+		if (!dconv_takes(g, 2, lo, hi, scratch_reals))                \
+			return 0;                                             \
+		if (batch > 0 && hi > lo)                                     \
+			(void)DCONV_DISPATCH(dconv_dk_##S,                    \
+					     (g, batch, acc, x, x_step, dy,   \
+					      y_step, dk, lo, hi, scratch));  \
+		return 1;                                                     \
+	}
+
 #ifdef PCG_GEMM_CBLAS
 /*
  * -Dcblas=true: every product goes to CBLAS.  The semantics of the
@@ -87,64 +127,18 @@ pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
 }
 
 /* With CBLAS the products are the BLAS's: no direct convolutions (their
- * bits are those of the runtime's own GEMM). */
-int
-pcg_dconv_fwd_f(const pcg_conv_geo *g, const float *x, const float *k,
-		float *y, float *scratch, size_t scratch_reals)
+ * bits are those of the runtime's own GEMM): every entry point returns 0. */
+static int
+dconv_none(const pcg_conv_geo *g, ...)
 {
-	(void)g, (void)x, (void)k, (void)y, (void)scratch, (void)scratch_reals;
+	(void)g;
 	return 0;
 }
+#define dconv_takes(g, ...) dconv_none(g, __VA_ARGS__)
+#define DCONV_DISPATCH(fn, args) dconv_none args
 
-int
-pcg_dconv_fwd_d(const pcg_conv_geo *g, const double *x, const double *k,
-		double *y, double *scratch, size_t scratch_reals)
-{
-	(void)g, (void)x, (void)k, (void)y, (void)scratch, (void)scratch_reals;
-	return 0;
-}
-
-int
-pcg_dconv_dx_f(const pcg_conv_geo *g, int acc, const float *k,
-	       const float *dy, float *dx, float *scratch, size_t scratch_reals)
-{
-	(void)g, (void)acc, (void)k, (void)dy, (void)dx, (void)scratch,
-		(void)scratch_reals;
-	return 0;
-}
-
-int
-pcg_dconv_dx_d(const pcg_conv_geo *g, int acc, const double *k,
-	       const double *dy, double *dx, double *scratch,
-	       size_t scratch_reals)
-{
-	(void)g, (void)acc, (void)k, (void)dy, (void)dx, (void)scratch,
-		(void)scratch_reals;
-	return 0;
-}
-
-int
-pcg_dconv_dk_f(const pcg_conv_geo *g, int batch, int acc, const float *x,
-	       ptrdiff_t x_step, const float *dy, ptrdiff_t y_step, float *dk,
-	       int lo, int hi, float *scratch, size_t scratch_reals)
-{
-	(void)g, (void)batch, (void)acc, (void)x, (void)x_step, (void)dy,
-		(void)y_step, (void)dk, (void)lo, (void)hi, (void)scratch,
-		(void)scratch_reals;
-	return 0;
-}
-
-int
-pcg_dconv_dk_d(const pcg_conv_geo *g, int batch, int acc, const double *x,
-	       ptrdiff_t x_step, const double *dy, ptrdiff_t y_step,
-	       double *dk, int lo, int hi, double *scratch,
-	       size_t scratch_reals)
-{
-	(void)g, (void)batch, (void)acc, (void)x, (void)x_step, (void)dy,
-		(void)y_step, (void)dk, (void)lo, (void)hi, (void)scratch,
-		(void)scratch_reals;
-	return 0;
-}
+DCONV_ENTRY(f, float, s)
+DCONV_ENTRY(d, double, d)
 #else
 
 /*
@@ -587,41 +581,6 @@ dconv_takes(const pcg_conv_geo *g, int pass, int lo, int hi,
 		need = (ptrdiff_t)g->o / g->groups * g->oh * dconv_dx_ld(g);
 	return (size_t)need <= scratch_reals;
 }
-
-#define DCONV_ENTRY(T, REAL, S)                                               \
-	int pcg_dconv_fwd_##T(const pcg_conv_geo *g, const REAL *x,          \
-			      const REAL *k, REAL *y, REAL *scratch,          \
-			      size_t scratch_reals)                           \
-	{                                                                     \
-		if (!dconv_takes(g, 0, 0, 0, scratch_reals))                        \
-			return 0;                                             \
-		(void)DCONV_DISPATCH(dconv_fwd_##S, (g, x, k, y, scratch));   \
-		return 1;                                                     \
-	}                                                                     \
-                                                                              \
-	int pcg_dconv_dx_##T(const pcg_conv_geo *g, int acc, const REAL *k,   \
-			     const REAL *dy, REAL *dx, REAL *scratch,         \
-			     size_t scratch_reals)                            \
-	{                                                                     \
-		if (!dconv_takes(g, 1, 0, 0, scratch_reals))                        \
-			return 0;                                             \
-		return DCONV_DISPATCH(dconv_dx_##S,                           \
-				      (g, acc, k, dy, dx, scratch));          \
-	}                                                                     \
-                                                                              \
-	int pcg_dconv_dk_##T(const pcg_conv_geo *g, int batch, int acc,       \
-			     const REAL *x, ptrdiff_t x_step, const REAL *dy, \
-			     ptrdiff_t y_step, REAL *dk, int lo, int hi,      \
-			     REAL *scratch, size_t scratch_reals)             \
-	{                                                                     \
-		if (!dconv_takes(g, 2, lo, hi, scratch_reals))                \
-			return 0;                                             \
-		if (batch > 0 && hi > lo)                                     \
-			(void)DCONV_DISPATCH(dconv_dk_##S,                    \
-					     (g, batch, acc, x, x_step, dy,   \
-					      y_step, dk, lo, hi, scratch));  \
-		return 1;                                                     \
-	}
 
 #if defined(GEMM_DISPATCH_AVX512)
 #define DCONV_DISPATCH(fn, args)                                              \

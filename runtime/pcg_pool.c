@@ -712,6 +712,14 @@ typedef struct {
 	void *out;
 } conv_job;
 
+/* The reals of one sample's im2col columns (all groups): the scratch a
+ * thread needs, which the direct convolutions may use instead. */
+static size_t
+conv_col_reals(const pcg_conv_geo *g)
+{
+	return (size_t)g->c * g->kh * g->kw * g->oh * g->ow;
+}
+
 /*
  * The products of the forward pass and of dK, transposed.  A convolution
  * has few output channels (8 or 16 in the examples), and a product with
@@ -848,7 +856,7 @@ typedef struct {
 		int P = g->oh * g->ow, CKg = g->c / g->groups * g->kh * g->kw; \
 		int Og = g->o / g->groups;                                    \
 		REAL *col = s;                                                \
-		size_t ncol = (size_t)g->c * g->kh * g->kw * P;               \
+		size_t ncol = conv_col_reals(g);                               \
 		for (int b = lo; b < hi; b++) {                               \
 			if (pcg_dconv_fwd_##T(g,                              \
 					      (const REAL *)j->x + b * j->xs, \
@@ -880,7 +888,7 @@ typedef struct {
 		int P = g->oh * g->ow, CKg = g->c / g->groups * g->kh * g->kw; \
 		int Og = g->o / g->groups;                                    \
 		REAL *col = s;                                                \
-		size_t ncol = (size_t)g->c * g->kh * g->kw * P;               \
+		size_t ncol = conv_col_reals(g);                               \
 		for (int b = lo; b < hi; b++) {                               \
 			if (pcg_dconv_dx_##T(g, j->acc, j->k,                 \
 					     (const REAL *)j->dy + b * j->ys, \
@@ -912,8 +920,7 @@ typedef struct {
 		int Og = g->o / g->groups;                                    \
 		if (pcg_dconv_dk_##T(g, j->batch, j->acc, j->x, j->xs, j->dy, \
 				     j->ys, j->out, lo, hi, s,                \
-				     (size_t)g->c * g->kh * g->kw * g->oh *   \
-					     g->ow))                          \
+				     conv_col_reals(g)))                      \
 			return;                                               \
 		for (int gi = lo / CKg; gi * CKg < hi; gi++) {                \
 			int c0 = lo > gi * CKg ? lo - gi * CKg : 0;           \
@@ -994,7 +1001,7 @@ typedef struct {
 				   pass == 0   ? conv_fwd_block_##T           \
 				   : pass == 1 ? conv_dk_block_##T            \
 					       : conv_dx_block_##T,           \
-				   j, col, (size_t)CK * P * sizeof(REAL)))    \
+				   j, col, conv_col_reals(g) * sizeof(REAL))) \
 			return;                                               \
 		if (pass == 0)                                                \
 			conv_fwd_block_##T(j, 0, n, col);                     \
