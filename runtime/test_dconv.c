@@ -25,16 +25,14 @@
 #include <string.h>
 
 #include "pcg_gemm.c"
+#include "../tests/test_rng.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
 
 static double
 urand(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (double)(rng >> 11) / 4503599627370496.0 - 1;
+	return test_urand(&rng);
 }
 
 /* c h w o kh kw sh ph pw dh dw groups sw */

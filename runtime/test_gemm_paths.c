@@ -25,19 +25,16 @@
 #include <string.h>
 
 #include "pcg_gemm.c"
+#include "../tests/test_rng.h"
 
 #ifdef GEMM_DISPATCH_AVX2
 
-/* a small deterministic generator, values in [-1, 1) */
 static uint64_t rng = 0x2545f4914f6cdd1dULL;
 
 static double
 urand(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (double)(rng >> 11) / 4503599627370496.0 - 1;
+	return test_urand(&rng);
 }
 
 typedef struct prod {

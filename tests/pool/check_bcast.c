@@ -19,19 +19,17 @@
 
 #include "pcg_runtime.h"
 #include "../tap_ok.h"
+#include "../test_rng.h"
+#include "pools.h"
 
 enum { NB = 7, C = 5, P = 37, F = 100 };
 
-/* a small deterministic generator */
-static unsigned long long rng = 0x2545f4914f6cdd1dULL;
+static uint64_t rng = 0x2545f4914f6cdd1dULL;
 
 static double
 drand(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (double)(rng >> 11) / 9007199254740992.0 * 2 - 1;
+	return test_urand(&rng);
 }
 
 #define CHECK(T, REAL)                                                        \
@@ -207,29 +205,11 @@ CHECK(d, double)
 int
 main(void)
 {
-	static const int threads[] = {1, 2, 3, 8};
-	enum { NPOOLS = sizeof threads / sizeof threads[0] };
 	pcg_pool *pools[NPOOLS];
-	int npools = 0;
-	for (int i = 0; i < NPOOLS; i++) {
-		pools[npools] = pcg_pool_create(threads[i]);
-		if (pools[npools]) /* every kernel split, however small */
-			pcg_pool_set_min_macs(pools[npools++], 0);
-	}
-	ok(npools == NPOOLS, "pools of 1, 2, 3 and 8 threads created", NULL);
-	check_f(pools, threads, npools);
-	check_d(pools, threads, npools);
-	for (int i = 0; i < npools; i++) {
-		if (threads[i] > 1) {
-			char what[80];
-			snprintf(what, sizeof what, "%d threads: the workers ran "
-				 "%zu tasks", threads[i],
-				 pcg_pool_worker_tasks(pools[i]));
-			ok(pcg_pool_worker_tasks(pools[i]) > 0, what,
-			   "no work was spread: the comparisons prove nothing");
-		}
-		pcg_pool_destroy(pools[i]);
-	}
+	int npools = pools_create(pools);
+	check_f(pools, pool_threads, npools);
+	check_d(pools, pool_threads, npools);
+	pools_finish(pools, npools);
 	printf("1..%d\n", count);
 	return failed != 0;
 }

@@ -21,6 +21,8 @@
 
 #include "pcg_runtime.h"
 #include "../tap_ok.h"
+#include "../test_rng.h"
+#include "pools.h"
 
 
 typedef struct {
@@ -51,16 +53,12 @@ static Case cases[] = {
 	{"2 groups of 16", {8, 7, 9, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0, 32, 2}, 3},
 };
 
-/* a small deterministic generator */
-static unsigned long long rng = 0x2545f4914f6cdd1dULL;
+static uint64_t rng = 0x2545f4914f6cdd1dULL;
 
 static double
 drand(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (double)(rng >> 11) / 9007199254740992.0 * 2 - 1;
+	return test_urand(&rng);
 }
 
 /*
@@ -270,36 +268,16 @@ CHECK(d, double)
 int
 main(void)
 {
-	static const int threads[] = {1, 2, 3, 8};
-	enum { NPOOLS = sizeof threads / sizeof threads[0] };
 	pcg_pool *pools[NPOOLS];
-	int npools = 0;
-	for (int i = 0; i < NPOOLS; i++) {
-		pools[i] = pcg_pool_create(threads[i]);
-		if (!pools[i])
-			break;
-		/* every product split, however small */
-		pcg_pool_set_min_macs(pools[i], 0);
-		npools++;
-	}
-	printf("# %d pools\n", npools);
+	int npools = pools_create(pools);
 	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
 		pcg_conv_geo *g = &cases[c].g;
 		g->oh = (g->h + 2 * g->ph - g->dh * (g->kh - 1) - 1) / g->sh + 1;
 		g->ow = (g->w + 2 * g->pw - g->dw * (g->kw - 1) - 1) / g->sw + 1;
-		check_f(&cases[c], pools, npools, threads);
-		check_d(&cases[c], pools, npools, threads);
+		check_f(&cases[c], pools, npools, pool_threads);
+		check_d(&cases[c], pools, npools, pool_threads);
 	}
-	/* with threads, the workers must have done some of it */
-	for (int i = 0; i < npools; i++)
-		if (threads[i] > 1) {
-			char what[80];
-			snprintf(what, sizeof what, "the pool of %d threads ran "
-				 "tasks on its workers", threads[i]);
-			ok(pcg_pool_worker_tasks(pools[i]) > 0, what, NULL);
-		}
-	for (int i = 0; i < npools; i++)
-		pcg_pool_destroy(pools[i]);
+	pools_finish(pools, npools);
 	printf("1..%d\n", count);
 	return failed != 0;
 }

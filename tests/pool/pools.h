@@ -1,0 +1,49 @@
+/*
+ * pools.h — the pools the tests of tests/pool compare (1, 2, 3 and 8
+ * threads), each splitting every piece of work however small, and the
+ * check at the end that their workers took part (else the comparisons
+ * of bits prove nothing).  Needs tap_ok.h.
+ */
+#ifndef TEST_POOLS_H
+#define TEST_POOLS_H
+
+#include <stdio.h>
+
+#include "pcg_runtime.h"
+
+static const int pool_threads[] = {1, 2, 3, 8};
+enum { NPOOLS = sizeof pool_threads / sizeof pool_threads[0] };
+
+/* Creates the pools (stops at the first that cannot be); returns how
+ * many there are, and checks that all are there. */
+static int
+pools_create(pcg_pool *pools[NPOOLS])
+{
+	int n = 0;
+	while (n < NPOOLS && (pools[n] = pcg_pool_create(pool_threads[n]))) {
+		pcg_pool_set_min_macs(pools[n], 0);
+		n++;
+	}
+	ok(n == NPOOLS, "pools of 1, 2, 3 and 8 threads created", NULL);
+	return n;
+}
+
+/* Checks that the workers of every pool with threads ran tasks, and
+ * destroys the pools. */
+static void
+pools_finish(pcg_pool *pools[NPOOLS], int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (pool_threads[i] > 1) {
+			char what[80];
+			snprintf(what, sizeof what, "%d threads: the workers ran "
+				 "%zu tasks", pool_threads[i],
+				 pcg_pool_worker_tasks(pools[i]));
+			ok(pcg_pool_worker_tasks(pools[i]) > 0, what,
+			   "no work was spread: the comparisons prove nothing");
+		}
+		pcg_pool_destroy(pools[i]);
+	}
+}
+
+#endif
