@@ -1479,5 +1479,6 @@ emit_model(Arena *a, const Graph *g, const EmitOptions *o, StrBuf *h,
 	sb_free(&E.text);
 	arena_free(&E.pass);
 	emit_reroll_free(&E);
+	emit_sweep_free(&E);
 	return E.state_reals;
 }
