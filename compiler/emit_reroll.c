@@ -241,7 +241,7 @@ skel_of(Skels *S, const char *s, size_t n)
 	return S->n++;
 }
 
-static void
+static inline void
 push_val(Roll *R, int v)
 {
 	if (R->nval == R->capval)
@@ -249,12 +249,13 @@ push_val(Roll *R, int v)
 	R->val[R->nval++] = v;
 }
 
-static void
-push_hole(Roll *R, Block *b, const char *s)
+/* A hole of b, whose text starts at base, at s. */
+static inline void
+push_hole(Roll *R, Block *b, const char *base, const char *s)
 {
 	if (R->nhole == R->caphole)
 		R->hole = grow(R->hole, &R->caphole, sizeof *R->hole);
-	R->hole[R->nhole++] = (int)(s - (R->text + R->cut[b - R->b]));
+	R->hole[R->nhole++] = (int)(s - base);
 	b->nhole++;
 }
 
@@ -262,6 +263,7 @@ static void
 scan_block(Roll *R, int k)
 {
 	const char *p = R->text + R->cut[k], *end = R->text + R->cut[k + 1];
+	const char *base = p;
 	Block *b = &R->b[k];
 	StrBuf *sk = &R->scratch;
 	/* a token of n >= 1 characters takes n + 1 <= 2n with its NUL */
@@ -314,7 +316,7 @@ scan_block(Roll *R, int k)
 				for (const char *r = p; r < q; r++)
 					v = v * 10 + (*r - '0');
 				push_val(R, v);
-				push_hole(R, b, p);
+				push_hole(R, b, base, p);
 				b->nint++;
 				*w++ = 0;
 				b->code = 1;
@@ -324,7 +326,7 @@ scan_block(Roll *R, int k)
 		}
 		Tok t = next_tok(&p, end);
 		if (t.kind == TK_COMMENT) {
-			push_hole(R, b, t.s);
+			push_hole(R, b, base, t.s);
 			continue;
 		}
 		b->code = 1;
@@ -332,7 +334,7 @@ scan_block(Roll *R, int k)
 			b->bad = 1;
 		if (t.kind == TK_INT) {
 			push_val(R, (int)t.value);
-			push_hole(R, b, t.s);
+			push_hole(R, b, base, t.s);
 			b->nint++;
 		} else {
 			memcpy(w, t.s, t.len);
@@ -400,7 +402,7 @@ same_text(Roll *R, int j, int k)
 				goto differ;
 			next_tok(&q, yend);
 		}
-		push_hole(R, b, p);
+		push_hole(R, b, y, p);
 		p = q;
 	}
 	if ((size_t)(yend - p) != xn - xi || memcmp(x + xi, p, xn - xi) != 0)
