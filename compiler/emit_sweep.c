@@ -218,7 +218,9 @@ static void update_now(Emit *E, const ParamDecl *pd, Mode mode,
  * is one text rolled at its end, zil_train's text up to the tied
  * parameters is kept with where its chunk points and updates are, and
  * zil_opt copies it, writing its own updates in their places, instead of
- * walking the graph again (a sixth of pcc's time on a long RNN).
+ * walking the graph again (a sixth of pcc's time on a long RNN).  The
+ * text is the chunker's own buffer, handed over once it is rolled
+ * (emit_sweep_keep), not a copy: it is hundreds of MB on a long model.
  */
 typedef struct ZilMark {
 	size_t at, end;        /* in ZilText.text; a chunk point: at == end */
@@ -226,11 +228,12 @@ typedef struct ZilMark {
 } ZilMark;
 
 struct ZilText {
-	StrBuf text;
-	size_t from;  /* where the sweep began in E->out */
+	StrBuf text;  /* zil_train's body, its sweep at [from, from + len) */
+	size_t from, len;
 	ZilMark *m;
 	int n, cap;
-	int on;       /* zil_train's sweep is being kept */
+	int on;       /* zil_train's sweep is being noted */
+	int want;     /* it is, its text not yet handed over */
 	int done;     /* text and m are zil_train's, for zil_opt */
 };
 
@@ -264,18 +267,31 @@ static void
 zil_replay(Emit *E)
 {
 	struct ZilText *z = E->zil;
+	const char *text = z->text.data + z->from;
 	size_t at = 0;
 	for (int i = 0; i < z->n; i++) {
 		const ZilMark *m = &z->m[i];
-		sb_putn(E->out, z->text.data + at, m->at - at);
+		sb_putn(E->out, text + at, m->at - at);
 		if (m->pd)
 			update_now(E, m->pd, MODE_ZIL_OPT, ZIL_SCRATCH);
 		else
 			emit_chunk_point(E);
 		at = m->end;
 	}
-	sb_putn(E->out, z->text.data + at, z->text.len - at);
+	sb_putn(E->out, text + at, z->len - at);
 	emit_sweep_free(E);
+}
+
+int
+emit_sweep_keep(Emit *E, StrBuf *text)
+{
+	struct ZilText *z = E->zil;
+	if (!z || !z->want)
+		return 0;
+	z->text = *text;
+	z->want = 0;
+	z->done = 1;
+	return 1;
 }
 
 void
@@ -463,9 +479,9 @@ emit_sweep(Emit *E, Mode mode)
 		z->from = E->out->len;
 		z->on = 1;
 		sweep_vertices(E, mode);
-		sb_putn(&z->text, E->out->data + z->from, E->out->len - z->from);
+		z->len = E->out->len - z->from;
 		z->on = 0;
-		z->done = 1;
+		z->want = 1;
 	} else {
 		sweep_vertices(E, mode);
 	}
