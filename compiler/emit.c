@@ -432,6 +432,10 @@ chunk_reroll(Emit *E, Chunker *c)
 	free(c->cut);
 	c->cut = NULL;
 	c->ncut = c->capcut = 0;
+	if (emit_sweep_keep(E, &c->cur)) {
+		c->cur = (StrBuf){0};
+		sb_puts(&c->cur, "");
+	}
 	c->cur.len = 0;
 	c->cur.data[0] = 0;
 	c->scanned = c->lines = 0;
@@ -1426,6 +1430,13 @@ emit_model(Arena *a, const Graph *g, const EmitOptions *o, StrBuf *h,
 			emit_pass(&E, &body, &passes[i]);
 	if (emit_has(&E, METHOD_PC))
 		emit_pc_run(&E, &body);
+	/* what only the passes use (the largest pass's text, strings and
+	 * rolling arrays, hundreds of MB on a long model) given back before
+	 * the API and the plan */
+	sb_free(&E.text);
+	arena_free(&E.pass);
+	emit_reroll_free(&E);
+	emit_sweep_free(&E);
 	emit_api(&E, &body);
 
 	/* the state, laid out by the memory plan, and the header */
@@ -1476,8 +1487,6 @@ emit_model(Arena *a, const Graph *g, const EmitOptions *o, StrBuf *h,
 	sb_puts(c, body.data);
 	sb_free(&body);
 	sb_free(&E.kern);
-	sb_free(&E.text);
-	arena_free(&E.pass);
-	emit_reroll_free(&E);
+	emit_reroll_free(&E); /* the API's energies roll their lines too */
 	return E.state_reals;
 }

@@ -85,6 +85,7 @@ struct Emit {
 	int nrt;
 	Span snippet_span;  /* emit_comment's last statement */
 	const char *snippet; /* and its source text */
+	struct ZilText *zil; /* zil_train's text for zil_opt (emit_sweep.c) */
 };
 
 /* Whether the model has losses and pcc --methods generates method(s) m
@@ -200,6 +201,12 @@ void emit_forward_tail(Emit *E);
  * the variables `sum` (per sample) and `shared` (penalties). */
 void emit_losses_value(Emit *E, const char *sum, const char *shared);
 void emit_sweep(Emit *E, Mode mode);
+/* The text of a chunked pass before it is rolled: 1 if emit_sweep takes
+ * it (zil_train's, for zil_opt), the caller then writing in another
+ * buffer. */
+int emit_sweep_keep(Emit *E, StrBuf *text);
+/* Free what emit_sweep keeps from zil_train for zil_opt. */
+void emit_sweep_free(Emit *E);
 PcVertex **emit_sweep_order(Emit *E, int *nout);
 const char *emit_param_ptr(Emit *E, const char *st, const ParamDecl *p);
 int *emit_param_uses(Arena *a, const Graph *g);

@@ -23,6 +23,11 @@
  * pcg_it are never rolled; nor are literals that are not plain decimal
  * integers below 10^9 (those must be equal in every group).
  *
+ * A block is read as tokens once its text differs from the block a period
+ * back (the last one with the same tokens) in more than its integer
+ * literals and comments; the blocks of an unrolled loop's steps are
+ * compared with the step before as bytes instead (same_text).
+ *
  * Runs are found greedily from the front: at each block the period with
  * the longest run wins (a multiple of a period already found is not
  * tried; a group of comments alone is no run); a block in no run is
@@ -128,6 +133,8 @@ typedef struct Block {
 	int skel;      /* its tokens, integer literals as one: Roll.skel */
 	int ints;      /* first of its integer literals in Roll.val */
 	int nint;
+	int holes;     /* first of its literals and comments in Roll.hole */
+	int nhole;
 	int bad;       /* never rolled */
 	int code;      /* has code (not only comments) */
 } Block;
@@ -144,6 +151,7 @@ typedef struct Block {
 typedef struct Skel {
 	uint64_t hash;
 	size_t at, len; /* in Skels.text */
+	int last;       /* the last block with it so far */
 } Skel;
 
 typedef struct Skels {
@@ -172,6 +180,11 @@ struct Roll {
 	int nb, capb;
 	int *val; /* every block's integer literals (below 10^9), in order */
 	int nval, capval;
+	/* every block's holes, in order: where its integer literals and
+	 * comments start in its text, the parts that may change from one
+	 * iteration of a loop to the next (same_text) */
+	int *hole;
+	int nhole, caphole;
 	Skels skel;
 	StrBuf scratch; /* the skeleton of the block being scanned */
 	unsigned char cls[256]; /* CL_* of each character, for scan_block */
@@ -222,16 +235,35 @@ skel_of(Skels *S, const char *s, size_t n)
 	}
 	if (S->n == S->cap)
 		S->s = grow(S->s, &S->cap, sizeof *S->s);
-	S->s[S->n] = (Skel){h, S->text.len, n};
+	S->s[S->n] = (Skel){h, S->text.len, n, -1};
 	sb_putn(&S->text, s, n);
 	S->slot[i] = S->n + 1;
 	return S->n++;
+}
+
+static inline void
+push_val(Roll *R, int v)
+{
+	if (R->nval == R->capval)
+		R->val = grow(R->val, &R->capval, sizeof *R->val);
+	R->val[R->nval++] = v;
+}
+
+/* A hole of b, whose text starts at base, at s. */
+static inline void
+push_hole(Roll *R, Block *b, const char *base, const char *s)
+{
+	if (R->nhole == R->caphole)
+		R->hole = grow(R->hole, &R->caphole, sizeof *R->hole);
+	R->hole[R->nhole++] = (int)(s - base);
+	b->nhole++;
 }
 
 static void
 scan_block(Roll *R, int k)
 {
 	const char *p = R->text + R->cut[k], *end = R->text + R->cut[k + 1];
+	const char *base = p;
 	Block *b = &R->b[k];
 	StrBuf *sk = &R->scratch;
 	/* a token of n >= 1 characters takes n + 1 <= 2n with its NUL */
@@ -239,6 +271,7 @@ scan_block(Roll *R, int k)
 	sb_reserve(sk, 2 * (size_t)(end - p) + 1);
 	char *w = sk->data;
 	b->ints = R->nval;
+	b->holes = R->nhole;
 	const unsigned char *cls = R->cls;
 	for (;;) {
 		/* names, integers and one-character operators, most of the
@@ -282,10 +315,8 @@ scan_block(Roll *R, int k)
 				int v = 0;
 				for (const char *r = p; r < q; r++)
 					v = v * 10 + (*r - '0');
-				if (R->nval == R->capval)
-					R->val = grow(R->val, &R->capval,
-						      sizeof *R->val);
-				R->val[R->nval++] = v;
+				push_val(R, v);
+				push_hole(R, b, base, p);
 				b->nint++;
 				*w++ = 0;
 				b->code = 1;
@@ -294,16 +325,16 @@ scan_block(Roll *R, int k)
 			}
 		}
 		Tok t = next_tok(&p, end);
-		if (t.kind == TK_COMMENT)
+		if (t.kind == TK_COMMENT) {
+			push_hole(R, b, base, t.s);
 			continue;
+		}
 		b->code = 1;
 		if (t.kind == TK_BAD)
 			b->bad = 1;
 		if (t.kind == TK_INT) {
-			if (R->nval == R->capval)
-				R->val = grow(R->val, &R->capval,
-					      sizeof *R->val);
-			R->val[R->nval++] = (int)t.value;
+			push_val(R, (int)t.value);
+			push_hole(R, b, base, t.s);
 			b->nint++;
 		} else {
 			memcpy(w, t.s, t.len);
@@ -312,6 +343,80 @@ scan_block(Roll *R, int k)
 		*w++ = 0;
 	}
 	b->skel = skel_of(&R->skel, sk->data, (size_t)(w - sk->data));
+}
+
+/*
+ * Block k scanned from block j's scan when its text is block j's but for
+ * the holes: each of j's integer literals an integer literal in k (a run
+ * of digits scan_block reads as one, of any value), each comment a
+ * comment, and the text between them the same bytes.  k then has j's
+ * tokens but for the literals' values: j's skeleton.  The consecutive
+ * iterations of an unrolled loop are such blocks, and comparing bytes is
+ * much cheaper than reading tokens; 0 if k is not (scan_block reads it).
+ */
+static int
+same_text(Roll *R, int j, int k)
+{
+	const Block *a = &R->b[j];
+	Block *b = &R->b[k];
+	const char *x = R->text + R->cut[j], *y = R->text + R->cut[k];
+	const char *xend = R->text + R->cut[j + 1];
+	const char *yend = R->text + R->cut[k + 1];
+	size_t xn = (size_t)(xend - x);
+	int nval = R->nval, nhole = R->nhole;
+	const unsigned char *cls = R->cls;
+	size_t xi = 0;
+	const char *p = y;
+	b->ints = nval;
+	b->holes = nhole;
+	for (int h = 0; h < a->nhole; h++) {
+		size_t at = (size_t)R->hole[a->holes + h], n = at - xi;
+		if ((size_t)(yend - p) < n || memcmp(x + xi, p, n) != 0)
+			goto differ;
+		p += n;
+		/* j's hole: a literal's digits or a comment */
+		const char *q = x + at;
+		int is_int = cls[(unsigned char)*q] == CL_DIGIT;
+		if (is_int)
+			while (q < xend && cls[(unsigned char)*q] == CL_DIGIT)
+				q++;
+		else
+			next_tok(&q, xend);
+		xi = (size_t)(q - x);
+		q = p;
+		if (is_int) {
+			/* as scan_block reads a decimal literal */
+			while (q < yend && cls[(unsigned char)*q] == CL_DIGIT)
+				q++;
+			size_t len = (size_t)(q - p);
+			if (!len || len > MAX_DIGITS || (len > 1 && *p == '0') ||
+			    (q < yend && ((cls[(unsigned char)*q] & CL_ALPHA) ||
+					  *q == '.')))
+				goto differ;
+			int v = 0;
+			for (const char *r = p; r < q; r++)
+				v = v * 10 + (*r - '0');
+			push_val(R, v);
+		} else {
+			if (yend - p < 2 || p[0] != '/' || p[1] != '*')
+				goto differ;
+			next_tok(&q, yend);
+		}
+		push_hole(R, b, y, p);
+		p = q;
+	}
+	if ((size_t)(yend - p) != xn - xi || memcmp(x + xi, p, xn - xi) != 0)
+		goto differ;
+	b->skel = a->skel;
+	b->nint = a->nint;
+	b->bad = a->bad;
+	b->code = a->code;
+	return 1;
+differ:
+	R->nval = nval;
+	R->nhole = nhole;
+	b->nhole = 0;
+	return 0;
 }
 
 /* Blocks a and b are the same tokens but for integer literals. */
@@ -461,13 +566,22 @@ emit_reroll(Emit *E, const char *text, const size_t *cut, int ncut,
 		R->b = grow(R->b, &R->capb, sizeof *R->b);
 	memset(R->b, 0, sizeof *R->b * (size_t)(R->nb + 1));
 	R->nval = 0;
+	R->nhole = 0;
 	R->skel.n = 0;
 	R->skel.text.len = 0;
 	if (R->skel.slot)
 		memset(R->skel.slot, 0, sizeof *R->skel.slot *
 					(size_t)R->skel.nslot);
-	for (int k = 0; k < R->nb; k++)
-		scan_block(R, k);
+	/* each block compared first with the one a period back, the
+	 * distance to the last block of the same skeleton */
+	for (int k = 0, period = 0; k < R->nb; k++) {
+		if (!period || !same_text(R, k - period, k)) {
+			scan_block(R, k);
+			int last = R->skel.s[R->b[k].skel].last;
+			period = last >= 0 ? k - last : 0;
+		}
+		R->skel.s[R->b[k].skel].last = k;
+	}
 	int cap = 0;
 	*nout = 0;
 	push_cut(E, out_cut, nout, &cap, out->len);
@@ -513,6 +627,7 @@ emit_reroll_free(Emit *E)
 		return;
 	free(R->b);
 	free(R->val);
+	free(R->hole);
 	sb_free(&R->scratch);
 	sb_free(&R->skel.text);
 	free(R->skel.s);

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #define PCC_VERSION "0.2"
 /* The runtime version the generated code needs (PCG_RUNTIME_VERSION). */
@@ -73,9 +74,29 @@ sb_reserve(StrBuf *sb, size_t extra)
 	if (sb->len + extra + 1 > sb->cap)
 		sb_grow(sb, extra);
 }
-void sb_putc(StrBuf *sb, char c);
-void sb_puts(StrBuf *sb, const char *s);
-void sb_putn(StrBuf *sb, const char *s, size_t n); /* s[0, n) */
+/* Inline: the generated code is written a few characters at a time
+ * (millions of calls on a long model). */
+static inline void
+sb_putc(StrBuf *sb, char c)
+{
+	sb_reserve(sb, 1);
+	sb->data[sb->len++] = c;
+	sb->data[sb->len] = 0;
+}
+/* s[0, n) */
+static inline void
+sb_putn(StrBuf *sb, const char *s, size_t n)
+{
+	sb_reserve(sb, n);
+	memcpy(sb->data + sb->len, s, n);
+	sb->len += n;
+	sb->data[sb->len] = 0;
+}
+static inline void
+sb_puts(StrBuf *sb, const char *s)
+{
+	sb_putn(sb, s, strlen(s));
+}
 void sb_printf(StrBuf *sb, const char *fmt, ...) PCC_PRINTF(2, 3);
 void sb_vprintf(StrBuf *sb, const char *fmt, va_list ap);
 void sb_free(StrBuf *sb);

@@ -142,32 +142,6 @@ sb_grow(StrBuf *sb, size_t extra)
 	sb->cap = cap;
 }
 
-void
-sb_putc(StrBuf *sb, char c)
-{
-	sb_reserve(sb, 1);
-	sb->data[sb->len++] = c;
-	sb->data[sb->len] = 0;
-}
-
-void
-sb_puts(StrBuf *sb, const char *s)
-{
-	size_t n = strlen(s);
-	sb_reserve(sb, n);
-	memcpy(sb->data + sb->len, s, n + 1);
-	sb->len += n;
-}
-
-void
-sb_putn(StrBuf *sb, const char *s, size_t n)
-{
-	sb_reserve(sb, n);
-	memcpy(sb->data + sb->len, s, n);
-	sb->len += n;
-	sb->data[sb->len] = 0;
-}
-
 static void
 sb_int(StrBuf *sb, long long v)
 {
