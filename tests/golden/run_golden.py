@@ -7,6 +7,9 @@
   run_golden.py PCC code DIR FILE.pcg...
                                    the generated NAME.c / NAME.h must equal
                                    DIR/NAME.c.expected / DIR/NAME.h.expected
+                                   (a model given as NAME:FILE.pcg:ARGS is
+                                   compiled with the arguments ARGS, its
+                                   golden files named NAME)
 
 A first line '# args: ...' in a .pcg adds command-line arguments.
 With PCC_UPDATE_GOLDEN=1 the expected files are rewritten instead.
@@ -98,11 +101,18 @@ def errors(pcc, folder):
 
 
 def code(pcc, folder, models):
-    for model in models:
-        base = os.path.splitext(os.path.basename(model))[0]
+    for spec in models:
+        base, model, args = None, spec, []
+        if spec.count(":") == 2:
+            base, model, args = spec.split(":")
+            args = shlex.split(args)
+        model = os.path.abspath(model)
+        base = base or os.path.splitext(os.path.basename(model))[0]
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, base + ".c")
-            cmd = [pcc, os.path.basename(model), "-o", out] + extra_args(model)
+            cmd = ([pcc, os.path.basename(model), "-o", out, "--prefix", base]
+                   if args else [pcc, os.path.basename(model), "-o", out])
+            cmd += extra_args(model) + args
             r = subprocess.run(cmd, cwd=os.path.dirname(model) or ".",
                                capture_output=True, text=True, timeout=120)
             if r.returncode != 0:
@@ -121,7 +131,7 @@ def main():
     if mode == "errors":
         errors(pcc, folder)
     else:
-        code(pcc, folder, [os.path.abspath(m) for m in sys.argv[4:]])
+        code(pcc, folder, sys.argv[4:])
     print("1..%d" % count)
     return 1 if failed else 0
 
