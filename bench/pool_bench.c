@@ -311,7 +311,7 @@ main(int argc, char **argv)
 		int n = 1;
 		while (timed(m, NULL, n) * n < 20e-3 && n < 1 << 20)
 			n *= 2;
-		double t[MAX_CONF][ROUNDS], r[MAX_CONF][ROUNDS], free[ROUNDS],
+		double t[MAX_CONF][ROUNDS], r[MAX_CONF][ROUNDS], r_free[ROUNDS],
 			pfs[ROUNDS];
 		int nfree = 0;
 		for (int k = 0; k < ROUNDS; k++) {
@@ -324,7 +324,7 @@ main(int argc, char **argv)
 			double after = parallel_factor_of(last, spin_gemm, 1);
 			pfs[k] = pf < after ? pf : after;
 			if (pfs[k] >= FREE_FACTOR * last)
-				free[nfree++] = r[nconf - 1][k];
+				r_free[nfree++] = r[nconf - 1][k];
 		}
 		printf("%-12s", m->name);
 		for (int c = 0; c < nconf; c++)
@@ -336,8 +336,8 @@ main(int argc, char **argv)
 		}
 		printf("   %10.2f", bench_median(pfs, ROUNDS));
 		if (nfree > 0)
-			printf("   %5.2f (%2d)       ", bench_median(free, nfree),
-			       nfree);
+			printf("   %5.2f (%2d)       ",
+			       bench_median(r_free, nfree), nfree);
 		else
 			printf("       - ( 0)       ");
 		double tt = torch ? bench_torch_time(&m->shapes, python, ROUNDS,
