@@ -912,13 +912,10 @@ bcast_nest(Emit *E, const Bcast *bc, int cut, const OpDef *d,
 
 /* y = a (op) b with broadcasting; the outer loop over [lo, hi) */
 static const char *
-binary_kernel(Emit *E, const Node *y)
+binary_kernel(Emit *E, const Node *y, Bcast bc)
 {
 	const OpDef *d = &op_defs[y->op];
-	const Node *a = y->in[0], *b = y->in[1];
-	Bcast bc;
-	bcast_plan(E, y, a, b, &bc);
-	const char *name = arena_printf(E->a, "k_%s_%s", op_name[y->op],
+	const char *name = arena_printf(E->keep, "k_%s_%s", op_name[y->op],
 					bcast_sig(E, &bc));
 	if (!emit_kernel_begin(E, name))
 		return name;
@@ -952,13 +949,10 @@ bcast_reduces(const Bcast *bc, int which)
  * 1, ... in order whatever the cut.
  */
 static const char *
-binary_vjp_kernel(Emit *E, const Node *y, int k)
+binary_vjp_kernel(Emit *E, const Node *y, int k, Bcast bc)
 {
 	const OpDef *d = &op_defs[y->op];
-	const Node *a = y->in[0], *b = y->in[1];
-	Bcast bc;
-	bcast_plan(E, y, a, b, &bc);
-	const char *name = arena_printf(E->a, "k_%s_%s_d%c", op_name[y->op],
+	const char *name = arena_printf(E->keep, "k_%s_%s_d%c", op_name[y->op],
 					bcast_sig(E, &bc), k ? 'b' : 'a');
 	if (!emit_kernel_begin(E, name))
 		return name;
@@ -1033,20 +1027,60 @@ binary_vjp_kernel(Emit *E, const Node *y, int k)
 	return name;
 }
 
+/*
+ * A broadcast op's kernel and pcg_bcast_mt's split, for y (which 0) or
+ * the VJP into operand which - 1.  A long model has the same few at
+ * every step: they are kept, keyed by the op and the plan (bcast_plan
+ * zeroes the whole Bcast, so it compares as bytes).
+ */
+enum { BCAST_MEMO = 32 };
+
+struct BcastMemo {
+	OpKind op;
+	int which;
+	Bcast bc;
+	const char *kernel, *split;
+};
+
+static const struct BcastMemo *
+bcast_memo(Emit *E, const Node *y, int which)
+{
+	struct BcastMemo m;
+	memset(&m, 0, sizeof m);
+	m.op = y->op;
+	m.which = which;
+	bcast_plan(E, y, y->in[0], y->in[1], &m.bc);
+	for (int i = 0; i < E->nbmemo; i++)
+		if (!memcmp(&E->bmemo[i], &m, offsetof(struct BcastMemo, kernel)))
+			return &E->bmemo[i];
+	int cut = bcast_cut(&m.bc, which), last = m.bc.n - 1;
+	int chain = which && last >= 0 &&
+		!(which == 2 ? m.bc.bf[last] : m.bc.af[last]);
+	m.kernel = which ? binary_vjp_kernel(E, y, which - 1, m.bc)
+			 : binary_kernel(E, y, m.bc);
+	m.split = arena_strdup(E->keep, bcast_split(E, &m.bc, cut,
+			chain ? BCAST_COST_CHAIN : BCAST_COST));
+	if (!E->bmemo)
+		E->bmemo = arena_alloc(E->keep, sizeof *E->bmemo * BCAST_MEMO);
+	if (E->nbmemo == BCAST_MEMO) /* a model with very many: the oldest go */
+		memmove(E->bmemo, E->bmemo + 1, sizeof m * (BCAST_MEMO - 1));
+	else
+		E->nbmemo++;
+	E->bmemo[E->nbmemo - 1] = m;
+	return &E->bmemo[E->nbmemo - 1];
+}
+
 /* The calls go through the pool (pcg_bcast_mt), which runs a kernel on
  * blocks of its cut axis when it is large enough. */
 void
 emit_binary_fwd(Emit *E, const Node *n, const char *y, const char *const *xs)
 {
-	Bcast bc;
-	bcast_plan(E, n, n->in[0], n->in[1], &bc);
+	const struct BcastMemo *m = bcast_memo(E, n, 0);
 	for (int k = 0; k < 2; k++)
 		if (emit_same_layout(n->in[k], n))
 			inplace_hint(E, y, xs[k]);
 	emit_line(E, "%s(s->pool, %s, nb, %s, %s, %s, %s);",
-		  emit_rt(E, "bcast_mt"), binary_kernel(E, n),
-		  bcast_split(E, &bc, bcast_cut(&bc, 0), BCAST_COST), y, xs[0],
-		  xs[1]);
+		  emit_rt(E, "bcast_mt"), m->kernel, m->split, y, xs[0], xs[1]);
 }
 
 void
@@ -1055,17 +1089,12 @@ emit_binary_vjp(Emit *E, const Node *n, int k, const char *y,
 {
 	/* only what the VJP reads is passed (emit_plan.c) */
 	const char *vc = op_defs[n->op].vjp_c[k];
-	Bcast bc;
-	bcast_plan(E, n, n->in[0], n->in[1], &bc);
-	int last = bc.n - 1;
-	int chain = last >= 0 && !(k ? bc.bf[last] : bc.af[last]);
+	const struct BcastMemo *m = bcast_memo(E, n, k + 1);
 	if (!acc && emit_same_layout(n->in[k], n))
 		inplace_hint(E, dx, dy);
 	emit_line(E, "%s(s->pool, %s, nb, %s, %d, %s, %s, %s, %s, %s);",
-		  emit_rt(E, "bcast_vjp_mt"), binary_vjp_kernel(E, n, k),
-		  bcast_split(E, &bc, bcast_cut(&bc, k + 1),
-			      chain ? BCAST_COST_CHAIN : BCAST_COST),
-		  acc, dx, dy, expr_reads(vc, 'a') ? xs[0] : "NULL",
+		  emit_rt(E, "bcast_vjp_mt"), m->kernel, m->split, acc, dx, dy,
+		  expr_reads(vc, 'a') ? xs[0] : "NULL",
 		  expr_reads(vc, 'b') ? xs[1] : "NULL",
 		  expr_reads(vc, 'y') ? y : "NULL");
 }

@@ -86,6 +86,8 @@ struct Emit {
 	Span snippet_span;  /* emit_comment's last statement */
 	const char *snippet; /* and its source text */
 	struct ZilText *zil; /* zil_train's text for zil_opt (emit_sweep.c) */
+	struct BcastMemo *bmemo; /* broadcast kernels met so far (emit.c) */
+	int nbmemo;
 };
 
 /* Whether the model has losses and pcc --methods generates method(s) m
