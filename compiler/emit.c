@@ -131,13 +131,23 @@ emit_batch(Emit *E, const Node *n)
 const char *
 emit_ints(Emit *E, int n, const int64_t *v)
 {
-	StrBuf sb = {0};
-	sb_puts(&sb, "(const int[]){");
-	for (int i = 0; i < n; i++)
-		sb_printf(&sb, "%s%lld", i ? ", " : "", (long long)v[i]);
-	sb_puts(&sb, "}");
-	const char *r = arena_strdup(E->a, sb.data);
-	sb_free(&sb);
+	/* written at every step of a long model: formatted here, in one
+	 * allocation (20 characters and ", " at most per integer) */
+	static const char open[] = "(const int[]){";
+	char *r = arena_alloc(E->a, sizeof open + 22 * (size_t)(n > 0 ? n : 0) + 2);
+	char *w = r + sizeof open - 1;
+	memcpy(r, open, sizeof open - 1);
+	for (int i = 0; i < n; i++) {
+		char d[24], *p = util_decimal(d + sizeof d, v[i]);
+		if (i) {
+			*w++ = ',';
+			*w++ = ' ';
+		}
+		memcpy(w, p, (size_t)(d + sizeof d - p));
+		w += d + sizeof d - p;
+	}
+	*w++ = '}';
+	*w = 0;
 	return r;
 }
 

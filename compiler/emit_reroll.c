@@ -259,6 +259,40 @@ push_hole(Roll *R, Block *b, const char *base, const char *s)
 	b->nhole++;
 }
 
+/*
+ * The integer literal rolled at p, if p starts one: a plain decimal of at
+ * most MAX_DIGITS digits, no leading zero, not followed by what continues
+ * a preprocessing number (1.5f, 1e-5).  Its end, and its value in *v;
+ * NULL if p starts no such literal.  scan_block and same_text read
+ * literals with it alone, so that they agree.
+ */
+static inline const char *
+decimal_at(const unsigned char *cls, const char *p, const char *end, int *v)
+{
+	const char *q = p;
+	int x = 0;
+	while (q < end && cls[(unsigned char)*q] == CL_DIGIT) {
+		if (q - p == MAX_DIGITS)
+			return NULL;
+		x = x * 10 + (*q++ - '0');
+	}
+	if (q == p || (q - p > 1 && *p == '0') ||
+	    (q < end && ((cls[(unsigned char)*q] & CL_ALPHA) || *q == '.')))
+		return NULL;
+	*v = x;
+	return q;
+}
+
+/* The digits of v (0 <= v < 10^MAX_DIGITS). */
+static inline int
+ndigits(int v)
+{
+	int n = 1;
+	for (int t = 10; n < MAX_DIGITS && v >= t; t *= 10)
+		n++;
+	return n;
+}
+
 static void
 scan_block(Roll *R, int k)
 {
@@ -303,26 +337,15 @@ scan_block(Roll *R, int k)
 			p = q;
 			continue;
 		}
-		if (c == CL_DIGIT) {
-			/* a decimal integer: digits not followed by what
-			 * continues a preprocessing number (1.5f, 1e-5) */
-			while (q < end && cls[(unsigned char)*q] == CL_DIGIT)
-				q++;
-			size_t n = (size_t)(q - p);
-			if ((q == end || (!(cls[(unsigned char)*q] & CL_ALPHA) &&
-					  *q != '.')) &&
-			    n <= MAX_DIGITS && (n == 1 || *p != '0')) {
-				int v = 0;
-				for (const char *r = p; r < q; r++)
-					v = v * 10 + (*r - '0');
-				push_val(R, v);
-				push_hole(R, b, base, p);
-				b->nint++;
-				*w++ = 0;
-				b->code = 1;
-				p = q;
-				continue;
-			}
+		int v;
+		if (c == CL_DIGIT && (q = decimal_at(cls, p, end, &v))) {
+			push_val(R, v);
+			push_hole(R, b, base, p);
+			b->nint++;
+			*w++ = 0;
+			b->code = 1;
+			p = q;
+			continue;
 		}
 		Tok t = next_tok(&p, end);
 		if (t.kind == TK_COMMENT) {
@@ -369,33 +392,26 @@ same_text(Roll *R, int j, int k)
 	const char *p = y;
 	b->ints = nval;
 	b->holes = nhole;
+	int m = 0; /* j's integer literals so far */
 	for (int h = 0; h < a->nhole; h++) {
 		size_t at = (size_t)R->hole[a->holes + h], n = at - xi;
 		if ((size_t)(yend - p) < n || memcmp(x + xi, p, n) != 0)
 			goto differ;
 		p += n;
-		/* j's hole: a literal's digits or a comment */
+		/* j's hole: a literal (its value tells its digits) or a
+		 * comment */
 		const char *q = x + at;
 		int is_int = cls[(unsigned char)*q] == CL_DIGIT;
 		if (is_int)
-			while (q < xend && cls[(unsigned char)*q] == CL_DIGIT)
-				q++;
+			q += ndigits(R->val[a->ints + m++]);
 		else
 			next_tok(&q, xend);
 		xi = (size_t)(q - x);
 		q = p;
 		if (is_int) {
-			/* as scan_block reads a decimal literal */
-			while (q < yend && cls[(unsigned char)*q] == CL_DIGIT)
-				q++;
-			size_t len = (size_t)(q - p);
-			if (!len || len > MAX_DIGITS || (len > 1 && *p == '0') ||
-			    (q < yend && ((cls[(unsigned char)*q] & CL_ALPHA) ||
-					  *q == '.')))
+			int v;
+			if (!(q = decimal_at(cls, p, yend, &v)))
 				goto differ;
-			int v = 0;
-			for (const char *r = p; r < q; r++)
-				v = v * 10 + (*r - '0');
 			push_val(R, v);
 		} else {
 			if (yend - p < 2 || p[0] != '/' || p[1] != '*')

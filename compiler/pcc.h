@@ -107,6 +107,10 @@ PCC_NORETURN void pcc_die(const char *file, int line, const char *fmt, ...)
 #define die(...) pcc_die(__FILE__, __LINE__, __VA_ARGS__)
 #define unreachable() pcc_die(__FILE__, __LINE__, "unreachable")
 
+/* v in decimal, written to end at end (20 characters at most): where
+ * it starts. */
+char *util_decimal(char *end, long long v);
+
 /* 64-bit FNV-1a, for model fingerprints. */
 uint64_t util_hash(const void *data, size_t n, uint64_t h);
 /* Another hash, eight bytes a step: for long keys (emit_reroll's blocks). */

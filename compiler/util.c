@@ -142,10 +142,10 @@ sb_grow(StrBuf *sb, size_t extra)
 	sb->cap = cap;
 }
 
-static void
-sb_int(StrBuf *sb, long long v)
+char *
+util_decimal(char *end, long long v)
 {
-	char buf[24], *p = buf + sizeof buf;
+	char *p = end;
 	unsigned long long u = v < 0 ? 0 - (unsigned long long)v
 				     : (unsigned long long)v;
 	do
@@ -153,6 +153,13 @@ sb_int(StrBuf *sb, long long v)
 	while (u /= 10);
 	if (v < 0)
 		*--p = '-';
+	return p;
+}
+
+static void
+sb_int(StrBuf *sb, long long v)
+{
+	char buf[24], *p = util_decimal(buf + sizeof buf, v);
 	sb_putn(sb, p, (size_t)(buf + sizeof buf - p));
 }
 
