@@ -442,12 +442,10 @@ chunk_reroll(Emit *E, Chunker *c)
 	free(c->cut);
 	c->cut = NULL;
 	c->ncut = c->capcut = 0;
-	if (emit_sweep_keep(E, &c->cur)) {
-		c->cur = (StrBuf){0};
-		sb_puts(&c->cur, "");
-	}
+	if (emit_sweep_keep(E, &c->cur))
+		c->cur = (StrBuf){0}; /* zil_opt's now */
 	c->cur.len = 0;
-	c->cur.data[0] = 0;
+	sb_puts(&c->cur, "");
 	c->scanned = c->lines = 0;
 	for (int k = 0; k + 1 < n; k++) {
 		sb_printf(&c->cur, "%.*s", (int)(at[k + 1] - at[k]),

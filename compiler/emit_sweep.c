@@ -232,9 +232,11 @@ struct ZilText {
 	size_t from, len;
 	ZilMark *m;
 	int n, cap;
-	int on;       /* zil_train's sweep is being noted */
-	int want;     /* it is, its text not yet handed over */
-	int done;     /* text and m are zil_train's, for zil_opt */
+	enum {
+		ZIL_NOTING = 1, /* zil_train's sweep is being noted */
+		ZIL_NOTED,      /* it was, its text not yet handed over */
+		ZIL_KEPT        /* text and m are zil_train's, for zil_opt */
+	} state;
 };
 
 /* The errors of a parameter used once, summed just before its update. */
@@ -258,7 +260,7 @@ static void
 sweep_chunk_point(Emit *E)
 {
 	emit_chunk_point(E);
-	if (E->zil && E->zil->on)
+	if (E->zil && E->zil->state == ZIL_NOTING)
 		zil_mark(E, E->out->len, NULL);
 }
 
@@ -286,11 +288,10 @@ int
 emit_sweep_keep(Emit *E, StrBuf *text)
 {
 	struct ZilText *z = E->zil;
-	if (!z || !z->want)
+	if (!z || z->state != ZIL_NOTED)
 		return 0;
 	z->text = *text;
-	z->want = 0;
-	z->done = 1;
+	z->state = ZIL_KEPT;
 	return 1;
 }
 
@@ -312,23 +313,19 @@ static void
 update_now(Emit *E, const ParamDecl *pd, Mode mode, const char *eps)
 {
 	int64_t cnt = shape_numel(&pd->shape);
-	if (E->zil && E->zil->on) {
-		size_t at = E->out->len;
-		E->zil->on = 0;
-		update_now(E, pd, mode, eps);
-		E->zil->on = 1;
-		zil_mark(E, at, pd);
-		return;
-	}
+	size_t at = E->out->len;
 	if (mode == MODE_ZIL_TRAIN) {
 		emit_line(E, "%s(%lld, lr, %s, %s); /* in place, now */",
 			  emit_rt(E, "zil_sgd"), (long long)cnt,
 			  emit_param_ptr(E, "p", pd), eps);
-		return;
+	} else {
+		emit_line(E, "%s(%lld, %s); /* the gradient, -eps */",
+			  emit_rt(E, "zil_grad"), (long long)cnt, eps);
+		emit_opt_update(E, pd, eps);
 	}
-	emit_line(E, "%s(%lld, %s); /* the gradient, -eps */",
-		  emit_rt(E, "zil_grad"), (long long)cnt, eps);
-	emit_opt_update(E, pd, eps);
+	/* zil_opt writes its own update at [at, end) of zil_train's text */
+	if (E->zil && E->zil->state == ZIL_NOTING)
+		zil_mark(E, at, pd);
 }
 
 /* The VJPs of one node into every input that needs a gradient: inputs
@@ -468,7 +465,7 @@ emit_sweep(Emit *E, Mode mode)
 {
 	const Graph *g = E->g;
 	int bp = mode == MODE_BP;
-	if (mode == MODE_ZIL_OPT && E->zil && E->zil->done) {
+	if (mode == MODE_ZIL_OPT && E->zil && E->zil->state == ZIL_KEPT) {
 		/* has_adj as zil_train's sweep left it, which is this one's */
 		zil_replay(E);
 	} else if (mode == MODE_ZIL_TRAIN && E->loops) {
@@ -477,11 +474,10 @@ emit_sweep(Emit *E, Mode mode)
 		if (!z)
 			die("out of memory");
 		z->from = E->out->len;
-		z->on = 1;
+		z->state = ZIL_NOTING;
 		sweep_vertices(E, mode);
 		z->len = E->out->len - z->from;
-		z->on = 0;
-		z->want = 1;
+		z->state = ZIL_NOTED;
 	} else {
 		sweep_vertices(E, mode);
 	}
