@@ -579,30 +579,67 @@ tabs(int n)
 /*
  * The loops over the collapsed axes 0 .. upto-1, axis cut (if >= 0)
  * over [lo, hi) only: one task's part of the nest when the pool spreads
- * it (pcg_bcast_mt); then the indentation of the loops' body.  ivdep:
+ * it (pcg_bcast_mt).  Loop i is indented base + i tabs and the innermost
+ * opens a block (bcast_close ends it); returns the indentation of the
+ * loops' body.  ivdep:
  * the innermost of them is elementwise in what it writes (no sum into
  * one element), so that PCC_IVDEP may tell gcc that its iterations are
  * independent: the result may share an operand's storage (the memory
  * plan), and without the hint gcc's -O2 would not vectorise a loop that
  * needs an overlap check.
  */
-static void
-bcast_loops(Emit *E, const Bcast *bc, int upto, int cut, int ivdep)
+static int
+bcast_loops(Emit *E, const Bcast *bc, int upto, int cut, int ivdep, int base)
 {
 	for (int i = 0; i < upto; i++) {
+		const char *t = tabs(base + i), *open = i == upto - 1 ? " {" : "";
 		if (ivdep && i == upto - 1)
-			emit_kern(E, "%sPCC_IVDEP\n", tabs(i + 1));
+			emit_kern(E, "%sPCC_IVDEP\n", t);
 		if (i == cut)
-			emit_kern(E, "%sfor (int i%d = lo; i%d < hi; i%d++)\n",
-				  tabs(i + 1), i, i, i);
+			emit_kern(E, "%sfor (int i%d = lo; i%d < hi; i%d++)%s\n",
+				  t, i, i, i, open);
 		else if (bc->ext[i] < 0)
-			emit_kern(E, "%sfor (int i%d = 0; i%d < nb; i%d++)\n",
-				  tabs(i + 1), i, i, i);
+			emit_kern(E, "%sfor (int i%d = 0; i%d < nb; i%d++)%s\n",
+				  t, i, i, i, open);
 		else
-			emit_kern(E, "%sfor (int i%d = 0; i%d < %lld; i%d++)\n",
-				  tabs(i + 1), i, i, (long long)bc->ext[i], i);
+			emit_kern(E, "%sfor (int i%d = 0; i%d < %lld; i%d++)%s\n",
+				  t, i, i, (long long)bc->ext[i], i, open);
 	}
-	emit_kern(E, "%s", tabs(upto + 1));
+	return base + upto;
+}
+
+/* The end of bcast_loops's block. */
+static void
+bcast_close(Emit *E, int upto, int base)
+{
+	if (upto > 0)
+		emit_kern(E, "%s}\n", tabs(base + upto - 1));
+}
+
+static int expr_reads(const char *t, char v);
+
+/* "\t(void)x;\n" for each parameter of a broadcast kernel it does not
+ * read: nb unless an axis but the cut one is the batch, lo and hi when
+ * nothing is cut, the operands' values the expression leaves out (vc
+ * NULL: the forward kernel, which reads a and b). */
+static void
+bcast_voids(Emit *E, const Bcast *bc, int cut, const char *vc)
+{
+	int nb = 0;
+	for (int i = 0; i < bc->n; i++)
+		nb |= i != cut && bc->ext[i] < 0;
+	const struct {
+		const char *name;
+		int used;
+	} p[] = {
+		{"nb", nb}, {"lo", cut >= 0}, {"hi", cut >= 0},
+		{"pa", !vc || expr_reads(vc, 'a')},
+		{"pb", !vc || expr_reads(vc, 'b')},
+		{"py", !vc || expr_reads(vc, 'y')},
+	};
+	for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
+		if (!p[i].used)
+			emit_kern(E, "\t(void)%s;\n", p[i].name);
 }
 
 /*
@@ -890,32 +927,34 @@ bcast_body(Emit *E, const Bcast *bc, const OpDef *d, const char *vc,
 
 /*
  * A broadcast kernel's nest whose innermost loop writes each element once
- * (PCC_IVDEP), with its body (bcast_body), axis cut over [lo, hi).
+ * (PCC_IVDEP), with its body (bcast_body), axis cut over [lo, hi), its
+ * outer loop indented base tabs.
  */
 static void
 bcast_nest(Emit *E, const Bcast *bc, int cut, const OpDef *d,
-	   const char *vc, const char *dd, const char *id, const char *op)
+	   const char *vc, const char *dd, const char *id, const char *op,
+	   int base)
 {
 	int n = bc->n;
 	if (n == 0 || cut != n - 1) {
-		bcast_loops(E, bc, n, cut, 1);
-		emit_kern(E, "{\n");
-		bcast_body(E, bc, d, vc, dd, id, op, tabs(n + 2));
-		emit_kern(E, "%s}\n", tabs(n + 1));
+		int t = bcast_loops(E, bc, n, cut, 1, base);
+		bcast_body(E, bc, d, vc, dd, id, op, tabs(t));
+		bcast_close(E, n, base);
 		return;
 	}
-	bcast_loops(E, bc, n - 1, cut, 0);
-	const char *t1 = tabs(n + 1), *t2 = tabs(n + 2);
-	emit_kern(E, "{\n%sint i%db = lo;\n\n%sfor (; i%db + %d <= hi; i%db += "
+	int t = bcast_loops(E, bc, n - 1, cut, 0, base);
+	const char *t0 = tabs(t), *t1 = tabs(t + 1);
+	emit_kern(E, "%sint i%db = lo;\n\n%sfor (; i%db + %d <= hi; i%db += "
 		     "%d)\n%sPCC_IVDEP\n%sfor (int j = 0; j < %d; j++) {\n"
 		     "%sconst int i%d = i%db + j;\n\n",
-		  t1, cut, t1, cut, BCAST_BLOCK, cut, BCAST_BLOCK, t2, t2,
-		  BCAST_BLOCK, tabs(n + 3), cut, cut);
-	bcast_body(E, bc, d, vc, dd, id, op, tabs(n + 3));
-	emit_kern(E, "%s}\n%sfor (int i%d = i%db; i%d < hi; i%d++) {\n", t2,
-		  t1, cut, cut, cut, cut);
-	bcast_body(E, bc, d, vc, dd, id, op, t2);
-	emit_kern(E, "%s}\n%s}\n", t1, tabs(n));
+		  t0, cut, t0, cut, BCAST_BLOCK, cut, BCAST_BLOCK, t1, t1,
+		  BCAST_BLOCK, tabs(t + 2), cut, cut);
+	bcast_body(E, bc, d, vc, dd, id, op, tabs(t + 2));
+	emit_kern(E, "%s}\n%sfor (int i%d = i%db; i%d < hi; i%d++) {\n", t1,
+		  t0, cut, cut, cut, cut);
+	bcast_body(E, bc, d, vc, dd, id, op, t1);
+	emit_kern(E, "%s}\n", t0);
+	bcast_close(E, n - 1, base);
 }
 
 /* y = a (op) b with broadcasting; the outer loop over [lo, hi) */
@@ -928,12 +967,12 @@ binary_kernel(Emit *E, const Node *y, Bcast bc)
 	if (!emit_kernel_begin(E, name))
 		return name;
 	const char *R = E->real;
+	int cut = bcast_cut(&bc, 0);
 	emit_kern(E, "\n/* y = %s, broadcasting (%s) */\nstatic void\n%s(int "
 		     "nb, int lo, int hi, %s *y, const %s *pa, const %s *pb)\n"
-		     "{\n\t(void)nb;\n\t(void)lo;\n\t(void)hi;\n",
-		  d->fwd_c, bcast_sig(E, &bc), name, R, R, R);
-	bcast_nest(E, &bc, bcast_cut(&bc, 0), d, NULL, "y",
-		   bcast_index(E, &bc, 0), "=");
+		     "{\n", d->fwd_c, bcast_sig(E, &bc), name, R, R, R);
+	bcast_voids(E, &bc, cut, NULL);
+	bcast_nest(E, &bc, cut, d, NULL, "y", bcast_index(E, &bc, 0), "=", 1);
 	emit_kern(E, "}\n");
 	return name;
 }
@@ -971,11 +1010,11 @@ binary_vjp_kernel(Emit *E, const Node *y, int k, Bcast bc)
 	emit_kern(E, "\n/* d%c (+)= %s: the VJP of %s%s */\nstatic void\n%s(int "
 		     "nb, int lo, int hi, int acc, %s *d%c, const %s *pdy, "
 		     "const %s *restrict pa, const %s *restrict pb, const %s "
-		     "*restrict py)\n{\n\t(void)nb;\n\t(void)lo;\n\t(void)hi;\n"
-		     "\t(void)pa;\n\t(void)pb;\n\t(void)py;\n",
+		     "*restrict py)\n{\n",
 		  k ? 'b' : 'a', vc, d->fwd_c,
 		  reduces ? ", summed over broadcast axes" : "", name, R,
 		  k ? 'b' : 'a', R, R, R, R);
+	bcast_voids(E, &bc, cut, vc);
 	if (!reduces) {
 		/* the operand's gradient may have dy's storage (the memory
 		 * plan): then dy is its value already */
@@ -987,7 +1026,8 @@ binary_vjp_kernel(Emit *E, const Node *y, int k, Bcast bc)
 		 * the same bits) */
 		for (int pass = 0; pass < 2; pass++) {
 			emit_kern(E, pass ? "\t} else {\n" : "\tif (acc) {\n");
-			bcast_nest(E, &bc, cut, d, vc, dd, id, pass ? "=" : "+=");
+			bcast_nest(E, &bc, cut, d, vc, dd, id, pass ? "=" : "+=",
+				   2);
 		}
 		emit_kern(E, "\t}\n}\n");
 		return name;
@@ -1013,25 +1053,27 @@ binary_vjp_kernel(Emit *E, const Node *y, int k, Bcast bc)
 		/* the innermost loop adds into distinct elements, which never
 		 * share dy's storage (no plan hint for a sum): vectorised,
 		 * each element's order kept */
-		bcast_nest(E, &bc, cut, d, vc, dd, id, "+=");
+		bcast_nest(E, &bc, cut, d, vc, dd, id, "+=", 1);
 		emit_kern(E, "}\n");
 		return name;
 	}
 	/* a sum along the innermost loop, kept in a local: the same adds in
 	 * the same order, no store and reload of the element between them
 	 * (nor a cache line written by two threads at the cut) */
-	bcast_loops(E, &bc, last, cut, 0);
-	const char *t = tabs(last + 2);
-	emit_kern(E, "{\n%s%s sum = %s[%s];\n\n%s", t, R, dd, id, t);
+	int tl = bcast_loops(E, &bc, last, cut, 0, 1);
+	const char *t = tabs(tl);
+	emit_kern(E, "%s%s sum = %s[%s];\n\n%s", t, R, dd, id, t);
 	if (bc.ext[last] < 0)
 		emit_kern(E, "for (int i%d = 0; i%d < nb; i%d++) {\n", last, last,
 			  last);
 	else
 		emit_kern(E, "for (int i%d = 0; i%d < %lld; i%d++) {\n", last, last,
 			  (long long)bc.ext[last], last);
-	bcast_body(E, &bc, d, vc, dd, id, "", tabs(last + 3));
-	emit_kern(E, "%ssum += v;\n%s}\n%s%s[%s] = sum;\n%s}\n}\n", tabs(last + 3),
-		  t, t, dd, id, tabs(last + 1));
+	bcast_body(E, &bc, d, vc, dd, id, "", tabs(tl + 1));
+	emit_kern(E, "%ssum += v;\n%s}\n%s%s[%s] = sum;\n", tabs(tl + 1), t, t,
+		  dd, id);
+	bcast_close(E, last, 1);
+	emit_kern(E, "}\n");
 	return name;
 }
 

@@ -493,12 +493,14 @@ emit_sweep(Emit *E, Mode mode)
 				continue; /* updated in place already */
 			if (!E->has_adj[p->node->id] && mode == MODE_ZIL_TRAIN)
 				continue;
-			if (first)
-				emit_line(E, "\n\t/* tied parameters (used at several "
+			if (first) {
+				sb_putc(E->out, '\n');
+				emit_line(E, "/* tied parameters (used at several "
 					     "steps) learn now, at the end%s */",
 					  mode == MODE_ZIL_OPT ? "; so do those "
 					  "no loss depends on, from a zero "
 					  "gradient" : "");
+			}
 			first = 0;
 			const char *acc = emit_whole(E, "", arena_printf(E->a,
 					"s->zil.%s", emit_member(E, p->name)),
@@ -513,10 +515,12 @@ emit_sweep(Emit *E, Mode mode)
 			update_now(E, p, mode, acc);
 			continue;
 		}
-		if (first)
-			emit_line(E, bp ? "\n\t/* every gradient with +0 for zeros */"
-					: "\n\t/* the gradient: dL/dtheta = -(sum "
-					  "of eps-weighted inputs), +0 for zeros */");
+		if (first) {
+			sb_putc(E->out, '\n');
+			emit_line(E, bp ? "/* every gradient with +0 for zeros */"
+					: "/* the gradient: dL/dtheta = -(sum of "
+					  "eps-weighted inputs), +0 for zeros */");
+		}
 		first = 0;
 		if (!E->has_adj[p->node->id])
 			emit_line(E, "%s(%lld, %s, %s); /* no loss depends on %s */",
