@@ -777,6 +777,13 @@ unary_kernel(Emit *E, OpKind op, int vjp)
 	if (!emit_kernel_begin(E, name))
 		return name;
 	const char *R = E->real;
+	/* (void) for the parameters the expression does not read */
+	const char *ex = vjp ? d->vjp_c[0] : d->fwd_c;
+	int rx = expr_reads(ex, 'x'), ry = vjp && expr_reads(ex, 'y');
+	const char *voids = arena_printf(E->a, "%s%s%s%s",
+		expr_reads(ex, 'a') ? "" : "\t(void)a;\n",
+		expr_reads(ex, 'b') ? "" : "\t(void)b;\n",
+		!vjp || rx ? "" : "\t(void)xv;\n", !vjp || ry ? "" : "\t(void)yv;\n");
 	if (!vjp) {
 		const char *y = emit_expand(E, d->fwd_c);
 
@@ -784,7 +791,7 @@ unary_kernel(Emit *E, OpKind op, int vjp)
 			     "%s a, %s b, %s *yv, const %s *xv)\n"
 			     "{\n"
 			     "\tint i = 0;\n\n"
-			     "\t(void)a;\n\t(void)b;\n"
+			     "%s"
 			     "\tfor (; i + %d <= n; i += %d) {\n"
 			     "\t\t%s t[%d];\n\n"
 			     "\t\tfor (int j = 0; j < %d; j++)\n"
@@ -797,12 +804,11 @@ unary_kernel(Emit *E, OpKind op, int vjp)
 			     "\tfor (; i < n; i++) {\n"
 			     "\t\t%s x = xv[i];\n"
 			     "\t\tyv[i] = %s;\n\t}\n}\n",
-			  op_name[op], name, R, R, R, R, UNARY_BLOCK,
+			  op_name[op], name, R, R, R, R, voids, UNARY_BLOCK,
 			  UNARY_BLOCK, R, UNARY_BLOCK, UNARY_BLOCK, UNARY_BLOCK,
 			  R, y, UNARY_BLOCK, R, y);
 		return name;
 	}
-	int rx = expr_reads(d->vjp_c[0], 'x'), ry = expr_reads(d->vjp_c[0], 'y');
 	const char *v = emit_expand(E, d->vjp_c[0]);
 	const char *rd[2];
 	for (int b = 0; b < 2; b++) {
@@ -819,8 +825,7 @@ unary_kernel(Emit *E, OpKind op, int vjp)
 		     "*dyv, const %s *restrict xv, const %s *restrict "
 		     "yv)\n{\n"
 		     "\tint i = 0;\n\n"
-		     "\t(void)a;\n\t(void)b;\n"
-		     "\t(void)xv;\n\t(void)yv;\n"
+		     "%s"
 		     "\tfor (; i + %d <= n; i += %d) {\n"
 		     "\t\t%s t[%d];\n\n"
 		     "\t\tfor (int j = 0; j < %d; j++) {\n%s"
@@ -833,7 +838,7 @@ unary_kernel(Emit *E, OpKind op, int vjp)
 		     "\tfor (; i < n; i++) {\n%s"
 		     "\t\t%s v = %s;\n"
 		     "\t\tdxv[i] = acc ? dxv[i] + v : v;\n\t}\n}\n",
-		  op_name[op], name, R, R, R, R, R, R, UNARY_BLOCK,
+		  op_name[op], name, R, R, R, R, R, R, voids, UNARY_BLOCK,
 		  UNARY_BLOCK, R, UNARY_BLOCK, UNARY_BLOCK, rd[0], v,
 		  UNARY_BLOCK, UNARY_BLOCK, rd[1], R, v);
 	return name;
