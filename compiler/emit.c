@@ -134,7 +134,8 @@ emit_ints(Emit *E, int n, const int64_t *v)
 	/* written at every step of a long model: formatted here, in one
 	 * allocation (20 characters and ", " at most per integer) */
 	static const char open[] = "(const int[]){";
-	char *r = arena_alloc(E->a, sizeof open + 22 * (size_t)(n > 0 ? n : 0) + 2);
+	size_t cap = sizeof open + 22 * (size_t)(n > 0 ? n : 0) + 2;
+	char *r = arena_alloc(E->a, cap);
 	char *w = r + sizeof open - 1;
 	memcpy(r, open, sizeof open - 1);
 	for (int i = 0; i < n; i++) {
@@ -448,8 +449,7 @@ chunk_reroll(Emit *E, Chunker *c)
 	sb_puts(&c->cur, "");
 	c->scanned = c->lines = 0;
 	for (int k = 0; k + 1 < n; k++) {
-		sb_printf(&c->cur, "%.*s", (int)(at[k + 1] - at[k]),
-			  rolled.data + at[k]);
+		sb_putn(&c->cur, rolled.data + at[k], at[k + 1] - at[k]);
 		chunk_split(E, c);
 	}
 	sb_free(&rolled);
@@ -1121,7 +1121,8 @@ bcast_memo(Emit *E, const Node *y, int which)
 		memmove(E->bmemo, E->bmemo + 1, sizeof m * (BCAST_MEMO - 1));
 	else
 		E->nbmemo++;
-	E->bmemo[E->nbmemo - 1] = m;
+	/* as bytes, padding included: the keys are compared with memcmp */
+	memcpy(&E->bmemo[E->nbmemo - 1], &m, sizeof m);
 	return &E->bmemo[E->nbmemo - 1];
 }
 
