@@ -184,11 +184,14 @@ SFX(dconv_offsets)(const pcg_conv_geo *g, ptrdiff_t rs, ptrdiff_t ps, int wq,
  * zero outside x) with the columns of each row split by their remainder
  * modulo sw (dconv_phase: sw runs of wq columns).  Output column ox of
  * kernel row r then reads v[off[r] + oy sh rs + ox], a contiguous run of
- * ox for any stride.  Returns v; *rs is a row's length, *ps a channel's.
+ * ox for any stride.  Only channels c0 .. c1-1 of the copy are written
+ * (a block of dK's columns reads no others).  Returns v; *rs is a row's
+ * length, *ps a channel's.
  */
-GEMM_ATTR static const REAL *
-SFX(dconv_view)(const pcg_conv_geo *g, const REAL *restrict x,
-		REAL *restrict buf, ptrdiff_t *rs, ptrdiff_t *ps, int *off)
+GEMM_ATTR GEMM_ROW_LOOPS static const REAL *
+SFX(dconv_view)(const pcg_conv_geo *g, const REAL *restrict x, int c0,
+		int c1, REAL *restrict buf, ptrdiff_t *rs, ptrdiff_t *ps,
+		int *off)
 {
 	int hp = dconv_rows(g), wq = dconv_phase(g);
 	int sw = g->sw, wp = sw * wq;
@@ -202,7 +205,7 @@ SFX(dconv_view)(const pcg_conv_geo *g, const REAL *restrict x,
 	} else {
 		*rs = wp;
 		*ps = (ptrdiff_t)hp * wp;
-		for (int c = 0; c < g->c; c++)
+		for (int c = c0; c < c1; c++)
 			for (int f = 0; f < sw; f++) {
 				/* run f of row yy: column t sw + f - pw at
 				 * t, inside x for t in [lo, hi) */
@@ -258,8 +261,9 @@ SFX(dconv_fwd)(const pcg_conv_geo *g, const REAL *x, const REAL *k, REAL *y,
 	int ck = cg * g->kh * g->kw;
 	ptrdiff_t p = (ptrdiff_t)g->oh * g->ow, rs, ps;
 	int *off = (int *)(void *)scratch;
-	const REAL *v = SFX(dconv_view)(g, x, scratch + dconv_table(g),
-					 &rs, &ps, off);
+	const REAL *v = SFX(dconv_view)(g, x, 0, g->c,
+					 scratch + dconv_table(g), &rs, &ps,
+					 off);
 
 	for (int gi = 0; gi < g->groups; gi++) {
 		const REAL *vg = v + gi * cg * ps;
@@ -583,6 +587,39 @@ SFX(dconv_dk_tile)(int p, int ow, ptrdiff_t srow, int md, int nj,
 }
 
 /*
+ * dy of one sample's group transposed for dK, dyt[q og + o] = dy[o p +
+ * q]: the output channels along the vectors.  With GEMM_ROWT (float on
+ * AVX2), blocks of 8 channels by 8 positions transposed in registers
+ * (a strided load an element cost 3-4 times as much).
+ */
+GEMM_ATTR static void
+SFX(dconv_dyt)(int og, ptrdiff_t p, const REAL *restrict dy,
+	       REAL *restrict dyt)
+{
+	int o0 = 0;
+
+#ifdef GEMM_ROWT
+	for (; o0 + 8 <= og; o0 += 8) {
+		ptrdiff_t q = 0;
+
+		for (; q + 8 <= p; q += 8) {
+			__m256 r[8];
+
+			SFX(rowt_block)(r, dy + o0 * p, p, NULL, (int)q);
+			for (int i = 0; i < 8; i++)
+				_mm256_storeu_ps(dyt + (q + i) * og + o0, r[i]);
+		}
+		for (; q < p; q++)
+			for (int o = o0; o < o0 + 8; o++)
+				dyt[q * og + o] = dy[o * p + q];
+	}
+#endif
+	for (ptrdiff_t q = 0; q < p; q++)
+		for (int o = o0; o < og; o++)
+			dyt[q * og + o] = dy[o * p + q];
+}
+
+/*
  * Columns lo .. hi-1 of dK (counted over the groups, as pcg_pool.c's
  * blocks: group gi's column r is gi ck + r) summed over the batch
  * (pcg_dconv_dk_f): dK^T built in scratch, sample after sample (its
@@ -596,7 +633,7 @@ SFX(dconv_dk)(const pcg_conv_geo *g, int batch, int acc, const REAL *x,
 	      int hi, REAL *scratch)
 {
 	int cg = g->c / g->groups, og = g->o / g->groups;
-	int ck = cg * g->kh * g->kw, ow = g->ow;
+	int kk = g->kh * g->kw, ck = cg * kk, ow = g->ow;
 	ptrdiff_t p = (ptrdiff_t)g->oh * ow, rs, ps;
 	int *off = (int *)(void *)scratch;
 	REAL *dkt = scratch + ck, *dyt = dkt + (ptrdiff_t)(hi - lo) * og;
@@ -609,8 +646,10 @@ SFX(dconv_dk)(const pcg_conv_geo *g, int batch, int acc, const REAL *x,
 					dk[((ptrdiff_t)(r / ck) * og + o) * ck +
 					   r % ck];
 	for (int b = 0; b < batch; b++) {
-		const REAL *v = SFX(dconv_view)(g, x + b * xs, buf, &rs, &ps,
-						b == 0 ? off : NULL);
+		/* column r (over the groups) reads input channel r / kk */
+		const REAL *v = SFX(dconv_view)(g, x + b * xs, lo / kk,
+						(hi - 1) / kk + 1, buf, &rs,
+						&ps, b == 0 ? off : NULL);
 
 		for (int gi = lo / ck; gi * ck < hi; gi++) {
 			int c0 = lo > gi * ck ? lo - gi * ck : 0;
@@ -619,9 +658,7 @@ SFX(dconv_dk)(const pcg_conv_geo *g, int batch, int acc, const REAL *x,
 			const REAL *vg = v + gi * cg * ps;
 			REAL *dkg = dkt + (ptrdiff_t)(gi * ck + c0 - lo) * og;
 
-			for (ptrdiff_t q = 0; q < p; q++)
-				for (int o = 0; o < og; o++)
-					dyt[q * og + o] = dyg[o * p + q];
+			SFX(dconv_dyt)(og, p, dyg, dyt);
 			for (int r0 = c0, mi; r0 < c1; r0 += mi) {
 				mi = c1 - r0 < DCONV_OB ? c1 - r0 : DCONV_OB;
 				for (int o0 = 0, nj; o0 < og; o0 += nj) {

@@ -267,6 +267,18 @@ DCONV_ENTRY(d, double, d)
 #endif
 
 /*
+ * Copies of short rows (the direct convolutions' copy of their input,
+ * 8 to 34 reals a row) as the loops they are: gcc otherwise turns each
+ * row's loops into calls of memcpy and memset, whose calls cost more
+ * than the copies (and make it keep the loops' state on the stack).
+ */
+#if defined(__GNUC__) && !defined(__clang__)
+#define GEMM_ROW_LOOPS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define GEMM_ROW_LOOPS
+#endif
+
+/*
  * A second copy for AVX2 and FMA, chosen at run time.  A build for a
  * generic x86-64 (no -march) only has 16-byte SSE2 vectors and no fused
  * multiply-add; gcc and clang compile the same C for AVX2 and FMA through
