@@ -32,8 +32,12 @@
  * factor is also measured around every round ("machine x2": the median
  * over the rounds of the lower of the two), and the speed-up over the
  * rounds where it was at least 0.9 per thread is printed with their count
- * ("free").  Last, the share of the CPU time that the hypervisor gave to
- * other guests during the run (steal, /proc/stat).  A benchmark: it
+ * ("free").  Around every round too, the time a cache line takes from
+ * one core to the other and back ("c2c ns", median over the rounds of
+ * the higher of the two; round_trip_ns), and the speed-up over the
+ * rounds where it was under NEAR_NS ("near").  Last, the share of the
+ * CPU time that the hypervisor gave to other guests during the run
+ * (steal, /proc/stat).  A benchmark: it
  * prints figures and checks nothing (tests/pool checks the bits).
  *
  * Then PyTorch's step of the same model on as many threads as the last
@@ -44,6 +48,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,6 +136,53 @@ static double
 parallel_factor(int n, void *(*work)(void *))
 {
 	return parallel_factor_of(n, work, 3);
+}
+
+/*
+ * The time a cache line takes from one core to the other and back: two
+ * threads pass a counter to each other PING_ROUNDS times (each waits for
+ * the other's value, then writes its own), and the mean of a round trip
+ * in ns.  A training step on a pool moves data between the threads all
+ * the time (a thread reads what another wrote in the pass before), and
+ * this machine's two cores are not always as near: on the virtual
+ * machine measured here the round trip was 70-170 ns for a while, then
+ * 350-510 ns (the host moved a core further away), and the steps on two
+ * threads were 1.3-1.5x slower while the products on each thread's own
+ * operands were not.  The rounds with the cores near (both probes under
+ * NEAR_NS) are counted apart ("near").
+ */
+#define PING_ROUNDS 20000
+#define NEAR_NS 250
+
+static _Alignas(64) atomic_int ping;
+
+static void *
+pong(void *arg)
+{
+	for (int i = 0; i < PING_ROUNDS; i++) {
+		while (atomic_load(&ping) != 2 * i + 1)
+			;
+		atomic_store(&ping, 2 * i + 2);
+	}
+	return arg;
+}
+
+static double
+round_trip_ns(void)
+{
+	pthread_t th;
+	atomic_store(&ping, 0);
+	if (pthread_create(&th, NULL, pong, NULL) != 0)
+		return 0;
+	double t0 = wall();
+	for (int i = 0; i < PING_ROUNDS; i++) {
+		atomic_store(&ping, 2 * i + 1);
+		while (atomic_load(&ping) != 2 * i + 2)
+			;
+	}
+	double t = wall() - t0;
+	pthread_join(th, NULL);
+	return 1e9 * t / PING_ROUNDS;
 }
 
 /* The system's CPU time so far (/proc/stat, Linux; in clock ticks), all of
@@ -302,6 +354,7 @@ main(int argc, char **argv)
 	for (int c = 1; c < nconf; c++)
 		printf("   x%-2d (min-max)  ", threads[c]);
 	printf("  machine x%-2d  x%-2d free (rounds)", last, last);
+	printf(" c2c ns  x%-2d near (rounds)", last);
 	if (torch)
 		printf(" torch %2d thr us  torch/pcc", last);
 	printf("\n");
@@ -312,19 +365,24 @@ main(int argc, char **argv)
 		while (timed(m, NULL, n) * n < 20e-3 && n < 1 << 20)
 			n *= 2;
 		double t[MAX_CONF][ROUNDS], r[MAX_CONF][ROUNDS], r_free[ROUNDS],
-			pfs[ROUNDS];
-		int nfree = 0;
+			pfs[ROUNDS], rtt[ROUNDS], r_near[ROUNDS];
+		int nfree = 0, nnear = 0;
 		for (int k = 0; k < ROUNDS; k++) {
 			gemm_reps = 1000;
 			double pf = parallel_factor_of(last, spin_gemm, 1);
+			double rt = round_trip_ns();
 			for (int c = 0; c < nconf; c++)
 				t[c][k] = timed(m, pools[c], n);
 			for (int c = 1; c < nconf; c++)
 				r[c][k] = t[0][k] / t[c][k];
 			double after = parallel_factor_of(last, spin_gemm, 1);
+			double rt2 = round_trip_ns();
 			pfs[k] = pf < after ? pf : after;
+			rtt[k] = rt > rt2 ? rt : rt2;
 			if (pfs[k] >= FREE_FACTOR * last)
 				r_free[nfree++] = r[nconf - 1][k];
+			if (rtt[k] < NEAR_NS)
+				r_near[nnear++] = r[nconf - 1][k];
 		}
 		printf("%-12s", m->name);
 		for (int c = 0; c < nconf; c++)
@@ -338,6 +396,12 @@ main(int argc, char **argv)
 		if (nfree > 0)
 			printf("   %5.2f (%2d)       ",
 			       bench_median(r_free, nfree), nfree);
+		else
+			printf("       - ( 0)       ");
+		printf(" %6.0f", bench_median(rtt, ROUNDS));
+		if (nnear > 0)
+			printf("   %5.2f (%2d)       ",
+			       bench_median(r_near, nnear), nnear);
 		else
 			printf("       - ( 0)       ");
 		double tt = torch ? bench_torch_time(&m->shapes, python, ROUNDS,
