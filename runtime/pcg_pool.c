@@ -572,28 +572,42 @@ pool_thread_scratch(const pcg_pool *p, int i)
  * and ReLU of an activation) cut it into blocks of consecutive elements,
  * so of rows, and a thread then finds its block in its own cache.  mlp
  * b32's 256 x 784 and 256 x 256 weight gradients cut by columns moved
- * between the cores: its step on two threads was 3 % slower, 13 % when
- * the machine gave the two threads less.  Below 64 rows a thread the
- * blocks' rounding to 6 rows costs more (an activation, batch x width).
+ * between the cores: its step on two threads was up to 3 % slower, 13 %
+ * with the cores far apart (pool_bench's c2c).  Below 64 rows a thread
+ * the blocks' rounding to 6 rows costs more (an activation, batch x
+ * width).
  */
 #define GEMM_MT_ROWS(m, n, threads)                                           \
 	((m) > (n) || ((m) >= 64 * (threads) && (int64_t)(m) * (n) >= 1 << 15))
 
 #define GEMM_MT(NAME, SERIAL, REAL)                                           \
 	typedef struct {                                                      \
-		int ta, tb, m, n, k, lda, ldb, ldc, by_rows, step;            \
+		int ta, tb, m, n, k, lda, ldb, ldc, by_rows, ntasks, unit;    \
 		REAL alpha, beta;                                             \
 		const REAL *a, *b;                                            \
 		REAL *c;                                                      \
 	} NAME##_job;                                                         \
                                                                               \
+	/* Where block t starts: t / ntasks of the rows (columns), to the   \
+	 * nearest multiple of unit, so that the blocks differ by a tile at \
+	 * most (256 rows: 126 and 130, not 132 and 124). */                \
+	static int NAME##_bound(const NAME##_job *j, int t)                   \
+	{                                                                     \
+		int len = j->by_rows ? j->m : j->n;                           \
+		if (t >= j->ntasks)                                           \
+			return len;                                           \
+		int64_t b = ((int64_t)t * len / j->ntasks + j->unit / 2) /    \
+			    j->unit * j->unit;                                \
+		return b < len ? (int)b : len;                                \
+	}                                                                     \
+                                                                              \
 	static void NAME##_task(void *ctx, int t)                             \
 	{                                                                     \
 		const NAME##_job *j = ctx;                                    \
-		int lo = t * j->step;                                         \
-		int len = (j->by_rows ? j->m : j->n) - lo;                    \
-		if (len > j->step)                                            \
-			len = j->step;                                        \
+		int lo = NAME##_bound(j, t);                                  \
+		int len = NAME##_bound(j, t + 1) - lo;                        \
+		if (len <= 0)                                                 \
+			return;                                               \
 		if (j->by_rows)                                               \
 			SERIAL(j->ta, j->tb, len, j->n, j->k, j->alpha,       \
 			       j->ta ? j->a + lo                              \
@@ -621,13 +635,15 @@ pool_thread_scratch(const pcg_pool *p, int i)
 		}                                                             \
 		NAME##_job j = {trans_a, trans_b, m,    n,     k,  lda,       \
 				ldb,     ldc,     GEMM_MT_ROWS(m, n, threads),    \
-				0,       alpha,   beta,                           \
-				a,       b,       c};                             \
-		int len = j.by_rows ? m : n, unit = j.by_rows ? 6 : 16;       \
-		int step = (len + threads - 1) / threads;                     \
-		step = (step + unit - 1) / unit * unit;                       \
-		j.step = step;                                                \
-		pcg_pool_run(pool, (len + step - 1) / step, NAME##_task, &j); \
+				0,       0,       alpha,                          \
+				beta,    a,       b,                              \
+				c};                                               \
+		int len = j.by_rows ? m : n;                                  \
+		j.unit = j.by_rows ? 6 : 16;                                  \
+		j.ntasks = (len + j.unit - 1) / j.unit;                       \
+		if (j.ntasks > threads)                                       \
+			j.ntasks = threads;                                   \
+		pcg_pool_run(pool, j.ntasks, NAME##_task, &j);                \
 	}
 
 GEMM_MT(pcg_sgemm_mt, pcg_sgemm, float)
