@@ -827,39 +827,208 @@ SFX(pool_clip)(int h, int w, int kh, int kw, int y0, int x0, int *a0,
 	return *a0 < *a1 && *b0 < *b1;
 }
 
+/*
+ * Output columns j whose windows lie inside the plane's columns (x0 = j sw
+ * - pw >= 0 and x0 + kw <= w): [*jlo, *jhi), maybe empty.  The windows of
+ * one output row have the same rows, so for these columns pcg_pool2d
+ * computes a row of outputs at once (pool_row), POOL_J columns at a time,
+ * each output by the operations of the one-output loop (pool_one) in its
+ * order: the same bits, 1.4x faster on cnn's first pooling (51 -> 36 us
+ * for 16 samples).  Max pooling's VJP likewise (pool_vjp_row).
+ */
+#ifndef POOL_J
+#define POOL_J 16
+#if defined(__GNUC__) || defined(__clang__)
+#define POOL_INLINE inline __attribute__((always_inline))
+#else
+#define POOL_INLINE inline
+#endif
+#endif
+
+static inline void
+SFX(pool_inner)(int w, int kw, int sw, int pw, int ow, int *jlo, int *jhi)
+{
+	int lo = (pw + sw - 1) / sw;
+	int hi = w - kw + pw < 0 ? 0 : (w - kw + pw) / sw + 1;
+
+	*jlo = lo < ow ? lo : ow;
+	*jhi = hi < ow ? hi : ow;
+	if (*jhi < *jlo)
+		*jhi = *jlo;
+}
+
+/* Output (i, j) of pcg_pool2d: its window's in-image part from its first
+ * element, e > v ? e : v (max) or v + e from 0 (average, then / area). */
+static REAL
+SFX(pool_one)(int max, const REAL *restrict xp, int h, int w, int kh,
+	      int kw, int y0, int x0, REAL area)
+{
+	int a0, a1, b0, b1;
+	REAL v;
+
+	if (!SFX(pool_clip)(h, w, kh, kw, y0, x0, &a0, &a1, &b0, &b1))
+		return max ? -INFINITY : 0;
+	v = max ? xp[(ptrdiff_t)(y0 + a0) * w + x0 + b0] : 0;
+	for (int a = a0; a < a1; a++)
+		for (int b = b0; b < b1; b++) {
+			REAL e = xp[(ptrdiff_t)(y0 + a) * w + x0 + b];
+
+			v = max ? (e > v ? e : v) : v + e;
+		}
+	return max ? v : v / area;
+}
+
+/* pool_one for nj <= POOL_J outputs of a row whose windows are inside
+ * the columns: rows a0 .. a1-1 from y0, the first window at column x0,
+ * the others sw apart (inlined with constant sw). */
+static POOL_INLINE void
+SFX(pool_row_n)(int max, const REAL *restrict xp, int w, int kw, int sw,
+		int y0, int a0, int a1, int x0, int nj, REAL area,
+		REAL *restrict y)
+{
+	REAL t[POOL_J];
+	const REAL *r = xp + (ptrdiff_t)(y0 + a0) * w + x0;
+
+	for (int jj = 0; jj < nj; jj++)
+		t[jj] = max ? r[jj * sw] : 0;
+	for (int a = a0; a < a1; a++) {
+		r = xp + (ptrdiff_t)(y0 + a) * w + x0;
+		for (int b = 0; b < kw; b++)
+			if (max) {
+				for (int jj = 0; jj < nj; jj++) {
+					REAL e = r[jj * sw + b];
+
+					t[jj] = e > t[jj] ? e : t[jj];
+				}
+			} else {
+				for (int jj = 0; jj < nj; jj++)
+					t[jj] = t[jj] + r[jj * sw + b];
+			}
+	}
+	for (int jj = 0; jj < nj; jj++)
+		y[jj] = max ? t[jj] : t[jj] / area;
+}
+
+static void
+SFX(pool_row)(int max, const REAL *restrict xp, int w, int kw, int sw,
+	      int y0, int a0, int a1, int x0, int nj, REAL area,
+	      REAL *restrict y)
+{
+	if (sw == 1)
+		SFX(pool_row_n)(max, xp, w, kw, 1, y0, a0, a1, x0, nj, area, y);
+	else if (sw == 2)
+		SFX(pool_row_n)(max, xp, w, kw, 2, y0, a0, a1, x0, nj, area, y);
+	else
+		SFX(pool_row_n)(max, xp, w, kw, sw, y0, a0, a1, x0, nj, area,
+				y);
+}
+
 void
 SFX(pcg_pool2d)(int max, int planes, int h, int w, int kh, int kw, int sh,
 		int sw, int ph, int pw, int oh, int ow, REAL *restrict y,
 		const REAL *restrict x)
 {
 	REAL area = (REAL)(kh * kw);
+	int jlo, jhi;
 
+	SFX(pool_inner)(w, kw, sw, pw, ow, &jlo, &jhi);
 	for (int p = 0; p < planes; p++) {
 		const REAL *xp = x + (ptrdiff_t)p * h * w;
 		REAL *yp = y + (ptrdiff_t)p * oh * ow;
 
-		for (int i = 0; i < oh; i++)
+		for (int i = 0; i < oh; i++) {
+			int y0 = i * sh - ph;
+			int a0 = y0 < 0 ? -y0 : 0;
+			int a1 = h - y0 < kh ? h - y0 : kh;
+			REAL *yr = yp + (ptrdiff_t)i * ow;
+
 			for (int j = 0; j < ow; j++) {
-				int y0 = i * sh - ph, x0 = j * sw - pw;
-				int a0, a1, b0, b1;
-				REAL v;
-
-				if (!SFX(pool_clip)(h, w, kh, kw, y0, x0, &a0,
-						    &a1, &b0, &b1)) {
-					yp[i * ow + j] = max ? -INFINITY : 0;
-					continue;
+				if (j == jlo && a0 < a1) {
+					for (; j + POOL_J <= jhi; j += POOL_J)
+						SFX(pool_row)(max, xp, w, kw,
+							      sw, y0, a0, a1,
+							      j * sw - pw,
+							      POOL_J, area,
+							      yr + j);
+					if (j < jhi)
+						SFX(pool_row)(max, xp, w, kw,
+							      sw, y0, a0, a1,
+							      j * sw - pw,
+							      jhi - j, area,
+							      yr + j);
+					j = jhi;
+					if (j >= ow)
+						break;
 				}
-				v = max ? xp[(ptrdiff_t)(y0 + a0) * w + x0 + b0]
-					: 0;
-				for (int a = a0; a < a1; a++)
-					for (int b = b0; b < b1; b++) {
-						REAL e = xp[(ptrdiff_t)(y0 + a) * w +
-							    x0 + b];
-
-						v = max ? (e > v ? e : v) : v + e;
-					}
-				yp[i * ow + j] = max ? v : v / area;
+				yr[j] = SFX(pool_one)(max, xp, h, w, kh, kw,
+						      y0, j * sw - pw, area);
 			}
+		}
+	}
+}
+
+/* Output (i, j)'s part of pcg_pool2d_vjp: g into dx at its window's first
+ * maximum (max), or g / area into every in-image element (average). */
+static void
+SFX(pool_vjp_one)(int max, const REAL *restrict xp, REAL *restrict dp,
+		  int h, int w, int kh, int kw, int y0, int x0, REAL g,
+		  REAL area)
+{
+	int a0, a1, b0, b1;
+
+	if (!SFX(pool_clip)(h, w, kh, kw, y0, x0, &a0, &a1, &b0, &b1))
+		return;
+	if (max) {
+		ptrdiff_t best = (ptrdiff_t)(y0 + a0) * w + x0 + b0;
+
+		for (int a = a0; a < a1; a++)
+			for (int b = b0; b < b1; b++) {
+				ptrdiff_t at = (ptrdiff_t)(y0 + a) * w + x0 + b;
+
+				if (xp[at] > xp[best])
+					best = at;
+			}
+		dp[best] += g;
+	} else {
+		for (int a = a0; a < a1; a++)
+			for (int b = b0; b < b1; b++)
+				dp[(ptrdiff_t)(y0 + a) * w + x0 + b] += g / area;
+	}
+}
+
+/*
+ * Max pooling's VJP for the outputs whose windows are inside the columns
+ * (pool_inner), a row of them at a time: each window's maximum m as
+ * pcg_pool2d finds it (pool_row), then its first element equal to m
+ * (the first, if m is a NaN: the first element was one), which is the
+ * element the one-output search ends at (it replaces the best only by a
+ * greater element, so nothing before where m was first reached equals
+ * it), found from the last element back without branches; the adds into
+ * dx in the order of the outputs.  The search of the one-output loop
+ * mispredicts a branch at every other element: 184 -> 89 us on cnn's
+ * first pooling (16 samples).
+ */
+static void
+SFX(pool_vjp_row)(const REAL *restrict xp, REAL *restrict dp, int w,
+		  int kw, int sw, int y0, int a0, int a1, int x0, int nj,
+		  const REAL *restrict g)
+{
+	REAL m[POOL_J];
+
+	SFX(pool_row)(1, xp, w, kw, sw, y0, a0, a1, x0, nj, 1, m);
+	for (int jj = 0; jj < nj; jj++) {
+		ptrdiff_t o = (ptrdiff_t)(y0 + a0) * w + x0 + jj * sw;
+		ptrdiff_t best = o;
+
+		if (m[jj] == m[jj])
+			for (int a = a1 - 1; a >= a0; a--)
+				for (int b = kw - 1; b >= 0; b--) {
+					ptrdiff_t at = (ptrdiff_t)(y0 + a) * w +
+						       x0 + jj * sw + b;
+
+					best = xp[at] == m[jj] ? at : best;
+				}
+		dp[best] += g[jj];
 	}
 }
 
@@ -870,7 +1039,11 @@ SFX(pcg_pool2d_vjp)(int max, int planes, int h, int w, int kh, int kw,
 		    const REAL *restrict x)
 {
 	REAL area = (REAL)(kh * kw);
+	int jlo, jhi;
 
+	SFX(pool_inner)(w, kw, sw, pw, ow, &jlo, &jhi);
+	if (!max)
+		jlo = jhi = ow;
 	if (!acc)
 		for (ptrdiff_t i = 0; i < (ptrdiff_t)planes * h * w; i++)
 			dx[i] = 0;
@@ -879,35 +1052,30 @@ SFX(pcg_pool2d_vjp)(int max, int planes, int h, int w, int kh, int kw,
 		const REAL *gp = dy + (ptrdiff_t)p * oh * ow;
 		REAL *dp = dx + (ptrdiff_t)p * h * w;
 
-		for (int i = 0; i < oh; i++)
+		for (int i = 0; i < oh; i++) {
+			int y0 = i * sh - ph;
+			int a0 = y0 < 0 ? -y0 : 0;
+			int a1 = h - y0 < kh ? h - y0 : kh;
+			const REAL *gr = gp + (ptrdiff_t)i * ow;
+
 			for (int j = 0; j < ow; j++) {
-				int y0 = i * sh - ph, x0 = j * sw - pw;
-				int a0, a1, b0, b1;
-				REAL g = gp[i * ow + j];
-
-				if (!SFX(pool_clip)(h, w, kh, kw, y0, x0, &a0,
-						    &a1, &b0, &b1))
-					continue;
-				if (max) {
-					ptrdiff_t best = (ptrdiff_t)(y0 + a0) * w +
-							 x0 + b0;
-
-					for (int a = a0; a < a1; a++)
-						for (int b = b0; b < b1; b++) {
-							ptrdiff_t at = (ptrdiff_t)(y0 + a) * w +
-								       x0 + b;
-
-							if (xp[at] > xp[best])
-								best = at;
-						}
-					dp[best] += g;
-				} else {
-					for (int a = a0; a < a1; a++)
-						for (int b = b0; b < b1; b++)
-							dp[(ptrdiff_t)(y0 + a) * w +
-							   x0 + b] += g / area;
+				if (j == jlo && a0 < a1) {
+					for (; j < jhi; j += POOL_J)
+						SFX(pool_vjp_row)(
+							xp, dp, w, kw, sw, y0,
+							a0, a1, j * sw - pw,
+							jhi - j < POOL_J
+								? jhi - j
+								: POOL_J,
+							gr + j);
+					j = jhi;
+					if (j >= ow)
+						break;
 				}
+				SFX(pool_vjp_one)(max, xp, dp, h, w, kh, kw, y0,
+						  j * sw - pw, gr[j], area);
 			}
+		}
 	}
 }
 

@@ -2381,6 +2381,178 @@ Test(pool, max_vjp_ties_go_to_the_first)
 				 "element");
 }
 
+/*
+ * The loops of the pooling kernels' definition, one output at a time (as
+ * the kernels were before they computed rows of outputs at once), forward
+ * and VJP in one pass, for the bits: max from the window's first
+ * in-image element, replaced by each later one that is greater (so a NaN
+ * first stays, a NaN later is passed over, and of +0 and -0 the first
+ * stays); the average's sum from 0 in order, over kh kw; the VJP's adds
+ * into dx in order of the outputs.
+ */
+#define POOL_DEF(T, REAL)                                                     \
+	static void pool_def_##T(const int *g, int ge, const REAL *x,         \
+				 const REAL *dy, REAL *y, REAL *dx)           \
+	{                                                                     \
+		int h = g[P_H], w = g[P_W], oh = g[P_OH], ow = g[P_OW];       \
+		REAL area = (REAL)(g[P_KH] * g[P_KW]);                        \
+		for (int p = 0; p < g[P_PL]; p++)                             \
+			for (int o = 0; o < oh * ow; o++) {                   \
+				int y0 = o / ow * g[P_SH] - g[P_PH];          \
+				int x0 = o % ow * g[P_SW] - g[P_PW];          \
+				size_t yo = (size_t)p * oh * ow + o;          \
+				long best = -1;                               \
+				REAL v = 0;                                   \
+				for (int a = 0; a < g[P_KH]; a++)             \
+					for (int b = 0; b < g[P_KW]; b++) {   \
+						int yy = y0 + a, xx = x0 + b; \
+						if (yy < 0 || yy >= h ||      \
+						    xx < 0 || xx >= w)        \
+							continue;             \
+						long at = ((long)p * h + yy) \
+							  * w + xx;           \
+						REAL e = x[at];               \
+						if (!g[P_MAX]) {              \
+							v = v + e;            \
+							dx[at] +=             \
+								dy[yo] / area; \
+						} else if (best < 0 ||        \
+							   e > v ||           \
+							   (ge && e == v)) {  \
+							v = e;                \
+							best = at;            \
+						}                             \
+					}                                     \
+				if (!g[P_MAX]) {                              \
+					y[yo] = v / area;                     \
+				} else if (best < 0) {                        \
+					y[yo] = -INFINITY;                    \
+				} else {                                      \
+					y[yo] = v;                            \
+					dx[best] += dy[yo];                   \
+				}                                             \
+			}                                                     \
+	}
+
+POOL_DEF(f, float)
+POOL_DEF(d, double)
+
+/* Values with ties, signed zeros, infinities and NaNs, and plain ones. */
+static double
+pool_value(uint64_t *s)
+{
+	static const double special[] = {0.0, -0.0, 1.0, 1.0, -INFINITY,
+					 INFINITY, NAN, -2.5};
+	uint64_t r;
+
+	*s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+	r = *s >> 33;
+	return r % 3 == 0 ? special[(r >> 2) % 8]
+			  : (double)(r % 1000) / 7 - 70;
+}
+
+/* The same bits, or both NaN (which NaN an operation on two NaNs gives,
+ * and its sign, is the compiler's choice of operand order, here and in
+ * the definition's loops alike). */
+#define POOL_SAME(u, v)                                                       \
+	((isnan(u) && isnan(v)) || memcmp(&(u), &(v), sizeof(u)) == 0)
+
+#define POOL_BITS(T, REAL, FN)                                                \
+	static size_t pool_bits_##T(const int *g, int acc, int ge,            \
+				    uint64_t *s)                              \
+	{                                                                     \
+		size_t nx = (size_t)g[P_PL] * g[P_H] * g[P_W];                \
+		size_t ny = (size_t)g[P_PL] * g[P_OH] * g[P_OW];              \
+		REAL *x = malloc(sizeof(REAL) * nx);                          \
+		REAL *dy = malloc(sizeof(REAL) * ny);                         \
+		REAL *y = malloc(sizeof(REAL) * ny);                          \
+		REAL *want = malloc(sizeof(REAL) * ny);                       \
+		REAL *dx = malloc(sizeof(REAL) * nx);                         \
+		REAL *dxw = malloc(sizeof(REAL) * nx);                        \
+		size_t bad = 0;                                               \
+		for (size_t i = 0; i < nx; i++)                               \
+			x[i] = (REAL)pool_value(s);                           \
+		for (size_t i = 0; i < ny; i++)                               \
+			dy[i] = (REAL)pool_value(s);                          \
+		for (size_t i = 0; i < nx; i++)                               \
+			dx[i] = dxw[i] = acc ? (REAL)pool_value(s) : 0;       \
+		FN(pcg_pool2d, (g[P_MAX], g[P_PL], g[P_H], g[P_W], g[P_KH],   \
+				g[P_KW], g[P_SH], g[P_SW], g[P_PH], g[P_PW],  \
+				g[P_OH], g[P_OW], y, x));                     \
+		FN(pcg_pool2d_vjp, (g[P_MAX], g[P_PL], g[P_H], g[P_W],        \
+				    g[P_KH], g[P_KW], g[P_SH], g[P_SW],       \
+				    g[P_PH], g[P_PW], g[P_OH], g[P_OW], acc,  \
+				    dx, dy, x));                              \
+		pool_def_##T(g, ge, x, dy, want, dxw);                        \
+		for (size_t i = 0; i < ny; i++)                               \
+			bad += !POOL_SAME(y[i], want[i]);                     \
+		for (size_t i = 0; i < nx; i++)                               \
+			bad += !POOL_SAME(dx[i], dxw[i]);                     \
+		free(x);                                                      \
+		free(dy);                                                     \
+		free(y);                                                      \
+		free(want);                                                   \
+		free(dx);                                                     \
+		free(dxw);                                                    \
+		return bad;                                                   \
+	}
+
+#define POOL_CALL_F(fn, args) fn##_f args
+#define POOL_CALL_D(fn, args) fn##_d args
+POOL_BITS(f, float, POOL_CALL_F)
+POOL_BITS(d, double, POOL_CALL_D)
+
+/* The bits of the definition's loops, forward and VJP, float and double,
+ * on rows of outputs wider than a vector block (POOL_J = 16) with and
+ * without padding, strides 1, 2, 3, overlapping windows, and values
+ * that tell orders apart (NaN, signed zeros, ties).  Control: the
+ * definition with max replaced whenever an element is >= the best (the
+ * last of ties, and -0 after +0) is seen to differ. */
+Test(pool, bits_of_the_definition)
+{
+	static const int cases[][9] = {
+		/* planes h w kh kw sh sw ph pw */
+		{3, 24, 24, 2, 2, 2, 2, 0, 0},   {2, 12, 70, 2, 2, 2, 2, 0, 0},
+		{2, 9, 41, 3, 3, 1, 1, 1, 1},    {2, 10, 53, 3, 2, 2, 1, 1, 0},
+		{1, 7, 64, 2, 3, 1, 3, 0, 1},    {2, 8, 37, 5, 5, 2, 2, 2, 2},
+		{1, 5, 17, 4, 4, 1, 1, 3, 3},    {4, 6, 6, 3, 3, 3, 3, 0, 0},
+		{1, 3, 100, 1, 7, 1, 2, 0, 3},   {2, 4, 4, 4, 4, 1, 1, 0, 0},
+	};
+	uint64_t s = 913;
+	int checked = 0;
+	size_t control = 0;
+
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+		for (int max = 0; max < 2; max++)
+			for (int acc = 0; acc < 2; acc++) {
+				int g[P_N];
+
+				g[P_MAX] = max;
+				memcpy(g + 1, cases[c], 9 * sizeof(int));
+				pool_out(g);
+				uint64_t s0 = s;
+				size_t bf = pool_bits_f(g, acc, 0, &s);
+				size_t bd = pool_bits_d(g, acc, 0, &s);
+
+				if (max) { /* the same data, >= for > */
+					control += pool_bits_f(g, acc, 1, &s0);
+					control += pool_bits_d(g, acc, 1, &s0);
+				}
+
+				cr_expect(bf == 0 && bd == 0,
+					  "case %zu %s acc %d: %zu float and "
+					  "%zu double elements differ from "
+					  "the definition's loops", c,
+					  max ? "max" : "avg", acc, bf, bd);
+				checked++;
+			}
+	cr_expect_eq(checked, 40);
+	cr_expect_gt(control, 0, "control: the last of ties taken for the "
+				 "first is not seen");
+	cr_log_info("pool bits: the control differs in %zu elements",
+		    control);
+}
+
 /* ------------------------------------------------------- integer ids */
 
 Test(ids, embed_and_one_hot)
