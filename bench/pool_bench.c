@@ -254,6 +254,16 @@ POOL_MODEL(resnet_b16, RESNET_B16, "resnet", 16)
 static const Model *const models[] = {&mlp_b32_bench, &cnn_b16_bench,
 				      &resnet_b16_bench};
 
+/* The median speed-up over n of the rounds and n ("free", "near"). */
+static void
+print_some(double *r, int n)
+{
+	if (n > 0)
+		printf("   %5.2f (%2d)       ", bench_median(r, n), n);
+	else
+		printf("       - ( 0)       ");
+}
+
 /* Seconds per step of n steps. */
 static double
 timed(const Model *m, pcg_pool *pool, int n)
@@ -393,17 +403,9 @@ main(int argc, char **argv)
 			       r[c][ROUNDS - 1]);
 		}
 		printf("   %10.2f", bench_median(pfs, ROUNDS));
-		if (nfree > 0)
-			printf("   %5.2f (%2d)       ",
-			       bench_median(r_free, nfree), nfree);
-		else
-			printf("       - ( 0)       ");
+		print_some(r_free, nfree);
 		printf(" %6.0f", bench_median(rtt, ROUNDS));
-		if (nnear > 0)
-			printf("   %5.2f (%2d)       ",
-			       bench_median(r_near, nnear), nnear);
-		else
-			printf("       - ( 0)       ");
+		print_some(r_near, nnear);
 		double tt = torch ? bench_torch_time(&m->shapes, python, ROUNDS,
 						     20e-3, last)
 				  : 0;

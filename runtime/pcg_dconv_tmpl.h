@@ -596,26 +596,23 @@ GEMM_ATTR static void
 SFX(dconv_dyt)(int og, ptrdiff_t p, const REAL *restrict dy,
 	       REAL *restrict dyt)
 {
-	int o0 = 0;
+	int o8 = 0; /* channels 0 .. o8-1 of positions 0 .. p8-1 in blocks */
+	ptrdiff_t p8 = 0;
 
 #ifdef GEMM_ROWT
-	for (; o0 + 8 <= og; o0 += 8) {
-		ptrdiff_t q = 0;
-
-		for (; q + 8 <= p; q += 8) {
+	o8 = og / 8 * 8;
+	p8 = p / 8 * 8;
+	for (int o0 = 0; o0 < o8; o0 += 8)
+		for (ptrdiff_t q = 0; q < p8; q += 8) {
 			__m256 r[8];
 
 			SFX(rowt_block)(r, dy + o0 * p, p, NULL, (int)q);
 			for (int i = 0; i < 8; i++)
 				_mm256_storeu_ps(dyt + (q + i) * og + o0, r[i]);
 		}
-		for (; q < p; q++)
-			for (int o = o0; o < o0 + 8; o++)
-				dyt[q * og + o] = dy[o * p + q];
-	}
 #endif
 	for (ptrdiff_t q = 0; q < p; q++)
-		for (int o = o0; o < og; o++)
+		for (int o = q < p8 ? o8 : 0; o < og; o++)
 			dyt[q * og + o] = dy[o * p + q];
 }
 

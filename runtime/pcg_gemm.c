@@ -273,7 +273,8 @@ DCONV_ENTRY(d, double, d)
  * than the copies (and make it keep the loops' state on the stack).
  */
 #if defined(__GNUC__) && !defined(__clang__)
-#define GEMM_ROW_LOOPS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#define GEMM_ROW_LOOPS                                                        \
+	__attribute__((optimize("no-tree-loop-distribute-patterns")))
 #else
 #define GEMM_ROW_LOOPS
 #endif

@@ -940,29 +940,23 @@ SFX(pcg_pool2d)(int max, int planes, int h, int w, int kh, int kw, int sh,
 			int y0 = i * sh - ph;
 			int a0 = y0 < 0 ? -y0 : 0;
 			int a1 = h - y0 < kh ? h - y0 : kh;
+			/* the rows of outputs [jv, je): none if no window
+			 * row is in the image */
+			int jv = a0 < a1 ? jlo : ow, je = a0 < a1 ? jhi : ow;
 			REAL *yr = yp + (ptrdiff_t)i * ow;
+			int j = 0;
 
-			for (int j = 0; j < ow; j++) {
-				if (j == jlo && a0 < a1) {
-					for (; j + POOL_J <= jhi; j += POOL_J)
-						SFX(pool_row)(max, xp, w, kw,
-							      sw, y0, a0, a1,
-							      j * sw - pw,
-							      POOL_J, area,
-							      yr + j);
-					if (j < jhi)
-						SFX(pool_row)(max, xp, w, kw,
-							      sw, y0, a0, a1,
-							      j * sw - pw,
-							      jhi - j, area,
-							      yr + j);
-					j = jhi;
-					if (j >= ow)
-						break;
-				}
+			for (; j < jv; j++)
 				yr[j] = SFX(pool_one)(max, xp, h, w, kh, kw,
 						      y0, j * sw - pw, area);
-			}
+			for (; j < je; j += POOL_J)
+				SFX(pool_row)(max, xp, w, kw, sw, y0, a0, a1,
+					      j * sw - pw,
+					      je - j < POOL_J ? je - j : POOL_J,
+					      area, yr + j);
+			for (j = je; j < ow; j++)
+				yr[j] = SFX(pool_one)(max, xp, h, w, kh, kw,
+						      y0, j * sw - pw, area);
 		}
 	}
 }
@@ -1056,25 +1050,22 @@ SFX(pcg_pool2d_vjp)(int max, int planes, int h, int w, int kh, int kw,
 			int y0 = i * sh - ph;
 			int a0 = y0 < 0 ? -y0 : 0;
 			int a1 = h - y0 < kh ? h - y0 : kh;
+			int jv = a0 < a1 ? jlo : ow, je = a0 < a1 ? jhi : ow;
 			const REAL *gr = gp + (ptrdiff_t)i * ow;
+			int j = 0;
 
-			for (int j = 0; j < ow; j++) {
-				if (j == jlo && a0 < a1) {
-					for (; j < jhi; j += POOL_J)
-						SFX(pool_vjp_row)(
-							xp, dp, w, kw, sw, y0,
-							a0, a1, j * sw - pw,
-							jhi - j < POOL_J
-								? jhi - j
-								: POOL_J,
-							gr + j);
-					j = jhi;
-					if (j >= ow)
-						break;
-				}
+			for (; j < jv; j++)
 				SFX(pool_vjp_one)(max, xp, dp, h, w, kh, kw, y0,
 						  j * sw - pw, gr[j], area);
-			}
+			for (; j < je; j += POOL_J)
+				SFX(pool_vjp_row)(xp, dp, w, kw, sw, y0, a0, a1,
+						  j * sw - pw,
+						  je - j < POOL_J ? je - j
+								  : POOL_J,
+						  gr + j);
+			for (j = je; j < ow; j++)
+				SFX(pool_vjp_one)(max, xp, dp, h, w, kh, kw, y0,
+						  j * sw - pw, gr[j], area);
 		}
 	}
 }

@@ -45,14 +45,31 @@ static const Case cases[] = {
 
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
 
-/* Element (i, p) of op(A) and (p, j) of op(B) for the case's layout:
- * A is m x k (k x m when transposed), B k x n (n x k), row-major. */
-#define AT(cs, a, i, p) ((cs)->ta ? (a)[(size_t)(p) * (cs)->m + (i)]        \
-				  : (a)[(size_t)(i) * (cs)->k + (p)])
-#define BT(cs, b, p, j) ((cs)->tb ? (b)[(size_t)(j) * (cs)->k + (p)]        \
-				  : (b)[(size_t)(p) * (cs)->n + (j)])
+/* Where element (i, p) of op(A) and (p, j) of op(B) are for the case's
+ * layout: A is m x k (k x m when transposed), B k x n (n x k),
+ * row-major. */
+static size_t
+a_at(const Case *cs, int i, int p)
+{
+	return cs->ta ? (size_t)p * cs->m + i : (size_t)i * cs->k + p;
+}
+
+static size_t
+b_at(const Case *cs, int p, int j)
+{
+	return cs->tb ? (size_t)j * cs->k + p : (size_t)p * cs->n + j;
+}
 
 #define CHECK(T, REAL, GEMM, GEMM_MT, EPS)                                    \
+	/* how many of the n elements of u and v differ in their bits */     \
+	static size_t differ_##T(const REAL *u, const REAL *v, size_t n)      \
+	{                                                                     \
+		size_t bad = 0;                                               \
+		for (size_t i = 0; i < n; i++)                                \
+			bad += memcmp(&u[i], &v[i], sizeof(REAL)) != 0;       \
+		return bad;                                                   \
+	}                                                                     \
+                                                                              \
 	static void check_##T(const Case *cs, pcg_pool **pools, int npools,   \
 			      const int *threads)                             \
 	{                                                                     \
@@ -84,8 +101,8 @@ static uint64_t rng = 0x9e3779b97f4a7c15ULL;
 			for (int j = 0; j < n; j++) {                         \
 				long double s = 0;                            \
 				for (int p = 0; p < k; p++)                   \
-					s += (long double)AT(cs, a, i, p) *   \
-					     BT(cs, b, p, j);                 \
+					s += (long double)a[a_at(cs, i, p)] * \
+					     b[b_at(cs, p, j)];               \
 				size_t ij = (size_t)i * n + j;                \
 				s = alpha * s + (long double)beta * c0[ij];   \
 				double d = fabs((double)(s - want[ij]));      \
@@ -100,10 +117,7 @@ static uint64_t rng = 0x9e3779b97f4a7c15ULL;
 			memcpy(got, c0, sizeof(REAL) * nc);                   \
 			GEMM_MT(pi < 0 ? NULL : pools[pi], cs->ta, cs->tb, m, \
 				n, k, alpha, a, lda, b, ldb, beta, got, n);   \
-			size_t bad = 0;                                       \
-			for (size_t i = 0; i < nc; i++)                       \
-				bad += memcmp(&got[i], &want[i],              \
-					      sizeof(REAL)) != 0;             \
+			size_t bad = differ_##T(got, want, nc);               \
 			snprintf(what, sizeof what, "%s %s, %d thread(s): "   \
 				 "the bits of the whole product", #REAL,      \
 				 cs->name, pi < 0 ? 1 : threads[pi]);         \
@@ -112,34 +126,18 @@ static uint64_t rng = 0x9e3779b97f4a7c15ULL;
 			ok(bad == 0, what, detail);                           \
 		}                                                             \
 		/* control: the k terms in reverse order */                   \
-		for (int i = 0; i < m; i++)                                   \
-			for (int p = 0; p < k; p++) {                         \
-				int q = k - 1 - p;                            \
-				if (cs->ta)                                   \
-					ar[(size_t)q * m + i] =               \
-						a[(size_t)p * m + i];         \
-				else                                          \
-					ar[(size_t)i * k + q] =               \
-						a[(size_t)i * k + p];         \
-			}                                                     \
-		for (int p = 0; p < k; p++)                                   \
-			for (int j = 0; j < n; j++) {                         \
-				int q = k - 1 - p;                            \
-				if (cs->tb)                                   \
-					br[(size_t)j * k + q] =               \
-						b[(size_t)j * k + p];         \
-				else                                          \
-					br[(size_t)q * n + j] =               \
-						b[(size_t)p * n + j];         \
-			}                                                     \
+		for (int p = 0; p < k; p++) {                                 \
+			int q = k - 1 - p;                                    \
+			for (int i = 0; i < m; i++)                           \
+				ar[a_at(cs, i, q)] = a[a_at(cs, i, p)];       \
+			for (int j = 0; j < n; j++)                           \
+				br[b_at(cs, q, j)] = b[b_at(cs, p, j)];       \
+		}                                                             \
 		if (k >= 3) {                                                 \
 			memcpy(got, c0, sizeof(REAL) * nc);                   \
 			GEMM_MT(pools[npools - 1], cs->ta, cs->tb, m, n, k,   \
 				alpha, ar, lda, br, ldb, beta, got, n);       \
-			size_t bad = 0;                                       \
-			for (size_t i = 0; i < nc; i++)                       \
-				bad += memcmp(&got[i], &want[i],              \
-					      sizeof(REAL)) != 0;             \
+			size_t bad = differ_##T(got, want, nc);               \
 			snprintf(what, sizeof what, "%s %s: control, the k "  \
 				 "terms reversed differ in %zu elements",     \
 				 #REAL, cs->name, bad);                       \
