@@ -326,9 +326,10 @@ SFX(dconv_dx_more)(int og, int ck, int kk, int mi, int nj,
 
 /*
  * dx: t[i][j] += col's element for input channel i (dconv_dx_sum, all
- * chunks) where j is inside [lo, hi), else + -0, which changes nothing
- * (x + -0 is x for every x): the lanes whose output column is outside
- * the image add nothing, as col2im skips them.
+ * chunks) where j is inside [lo, hi); the lanes whose output column is
+ * outside the image add nothing, as col2im skips them.  One contiguous
+ * range of j, so that the loop is vectorised (a select per lane was
+ * scalar code: cnn b16 one-thread step 15 % slower).
  */
 GEMM_ATTR static DCONV_INLINE void
 SFX(dconv_dx_add)(int og, int ck, int kk, int mi, int nj, int lo, int hi,
@@ -341,11 +342,11 @@ SFX(dconv_dx_add)(int og, int ck, int kk, int mi, int nj, int lo, int hi,
 			  dy, ps, u);
 	if (og > GEMM_KC)
 		SFX(dconv_dx_more)(og, ck, kk, mi, nj, k, dy, ps, u);
-	for (int i = 0; i < mi; i++) {
-		GEMM_KEEP_LOOP
-		for (int j = 0; j < nj; j++)
-			t[i][j] += j >= lo && j < hi ? u[i][j] : -(REAL)0;
-	}
+	int j0 = lo > 0 ? lo : 0, j1 = hi < nj ? hi : nj;
+
+	for (int i = 0; i < mi; i++)
+		for (int j = j0; j < j1; j++)
+			t[i][j] += u[i][j];
 }
 
 /*
