@@ -177,7 +177,7 @@ input_at(const pcg_conv_geo *g, int c, int a, int b, int i, int j)
                                                                               \
 	/* pass 0 forward, 1 dx, 2 dK; returns the elements that differ. */  \
 	static size_t check_##T(int copy, const geo_case *t, int pass,        \
-				int acc, int rev, int nudge)                  \
+				int acc, int rev, int nudge, int kinf)        \
 	{                                                                     \
 		const pcg_conv_geo *g = &t->g;                                \
 		int nb = t->batch, ck = t->ck, og = t->og, p = t->p;          \
@@ -198,6 +198,11 @@ input_at(const pcg_conv_geo *g, int c, int a, int b, int i, int j)
 			dy[i] = (REAL)urand();                                \
 		for (size_t i = 0; i < t->nk; i++)                            \
 			k[i] = (REAL)urand();                                 \
+		/* kinf: the first and last kernel elements infinite, so that \
+		 * a column outside the image (dy padded with zeros) that was \
+		 * added would make a NaN where col2im adds nothing */         \
+		if (kinf)                                                     \
+			k[0] = k[t->nk - 1] = (REAL)INFINITY;                 \
 		for (size_t i = 0; i < nout; i++)                             \
 			want[i] = got[i] = init[i] = (REAL)urand();           \
 		DCONV_COPY(copy, S);                                          \
@@ -314,25 +319,29 @@ check_all(int dbl)
 		copies++;
 		for (size_t i = 0; i < sizeof geos / sizeof geos[0]; i++)
 			for (int pass = 0; pass < 3; pass++)
-				for (int acc = 0; acc < 2; acc++) {
+				for (int m = 0; m < 4; m++) {
+					int acc = m & 1, kinf = m >> 1;
 					geo_case t = make(geos[i], 3);
 					size_t bad =
 						dbl ? check_d(copy, &t, pass,
-							      acc, 0, 0)
+							      acc, 0, 0, kinf)
 						    : check_f(copy, &t, pass,
-							      acc, 0, 0);
+							      acc, 0, 0, kinf);
 
 					if (bad == (size_t)-1)
 						continue;
 					checked[pass]++;
 					cr_expect_eq(bad, 0,
 						     "%s copy %d, %s, geometry "
-						     "%zu, acc %d: %zu elements "
+						     "%zu, acc %d%s: %zu elements "
 						     "differ from im2col + "
 						     "GEMM",
 						     dbl ? "double" : "float",
 						     copy, pass_name[pass], i,
-						     acc, bad);
+						     acc,
+						     kinf ? ", infinite kernel "
+							    "elements" : "",
+						     bad);
 				}
 	}
 	/* every pass was compared on most geometries, on every copy */
@@ -385,11 +394,11 @@ Test(dconv, controls)
 
 	for (size_t i = 0; i < sizeof geos / sizeof geos[0]; i++) {
 		geo_case t = make(geos[i], 2);
-		size_t b = check_f(0, &t, 1, 0, 1, 0);
+		size_t b = check_f(0, &t, 1, 0, 1, 0, 0);
 
 		rev += b == (size_t)-1 ? 0 : b;
 		for (int pass = 0; pass < 3; pass++) {
-			b = check_f(0, &t, pass, 0, 0, 1);
+			b = check_f(0, &t, pass, 0, 0, 1, 0);
 			nudged += b == (size_t)-1 ? 0 : b;
 		}
 	}
