@@ -356,6 +356,11 @@ struct Chunker {
 	int n;
 	size_t *cut; /* E->loops: the chunk points in cur, split later */
 	int ncut, capcut;
+	/* the pass's strings at the last chunk point: those of a vertex are
+	 * dead once its code is written (a long model's passes would hold
+	 * a dozen for every step until their end) */
+	ArenaMark mark;
+	int marked;
 };
 
 /* Note a chunk point at the end of cur. */
@@ -424,6 +429,10 @@ emit_chunk_point(Emit *E)
 	Chunker *c = E->chunk;
 	if (!c)
 		return;
+	if (c->marked)
+		arena_release(E->a, c->mark);
+	c->mark = arena_mark(E->a);
+	c->marked = 1;
 	if (E->loops)
 		chunk_cut(c);
 	else

@@ -54,6 +54,15 @@ void arena_free(Arena *a);
 /* Everything handed out is dead: the memory is handed out again (a long
  * model's passes each make as many strings, in the same pages). */
 void arena_reset(Arena *a);
+/* What an arena has handed out so far (arena_mark); arena_release(a, m)
+ * makes everything handed out after m dead, its memory handed out again
+ * (poisoned in builds with AddressSanitizer until then). */
+typedef struct ArenaMark {
+	ArenaBlock *head;
+	size_t head_used, used;
+} ArenaMark;
+ArenaMark arena_mark(const Arena *a);
+void arena_release(Arena *a, ArenaMark m);
 void *arena_alloc(Arena *a, size_t size); /* zeroed, aligned for any type */
 char *arena_strdup(Arena *a, const char *s);
 char *arena_strndup(Arena *a, const char *s, size_t n);

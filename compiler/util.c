@@ -16,6 +16,25 @@ struct ArenaBlock {
 
 enum { ARENA_BLOCK = 64 * 1024 };
 
+/* Released memory is poisoned under AddressSanitizer, so that a string
+ * used after the release of its arena's mark is reported. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ARENA_ASAN 1
+#endif
+#endif
+#if !defined(ARENA_ASAN) && defined(__SANITIZE_ADDRESS__)
+#define ARENA_ASAN 1
+#endif
+#ifdef ARENA_ASAN
+#include <sanitizer/asan_interface.h>
+#define ARENA_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define ARENA_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define ARENA_POISON(p, n) ((void)(p), (void)(n))
+#define ARENA_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 void
 arena_init(Arena *a)
 {
@@ -39,18 +58,6 @@ arena_free(Arena *a)
 	free_blocks(a->spare);
 	sb_free(&a->fmt);
 	arena_init(a);
-}
-
-void
-arena_reset(Arena *a)
-{
-	while (a->head) {
-		ArenaBlock *b = a->head;
-		a->head = b->next;
-		b->next = a->spare;
-		a->spare = b;
-	}
-	a->used = 0;
 }
 
 /* size bytes, not zeroed */
@@ -80,7 +87,40 @@ arena_raw(Arena *a, size_t size)
 	void *p = (char *)b->data + b->used;
 	b->used += size;
 	a->used += size;
+	ARENA_UNPOISON(p, size);
 	return p;
+}
+
+ArenaMark
+arena_mark(const Arena *a)
+{
+	return (ArenaMark){a->head, a->head ? a->head->used : 0, a->used};
+}
+
+void
+arena_release(Arena *a, ArenaMark m)
+{
+	while (a->head != m.head) {
+		ArenaBlock *b = a->head;
+		if (!b)
+			die("arena_release: a mark of another arena");
+		ARENA_POISON(b->data, b->size);
+		a->head = b->next;
+		b->next = a->spare;
+		a->spare = b;
+	}
+	if (a->head) {
+		ARENA_POISON((char *)a->head->data + m.head_used,
+			     a->head->used - m.head_used);
+		a->head->used = m.head_used;
+	}
+	a->used = m.used;
+}
+
+void
+arena_reset(Arena *a)
+{
+	arena_release(a, (ArenaMark){NULL, 0, 0});
 }
 
 void *
