@@ -11,6 +11,10 @@
  *   - with --dump FILE: parameters, data and BP gradients for the
  *     independent PyTorch oracle (tests/oracle/torch_oracle.py).
  *
+ * Built with -DPCC_DUMP_ONLY it holds only the d4 model and does only
+ * --dump and --mask: the oracle's build of a model in another mode
+ * (tests/meson.build, reproducible mode), which needs nothing else.
+ *
  * Prints TAP.
  */
 #include <math.h>
@@ -19,9 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifndef PCC_DUMP_ONLY
 #include H_F1
 #include H_F4
 #include H_D1
+#endif
 #include H_D4
 #ifdef H_CG
 #include H_CG
@@ -49,6 +55,7 @@
 #define TRAIN_LOSS(P) P##_forward
 #endif
 
+#ifndef PCC_DUMP_ONLY
 #define NREAL(T) (sizeof(T) / sizeof(double))
 
 static int test_no, failures;
@@ -93,6 +100,7 @@ ok_todo(int cond, const char *todo, const char *what, double value)
 #else
 #define FAZIL_TODO NULL
 #endif
+#endif /* !PCC_DUMP_ONLY */
 
 /* a small deterministic generator, independent of the runtime's */
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
@@ -106,12 +114,77 @@ urand(void)
 	return (double)(rng_state >> 11) / 9007199254740992.0;
 }
 
+static d4_params d4p, d4g;
+static d4_state d4s;
+
+/* Random inputs in [-1, 1) and ids in range; real targets random
+ * distributions over their last axis (as cross-entropy expects; any
+ * target is valid for mse). */
+static void
+fill_data(d4_state *s)
+{
+	for (int w = 0; w < 2; w++) {
+		int n = w ? D4_NUM_TARGETS : D4_NUM_INPUTS;
+		const pcg_param_info *info = w ? d4_target_info : d4_input_info;
+		for (int k = 0; k < n; k++) {
+			const pcg_param_info *m = &info[k];
+			char *base = (char *)s + m->byte_offset;
+			size_t len = D4_BATCH * m->count;
+			if (m->bound) {
+				for (size_t i = 0; i < len; i++)
+					((int32_t *)base)[i] =
+						(int32_t)(urand() * m->bound);
+				continue;
+			}
+			double *t = (double *)base;
+			if (!w) {
+				for (size_t i = 0; i < len; i++)
+					t[i] = 2 * urand() - 1;
+				continue;
+			}
+			size_t last = m->rank ? (size_t)m->dims[m->rank - 1] : 1;
+			for (size_t r = 0; r < len / last; r++) {
+				double sum = 0;
+				for (size_t i = 0; i < last; i++)
+					sum += t[r * last + i] = urand() + 0.05;
+				for (size_t i = 0; i < last; i++)
+					t[r * last + i] /= sum;
+			}
+		}
+	}
+}
+
+/* The data of a state written as numbers, member by member (ids too). */
+static void
+dump_data(FILE *f, const d4_state *s)
+{
+	for (int w = 0; w < 2; w++) {
+		int n = w ? D4_NUM_TARGETS : D4_NUM_INPUTS;
+		const pcg_param_info *info = w ? d4_target_info : d4_input_info;
+		size_t total = 0;
+		for (int k = 0; k < n; k++)
+			total += D4_BATCH * info[k].count;
+		fprintf(f, "%s %zu\n", w ? "target" : "in", total);
+		for (int k = 0; k < n; k++) {
+			const char *base = (const char *)s + info[k].byte_offset;
+			for (size_t i = 0; i < D4_BATCH * info[k].count; i++)
+				if (info[k].bound)
+					fprintf(f, "%d\n", ((const int32_t *)base)[i]);
+				else
+					fprintf(f, "%.17g\n",
+						((const double *)base)[i]);
+		}
+	}
+}
+
+
+#ifndef PCC_DUMP_ONLY
 static d1_params d1p, d1g;
-static d4_params d4p, d4g, d4q, d4g2, gmean, r, i1, i2, i3;
+static d4_params d4q, d4g2, gmean, r, i1, i2, i3;
 static f1_params f1p, f1g;
 static f4_params f4p, f4q, f4g, fr;
 static d1_state d1s;
-static d4_state d4s, d4s2;
+static d4_state d4s2;
 static f1_state f1s;
 static f4_state f4s, f4s2;
 
@@ -215,71 +288,11 @@ copy_data(void *dst, const pcg_param_info *di, size_t dreal, const void *src,
 			  D4_NUM_TARGETS, D4_BATCH, b);                      \
 	} while (0)
 
-/* Random inputs in [-1, 1) and ids in range; real targets random
- * distributions over their last axis (as cross-entropy expects; any
- * target is valid for mse). */
-static void
-fill_data(d4_state *s)
-{
-	for (int w = 0; w < 2; w++) {
-		int n = w ? D4_NUM_TARGETS : D4_NUM_INPUTS;
-		const pcg_param_info *info = w ? d4_target_info : d4_input_info;
-		for (int k = 0; k < n; k++) {
-			const pcg_param_info *m = &info[k];
-			char *base = (char *)s + m->byte_offset;
-			size_t len = D4_BATCH * m->count;
-			if (m->bound) {
-				for (size_t i = 0; i < len; i++)
-					((int32_t *)base)[i] =
-						(int32_t)(urand() * m->bound);
-				continue;
-			}
-			double *t = (double *)base;
-			if (!w) {
-				for (size_t i = 0; i < len; i++)
-					t[i] = 2 * urand() - 1;
-				continue;
-			}
-			size_t last = m->rank ? (size_t)m->dims[m->rank - 1] : 1;
-			for (size_t r = 0; r < len / last; r++) {
-				double sum = 0;
-				for (size_t i = 0; i < last; i++)
-					sum += t[r * last + i] = urand() + 0.05;
-				for (size_t i = 0; i < last; i++)
-					t[r * last + i] /= sum;
-			}
-		}
-	}
-}
-
 /* sample b of a batch-4 state into a batch-1 state */
 static void
 take_sample(d1_state *one, const d4_state *four, int b)
 {
 	COPY_STATE(one, d1, four, d4, b);
-}
-
-/* The data of a state written as numbers, member by member (ids too). */
-static void
-dump_data(FILE *f, const d4_state *s)
-{
-	for (int w = 0; w < 2; w++) {
-		int n = w ? D4_NUM_TARGETS : D4_NUM_INPUTS;
-		const pcg_param_info *info = w ? d4_target_info : d4_input_info;
-		size_t total = 0;
-		for (int k = 0; k < n; k++)
-			total += D4_BATCH * info[k].count;
-		fprintf(f, "%s %zu\n", w ? "target" : "in", total);
-		for (int k = 0; k < n; k++) {
-			const char *base = (const char *)s + info[k].byte_offset;
-			for (size_t i = 0; i < D4_BATCH * info[k].count; i++)
-				if (info[k].bound)
-					fprintf(f, "%d\n", ((const int32_t *)base)[i]);
-				else
-					fprintf(f, "%.17g\n",
-						((const double *)base)[i]);
-		}
-	}
 }
 
 /* Indices of the parameters checked by finite differences: all of them
@@ -397,6 +410,7 @@ static size_t fd_checked, fd_skipped;
 
 FD_CHECK(d1, D1)
 FD_CHECK(d4, D4)
+#endif /* !PCC_DUMP_ONLY */
 
 static void
 dump(const char *path)
@@ -532,6 +546,10 @@ main(int argc, char **argv)
 		free(m);
 		return 0;
 	}
+#ifdef PCC_DUMP_ONLY
+	fprintf(stderr, "usage: %s --dump FILE | --mask K COUNT P\n", argv[0]);
+	return 2;
+#else
 	printf("TAP version 13\n");
 	/* batch-1 double model sees sample 0, with the same parameters */
 	memcpy(&d1p, &d4p, sizeof d1p);
@@ -1309,4 +1327,5 @@ main(int argc, char **argv)
 
 	printf("1..%d\n", test_no);
 	return failures ? 1 : 0;
+#endif
 }

@@ -501,9 +501,12 @@ ok(rc == 0 and read(os.path.join(d, "bp-0003.ckpt")) !=
    read(os.path.join(f, "zil-0003.ckpt")),
    "control: resumed with BP's counter reset, BP's dropout masks differ",
    out + err)
+# two batches and one test batch: ResNet-20 is the trainer's largest model
+# (a hundred seconds for the 96 samples under the sanitizers at -O1)
 rc, out, err = run("--data", "fashion", "--data-path", good_f, "--model",
                    "resnet20", "--batch", "16", "--epochs", "1", "--methods",
                    "bp,zil", "--optim", "adam", "--lr", "0.001",
+                   "--train-size", "32", "--test-size", "16",
                    "--out", os.path.join(tmp, "fm-resnet20"))
 r = rows(out)
 ok(rc == 0 and "padded to 32x32" in out and len(r) == 2 and r[1][4] == "0",
