@@ -502,7 +502,7 @@ ok(rc == 0 and read(os.path.join(d, "bp-0003.ckpt")) !=
    "control: resumed with BP's counter reset, BP's dropout masks differ",
    out + err)
 # two batches and one test batch: ResNet-20 is the trainer's largest model
-# (a hundred seconds for the 96 samples under the sanitizers at -O1)
+# (a hundred seconds for the 96 samples in the sanitized build)
 rc, out, err = run("--data", "fashion", "--data-path", good_f, "--model",
                    "resnet20", "--batch", "16", "--epochs", "1", "--methods",
                    "bp,zil", "--optim", "adam", "--lr", "0.001",
