@@ -12,6 +12,8 @@
 #   cblas      -Dcblas=true: the runtime's GEMM calls OpenBLAS (built only
 #              when OpenBLAS is installed)
 # then prints the machine, the GEMM tables, the training-step tables,
+# the instructions of a BP and a Z-IL step (bench/instructions.sh, with
+# valgrind),
 # pcc's scaling on long unrolled models, the time of a step against batch
 # size and width (bench/scaling.py: a table and WORK_DIR/scaling.svg) and
 # the memory of a training step
@@ -84,6 +86,15 @@ echo "== training step, native build (-Dnative=true)"
 echo
 echo "== training step, portable build (default options)"
 "$work/portable/bench/train_bench" $quick | sed -n '4,$p'
+echo
+
+echo "== instructions of a step, BP against Z-IL (bench/instructions.sh, native build)"
+if command -v valgrind >/dev/null 2>&1; then
+	sh "$root/bench/instructions.sh" "$work/native" "$work/instructions" ||
+		echo "instructions.sh could not run (exit $?)"
+else
+	echo "valgrind is not installed: no instruction counts"
+fi
 echo
 
 echo "== threads: a pool of 2 against none (bench/pool_bench, portable build)"

@@ -10,8 +10,14 @@
  * train_bp and of train_zil (0 where the model lacks one), each sample
  * the mean of enough calls to last SAMPLE_SECONDS of the process's CPU
  * time after one untimed call, the samples of the two interleaved.
- * bench/scaling.py builds the libraries and runs it.  A benchmark: it
- * prints figures and checks nothing.
+ * bench/scaling.py builds the libraries and runs it.
+ *
+ *   step_timer LIB.so SYMBOL --calls bp|zil N
+ *
+ * makes N calls of train_bp or train_zil on the same data, untimed, and
+ * prints nothing: bench/instructions.sh counts the instructions of a step
+ * as the difference of two such runs under valgrind's callgrind.  A
+ * benchmark: it prints figures and checks nothing.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <dlfcn.h>
@@ -52,11 +58,27 @@ main(int argc, char **argv)
 {
 	if (argc < 3) {
 		fprintf(stderr, "usage: step_timer LIB.so SYMBOL [SAMPLES] "
-				"[SAMPLE_SECONDS]\n");
+				"[SAMPLE_SECONDS]\n"
+				"       step_timer LIB.so SYMBOL --calls bp|zil N\n");
 		return 2;
 	}
-	int samples = argc > 3 ? atoi(argv[3]) : 21;
-	double sample_seconds = argc > 4 ? atof(argv[4]) : 2e-3;
+	/* --calls: which function (0 BP, 1 Z-IL) and how many calls */
+	int calls_of = -1;
+	long calls = 0;
+	if (argc > 3 && strcmp(argv[3], "--calls") == 0) {
+		calls_of = argc > 4 ? (strcmp(argv[4], "bp") == 0    ? 0
+				       : strcmp(argv[4], "zil") == 0 ? 1
+								      : -1)
+				    : -1;
+		calls = argc > 5 ? atol(argv[5]) : 0;
+		if (calls_of < 0 || calls < 1) {
+			fprintf(stderr, "step_timer: --calls takes bp or zil "
+					"and a positive count\n");
+			return 2;
+		}
+	}
+	int samples = argc > 3 && calls_of < 0 ? atoi(argv[3]) : 21;
+	double sample_seconds = argc > 4 && calls_of < 0 ? atof(argv[4]) : 2e-3;
 	if (samples < 1 || samples > SAMPLES_MAX || sample_seconds <= 0) {
 		fprintf(stderr, "step_timer: SAMPLES is 1..%d, SAMPLE_SECONDS "
 				"positive\n", SAMPLES_MAX);
@@ -102,6 +124,19 @@ main(int argc, char **argv)
 	double t[2][SAMPLES_MAX];
 	long reps[2] = {1, 1};
 	const float lr = 1e-4f; /* small: the parameters hardly move */
+	if (calls_of >= 0) {
+		if (!fn[calls_of]) {
+			fprintf(stderr, "step_timer: %s has no train_%s\n",
+				m->name, argv[4]);
+			return 1;
+		}
+		for (long i = 0; i < calls; i++)
+			fn[calls_of](p, s, lr);
+		free(p);
+		free(s);
+		dlclose(lib);
+		return 0;
+	}
 	for (int f = 0; f < 2; f++) {
 		if (!fn[f])
 			continue;
