@@ -122,13 +122,14 @@ drand(void)
 						bias[c];                      \
 		char what[160], detail[80];                                   \
 		int same = 1, bad = -1;                                       \
-		for (int p = 0; p <= npools; p++) {                           \
-			memset(got, 0xff, sizeof(REAL) * X);                  \
-			pcg_bcast_mt_##T(p ? pools[p - 1] : NULL, add_##T,    \
-					 NB, NB, C * P, got, x, bias);        \
-			if (memcmp(got, want, sizeof(REAL) * X) && bad < 0)   \
-				bad = p ? threads[p - 1] : 0;                 \
-		}                                                             \
+		for (int p = 0; p <= npools; p++)                             \
+			POOLED(p ? pools[p - 1] : NULL,                       \
+			       memset(got, 0xff, sizeof(REAL) * X);           \
+			       pcg_bcast_mt_##T(p ? pools[p - 1] : NULL,      \
+						add_##T, NB, NB, C * P, got,  \
+						x, bias);                     \
+			       if (memcmp(got, want, sizeof(REAL) * X) &&     \
+				   bad < 0) bad = p ? threads[p - 1] : 0);    \
 		same = bad < 0;                                               \
 		snprintf(what, sizeof what, "%s bias add cut by samples: the "\
 			 "loop's bits, no pool and 1, 2, 3, 8 threads", #REAL); \
@@ -143,7 +144,8 @@ drand(void)
 					memset(wdb, 0, sizeof(REAL) * n);     \
 				ref_db_##T(shape, 0, NB, wdb, dy);            \
 				bad = -1;                                     \
-				for (int p = 0; p <= npools; p++) {           \
+				for (int p = 0; p <= npools; p++)             \
+					POOLED(p ? pools[p - 1] : NULL,       \
 					memcpy(gdb, init, sizeof(REAL) * n);  \
 					pcg_bcast_vjp_mt_##T(                 \
 						p ? pools[p - 1] : NULL,      \
@@ -154,8 +156,7 @@ drand(void)
 					if (memcmp(gdb, wdb,                  \
 						   sizeof(REAL) * n) &&       \
 					    bad < 0)                          \
-						bad = p ? threads[p - 1] : 0; \
-				}                                             \
+						bad = p ? threads[p - 1] : 0);\
 				snprintf(what, sizeof what, "%s bias "        \
 					 "gradient over [%d][%d]%s, acc %d, " \
 					 "cut along the bias: the loop's "    \

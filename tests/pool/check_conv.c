@@ -186,6 +186,7 @@ direct(const pcg_conv_geo *g, const double *x, const double *k, int b,
 			int same = 1, bad = -1;                               \
 			for (int p = 0; p <= npools; p++) {                   \
 				pcg_pool *pool = p ? pools[p - 1] : NULL;     \
+				POOLED(pool,                                  \
 				memcpy(got, init, sizeof(REAL) * n);          \
 				memset(col, 0xff, sizeof(REAL) * COL);        \
 				if (pass == 0)                                \
@@ -203,7 +204,7 @@ direct(const pcg_conv_geo *g, const double *x, const double *k, int b,
 					same = 0;                             \
 					if (bad < 0)                          \
 						bad = p ? threads[p - 1] : 0; \
-				}                                             \
+				});                                           \
 			}                                                     \
 			char what[160], detail[80];                           \
 			snprintf(what, sizeof what, "%s %s %s: the header's " \

@@ -28,6 +28,28 @@ pools_create(pcg_pool *pools[NPOOLS])
 	return n;
 }
 
+/*
+ * Runs the statements (a piece of work on the pool, then the check of
+ * its bits) again until a worker of the pool took part in a run, at most
+ * POOL_TRIES times; once on no pool or a pool of one thread.  On a loaded
+ * machine a worker may not be scheduled before the caller has taken every
+ * task (it takes a worker's own task PCG_POOL_STEAL_US after running out
+ * of the others), and a comparison no worker took part in says nothing
+ * about threads; every run's bits are checked.
+ */
+#define POOL_TRIES 1000
+#define POOLED(pool, ...)                                                     \
+	do {                                                                  \
+		pcg_pool *pooled_ = (pool);                                   \
+		size_t pooled_w0_ = pcg_pool_worker_tasks(pooled_);           \
+		int pooled_k_ = 0;                                            \
+		do {                                                          \
+			__VA_ARGS__;                                          \
+		} while (pcg_pool_threads(pooled_) > 1 &&                     \
+			 pcg_pool_worker_tasks(pooled_) == pooled_w0_ &&      \
+			 ++pooled_k_ < POOL_TRIES);                           \
+	} while (0)
+
 /* Checks that the workers of every pool with threads ran tasks, and
  * destroys the pools. */
 static void
