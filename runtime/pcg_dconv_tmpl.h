@@ -325,11 +325,81 @@ SFX(dconv_dx_more)(int og, int ck, int kk, int mi, int nj,
 }
 
 /*
- * dx: t[i][j] += col's element for input channel i (dconv_dx_sum, all
- * chunks) where j is inside [lo, hi); the lanes whose output column is
- * outside the image add nothing, as col2im skips them.  One contiguous
- * range of j, so that the loop is vectorised (a select per lane was
- * scalar code: cnn b16 one-thread step 15 % slower).
+ * u[i][j] = col's element for input channel i (dconv_dx_sum, all chunks)
+ * for j < nj: the chunks after the first merged in as the GEMM merges
+ * them.
+ */
+GEMM_ATTR static DCONV_INLINE void
+SFX(dconv_dx_col)(int og, int ck, int kk, int mi, int nj,
+		  const REAL *restrict k, const REAL *restrict dy, ptrdiff_t ps,
+		  REAL (*restrict u)[DCONV_J])
+{
+	SFX(dconv_dx_sum)(0, og < GEMM_KC ? og : GEMM_KC, ck, kk, mi, nj, k,
+			  dy, ps, u);
+	if (og > GEMM_KC)
+		SFX(dconv_dx_more)(og, ck, kk, mi, nj, k, dy, ps, u);
+}
+
+/*
+ * Two of dconv_dx_sum's sums over all og output channels at once (og <=
+ * GEMM_KC: one chunk), half a tile wide: u1 from kernel column k1 and
+ * dy's rows at x1, u2 from k2 and x2.  Each keeps its own order; side by
+ * side they are twice the independent chains, where half a tile of
+ * DCONV_OB channels alone would wait on the multiply-adds' latency.
+ */
+GEMM_ATTR static DCONV_INLINE void
+SFX(dconv_dx_sum2)(int og, int ck, int kk, int mi, const REAL *restrict k1,
+		   const REAL *restrict k2, const REAL *restrict x1,
+		   const REAL *restrict x2, ptrdiff_t xs,
+		   REAL (*restrict u1)[DCONV_J], REAL (*restrict u2)[DCONV_J])
+{
+	for (int i = 0; i < mi; i++) {
+		REAL a = k1[i * kk], b = k2[i * kk];
+
+		GEMM_KEEP_LOOP
+		for (int j = 0; j < DCONV_J / 2; j++) {
+			u1[i][j] = FMA(a, x1[j], (REAL)0);
+			u2[i][j] = FMA(b, x2[j], (REAL)0);
+		}
+	}
+	for (int o = 1; o < og; o++) {
+		const REAL *restrict r1 = x1 + o * xs, *restrict r2 = x2 + o * xs;
+
+		for (int i = 0; i < mi; i++) {
+			REAL a = k1[i * kk + o * ck], b = k2[i * kk + o * ck];
+
+			GEMM_KEEP_LOOP
+			for (int j = 0; j < DCONV_J / 2; j++) {
+				u1[i][j] = FMA(a, r1[j], u1[i][j]);
+				u2[i][j] = FMA(b, r2[j], u2[i][j]);
+			}
+		}
+	}
+}
+
+/* The lanes [*j0, *j1) of a tile nj wide that kernel column b adds (its
+ * output columns inside the image), and the first s of half a tile that
+ * holds them; returns whether they fit half a tile (and are not none). */
+static inline int
+SFX(dconv_dx_half)(int lo, int hi, int nj, int *j0, int *j1, int *s)
+{
+	*j0 = lo > 0 ? lo : 0;
+	*j1 = hi < nj ? hi : nj;
+	*s = nj == DCONV_J && *j0 > DCONV_J / 2 ? DCONV_J / 2
+	     : nj == DCONV_J ? *j0 : 0;
+	return *j1 > *j0 && *j1 - *j0 <= DCONV_J / 2;
+}
+
+/*
+ * dx: t[i][j] += col's element for input channel i where j is inside
+ * [lo, hi); the lanes whose output column is outside the image add
+ * nothing, as col2im skips them.  One contiguous range of j, so that the
+ * loop is vectorised (a select per lane was scalar code: cnn b16
+ * one-thread step 15 % slower).  Only the lanes that are added are
+ * computed when they fit half a tile (an image at most DCONV_J / 2
+ * columns wide: half the multiply-adds of a whole tile), and none when
+ * there are none; a lane's sum is the same whichever lanes are computed
+ * beside it.
  */
 GEMM_ATTR static DCONV_INLINE void
 SFX(dconv_dx_add)(int og, int ck, int kk, int mi, int nj, int lo, int hi,
@@ -337,13 +407,22 @@ SFX(dconv_dx_add)(int og, int ck, int kk, int mi, int nj, int lo, int hi,
 		  ptrdiff_t ps, REAL (*restrict t)[DCONV_J])
 {
 	REAL u[DCONV_OB][DCONV_J];
-
-	SFX(dconv_dx_sum)(0, og < GEMM_KC ? og : GEMM_KC, ck, kk, mi, nj, k,
-			  dy, ps, u);
-	if (og > GEMM_KC)
-		SFX(dconv_dx_more)(og, ck, kk, mi, nj, k, dy, ps, u);
 	int j0 = lo > 0 ? lo : 0, j1 = hi < nj ? hi : nj;
 
+	if (j1 <= j0)
+		return;
+	if (nj == DCONV_J && j1 - j0 <= DCONV_J / 2) {
+		/* lanes s .. s + DCONV_J/2 - 1 hold [j0, j1) */
+		int s = j0 < DCONV_J / 2 ? j0 : DCONV_J / 2;
+
+		SFX(dconv_dx_col)(og, ck, kk, mi, DCONV_J / 2, k, dy + s, ps,
+				  u);
+		for (int i = 0; i < mi; i++)
+			for (int j = j0; j < j1; j++)
+				t[i][j] += u[i][j - s];
+		return;
+	}
+	SFX(dconv_dx_col)(og, ck, kk, mi, nj, k, dy, ps, u);
 	for (int i = 0; i < mi; i++)
 		for (int j = j0; j < j1; j++)
 			t[i][j] += u[i][j];
@@ -378,12 +457,38 @@ SFX(dconv_dx_tile_n)(const pcg_conv_geo *g, int acc, int iy, int x0, int mi,
 
 		if (n < 0 || n % g->sh || oy >= g->oh)
 			continue;
-		for (int b = 0; b < g->kw; b++) {
-			int off = b * g->dw - g->pw;
+		const REAL *dyr = dyp + oy * ld + ml + x0;
 
+		for (int b = 0; b < g->kw; b++) {
+			int off = b * g->dw - g->pw, off2 = off + g->dw;
+			int j0, j1, s, j2, j3, s2;
+
+			/* two kernel columns whose lanes fit half a tile,
+			 * side by side, added in their order */
+			if (og <= GEMM_KC && b + 1 < g->kw &&
+			    SFX(dconv_dx_half)(off - x0, g->ow + off - x0, nj,
+					       &j0, &j1, &s) &&
+			    SFX(dconv_dx_half)(off2 - x0, g->ow + off2 - x0,
+					       nj, &j2, &j3, &s2)) {
+				REAL u1[DCONV_OB][DCONV_J], u2[DCONV_OB][DCONV_J];
+
+				SFX(dconv_dx_sum2)(og, ck, kk, mi,
+						   k + a * g->kw + b,
+						   k + a * g->kw + b + 1,
+						   dyr - off + s, dyr - off2 + s2,
+						   ps, u1, u2);
+				for (int i = 0; i < mi; i++)
+					for (int j = j0; j < j1; j++)
+						t[i][j] += u1[i][j - s];
+				for (int i = 0; i < mi; i++)
+					for (int j = j2; j < j3; j++)
+						t[i][j] += u2[i][j - s2];
+				b++;
+				continue;
+			}
 			SFX(dconv_dx_add)(og, ck, kk, mi, nj, off - x0,
 					  g->ow + off - x0, k + a * g->kw + b,
-					  dyp + oy * ld + ml + x0 - off, ps, t);
+					  dyr - off, ps, t);
 		}
 	}
 	for (int i = 0; i < mi; i++) {
