@@ -6,7 +6,7 @@
 #
 # For each example pcc (BUILD/compiler/pcc) writes the float model, the C
 # compiler builds it into a shared library with BUILD's runtime (CFLAGS,
-# default -O3 -march=native, as the native build), and
+# default -O3 -march=native -mtune=generic, as the native build), and
 # BUILD/bench/step_timer --calls makes 1 and then 3 calls of P_train_bp
 # and of P_train_zil under valgrind's callgrind: half the difference of
 # the two totals is one step's instructions, loading and set-up cancelled.
@@ -23,7 +23,7 @@ fi
 build=$(cd "$1" && pwd)
 work=${2:-/tmp/pcc-instructions}
 root=$(cd "$(dirname "$0")/.." && pwd)
-cflags=${CFLAGS:--O3 -march=native}
+cflags=${CFLAGS:--O3 -march=native -mtune=generic}
 cc=${CC:-cc}
 if ! command -v valgrind >/dev/null 2>&1; then
 	echo "instructions.sh: valgrind is not installed (apt-get install" \

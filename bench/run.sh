@@ -7,8 +7,8 @@
 # WORK_DIR (default /tmp/pcc-bench):
 #   portable   the default options: a generic x86-64 build whose GEMM
 #              takes its AVX2 + FMA copy at run time
-#   native     -Dnative=true (-O3 -march=native): the optimised build the
-#              targets are measured on
+#   native     -Dnative=true (-O3 -march=native -mtune=generic): the
+#              optimised build the targets are measured on
 #   cblas      -Dcblas=true: the runtime's GEMM calls OpenBLAS (built only
 #              when OpenBLAS is installed)
 # then prints the machine, the GEMM tables, the training-step tables,
@@ -111,7 +111,7 @@ echo
 
 echo "== time per step against batch size and width (bench/scaling.py, native build)"
 "$python" "$root/bench/scaling.py" --build "$work/native" \
-	--cflags "-O3 -march=native" --svg "$work/scaling.svg" $quick ||
+	--cflags "-O3 -march=native -mtune=generic" --svg "$work/scaling.svg" $quick ||
 	echo "scaling.py could not run (exit $?)"
 echo
 

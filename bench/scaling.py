@@ -10,8 +10,9 @@ examples/mlp.pcg, written here with W as a constant: the batch B runs over
 For each point pcc (BUILD/compiler/pcc) compiles the model at that batch
 (float), the C compiler builds it into a shared library with the runtime
 (BUILD/runtime/libpcg_runtime.a) and FLAGS (default -O2; bench/run.sh
-passes the native build's -O3 -march=native), and BUILD/bench/step_timer
-times P_train_bp and P_train_zil through the model's P_model descriptor.
+passes the native build's -O3 -march=native -mtune=generic), and
+BUILD/bench/step_timer times P_train_bp and P_train_zil through the
+model's P_model descriptor.
 PyTorch's step (zero_grad, forward, cross_entropy, backward, SGD step,
 float32, one thread) is timed in this process when torch imports and does
 not run the reference BLAS (bench/torch_blas.py says which it runs).
