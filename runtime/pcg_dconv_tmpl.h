@@ -407,14 +407,10 @@ SFX(dconv_dx_add)(int og, int ck, int kk, int mi, int nj, int lo, int hi,
 		  ptrdiff_t ps, REAL (*restrict t)[DCONV_J])
 {
 	REAL u[DCONV_OB][DCONV_J];
-	int j0 = lo > 0 ? lo : 0, j1 = hi < nj ? hi : nj;
+	int j0, j1, s;
 
-	if (j1 <= j0)
-		return;
-	if (nj == DCONV_J && j1 - j0 <= DCONV_J / 2) {
+	if (SFX(dconv_dx_half)(lo, hi, nj, &j0, &j1, &s)) {
 		/* lanes s .. s + DCONV_J/2 - 1 hold [j0, j1) */
-		int s = j0 < DCONV_J / 2 ? j0 : DCONV_J / 2;
-
 		SFX(dconv_dx_col)(og, ck, kk, mi, DCONV_J / 2, k, dy + s, ps,
 				  u);
 		for (int i = 0; i < mi; i++)
@@ -422,6 +418,8 @@ SFX(dconv_dx_add)(int og, int ck, int kk, int mi, int nj, int lo, int hi,
 				t[i][j] += u[i][j - s];
 		return;
 	}
+	if (j1 <= j0)
+		return;
 	SFX(dconv_dx_col)(og, ck, kk, mi, nj, k, dy, ps, u);
 	for (int i = 0; i < mi; i++)
 		for (int j = j0; j < j1; j++)
