@@ -1015,7 +1015,8 @@ SFX(pool_vjp_one)(int max, const REAL *restrict xp, REAL *restrict dp,
 }
 
 /*
- * Max pooling's VJP for the outputs whose windows are inside the columns
+ * pool_vjp_row (after the 2 x 2 case, pool_vjp_row22, below): max
+ * pooling's VJP for the outputs whose windows are inside the columns
  * (pool_inner), a row of them at a time: each window's maximum m as
  * pcg_pool2d finds it (pool_row), then its first element equal to m
  * (the first, if m is a NaN: the first element was one), which is the
@@ -1029,12 +1030,13 @@ SFX(pool_vjp_one)(int max, const REAL *restrict xp, REAL *restrict dp,
 /*
  * pool_vjp_row for 2 x 2 windows, stride 2, both rows in the image (the
  * usual max pooling): the same maximum (e > m ? e : m over the window in
- * order from its first element), g added to the same element (the first
- * equal to m), -0 to the other three, which keeps them as they are (+0
- * would turn a -0 into +0).  Windows that do not overlap, so the order of
- * the adds is moot; selects of reals only, which gcc vectorises (an
- * index of the element, or flags as integers, kept it a scalar loop with
- * branches: cnn's poolings' VJP was 17 % of its step).
+ * order from its first element, as pool_max_row22 computes it), g
+ * added to the same element (the first equal to m), -0 to the other
+ * three, which keeps them as they are (+0 would turn a -0 into +0).
+ * Windows that do not overlap, so the order of the adds is moot;
+ * selects of reals only, which gcc vectorises (an index of the element,
+ * or flags as integers, kept it a scalar loop with branches: cnn's
+ * poolings' VJP was 17 % of its step).
  */
 static POOL_INLINE void
 SFX(pool_vjp_row22)(const REAL *restrict r0, const REAL *restrict r1,
