@@ -349,19 +349,28 @@ DCONV_ENTRY(d, double, d)
  * loop reads W with a stride and runs at a fifth of cblas_sgemv's speed.
  * The copies that run on AVX2 (the AVX2 and AVX-512 copies, or the
  * generic copy of a build for AVX2) define GEMM_ROWT and get
- * pcg_gemm_tmpl.h's row_t: 8 x 8 blocks of W transposed in registers with
- * AVX intrinsics (so x86 only), then 8 multiply-adds in order of p into
- * one accumulator of 8 outputs.  ROWT_FMA is the copy's multiply-add
- * (fused, or not in reproducible mode), so a row keeps its bits in a
- * batch.
+ * pcg_gemm_tmpl.h's row_t: blocks of 8 rows by 4 columns of W transposed
+ * in registers with AVX intrinsics (so x86 only), then 4 multiply-adds in
+ * order of p into one accumulator of 8 outputs.  ROWT_FMA is the copy's
+ * multiply-add (fused, or not in reproducible mode), so a row keeps its
+ * bits in a batch.
  */
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) &&      \
 	(defined(GEMM_DISPATCH_AVX2) || defined(__AVX2__))
 #include <immintrin.h>
 
 #define GEMM_HAVE_ROWT 1
-/* The 8 x 8 blocks stay in registers only if these functions are inlined. */
+/*
+ * The blocks stay in registers only if these functions are inlined and
+ * their short loops unrolled (gcc -O2 leaves some, with their arrays on
+ * the stack; clang unrolls them unasked).
+ */
 #define ROWT_INLINE inline __attribute__((always_inline))
+#if defined(__GNUC__) && !defined(__clang__)
+#define ROWT_UNROLL _Pragma("GCC unroll 8")
+#else
+#define ROWT_UNROLL
+#endif
 #if defined(PCG_REPRODUCIBLE) ||                                              \
 	(!defined(GEMM_DISPATCH_AVX2) && !defined(__FMA__))
 #define ROWT_FMA(a, b, c) _mm256_add_ps(_mm256_mul_ps(a, b), c)

@@ -281,6 +281,14 @@ SFX(rowt_transpose4)(__m256 *r)
 	r[3] = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
 }
 
+/* Four floats at lo in the low half and four at hi in the high half. */
+GEMM_ATTR static ROWT_INLINE __m256
+SFX(rowt_pair)(const float *lo, const float *hi)
+{
+	return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(lo)),
+				    _mm_loadu_ps(hi), 1);
+}
+
 /*
  * The 8 x 8 block of columns p .. p+7 of the rows w + i ldw (i < 8), or
  * rows[i] when rows is not NULL, transposed: r[q][i] = row i's p + q.
@@ -293,73 +301,90 @@ SFX(rowt_block)(__m256 *r, const float *w, ptrdiff_t ldw,
 		const float *lo = rows ? rows[i] + p : w + i * ldw + p;
 		const float *hi = rows ? rows[i + 4] + p : w + (i + 4) * ldw + p;
 
-		r[i] = _mm256_insertf128_ps(
-			_mm256_castps128_ps256(_mm_loadu_ps(lo)),
-			_mm_loadu_ps(hi), 1);
-		r[4 + i] = _mm256_insertf128_ps(
-			_mm256_castps128_ps256(_mm_loadu_ps(lo + 4)),
-			_mm_loadu_ps(hi + 4), 1);
+		r[i] = SFX(rowt_pair)(lo, hi);
+		r[4 + i] = SFX(rowt_pair)(lo + 4, hi + 4);
 	}
 	SFX(rowt_transpose4)(r);
 	SFX(rowt_transpose4)(r + 4);
 }
 
-/* x's values pa .. pa+7, each broadcast to a vector. */
-GEMM_ATTR static ROWT_INLINE void
-SFX(rowt_bcast)(__m256 *xv, const float *x, ptrdiff_t incx, int pa)
-{
-	for (int q = 0; q < 8; q++)
-		xv[q] = _mm256_broadcast_ss(x + (pa + q) * incx);
-}
-
 /*
- * Eight steps of k, pa .. pa+7, for one chunk, xv from rowt_bcast: each
- * group's 8 x 8 block transposed, then 8 multiply-adds in order of p into
- * the group's accumulator.  The rows left over after the groups (rem: 0,
- * 1 or 2) take the same multiply-adds one at a time into s[0] and s[1]:
- * two rows padded to a group of 8 would cost its transposes whole, where
- * their chains cost no shuffles and run alongside.  pa counts from the
- * first chunk of the call (x and the rows start there).
+ * Four columns of a group of 8 rows, row i (< 4) at lo + i ldw and row
+ * i + 4 at hi + i ldw, transposed: r[q][i] = row i's column q.  Reading
+ * from two bases and the stride (the callers move the bases along k)
+ * keeps the addresses in a few registers: the 8 rows' own addresses,
+ * one per group and row, did not fit and were reloaded at every block.
  */
 GEMM_ATTR static ROWT_INLINE void
-SFX(rowt_step8)(__m256 *acc, float *s, const __m256 *xv, const float *w,
-		ptrdiff_t ldw, const float *const *rows, int groups, int rem,
-		int pa)
+SFX(rowt_quad)(__m256 *r, const float *lo, const float *hi, ptrdiff_t ldw)
 {
-	const float *w0 = w + 8 * groups * ldw + pa, *w1 = w0 + ldw;
+	ptrdiff_t ldw3 = 3 * ldw;
 
-	for (int g = 0; g < groups; g++) {
-		__m256 r[8];
+	r[0] = SFX(rowt_pair)(lo, hi);
+	r[1] = SFX(rowt_pair)(lo + ldw, hi + ldw);
+	r[2] = SFX(rowt_pair)(lo + 2 * ldw, hi + 2 * ldw);
+	r[3] = SFX(rowt_pair)(lo + ldw3, hi + ldw3);
+	SFX(rowt_transpose4)(r);
+}
 
-		SFX(rowt_block)(r, w + 8 * g * ldw, ldw,
-				rows ? rows + 8 * g : NULL, pa);
-		for (int q = 0; q < 8; q++)
-			acc[g] = ROWT_FMA(xv[q], r[q], acc[g]);
-	}
-	if (rem > 0)
-		for (int q = 0; q < 8; q++)
-			s[0] = FMA(_mm256_cvtss_f32(xv[q]), w0[q], s[0]);
-	if (rem > 1)
-		for (int q = 0; q < 8; q++)
-			s[1] = FMA(_mm256_cvtss_f32(xv[q]), w1[q], s[1]);
+/* x's values x[q incx], q < 4, each broadcast to a vector. */
+GEMM_ATTR static ROWT_INLINE void
+SFX(rowt_bcast4)(__m256 *xv, const float *x, ptrdiff_t incx)
+{
+	ROWT_UNROLL
+	for (int q = 0; q < 4; q++)
+		xv[q] = _mm256_broadcast_ss(x + q * incx);
 }
 
 /*
- * The rest of a chunk from p to kc, pa = o + p (o: the chunk's offset), as
- * above, then its sums stored in t.
+ * Four steps of k for the groups of one chunk: xv (rowt_bcast4) times
+ * each group's quad at its bases + o (o: the chunk's offset), 4
+ * multiply-adds in order of k into the group's accumulator.
+ */
+GEMM_ATTR static ROWT_INLINE void
+SFX(rowt_step4)(__m256 *acc, const __m256 *xv, const float *const *lo,
+		const float *const *hi, int o, ptrdiff_t ldw, int groups)
+{
+	ROWT_UNROLL
+	for (int g = 0; g < groups; g++) {
+		__m256 r[4];
+
+		SFX(rowt_quad)(r, lo[g] + o, hi[g] + o, ldw);
+		ROWT_UNROLL
+		for (int q = 0; q < 4; q++)
+			acc[g] = ROWT_FMA(xv[q], r[q], acc[g]);
+	}
+}
+
+/*
+ * The rest of a chunk from p to kc (o: its offset; the bases at column
+ * p of the first chunk): steps of 4, then one column at a time.  The rows
+ * left over after the groups (rem: 0 to 3, at wr) take the same
+ * multiply-adds one at a time into s[i]: such rows padded to a group of 8
+ * would cost its transposes whole, where their chains cost no shuffles
+ * and run alongside.
  */
 GEMM_ATTR static ROWT_INLINE void
 SFX(rowt_rest)(__m256 *acc, float *s, int p, int kc, int o, const float *x,
-	       ptrdiff_t incx, const float *w, ptrdiff_t ldw,
-	       const float *const *rows, int groups, int rem, float *t)
+	       ptrdiff_t incx, const float **lo, const float **hi,
+	       const float *wr, ptrdiff_t ldw, int groups, int rem)
 {
-	const float *w0 = w + 8 * groups * ldw + o, *w1 = w0 + ldw;
+	/* (a count down and x's address moved along: fewer registers) */
+	for (int n = (kc - p) / 4; n > 0; n--, p += 4) {
+		const float *xp = x + (o + p) * incx;
+		__m256 xv[4];
 
-	for (; p + 8 <= kc; p += 8) {
-		__m256 xv[8];
-
-		SFX(rowt_bcast)(xv, x, incx, o + p);
-		SFX(rowt_step8)(acc, s, xv, w, ldw, rows, groups, rem, o + p);
+		SFX(rowt_bcast4)(xv, xp, incx);
+		SFX(rowt_step4)(acc, xv, lo, hi, o, ldw, groups);
+		for (int i = 0; i < rem; i++)
+			for (int q = 0; q < 4; q++)
+				s[i] = FMA(xp[q * incx],
+					   wr[i * ldw + o + p + q], s[i]);
+		ROWT_UNROLL
+		for (int g = 0; g < groups; g++) {
+			lo[g] += 4;
+			hi[g] += 4;
+		}
 	}
 	for (; p < kc; p++) {
 		float xp = x[(o + p) * incx];
@@ -368,50 +393,67 @@ SFX(rowt_rest)(__m256 *acc, float *s, int p, int kc, int o, const float *x,
 		for (int g = 0; g < groups; g++) {
 			float col[8];
 
-			for (int i = 0; i < 8; i++)
-				col[i] = rows ? rows[8 * g + i][o + p]
-					      : w[(8 * g + i) * ldw + o + p];
+			for (int i = 0; i < 4; i++) {
+				col[i] = lo[g][i * ldw + o];
+				col[i + 4] = hi[g][i * ldw + o];
+			}
 			acc[g] = ROWT_FMA(xv, _mm256_loadu_ps(col), acc[g]);
+			lo[g]++;
+			hi[g]++;
 		}
-		if (rem > 0)
-			s[0] = FMA(xp, w0[p], s[0]);
-		if (rem > 1)
-			s[1] = FMA(xp, w1[p], s[1]);
+		for (int i = 0; i < rem; i++)
+			s[i] = FMA(xp, wr[i * ldw + o + p], s[i]);
 	}
-	for (int g = 0; g < groups; g++)
-		_mm256_storeu_ps(t + 8 * g, acc[g]);
+}
+
+/* A chunk's sums into t: each group's halves at their rows, then rem. */
+GEMM_ATTR static ROWT_INLINE void
+SFX(rowt_store)(float *t, const __m256 *acc, const float *s, const int *lr,
+		const int *hr, int nr, int groups, int rem)
+{
+	ROWT_UNROLL
+	for (int g = 0; g < groups; g++) {
+		_mm_storeu_ps(t + lr[g], _mm256_castps256_ps128(acc[g]));
+		_mm_storeu_ps(t + hr[g], _mm256_extractf128_ps(acc[g], 1));
+	}
 	for (int i = 0; i < rem; i++)
-		t[8 * groups + i] = s[i];
+		t[nr - rem + i] = s[i];
 }
 
 /*
  * t[32 c + j] = sum over p < kc[c], in order, of x[(o + p) incx]
  * w[j ldw + o + p] with o = c GEMM_KC: chunk c of chunks (1 or 2)
  * consecutive chunks of k, kc[1] <= kc[0], for j < nr: groups (0 to 4) of
- * 8 rows, then rem rows (0 to 2).  Each group and chunk has an
- * accumulator of its own: independent chains that hide the latency of
- * the multiply-adds (a few outputs over a long k are one chain a chunk,
- * run side by side rather than one after the other).  pad: the last group
- * has rows past nr (rem is then 0); they repeat row nr - 1 (their sums
- * are stored in t and not used), so that the rows left over run alongside
- * the others rather than after them.  chunks, groups and, where they are
- * known, incx and pad are constants at each call.
+ * 8 rows, then rem rows (0 to 3; rem is nr % 8 when groups are whole).
+ * Each group and chunk has an accumulator of its own: independent chains
+ * that hide the latency of the multiply-adds (a few outputs over a long k
+ * are one chain a chunk, run side by side rather than one after the
+ * other).  A last group past nr takes the last 8 rows instead (the 4 rows
+ * from 0 and the last 4 when nr < 8), so that it reads only rows of W and
+ * the rows left over run alongside the others rather than after them:
+ * rows it shares with another group get the same sum twice, the same
+ * bits.  chunks, groups and, where they are known, incx and rem are
+ * constants at each call.
  */
 GEMM_ATTR static ROWT_INLINE void
 SFX(rowt_groups)(const int *kc, int chunks, const float *x, ptrdiff_t incx,
 		 const float *w, ptrdiff_t ldw, int nr, int groups, int rem,
-		 int pad, float *t)
+		 float *t)
 {
-	const float *row[32];
-	/* whole groups: the rows' addresses, not the table */
-	const float *const *rows = pad ? row : NULL;
+	const float *lo[4], *hi[4], *wr = w + (nr - rem) * ldw;
+	int lr[4], hr[4]; /* the rows of each group's low and high halves */
 	__m256 acc0[4], acc1[4];
-	float s0[2] = {0, 0}, s1[2] = {0, 0};
+	float s0[3] = {0, 0, 0}, s1[3] = {0, 0, 0};
 	int p = 0;
 
-	for (int i = 0; i < 8 * groups; i++)
-		row[i] = w + (i < nr ? i : nr - 1) * ldw;
+	ROWT_UNROLL
 	for (int g = 0; g < groups; g++) {
+		int whole = 8 * g + 8 <= nr;
+
+		lr[g] = whole ? 8 * g : nr >= 8 ? nr - 8 : 0;
+		hr[g] = whole ? 8 * g + 4 : nr - 4;
+		lo[g] = w + lr[g] * ldw;
+		hi[g] = w + hr[g] * ldw;
 		acc0[g] = _mm256_setzero_ps();
 		acc1[g] = _mm256_setzero_ps();
 	}
@@ -424,50 +466,69 @@ SFX(rowt_groups)(const int *kc, int chunks, const float *x, ptrdiff_t incx,
 	 * than scalar chains.  Their sums then go on as scalar chains.
 	 */
 	if (chunks > 1) {
-		/* (rows past nr repeat the first; none left: row 0, unused) */
-		const float *wr = rem ? w + 8 * groups * ldw : w, *mix[8];
+		/* (rows past rem repeat the first; none left: row 0, unused) */
+		const float *mix[8];
 		__m256 accm = _mm256_setzero_ps();
 		float m[8];
 
 		for (int i = 0; i < 4; i++) {
-			mix[i] = wr + (i < rem ? i : 0) * ldw;
+			mix[i] = (rem ? wr : w) + (i < rem ? i : 0) * ldw;
 			mix[i + 4] = mix[i] + GEMM_KC;
 		}
-		for (; p + 8 <= kc[1]; p += 8) {
-			__m256 xa[8], xb[8];
+		for (; p + 4 <= kc[1]; p += 4) {
+			__m256 xa[4], xb[4];
 
-			SFX(rowt_bcast)(xa, x, incx, p);
-			SFX(rowt_bcast)(xb, x, incx, GEMM_KC + p);
-			SFX(rowt_step8)(acc0, s0, xa, w, ldw, rows, groups, 0,
-					p);
-			SFX(rowt_step8)(acc1, s1, xb, w, ldw, rows, groups, 0,
-					GEMM_KC + p);
+			SFX(rowt_bcast4)(xa, x + p * incx, incx);
+			SFX(rowt_bcast4)(xb, x + (GEMM_KC + p) * incx, incx);
+			SFX(rowt_step4)(acc0, xa, lo, hi, 0, ldw, groups);
+			SFX(rowt_step4)(acc1, xb, lo, hi, GEMM_KC, ldw, groups);
 			if (rem > 0) {
-				__m256 r[8];
+				__m256 r[4];
 
-				SFX(rowt_block)(r, w, ldw, mix, p);
-				for (int q = 0; q < 8; q++)
+				for (int i = 0; i < 4; i++)
+					r[i] = SFX(rowt_pair)(mix[i] + p,
+							      mix[i + 4] + p);
+				SFX(rowt_transpose4)(r);
+				for (int q = 0; q < 4; q++)
 					accm = ROWT_FMA(_mm256_blend_ps(xa[q],
 							xb[q], 0xf0), r[q], accm);
 			}
+			ROWT_UNROLL
+			for (int g = 0; g < groups; g++) {
+				lo[g] += 4;
+				hi[g] += 4;
+			}
 		}
 		_mm256_storeu_ps(m, accm);
-		s0[0] = m[0];
-		s0[1] = m[1];
-		s1[0] = m[4];
-		s1[1] = m[5];
+		for (int i = 0; i < 3; i++) {
+			s0[i] = m[i];
+			s1[i] = m[4 + i];
+		}
 	}
-	/* ... then each to its end. */
-	SFX(rowt_rest)(acc0, s0, p, kc[0], 0, x, incx, w, ldw, rows, groups,
-		       rem, t);
+	/* ... then each to its end, the second from the bases' column p. */
+	{
+		const float *lo1[4], *hi1[4];
+
+		ROWT_UNROLL
+		for (int g = 0; g < groups; g++) {
+			lo1[g] = lo[g];
+			hi1[g] = hi[g];
+		}
+		SFX(rowt_rest)(acc0, s0, p, kc[0], 0, x, incx, lo, hi, wr, ldw,
+			       groups, rem);
+		if (chunks > 1)
+			SFX(rowt_rest)(acc1, s1, p, kc[1], GEMM_KC, x, incx,
+				       lo1, hi1, wr, ldw, groups, rem);
+	}
+	SFX(rowt_store)(t, acc0, s0, lr, hr, nr, groups, rem);
 	if (chunks > 1)
-		SFX(rowt_rest)(acc1, s1, p, kc[1], GEMM_KC, x, incx, w, ldw,
-			       rows, groups, rem, t + 32);
+		SFX(rowt_store)(t + 32, acc1, s1, lr, hr, nr, groups, rem);
 }
 
 /*
- * rowt_groups for nr rows (1 to 32) into t[64]: one or two rows left over
- * after the groups of 8 on their own (else in a last group), two chunks
+ * rowt_groups for nr rows (1 to 32) into t[64]: one to three rows left
+ * over after the groups of 8 on their own (one to three rows in all, or
+ * one or two after whole groups), else a last group past nr; two chunks
  * side by side when there are two and at most two groups (4
  * accumulators).  Returns the chunks done.
  */
@@ -477,45 +538,45 @@ SFX(rowt)(int k, const float *x, ptrdiff_t incx, const float *w,
 {
 	int kc[2] = {k < GEMM_KC ? k : GEMM_KC,
 		     k - GEMM_KC < GEMM_KC ? k - GEMM_KC : GEMM_KC};
-	int rem = nr % 8 <= 2 ? nr % 8 : 0, groups = (nr - rem + 7) / 8;
-	int pad = nr - rem != 8 * groups;
+	int rem = nr % 8 <= 2 || nr == 3 ? nr % 8 : 0;
+	int groups = (nr - rem + 7) / 8;
 
-	if (nr == 32) { /* whole groups known at compile time: no table */
-		SFX(rowt_groups)(kc, 1, x, incx, w, ldw, 32, 4, 0, 0, t);
+	if (nr == 32) { /* whole groups (and x contiguous) known */
+		if (incx == 1)
+			SFX(rowt_groups)(kc, 1, x, 1, w, ldw, 32, 4, 0, t);
+		else
+			SFX(rowt_groups)(kc, 1, x, incx, w, ldw, 32, 4, 0, t);
 		return 1;
 	}
 	if (groups <= 2 && k > GEMM_KC) {
-		/* contiguous x and whole groups known at compile time */
-		if (groups == 2 && incx == 1 && !pad)
-			SFX(rowt_groups)(kc, 2, x, 1, w, ldw, nr, 2, rem, 0, t);
+		/* contiguous x known at compile time */
+		if (groups == 2 && incx == 1)
+			SFX(rowt_groups)(kc, 2, x, 1, w, ldw, nr, 2, rem, t);
 		else if (groups == 2)
-			SFX(rowt_groups)(kc, 2, x, incx, w, ldw, nr, 2, rem, pad,
-					 t);
-		else if (groups == 1 && incx == 1 && !pad)
-			SFX(rowt_groups)(kc, 2, x, 1, w, ldw, nr, 1, rem, 0, t);
+			SFX(rowt_groups)(kc, 2, x, incx, w, ldw, nr, 2, rem, t);
+		else if (groups == 1 && incx == 1)
+			SFX(rowt_groups)(kc, 2, x, 1, w, ldw, nr, 1, rem, t);
 		else if (groups == 1)
-			SFX(rowt_groups)(kc, 2, x, incx, w, ldw, nr, 1, rem, pad,
-					 t);
+			SFX(rowt_groups)(kc, 2, x, incx, w, ldw, nr, 1, rem, t);
 		else
-			SFX(rowt_groups)(kc, 2, x, incx, w, ldw, nr, 0, rem, 0,
-					 t);
+			SFX(rowt_groups)(kc, 2, x, incx, w, ldw, nr, 0, rem, t);
 		return 2;
 	}
 	switch (groups) {
 	case 4:
-		SFX(rowt_groups)(kc, 1, x, incx, w, ldw, nr, 4, rem, pad, t);
+		SFX(rowt_groups)(kc, 1, x, incx, w, ldw, nr, 4, rem, t);
 		break;
 	case 3:
-		SFX(rowt_groups)(kc, 1, x, incx, w, ldw, nr, 3, rem, pad, t);
+		SFX(rowt_groups)(kc, 1, x, incx, w, ldw, nr, 3, rem, t);
 		break;
 	case 2:
-		SFX(rowt_groups)(kc, 1, x, incx, w, ldw, nr, 2, rem, pad, t);
+		SFX(rowt_groups)(kc, 1, x, incx, w, ldw, nr, 2, rem, t);
 		break;
 	case 1:
-		SFX(rowt_groups)(kc, 1, x, incx, w, ldw, nr, 1, rem, pad, t);
+		SFX(rowt_groups)(kc, 1, x, incx, w, ldw, nr, 1, rem, t);
 		break;
 	default:
-		SFX(rowt_groups)(kc, 1, x, incx, w, ldw, nr, 0, rem, 0, t);
+		SFX(rowt_groups)(kc, 1, x, incx, w, ldw, nr, 0, rem, t);
 	}
 	return 1;
 }
@@ -614,7 +675,7 @@ SFX(pack_b)(int trans_b, int kc, int nc, const REAL *restrict b,
 			int p = 0;
 
 #ifdef GEMM_ROWT
-			/* 8 x 8 blocks transposed in registers (as in row_t) */
+			/* 8 x 8 blocks transposed in registers (rowt_block) */
 			for (; p + 8 <= kc; p += 8)
 				for (int j = 0; j < GEMM_NR; j += 8) {
 					__m256 r[8];
