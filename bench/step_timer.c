@@ -66,10 +66,10 @@ main(int argc, char **argv)
 	int calls_of = -1;
 	long calls = 0;
 	if (argc > 3 && strcmp(argv[3], "--calls") == 0) {
-		calls_of = argc > 4 ? (strcmp(argv[4], "bp") == 0    ? 0
-				       : strcmp(argv[4], "zil") == 0 ? 1
-								      : -1)
-				    : -1;
+		if (argc > 4 && strcmp(argv[4], "bp") == 0)
+			calls_of = 0;
+		else if (argc > 4 && strcmp(argv[4], "zil") == 0)
+			calls_of = 1;
 		calls = argc > 5 ? atol(argv[5]) : 0;
 		if (calls_of < 0 || calls < 1) {
 			fprintf(stderr, "step_timer: --calls takes bp or zil "

@@ -909,6 +909,17 @@ SFX(pool_row_n)(int max, const REAL *restrict xp, int w, int kw, int sw,
 		y[jj] = max ? t[jj] : t[jj] / area;
 }
 
+/* The maximum of a 2 x 2 window as pool_row_n finds it: e > m ? e : m
+ * over its elements in order from the first. */
+static POOL_INLINE REAL
+SFX(pool_max4)(REAL e0, REAL e1, REAL e2, REAL e3)
+{
+	REAL m = e1 > e0 ? e1 : e0;
+
+	m = e2 > m ? e2 : m;
+	return e3 > m ? e3 : m;
+}
+
 /* pool_row for max pooling's 2 x 2 windows, stride 2, both rows in the
  * image: the four elements of a window read as two pairs of
  * neighbours, so that gcc vectorises the loop (with the window's loops
@@ -917,14 +928,9 @@ static POOL_INLINE void
 SFX(pool_max_row22)(const REAL *restrict r0, const REAL *restrict r1,
 		    int nj, REAL *restrict y)
 {
-	for (int jj = 0; jj < nj; jj++) {
-		REAL m = r0[2 * jj], e1 = r0[2 * jj + 1];
-		REAL e2 = r1[2 * jj], e3 = r1[2 * jj + 1];
-
-		m = e1 > m ? e1 : m;
-		m = e2 > m ? e2 : m;
-		y[jj] = e3 > m ? e3 : m;
-	}
+	for (int jj = 0; jj < nj; jj++)
+		y[jj] = SFX(pool_max4)(r0[2 * jj], r0[2 * jj + 1], r1[2 * jj],
+				       r1[2 * jj + 1]);
 }
 
 static void
@@ -1029,8 +1035,7 @@ SFX(pool_vjp_one)(int max, const REAL *restrict xp, REAL *restrict dp,
  */
 /*
  * pool_vjp_row for 2 x 2 windows, stride 2, both rows in the image (the
- * usual max pooling): the same maximum (e > m ? e : m over the window in
- * order from its first element, as pool_max_row22 computes it), g
+ * usual max pooling): the same maximum (pool_max4, as pool_max_row22 computes it), g
  * added to the same element (the first equal to m), -0 to the other
  * three, which keeps them as they are (+0 would turn a -0 into +0).
  * Windows that do not overlap, so the order of the adds is moot;
@@ -1046,11 +1051,7 @@ SFX(pool_vjp_row22)(const REAL *restrict r0, const REAL *restrict r1,
 	for (int jj = 0; jj < nj; jj++) {
 		REAL e0 = r0[2 * jj], e1 = r0[2 * jj + 1];
 		REAL e2 = r1[2 * jj], e3 = r1[2 * jj + 1];
-		REAL m = e0;
-
-		m = e1 > m ? e1 : m;
-		m = e2 > m ? e2 : m;
-		m = e3 > m ? e3 : m;
+		REAL m = SFX(pool_max4)(e0, e1, e2, e3);
 		/* g into the first of the four equal to m, -0 into the
 		 * others (x + -0 is x, a -0 too); m >= e0 unless m is a NaN,
 		 * which only e0 can make it, and then g goes to e0 as well:
