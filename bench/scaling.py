@@ -247,7 +247,7 @@ def main():
               "blank; install libopenblas0" % path)
     else:
         import torch
-        torch.set_num_threads(1)
+        torch_blas.set_threads(torch, 1)
         print("PyTorch %s, BLAS: %s (%s)" % (torch.__version__, kind, path))
     pk, pk_line = peak(a.build)
     if pk_line:

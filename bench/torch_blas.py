@@ -50,6 +50,33 @@ def sgemm_library():
     return os.path.realpath(info.dli_fname.decode())
 
 
+# How each optimised BLAS is told its thread count, and the C type it takes.
+THREAD_SETTERS = (("openblas_set_num_threads", ctypes.c_int),
+                  ("bli_thread_set_num_threads", ctypes.c_int64),
+                  ("MKL_Set_Num_Threads", ctypes.c_int))
+
+
+def set_threads(torch, n):
+    """Runs torch on n threads, its BLAS included.  torch.set_num_threads
+    does not reach a BLAS that torch calls through libblas.so.3: OpenBLAS
+    then runs on every core, and a "one thread" step's CPU time adds up
+    its threads, spinning included (Debian's PyTorch on a 2-core machine:
+    2.5-2.7 ms a step of mlp at batch 32 instead of 1.04-1.10 ms).
+    Returns the name of the BLAS's setter, or None when it has none."""
+    torch.set_num_threads(n)
+    path = sgemm_library()
+    if path is None:
+        return None
+    lib = ctypes.CDLL(path)
+    for name, ctype in THREAD_SETTERS:
+        fn = getattr(lib, name, None)
+        if fn is not None:
+            fn.restype = None
+            fn(ctype(n))
+            return name
+    return None
+
+
 def blas():
     """(kind, file, GFLOP/s) of the BLAS behind torch; kind is
     'reference' for the reference BLAS, None when torch is missing."""
@@ -57,7 +84,7 @@ def blas():
         import torch
     except ImportError:
         return None, None, 0.0
-    torch.set_num_threads(1)
+    set_threads(torch, 1)
     a = torch.randn(256, 256)
     a @ a
     reps, t0 = 0, time.perf_counter()

@@ -51,7 +51,7 @@ def main():
         return 4
 
     torch.set_default_dtype(torch.float32)
-    torch.set_num_threads(a.threads)
+    torch_blas.set_threads(torch, a.threads)
     # CPU time on one thread (what others take of the machine does not
     # count); wall time on several, whose CPU times would add up
     clock = time.process_time if a.threads == 1 else time.perf_counter
