@@ -46,6 +46,15 @@
 #define DCONV_OB                                                              \
 	(GEMM_NR * (int)sizeof(REAL) / 16 > 2 ? GEMM_NR * (int)sizeof(REAL) / 16 \
 					      : 2)
+/*
+ * Rows of a tile half as wide (DCONV_J / 2 columns: an output row of 8
+ * floats, or 8 output channels of dK): twice DCONV_OB, so that it keeps
+ * as many accumulators (with DCONV_OB rows, half of them, each chain
+ * waiting on the multiply-adds' latency).  A tile of nj columns is held
+ * DCONV_TJ(nj) reals a row in a buffer of DCONV_OB x DCONV_J.
+ */
+#define DCONV_OH (2 * DCONV_OB)
+#define DCONV_TJ(nj) ((nj) <= DCONV_J / 2 ? DCONV_J / 2 : DCONV_J)
 /* The specialisations with constant shapes hold only when inlined. */
 #if defined(__GNUC__) || defined(__clang__)
 #define DCONV_INLINE inline __attribute__((always_inline))
@@ -55,17 +64,18 @@
 #endif
 
 /*
- * t[i][j] = sum of k[i * rsk + r * csk] * ROW(r)[j] over r = r0 .. r1-1
+ * T(i, j) = sum of k[i * rsk + r * csk] * ROW(r)[j] over r = r0 .. r1-1
  * (r1 > r0) in order, each a multiply-add, from 0, for i < mi and j < nj
  * (inlined with constant mi and nj for full tiles, so that the
  * accumulators stay in registers).  The first term is the multiply-add
  * onto 0 written out, so that t needs no zeroing (which compilers turn
  * into a memset of the whole tile).  The body of dconv_acc (rows at
- * offsets) and dconv_dx_sum (rows a stride apart): the names it uses are
- * their parameters.
+ * offsets, t a tile's buffer, DCONV_TF) and dconv_dx_sum (rows a stride
+ * apart, t rows of DCONV_J, DCONV_T2): the names it uses are their
+ * parameters.
  */
 #ifndef DCONV_ACC_BODY
-#define DCONV_ACC_BODY(ROW)                                                   \
+#define DCONV_ACC_BODY(ROW, T)                                                \
 	do {                                                                  \
 		const REAL *restrict x0 = ROW(r0);                            \
                                                                               \
@@ -74,7 +84,7 @@
                                                                               \
 			GEMM_KEEP_LOOP                                        \
 			for (int j = 0; j < nj; j++)                          \
-				t[i][j] = FMA(kv, x0[j], (REAL)0);            \
+				T(i, j) = FMA(kv, x0[j], (REAL)0);            \
 		}                                                             \
 		for (int r = r0 + 1; r < r1; r++) {                           \
 			const REAL *restrict xr = ROW(r);                     \
@@ -84,21 +94,24 @@
                                                                               \
 				GEMM_KEEP_LOOP                                \
 				for (int j = 0; j < nj; j++)                  \
-					t[i][j] = FMA(kv, xr[j], t[i][j]);    \
+					T(i, j) = FMA(kv, xr[j], T(i, j));    \
 			}                                                     \
 		}                                                             \
 	} while (0)
 #define DCONV_ROW_AT(r) (x + off[r])
 #define DCONV_ROW_STRIDE(r) (x + (r)*xs)
+#define DCONV_T2(i, j) t[i][j]
+#define DCONV_TF(i, j) t[(i)*tj + (j)]
 #endif
 
-/* Rows of x at the offsets off[r]: a tile of the forward pass. */
+/* Rows of x at the offsets off[r]: a tile of the forward pass, in t
+ * (rows tj reals apart). */
 GEMM_ATTR static DCONV_INLINE void
 SFX(dconv_acc)(int r0, int r1, int mi, int nj, const REAL *restrict k,
 	       ptrdiff_t rsk, ptrdiff_t csk, const REAL *restrict x,
-	       const int *restrict off, REAL (*restrict t)[DCONV_J])
+	       const int *restrict off, REAL *restrict t, int tj)
 {
-	DCONV_ACC_BODY(DCONV_ROW_AT);
+	DCONV_ACC_BODY(DCONV_ROW_AT, DCONV_TF);
 }
 
 /*
@@ -114,12 +127,13 @@ SFX(dconv_tile_n)(int ck, int mi, int nj, const REAL *restrict k,
 		  ptrdiff_t rsk, ptrdiff_t csk, const REAL *restrict x,
 		  const int *restrict off, REAL *restrict y, ptrdiff_t ldy)
 {
-	REAL t[DCONV_OB][DCONV_J];
+	REAL t[DCONV_OB * DCONV_J];
+	const int tj = DCONV_TJ(nj);
 
 	for (int r0 = 0; r0 < ck; r0 += GEMM_KC) {
 		int r1 = ck - r0 < GEMM_KC ? ck : r0 + GEMM_KC;
 
-		SFX(dconv_acc)(r0, r1, mi, nj, k, rsk, csk, x, off, t);
+		SFX(dconv_acc)(r0, r1, mi, nj, k, rsk, csk, x, off, t, tj);
 		/* merge (alpha 1, beta 0): the first chunk's 1 s is s */
 		for (int i = 0; i < mi; i++) {
 			REAL *restrict yi = y + i * ldy;
@@ -127,11 +141,11 @@ SFX(dconv_tile_n)(int ck, int mi, int nj, const REAL *restrict k,
 			if (r0 == 0) {
 				GEMM_KEEP_LOOP
 				for (int j = 0; j < nj; j++)
-					yi[j] = t[i][j];
+					yi[j] = t[i * tj + j];
 			} else {
 				GEMM_KEEP_LOOP
 				for (int j = 0; j < nj; j++)
-					yi[j] = FMA(1, t[i][j], yi[j]);
+					yi[j] = FMA(1, t[i * tj + j], yi[j]);
 			}
 		}
 	}
@@ -145,6 +159,9 @@ SFX(dconv_tile)(int ck, int mi, int nj, const REAL *restrict k,
 	if (mi == DCONV_OB && nj == DCONV_J)
 		SFX(dconv_tile_n)(ck, DCONV_OB, DCONV_J, k, rsk, csk, x, off,
 				  y, ldy);
+	else if (mi == DCONV_OH && nj == DCONV_J / 2)
+		SFX(dconv_tile_n)(ck, DCONV_OH, DCONV_J / 2, k, rsk, csk, x,
+				  off, y, ldy);
 	else if (mi == DCONV_OB && nj == DCONV_J / 2)
 		SFX(dconv_tile_n)(ck, DCONV_OB, DCONV_J / 2, k, rsk, csk, x,
 				  off, y, ldy);
@@ -264,6 +281,8 @@ SFX(dconv_fwd)(const pcg_conv_geo *g, const REAL *x, const REAL *k, REAL *y,
 	const REAL *v = SFX(dconv_view)(g, x, 0, g->c,
 					 scratch + dconv_table(g), &rs, &ps,
 					 off);
+	/* output rows of at most half a tile: tiles of DCONV_OH channels */
+	int ob = g->ow <= DCONV_J / 2 ? DCONV_OH : DCONV_OB;
 
 	for (int gi = 0; gi < g->groups; gi++) {
 		const REAL *vg = v + gi * cg * ps;
@@ -274,7 +293,7 @@ SFX(dconv_fwd)(const pcg_conv_geo *g, const REAL *x, const REAL *k, REAL *y,
 			const REAL *vr = vg + oy * g->sh * rs;
 
 			for (int o0 = 0, mi; o0 < og; o0 += mi) {
-				mi = og - o0 < DCONV_OB ? og - o0 : DCONV_OB;
+				mi = og - o0 < ob ? og - o0 : ob;
 				for (int j0 = 0, nj; j0 < g->ow; j0 += nj) {
 					nj = g->ow - j0 >= DCONV_J ? DCONV_J
 					     : g->ow - j0 >= DCONV_J / 2
@@ -303,7 +322,7 @@ SFX(dconv_dx_sum)(int r0, int r1, int csk, int rsk, int mi,
 		  int nj, const REAL *restrict k, const REAL *restrict x,
 		  ptrdiff_t xs, REAL (*restrict t)[DCONV_J])
 {
-	DCONV_ACC_BODY(DCONV_ROW_STRIDE);
+	DCONV_ACC_BODY(DCONV_ROW_STRIDE, DCONV_T2);
 }
 
 /* The chunks of the sum after the first (more than GEMM_KC output
@@ -587,7 +606,7 @@ SFX(dconv_dx)(const pcg_conv_geo *g, int acc, const REAL *k, const REAL *dy,
 }
 
 /*
- * dK: t[i][j] = sum over p = p0 .. p1-1 (p1 > p0) in order of
+ * dK: t[i tj + j] = sum over p = p0 .. p1-1 (p1 > p0) in order of
  * x[xo[i] + pos(p)] dyt[p ldt + j], each a multiply-add from 0, where
  * pos(p) = (p / ow) srow + p % ow is output position p's place in the
  * (padded) input row of every kernel row.  i < mi rows of dK^T (kernel
@@ -596,8 +615,8 @@ SFX(dconv_dx)(const pcg_conv_geo *g, int acc, const REAL *k, const REAL *dy,
 GEMM_ATTR static DCONV_INLINE void
 SFX(dconv_dk_acc)(int p0, int p1, int ow, ptrdiff_t srow, int mi, int nj,
 		  const REAL *restrict x, const int *restrict xo,
-		  const REAL *restrict dyt, ptrdiff_t ldt,
-		  REAL (*restrict t)[DCONV_J])
+		  const REAL *restrict dyt, ptrdiff_t ldt, REAL *restrict t,
+		  int tj)
 {
 	int oy = p0 / ow;
 	const REAL *restrict x0 = x + oy * srow + (p0 - oy * ow);
@@ -608,14 +627,20 @@ SFX(dconv_dk_acc)(int p0, int p1, int ow, ptrdiff_t srow, int mi, int nj,
 
 		GEMM_KEEP_LOOP
 		for (int j = 0; j < nj; j++)
-			t[i][j] = FMA(xv, d0[j], (REAL)0);
+			t[i * tj + j] = FMA(xv, d0[j], (REAL)0);
 	}
-	for (int p = p0 + 1; p < p1;) {
-		int q = p - (oy = p / ow) * ow;
-		int qe = p1 - oy * ow < ow ? p1 - oy * ow : ow;
+	/* the rest row by row of the output, q the column in row oy (no
+	 * division a row: it was a tenth of resnet's dK) */
+	int q = p0 - oy * ow + 1;
+
+	if (q == ow)
+		q = 0, oy++;
+	for (int p = p0 + 1; p < p1; oy++, q = 0) {
+		int qe = p1 - p < ow - q ? q + (p1 - p) : ow;
 		const REAL *restrict xr = x + oy * srow;
 		const REAL *restrict dr = dyt + (ptrdiff_t)oy * ow * ldt;
 
+		p += qe - q;
 		for (; q < qe; q++) {
 			const REAL *restrict dq = dr + q * ldt;
 
@@ -624,10 +649,10 @@ SFX(dconv_dk_acc)(int p0, int p1, int ow, ptrdiff_t srow, int mi, int nj,
 
 				GEMM_KEEP_LOOP
 				for (int j = 0; j < nj; j++)
-					t[i][j] = FMA(xv, dq[j], t[i][j]);
+					t[i * tj + j] =
+						FMA(xv, dq[j], t[i * tj + j]);
 			}
 		}
-		p = oy * ow + qe;
 	}
 }
 
@@ -645,12 +670,14 @@ SFX(dconv_dk_tile_n)(int p, int ow, ptrdiff_t srow, int mi, int nj, int md,
 		     const REAL *restrict dyt, ptrdiff_t ldt, int sum,
 		     REAL *restrict dkt, ptrdiff_t lddk)
 {
-	REAL t[DCONV_OB][DCONV_J];
+	REAL t[DCONV_OB * DCONV_J];
+	const int tj = DCONV_TJ(nj);
 
 	for (int p0 = 0; p0 < p; p0 += GEMM_KC) {
 		int p1 = p - p0 < GEMM_KC ? p : p0 + GEMM_KC;
 
-		SFX(dconv_dk_acc)(p0, p1, ow, srow, mi, nj, x, xo, dyt, ldt, t);
+		SFX(dconv_dk_acc)(p0, p1, ow, srow, mi, nj, x, xo, dyt, ldt, t,
+				  tj);
 		for (int i = 0; i < mi; i++) {
 			REAL *restrict di = dkt + i * lddk;
 
@@ -659,34 +686,36 @@ SFX(dconv_dk_tile_n)(int p, int ow, ptrdiff_t srow, int mi, int nj, int md,
 			if (p0 == 0 && !sum) {
 				GEMM_KEEP_LOOP
 				for (int j = 0; j < nj; j++)
-					di[j] = t[i][j];
+					di[j] = t[i * tj + j];
 			} else {
 				GEMM_KEEP_LOOP
 				for (int j = 0; j < nj; j++)
-					di[j] = FMA(1, t[i][j], di[j]);
+					di[j] = FMA(1, t[i * tj + j], di[j]);
 			}
 		}
 	}
 }
 
+/* A tile of mt rows, of which md are dK's: DCONV_OB rows of DCONV_J
+ * output channels, else DCONV_OH (dconv_dk's mt). */
 GEMM_ATTR static void
-SFX(dconv_dk_tile)(int p, int ow, ptrdiff_t srow, int md, int nj,
+SFX(dconv_dk_tile)(int p, int ow, ptrdiff_t srow, int mt, int md, int nj,
 		   const REAL *restrict x, const int *restrict off,
 		   const REAL *restrict dyt, ptrdiff_t ldt, int sum,
 		   REAL *restrict dkt, ptrdiff_t lddk)
 {
-	int xo[DCONV_OB];
+	int xo[DCONV_OH];
 
-	for (int i = 0; i < DCONV_OB; i++)
+	for (int i = 0; i < mt; i++)
 		xo[i] = off[i < md ? i : md - 1];
 	if (nj == DCONV_J)
 		SFX(dconv_dk_tile_n)(p, ow, srow, DCONV_OB, DCONV_J, md, x, xo,
 				     dyt, ldt, sum, dkt, lddk);
 	else if (nj == DCONV_J / 2)
-		SFX(dconv_dk_tile_n)(p, ow, srow, DCONV_OB, DCONV_J / 2, md, x,
+		SFX(dconv_dk_tile_n)(p, ow, srow, DCONV_OH, DCONV_J / 2, md, x,
 				     xo, dyt, ldt, sum, dkt, lddk);
 	else
-		SFX(dconv_dk_tile_n)(p, ow, srow, DCONV_OB, nj, md, x, xo, dyt,
+		SFX(dconv_dk_tile_n)(p, ow, srow, DCONV_OH, nj, md, x, xo, dyt,
 				     ldt, sum, dkt, lddk);
 }
 
@@ -760,16 +789,17 @@ SFX(dconv_dk)(const pcg_conv_geo *g, int batch, int acc, const REAL *x,
 			REAL *dkg = dkt + (ptrdiff_t)(gi * ck + c0 - lo) * og;
 
 			SFX(dconv_dyt)(og, p, dyg, dyt);
-			for (int r0 = c0, mi; r0 < c1; r0 += mi) {
-				mi = c1 - r0 < DCONV_OB ? c1 - r0 : DCONV_OB;
-				for (int o0 = 0, nj; o0 < og; o0 += nj) {
-					nj = og - o0 >= DCONV_J ? DCONV_J
-					     : og - o0 >= DCONV_J / 2
-						     ? DCONV_J / 2
-						     : og - o0;
+			for (int o0 = 0, nj; o0 < og; o0 += nj) {
+				nj = og - o0 >= DCONV_J ? DCONV_J
+				     : og - o0 >= DCONV_J / 2 ? DCONV_J / 2
+							      : og - o0;
+				int mt = nj == DCONV_J ? DCONV_OB : DCONV_OH;
+
+				for (int r0 = c0, mi; r0 < c1; r0 += mi) {
+					mi = c1 - r0 < mt ? c1 - r0 : mt;
 					SFX(dconv_dk_tile)(
-						(int)p, ow, g->sh * rs, mi, nj,
-						vg, off + r0, dyt + o0, og,
+						(int)p, ow, g->sh * rs, mt, mi,
+						nj, vg, off + r0, dyt + o0, og,
 						acc || b,
 						dkg + (ptrdiff_t)(r0 - c0) * og +
 							o0,
