@@ -19,10 +19,14 @@
 
 #include "pcg_runtime.h"
 
-int pcg_dconv_fwd_f(const pcg_conv_geo *g, const float *x, const float *k,
-		    float *y, float *scratch, size_t scratch_reals);
-int pcg_dconv_fwd_d(const pcg_conv_geo *g, const double *x, const double *k,
-		    double *y, double *scratch, size_t scratch_reals);
+/* The forward pass of batch samples, x and y x_step and y_step reals
+ * apart. */
+int pcg_dconv_fwd_f(const pcg_conv_geo *g, int batch, const float *x,
+		    ptrdiff_t x_step, const float *k, float *y,
+		    ptrdiff_t y_step, float *scratch, size_t scratch_reals);
+int pcg_dconv_fwd_d(const pcg_conv_geo *g, int batch, const double *x,
+		    ptrdiff_t x_step, const double *k, double *y,
+		    ptrdiff_t y_step, double *scratch, size_t scratch_reals);
 int pcg_dconv_dx_f(const pcg_conv_geo *g, int acc, const float *k,
 		   const float *dy, float *dx, float *scratch,
 		   size_t scratch_reals);

@@ -202,13 +202,16 @@ SFX(dconv_offsets)(const pcg_conv_geo *g, ptrdiff_t rs, ptrdiff_t ps, int wq,
  * modulo sw (dconv_phase: sw runs of wq columns).  Output column ox of
  * kernel row r then reads v[off[r] + oy sh rs + ox], a contiguous run of
  * ox for any stride.  Only channels c0 .. c1-1 of the copy are written
- * (a block of dK's columns reads no others).  Returns v; *rs is a row's
- * length, *ps a channel's.
+ * (a block of dK's columns reads no others).  Unless fresh, buf holds the
+ * copy of another sample with the same c0 and c1, and only the elements
+ * read from x are written (the zeros are there: for resnet's copies they
+ * were a third of the time).  Returns v; *rs is a row's length, *ps a
+ * channel's.
  */
 GEMM_ATTR GEMM_ROW_LOOPS static const REAL *
 SFX(dconv_view)(const pcg_conv_geo *g, const REAL *restrict x, int c0,
 		int c1, REAL *restrict buf, ptrdiff_t *rs, ptrdiff_t *ps,
-		int *off)
+		int *off, int fresh)
 {
 	int hp = dconv_rows(g), wq = dconv_phase(g);
 	int sw = g->sw, wp = sw * wq;
@@ -239,7 +242,8 @@ SFX(dconv_view)(const pcg_conv_geo *g, const REAL *restrict x, int c0,
 					int iy = yy - g->ph;
 
 					if (iy < 0 || iy >= g->h) {
-						for (int t = 0; t < wq; t++)
+						for (int t = 0; fresh && t < wq;
+						     t++)
 							run[t] = 0;
 						continue;
 					}
@@ -247,7 +251,7 @@ SFX(dconv_view)(const pcg_conv_geo *g, const REAL *restrict x, int c0,
 						x + ((ptrdiff_t)c * g->h + iy) *
 							    g->w;
 
-					for (int t = 0; t < lo; t++)
+					for (int t = 0; fresh && t < lo; t++)
 						run[t] = 0;
 					if (sw == 1) {
 						const REAL *restrict s1 =
@@ -259,7 +263,7 @@ SFX(dconv_view)(const pcg_conv_geo *g, const REAL *restrict x, int c0,
 						for (int t = lo; t < hi; t++)
 							run[t] = src[t * sw + o];
 					}
-					for (int t = hi; t < wq; t++)
+					for (int t = hi; fresh && t < wq; t++)
 						run[t] = 0;
 				}
 			}
@@ -269,18 +273,14 @@ SFX(dconv_view)(const pcg_conv_geo *g, const REAL *restrict x, int c0,
 	return v;
 }
 
-/* The forward pass of one sample: y = K col (pcg_dconv_f). */
+/* The forward pass of one sample: y = K col, v the input's view. */
 GEMM_ATTR static void
-SFX(dconv_fwd)(const pcg_conv_geo *g, const REAL *x, const REAL *k, REAL *y,
-	       REAL *scratch)
+SFX(dconv_fwd_one)(const pcg_conv_geo *g, const REAL *v, ptrdiff_t rs,
+		   ptrdiff_t ps, const int *off, const REAL *k, REAL *y)
 {
 	int cg = g->c / g->groups, og = g->o / g->groups;
 	int ck = cg * g->kh * g->kw;
-	ptrdiff_t p = (ptrdiff_t)g->oh * g->ow, rs, ps;
-	int *off = (int *)(void *)scratch;
-	const REAL *v = SFX(dconv_view)(g, x, 0, g->c,
-					 scratch + dconv_table(g), &rs, &ps,
-					 off);
+	ptrdiff_t p = (ptrdiff_t)g->oh * g->ow;
 	/* output rows of at most half a tile: tiles of DCONV_OH channels */
 	int ob = g->ow <= DCONV_J / 2 ? DCONV_OH : DCONV_OB;
 
@@ -307,6 +307,26 @@ SFX(dconv_fwd)(const pcg_conv_geo *g, const REAL *x, const REAL *k, REAL *y,
 				}
 			}
 		}
+	}
+}
+
+/* The forward pass of batch samples (x and y steps xs and ys apart): y =
+ * K col (pcg_dconv_fwd_f), one view of the input in the scratch. */
+GEMM_ATTR static void
+SFX(dconv_fwd)(const pcg_conv_geo *g, int batch, const REAL *x,
+	       ptrdiff_t xs, const REAL *k, REAL *y, ptrdiff_t ys,
+	       REAL *scratch)
+{
+	int *off = (int *)(void *)scratch;
+
+	for (int b = 0; b < batch; b++) {
+		ptrdiff_t rs, ps;
+		const REAL *v = SFX(dconv_view)(g, x + b * xs, 0, g->c,
+						 scratch + dconv_table(g), &rs,
+						 &ps, b == 0 ? off : NULL,
+						 b == 0);
+
+		SFX(dconv_fwd_one)(g, v, rs, ps, off, k, y + b * ys);
 	}
 }
 
@@ -779,7 +799,8 @@ SFX(dconv_dk)(const pcg_conv_geo *g, int batch, int acc, const REAL *x,
 		/* column r (over the groups) reads input channel r / kk */
 		const REAL *v = SFX(dconv_view)(g, x + b * xs, lo / kk,
 						(hi - 1) / kk + 1, buf, &rs,
-						&ps, b == 0 ? off : NULL);
+						&ps, b == 0 ? off : NULL,
+						b == 0);
 
 		for (int gi = lo / ck; gi * ck < hi; gi++) {
 			int c0 = lo > gi * ck ? lo - gi * ck : 0;

@@ -51,13 +51,17 @@
  * is not for it, and the caller goes the im2col way.
  */
 #define DCONV_ENTRY(T, REAL, S)                                               \
-	int pcg_dconv_fwd_##T(const pcg_conv_geo *g, const REAL *x,           \
-			      const REAL *k, REAL *y, REAL *scratch,          \
+	int pcg_dconv_fwd_##T(const pcg_conv_geo *g, int batch,               \
+			      const REAL *x, ptrdiff_t x_step, const REAL *k, \
+			      REAL *y, ptrdiff_t y_step, REAL *scratch,       \
 			      size_t scratch_reals)                           \
 	{                                                                     \
 		if (!dconv_takes(g, 0, 0, 0, scratch_reals))                  \
 			return 0;                                             \
-		(void)DCONV_DISPATCH(dconv_fwd_##S, (g, x, k, y, scratch));   \
+		if (batch > 0)                                                \
+			(void)DCONV_DISPATCH(dconv_fwd_##S,                   \
+					     (g, batch, x, x_step, k, y,      \
+					      y_step, scratch));              \
 		return 1;                                                     \
 	}                                                                     \
                                                                               \

@@ -890,12 +890,12 @@ conv_col_reals(const pcg_conv_geo *g)
 		int Og = g->o / g->groups;                                    \
 		REAL *col = s;                                                \
 		size_t ncol = conv_col_reals(g);                               \
+		if (pcg_dconv_fwd_##T(g, hi - lo,                             \
+				      (const REAL *)j->x + lo * j->xs, j->xs, \
+				      j->k, (REAL *)j->out + lo * j->ys,      \
+				      j->ys, col, ncol))                      \
+			return;                                               \
 		for (int b = lo; b < hi; b++) {                               \
-			if (pcg_dconv_fwd_##T(g,                              \
-					      (const REAL *)j->x + b * j->xs, \
-					      j->k, (REAL *)j->out + b * j->ys, \
-					      col, ncol))                     \
-				continue;                                     \
 			pcg_im2col_rows_##T(g->c, g->h, g->w, g->kh, g->kw,   \
 					    g->sh, g->sw, g->ph, g->pw,       \
 					    g->dh, g->dw, g->oh, g->ow, 0,     \

@@ -189,7 +189,8 @@ input_at(const pcg_conv_geo *g, int c, int a, int b, int i, int j)
 		REAL *k = malloc(sizeof(REAL) * t->nk);                       \
 		REAL *col = malloc(sizeof(REAL) * t->ncol);                   \
 		REAL *scr = malloc(sizeof(REAL) * t->ncol);                   \
-		size_t nout = pass == 0 ? t->ny : pass == 1 ? t->nx : t->nk;  \
+		size_t nout = pass == 0 ? t->ny * nb : pass == 1 ? t->nx      \
+								 : t->nk;      \
 		REAL *want = malloc(sizeof(REAL) * nout);                     \
 		REAL *got = malloc(sizeof(REAL) * nout);                      \
 		REAL *init = malloc(sizeof(REAL) * nout);                     \
@@ -208,8 +209,8 @@ input_at(const pcg_conv_geo *g, int c, int a, int b, int i, int j)
 		for (size_t i = 0; i < nout; i++)                             \
 			want[i] = got[i] = init[i] = (REAL)urand();           \
 		DCONV_COPY(copy, S);                                          \
-		/* the reference, sample 0 (forward, dx) or all (dK) */       \
-		for (int b = 0; b < (pass == 2 ? nb : 1); b++) {              \
+		/* the reference, sample 0 (dx) or all (forward, dK) */       \
+		for (int b = 0; b < (pass != 1 ? nb : 1); b++) {              \
 			if (pass != 1)                                        \
 				im2col_##T(t, x + b * t->nx, col);            \
 			for (int gi = 0; gi < g->groups; gi++) {              \
@@ -219,7 +220,9 @@ input_at(const pcg_conv_geo *g, int c, int a, int b, int i, int j)
 						  (size_t)gi * og * p;        \
 				if (pass == 0)                                \
 					gemm(0, 0, og, p, ck, 1, kg, ck, cg_, \
-					     p, 0, want + (size_t)gi * og * p, \
+					     p, 0,                            \
+					     want + b * t->ny +               \
+						     (size_t)gi * og * p,     \
 					     p);                              \
 				else if (pass == 1)                           \
 					gemm(1, 0, ck, p, og, 1, kg, ck, dyg, \
@@ -235,11 +238,17 @@ input_at(const pcg_conv_geo *g, int c, int a, int b, int i, int j)
 		}                                                             \
 		if (nudge)                                                    \
 			k[t->nk / 2] = nextafter##S##_(k[t->nk / 2]);         \
+		/* a scratch of NaNs: the direct pass writes what it reads */ \
+		for (size_t i = 0; i < t->ncol; i++)                          \
+			scr[i] = (REAL)NAN;                                   \
 		int took = dconv_takes(g, pass, 0, g->groups * ck, t->ncol);  \
 		if (!took)                                                    \
 			;                                                     \
 		else if (pass == 0)                                           \
-			took = (DCONV_CALL(dconv_fwd, S, (g, x, k, got, scr)), 1); \
+			took = (DCONV_CALL(dconv_fwd, S,                      \
+					   (g, nb, x, (ptrdiff_t)t->nx, k,    \
+					    got, (ptrdiff_t)t->ny, scr)),     \
+				1);                                           \
 		else if (pass == 1)                                           \
 			took = DCONV_CALL(dconv_dx, S, (g, acc, k, dy, got, scr)); \
 		else                                                          \
@@ -370,19 +379,22 @@ Test(dconv, taken)
 	float *x = calloc(t.nx * 2, sizeof *x), *y = calloc(t.ny * 2, sizeof *y);
 	float *k = calloc(t.nk, sizeof *k);
 
-	cr_expect(pcg_dconv_fwd_f(&t.g, x, k, y, scr, t.ncol));
+	cr_expect(pcg_dconv_fwd_f(&t.g, 2, x, (ptrdiff_t)t.nx, k, y,
+				  (ptrdiff_t)t.ny, scr, t.ncol));
 	cr_expect(pcg_dconv_dx_f(&t.g, 0, k, y, x, scr, t.ncol));
 	cr_expect(pcg_dconv_dk_f(&t.g, 2, 0, x, (ptrdiff_t)t.nx, y,
 				 (ptrdiff_t)t.ny, k, 0, t.ck, scr, t.ncol));
 	/* dx of strided rows, and a scratch too small, are not */
 	t.g.sw = 2;
 	t.g.ow = 8;
-	cr_expect(pcg_dconv_fwd_f(&t.g, x, k, y, scr, t.ncol));
+	cr_expect(pcg_dconv_fwd_f(&t.g, 2, x, (ptrdiff_t)t.nx, k, y,
+				  (ptrdiff_t)t.ny, scr, t.ncol));
 	cr_expect(!pcg_dconv_dx_f(&t.g, 0, k, y, x, scr, t.ncol));
 	t.g.sw = 1;
 	t.g.ow = 16;
 	cr_expect(!pcg_dconv_dx_f(&t.g, 0, k, y, x, scr, 10));
-	cr_expect(!pcg_dconv_fwd_f(&t.g, x, k, y, scr, 10));
+	cr_expect(!pcg_dconv_fwd_f(&t.g, 2, x, (ptrdiff_t)t.nx, k, y,
+				   (ptrdiff_t)t.ny, scr, 10));
 	free(scr);
 	free(x);
 	free(y);
