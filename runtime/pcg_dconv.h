@@ -27,11 +27,13 @@ int pcg_dconv_fwd_f(const pcg_conv_geo *g, int batch, const float *x,
 int pcg_dconv_fwd_d(const pcg_conv_geo *g, int batch, const double *x,
 		    ptrdiff_t x_step, const double *k, double *y,
 		    ptrdiff_t y_step, double *scratch, size_t scratch_reals);
-int pcg_dconv_dx_f(const pcg_conv_geo *g, int acc, const float *k,
-		   const float *dy, float *dx, float *scratch,
-		   size_t scratch_reals);
-int pcg_dconv_dx_d(const pcg_conv_geo *g, int acc, const double *k,
-		   const double *dy, double *dx, double *scratch,
+/* dx of batch samples, dy and dx y_step and x_step reals apart. */
+int pcg_dconv_dx_f(const pcg_conv_geo *g, int batch, int acc, const float *k,
+		   const float *dy, ptrdiff_t y_step, float *dx,
+		   ptrdiff_t x_step, float *scratch, size_t scratch_reals);
+int pcg_dconv_dx_d(const pcg_conv_geo *g, int batch, int acc,
+		   const double *k, const double *dy, ptrdiff_t y_step,
+		   double *dx, ptrdiff_t x_step, double *scratch,
 		   size_t scratch_reals);
 
 /* Columns lo .. hi-1 of dK, counted over the groups (group gi's column r

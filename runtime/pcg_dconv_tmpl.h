@@ -430,19 +430,42 @@ SFX(dconv_dx_half)(int lo, int hi, int nj, int *j0, int *j1, int *s)
 }
 
 /*
- * dx: t[i][j] += col's element for input channel i where j is inside
- * [lo, hi); the lanes whose output column is outside the image add
- * nothing, as col2im skips them.  One contiguous range of j, so that the
- * loop is vectorised (a select per lane was scalar code: cnn b16
- * one-thread step 15 % slower).  Only the lanes that are added are
- * computed when they fit half a tile (an image at most DCONV_J / 2
- * columns wide: half the multiply-adds of a whole tile), and none when
- * there are none; a lane's sum is the same whichever lanes are computed
- * beside it.
+ * t[i][j] += u[i][j - s] for j in [j0, j1), i < mi: the lanes of a column
+ * of contributions inside the image.  Unless lanes (dconv_dx's), every
+ * lane from s on, nu of them, with a fixed trip count that is
+ * vectorised (lanes one by one were a third of the time of dx): a lane
+ * outside the image holds +0 (K finite times dy's border of zeros), and
+ * t + +0 is t when t is not -0, which it never is then.
  */
 GEMM_ATTR static DCONV_INLINE void
-SFX(dconv_dx_add)(int og, int ck, int kk, int mi, int nj, int lo, int hi,
-		  const REAL *restrict k, const REAL *restrict dy,
+SFX(dconv_dx_lanes)(int lanes, int mi, int nu, int s, int j0, int j1,
+		    REAL (*restrict t)[DCONV_J], REAL (*restrict u)[DCONV_J])
+{
+	if (!lanes && s == 0) {
+		for (int i = 0; i < mi; i++) {
+			GEMM_KEEP_LOOP
+			for (int j = 0; j < nu; j++)
+				t[i][j] += u[i][j];
+		}
+		return;
+	}
+	for (int i = 0; i < mi; i++)
+		for (int j = j0; j < j1; j++)
+			t[i][j] += u[i][j - s];
+}
+
+/*
+ * dx: t[i][j] += col's element for input channel i where j is inside
+ * [lo, hi); the lanes whose output column is outside the image add
+ * nothing, as col2im skips them (dconv_dx_lanes).  Only the lanes that
+ * are added are computed when they fit half a tile (an image at most
+ * DCONV_J / 2 columns wide: half the multiply-adds of a whole tile), and
+ * none when there are none; a lane's sum is the same whichever lanes are
+ * computed beside it.
+ */
+GEMM_ATTR static DCONV_INLINE void
+SFX(dconv_dx_add)(int lanes, int og, int ck, int kk, int mi, int nj, int lo,
+		  int hi, const REAL *restrict k, const REAL *restrict dy,
 		  ptrdiff_t ps, REAL (*restrict t)[DCONV_J])
 {
 	REAL u[DCONV_OB][DCONV_J];
@@ -452,17 +475,13 @@ SFX(dconv_dx_add)(int og, int ck, int kk, int mi, int nj, int lo, int hi,
 		/* lanes s .. s + DCONV_J/2 - 1 hold [j0, j1) */
 		SFX(dconv_dx_col)(og, ck, kk, mi, DCONV_J / 2, k, dy + s, ps,
 				  u);
-		for (int i = 0; i < mi; i++)
-			for (int j = j0; j < j1; j++)
-				t[i][j] += u[i][j - s];
+		SFX(dconv_dx_lanes)(lanes, mi, DCONV_J / 2, s, j0, j1, t, u);
 		return;
 	}
 	if (j1 <= j0)
 		return;
 	SFX(dconv_dx_col)(og, ck, kk, mi, nj, k, dy, ps, u);
-	for (int i = 0; i < mi; i++)
-		for (int j = j0; j < j1; j++)
-			t[i][j] += u[i][j];
+	SFX(dconv_dx_lanes)(lanes, mi, nj, 0, j0, j1, t, u);
 }
 
 /*
@@ -472,8 +491,8 @@ SFX(dconv_dx_add)(int og, int ck, int kk, int mi, int nj, int lo, int hi,
  * columns on each side in dyp, ld reals a row, ps a channel).
  */
 GEMM_ATTR static DCONV_INLINE void
-SFX(dconv_dx_tile_n)(const pcg_conv_geo *g, int acc, int iy, int x0, int mi,
-		     int nj, int nd, const REAL *restrict k,
+SFX(dconv_dx_tile_n)(const pcg_conv_geo *g, int acc, int lanes, int iy,
+		     int x0, int mi, int nj, int nd, const REAL *restrict k,
 		     const REAL *restrict dyp, int ml, ptrdiff_t ld,
 		     ptrdiff_t ps, REAL *restrict dx)
 {
@@ -514,16 +533,14 @@ SFX(dconv_dx_tile_n)(const pcg_conv_geo *g, int acc, int iy, int x0, int mi,
 						   k + a * g->kw + b + 1,
 						   dyr - off + s, dyr - off2 + s2,
 						   ps, u1, u2);
-				for (int i = 0; i < mi; i++)
-					for (int j = j0; j < j1; j++)
-						t[i][j] += u1[i][j - s];
-				for (int i = 0; i < mi; i++)
-					for (int j = j2; j < j3; j++)
-						t[i][j] += u2[i][j - s2];
+				SFX(dconv_dx_lanes)(lanes, mi, DCONV_J / 2, s,
+						    j0, j1, t, u1);
+				SFX(dconv_dx_lanes)(lanes, mi, DCONV_J / 2, s2,
+						    j2, j3, t, u2);
 				b++;
 				continue;
 			}
-			SFX(dconv_dx_add)(og, ck, kk, mi, nj, off - x0,
+			SFX(dconv_dx_add)(lanes, og, ck, kk, mi, nj, off - x0,
 					  g->ow + off - x0, k + a * g->kw + b,
 					  dyr - off, ps, t);
 		}
@@ -548,13 +565,14 @@ SFX(dconv_dx_tile_n)(const pcg_conv_geo *g, int acc, int iy, int x0, int mi,
  * dx's (the rest, past the end of the row, computed and dropped).
  */
 GEMM_ATTR static void
-SFX(dconv_dx_tile)(const pcg_conv_geo *g, int acc, int iy, int x0, int mi,
-		   int nd, const REAL *restrict k, const REAL *restrict dyp,
-		   int ml, ptrdiff_t ld, ptrdiff_t ps, REAL *restrict dx)
+SFX(dconv_dx_tile)(const pcg_conv_geo *g, int acc, int lanes, int iy, int x0,
+		   int mi, int nd, const REAL *restrict k,
+		   const REAL *restrict dyp, int ml, ptrdiff_t ld, ptrdiff_t ps,
+		   REAL *restrict dx)
 {
 #define DCONV_DX_TILE(MI, NJ)                                                 \
-	SFX(dconv_dx_tile_n)(g, acc, iy, x0, MI, NJ, nd, k, dyp, ml, ld, ps, \
-			     dx)
+	SFX(dconv_dx_tile_n)(g, acc, lanes, iy, x0, MI, NJ, nd, k, dyp, ml,   \
+			     ld, ps, dx)
 	if (mi == DCONV_OB) {
 		if (nd > DCONV_J / 2)
 			DCONV_DX_TILE(DCONV_OB, DCONV_J);
@@ -569,16 +587,42 @@ SFX(dconv_dx_tile)(const pcg_conv_geo *g, int acc, int iy, int x0, int mi,
 #undef DCONV_DX_TILE
 }
 
+/* Whether some element of x (n of them) is not finite. */
+GEMM_ATTR static int
+SFX(dconv_nonfinite)(const REAL *restrict x, ptrdiff_t n)
+{
+	int bad = 0;
+
+	for (ptrdiff_t i = 0; i < n; i++)
+		bad |= !(x[i] - x[i] == 0);
+	return bad;
+}
+
+/* Whether some element of x (n of them) is -0. */
+GEMM_ATTR static int
+SFX(dconv_negzero)(const REAL *restrict x, ptrdiff_t n)
+{
+	for (ptrdiff_t i = 0; i < n; i++)
+		if (x[i] == 0 && signbit(x[i]))
+			return 1;
+	return 0;
+}
+
 /*
- * dx of one sample: col = K^T dy, dx (+)= col2im(col) (pcg_dconv_dx_f),
- * element by element of dx: the columns of its contributions computed in
- * registers for a tile of input channels, added in col2im's order.  dy
- * is copied with a border of ml columns on each side (rows of ld), so
- * that every tile reads whole vectors.
+ * dx of batch samples (dy and dx dy_step and dx_step reals apart): col =
+ * K^T dy, dx (+)= col2im(col) (pcg_dconv_dx_f), element by element of
+ * dx: the columns of its contributions computed in registers for a tile
+ * of input channels, added in col2im's order.  dy is copied with a border
+ * of ml columns on each side (rows of ld), so that every tile reads whole
+ * vectors; the border's zeros are written for the first sample only.
+ * The lanes outside the image are added as +0 (dconv_dx_lanes) unless K
+ * has an element that is not finite (then they would not be 0) or dx,
+ * accumulated into, a -0 (which +0 would turn into +0).
  */
 GEMM_ATTR static int
-SFX(dconv_dx)(const pcg_conv_geo *g, int acc, const REAL *k, const REAL *dy,
-	      REAL *dx, REAL *scratch)
+SFX(dconv_dx)(const pcg_conv_geo *g, int batch, int acc, const REAL *k,
+	      const REAL *dy, ptrdiff_t dy_step, REAL *dx, ptrdiff_t dx_step,
+	      REAL *scratch)
 {
 	int cg = g->c / g->groups, og = g->o / g->groups;
 	int ck = cg * g->kh * g->kw, ow = g->ow, w = g->w;
@@ -591,35 +635,51 @@ SFX(dconv_dx)(const pcg_conv_geo *g, int acc, const REAL *k, const REAL *dy,
 	 * on their latency; the im2col path is faster then) */
 	if (cg % (DCONV_OB / 2) != 0)
 		return 0;
-	for (int gi = 0; gi < g->groups; gi++) {
-		const REAL *kg = k + (ptrdiff_t)gi * og * ck;
-		const REAL *dyg = dy + gi * og * p;
-		REAL *dxg = dx + (ptrdiff_t)gi * cg * g->h * w;
+	int kbad = SFX(dconv_nonfinite)(k, (ptrdiff_t)g->o * ck);
 
-		for (int o = 0; o < og; o++)
-			for (int oy = 0; oy < g->oh; oy++) {
-				REAL *restrict row = scratch + o * ps + oy * ld;
-				const REAL *restrict src = dyg + o * p + oy * ow;
+	for (int b = 0; b < batch; b++) {
+		REAL *dxb = dx + b * dx_step;
+		int lanes = kbad ||
+			    (acc && SFX(dconv_negzero)(
+					    dxb, (ptrdiff_t)g->c * g->h * w));
 
-				for (int j = 0; j < ml; j++)
-					row[j] = 0;
-				for (int j = 0; j < ow; j++)
-					row[ml + j] = src[j];
-				for (int j = ml + ow; j < ld; j++)
-					row[j] = 0;
-			}
-		for (int c0 = 0, mi; c0 < cg; c0 += mi) {
-			mi = cg - c0 >= DCONV_OB ? DCONV_OB : DCONV_OB / 2;
-			for (int iy = 0; iy < g->h; iy++)
-				for (int x0 = 0, nj; x0 < w; x0 += nj) {
-					nj = w - x0 < DCONV_J ? w - x0 : DCONV_J;
-					SFX(dconv_dx_tile)(
-						g, acc, iy, x0, mi, nj,
-						kg + c0 * g->kh * g->kw,
-						scratch, ml, ld, ps,
-						dxg + ((ptrdiff_t)c0 * g->h +
-						       iy) * w + x0);
+		for (int gi = 0; gi < g->groups; gi++) {
+			const REAL *kg = k + (ptrdiff_t)gi * og * ck;
+			const REAL *dyg = dy + b * dy_step + gi * og * p;
+			REAL *dxg = dxb + (ptrdiff_t)gi * cg * g->h * w;
+
+			for (int o = 0; o < og; o++)
+				for (int oy = 0; oy < g->oh; oy++) {
+					REAL *restrict row =
+						scratch + o * ps + oy * ld;
+					const REAL *restrict src =
+						dyg + o * p + oy * ow;
+
+					for (int j = 0; b == 0 && j < ml; j++)
+						row[j] = 0;
+					for (int j = 0; j < ow; j++)
+						row[ml + j] = src[j];
+					for (int j = ml + ow; b == 0 && j < ld;
+					     j++)
+						row[j] = 0;
 				}
+			for (int c0 = 0, mi; c0 < cg; c0 += mi) {
+				mi = cg - c0 >= DCONV_OB ? DCONV_OB
+							 : DCONV_OB / 2;
+				for (int iy = 0; iy < g->h; iy++)
+					for (int x0 = 0, nj; x0 < w; x0 += nj) {
+						nj = w - x0 < DCONV_J ? w - x0
+								      : DCONV_J;
+						SFX(dconv_dx_tile)(
+							g, acc, lanes, iy, x0,
+							mi, nj,
+							kg + c0 * g->kh * g->kw,
+							scratch, ml, ld, ps,
+							dxg + ((ptrdiff_t)c0 *
+								       g->h +
+							       iy) * w + x0);
+					}
+			}
 		}
 	}
 	return 1;

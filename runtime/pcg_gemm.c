@@ -65,14 +65,16 @@
 		return 1;                                                     \
 	}                                                                     \
                                                                               \
-	int pcg_dconv_dx_##T(const pcg_conv_geo *g, int acc, const REAL *k,   \
-			     const REAL *dy, REAL *dx, REAL *scratch,         \
+	int pcg_dconv_dx_##T(const pcg_conv_geo *g, int batch, int acc,       \
+			     const REAL *k, const REAL *dy, ptrdiff_t y_step, \
+			     REAL *dx, ptrdiff_t x_step, REAL *scratch,       \
 			     size_t scratch_reals)                            \
 	{                                                                     \
 		if (!dconv_takes(g, 1, 0, 0, scratch_reals))                  \
 			return 0;                                             \
 		return DCONV_DISPATCH(dconv_dx_##S,                           \
-				      (g, acc, k, dy, dx, scratch));          \
+				      (g, batch, acc, k, dy, y_step, dx,      \
+				       x_step, scratch));                     \
 	}                                                                     \
                                                                               \
 	int pcg_dconv_dk_##T(const pcg_conv_geo *g, int batch, int acc,       \

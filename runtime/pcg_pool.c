@@ -922,12 +922,12 @@ conv_col_reals(const pcg_conv_geo *g)
 		int Og = g->o / g->groups;                                    \
 		REAL *col = s;                                                \
 		size_t ncol = conv_col_reals(g);                               \
+		if (pcg_dconv_dx_##T(g, hi - lo, j->acc, j->k,                \
+				     (const REAL *)j->dy + lo * j->ys, j->ys,  \
+				     (REAL *)j->out + lo * j->xs, j->xs, col,  \
+				     ncol))                                   \
+			return;                                               \
 		for (int b = lo; b < hi; b++) {                               \
-			if (pcg_dconv_dx_##T(g, j->acc, j->k,                 \
-					     (const REAL *)j->dy + b * j->ys, \
-					     (REAL *)j->out + b * j->xs, col, \
-					     ncol))                           \
-				continue;                                     \
 			for (int gi = 0; gi < g->groups; gi++)                \
 				GEMM(1, 0, CKg, P, Og, 1,                     \
 				     (const REAL *)j->k +                     \

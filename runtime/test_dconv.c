@@ -58,6 +58,7 @@ static const int geos[][13] = {
 	{12, 9, 17, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1},   /* 17 wide */
 	{8, 8, 8, 12, 3, 3, 1, 1, 1, 1, 1, 1, 1},     /* rows of 8: 8 + 4 out */
 	{5, 10, 8, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1},    /* ck 45, 8 + 8 + 4 out */
+	{20, 5, 11, 4, 1, 2, 1, 0, 0, 1, 7, 1, 1},    /* columns 4-6 of dx: none */
 };
 
 typedef struct geo_case {
@@ -189,7 +190,7 @@ input_at(const pcg_conv_geo *g, int c, int a, int b, int i, int j)
 		REAL *k = malloc(sizeof(REAL) * t->nk);                       \
 		REAL *col = malloc(sizeof(REAL) * t->ncol);                   \
 		REAL *scr = malloc(sizeof(REAL) * t->ncol);                   \
-		size_t nout = pass == 0 ? t->ny * nb : pass == 1 ? t->nx      \
+		size_t nout = pass == 0 ? t->ny * nb : pass == 1 ? t->nx * nb \
 								 : t->nk;      \
 		REAL *want = malloc(sizeof(REAL) * nout);                     \
 		REAL *got = malloc(sizeof(REAL) * nout);                      \
@@ -206,11 +207,14 @@ input_at(const pcg_conv_geo *g, int c, int a, int b, int i, int j)
 		 * added would make a NaN where col2im adds nothing */         \
 		if (kinf)                                                     \
 			k[0] = k[t->nk - 1] = (REAL)INFINITY;                 \
+		/* what dx and dK are added into: a third -0, which a lane    \
+		 * outside the image added as +0 would turn into +0 */        \
 		for (size_t i = 0; i < nout; i++)                             \
-			want[i] = got[i] = init[i] = (REAL)urand();           \
+			want[i] = got[i] = init[i] =                          \
+				i % 3 ? (REAL)urand() : -(REAL)0;             \
 		DCONV_COPY(copy, S);                                          \
-		/* the reference, sample 0 (dx) or all (forward, dK) */       \
-		for (int b = 0; b < (pass != 1 ? nb : 1); b++) {              \
+		/* the reference, every sample */                             \
+		for (int b = 0; b < nb; b++) {                                \
 			if (pass != 1)                                        \
 				im2col_##T(t, x + b * t->nx, col);            \
 			for (int gi = 0; gi < g->groups; gi++) {              \
@@ -234,7 +238,8 @@ input_at(const pcg_conv_geo *g, int c, int a, int b, int i, int j)
 					     ck);                             \
 			}                                                     \
 			if (pass == 1)                                        \
-				col2im_##T(t, acc, rev, col, want);           \
+				col2im_##T(t, acc, rev, col,                  \
+					   want + b * t->nx);                 \
 		}                                                             \
 		if (nudge)                                                    \
 			k[t->nk / 2] = nextafter##S##_(k[t->nk / 2]);         \
@@ -250,7 +255,10 @@ input_at(const pcg_conv_geo *g, int c, int a, int b, int i, int j)
 					    got, (ptrdiff_t)t->ny, scr)),     \
 				1);                                           \
 		else if (pass == 1)                                           \
-			took = DCONV_CALL(dconv_dx, S, (g, acc, k, dy, got, scr)); \
+			took = DCONV_CALL(dconv_dx, S,                        \
+					  (g, nb, acc, k, dy,                 \
+					   (ptrdiff_t)t->ny, got,             \
+					   (ptrdiff_t)t->nx, scr));           \
 		else                                                          \
 			took = (DCONV_CALL(dconv_dk, S,                       \
 					   (g, nb, acc, x, (ptrdiff_t)t->nx,  \
@@ -381,7 +389,8 @@ Test(dconv, taken)
 
 	cr_expect(pcg_dconv_fwd_f(&t.g, 2, x, (ptrdiff_t)t.nx, k, y,
 				  (ptrdiff_t)t.ny, scr, t.ncol));
-	cr_expect(pcg_dconv_dx_f(&t.g, 0, k, y, x, scr, t.ncol));
+	cr_expect(pcg_dconv_dx_f(&t.g, 2, 0, k, y, (ptrdiff_t)t.ny, x,
+				 (ptrdiff_t)t.nx, scr, t.ncol));
 	cr_expect(pcg_dconv_dk_f(&t.g, 2, 0, x, (ptrdiff_t)t.nx, y,
 				 (ptrdiff_t)t.ny, k, 0, t.ck, scr, t.ncol));
 	/* dx of strided rows, and a scratch too small, are not */
@@ -389,10 +398,12 @@ Test(dconv, taken)
 	t.g.ow = 8;
 	cr_expect(pcg_dconv_fwd_f(&t.g, 2, x, (ptrdiff_t)t.nx, k, y,
 				  (ptrdiff_t)t.ny, scr, t.ncol));
-	cr_expect(!pcg_dconv_dx_f(&t.g, 0, k, y, x, scr, t.ncol));
+	cr_expect(!pcg_dconv_dx_f(&t.g, 2, 0, k, y, (ptrdiff_t)t.ny, x,
+				 (ptrdiff_t)t.nx, scr, t.ncol));
 	t.g.sw = 1;
 	t.g.ow = 16;
-	cr_expect(!pcg_dconv_dx_f(&t.g, 0, k, y, x, scr, 10));
+	cr_expect(!pcg_dconv_dx_f(&t.g, 2, 0, k, y, (ptrdiff_t)t.ny, x,
+				  (ptrdiff_t)t.nx, scr, 10));
 	cr_expect(!pcg_dconv_fwd_f(&t.g, 2, x, (ptrdiff_t)t.nx, k, y,
 				   (ptrdiff_t)t.ny, scr, 10));
 	free(scr);
