@@ -857,8 +857,19 @@ SFX(blocked)(int m, int n, int k, REAL alpha, const REAL *a, ptrdiff_t rsa,
 						   : b + pc * ldb + jc;
 
 			SFX(pack_b)(trans_b, kc, nc, bsrc, ldb, bp);
-			for (int ic = 0; ic < m; ic += GEMM_MR) {
-				int mr = m - ic < GEMM_MR ? m - ic : GEMM_MR;
+			for (int ic = 0, mr; ic < m; ic += mr) {
+				/*
+				 * The last 7 or 8 rows as strips of 4 and 3
+				 * or 4 (8 accumulators each), not 6 and a
+				 * strip of 2 (4 accumulators, each chain
+				 * waiting on the multiply-adds' latency): a
+				 * batch of 32 is 4 x 6 + 4 + 4.
+				 */
+				int r = m - ic;
+
+				mr = r == 7 || r == 8 ? 4
+				     : r < GEMM_MR   ? r
+						     : GEMM_MR;
 				const REAL *as = a + ic * rsa + pc * csa;
 				REAL *cs = c + ic * ldc + jc;
 
@@ -870,6 +881,11 @@ SFX(blocked)(int m, int n, int k, REAL alpha, const REAL *a, ptrdiff_t rsa,
 					SFX(strip)(kc, nc, as, rsa, csa, bp,
 						   pc == 0, alpha, beta, cs,
 						   ldc, mr, GEMM_MR);
+				} else if (mr == 4) {
+					/* four whole rows: read in place */
+					SFX(strip)(kc, nc, as, rsa, csa, bp,
+						   pc == 0, alpha, beta, cs,
+						   ldc, mr, 4);
 				} else {
 					/*
 					 * Edge strip: copied, zero rows below,

@@ -298,7 +298,8 @@ ParameterizedTestParameters(gemm_paths, rows_and_columns_alone)
 ParameterizedTest(copy_param *t, gemm_paths, rows_and_columns_alone)
 {
 	static const int sh[][3] = {{37, 70, 300}, {13, 9, 129}, {64, 64, 64},
-				    {40, 200, 784}, {24, 70, 1}};
+				    {40, 200, 784}, {24, 70, 1},
+				    {32, 256, 200}};
 	gemm_fn fn = gemm_s;
 	if (t->copy == 1) {
 		need_avx2_fma();
