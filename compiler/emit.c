@@ -289,7 +289,23 @@ emit_gemm(Emit *E, const char *c, int cb, const char *x, int xb, int64_t xr,
 	const char *one = emit_lit(E, 1), *zero = emit_lit(E, 0);
 	const char *beta = acc ? one : zero;
 	const char *B = "nb";
+	/* the whole of c in one product, its first contribution: the
+	 * pending update (E->upd_w) goes with it */
+	const char *upd = E->upd_w && !acc && !cb
+		? arena_printf(E->a, "%s, %lld, %s, lr, %s);", c, (long long)N,
+			       E->upd_how, E->upd_w)
+		: NULL;
+	const char *gemm_upd = E->is_float ? "pcg_sgemm_upd_mt"
+					   : "pcg_dgemm_upd_mt";
 	if (!cb && !xb && !yb) {
+		if (upd) {
+			emit_line(E, "%s(s->pool, %d, %d, %lld, %lld, %lld, %s, "
+				"%s, %lld, %s, %lld, %s", gemm_upd, tx, ty,
+			     (long long)M, (long long)N, (long long)K, one, x,
+			     (long long)xc, y, (long long)yc, upd);
+			E->upd_w = NULL;
+			return;
+		}
 		emit_line(E, "%s(s->pool, %d, %d, %lld, %lld, %lld, %s, %s, "
 			"%lld, %s, %lld, %s, %s, %lld);",
 		     gemm, tx, ty, (long long)M, (long long)N, (long long)K,
@@ -313,6 +329,14 @@ emit_gemm(Emit *E, const char *c, int cb, const char *x, int xb, int64_t xr,
 	}
 	if (!cb && xb && yb && (tx || K == 1) && (!ty || K == 1)) {
 		/* sum over samples: stack them along the inner dimension */
+		if (upd) {
+			emit_line(E, "%s(s->pool, 1, 0, %lld, %lld, %s * %lld, "
+				"%s, %s, %lld, %s, %lld, %s", gemm_upd,
+			     (long long)M, (long long)N, B, (long long)K, one,
+			     x, (long long)M, y, (long long)N, upd);
+			E->upd_w = NULL;
+			return;
+		}
 		emit_line(E, "%s(s->pool, 1, 0, %lld, %lld, %s * %lld, %s, "
 			"%s, %lld, %s, %lld, %s, %s, %lld);",
 		     gemm, (long long)M, (long long)N, B, (long long)K, one, x,
@@ -1278,7 +1302,8 @@ sweep_zil_opt(Emit *E)
 /*
  * The static passes of the generated source, in order: each a function
  * whose long body is split into chunk functions.  Parameter lists: P
- * const params and state; G adds the gradient g; T params, state and lr;
+ * const params and state; G adds the gradient g; U adds to G the
+ * parameters to update (or NULL) and lr; T params, state and lr;
  * O params, optimizer state, state and optimizer; S the state; B G and
  * learn; I the state and gamma.
  */
@@ -1293,10 +1318,14 @@ static const struct Pass {
 	{"forward", 'P', 0, emit_forward, emit_forward_tail,
 	 "/* The forward pass: every vertex in topological order; returns the\n"
 	 " * batch-mean loss. */"},
-	{"backward", 'G', METHOD_BP, sweep_bp, NULL,
+	{"backward", 'U', METHOD_BP, sweep_bp, NULL,
 	 "/* The reverse sweep of backpropagation.  Needs a forward pass in s;\n"
 	 " * writes dL/dtheta (L the batch-mean loss) into g, every parameter\n"
-	 " * overwritten.  Each delta is dL / d(value). */"},
+	 " * overwritten.  Each delta is dL / d(value).  Unless u is NULL\n"
+	 " * (training: u is p), u -= lr * dL/dtheta instead, g scratch: a\n"
+	 " * parameter used once as soon as its last use has read it, with the\n"
+	 " * product that gives its gradient where there is one (which then\n"
+	 " * need not store it), the others at the end. */"},
 	{"zil_schedule", 'G', METHOD_ZIL, sweep_zil, NULL,
 	 "/* Z-IL, the level schedule (docs/pc.md): errors eps = x - mu of\n"
 	 " * the PC network under C1-C3, computed level by level: at step t only\n"
@@ -1357,6 +1386,14 @@ emit_pass(Emit *E, StrBuf *body, const struct Pass *ps)
 		voids = ps->sig == 'B' ? "\t(void)p;\n\t(void)s;\n\t(void)g;\n"
 					 "\t(void)learn;\n"
 				       : "\t(void)p;\n\t(void)s;\n\t(void)g;\n";
+		break;
+	case 'U':
+		params = arena_printf(E->a, "const %s_params *p, %s_state *s, "
+				      "%s_params *g, %s_params *u, %s lr", P, P,
+				      P, P, R);
+		args = "p, s, g, u, lr";
+		voids = "\t(void)p;\n\t(void)s;\n\t(void)g;\n\t(void)u;\n"
+			"\t(void)lr;\n";
 		break;
 	case 'T':
 		params = arena_printf(E->a, "%s_params *p, %s_state *s, %s lr", P,
@@ -1566,6 +1603,7 @@ emit_model(Arena *a, const Graph *g, const EmitOptions *o, StrBuf *h,
 	sb_puts(&pcdecl, "");
 	sb_puts(&zildecl, "");
 	E.puses = emit_param_uses(a, g);
+	E.fused = arena_alloc(a, (size_t)g->params.len + 1);
 	emit_layout(&E, &pcdecl);
 	int64_t scratch = 1, tied = 0;
 	for (int i = 0; i < g->params.len; i++) {

@@ -86,6 +86,13 @@ struct Emit {
 	Span snippet_span;  /* emit_comment's last statement */
 	const char *snippet; /* and its source text */
 	struct ZilText *zil; /* zil_train's text for zil_opt (emit_sweep.c) */
+	/* A parameter's update for emit_gemm to fuse into the product that
+	 * writes its whole gradient (pcg_sgemm_upd_mt): the update (how, and
+	 * w, the parameter's pointer expression), set by the sweep around a
+	 * VJP into a parameter used once; emit_gemm sets upd_w to NULL when
+	 * it took it. */
+	const char *upd_w, *upd_how;
+	char *fused;        /* param decl -> its update went with its product */
 	struct BcastMemo *bmemo; /* broadcast kernels met so far (emit.c) */
 	int nbmemo;
 };

@@ -539,7 +539,8 @@ api_grads(Emit *E)
 	} fns[] = {
 		{"grad_bp", "/* dL/dtheta by backpropagation, L the batch-mean "
 			    "loss: into g. */", "",
-		 "%R loss = forward(p, s);\n\tbackward(p, s, g);\n\treturn loss;"},
+		 "%R loss = forward(p, s);\n\tbackward(p, s, g, NULL, 0);\n\t"
+		 "return loss;"},
 		{"grad_zil", "/* dL/dtheta by Z-IL, the level schedule: into g. */",
 		 "", "%R loss = forward(p, s);\n\tzil_schedule(p, s, g);\n\t"
 		     "return loss;"},
@@ -629,12 +630,11 @@ api_train(Emit *E)
 {
 	const char *tp = "%P_params *p, %P_state *s, %R lr";
 	if (emit_has(E, METHOD_BP)) {
-	emit_fn_begin(E, "/* One SGD step by backpropagation (gradient kept in "
-		    "s->grad). */", E->real, "train_bp", emit_params(E, tp));
+	emit_fn_begin(E, "/* One SGD step by backpropagation (s->grad its "
+		    "scratch). */", E->real, "train_bp", emit_params(E, tp));
 	emit_guard_train(E);
 	emit_line(E, "%s loss = forward(p, s);", E->real);
-	emit_line(E, "backward(p, s, &s->grad);");
-	emit_line(E, "sgd_pool(p, &s->grad, lr, s->pool);");
+	emit_line(E, "backward(p, s, &s->grad, p, lr); /* p -= lr * dL/dp */");
 	emit_line(E, "end_of_step(p, s);");
 	emit_line(E, "return loss;");
 	emit_fn_end(E);

@@ -177,7 +177,7 @@ emit_opt_api(Emit *E)
 	if (emit_has(E, METHOD_BP)) {
 	step_begin(E, "step_bp", "");
 	emit_line(E, "%s loss = forward(p, s);", E->real);
-	emit_line(E, "backward(p, s, &s->grad);");
+	emit_line(E, "backward(p, s, &s->grad, NULL, 0);");
 	emit_line(E, "opt_apply(p, o, &s->grad, c);");
 	emit_line(E, "end_of_step(p, s);");
 	emit_line(E, "return loss;");

@@ -328,6 +328,24 @@ update_now(Emit *E, const ParamDecl *pd, Mode mode, const char *eps)
 		zil_mark(E, at, pd);
 }
 
+/*
+ * The VJP of n into input j, a parameter used once, into dx, with the
+ * update `how` of the parameter at `w` fused into the product that
+ * writes its gradient where the VJP is one (emit_gemm); returns whether
+ * it was.
+ */
+static int
+vjp_fused(Emit *E, const Node *n, int j, const char *const *xs,
+	  const char *dy, const char *dx, const char *how, const char *w)
+{
+	E->upd_how = how;
+	E->upd_w = w;
+	emit_vjp(E, n, j, E->val[n->id], xs, dy, dx, 0);
+	int taken = E->upd_w == NULL;
+	E->upd_w = NULL;
+	return taken;
+}
+
 /* The VJPs of one node into every input that needs a gradient: inputs
  * that are not parameters first (their VJP may need a parameter's value
  * before it changes), then parameters. */
@@ -349,12 +367,38 @@ sweep_node(Emit *E, const Node *n, Mode mode)
 			if (inplace && x->op == OP_PARAM &&
 			    E->puses[x->decl] == 1) {
 				ParamDecl *pd = g->params.items[x->decl];
-				emit_vjp(E, n, j, E->val[n->id], xs, dy,
-					 ZIL_SCRATCH, 0);
-				update_now(E, pd, mode, ZIL_SCRATCH);
+				/* zil_train's update fused into the product,
+				 * unless zil_opt is to copy this text and put
+				 * its own update in update_now's place */
+				int fused = 0;
+				if (mode == MODE_ZIL_TRAIN &&
+				    !(E->zil && E->zil->state == ZIL_NOTING))
+					fused = vjp_fused(E, n, j, xs, dy,
+						ZIL_SCRATCH,
+						"PCG_UPD_ZIL | PCG_UPD_SCRATCH",
+						emit_param_ptr(E, "p", pd));
+				else
+					emit_vjp(E, n, j, E->val[n->id], xs, dy,
+						 ZIL_SCRATCH, 0);
+				if (!fused)
+					update_now(E, pd, mode, ZIL_SCRATCH);
 				continue;
 			}
 			const char *dx = E->adj[x->id];
+			if (mode == MODE_BP && x->op == OP_PARAM &&
+			    E->puses[x->decl] == 1 &&
+			    !((ParamDecl *)g->params.items[x->decl])->buffer) {
+				/* the gradient's +0 or, when training (u),
+				 * the update alone, with the product */
+				ParamDecl *pd = g->params.items[x->decl];
+				E->fused[x->decl] = (char)vjp_fused(E, n, j, xs,
+					dy, dx, "u ? PCG_UPD_BP | PCG_UPD_SCRATCH "
+						": PCG_UPD_BP",
+					arena_printf(E->a, "u ? %s : NULL",
+						     emit_param_ptr(E, "u", pd)));
+				E->has_adj[x->id] = 1;
+				continue;
+			}
 			if (inplace && x->op == OP_PARAM) {
 				ParamDecl *pd = g->params.items[x->decl];
 				dx = emit_whole(E, "", arena_printf(E->a, "s->zil.%s",
@@ -522,13 +566,29 @@ emit_sweep(Emit *E, Mode mode)
 					  "eps-weighted inputs), +0 for zeros */");
 		}
 		first = 0;
-		if (!E->has_adj[p->node->id])
+		const char *gp = emit_param_ptr(E, "g", p);
+		if (bp && E->fused[i]) {
+			emit_line(E, "/* %s: +0, or the update, with its product */",
+				  p->name);
+		} else if (!E->has_adj[p->node->id]) {
 			emit_line(E, "%s(%lld, %s, %s); /* no loss depends on %s */",
-				  emit_rt(E, "fill"), (long long)cnt,
-				  emit_param_ptr(E, "g", p), emit_lit(E, 0), p->name);
-		else
+				  emit_rt(E, "fill"), (long long)cnt, gp,
+				  emit_lit(E, 0), p->name);
+			if (bp && !p->buffer)
+				emit_line(E, "if (u)\n\t\t%s(s->pool, %lld, lr, %s, "
+					     "%s);", emit_rt(E, "sgd_mt"),
+					  (long long)cnt,
+					  emit_param_ptr(E, "u", p), gp);
+		} else if (bp && !p->buffer) {
+			emit_line(E, "if (u)\n\t\t%s(s->pool, %lld, lr, %s, %s);\n"
+				     "\telse\n\t\t%s(s->pool, %lld, %s);",
+				  emit_rt(E, "canon_sgd_mt"), (long long)cnt,
+				  emit_param_ptr(E, "u", p), gp,
+				  emit_rt(E, "canon_mt"), (long long)cnt, gp);
+		} else {
 			emit_line(E, "%s(s->pool, %lld, %s);",
 				  emit_rt(E, bp ? "canon_mt" : "zil_grad_mt"),
-				  (long long)cnt, emit_param_ptr(E, "g", p));
+				  (long long)cnt, gp);
+		}
 	}
 }

@@ -132,6 +132,37 @@ pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
 	CBLAS_OR_EMPTY(double, cblas_dgemm);
 }
 
+/* The update after the BLAS's product, a row at a time, by the
+ * element-wise functions whose arithmetic it is. */
+#define CBLAS_UPD(T, GEMM)                                                    \
+	GEMM(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, 0, c, ldc);    \
+	for (int i = 0; i < m; i++) {                                         \
+		ptrdiff_t at = (ptrdiff_t)i * ldc;                            \
+		if ((how & ~PCG_UPD_SCRATCH) != PCG_UPD_BP) {                 \
+			pcg_zil_sgd_##T(n, lr, w + at, c + at);               \
+		} else {                                                      \
+			pcg_canon_##T(n, c + at);                             \
+			if (w)                                                \
+				pcg_sgd_##T(n, lr, w + at, c + at);           \
+		}                                                             \
+	}
+
+void
+pcg_sgemm_upd(int trans_a, int trans_b, int m, int n, int k, float alpha,
+	      const float *a, int lda, const float *b, int ldb, float *c,
+	      int ldc, int how, float lr, float *w)
+{
+	CBLAS_UPD(f, pcg_sgemm)
+}
+
+void
+pcg_dgemm_upd(int trans_a, int trans_b, int m, int n, int k, double alpha,
+	      const double *a, int lda, const double *b, int ldb, double *c,
+	      int ldc, int how, double lr, double *w)
+{
+	CBLAS_UPD(d, pcg_dgemm)
+}
+
 /* With CBLAS the products are the BLAS's: no direct convolutions (their
  * bits are those of the runtime's own GEMM): every entry point returns 0. */
 static int
@@ -535,27 +566,33 @@ dconv_table(const pcg_conv_geo *g)
 
 /* ------------------------------------------------------------------ entry */
 
+/* The copy for the processor: fn_avx512, fn_avx2 or fn (also the direct
+ * convolutions' entry points, above). */
+#if defined(GEMM_DISPATCH_AVX512)
+#define COPY_DISPATCH(fn, args)                                               \
+	(AVX512_OK() ? fn##_avx512 args : AVX2_OK() ? fn##_avx2 args : fn args)
+#elif defined(GEMM_DISPATCH_AVX2)
+#define COPY_DISPATCH(fn, args) (AVX2_OK() ? fn##_avx2 args : fn args)
+#else
+#define COPY_DISPATCH(fn, args) fn args
+#endif
 
 void
 pcg_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
 	  const float *a, int lda, const float *b, int ldb, float beta,
 	  float *c, int ldc)
 {
-#ifdef GEMM_DISPATCH_AVX512
-	if (AVX512_OK()) {
-		gemm_s_avx512(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
-			      beta, c, ldc);
-		return;
-	}
-#endif
-#ifdef GEMM_DISPATCH_AVX2
-	if (AVX2_OK()) {
-		gemm_s_avx2(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
-			    beta, c, ldc);
-		return;
-	}
-#endif
-	gemm_s(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+	COPY_DISPATCH(gemm_s, (trans_a, trans_b, m, n, k, alpha, a, lda, b,
+			       ldb, beta, c, ldc));
+}
+
+void
+pcg_sgemm_upd(int trans_a, int trans_b, int m, int n, int k, float alpha,
+	      const float *a, int lda, const float *b, int ldb, float *c,
+	      int ldc, int how, float lr, float *w)
+{
+	COPY_DISPATCH(gemm_upd_s, (trans_a, trans_b, m, n, k, alpha, a, lda,
+				   b, ldb, c, ldc, how, lr, w));
 }
 
 void
@@ -563,22 +600,19 @@ pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
 	  const double *a, int lda, const double *b, int ldb, double beta,
 	  double *c, int ldc)
 {
-#ifdef GEMM_DISPATCH_AVX512
-	if (AVX512_OK()) {
-		gemm_d_avx512(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
-			      beta, c, ldc);
-		return;
-	}
-#endif
-#ifdef GEMM_DISPATCH_AVX2
-	if (AVX2_OK()) {
-		gemm_d_avx2(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
-			    beta, c, ldc);
-		return;
-	}
-#endif
-	gemm_d(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+	COPY_DISPATCH(gemm_d, (trans_a, trans_b, m, n, k, alpha, a, lda, b,
+			       ldb, beta, c, ldc));
 }
+
+void
+pcg_dgemm_upd(int trans_a, int trans_b, int m, int n, int k, double alpha,
+	      const double *a, int lda, const double *b, int ldb, double *c,
+	      int ldc, int how, double lr, double *w)
+{
+	COPY_DISPATCH(gemm_upd_d, (trans_a, trans_b, m, n, k, alpha, a, lda,
+				   b, ldb, c, ldc, how, lr, w));
+}
+
 /*
  * The direct convolutions: dx only for unit-stride rows, dK for at least
  * 4 output channels a group (they run along the vectors), and only when
@@ -610,14 +644,7 @@ dconv_takes(const pcg_conv_geo *g, int pass, int lo, int hi,
 	return (size_t)need <= scratch_reals;
 }
 
-#if defined(GEMM_DISPATCH_AVX512)
-#define DCONV_DISPATCH(fn, args)                                              \
-	(AVX512_OK() ? fn##_avx512 args : AVX2_OK() ? fn##_avx2 args : fn args)
-#elif defined(GEMM_DISPATCH_AVX2)
-#define DCONV_DISPATCH(fn, args) (AVX2_OK() ? fn##_avx2 args : fn args)
-#else
-#define DCONV_DISPATCH(fn, args) fn args
-#endif
+#define DCONV_DISPATCH COPY_DISPATCH
 
 DCONV_ENTRY(f, float, s)
 DCONV_ENTRY(d, double, d)

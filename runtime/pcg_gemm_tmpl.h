@@ -36,6 +36,51 @@ SFX(merge)(REAL *c, int first, REAL alpha, REAL s, REAL beta)
 		*c = FMA(alpha, s, beta * *c);
 }
 
+/*
+ * The update a product's result feeds (pcg_sgemm_upd, pcg_runtime.h):
+ * how is PCG_UPD_BP or PCG_UPD_ZIL, with PCG_UPD_SCRATCH when C need not
+ * be written; w[i * ldc + j] goes with C's element (i, j), and w is NULL
+ * for PCG_UPD_BP without an update.
+ */
+typedef struct {
+	int how;
+	REAL lr;
+	REAL *w;
+} SFX(upd);
+
+/*
+ * The update of the mr x nc block of C at c, its elements final, and of
+ * the block of u->w at the same place, w: the arithmetic of pcg_canon
+ * then pcg_sgd (PCG_UPD_BP), or of pcg_zil_sgd (PCG_UPD_ZIL), element by
+ * element.
+ */
+GEMM_ATTR static void
+SFX(upd_block)(const SFX(upd) *u, int mr, int nc, REAL *c, ptrdiff_t ldc,
+	       REAL *w)
+{
+	REAL lr = u->lr;
+
+	for (int i = 0; i < mr; i++) {
+		REAL *restrict ci = c + i * ldc;
+		REAL *restrict wi = w ? w + i * ldc : NULL;
+
+		if ((u->how & ~PCG_UPD_SCRATCH) != PCG_UPD_BP) {
+			for (int j = 0; j < nc; j++)
+				wi[j] = wi[j] - lr * (-ci[j] + (REAL)0);
+		} else if (!wi) {
+			for (int j = 0; j < nc; j++)
+				ci[j] = ci[j] + (REAL)0;
+		} else {
+			for (int j = 0; j < nc; j++) {
+				REAL g = ci[j] + (REAL)0;
+
+				ci[j] = g;
+				wi[j] = wi[j] - lr * g;
+			}
+		}
+	}
+}
+
 /* ------------------------------------------------------------ direct path */
 
 /*
@@ -741,7 +786,8 @@ SFX(pack_b)(int trans_b, int kc, int nc, const REAL *restrict b,
 GEMM_ATTR static inline void
 SFX(kernel)(int kc, const REAL *restrict a, ptrdiff_t rsa, ptrdiff_t csa,
 	    const REAL *restrict bp, int first, REAL alpha, REAL beta,
-	    REAL *restrict c, ptrdiff_t ldc, int mr, int nr, int rows)
+	    REAL *restrict c, ptrdiff_t ldc, int mr, int nr, int rows,
+	    const SFX(upd) *u, REAL *restrict w)
 {
 	REAL t[GEMM_MR][GEMM_NR];
 	REAL t0[GEMM_NR], t1[GEMM_NR], t2[GEMM_NR];
@@ -800,6 +846,47 @@ SFX(kernel)(int kc, const REAL *restrict a, ptrdiff_t rsa, ptrdiff_t csa,
 		t[5][j] = t5[j];
 	}
 
+	if (u && mr == GEMM_MR && nr == GEMM_NR && first && beta == 0) {
+		/* the update with the tile in registers (upd_block's
+		 * arithmetic), each case a loop nest of its own */
+		REAL lr = u->lr;
+		int how = u->how & ~PCG_UPD_SCRATCH;
+
+		if (w && (u->how & PCG_UPD_SCRATCH) && how == PCG_UPD_BP) {
+			/* C is scratch: only w is written */
+			for (int i = 0; i < GEMM_MR; i++)
+				for (int j = 0; j < GEMM_NR; j++)
+					w[i * ldc + j] = w[i * ldc + j] - lr *
+						(alpha * t[i][j] + (REAL)0);
+		} else if (u->how & PCG_UPD_SCRATCH) {
+			for (int i = 0; i < GEMM_MR; i++)
+				for (int j = 0; j < GEMM_NR; j++)
+					w[i * ldc + j] = w[i * ldc + j] - lr *
+						(-(alpha * t[i][j]) + (REAL)0);
+		} else if (how != PCG_UPD_BP) {
+			for (int i = 0; i < GEMM_MR; i++)
+				for (int j = 0; j < GEMM_NR; j++) {
+					REAL g = alpha * t[i][j];
+
+					c[i * ldc + j] = g;
+					w[i * ldc + j] = w[i * ldc + j] -
+						lr * (-g + (REAL)0);
+				}
+		} else if (!w) {
+			for (int i = 0; i < GEMM_MR; i++)
+				for (int j = 0; j < GEMM_NR; j++)
+					c[i * ldc + j] = alpha * t[i][j] + (REAL)0;
+		} else {
+			for (int i = 0; i < GEMM_MR; i++)
+				for (int j = 0; j < GEMM_NR; j++) {
+					REAL g = alpha * t[i][j] + (REAL)0;
+
+					c[i * ldc + j] = g;
+					w[i * ldc + j] = w[i * ldc + j] - lr * g;
+				}
+		}
+		return;
+	}
 	if (mr == GEMM_MR && nr == GEMM_NR) {
 		for (int i = 0; i < GEMM_MR; i++) {
 			REAL *restrict ci = c + i * ldc;
@@ -815,24 +902,29 @@ SFX(kernel)(int kc, const REAL *restrict a, ptrdiff_t rsa, ptrdiff_t csa,
 					ci[j] = FMA(alpha, t[i][j],
 						    beta * ci[j]);
 		}
-		return;
+	} else {
+		for (int i = 0; i < mr; i++)
+			for (int j = 0; j < nr; j++)
+				SFX(merge)(c + i * ldc + j, first, alpha,
+					   t[i][j], beta);
 	}
-	for (int i = 0; i < mr; i++)
-		for (int j = 0; j < nr; j++)
-			SFX(merge)(c + i * ldc + j, first, alpha, t[i][j], beta);
+	if (u)
+		SFX(upd_block)(u, mr, nr, c, ldc, w);
 }
 
 /* One row strip of C against the packed panel, for one layout of A. */
 GEMM_ATTR static inline void
 SFX(strip)(int kc, int nc, const REAL *restrict a, ptrdiff_t rsa,
 	   ptrdiff_t csa, const REAL *restrict bp, int first, REAL alpha,
-	   REAL beta, REAL *restrict c, ptrdiff_t ldc, int mr, int rows)
+	   REAL beta, REAL *restrict c, ptrdiff_t ldc, int mr, int rows,
+	   const SFX(upd) *u, REAL *w)
 {
 	for (int jr = 0; jr < nc; jr += GEMM_NR) {
 		int nr = nc - jr < GEMM_NR ? nc - jr : GEMM_NR;
 
 		SFX(kernel)(kc, a, rsa, csa, bp + (ptrdiff_t)jr * kc, first,
-			    alpha, beta, c + jr, ldc, mr, nr, rows);
+			    alpha, beta, c + jr, ldc, mr, nr, rows, u,
+			    w ? w + jr : NULL);
 	}
 }
 
@@ -843,7 +935,7 @@ SFX(strip)(int kc, int nc, const REAL *restrict a, ptrdiff_t rsa,
 GEMM_ATTR static GEMM_NOINLINE void
 SFX(blocked)(int m, int n, int k, REAL alpha, const REAL *a, ptrdiff_t rsa,
 	     ptrdiff_t csa, int trans_b, const REAL *b, ptrdiff_t ldb,
-	     REAL beta, REAL *c, ptrdiff_t ldc)
+	     REAL beta, REAL *c, ptrdiff_t ldc, const SFX(upd) *u)
 {
 	REAL bp[GEMM_KC * GEMM_NC];
 	REAL ap[GEMM_KC * GEMM_MR];
@@ -873,19 +965,25 @@ SFX(blocked)(int m, int n, int k, REAL alpha, const REAL *a, ptrdiff_t rsa,
 				const REAL *as = a + ic * rsa + pc * csa;
 				REAL *cs = c + ic * ldc + jc;
 
+				/* the update, with the strip's last chunk
+				 * of k */
+				const SFX(upd) *us = u && pc + kc == k ? u
+								       : NULL;
+				REAL *ws = us && u->w ? u->w + (cs - c) : NULL;
+
 				if (mr == GEMM_MR && csa == 1) {
 					SFX(strip)(kc, nc, as, rsa, 1, bp,
 						   pc == 0, alpha, beta, cs,
-						   ldc, mr, GEMM_MR);
+						   ldc, mr, GEMM_MR, us, ws);
 				} else if (mr == GEMM_MR) {
 					SFX(strip)(kc, nc, as, rsa, csa, bp,
 						   pc == 0, alpha, beta, cs,
-						   ldc, mr, GEMM_MR);
+						   ldc, mr, GEMM_MR, us, ws);
 				} else if (mr == 4) {
 					/* four whole rows: read in place */
 					SFX(strip)(kc, nc, as, rsa, csa, bp,
 						   pc == 0, alpha, beta, cs,
-						   ldc, mr, 4);
+						   ldc, mr, 4, us, ws);
 				} else {
 					/*
 					 * Edge strip: copied, zero rows below,
@@ -902,15 +1000,18 @@ SFX(blocked)(int m, int n, int k, REAL alpha, const REAL *a, ptrdiff_t rsa,
 					if (rows == 2)
 						SFX(strip)(kc, nc, ap, 1, 2, bp,
 							   pc == 0, alpha, beta,
-							   cs, ldc, mr, 2);
+							   cs, ldc, mr, 2, us,
+							   ws);
 					else if (rows == 4)
 						SFX(strip)(kc, nc, ap, 1, 4, bp,
 							   pc == 0, alpha, beta,
-							   cs, ldc, mr, 4);
+							   cs, ldc, mr, 4, us,
+							   ws);
 					else
 						SFX(strip)(kc, nc, ap, 1, 6, bp,
 							   pc == 0, alpha, beta,
-							   cs, ldc, mr, 6);
+							   cs, ldc, mr, 6, us,
+							   ws);
 				}
 			}
 		}
@@ -919,13 +1020,18 @@ SFX(blocked)(int m, int n, int k, REAL alpha, const REAL *a, ptrdiff_t rsa,
 
 /* ------------------------------------------------------------------ entry */
 
+/* The product without an update (u NULL), or with u applied as each
+ * block of C comes out (the blocked path) or after it (the others). */
 GEMM_ATTR static void
-SFX(gemm)(int trans_a, int trans_b, int m, int n, int k, REAL alpha,
-	  const REAL *a, int lda, const REAL *b, int ldb, REAL beta, REAL *c,
-	  int ldc)
+SFX(gemm_any)(int trans_a, int trans_b, int m, int n, int k, REAL alpha,
+	      const REAL *a, int lda, const REAL *b, int ldb, REAL beta,
+	      REAL *c, int ldc, const SFX(upd) *u)
 {
 	if (m <= 0 || n <= 0)
 		return;
+	ptrdiff_t rsa = trans_a ? 1 : lda, csa = trans_a ? lda : 1;
+	ptrdiff_t rsb = trans_b ? 1 : ldb, csb = trans_b ? ldb : 1;
+
 	if (k <= 0 || alpha == 0) {
 		for (int i = 0; i < m; i++) {
 			REAL *ci = c + (ptrdiff_t)i * ldc;
@@ -933,41 +1039,58 @@ SFX(gemm)(int trans_a, int trans_b, int m, int n, int k, REAL alpha,
 			for (int j = 0; j < n; j++)
 				ci[j] = beta == 0 ? 0 : beta * ci[j];
 		}
-		return;
-	}
-	ptrdiff_t rsa = trans_a ? 1 : lda, csa = trans_a ? lda : 1;
-	ptrdiff_t rsb = trans_b ? 1 : ldb, csb = trans_b ? ldb : 1;
-
-	if (k == 1) {
+	} else if (k == 1) {
 		SFX(outer)(m, n, alpha, a, rsa, b, csb, beta, c, ldc);
-		return;
-	}
-	if (m == 1) {
+	} else if (m == 1) {
 		int j0 = 0;
 
 #ifdef GEMM_ROWT
-		if (rsb == 1 && csb != 1) {
+		if (rsb == 1 && csb != 1)
 			SFX(row_t)(n, k, alpha, a, csa, b, csb, beta, c);
-			return;
-		}
+		else
 #endif
-		if (csb == 1)
-			j0 = SFX(row_n)(n, k, alpha, a, csa, b, rsb, beta, c);
-		if (j0 < n)
-			SFX(direct)(1, n - j0, k, alpha, a, rsa, csa,
-				    b + j0 * csb, rsb, csb, beta, c + j0, ldc,
-				    1);
-		return;
-	}
-	if (!GEMM_DIRECT(m, n, k))
+		{
+			if (csb == 1)
+				j0 = SFX(row_n)(n, k, alpha, a, csa, b, rsb,
+						beta, c);
+			if (j0 < n)
+				SFX(direct)(1, n - j0, k, alpha, a, rsa, csa,
+					    b + j0 * csb, rsb, csb, beta,
+					    c + j0, ldc, 1);
+		}
+	} else if (!GEMM_DIRECT(m, n, k)) {
 		SFX(blocked)(m, n, k, alpha, a, rsa, csa, trans_b, b, ldb, beta,
-			     c, ldc);
-	else if (n >= m)
+			     c, ldc, u);
+		return;
+	} else if (n >= m) {
 		SFX(direct)(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c,
 			    ldc, 1);
-	else /* C^T = op(B)^T op(A)^T: the long side along the vectors */
+	} else { /* C^T = op(B)^T op(A)^T: the long side along the vectors */
 		SFX(direct)(n, m, k, alpha, b, csb, rsb, a, csa, rsa, beta, c,
 			    1, ldc);
+	}
+	if (u)
+		SFX(upd_block)(u, m, n, c, ldc, u->w);
+}
+
+GEMM_ATTR static void
+SFX(gemm)(int trans_a, int trans_b, int m, int n, int k, REAL alpha,
+	  const REAL *a, int lda, const REAL *b, int ldb, REAL beta, REAL *c,
+	  int ldc)
+{
+	SFX(gemm_any)(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta,
+		      c, ldc, NULL);
+}
+
+GEMM_ATTR static void
+SFX(gemm_upd)(int trans_a, int trans_b, int m, int n, int k, REAL alpha,
+	      const REAL *a, int lda, const REAL *b, int ldb, REAL *c, int ldc,
+	      int how, REAL lr, REAL *w)
+{
+	SFX(upd) u = {how, lr, w};
+
+	SFX(gemm_any)(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, 0, c,
+		      ldc, &u);
 }
 
 

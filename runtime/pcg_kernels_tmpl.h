@@ -140,6 +140,17 @@ SFX(pcg_zil_grad)(int n, REAL *restrict g)
 		g[i] = -g[i] + (REAL)0;
 }
 
+void
+SFX(pcg_canon_sgd)(int n, REAL lr, REAL *restrict w, REAL *restrict g)
+{
+	for (int i = 0; i < n; i++) {
+		REAL gi = g[i] + (REAL)0;
+
+		g[i] = gi;
+		w[i] -= lr * gi;
+	}
+}
+
 /* ------------------------------------------------------ along an axis */
 
 /* m = x[0], then m = x[k s] > m ? x[k s] : m, k = 1 .. n-1. */

@@ -580,12 +580,17 @@ pool_thread_scratch(const pcg_pool *p, int i)
 #define GEMM_MT_ROWS(m, n, threads)                                           \
 	((m) > (n) || ((m) >= 64 * (threads) && (int64_t)(m) * (n) >= 1 << 15))
 
-#define GEMM_MT(NAME, SERIAL, REAL)                                           \
+/* A job with an update (pcg_sgemm_upd_mt) has how >= 0; w goes with c,
+ * and a block's w with its block of c. */
+#define GEMM_MT(NAME, NAME_UPD, SERIAL, SERIAL_UPD, REAL)                     \
 	typedef struct {                                                      \
 		int ta, tb, m, n, k, lda, ldb, ldc, by_rows, ntasks, unit;    \
 		REAL alpha, beta;                                             \
 		const REAL *a, *b;                                            \
 		REAL *c;                                                      \
+		int how;                                                      \
+		REAL lr;                                                      \
+		REAL *w;                                                      \
 	} NAME##_job;                                                         \
                                                                               \
 	/* Where block t starts: t / ntasks of the rows (columns), to the   \
@@ -601,53 +606,78 @@ pool_thread_scratch(const pcg_pool *p, int i)
 		return b < len ? (int)b : len;                                \
 	}                                                                     \
                                                                               \
+	/* The block of rows (columns) [lo, lo + len). */                     \
+	static void NAME##_block(const NAME##_job *j, int lo, int len)        \
+	{                                                                     \
+		int m = j->by_rows ? len : j->m, n = j->by_rows ? j->n : len; \
+		const REAL *a = j->a, *b = j->b;                              \
+		ptrdiff_t at = lo;                                            \
+		if (j->by_rows) {                                             \
+			a += j->ta ? lo : (ptrdiff_t)lo * j->lda;             \
+			at = (ptrdiff_t)lo * j->ldc;                          \
+		} else {                                                      \
+			b += j->tb ? (ptrdiff_t)lo * j->ldb : lo;             \
+		}                                                             \
+		if (j->how < 0)                                               \
+			SERIAL(j->ta, j->tb, m, n, j->k, j->alpha, a, j->lda, \
+			       b, j->ldb, j->beta, j->c + at, j->ldc);        \
+		else                                                          \
+			SERIAL_UPD(j->ta, j->tb, m, n, j->k, j->alpha, a,     \
+				   j->lda, b, j->ldb, j->c + at, j->ldc,      \
+				   j->how, j->lr, j->w ? j->w + at : NULL);   \
+	}                                                                     \
+                                                                              \
 	static void NAME##_task(void *ctx, int t)                             \
 	{                                                                     \
 		const NAME##_job *j = ctx;                                    \
 		int lo = NAME##_bound(j, t);                                  \
 		int len = NAME##_bound(j, t + 1) - lo;                        \
-		if (len <= 0)                                                 \
+		if (len > 0)                                                  \
+			NAME##_block(j, lo, len);                             \
+	}                                                                     \
+                                                                              \
+	static void NAME##_run(pcg_pool *pool, NAME##_job *j)                 \
+	{                                                                     \
+		int threads = pcg_pool_threads(pool);                         \
+		if (!MT_SPLIT || threads < 2 || j->m <= 0 || j->n <= 0 ||     \
+		    (int64_t)j->m * j->n * (j->k > 0 ? j->k : 1) <            \
+			    pool_min_macs(pool)) {                            \
+			j->by_rows = 1;                                       \
+			NAME##_block(j, 0, j->m);                             \
 			return;                                               \
-		if (j->by_rows)                                               \
-			SERIAL(j->ta, j->tb, len, j->n, j->k, j->alpha,       \
-			       j->ta ? j->a + lo                              \
-				     : j->a + (ptrdiff_t)lo * j->lda,         \
-			       j->lda, j->b, j->ldb, j->beta,                 \
-			       j->c + (ptrdiff_t)lo * j->ldc, j->ldc);        \
-		else                                                          \
-			SERIAL(j->ta, j->tb, j->m, len, j->k, j->alpha, j->a, \
-			       j->lda,                                        \
-			       j->tb ? j->b + (ptrdiff_t)lo * j->ldb          \
-				     : j->b + lo,                             \
-			       j->ldb, j->beta, j->c + lo, j->ldc);           \
+		}                                                             \
+		j->by_rows = GEMM_MT_ROWS(j->m, j->n, threads);               \
+		int len = j->by_rows ? j->m : j->n;                           \
+		j->unit = j->by_rows ? 6 : 16;                                \
+		j->ntasks = (len + j->unit - 1) / j->unit;                    \
+		if (j->ntasks > threads)                                      \
+			j->ntasks = threads;                                  \
+		pcg_pool_run(pool, j->ntasks, NAME##_task, j);                \
 	}                                                                     \
                                                                               \
 	void NAME(pcg_pool *pool, int trans_a, int trans_b, int m, int n,     \
 		  int k, REAL alpha, const REAL *a, int lda, const REAL *b,   \
 		  int ldb, REAL beta, REAL *c, int ldc)                       \
 	{                                                                     \
-		int threads = pcg_pool_threads(pool);                         \
-		if (!MT_SPLIT || threads < 2 || m <= 0 || n <= 0 ||           \
-		    (int64_t)m * n * (k > 0 ? k : 1) < pool_min_macs(pool)) {  \
-			SERIAL(trans_a, trans_b, m, n, k, alpha, a, lda, b,   \
-			       ldb, beta, c, ldc);                            \
-			return;                                               \
-		}                                                             \
-		NAME##_job j = {trans_a, trans_b, m,    n,     k,  lda,       \
-				ldb,     ldc,     GEMM_MT_ROWS(m, n, threads),    \
-				0,       0,       alpha,                          \
-				beta,    a,       b,                              \
-				c};                                               \
-		int len = j.by_rows ? m : n;                                  \
-		j.unit = j.by_rows ? 6 : 16;                                  \
-		j.ntasks = (len + j.unit - 1) / j.unit;                       \
-		if (j.ntasks > threads)                                       \
-			j.ntasks = threads;                                   \
-		pcg_pool_run(pool, j.ntasks, NAME##_task, &j);                \
+		NAME##_job j = {trans_a, trans_b, m,    n,    k, lda,  ldb,   \
+				ldc,     0,       0,    0,    alpha, beta, a, \
+				b,       c,       -1,   0,    NULL};          \
+		NAME##_run(pool, &j);                                         \
+	}                                                                     \
+                                                                              \
+	void NAME_UPD(pcg_pool *pool, int trans_a, int trans_b, int m,        \
+			int n, int k, REAL alpha, const REAL *a, int lda,     \
+			const REAL *b, int ldb, REAL *c, int ldc, int how,    \
+			REAL lr, REAL *w)                                     \
+	{                                                                     \
+		NAME##_job j = {trans_a, trans_b, m,   n,  k, lda, ldb,       \
+				ldc,     0,       0,   0,  alpha, 0,  a,      \
+				b,       c,       how, lr, w};                \
+		NAME##_run(pool, &j);                                         \
 	}
 
-GEMM_MT(pcg_sgemm_mt, pcg_sgemm, float)
-GEMM_MT(pcg_dgemm_mt, pcg_dgemm, double)
+GEMM_MT(pcg_sgemm_mt, pcg_sgemm_upd_mt, pcg_sgemm, pcg_sgemm_upd, float)
+GEMM_MT(pcg_dgemm_mt, pcg_dgemm_upd_mt, pcg_dgemm, pcg_dgemm_upd, double)
 
 /* ----------------------------------------------------------- dealing blocks */
 
@@ -1197,7 +1227,7 @@ spread(pcg_pool *pool, int n, int64_t work, range_fn fn, void *ctx)
  * multiply-adds (an element of these loops costs 0.14-0.17 ns on one core
  * here, about what 10 multiply-adds of the GEMM do).
  */
-enum { FLAT_SGD, FLAT_CANON, FLAT_ZIL_GRAD };
+enum { FLAT_SGD, FLAT_CANON, FLAT_ZIL_GRAD, FLAT_CANON_SGD };
 
 typedef struct {
 	int op;
@@ -1205,6 +1235,7 @@ typedef struct {
 	double lr_d;
 	void *w;
 	const void *g;
+	void *g_rw; /* FLAT_CANON_SGD's gradient, which it writes */
 } flat_job;
 
 #define FLAT_MT(T, REAL)                                                      \
@@ -1217,6 +1248,9 @@ typedef struct {
 				    (const REAL *)j->g + lo);                 \
 		else if (j->op == FLAT_CANON)                                 \
 			pcg_canon_##T(hi - lo, w);                            \
+		else if (j->op == FLAT_CANON_SGD)                             \
+			pcg_canon_sgd_##T(hi - lo, j->lr_##T, w,              \
+					  (REAL *)j->g_rw + lo);              \
 		else                                                          \
 			pcg_zil_grad_##T(hi - lo, w);                         \
 	}                                                                     \
@@ -1229,20 +1263,28 @@ typedef struct {
 	void pcg_sgd_mt_##T(pcg_pool *pool, int n, REAL lr, REAL *w,          \
 			    const REAL *g)                                    \
 	{                                                                     \
-		flat_job j = {FLAT_SGD, 0, 0, w, g};                          \
+		flat_job j = {FLAT_SGD, 0, 0, w, g, NULL};                    \
 		j.lr_##T = lr;                                                \
 		flat_##T(pool, n, &j);                                        \
 	}                                                                     \
                                                                               \
 	void pcg_canon_mt_##T(pcg_pool *pool, int n, REAL *g)                 \
 	{                                                                     \
-		flat_job j = {FLAT_CANON, 0, 0, g, NULL};                     \
+		flat_job j = {FLAT_CANON, 0, 0, g, NULL, NULL};               \
 		flat_##T(pool, n, &j);                                        \
 	}                                                                     \
                                                                               \
 	void pcg_zil_grad_mt_##T(pcg_pool *pool, int n, REAL *g)              \
 	{                                                                     \
-		flat_job j = {FLAT_ZIL_GRAD, 0, 0, g, NULL};                  \
+		flat_job j = {FLAT_ZIL_GRAD, 0, 0, g, NULL, NULL};            \
+		flat_##T(pool, n, &j);                                        \
+	}                                                                     \
+                                                                              \
+	void pcg_canon_sgd_mt_##T(pcg_pool *pool, int n, REAL lr, REAL *w,    \
+				  REAL *g)                                    \
+	{                                                                     \
+		flat_job j = {FLAT_CANON_SGD, 0, 0, w, NULL, g};              \
+		j.lr_##T = lr;                                                \
 		flat_##T(pool, n, &j);                                        \
 	}
 

@@ -20,7 +20,7 @@ extern "C" {
 #endif
 
 /* Generated code checks this at compile time. */
-#define PCG_RUNTIME_VERSION 6
+#define PCG_RUNTIME_VERSION 7
 
 #define PCG_MAX_RANK 8
 
@@ -212,6 +212,29 @@ void pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
 	       const double *a, int lda, const double *b, int ldb, double beta,
 	       double *c, int ldc);
 
+/*
+ * A parameter's gradient from a product, and the parameter's SGD update,
+ * in one call: pcg_sgemm with beta = 0, the update applied to each tile
+ * of C as it comes out of the product (in registers, or still in the
+ * cache) instead of in passes over the whole gradient afterwards.
+ *   how == PCG_UPD_BP:  C = alpha op(A) op(B) + 0 (pcg_canon: +0 for
+ *       every zero), then, unless w is NULL, w = w - lr * C (pcg_sgd).
+ *   how == PCG_UPD_ZIL: C = alpha op(A) op(B), a Z-IL error sum, then
+ *       w = w - lr * (-C + 0) (pcg_zil_sgd); w must not be NULL.
+ *   | PCG_UPD_SCRATCH (with a w): only the update is wanted; C is the
+ *       product's scratch, and what it holds afterwards is unspecified
+ *       (whole tiles of a product whose k is one chunk are not written).
+ * w is m x n with C's row stride: w[i * ldc + j] goes with C's (i, j).
+ * Every element has the bits of pcg_sgemm followed by those passes.
+ */
+enum { PCG_UPD_BP = 0, PCG_UPD_ZIL = 1, PCG_UPD_SCRATCH = 2 };
+void pcg_sgemm_upd(int trans_a, int trans_b, int m, int n, int k,
+		   float alpha, const float *a, int lda, const float *b,
+		   int ldb, float *c, int ldc, int how, float lr, float *w);
+void pcg_dgemm_upd(int trans_a, int trans_b, int m, int n, int k,
+		   double alpha, const double *a, int lda, const double *b,
+		   int ldb, double *c, int ldc, int how, double lr, double *w);
+
 /* --------------------------------------------------------------- threads */
 
 /*
@@ -240,7 +263,7 @@ void pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
  * result is the one-thread result, bit for bit.  The generated code calls
  * them with s->pool, and so the convolutions (pcg_conv*), the pooling
  * (pcg_pool2d_mt) and the gradients' element-wise updates (pcg_sgd_mt,
- * pcg_canon_mt, pcg_zil_grad_mt) below.
+ * pcg_canon_mt, pcg_zil_grad_mt, pcg_canon_sgd_mt) below.
  */
 #define PCG_POOL_MAX_THREADS 256
 /* Products and convolutions of fewer multiply-adds than this, SGD
@@ -269,6 +292,15 @@ void pcg_sgemm_mt(pcg_pool *pool, int trans_a, int trans_b, int m, int n,
 void pcg_dgemm_mt(pcg_pool *pool, int trans_a, int trans_b, int m, int n,
 		  int k, double alpha, const double *a, int lda,
 		  const double *b, int ldb, double beta, double *c, int ldc);
+/* pcg_sgemm_upd and pcg_dgemm_upd over the pool, cut as pcg_sgemm_mt. */
+void pcg_sgemm_upd_mt(pcg_pool *pool, int trans_a, int trans_b, int m, int n,
+		      int k, float alpha, const float *a, int lda,
+		      const float *b, int ldb, float *c, int ldc, int how,
+		      float lr, float *w);
+void pcg_dgemm_upd_mt(pcg_pool *pool, int trans_a, int trans_b, int m, int n,
+		      int k, double alpha, const double *a, int lda,
+		      const double *b, int ldb, double *c, int ldc, int how,
+		      double lr, double *w);
 
 /*
  * A convolution over a batch, as im2col + GEMM, its work spread over the
@@ -425,6 +457,11 @@ void pcg_canon_d(int n, double *g);
 void pcg_zil_grad_f(int n, float *g);
 void pcg_zil_grad_d(int n, double *g);
 
+/* pcg_canon, then pcg_sgd, in one pass: g[i] = g[i] + 0, then
+ * w[i] = w[i] - lr * g[i]. */
+void pcg_canon_sgd_f(int n, float lr, float *w, float *g);
+void pcg_canon_sgd_d(int n, double lr, double *w, double *g);
+
 /* pcg_sgd, pcg_canon and pcg_zil_grad with the elements spread over the
  * pool (pcg_pool.c; the same bits for every pool). */
 void pcg_sgd_mt_f(pcg_pool *pool, int n, float lr, float *w, const float *g);
@@ -434,6 +471,9 @@ void pcg_canon_mt_f(pcg_pool *pool, int n, float *g);
 void pcg_canon_mt_d(pcg_pool *pool, int n, double *g);
 void pcg_zil_grad_mt_f(pcg_pool *pool, int n, float *g);
 void pcg_zil_grad_mt_d(pcg_pool *pool, int n, double *g);
+void pcg_canon_sgd_mt_f(pcg_pool *pool, int n, float lr, float *w, float *g);
+void pcg_canon_sgd_mt_d(pcg_pool *pool, int n, double lr, double *w,
+			double *g);
 
 /* --- along an axis (x viewed as [outer][n][inner], n >= 1) */
 
