@@ -49,6 +49,39 @@ typedef struct {
 } SFX(upd);
 
 /*
+ * The steps of the updates, each rounded on its own: a statement each, so
+ * that no compiler contracts them into a fused multiply-add (clang does
+ * within an expression in the copies for targets with FMA), which
+ * pcg_canon, pcg_sgd and pcg_zil_sgd do not.
+ */
+GEMM_ATTR static inline REAL
+SFX(plus0)(REAL x)
+{
+	REAL y = x + (REAL)0;
+
+	return y;
+}
+
+/* w - lr * g: pcg_sgd */
+GEMM_ATTR static inline REAL
+SFX(descend)(REAL w, REAL lr, REAL g)
+{
+	REAL d = lr * g;
+
+	return w - d;
+}
+
+/* w - lr * (-e + 0): pcg_zil_sgd */
+GEMM_ATTR static inline REAL
+SFX(descend_zil)(REAL w, REAL lr, REAL e)
+{
+	REAL g = -e;
+
+	g = g + (REAL)0;
+	return SFX(descend)(w, lr, g);
+}
+
+/*
  * The update of the mr x nc block of C at c, its elements final, and of
  * the block of u->w at the same place, w: the arithmetic of pcg_canon
  * then pcg_sgd (PCG_UPD_BP), or of pcg_zil_sgd (PCG_UPD_ZIL), element by
@@ -66,16 +99,16 @@ SFX(upd_block)(const SFX(upd) *u, int mr, int nc, REAL *c, ptrdiff_t ldc,
 
 		if ((u->how & ~PCG_UPD_SCRATCH) != PCG_UPD_BP) {
 			for (int j = 0; j < nc; j++)
-				wi[j] = wi[j] - lr * (-ci[j] + (REAL)0);
+				wi[j] = SFX(descend_zil)(wi[j], lr, ci[j]);
 		} else if (!wi) {
 			for (int j = 0; j < nc; j++)
-				ci[j] = ci[j] + (REAL)0;
+				ci[j] = SFX(plus0)(ci[j]);
 		} else {
 			for (int j = 0; j < nc; j++) {
-				REAL g = ci[j] + (REAL)0;
+				REAL g = SFX(plus0)(ci[j]);
 
 				ci[j] = g;
-				wi[j] = wi[j] - lr * g;
+				wi[j] = SFX(descend)(wi[j], lr, g);
 			}
 		}
 	}
@@ -700,8 +733,9 @@ SFX(pack_b)(int trans_b, int kc, int nc, const REAL *restrict b,
 				REAL *restrict d = dst + p * GEMM_NR;
 
 				if (nr == GEMM_NR) {
-					for (int j = 0; j < GEMM_NR; j++)
-						d[j] = src[j];
+					/* a copy of fixed size (gcc made the
+					 * loop scalar loads and inserts) */
+					memcpy(d, src, sizeof(REAL) * GEMM_NR);
 				} else {
 					for (int j = 0; j < nr; j++)
 						d[j] = src[j];
@@ -855,34 +889,40 @@ SFX(kernel)(int kc, const REAL *restrict a, ptrdiff_t rsa, ptrdiff_t csa,
 		if (w && (u->how & PCG_UPD_SCRATCH) && how == PCG_UPD_BP) {
 			/* C is scratch: only w is written */
 			for (int i = 0; i < GEMM_MR; i++)
-				for (int j = 0; j < GEMM_NR; j++)
-					w[i * ldc + j] = w[i * ldc + j] - lr *
-						(alpha * t[i][j] + (REAL)0);
+				for (int j = 0; j < GEMM_NR; j++) {
+					REAL g = SFX(plus0)(alpha * t[i][j]);
+
+					w[i * ldc + j] = SFX(descend)(
+						w[i * ldc + j], lr, g);
+				}
 		} else if (u->how & PCG_UPD_SCRATCH) {
 			for (int i = 0; i < GEMM_MR; i++)
 				for (int j = 0; j < GEMM_NR; j++)
-					w[i * ldc + j] = w[i * ldc + j] - lr *
-						(-(alpha * t[i][j]) + (REAL)0);
+					w[i * ldc + j] = SFX(descend_zil)(
+						w[i * ldc + j], lr,
+						alpha * t[i][j]);
 		} else if (how != PCG_UPD_BP) {
 			for (int i = 0; i < GEMM_MR; i++)
 				for (int j = 0; j < GEMM_NR; j++) {
-					REAL g = alpha * t[i][j];
+					REAL e = alpha * t[i][j];
 
-					c[i * ldc + j] = g;
-					w[i * ldc + j] = w[i * ldc + j] -
-						lr * (-g + (REAL)0);
+					c[i * ldc + j] = e;
+					w[i * ldc + j] = SFX(descend_zil)(
+						w[i * ldc + j], lr, e);
 				}
 		} else if (!w) {
 			for (int i = 0; i < GEMM_MR; i++)
 				for (int j = 0; j < GEMM_NR; j++)
-					c[i * ldc + j] = alpha * t[i][j] + (REAL)0;
+					c[i * ldc + j] =
+						SFX(plus0)(alpha * t[i][j]);
 		} else {
 			for (int i = 0; i < GEMM_MR; i++)
 				for (int j = 0; j < GEMM_NR; j++) {
-					REAL g = alpha * t[i][j] + (REAL)0;
+					REAL g = SFX(plus0)(alpha * t[i][j]);
 
 					c[i * ldc + j] = g;
-					w[i * ldc + j] = w[i * ldc + j] - lr * g;
+					w[i * ldc + j] = SFX(descend)(
+						w[i * ldc + j], lr, g);
 				}
 		}
 		return;

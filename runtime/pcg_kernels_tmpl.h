@@ -112,18 +112,30 @@ SFX(pcg_sum)(int n, const REAL *restrict x)
 	return s;
 }
 
+/*
+ * The updates round lr * g on its own, a statement apart, so that no
+ * compiler fuses it with the subtraction (clang does within an expression
+ * for targets with FMA): the products' fused updates (pcg_sgemm_upd) give
+ * these bits.
+ */
 void
 SFX(pcg_sgd)(int n, REAL lr, REAL *restrict w, const REAL *restrict g)
 {
-	for (int i = 0; i < n; i++)
-		w[i] -= lr * g[i];
+	for (int i = 0; i < n; i++) {
+		REAL d = lr * g[i];
+
+		w[i] -= d;
+	}
 }
 
 void
 SFX(pcg_zil_sgd)(int n, REAL lr, REAL *restrict w, const REAL *restrict g)
 {
-	for (int i = 0; i < n; i++)
-		w[i] -= lr * (-g[i] + (REAL)0);
+	for (int i = 0; i < n; i++) {
+		REAL d = lr * (-g[i] + (REAL)0);
+
+		w[i] -= d;
+	}
 }
 
 void
@@ -145,9 +157,10 @@ SFX(pcg_canon_sgd)(int n, REAL lr, REAL *restrict w, REAL *restrict g)
 {
 	for (int i = 0; i < n; i++) {
 		REAL gi = g[i] + (REAL)0;
+		REAL d = lr * gi;
 
 		g[i] = gi;
-		w[i] -= lr * gi;
+		w[i] -= d;
 	}
 }
 
