@@ -291,26 +291,21 @@ emit_gemm(Emit *E, const char *c, int cb, const char *x, int xb, int64_t xr,
 	const char *B = "nb";
 	/* the whole of c in one product, its first contribution: the
 	 * pending update (E->upd_w) goes with it */
-	const char *upd = E->upd_w && !acc && !cb
-		? arena_printf(E->a, "%s, %lld, %s, lr, %s);", c, (long long)N,
+	int upd = E->upd_w && !acc && !cb;
+	/* the two forms that can take it: the call and its last arguments */
+	const char *fused = !upd ? gemm
+		: E->is_float ? "pcg_sgemm_upd_mt" : "pcg_dgemm_upd_mt";
+	const char *tail = upd
+		? arena_printf(E->a, "%s, %lld, %s, lr, %s", c, (long long)N,
 			       E->upd_how, E->upd_w)
-		: NULL;
-	const char *gemm_upd = E->is_float ? "pcg_sgemm_upd_mt"
-					   : "pcg_dgemm_upd_mt";
+		: arena_printf(E->a, "%s, %s, %lld", beta, c, (long long)N);
 	if (!cb && !xb && !yb) {
-		if (upd) {
-			emit_line(E, "%s(s->pool, %d, %d, %lld, %lld, %lld, %s, "
-				"%s, %lld, %s, %lld, %s", gemm_upd, tx, ty,
-			     (long long)M, (long long)N, (long long)K, one, x,
-			     (long long)xc, y, (long long)yc, upd);
-			E->upd_w = NULL;
-			return;
-		}
 		emit_line(E, "%s(s->pool, %d, %d, %lld, %lld, %lld, %s, %s, "
-			"%lld, %s, %lld, %s, %s, %lld);",
-		     gemm, tx, ty, (long long)M, (long long)N, (long long)K,
-		     one, x, (long long)xc, y, (long long)yc, beta, c,
-		     (long long)N);
+			"%lld, %s, %lld, %s);",
+		     fused, tx, ty, (long long)M, (long long)N, (long long)K,
+		     one, x, (long long)xc, y, (long long)yc, tail);
+		if (upd)
+			E->upd_w = NULL;
 		return;
 	}
 	if (cb && xb && !yb && !tx) { /* stack the samples' rows */
@@ -329,18 +324,12 @@ emit_gemm(Emit *E, const char *c, int cb, const char *x, int xb, int64_t xr,
 	}
 	if (!cb && xb && yb && (tx || K == 1) && (!ty || K == 1)) {
 		/* sum over samples: stack them along the inner dimension */
-		if (upd) {
-			emit_line(E, "%s(s->pool, 1, 0, %lld, %lld, %s * %lld, "
-				"%s, %s, %lld, %s, %lld, %s", gemm_upd,
-			     (long long)M, (long long)N, B, (long long)K, one,
-			     x, (long long)M, y, (long long)N, upd);
-			E->upd_w = NULL;
-			return;
-		}
 		emit_line(E, "%s(s->pool, 1, 0, %lld, %lld, %s * %lld, %s, "
-			"%s, %lld, %s, %lld, %s, %s, %lld);",
-		     gemm, (long long)M, (long long)N, B, (long long)K, one, x,
-		     (long long)M, y, (long long)N, beta, c, (long long)N);
+			"%s, %lld, %s, %lld, %s);",
+		     fused, (long long)M, (long long)N, B, (long long)K, one, x,
+		     (long long)M, y, (long long)N, tail);
+		if (upd)
+			E->upd_w = NULL;
 		return;
 	}
 	/* general: one product per sample */

@@ -308,7 +308,7 @@ emit_sweep_free(Emit *E)
 
 /* Z-IL's in-place update of a parameter from its summed errors eps at
  * `eps`: SGD (zil_sgd: p -= lr * -eps), or the optimizer on the gradient
- * -eps + 0, the bits BP's canonical gradient has. */
+ * 0 - eps, the bits BP's canonical gradient has. */
 static void
 update_now(Emit *E, const ParamDecl *pd, Mode mode, const char *eps)
 {

@@ -92,6 +92,41 @@
 		return 1;                                                     \
 	}
 
+/*
+ * What pcg_sgemm_upd's how asks for once w is known: without a parameter
+ * nothing is updated, so C is the result (no PCG_UPD_SCRATCH), and a Z-IL
+ * error sum is the plain product (-1).
+ */
+static inline int
+gemm_upd_how(int how, const void *w)
+{
+	if (w)
+		return how;
+	how &= ~PCG_UPD_SCRATCH;
+	return how == PCG_UPD_BP ? how : -1;
+}
+
+/*
+ * pcg_Sgemm and pcg_Sgemm_upd for the reals REAL (S s or d; T f or d, the
+ * element-wise functions' suffix): their bodies are GEMM_BODY(S, T, REAL)
+ * and UPD_BODY(S, T, REAL), defined by the build below.
+ */
+#define GEMM_ENTRY(S, T, REAL)                                                \
+	void pcg_##S##gemm(int trans_a, int trans_b, int m, int n, int k,     \
+			   REAL alpha, const REAL *a, int lda, const REAL *b, \
+			   int ldb, REAL beta, REAL *c, int ldc)              \
+	{                                                                     \
+		GEMM_BODY(S, T, REAL)                                         \
+	}                                                                     \
+                                                                              \
+	void pcg_##S##gemm_upd(int trans_a, int trans_b, int m, int n, int k, \
+			       REAL alpha, const REAL *a, int lda,            \
+			       const REAL *b, int ldb, REAL *c, int ldc,      \
+			       int how, REAL lr, REAL *w)                     \
+	{                                                                     \
+		UPD_BODY(S, T, REAL)                                          \
+	}
+
 #ifdef PCG_GEMM_CBLAS
 /*
  * -Dcblas=true: every product goes to CBLAS.  The semantics of the
@@ -117,27 +152,14 @@
 	      trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, \
 	      ldb, beta, c, ldc)
 
-void
-pcg_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
-	  const float *a, int lda, const float *b, int ldb, float beta,
-	  float *c, int ldc)
-{
-	CBLAS_OR_EMPTY(float, cblas_sgemm);
-}
-
-void
-pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
-	  const double *a, int lda, const double *b, int ldb, double beta,
-	  double *c, int ldc)
-{
-	CBLAS_OR_EMPTY(double, cblas_dgemm);
-}
-
 /* The update after the BLAS's product, a row at a time, by the
  * element-wise functions whose arithmetic it is. */
-#define CBLAS_UPD(T, GEMM)                                                    \
-	GEMM(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, 0, c, ldc);    \
-	for (int i = 0; i < m; i++) {                                         \
+#define GEMM_BODY(S, T, REAL) CBLAS_OR_EMPTY(REAL, cblas_##S##gemm);
+#define UPD_BODY(S, T, REAL)                                                  \
+	how = gemm_upd_how(how, w);                                           \
+	pcg_##S##gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, 0, c, \
+		      ldc);                                                   \
+	for (int i = 0; how >= 0 && i < m; i++) {                             \
 		ptrdiff_t at = (ptrdiff_t)i * ldc;                            \
 		if ((how & ~PCG_UPD_SCRATCH) != PCG_UPD_BP) {                 \
 			pcg_zil_sgd_##T(n, lr, w + at, c + at);               \
@@ -148,21 +170,8 @@ pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
 		}                                                             \
 	}
 
-void
-pcg_sgemm_upd(int trans_a, int trans_b, int m, int n, int k, float alpha,
-	      const float *a, int lda, const float *b, int ldb, float *c,
-	      int ldc, int how, float lr, float *w)
-{
-	CBLAS_UPD(f, pcg_sgemm)
-}
-
-void
-pcg_dgemm_upd(int trans_a, int trans_b, int m, int n, int k, double alpha,
-	      const double *a, int lda, const double *b, int ldb, double *c,
-	      int ldc, int how, double lr, double *w)
-{
-	CBLAS_UPD(d, pcg_dgemm)
-}
+GEMM_ENTRY(s, f, float)
+GEMM_ENTRY(d, d, double)
 
 /* With CBLAS the products are the BLAS's: no direct convolutions (their
  * bits are those of the runtime's own GEMM): every entry point returns 0. */
@@ -578,41 +587,15 @@ dconv_table(const pcg_conv_geo *g)
 #define COPY_DISPATCH(fn, args) fn args
 #endif
 
-void
-pcg_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
-	  const float *a, int lda, const float *b, int ldb, float beta,
-	  float *c, int ldc)
-{
-	COPY_DISPATCH(gemm_s, (trans_a, trans_b, m, n, k, alpha, a, lda, b,
-			       ldb, beta, c, ldc));
-}
+#define GEMM_BODY(S, T, REAL)                                                 \
+	COPY_DISPATCH(gemm_##S, (trans_a, trans_b, m, n, k, alpha, a, lda, b, \
+				 ldb, beta, c, ldc));
+#define UPD_BODY(S, T, REAL)                                                  \
+	COPY_DISPATCH(gemm_upd_##S, (trans_a, trans_b, m, n, k, alpha, a,     \
+				     lda, b, ldb, c, ldc, how, lr, w));
 
-void
-pcg_sgemm_upd(int trans_a, int trans_b, int m, int n, int k, float alpha,
-	      const float *a, int lda, const float *b, int ldb, float *c,
-	      int ldc, int how, float lr, float *w)
-{
-	COPY_DISPATCH(gemm_upd_s, (trans_a, trans_b, m, n, k, alpha, a, lda,
-				   b, ldb, c, ldc, how, lr, w));
-}
-
-void
-pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
-	  const double *a, int lda, const double *b, int ldb, double beta,
-	  double *c, int ldc)
-{
-	COPY_DISPATCH(gemm_d, (trans_a, trans_b, m, n, k, alpha, a, lda, b,
-			       ldb, beta, c, ldc));
-}
-
-void
-pcg_dgemm_upd(int trans_a, int trans_b, int m, int n, int k, double alpha,
-	      const double *a, int lda, const double *b, int ldb, double *c,
-	      int ldc, int how, double lr, double *w)
-{
-	COPY_DISPATCH(gemm_upd_d, (trans_a, trans_b, m, n, k, alpha, a, lda,
-				   b, ldb, c, ldc, how, lr, w));
-}
+GEMM_ENTRY(s, f, float)
+GEMM_ENTRY(d, d, double)
 
 /*
  * The direct convolutions: dx only for unit-stride rows, dK for at least

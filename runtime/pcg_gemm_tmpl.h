@@ -40,12 +40,13 @@ SFX(merge)(REAL *c, int first, REAL alpha, REAL s, REAL beta)
  * The update a product's result feeds (pcg_sgemm_upd, pcg_runtime.h):
  * how is PCG_UPD_BP or PCG_UPD_ZIL, with PCG_UPD_SCRATCH when C need not
  * be written; w[i * ldc + j] goes with C's element (i, j), and w is NULL
- * for PCG_UPD_BP without an update.
+ * for PCG_UPD_BP without an update (gemm_upd_how: never with SCRATCH).
  */
 typedef struct {
 	int how;
 	REAL lr;
 	REAL *w;
+	REAL walpha; /* the products' alpha for w: -alpha for Z-IL (below) */
 } SFX(upd);
 
 /*
@@ -71,13 +72,12 @@ SFX(descend)(REAL w, REAL lr, REAL g)
 	return w - d;
 }
 
-/* w - lr * (-e + 0): pcg_zil_sgd */
+/* w - lr * (0 - e): pcg_zil_sgd */
 GEMM_ATTR static inline REAL
 SFX(descend_zil)(REAL w, REAL lr, REAL e)
 {
-	REAL g = -e;
+	REAL g = (REAL)0 - e;
 
-	g = g + (REAL)0;
 	return SFX(descend)(w, lr, g);
 }
 
@@ -93,17 +93,26 @@ SFX(upd_block)(const SFX(upd) *u, int mr, int nc, REAL *c, ptrdiff_t ldc,
 {
 	REAL lr = u->lr;
 
-	for (int i = 0; i < mr; i++) {
-		REAL *restrict ci = c + i * ldc;
-		REAL *restrict wi = w ? w + i * ldc : NULL;
+	if ((u->how & ~PCG_UPD_SCRATCH) != PCG_UPD_BP) {
+		for (int i = 0; i < mr; i++) {
+			const REAL *restrict ci = c + i * ldc;
+			REAL *restrict wi = w + i * ldc;
 
-		if ((u->how & ~PCG_UPD_SCRATCH) != PCG_UPD_BP) {
 			for (int j = 0; j < nc; j++)
 				wi[j] = SFX(descend_zil)(wi[j], lr, ci[j]);
-		} else if (!wi) {
+		}
+	} else if (!w) {
+		for (int i = 0; i < mr; i++) {
+			REAL *restrict ci = c + i * ldc;
+
 			for (int j = 0; j < nc; j++)
 				ci[j] = SFX(plus0)(ci[j]);
-		} else {
+		}
+	} else {
+		for (int i = 0; i < mr; i++) {
+			REAL *restrict ci = c + i * ldc;
+			REAL *restrict wi = w + i * ldc;
+
 			for (int j = 0; j < nc; j++) {
 				REAL g = SFX(plus0)(ci[j]);
 
@@ -880,47 +889,25 @@ SFX(kernel)(int kc, const REAL *restrict a, ptrdiff_t rsa, ptrdiff_t csa,
 		t[5][j] = t5[j];
 	}
 
-	if (u && mr == GEMM_MR && nr == GEMM_NR && first && beta == 0) {
-		/* the update with the tile in registers (upd_block's
-		 * arithmetic), each case a loop nest of its own */
-		REAL lr = u->lr;
-		int how = u->how & ~PCG_UPD_SCRATCH;
+	if (u && mr == GEMM_MR && nr == GEMM_NR && first && beta == 0 &&
+	    (!w || (u->how & PCG_UPD_SCRATCH))) {
+		/* the updates the generated code asks for, with the tile in
+		 * registers (upd_block's arithmetic), each a loop nest of its
+		 * own so that each is vectorised (a branch inside one makes
+		 * compilers spill the tile); the others (C and w both wanted)
+		 * store the tile, then go through upd_block */
+		REAL lr = u->lr, walpha = u->walpha;
 
-		if (w && (u->how & PCG_UPD_SCRATCH) && how == PCG_UPD_BP) {
-			/* C is scratch: only w is written */
-			for (int i = 0; i < GEMM_MR; i++)
-				for (int j = 0; j < GEMM_NR; j++) {
-					REAL g = SFX(plus0)(alpha * t[i][j]);
-
-					w[i * ldc + j] = SFX(descend)(
-						w[i * ldc + j], lr, g);
-				}
-		} else if (u->how & PCG_UPD_SCRATCH) {
-			for (int i = 0; i < GEMM_MR; i++)
-				for (int j = 0; j < GEMM_NR; j++)
-					w[i * ldc + j] = SFX(descend_zil)(
-						w[i * ldc + j], lr,
-						alpha * t[i][j]);
-		} else if (how != PCG_UPD_BP) {
-			for (int i = 0; i < GEMM_MR; i++)
-				for (int j = 0; j < GEMM_NR; j++) {
-					REAL e = alpha * t[i][j];
-
-					c[i * ldc + j] = e;
-					w[i * ldc + j] = SFX(descend_zil)(
-						w[i * ldc + j], lr, e);
-				}
-		} else if (!w) {
+		if (!w) { /* PCG_UPD_BP: C + 0 */
 			for (int i = 0; i < GEMM_MR; i++)
 				for (int j = 0; j < GEMM_NR; j++)
 					c[i * ldc + j] =
 						SFX(plus0)(alpha * t[i][j]);
-		} else {
+		} else { /* C is scratch: only w is written */
 			for (int i = 0; i < GEMM_MR; i++)
 				for (int j = 0; j < GEMM_NR; j++) {
-					REAL g = SFX(plus0)(alpha * t[i][j]);
+					REAL g = SFX(plus0)(walpha * t[i][j]);
 
-					c[i * ldc + j] = g;
 					w[i * ldc + j] = SFX(descend)(
 						w[i * ldc + j], lr, g);
 				}
@@ -1127,10 +1114,14 @@ SFX(gemm_upd)(int trans_a, int trans_b, int m, int n, int k, REAL alpha,
 	      const REAL *a, int lda, const REAL *b, int ldb, REAL *c, int ldc,
 	      int how, REAL lr, REAL *w)
 {
-	SFX(upd) u = {how, lr, w};
+	/* Z-IL's 0 - e, from the tile in registers, as 0 + (-alpha) t: the
+	 * same bits (negation is exact, and x86 keeps a NaN's sign through
+	 * both), and the same instructions as BP's t + 0 */
+	SFX(upd) u = {gemm_upd_how(how, w), lr, w,
+		      (how & ~PCG_UPD_SCRATCH) == PCG_UPD_BP ? alpha : -alpha};
 
 	SFX(gemm_any)(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, 0, c,
-		      ldc, &u);
+		      ldc, u.how < 0 ? NULL : &u);
 }
 
 

@@ -132,7 +132,7 @@ void
 SFX(pcg_zil_sgd)(int n, REAL lr, REAL *restrict w, const REAL *restrict g)
 {
 	for (int i = 0; i < n; i++) {
-		REAL d = lr * (-g[i] + (REAL)0);
+		REAL d = lr * ((REAL)0 - g[i]);
 
 		w[i] -= d;
 	}
@@ -149,7 +149,7 @@ void
 SFX(pcg_zil_grad)(int n, REAL *restrict g)
 {
 	for (int i = 0; i < n; i++)
-		g[i] = -g[i] + (REAL)0;
+		g[i] = (REAL)0 - g[i];
 }
 
 void

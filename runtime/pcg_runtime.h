@@ -220,7 +220,7 @@ void pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
  *   how == PCG_UPD_BP:  C = alpha op(A) op(B) + 0 (pcg_canon: +0 for
  *       every zero), then, unless w is NULL, w = w - lr * C (pcg_sgd).
  *   how == PCG_UPD_ZIL: C = alpha op(A) op(B), a Z-IL error sum, then
- *       w = w - lr * (-C + 0) (pcg_zil_sgd); w must not be NULL.
+ *       w = w - lr * (0 - C) (pcg_zil_sgd); w must not be NULL.
  *   | PCG_UPD_SCRATCH (with a w): only the update is wanted; C is the
  *       product's scratch, and what it holds afterwards is unspecified
  *       (whole tiles of a product whose k is one chunk are not written).
@@ -445,7 +445,7 @@ double pcg_sum_d(int n, const double *x);
 void pcg_sgd_f(int n, float lr, float *w, const float *g);
 void pcg_sgd_d(int n, double lr, double *w, const double *g);
 
-/* Z-IL descent: w[i] = w[i] - lr * (-g[i] + 0) (pcg_zil_grad, then pcg_sgd). */
+/* Z-IL descent: w[i] = w[i] - lr * (0 - g[i]) (pcg_zil_grad, then pcg_sgd). */
 void pcg_zil_sgd_f(int n, float lr, float *w, const float *g);
 void pcg_zil_sgd_d(int n, double lr, double *w, const double *g);
 
@@ -453,7 +453,8 @@ void pcg_zil_sgd_d(int n, double lr, double *w, const double *g);
 void pcg_canon_f(int n, float *g);
 void pcg_canon_d(int n, double *g);
 
-/* g[i] = -g[i] + 0 (in place): a Z-IL gradient from its Hebbian sum. */
+/* g[i] = 0 - g[i] (in place): a Z-IL gradient from its Hebbian sum, -g
+ * with +0 for every zero (one operation where -g + 0 is two). */
 void pcg_zil_grad_f(int n, float *g);
 void pcg_zil_grad_d(int n, double *g);
 

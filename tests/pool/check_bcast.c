@@ -210,7 +210,7 @@ main(void)
 	int npools = pools_create(pools);
 	check_f(pools, pool_threads, npools);
 	check_d(pools, pool_threads, npools);
-	pools_finish(pools, npools);
+	pools_finish(pools, npools, 0);
 	printf("1..%d\n", count);
 	return failed != 0;
 }

@@ -278,7 +278,7 @@ main(void)
 		check_f(&cases[c], pools, npools, pool_threads);
 		check_d(&cases[c], pools, npools, pool_threads);
 	}
-	pools_finish(pools, npools);
+	pools_finish(pools, npools, 0);
 	printf("1..%d\n", count);
 	return failed != 0;
 }

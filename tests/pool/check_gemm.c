@@ -61,15 +61,6 @@ b_at(const Case *cs, int p, int j)
 }
 
 #define CHECK(T, REAL, GEMM, GEMM_MT, EPS)                                    \
-	/* how many of the n elements of u and v differ in their bits */     \
-	static size_t differ_##T(const REAL *u, const REAL *v, size_t n)      \
-	{                                                                     \
-		size_t bad = 0;                                               \
-		for (size_t i = 0; i < n; i++)                                \
-			bad += memcmp(&u[i], &v[i], sizeof(REAL)) != 0;       \
-		return bad;                                                   \
-	}                                                                     \
-                                                                              \
 	static void check_##T(const Case *cs, pcg_pool **pools, int npools,   \
 			      const int *threads)                             \
 	{                                                                     \
@@ -120,7 +111,7 @@ b_at(const Case *cs, int p, int j)
 			       GEMM_MT(pi < 0 ? NULL : pools[pi], cs->ta,     \
 				       cs->tb, m, n, k, alpha, a, lda, b, ldb,\
 				       beta, got, n);                         \
-			       size_t d_ = differ_##T(got, want, nc);         \
+			       size_t d_ = DIFFER(got, want, nc);             \
 			       bad = d_ > bad ? d_ : bad);                    \
 			snprintf(what, sizeof what, "%s %s, %d thread(s): "   \
 				 "the bits of the whole product", #REAL,      \
@@ -142,7 +133,7 @@ b_at(const Case *cs, int p, int j)
 			memcpy(got, c0, sizeof(REAL) * nc);                   \
 			GEMM_MT(pools[npools - 1], cs->ta, cs->tb, m, n, k,   \
 				alpha, ar, lda, br, ldb, beta, got, n);       \
-			size_t bad = differ_##T(got, want, nc);               \
+			size_t bad = DIFFER(got, want, nc);                   \
 			snprintf(what, sizeof what, "%s %s: control, the k "  \
 				 "terms reversed differ in %zu elements",     \
 				 #REAL, cs->name, bad);                       \
@@ -161,17 +152,4 @@ b_at(const Case *cs, int p, int j)
 CHECK(f, float, pcg_sgemm, pcg_sgemm_mt, 1e-6)
 CHECK(d, double, pcg_dgemm, pcg_dgemm_mt, 1e-15)
 
-int
-main(void)
-{
-	pcg_pool *pools[NPOOLS];
-	int npools = pools_create(pools);
-	if (npools == NPOOLS)
-		for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-			check_f(&cases[c], pools, npools, pool_threads);
-			check_d(&cases[c], pools, npools, pool_threads);
-		}
-	pools_finish(pools, npools);
-	printf("1..%d\n", count);
-	return failed != 0;
-}
+POOLS_PRODUCTS_MAIN(cases, check_f, check_d)

@@ -4,7 +4,8 @@
  * in C and in w, the bits of the calls it replaces: the product with
  * beta = 0 (pcg_sgemm), then pcg_canon and pcg_sgd (PCG_UPD_BP), pcg_canon
  * alone (PCG_UPD_BP, w NULL), or pcg_zil_sgd (PCG_UPD_ZIL); with
- * PCG_UPD_SCRATCH, in w (C is then scratch).  With no pool
+ * PCG_UPD_SCRATCH, in w (C is then scratch).  Without w, SCRATCH is
+ * ignored and PCG_UPD_ZIL is the plain product.  With no pool
  * and pools of 1, 2, 3 and 8 threads, on every path of the GEMM: batch 1
  * (one row, both layouts of B), K = 1, K = 0, the direct tiles, the
  * blocked path with its edge strips and several chunks of k, mlp b32's
@@ -72,25 +73,25 @@ b_at(const Case *cs, int p, int j)
 #define GIVES_NEGATIVE_ZERO 1
 #endif
 
-enum { BP, BP_NO_W, ZIL, BP_SCRATCH, ZIL_SCRATCH, HOWS };
+/* The last two without w: the update is then left out (the first gives
+ * BP_NO_W's C, the second the plain product) and C is written. */
+enum {
+	BP, BP_NO_W, ZIL, BP_SCRATCH, ZIL_SCRATCH, BP_SCRATCH_NO_W, ZIL_NO_W,
+	HOWS
+};
 static const char *const how_name[HOWS] = {
 	"PCG_UPD_BP", "PCG_UPD_BP without w", "PCG_UPD_ZIL",
-	"PCG_UPD_BP | PCG_UPD_SCRATCH", "PCG_UPD_ZIL | PCG_UPD_SCRATCH"};
+	"PCG_UPD_BP | PCG_UPD_SCRATCH", "PCG_UPD_ZIL | PCG_UPD_SCRATCH",
+	"PCG_UPD_BP | PCG_UPD_SCRATCH without w", "PCG_UPD_ZIL without w"};
 static const int how_flags[HOWS] = {
 	PCG_UPD_BP, PCG_UPD_BP, PCG_UPD_ZIL, PCG_UPD_BP | PCG_UPD_SCRATCH,
-	PCG_UPD_ZIL | PCG_UPD_SCRATCH};
+	PCG_UPD_ZIL | PCG_UPD_SCRATCH, PCG_UPD_BP | PCG_UPD_SCRATCH,
+	PCG_UPD_ZIL};
 
 #define CHECK(T, REAL, GEMM, UPD, UPD_MT)                                     \
-	static size_t differ_##T(const REAL *u, const REAL *v, size_t n)      \
-	{                                                                     \
-		size_t bad = 0;                                               \
-		for (size_t i = 0; i < n; i++)                                \
-			bad += memcmp(&u[i], &v[i], sizeof(REAL)) != 0;       \
-		return bad;                                                   \
-	}                                                                     \
-                                                                              \
-	/* C and w by the separate calls; canon 0 leaves out pcg_canon,     \
-	 * sign -1 puts pcg_sgd for pcg_zil_sgd (the controls) */            \
+	/* C and w by the separate calls (how BP, BP_NO_W, ZIL, or ZIL_NO_W: \
+	 * the product alone); canon 0 leaves out pcg_canon, sign -1 puts   \
+	 * pcg_sgd for pcg_zil_sgd (the controls) */                         \
 	static void reference_##T(const Case *cs, int how, const REAL *a,     \
 				  const REAL *b, REAL lr, REAL *c, REAL *w,   \
 				  int canon, int sign)                        \
@@ -105,7 +106,7 @@ static const int how_flags[HOWS] = {
 				pcg_zil_sgd_##T(cs->n, lr, wi, ci);           \
 			else if (how == ZIL)                                  \
 				pcg_sgd_##T(cs->n, lr, wi, ci);               \
-			if (how != ZIL && canon)                              \
+			if (how != ZIL && how != ZIL_NO_W && canon)           \
 				pcg_canon_##T(cs->n, ci);                     \
 			if (how == BP)                                        \
 				pcg_sgd_##T(cs->n, lr, wi, ci);               \
@@ -147,12 +148,16 @@ static const int how_flags[HOWS] = {
 		for (int how = 0; how < HOWS; how++) {                        \
 			int h = how_flags[how];                               \
 			int zil = (h & PCG_UPD_ZIL) != 0;                     \
-			int scratch = (h & PCG_UPD_SCRATCH) != 0;             \
+			int no_w = how == BP_NO_W || how == ZIL_NO_W ||       \
+				   how == BP_SCRATCH_NO_W;                    \
+			int scratch = (h & PCG_UPD_SCRATCH) != 0 && !no_w;    \
 			for (size_t i = 0; i < nc; i++)                       \
 				cw[i] = (REAL)NAN;                            \
 			memcpy(ww, w0, sizeof(REAL) * nc);                    \
-			reference_##T(cs, zil ? ZIL : how == BP_NO_W ? how    \
-							       : BP,          \
+			reference_##T(cs, how == ZIL_NO_W ? ZIL_NO_W          \
+					  : no_w	  ? BP_NO_W           \
+					  : zil		  ? ZIL               \
+							  : BP,               \
 				      a, b, lr, cw, ww, 1, 1);                \
 			/* serial, then no pool, then each pool */            \
 			for (int pi = -2; pi < npools; pi++) {                \
@@ -162,7 +167,7 @@ static const int how_flags[HOWS] = {
 				       for (size_t i = 0; i < nc; i++)        \
 					       cg[i] = (REAL)NAN;             \
 				       memcpy(wg, w0, sizeof(REAL) * nc);     \
-				       REAL *w = how == BP_NO_W ? NULL : wg;  \
+				       REAL *w = no_w ? NULL : wg;            \
 				       if (pi == -2)                          \
 					       UPD(cs->ta, cs->tb, m, n, k,   \
 						   (REAL)cs->alpha, a, lda,   \
@@ -173,9 +178,9 @@ static const int how_flags[HOWS] = {
 						      (REAL)cs->alpha, a,     \
 						      lda, b, ldb, cg, ld, h, \
 						      lr, w);                 \
-				       size_t d_ = differ_##T(wg, ww, nc) +   \
+				       size_t d_ = DIFFER(wg, ww, nc) +       \
 						   (scratch ? 0               \
-						    : differ_##T(cg, cw, nc));\
+						    : DIFFER(cg, cw, nc));    \
 				       bad = d_ > bad ? d_ : bad);            \
 				snprintf(what, sizeof what,                   \
 					 "%s %s, %s, %s: the bits of the "    \
@@ -210,8 +215,8 @@ static const int how_flags[HOWS] = {
 				UPD(cs->ta, cs->tb, m, n, k, (REAL)cs->alpha, \
 				    a, lda, b, ldb, cw, ld, h, lr, ww);       \
 				size_t bad = how == ZIL                       \
-						     ? differ_##T(wg, ww, nc) \
-						     : differ_##T(cg, cw, nc);\
+						     ? DIFFER(wg, ww, nc)     \
+						     : DIFFER(cg, cw, nc);    \
 				snprintf(what, sizeof what,                   \
 					 "%s %s, %s: control, %s differs in " \
 					 "%zu elements", #REAL, cs->name,     \
@@ -236,17 +241,4 @@ static const int how_flags[HOWS] = {
 CHECK(f, float, pcg_sgemm, pcg_sgemm_upd, pcg_sgemm_upd_mt)
 CHECK(d, double, pcg_dgemm, pcg_dgemm_upd, pcg_dgemm_upd_mt)
 
-int
-main(void)
-{
-	pcg_pool *pools[NPOOLS];
-	int npools = pools_create(pools);
-	if (npools == NPOOLS)
-		for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-			check_f(&cases[c], pools, npools, pool_threads);
-			check_d(&cases[c], pools, npools, pool_threads);
-		}
-	pools_finish(pools, npools);
-	printf("1..%d\n", count);
-	return failed != 0;
-}
+POOLS_PRODUCTS_MAIN(cases, check_f, check_d)
