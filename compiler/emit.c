@@ -292,8 +292,9 @@ emit_gemm(Emit *E, const char *c, int cb, const char *x, int xb, int64_t xr,
 	/* the whole of c in one product, its first contribution: the
 	 * pending update (E->upd_w) goes with it */
 	int upd = E->upd_w && !acc && !cb;
-	/* the two forms that can take it: the call and its last arguments */
-	const char *fused = !upd ? gemm
+	/* the two forms that can take it: the call (fused or plain) and its
+	 * last arguments */
+	const char *fn = !upd ? gemm
 		: E->is_float ? "pcg_sgemm_upd_mt" : "pcg_dgemm_upd_mt";
 	const char *tail = upd
 		? arena_printf(E->a, "%s, %lld, %s, lr, %s", c, (long long)N,
@@ -302,7 +303,7 @@ emit_gemm(Emit *E, const char *c, int cb, const char *x, int xb, int64_t xr,
 	if (!cb && !xb && !yb) {
 		emit_line(E, "%s(s->pool, %d, %d, %lld, %lld, %lld, %s, %s, "
 			"%lld, %s, %lld, %s);",
-		     fused, tx, ty, (long long)M, (long long)N, (long long)K,
+		     fn, tx, ty, (long long)M, (long long)N, (long long)K,
 		     one, x, (long long)xc, y, (long long)yc, tail);
 		if (upd)
 			E->upd_w = NULL;
@@ -326,7 +327,7 @@ emit_gemm(Emit *E, const char *c, int cb, const char *x, int xb, int64_t xr,
 		/* sum over samples: stack them along the inner dimension */
 		emit_line(E, "%s(s->pool, 1, 0, %lld, %lld, %s * %lld, %s, "
 			"%s, %lld, %s, %lld, %s);",
-		     fused, (long long)M, (long long)N, B, (long long)K, one, x,
+		     fn, (long long)M, (long long)N, B, (long long)K, one, x,
 		     (long long)M, y, (long long)N, tail);
 		if (upd)
 			E->upd_w = NULL;

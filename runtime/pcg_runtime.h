@@ -220,10 +220,12 @@ void pcg_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
  *   how == PCG_UPD_BP:  C = alpha op(A) op(B) + 0 (pcg_canon: +0 for
  *       every zero), then, unless w is NULL, w = w - lr * C (pcg_sgd).
  *   how == PCG_UPD_ZIL: C = alpha op(A) op(B), a Z-IL error sum, then
- *       w = w - lr * (0 - C) (pcg_zil_sgd); w must not be NULL.
- *   | PCG_UPD_SCRATCH (with a w): only the update is wanted; C is the
- *       product's scratch, and what it holds afterwards is unspecified
- *       (whole tiles of a product whose k is one chunk are not written).
+ *       w = w - lr * (0 - C) (pcg_zil_sgd).
+ *   | PCG_UPD_SCRATCH: only the update is wanted; C is the product's
+ *       scratch, and what it holds afterwards is unspecified (whole
+ *       tiles of a product whose k is one chunk are not written).
+ * With w NULL nothing is updated and C is always written: SCRATCH is
+ * ignored, and PCG_UPD_ZIL gives the plain product (pcg_sgemm, beta 0).
  * w is m x n with C's row stride: w[i * ldc + j] goes with C's (i, j).
  * Every element has the bits of pcg_sgemm followed by those passes.
  */

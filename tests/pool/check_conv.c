@@ -12,7 +12,7 @@
  * acc 0 and 1, and x shared by every sample (x_step 0).  Negative
  * control: dK summed over the batch in reverse order is seen to differ
  * from the runtime's bits (3 samples or more: a sum of two commutes).
- * Prints TAP.
+ * Under -Dcblas=true, see CBLAS_ORDER.  Prints TAP.
  */
 #include <math.h>
 #include <stdio.h>
@@ -24,6 +24,19 @@
 #include "../test_rng.h"
 #include "pools.h"
 
+
+/*
+ * Under -Dcblas=true the BLAS's summation order may change with a
+ * product's shape (docs/performance.md), and the runtime's products are
+ * not the header's: there the runtime agrees with the header to rounding,
+ * and every pool gives the bits of no pool (and the convolutions are not
+ * cut: pools_finish's products).
+ */
+#ifdef PCG_GEMM_CBLAS
+#define CBLAS_ORDER 1
+#else
+#define CBLAS_ORDER 0
+#endif
 
 typedef struct {
 	const char *name;
@@ -184,6 +197,7 @@ direct(const pcg_conv_geo *g, const double *x, const double *k, int b,
 			ref_##T(pass, g, nb, acc, 0, x, xs, k, dy,            \
 				(ptrdiff_t)Y, want, col);  \
 			int same = 1, bad = -1;                               \
+			char what[160], detail[80];                           \
 			for (int p = 0; p <= npools; p++) {                   \
 				pcg_pool *pool = p ? pools[p - 1] : NULL;     \
 				POOLED(pool,                                  \
@@ -200,16 +214,33 @@ direct(const pcg_conv_geo *g, const double *x, const double *k, int b,
 					pcg_conv_dx_##T(pool, g, nb, acc, k,  \
 							dy, (ptrdiff_t)Y,     \
 							got, xs, col);        \
+				if (CBLAS_ORDER && p == 0) {                  \
+					/* the no pool run's bits are the     \
+					 * ones to keep; the header's to      \
+					 * rounding */                        \
+					double e = 0;                         \
+					for (size_t i = 0; i < n; i++)        \
+						if (fabs((double)(got[i] - want[i])) > e) \
+							e = fabs((double)(got[i] - want[i])); \
+					snprintf(what, sizeof what, "%s %s %s: " \
+						 "the header's to rounding",  \
+						 #REAL, cs->name, names[r]);  \
+					snprintf(detail, sizeof detail,       \
+						 "max diff %g", e);           \
+					ok(e < (sizeof(REAL) == 4 ? 1e-4      \
+						: 1e-12), what, detail);      \
+					memcpy(want, got, sizeof(REAL) * n);  \
+				}                                             \
 				if (memcmp(got, want, sizeof(REAL) * n)) {    \
 					same = 0;                             \
 					if (bad < 0)                          \
 						bad = p ? threads[p - 1] : 0; \
 				});                                           \
 			}                                                     \
-			char what[160], detail[80];                           \
-			snprintf(what, sizeof what, "%s %s %s: the header's " \
-				 "bits, no pool and 1, 2, 3, 8 threads",      \
-				 #REAL, cs->name, names[r]);                  \
+			snprintf(what, sizeof what, "%s %s %s: %s bits, no " \
+				 "pool and 1, 2, 3, 8 threads", #REAL,        \
+				 cs->name, names[r], CBLAS_ORDER ? "the same" \
+				 : "the header's");                           \
 			snprintf(detail, sizeof detail, "first differs with " \
 				 "%d threads (0: no pool)", bad);             \
 			ok(same, what, detail);                               \
@@ -278,7 +309,7 @@ main(void)
 		check_f(&cases[c], pools, npools, pool_threads);
 		check_d(&cases[c], pools, npools, pool_threads);
 	}
-	pools_finish(pools, npools, 0);
+	pools_finish(pools, npools, 1);
 	printf("1..%d\n", count);
 	return failed != 0;
 }

@@ -68,8 +68,9 @@ bits_differ(const void *u, const void *v, size_t n, size_t size)
 /*
  * Checks that the workers of every pool with threads ran tasks, and
  * destroys the pools.  products: the program gives the pools products
- * alone, which a build with -Dcblas=true (PCG_GEMM_CBLAS) hands to the
- * BLAS whole, on the BLAS's threads: there the check is skipped.
+ * and convolutions alone, which a build with -Dcblas=true
+ * (PCG_GEMM_CBLAS) hands to the BLAS whole, on the BLAS's threads: there
+ * the check is skipped.
  */
 static void
 pools_finish(pcg_pool *pools[NPOOLS], int n, int products)
