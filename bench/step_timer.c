@@ -16,8 +16,15 @@
  *
  * makes N calls of train_bp or train_zil on the same data, untimed, and
  * prints nothing: bench/instructions.sh counts the instructions of a step
- * as the difference of two such runs under valgrind's callgrind.  A
- * benchmark: it prints figures and checks nothing.
+ * as the difference of two such runs under valgrind's callgrind.
+ *
+ *   step_timer LIB.so SYMBOL --per-call bp|zil N THREADS
+ *
+ * for a library whose generated code bench/call_times.py instrumented
+ * (it times each runtime call of a step): N steps with no pool, then N
+ * on a pool of THREADS, after three untimed steps each, and one line a
+ * call: its index, microseconds a step (wall time) alone and on the
+ * pool.  A benchmark: it prints figures and checks nothing.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <dlfcn.h>
@@ -53,6 +60,72 @@ fill(char *s, const pcg_param_info *info, int batch, int one_hot)
 	}
 }
 
+/*
+ * --per-call: the instrumented library's per-call sums (call_times_us,
+ * call_times_n: bench/call_times.py), N steps alone and N on a pool of
+ * threads; frees p and s and closes lib.
+ */
+static int
+time_calls(void *lib, const pcg_model *m, void *p, void *s,
+	   float (*step)(void *, void *, float), float lr, long n, int threads)
+{
+	void *us_sym = dlsym(lib, "call_times_us");
+	void *n_sym = dlsym(lib, "call_times_n");
+	/* the pool from the library's runtime, the one its code runs */
+	void *create_sym = dlsym(lib, "pcg_pool_create");
+	void *destroy_sym = dlsym(lib, "pcg_pool_destroy");
+	pcg_pool *(*create)(int) = NULL;
+	void (*destroy)(pcg_pool *) = NULL;
+	int rc = 0;
+	if (!us_sym || !n_sym || !create_sym || !destroy_sym ||
+	    m->version < 2) {
+		fprintf(stderr, "step_timer: %s is not instrumented by "
+				"bench/call_times.py\n", m->name);
+		rc = 1;
+	} else {
+		memcpy(&create, &create_sym, sizeof create);
+		memcpy(&destroy, &destroy_sym, sizeof destroy);
+	}
+	pcg_pool *pool = rc ? NULL : create(threads);
+	if (!rc && !pool) {
+		fprintf(stderr, "step_timer: no pool of %d threads\n", threads);
+		rc = 1;
+	}
+	if (!rc) {
+		double *us = us_sym;
+		int calls = *(const int *)n_sym;
+		double *alone = calloc((size_t)calls + 1, sizeof *alone);
+		if (!alone) {
+			fprintf(stderr, "step_timer: out of memory\n");
+			rc = 1;
+		}
+		for (int run = 0; !rc && run < 2; run++) {
+			pcg_pool *use = run ? pool : NULL;
+			memcpy((char *)s + m->state_pool, &use, sizeof use);
+			for (int i = 0; i < 3; i++)
+				step(p, s, lr);
+			memset(us, 0, sizeof *us * (size_t)calls);
+			for (long i = 0; i < n; i++)
+				step(p, s, lr);
+			for (int c = 0; c < calls; c++)
+				if (run)
+					printf("%d %.4f %.4f\n", c, alone[c],
+					       us[c] / (double)n);
+				else
+					alone[c] = us[c] / (double)n;
+		}
+		pcg_pool *none = NULL;
+		memcpy((char *)s + m->state_pool, &none, sizeof none);
+		free(alone);
+	}
+	if (pool)
+		destroy(pool);
+	free(p);
+	free(s);
+	dlclose(lib);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -74,6 +147,24 @@ main(int argc, char **argv)
 		if (calls_of < 0 || calls < 1) {
 			fprintf(stderr, "step_timer: --calls takes bp or zil "
 					"and a positive count\n");
+			return 2;
+		}
+	}
+	/* --per-call: which function and how many steps, on how many
+	 * threads */
+	int per_call = 0, threads = 0;
+	if (argc > 3 && strcmp(argv[3], "--per-call") == 0) {
+		per_call = 1;
+		calls_of = argc > 4 && strcmp(argv[4], "bp") == 0    ? 0
+			   : argc > 4 && strcmp(argv[4], "zil") == 0 ? 1
+								     : -1;
+		calls = argc > 5 ? atol(argv[5]) : 0;
+		threads = argc > 6 ? atoi(argv[6]) : 0;
+		if (calls_of < 0 || calls < 1 || threads < 2 ||
+		    threads > PCG_POOL_MAX_THREADS) {
+			fprintf(stderr, "step_timer: --per-call takes bp or "
+					"zil, a positive count and 2..%d "
+					"threads\n", PCG_POOL_MAX_THREADS);
 			return 2;
 		}
 	}
@@ -130,6 +221,9 @@ main(int argc, char **argv)
 				m->name, argv[4]);
 			return 1;
 		}
+		if (per_call)
+			return time_calls(lib, m, p, s, fn[calls_of], lr, calls,
+					  threads);
 		for (long i = 0; i < calls; i++)
 			fn[calls_of](p, s, lr);
 		free(p);
