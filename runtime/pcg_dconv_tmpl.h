@@ -598,14 +598,20 @@ SFX(dconv_nonfinite)(const REAL *restrict x, ptrdiff_t n)
 	return bad;
 }
 
-/* Whether some element of x (n of them) is -0. */
+/*
+ * Whether some element of x (n of them) is -0.  Without an early exit, so
+ * that gcc and clang vectorise it: dx looks at every element of a sample
+ * it adds into, and as a loop that stopped at the first -0 (scalar) this
+ * took 8 % of resnet b16's step on an AVX-512 machine.
+ */
 GEMM_ATTR static int
 SFX(dconv_negzero)(const REAL *restrict x, ptrdiff_t n)
 {
+	int neg = 0;
+
 	for (ptrdiff_t i = 0; i < n; i++)
-		if (x[i] == 0 && signbit(x[i]))
-			return 1;
-	return 0;
+		neg |= (x[i] == 0) & (signbit(x[i]) != 0);
+	return neg;
 }
 
 /*
