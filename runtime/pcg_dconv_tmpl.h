@@ -225,16 +225,17 @@ SFX(dconv_view)(const pcg_conv_geo *g, const REAL *restrict x, int c0,
 	} else {
 		*rs = wp;
 		*ps = (ptrdiff_t)hp * wp;
-		for (int c = c0; c < c1; c++)
-			for (int f = 0; f < sw; f++) {
-				/* run f of row yy: column t sw + f - pw at
-				 * t, inside x for t in [lo, hi) */
-				int o = f - g->pw;
-				int lo = o < 0 ? (-o + sw - 1) / sw : 0;
-				int hi = (g->w - o + sw - 1) / sw;
+		for (int f = 0; f < sw; f++) {
+			/* run f of row yy: column t sw + f - pw at t, inside
+			 * x for t in [lo, hi) (the same for every channel:
+			 * the divisions once a run, not once a channel) */
+			int o = f - g->pw;
+			int lo = o < 0 ? (-o + sw - 1) / sw : 0;
+			int hi = (g->w - o + sw - 1) / sw;
 
-				hi = hi < wq ? hi : wq;
-				lo = lo < hi ? lo : hi;
+			hi = hi < wq ? hi : wq;
+			lo = lo < hi ? lo : hi;
+			for (int c = c0; c < c1; c++)
 				for (int yy = 0; yy < hp; yy++) {
 					REAL *restrict run =
 						buf + (c * (ptrdiff_t)hp + yy) * wp +
