@@ -1053,10 +1053,18 @@ conv_col_reals(const pcg_conv_geo *g)
 		 * one as they came, samples moved between the cores' caches: \
 		 * resnet b16 on two threads was 2 % slower, 5 % when the     \
 		 * machine gave them less); dK: a block of its columns a      \
-		 * thread */                                                  \
+		 * thread.  Forward and dx are cut from a quarter of the      \
+		 * pool's min_macs: their samples are where the passes before \
+		 * and after have them, and on one thread the caller reads    \
+		 * the other's half and leaves it all the next pass to fetch  \
+		 * (resnet's 1x1 convolution, 131 072 multiply-adds, took     \
+		 * 19-20 us a pass so on two threads, 12-13 alone, and 8-12   \
+		 * cut: bench/call_times.py) */                               \
 		int n = pass == 1 ? g->groups * (CK / g->groups) : j->batch;  \
 		int ntasks = threads;                                         \
-		if (!MT_SPLIT || threads < 2 || macs < pool_min_macs(pool)) { \
+		if (!MT_SPLIT || threads < 2 ||                               \
+		    macs < (pass == 1 ? pool_min_macs(pool)                   \
+				      : pool_min_macs(pool) / 4)) {           \
 			ntasks = 1;                                           \
 		} else if ((pass != 1 && j->batch < 2) ||                     \
 			   (pass == 2 && j->xs == 0)) {                       \
@@ -1187,7 +1195,13 @@ POOL2D_MT(d, double)
  * operations whatever block it is in.  Blocks are multiples of 16 items
  * (a cache line of floats) when there are 16 a thread or more, so that
  * two threads do not write one line.  Work under the pool's min_macs
- * (`work`, in the GEMM's multiply-adds) runs on the caller, as one block.
+ * (`work`, in the GEMM's multiply-adds) runs on the caller, as one block;
+ * `local` work, cut by samples as the convolutions' forward pass and dx
+ * and the element-wise passes around them cut it (so that a thread finds
+ * its block in its own cache), from a quarter of min_macs: on one thread
+ * the caller would fetch the other thread's half and leave all of it for
+ * the next pass to fetch back (resnet b16 on two threads 1.46 -> 1.51-1.54x
+ * with the convolutions' quarter, bench/pool_bench).
  */
 typedef void (*range_fn)(void *ctx, int lo, int hi);
 
@@ -1206,12 +1220,13 @@ range_task(void *ctx, int t)
 }
 
 static void
-spread(pcg_pool *pool, int n, int64_t work, range_fn fn, void *ctx)
+spread(pcg_pool *pool, int n, int64_t work, int local, range_fn fn, void *ctx)
 {
 	int threads = pcg_pool_threads(pool);
 	if (n <= 0)
 		return;
-	if (threads < 2 || n < 2 || work < pool_min_macs(pool)) {
+	if (threads < 2 || n < 2 ||
+	    work < (local ? pool_min_macs(pool) / 4 : pool_min_macs(pool))) {
 		fn(ctx, 0, n);
 		return;
 	}
@@ -1257,7 +1272,7 @@ typedef struct {
                                                                               \
 	static void flat_##T(pcg_pool *pool, int n, flat_job *j)              \
 	{                                                                     \
-		spread(pool, n, (int64_t)n * 8, flat_block_##T, j);           \
+		spread(pool, n, (int64_t)n * 8, 0, flat_block_##T, j);        \
 	}                                                                     \
                                                                               \
 	void pcg_sgd_mt_##T(pcg_pool *pool, int n, REAL lr, REAL *w,          \
@@ -1345,7 +1360,7 @@ unary_at(const void *p, int lo, size_t size)
 		j.k_##T = k;                                                  \
 		j.a_##T = a;                                                  \
 		j.b_##T = b;                                                  \
-		spread(pool, n, (int64_t)n * 32, unary_block_##T, &j);        \
+		spread(pool, n, (int64_t)n * 32, 1, unary_block_##T, &j);     \
 	}                                                                     \
                                                                               \
 	void pcg_unary_vjp_mt_##T(pcg_pool *pool,                             \
@@ -1358,7 +1373,7 @@ unary_at(const void *p, int lo, size_t size)
 		j.kv_##T = k;                                                 \
 		j.a_##T = a;                                                  \
 		j.b_##T = b;                                                  \
-		spread(pool, n, (int64_t)n * 32, unary_block_##T, &j);        \
+		spread(pool, n, (int64_t)n * 32, 1, unary_block_##T, &j);     \
 	}
 
 UNARY_MT(f, float)
@@ -1400,6 +1415,9 @@ typedef struct {
 				  (const REAL *)j->b, (const REAL *)j->yv);   \
 	}                                                                     \
                                                                               \
+	/* cut by samples (local) when the cut loop is the batch's (a        \
+	 * bias's length equal to the batch passes for one: only the         \
+	 * threshold differs) */                                             \
 	void pcg_bcast_mt_##T(pcg_pool *pool, pcg_bcast_kernel_##T k, int nb, \
 			      int n, int64_t cost, REAL *y, const REAL *a,    \
 			      const REAL *b)                                  \
@@ -1407,7 +1425,7 @@ typedef struct {
 		bcast_job j = {nb, 0, NULL, NULL, NULL, NULL,                 \
 			       y,  a, b,    NULL, NULL};                      \
 		j.k_##T = k;                                                  \
-		spread(pool, n, n * cost, bcast_block_##T, &j);               \
+		spread(pool, n, n * cost, n == nb, bcast_block_##T, &j);      \
 	}                                                                     \
                                                                               \
 	void pcg_bcast_vjp_mt_##T(pcg_pool *pool,                             \
@@ -1419,7 +1437,7 @@ typedef struct {
 		bcast_job j = {nb, acc, NULL, NULL, NULL, NULL,               \
 			       d,  a,   b,    dy,   y};                       \
 		j.kv_##T = k;                                                 \
-		spread(pool, n, n * cost, bcast_block_##T, &j);               \
+		spread(pool, n, n * cost, n == nb, bcast_block_##T, &j);      \
 	}
 
 BCAST_MT(f, float)
