@@ -19,6 +19,12 @@
 
 #include "pcg_runtime.h"
 
+/* The GEMM's chunk of k (pcg_gemm.c, "Arithmetic"; pcg_runtime.h,
+ * "Stack"), which pcg_pool.c also cuts products at. */
+#ifndef PCG_GEMM_KC
+#define PCG_GEMM_KC 128
+#endif
+
 /* The forward pass of batch samples, x and y x_step and y_step reals
  * apart. */
 int pcg_dconv_fwd_f(const pcg_conv_geo *g, int batch, const float *x,

@@ -198,9 +198,7 @@ DCONV_ENTRY(d, double, d)
  *   PCG_GEMM_DJ_BYTES     bytes of a row of a direct tile of C (32 floats,
  *                         16 doubles)
  */
-#ifndef PCG_GEMM_KC
-#define PCG_GEMM_KC 128
-#endif
+/* PCG_GEMM_KC's default is in pcg_dconv.h, which pcg_pool.c shares. */
 #ifndef PCG_GEMM_PANEL_BYTES
 #define PCG_GEMM_PANEL_BYTES (24 * 1024)
 #endif

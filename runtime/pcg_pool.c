@@ -580,6 +580,28 @@ pool_thread_scratch(const pcg_pool *p, int i)
 #define GEMM_MT_ROWS(m, n, threads)                                           \
 	((m) > (n) || ((m) >= 64 * (threads) && (int64_t)(m) * (n) >= 1 << 15))
 
+/*
+ * Along k, in two at the GEMM's chunk, when op(B) is a large operand
+ * (a weight, next to a batch's activations: k >= 4 m) that the column
+ * cut would read across the way GEMM_MT_ROWS cuts a matrix of op(B)'s
+ * stored shape: by rows for B (k x n) in C = A B, by columns for B
+ * (n x k) in C = A B^T.  That is how a weight's update (a product of
+ * the weight's shape) cuts it, so that each thread then reads the part
+ * of the weight it wrote, where the column cut had every thread read
+ * half of it from the other core's cache and the update invalidate it
+ * back (mlp b32's dy W2 and W2's update: 16.3 and 16.5 us apart on two
+ * threads, 22.3 and 38.7 one after the other).  Task 0 computes the
+ * first chunk into C (c = alpha s_0 + beta c), task 1 the second
+ * chunk's sums s_1 into scratch, then c = s_1 + c, row blocks on every
+ * thread: the contract's operations when alpha is 1 (alpha s_1 is s_1),
+ * so exactly two chunks, alpha 1 and no update.
+ */
+#define GEMM_MT_K(j, threads)                                                 \
+	((j)->how < 0 && (j)->alpha == 1 && (j)->k > PCG_GEMM_KC &&          \
+	 (j)->k <= 2 * PCG_GEMM_KC && (j)->k >= 4 * (int64_t)(j)->m &&        \
+	 ((j)->tb ? !GEMM_MT_ROWS((j)->n, (j)->k, threads)                    \
+		  : GEMM_MT_ROWS((j)->k, (j)->n, threads)))
+
 /* A job with an update (pcg_sgemm_upd_mt) has how >= 0; w goes with c,
  * and a block's w with its block of c. */
 #define GEMM_MT(NAME, NAME_UPD, SERIAL, SERIAL_UPD, REAL)                     \
@@ -591,6 +613,7 @@ pool_thread_scratch(const pcg_pool *p, int i)
 		int how;                                                      \
 		REAL lr;                                                      \
 		REAL *w;                                                      \
+		REAL *part; /* cut along k: the second chunk's sums */        \
 	} NAME##_job;                                                         \
                                                                               \
 	/* Where block t starts: t / ntasks of the rows (columns), to the   \
@@ -636,6 +659,56 @@ pool_thread_scratch(const pcg_pool *p, int i)
 			NAME##_block(j, lo, len);                             \
 	}                                                                     \
                                                                               \
+	/* Cut along k (GEMM_MT_K): task 0 the first chunk into C, task 1   \
+	 * the second's sums into part. */                                  \
+	static void NAME##_ktask(void *ctx, int t, int thread)                \
+	{                                                                     \
+		const NAME##_job *j = ctx;                                    \
+		int kc = PCG_GEMM_KC;                                         \
+		(void)thread;                                                 \
+		if (t == 0)                                                   \
+			SERIAL(j->ta, j->tb, j->m, j->n, kc, j->alpha, j->a,  \
+			       j->lda, j->b, j->ldb, j->beta, j->c, j->ldc);  \
+		else if (t == 1)                                              \
+			SERIAL(j->ta, j->tb, j->m, j->n, j->k - kc, j->alpha, \
+			       j->a + (j->ta ? (ptrdiff_t)kc * j->lda : kc),  \
+			       j->lda,                                        \
+			       j->b + (j->tb ? kc : (ptrdiff_t)kc * j->ldb),  \
+			       j->ldb, 0, j->part, j->n);                     \
+	}                                                                     \
+                                                                              \
+	/* Then C = part + C, a block of rows a task: the contract's        \
+	 * c = alpha s_1 + c with alpha 1 (one rounding, fused or not). */   \
+	static void NAME##_kmerge(void *ctx, int t, int thread)               \
+	{                                                                     \
+		const NAME##_job *j = ctx;                                    \
+		(void)thread;                                                 \
+		for (int i = (int)((int64_t)t * j->m / j->ntasks);            \
+		     i < (int)((int64_t)(t + 1) * j->m / j->ntasks); i++) {   \
+			REAL *restrict c = j->c + (ptrdiff_t)i * j->ldc;      \
+			const REAL *restrict q = j->part + (ptrdiff_t)i * j->n; \
+			for (int x = 0; x < j->n; x++)                        \
+				c[x] = q[x] + c[x];                           \
+		}                                                             \
+	}                                                                     \
+                                                                              \
+	/* The product cut along k when GEMM_MT_K says so and the pool and  \
+	 * a thread's scratch can be had; else 0, nothing done. */           \
+	static int NAME##_ksplit(pcg_pool *pool, NAME##_job *j, int threads)  \
+	{                                                                     \
+		if (!GEMM_MT_K(j, threads) || !pool_acquire(pool))            \
+			return 0;                                             \
+		j->part = pool_scratch(pool, 1,                               \
+				       sizeof(REAL) * (size_t)j->m * j->n);   \
+		if (j->part) {                                                \
+			pool_run_acquired(pool, 2, NAME##_ktask, j);          \
+			j->ntasks = threads < j->m ? threads : j->m;          \
+			pool_run_acquired(pool, j->ntasks, NAME##_kmerge, j); \
+		}                                                             \
+		pool_release(pool);                                           \
+		return j->part != NULL;                                       \
+	}                                                                     \
+                                                                              \
 	static void NAME##_run(pcg_pool *pool, NAME##_job *j)                 \
 	{                                                                     \
 		int threads = pcg_pool_threads(pool);                         \
@@ -646,6 +719,8 @@ pool_thread_scratch(const pcg_pool *p, int i)
 			NAME##_block(j, 0, j->m);                             \
 			return;                                               \
 		}                                                             \
+		if (NAME##_ksplit(pool, j, threads))                          \
+			return;                                               \
 		j->by_rows = GEMM_MT_ROWS(j->m, j->n, threads);               \
 		int len = j->by_rows ? j->m : j->n;                           \
 		j->unit = j->by_rows ? 6 : 16;                                \
@@ -661,7 +736,7 @@ pool_thread_scratch(const pcg_pool *p, int i)
 	{                                                                     \
 		NAME##_job j = {trans_a, trans_b, m,    n,    k, lda,  ldb,   \
 				ldc,     0,       0,    0,    alpha, beta, a, \
-				b,       c,       -1,   0,    NULL};          \
+				b,       c,       -1,   0,    NULL,  NULL};   \
 		NAME##_run(pool, &j);                                         \
 	}                                                                     \
                                                                               \
@@ -672,7 +747,7 @@ pool_thread_scratch(const pcg_pool *p, int i)
 	{                                                                     \
 		NAME##_job j = {trans_a, trans_b, m,   n,  k, lda, ldb,       \
 				ldc,     0,       0,   0,  alpha, 0,  a,      \
-				b,       c,       how, lr, w};                \
+				b,       c,       how, lr, w,     NULL};      \
 		NAME##_run(pool, &j);                                         \
 	}
 

@@ -4,7 +4,8 @@
  * product, for every pool (none, 1, 2, 3 and 8 threads, each splitting
  * every product however small): however the result is cut, by columns
  * or by rows (more rows than columns, or a large result with 64 rows a
- * thread), into blocks rounded to the GEMM's tiles.  Shapes: the
+ * thread), into blocks rounded to the GEMM's tiles, or along k in two
+ * at the GEMM's chunk (pcg_pool.c, GEMM_MT_K).  Shapes: the
  * examples' (mlp b32's layers and weight gradients), odd sizes around
  * the tiles, fewer rows or columns than threads, every transpose, alpha
  * and beta other than 0 and 1.  The whole product is checked to be the
@@ -35,6 +36,10 @@ static const Case cases[] = {
 	{"mlp b32 dW1 = dy^T x", 1, 0, 256, 784, 32, 1, 0},
 	{"mlp b32 dW2 = dy^T h", 1, 0, 256, 256, 32, 1, 0},
 	{"mlp b32 dh = dy W2", 0, 0, 32, 256, 256, 1, 0},
+	{"cnn b16 x W1^T", 0, 1, 16, 64, 256, 1, 0},
+	{"two chunks of k, beta 0.5", 0, 0, 20, 200, 200, 1, 0.5},
+	{"two chunks of k, A^T", 1, 0, 24, 256, 240, 1, 0.25},
+	{"two chunks of k, both transposed", 1, 1, 16, 64, 200, 1, 1},
 	{"more rows than columns", 0, 0, 300, 40, 17, 1, 0},
 	{"rows around the tiles", 0, 0, 257, 129, 9, 0.5, 1},
 	{"odd and small", 0, 0, 7, 5, 3, 1, 0},
