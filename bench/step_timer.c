@@ -132,7 +132,9 @@ main(int argc, char **argv)
 	if (argc < 3) {
 		fprintf(stderr, "usage: step_timer LIB.so SYMBOL [SAMPLES] "
 				"[SAMPLE_SECONDS]\n"
-				"       step_timer LIB.so SYMBOL --calls bp|zil N\n");
+				"       step_timer LIB.so SYMBOL --calls bp|zil N\n"
+				"       step_timer LIB.so SYMBOL --per-call bp|zil "
+				"N THREADS\n");
 		return 2;
 	}
 	/* --calls: which function (0 BP, 1 Z-IL) and how many calls */
