@@ -546,6 +546,30 @@ pool_thread_scratch(const pcg_pool *p, int i)
 }
 #endif
 
+/*
+ * The work (in the GEMM's multiply-adds) from which a pass cut by samples
+ * runs on the pool: a quarter of min_macs.  The convolutions' forward
+ * pass and dx and the element-wise passes around them cut by samples, so
+ * a thread finds its block in its own cache; on the caller alone, the
+ * pass would fetch the other thread's half of its input and leave all of
+ * its output for the next pass to fetch back (resnet's 1x1 convolution,
+ * 131 072 multiply-adds, took 19-20 us a pass so on two threads, 12-13
+ * alone, and 8-12 cut: bench/call_times.py; resnet b16 on two threads
+ * 1.46 -> 1.51-1.54x, bench/pool_bench).
+ */
+static int64_t
+pool_min_local(const pcg_pool *p)
+{
+	return pool_min_macs(p) / 4;
+}
+
+/* The first of n items that block t of ntasks takes (t = ntasks: n). */
+static int
+block_start(int t, int n, int ntasks)
+{
+	return (int)((int64_t)t * n / ntasks);
+}
+
 /* ------------------------------------------------------------ products */
 
 /*
@@ -683,8 +707,8 @@ pool_thread_scratch(const pcg_pool *p, int i)
 	{                                                                     \
 		const NAME##_job *j = ctx;                                    \
 		(void)thread;                                                 \
-		for (int i = (int)((int64_t)t * j->m / j->ntasks);            \
-		     i < (int)((int64_t)(t + 1) * j->m / j->ntasks); i++) {   \
+		for (int i = block_start(t, j->m, j->ntasks);                 \
+		     i < block_start(t + 1, j->m, j->ntasks); i++) {          \
 			REAL *restrict c = j->c + (ptrdiff_t)i * j->ldc;      \
 			const REAL *restrict q = j->part + (ptrdiff_t)i * j->n; \
 			for (int x = 0; x < j->n; x++)                        \
@@ -783,8 +807,8 @@ static void
 deal_task(void *ctx, int t, int thread)
 {
 	const deal_job *d = ctx;
-	int lo = (int)((int64_t)t * d->n / d->ntasks);
-	int hi = (int)((int64_t)(t + 1) * d->n / d->ntasks);
+	int lo = block_start(t, d->n, d->ntasks);
+	int hi = block_start(t + 1, d->n, d->ntasks);
 	if (lo < hi)
 		d->fn(d->ctx, lo, hi,
 		      thread ? pool_thread_scratch(d->pool, thread)
@@ -1128,18 +1152,13 @@ conv_col_reals(const pcg_conv_geo *g)
 		 * one as they came, samples moved between the cores' caches: \
 		 * resnet b16 on two threads was 2 % slower, 5 % when the     \
 		 * machine gave them less); dK: a block of its columns a      \
-		 * thread.  Forward and dx are cut from a quarter of the      \
-		 * pool's min_macs: their samples are where the passes before \
-		 * and after have them, and on one thread the caller reads    \
-		 * the other's half and leaves it all the next pass to fetch  \
-		 * (resnet's 1x1 convolution, 131 072 multiply-adds, took     \
-		 * 19-20 us a pass so on two threads, 12-13 alone, and 8-12   \
-		 * cut: bench/call_times.py) */                               \
+		 * thread.  Forward and dx are cut from pool_min_local: their \
+		 * samples are where the passes before and after have them */ \
 		int n = pass == 1 ? g->groups * (CK / g->groups) : j->batch;  \
 		int ntasks = threads;                                         \
 		if (!MT_SPLIT || threads < 2 ||                               \
 		    macs < (pass == 1 ? pool_min_macs(pool)                   \
-				      : pool_min_macs(pool) / 4)) {           \
+				      : pool_min_local(pool))) {              \
 			ntasks = 1;                                           \
 		} else if ((pass != 1 && j->batch < 2) ||                     \
 			   (pass == 2 && j->xs == 0)) {                       \
@@ -1271,12 +1290,7 @@ POOL2D_MT(d, double)
  * (a cache line of floats) when there are 16 a thread or more, so that
  * two threads do not write one line.  Work under the pool's min_macs
  * (`work`, in the GEMM's multiply-adds) runs on the caller, as one block;
- * `local` work, cut by samples as the convolutions' forward pass and dx
- * and the element-wise passes around them cut it (so that a thread finds
- * its block in its own cache), from a quarter of min_macs: on one thread
- * the caller would fetch the other thread's half and leave all of it for
- * the next pass to fetch back (resnet b16 on two threads 1.46 -> 1.51-1.54x
- * with the convolutions' quarter, bench/pool_bench).
+ * `local` work, cut by samples, under pool_min_local.
  */
 typedef void (*range_fn)(void *ctx, int lo, int hi);
 
@@ -1301,7 +1315,7 @@ spread(pcg_pool *pool, int n, int64_t work, int local, range_fn fn, void *ctx)
 	if (n <= 0)
 		return;
 	if (threads < 2 || n < 2 ||
-	    work < (local ? pool_min_macs(pool) / 4 : pool_min_macs(pool))) {
+	    work < (local ? pool_min_local(pool) : pool_min_macs(pool))) {
 		fn(ctx, 0, n);
 		return;
 	}

@@ -157,6 +157,13 @@ direct(const pcg_conv_geo *g, const double *x, const double *k, int b,
  * bit for bit, for the three passes (acc 0 and 1 for dK and dx, and x
  * shared by the samples).
  */
+/* The larger of e and |a - b|. */
+static double
+worse(double e, double a, double b)
+{
+	return fabs(a - b) > e ? fabs(a - b) : e;
+}
+
 #define CHECK(T, REAL)                                                        \
 	static void check_##T(const Case *cs, pcg_pool **pools, int npools,   \
 			      const int *threads)                             \
@@ -220,8 +227,7 @@ direct(const pcg_conv_geo *g, const double *x, const double *k, int b,
 					 * rounding */                        \
 					double e = 0;                         \
 					for (size_t i = 0; i < n; i++)        \
-						if (fabs((double)(got[i] - want[i])) > e) \
-							e = fabs((double)(got[i] - want[i])); \
+						e = worse(e, got[i], want[i]); \
 					snprintf(what, sizeof what, "%s %s %s: " \
 						 "the header's to rounding",  \
 						 #REAL, cs->name, names[r]);  \
@@ -270,9 +276,7 @@ direct(const pcg_conv_geo *g, const double *x, const double *k, int b,
 							long double d = direct( \
 								g, xd, kd, b, \
 								o, p);        \
-							double e = fabs((double)(want[((size_t)b * g->o + o) * P + p] - d)); \
-							if (e > err)  \
-								err = e;      \
+							err = worse(err, want[((size_t)b * g->o + o) * P + p], (double)d); \
 						}                             \
 				snprintf(what, sizeof what, "%s %s y: the "   \
 					 "direct convolution's to rounding",  \
