@@ -3,7 +3,7 @@
 
     bench/call_times.py MODEL.pcg [--build BUILD] [--batch B] [--threads T]
                         [--steps N] [--method bp|zil] [--cflags FLAGS]
-                        [--define NAME=VALUE ...] [--top K]
+                        [--define NAME=VALUE ...] [--top K] [--by-kind]
 
 pcc (BUILD/compiler/pcc) compiles the model in float; each statement of
 the generated step that is a runtime call (a product, a convolution, an
@@ -16,7 +16,9 @@ P_train_bp (or P_train_zil) with no pool, then N on a pool of T threads
 pool: a call's time alone, on the pool, the ratio, and the microseconds
 it loses against a perfect division (time on the pool minus time alone
 over T), with the model's source line the call belongs to; then the
-totals.  The timers add about 50 ns a call to both sides.
+totals.  With --by-kind the rows are kinds of call instead: the runtime
+function with the element-wise kernel it runs (k_relu, k_add_..._da),
+summed over the step, the kinds that take the most time first.  The timers add about 50 ns a call to both sides.
 
 A call that is slower on the pool than alone is usually moving data
 between the cores' caches: its inputs were written, or its outputs last
@@ -47,7 +49,7 @@ def c_string(s):
 def instrument(text):
     """The generated C with each runtime call of a non-kernel function
     timed into call_times_us[i], and the labels."""
-    out, labels = [], []
+    out, labels, kinds = [], [], []
     func, source = "", ""
     for line in text.split("\n"):
         f = FUNC.match(line)
@@ -60,6 +62,8 @@ def instrument(text):
         if c and not func.startswith("k_"):
             i = len(labels)
             name = c.group(2).split("(", 1)[0]
+            kernel = re.search(r"\bk_\w+", c.group(2))
+            kinds.append(name + (" " + kernel.group(0) if kernel else ""))
             labels.append("%s in %s, %s" % (name, func, source))
             out.append("%s{ double t0_ = call_now(); %s "
                        "call_times_us[%d] += call_now() - t0_; }"
@@ -73,7 +77,7 @@ def instrument(text):
             "}\n"
             "double call_times_us[%d];\nconst int call_times_n = %d;\n"
             % (max(len(labels), 1), len(labels)))
-    return head + "\n".join(out), labels
+    return head + "\n".join(out), labels, kinds
 
 
 def main():
@@ -87,6 +91,7 @@ def main():
     ap.add_argument("--cflags", default="-O3 -march=native")
     ap.add_argument("--define", action="append", default=[])
     ap.add_argument("--top", type=int, default=25)
+    ap.add_argument("--by-kind", action="store_true")
     a = ap.parse_args()
     pcc = os.path.join(a.build, "compiler", "pcc")
     timer = os.path.join(a.build, "bench", "step_timer")
@@ -104,7 +109,7 @@ def main():
                         "--real", "float", "--prefix", "ct", *defines],
                        check=True)
         with open(gen) as f:
-            text, labels = instrument(f.read())
+            text, labels, kinds = instrument(f.read())
         if not labels:
             sys.exit("call_times.py: no runtime call found in the "
                      "generated code")
@@ -125,7 +130,6 @@ def main():
             if float(alone) > 0 or float(pooled) > 0:  # calls that ran
                 rows.append((int(i), float(alone), float(pooled)))
     t = a.threads
-    lost = lambda r: r[2] - r[1] / t
     total_alone = sum(r[1] for r in rows)
     total_pooled = sum(r[2] for r in rows)
     print("%s, batch %d, P_train_%s, float (%s): microseconds a step, "
@@ -133,10 +137,22 @@ def main():
                              a.cflags, a.steps))
     print("%9s %9s %6s %8s  call" % ("alone", "%d thr" % t, "x%d" % t,
                                      "lost"))
-    for r in sorted(rows, key=lost, reverse=True)[:a.top]:
-        ratio = r[1] / r[2] if r[2] > 0 else 0.0
-        print("%9.2f %9.2f %6.2f %8.2f  %s" % (r[1], r[2], ratio, lost(r),
-                                               labels[r[0]]))
+    if a.by_kind:
+        sums = {}
+        for r in rows:
+            k = sums.setdefault(kinds[r[0]], [0.0, 0.0, 0])
+            k[0] += r[1]
+            k[1] += r[2]
+            k[2] += 1
+        shown = sorted(((v[0], v[1], "%s (%d calls)" % (k, v[2]))
+                        for k, v in sums.items()), reverse=True)
+    else:
+        shown = sorted(((r[1], r[2], labels[r[0]]) for r in rows),
+                       key=lambda r: r[1] - r[0] / t, reverse=True)
+    for alone, pooled, label in shown[:a.top]:
+        ratio = alone / pooled if pooled > 0 else 0.0
+        print("%9.2f %9.2f %6.2f %8.2f  %s" % (alone, pooled, ratio,
+                                               pooled - alone / t, label))
     slower = [r for r in rows if r[2] > r[1]]
     print("%9.2f %9.2f %6.2f %8.2f  all %d calls (%d slower on the pool "
           "than alone: %.1f us alone, %.1f on the pool)"
