@@ -1060,6 +1060,59 @@ sum_lane(Emit *E, const char *id, int L, int u)
 	return r;
 }
 
+/* Partial sums of a VJP's sum along an innermost loop of at least this
+ * many elements (a power of two). */
+enum { SUM_LANES = 16 };
+
+/*
+ * A VJP's sum along its innermost loop (a channel's positions, for a
+ * bias's gradient) of a fixed extent >= SUM_LANES, the loops outside it
+ * over axes 0 .. last-1 in order, axis cut over [lo, hi).  For each
+ * iteration of those loops, position i adds into partial sum i mod
+ * SUM_LANES; the partial sums are then added pairwise, halving (lane j
+ * += lane j + h for h = SUM_LANES/2, ..., 1), and lane 0 is added to the
+ * element.  The order depends on the shapes only (never on the cut), so
+ * the bits are the same for every thread count; the lanes are
+ * independent, so the compiler keeps them in vector registers instead of
+ * waiting on one chain's latency.  The partial sums start from -0, the
+ * identity of the sum: an element that receives only -0 terms keeps its
+ * bits, as it does when the terms are added to it one at a time.
+ */
+static void
+sum_lanes(Emit *E, const Bcast *bc, const OpDef *d, const char *vc,
+	  const char *dd, const char *id, int cut)
+{
+	const char *R = E->real;
+	int last = bc->n - 1;
+	long long ext = (long long)bc->ext[last];
+	int tl = bcast_loops(E, bc, last, cut, 0, 1);
+	const char *t = tabs(tl), *t1 = tabs(tl + 1), *t2 = tabs(tl + 2);
+	emit_kern(E, "%s%s lane[%d];\n%sint i%db = 0;\n\n", t, R, SUM_LANES,
+		  t, last);
+	emit_kern(E, "%sfor (int j = 0; j < %d; j++)\n%slane[j] = -%s;\n", t,
+		  SUM_LANES, t1, emit_lit(E, 0));
+	for (int tail = 0; tail < 1 + (ext % SUM_LANES != 0); tail++) {
+		if (!tail)
+			emit_kern(E, "%sfor (; i%db + %d <= %lld; i%db += %d)\n%s"
+				     "for (int j = 0; j < %d; j++) {\n",
+				  t, last, SUM_LANES, ext, last, SUM_LANES, t1,
+				  SUM_LANES);
+		else
+			emit_kern(E, "%sfor (int j = 0; i%db + j < %lld; j++) "
+				     "{\n", t, last, ext);
+		const char *tb = tail ? t1 : t2;
+		emit_kern(E, "%sconst int i%d = i%db + j;\n\n", tb, last, last);
+		bcast_body(E, bc, d, vc, dd, id, "", tb);
+		emit_kern(E, "%slane[j] += v;\n%s}\n", tb, tail ? t : t1);
+	}
+	for (int h = SUM_LANES / 2; h > 1; h /= 2)
+		emit_kern(E, "%sfor (int j = 0; j < %d; j++)\n%slane[j] += "
+			     "lane[j + %d];\n", t, h, t1, h);
+	emit_kern(E, "%s%s[%s] += lane[0] + lane[1];\n", t, dd, id);
+	bcast_close(E, last, 1);
+	emit_kern(E, "}\n");
+}
+
 /*
  * The VJP of a broadcast binary op into operand k (0: a, 1: b), its cut
  * axis (bcast_cut) over [lo, hi).  A sum over broadcast axes zeroes the
@@ -1127,6 +1180,10 @@ binary_vjp_kernel(Emit *E, const Node *y, int k, Bcast bc)
 		 * each element's order kept */
 		bcast_nest(E, &bc, cut, d, vc, dd, id, "+=", 1);
 		emit_kern(E, "}\n");
+		return name;
+	}
+	if (bc.ext[last] >= SUM_LANES) {
+		sum_lanes(E, &bc, d, vc, dd, id, cut);
 		return name;
 	}
 	/* a sum along the innermost loop, kept in a local: the same adds in
@@ -1244,9 +1301,16 @@ emit_binary_vjp(Emit *E, const Node *n, int k, const char *y,
 	/* only what the VJP reads is passed (emit_plan.c) */
 	const char *vc = op_defs[n->op].vjp_c[k];
 	const struct BcastMemo *m = bcast_memo(E, n, k + 1);
-	if (!acc && emit_same_layout(n->in[k], n))
+	int same = !acc && emit_same_layout(n->in[k], n);
+	if (same)
 		inplace_hint(E, dx, dy);
-	emit_line(E, "%s(s->pool, %s, nb, %s, %d, %s, %s, %s, %s, %s);",
+	/* a copy (a + b into a) that the memory plan may have made in
+	 * place: then it is skipped here, without waking the pool (the
+	 * kernel returns at once in that case too) */
+	if (same && !strcmp(vc, "dy"))
+		emit_line(E, "if (%s != %s)", dx, dy);
+	emit_line(E, "%s%s(s->pool, %s, nb, %s, %d, %s, %s, %s, %s, %s);",
+		  same && !strcmp(vc, "dy") ? "\t" : "",
 		  emit_rt(E, "bcast_vjp_mt"), m->kernel, m->split, acc, dx, dy,
 		  expr_reads(vc, 'a') ? xs[0] : "NULL",
 		  expr_reads(vc, 'b') ? xs[1] : "NULL",
