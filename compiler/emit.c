@@ -1073,7 +1073,8 @@ enum { SUM_LANES = 16 };
  * += lane j + h for h = SUM_LANES/2, ..., 1), and lane 0 is added to the
  * element.  The order depends on the shapes only (never on the cut), so
  * the bits are the same for every thread count; the lanes are
- * independent, so the compiler keeps them in vector registers instead of
+ * independent, so the compiler keeps them in vector registers (gcc -O2
+ * when the loops over them are unrolled whole: PCC_UNROLL) instead of
  * waiting on one chain's latency.  The partial sums start from -0, the
  * identity of the sum: an element that receives only -0 terms keeps its
  * bits, as it does when the terms are added to it one at a time.
@@ -1089,14 +1090,14 @@ sum_lanes(Emit *E, const Bcast *bc, const OpDef *d, const char *vc,
 	const char *t = tabs(tl), *t1 = tabs(tl + 1), *t2 = tabs(tl + 2);
 	emit_kern(E, "%s%s lane[%d];\n%sint i%db = 0;\n\n", t, R, SUM_LANES,
 		  t, last);
-	emit_kern(E, "%sfor (int j = 0; j < %d; j++)\n%slane[j] = -%s;\n", t,
-		  SUM_LANES, t1, emit_lit(E, 0));
+	emit_kern(E, "%sPCC_UNROLL\n%sfor (int j = 0; j < %d; j++)\n%slane[j] "
+		     "= -%s;\n", t, t, SUM_LANES, t1, emit_lit(E, 0));
 	for (int tail = 0; tail < 1 + (ext % SUM_LANES != 0); tail++) {
 		if (!tail)
 			emit_kern(E, "%sfor (; i%db + %d <= %lld; i%db += %d)\n%s"
-				     "for (int j = 0; j < %d; j++) {\n",
-				  t, last, SUM_LANES, ext, last, SUM_LANES, t1,
-				  SUM_LANES);
+				     "PCC_UNROLL\n%sfor (int j = 0; j < %d; j++) "
+				     "{\n", t, last, SUM_LANES, ext, last,
+				  SUM_LANES, t1, t1, SUM_LANES);
 		else
 			emit_kern(E, "%sfor (int j = 0; i%db + j < %lld; j++) "
 				     "{\n", t, last, ext);
@@ -1106,8 +1107,8 @@ sum_lanes(Emit *E, const Bcast *bc, const OpDef *d, const char *vc,
 		emit_kern(E, "%slane[j] += v;\n%s}\n", tb, tail ? t : t1);
 	}
 	for (int h = SUM_LANES / 2; h > 1; h /= 2)
-		emit_kern(E, "%sfor (int j = 0; j < %d; j++)\n%slane[j] += "
-			     "lane[j + %d];\n", t, h, t1, h);
+		emit_kern(E, "%sPCC_UNROLL\n%sfor (int j = 0; j < %d; j++)\n%s"
+			     "lane[j] += lane[j + %d];\n", t, t, h, t1, h);
 	emit_kern(E, "%s%s[%s] += lane[0] + lane[1];\n", t, dd, id);
 	bcast_close(E, last, 1);
 	emit_kern(E, "}\n");
@@ -1735,6 +1736,11 @@ emit_model(Arena *a, const Graph *g, const EmitOptions *o, StrBuf *h,
 		     "check). */\n#if defined(__GNUC__) && "
 		     "!defined(__clang__)\n#define PCC_IVDEP _Pragma(\"GCC "
 		     "ivdep\")\n#else\n#define PCC_IVDEP\n#endif\n");
+	sb_printf(c, "/* A loop over a bias gradient's partial sums, unrolled "
+		     "whole: gcc -O2 then\n * keeps them in registers. */\n"
+		     "#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ "
+		     ">= 8\n#define PCC_UNROLL _Pragma(\"GCC unroll 16\")\n"
+		     "#else\n#define PCC_UNROLL\n#endif\n");
 	/* every definition in the kernel section is a kernel */
 	for (const char *k = E.kern.data; *k;) {
 		const char *hit = strstr(k, "\nstatic ");
