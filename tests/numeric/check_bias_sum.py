@@ -13,7 +13,7 @@ and a driver includes the generated C and calls the bias's VJP kernel
     long double sum of its terms (a wrong term or a lost one fails it);
   - the same bits whatever the cut: the 16 channels in one block and in
     blocks of one and of three (the pool's tasks; docs/api.md);
-  - the order the docs give (docs/performance.md): on 16 positions or
+  - the order the docs give (docs/api.md): on 16 positions or
     more, for each sample in order, partial sums by position mod 16,
     added pairwise halving, added into the element; on fewer, the terms
     one at a time.  The controls, the samples taken in reverse order and
