@@ -744,24 +744,26 @@ SFX(dconv_dk_acc)(int p0, int p1, int ow, ptrdiff_t srow, int mi, int nj,
 }
 
 /*
- * Rows of dK^T (mi kernel rows from xo, nj output channels) over one
- * sample, chunk by chunk of p, merged into dkt (rows lddk apart) as the
- * GEMM merges dK = dy col^T with beta = 1 when sum, else 0.  Only the
+ * Rows of dK^T (mi kernel rows from xo, nj output channels) over output
+ * positions pa .. pb-1 of one sample (pa a multiple of GEMM_KC), chunk by
+ * chunk, merged into dkt (rows lddk apart) as the GEMM merges dK = dy
+ * col^T with beta = 1 when sum, else 0: over one chunk with sum 0, that
+ * chunk's sums.  Only the
  * first md rows are stored (a last tile of fewer rows is computed whole,
  * its extra rows repeating the last, so that the tile keeps constant
  * shapes and its accumulators stay in registers).
  */
 GEMM_ATTR static DCONV_INLINE void
-SFX(dconv_dk_tile_n)(int p, int ow, ptrdiff_t srow, int mi, int nj, int md,
-		     const REAL *restrict x, const int *restrict xo,
+SFX(dconv_dk_tile_n)(int pa, int pb, int ow, ptrdiff_t srow, int mi, int nj,
+		     int md, const REAL *restrict x, const int *restrict xo,
 		     const REAL *restrict dyt, ptrdiff_t ldt, int sum,
 		     REAL *restrict dkt, ptrdiff_t lddk)
 {
 	REAL t[DCONV_OB * DCONV_J];
 	const int tj = DCONV_TJ(nj);
 
-	for (int p0 = 0; p0 < p; p0 += GEMM_KC) {
-		int p1 = p - p0 < GEMM_KC ? p : p0 + GEMM_KC;
+	for (int p0 = pa; p0 < pb; p0 += GEMM_KC) {
+		int p1 = pb - p0 < GEMM_KC ? pb : p0 + GEMM_KC;
 
 		SFX(dconv_dk_acc)(p0, p1, ow, srow, mi, nj, x, xo, dyt, ldt, t,
 				  tj);
@@ -770,7 +772,7 @@ SFX(dconv_dk_tile_n)(int p, int ow, ptrdiff_t srow, int mi, int nj, int md,
 
 			if (i >= md)
 				break;
-			if (p0 == 0 && !sum) {
+			if (p0 == pa && !sum) {
 				GEMM_KEEP_LOOP
 				for (int j = 0; j < nj; j++)
 					di[j] = t[i * tj + j];
@@ -786,8 +788,8 @@ SFX(dconv_dk_tile_n)(int p, int ow, ptrdiff_t srow, int mi, int nj, int md,
 /* A tile of mt rows, of which md are dK's: DCONV_OB rows of DCONV_J
  * output channels, else DCONV_OH (dconv_dk's mt). */
 GEMM_ATTR static void
-SFX(dconv_dk_tile)(int p, int ow, ptrdiff_t srow, int mt, int md, int nj,
-		   const REAL *restrict x, const int *restrict off,
+SFX(dconv_dk_tile)(int pa, int pb, int ow, ptrdiff_t srow, int mt, int md,
+		   int nj, const REAL *restrict x, const int *restrict off,
 		   const REAL *restrict dyt, ptrdiff_t ldt, int sum,
 		   REAL *restrict dkt, ptrdiff_t lddk)
 {
@@ -796,14 +798,14 @@ SFX(dconv_dk_tile)(int p, int ow, ptrdiff_t srow, int mt, int md, int nj,
 	for (int i = 0; i < mt; i++)
 		xo[i] = off[i < md ? i : md - 1];
 	if (nj == DCONV_J)
-		SFX(dconv_dk_tile_n)(p, ow, srow, DCONV_OB, DCONV_J, md, x, xo,
-				     dyt, ldt, sum, dkt, lddk);
+		SFX(dconv_dk_tile_n)(pa, pb, ow, srow, DCONV_OB, DCONV_J, md,
+				     x, xo, dyt, ldt, sum, dkt, lddk);
 	else if (nj == DCONV_J / 2)
-		SFX(dconv_dk_tile_n)(p, ow, srow, DCONV_OH, DCONV_J / 2, md, x,
-				     xo, dyt, ldt, sum, dkt, lddk);
+		SFX(dconv_dk_tile_n)(pa, pb, ow, srow, DCONV_OH, DCONV_J / 2,
+				     md, x, xo, dyt, ldt, sum, dkt, lddk);
 	else
-		SFX(dconv_dk_tile_n)(p, ow, srow, DCONV_OH, nj, md, x, xo, dyt,
-				     ldt, sum, dkt, lddk);
+		SFX(dconv_dk_tile_n)(pa, pb, ow, srow, DCONV_OH, nj, md, x, xo,
+				     dyt, ldt, sum, dkt, lddk);
 }
 
 /*
@@ -834,6 +836,32 @@ SFX(dconv_dyt)(int og, ptrdiff_t p, const REAL *restrict dy,
 	for (ptrdiff_t q = 0; q < p; q++)
 		for (int o = q < p8 ? o8 : 0; o < og; o++)
 			dyt[q * og + o] = dy[o * p + q];
+}
+
+/*
+ * Rows c0 .. c1-1 of one group's dK^T (at dkg, rows og apart) over output
+ * positions pa .. pb-1 of one sample, tile by tile (dconv_dk_tile): v and
+ * off the sample's input (dconv_view), dyt its dy transposed.
+ */
+GEMM_ATTR static void
+SFX(dconv_dk_tiles)(int og, int c0, int c1, int pa, int pb, int ow,
+		    ptrdiff_t srow, const REAL *v, const int *off,
+		    const REAL *dyt, int sum, REAL *dkg)
+{
+	for (int o0 = 0, nj; o0 < og; o0 += nj) {
+		nj = og - o0 >= DCONV_J	      ? DCONV_J
+		     : og - o0 >= DCONV_J / 2 ? DCONV_J / 2
+					      : og - o0;
+		int mt = nj == DCONV_J ? DCONV_OB : DCONV_OH;
+
+		for (int r0 = c0, mi; r0 < c1; r0 += mi) {
+			mi = c1 - r0 < mt ? c1 - r0 : mt;
+			SFX(dconv_dk_tile)(pa, pb, ow, srow, mt, mi, nj, v,
+					   off + r0, dyt + o0, og, sum,
+					   dkg + (ptrdiff_t)(r0 - c0) * og + o0,
+					   og);
+		}
+	}
 }
 
 /*
@@ -877,27 +905,56 @@ SFX(dconv_dk)(const pcg_conv_geo *g, int batch, int acc, const REAL *x,
 			REAL *dkg = dkt + (ptrdiff_t)(gi * ck + c0 - lo) * og;
 
 			SFX(dconv_dyt)(og, p, dyg, dyt);
-			for (int o0 = 0, nj; o0 < og; o0 += nj) {
-				nj = og - o0 >= DCONV_J ? DCONV_J
-				     : og - o0 >= DCONV_J / 2 ? DCONV_J / 2
-							      : og - o0;
-				int mt = nj == DCONV_J ? DCONV_OB : DCONV_OH;
-
-				for (int r0 = c0, mi; r0 < c1; r0 += mi) {
-					mi = c1 - r0 < mt ? c1 - r0 : mt;
-					SFX(dconv_dk_tile)(
-						(int)p, ow, g->sh * rs, mt, mi,
-						nj, vg, off + r0, dyt + o0, og,
-						acc || b,
-						dkg + (ptrdiff_t)(r0 - c0) * og +
-							o0,
-						og);
-				}
-			}
+			SFX(dconv_dk_tiles)(og, c0, c1, 0, (int)p, ow,
+					    g->sh * rs, vg, off, dyt, acc || b,
+					    dkg);
 		}
 	}
 	for (int r = lo; r < hi; r++)
 		for (int o = 0; o < og; o++)
 			dk[((ptrdiff_t)(r / ck) * og + o) * ck + r % ck] =
 				dkt[(ptrdiff_t)(r - lo) * og + o];
+}
+
+/*
+ * dK's terms of batch samples (dy and x as in dconv_dk), not yet merged
+ * (pcg_dconv_dk_parts_f): for sample b and chunk q of GEMM_KC output
+ * positions, the chunk's sums of every column r (over the groups) and
+ * output channel o at parts[((b nq + q) G ck + r) og + o], each the sum
+ * dconv_dk merges into dK^T for that sample and chunk.  Merged over b and
+ * q in order (sum + dK), they are dconv_dk's dK.
+ */
+GEMM_ATTR static void
+SFX(dconv_dk_parts)(const pcg_conv_geo *g, int batch, const REAL *x,
+		    ptrdiff_t xs, const REAL *dy, ptrdiff_t ys, REAL *parts,
+		    REAL *scratch)
+{
+	int cg = g->c / g->groups, og = g->o / g->groups;
+	int ck = cg * g->kh * g->kw, ow = g->ow;
+	int p = g->oh * ow, nq = (p + GEMM_KC - 1) / GEMM_KC;
+	ptrdiff_t per = (ptrdiff_t)g->groups * ck * og, rs, ps;
+	int *off = (int *)(void *)scratch;
+	REAL *dyt = scratch + ck, *buf = dyt + (ptrdiff_t)p * og;
+
+	for (int b = 0; b < batch; b++) {
+		const REAL *v = SFX(dconv_view)(g, x + b * xs, 0, g->c, buf,
+						&rs, &ps, b == 0 ? off : NULL,
+						b == 0);
+
+		for (int gi = 0; gi < g->groups; gi++) {
+			SFX(dconv_dyt)(og, p,
+				       dy + b * ys + (ptrdiff_t)gi * og * p,
+				       dyt);
+			for (int q = 0; q < nq; q++)
+				SFX(dconv_dk_tiles)(
+					og, 0, ck, q * GEMM_KC,
+					p - q * GEMM_KC < GEMM_KC
+						? p
+						: (q + 1) * GEMM_KC,
+					ow, g->sh * rs, v + gi * cg * ps, off,
+					dyt, 0,
+					parts + ((ptrdiff_t)b * nq + q) * per +
+						(ptrdiff_t)gi * ck * og);
+		}
+	}
 }

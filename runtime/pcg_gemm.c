@@ -90,6 +90,21 @@
 					     (g, batch, acc, x, x_step, dy,   \
 					      y_step, dk, lo, hi, scratch));  \
 		return 1;                                                     \
+	}                                                                     \
+                                                                              \
+	int pcg_dconv_dk_parts_##T(const pcg_conv_geo *g, int batch,          \
+				   const REAL *x, ptrdiff_t x_step,           \
+				   const REAL *dy, ptrdiff_t y_step,          \
+				   REAL *parts, REAL *scratch,                \
+				   size_t scratch_reals)                      \
+	{                                                                     \
+		if (!dconv_takes(g, 3, 0, 0, scratch_reals))                  \
+			return 0;                                             \
+		if (batch > 0)                                                \
+			(void)DCONV_DISPATCH(dconv_dk_parts_##S,              \
+					     (g, batch, x, x_step, dy,        \
+					      y_step, parts, scratch));       \
+		return 1;                                                     \
 	}
 
 /*
@@ -186,6 +201,13 @@ dconv_none(const pcg_conv_geo *g, ...)
 
 DCONV_ENTRY(f, float, s)
 DCONV_ENTRY(d, double, d)
+
+size_t
+pcg_dconv_dk_parts_reals(const pcg_conv_geo *g)
+{
+	(void)g;
+	return 0;
+}
 #else
 
 /*
@@ -617,6 +639,10 @@ dconv_takes(const pcg_conv_geo *g, int pass, int lo, int hi,
 		       (size_t)(ck + (ptrdiff_t)(hi - lo) * (g->o / g->groups) +
 				(ptrdiff_t)g->oh * g->ow * (g->o / g->groups) +
 				dconv_copy(g)) <= scratch_reals;
+	if (pass == 3) /* dK's terms, every column: as dK without dK^T */
+		return g->o / g->groups >= 4 &&
+		       (size_t)(ck + (ptrdiff_t)g->oh * g->ow * (g->o / g->groups) +
+				dconv_copy(g)) <= scratch_reals;
 	if (pass == 0)
 		need = ck + dconv_copy(g);
 	else if (g->sw != 1) /* dx adds along unit-stride rows only */
@@ -630,4 +656,14 @@ dconv_takes(const pcg_conv_geo *g, int pass, int lo, int hi,
 
 DCONV_ENTRY(f, float, s)
 DCONV_ENTRY(d, double, d)
+
+size_t
+pcg_dconv_dk_parts_reals(const pcg_conv_geo *g)
+{
+	size_t need = (size_t)(dconv_table(g) +
+			       (ptrdiff_t)g->oh * g->ow * (g->o / g->groups) +
+			       dconv_copy(g));
+
+	return dconv_takes(g, 3, 0, 0, need) ? need : 0;
+}
 #endif

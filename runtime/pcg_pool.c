@@ -929,6 +929,30 @@ conv_col_reals(const pcg_conv_geo *g)
 #define CONV_NOINLINE
 #endif
 
+/*
+ * dK on the pool in two runs, when the direct convolution takes it
+ * (pcg_dconv_dk_parts_f): first each task computes the terms of its own
+ * block of samples (for each sample and chunk of GEMM_KC positions, the
+ * chunk's sums for every element), which are where the passes before it
+ * (cut by samples) left that block's x and dy; then each task merges a
+ * block of dK's columns, every element from dK (acc) or its first term
+ * adding the others in order of sample and chunk: the operations of the
+ * sum on one thread (pcg_dconv_dk_f), so the same bits.  Cut by columns
+ * instead, every thread read all of the batch's dy, half of it from the
+ * other core, and transposed all of it: resnet b16's 8-channel dK took
+ * 62-66 us a pass on two threads, 90 alone.  The terms take nq og
+ * reals a column and sample (nq chunks, og output channels a group):
+ * only when that is at most a sample's columns (nq og <= P), a task's
+ * scratch then at most its samples' columns.
+ */
+typedef struct {
+	const conv_job *j;
+	void *buf[PCG_POOL_MAX_THREADS]; /* task t's terms, then its work */
+	int ntasks, nq;
+	size_t terms; /* reals of one sample's terms: nq o c/groups kh kw */
+	size_t work;  /* reals of a task's working scratch */
+} dk_split_job;
+
 #define CONV_MT(T, REAL, GEMM, GEMM_MT)                                       \
 	/* y (Og x P) = k (Og x CKg) col (CKg x P), by tiles of y^T. */     \
 	static CONV_NOINLINE void conv_fwd_tiled_##T(int Og, int P, int CKg,  \
@@ -1084,6 +1108,25 @@ conv_col_reals(const pcg_conv_geo *g)
 				     j->ys, j->out, lo, hi, s,                \
 				     conv_col_reals(g)))                      \
 			return;                                               \
+		/* a block whose dK^T the scratch cannot hold: the direct dK  \
+		 * by narrower blocks, each column computed as in a wide one  \
+		 * (resnet's strided 3x3 dK, 8 -> 16 channels: 103 us a pass  \
+		 * through the columns on one thread, 35 us on two) */        \
+		for (int w = hi - lo; w > 1;) {                               \
+			w = (w + 1) / 2;                                      \
+			if (!pcg_dconv_dk_##T(g, j->batch, j->acc, j->x,      \
+					      j->xs, j->dy, j->ys, j->out,    \
+					      lo, lo + w, s,                  \
+					      conv_col_reals(g)))             \
+				continue;                                     \
+			for (int c = lo + w; c < hi; c += w)                  \
+				(void)pcg_dconv_dk_##T(                       \
+					g, j->batch, j->acc, j->x, j->xs,     \
+					j->dy, j->ys, j->out, c,              \
+					hi - c < w ? hi : c + w, s,           \
+					conv_col_reals(g));                   \
+			return;                                               \
+		}                                                             \
 		for (int gi = lo / CKg; gi * CKg < hi; gi++) {                \
 			int c0 = lo > gi * CKg ? lo - gi * CKg : 0;           \
 			int c1 = hi < (gi + 1) * CKg ? hi - gi * CKg : CKg;   \
@@ -1141,6 +1184,106 @@ conv_col_reals(const pcg_conv_geo *g)
 		}                                                             \
 	}                                                                     \
                                                                               \
+	/* dk_split_job's first run: task t's samples' terms. */              \
+	static void conv_dk_terms_##T(void *ctx, int t, int thread)           \
+	{                                                                     \
+		const dk_split_job *d = ctx;                                  \
+		const conv_job *j = d->j;                                     \
+		int lo = block_start(t, j->batch, d->ntasks);                 \
+		int hi = block_start(t + 1, j->batch, d->ntasks);             \
+		REAL *parts = d->buf[t];                                      \
+		(void)thread;                                                 \
+		(void)pcg_dconv_dk_parts_##T(                                 \
+			j->g, hi - lo, (const REAL *)j->x + lo * j->xs,       \
+			j->xs, (const REAL *)j->dy + lo * j->ys, j->ys,       \
+			parts, parts + (hi - lo) * d->terms, d->work);        \
+	}                                                                     \
+                                                                              \
+	/* Its second: task t's block of dK's columns, merged. */             \
+	static void conv_dk_merge_##T(void *ctx, int t, int thread)           \
+	{                                                                     \
+		const dk_split_job *d = ctx;                                  \
+		const conv_job *j = d->j;                                     \
+		const pcg_conv_geo *g = j->g;                                 \
+		int ck = g->c / g->groups * g->kh * g->kw;                    \
+		int og = g->o / g->groups, cols = g->groups * ck;             \
+		ptrdiff_t per = (ptrdiff_t)cols * og; /* a chunk's terms */   \
+		REAL *dk = j->out, v[64];                                     \
+		(void)thread;                                                 \
+		for (int r = block_start(t, cols, d->ntasks);                 \
+		     r < block_start(t + 1, cols, d->ntasks); r++) {          \
+			REAL *dkr = dk + (ptrdiff_t)(r / ck) * og * ck + r % ck; \
+			for (int o0 = 0; o0 < og; o0 += 64) {                 \
+				int n = og - o0 < 64 ? og - o0 : 64, first = 1; \
+				ptrdiff_t at = (ptrdiff_t)r * og + o0;        \
+				if (j->acc) {                                 \
+					for (int i = 0; i < n; i++)           \
+						v[i] = dkr[(ptrdiff_t)(o0 + i) * ck]; \
+					first = 0;                            \
+				}                                             \
+				for (int u = 0; u < d->ntasks; u++) {         \
+					int nb = block_start(u + 1, j->batch, \
+							     d->ntasks) -     \
+						 block_start(u, j->batch,     \
+							     d->ntasks);      \
+					const REAL *q = d->buf[u];            \
+					for (int e = 0; e < nb * d->nq; e++) { \
+						const REAL *restrict w =      \
+							q + e * per + at;     \
+						if (first) {                  \
+							for (int i = 0; i < n; i++) \
+								v[i] = w[i];  \
+							first = 0;            \
+							continue;             \
+						}                             \
+						for (int i = 0; i < n; i++)   \
+							v[i] = w[i] + v[i];   \
+					}                                     \
+				}                                             \
+				for (int i = 0; i < n; i++)                   \
+					dkr[(ptrdiff_t)(o0 + i) * ck] = v[i]; \
+			}                                                     \
+		}                                                             \
+	}                                                                     \
+                                                                              \
+	/* dK in two runs (dk_split_job) on ntasks tasks; 0 when the direct  \
+	 * convolution does not take it or the scratch cannot be had. */     \
+	static int conv_dk_split_##T(pcg_pool *pool, const conv_job *j,       \
+				     int ntasks)                              \
+	{                                                                     \
+		const pcg_conv_geo *g = j->g;                                 \
+		int P = g->oh * g->ow, og = g->o / g->groups;                 \
+		int nq = (P + PCG_GEMM_KC - 1) / PCG_GEMM_KC;                 \
+		size_t work = pcg_dconv_dk_parts_reals(g);                    \
+		int64_t terms = (int64_t)nq * g->o * (g->c / g->groups) *     \
+				g->kh * g->kw;                                \
+		int64_t moved = (j->xs ? (int64_t)g->c * g->h * g->w : 0) +   \
+				2 * (int64_t)g->o * P;                        \
+		if (ntasks > j->batch)                                        \
+			ntasks = j->batch;                                    \
+		if (ntasks < 2 || (int64_t)nq * og > P || terms >= moved || \
+		    work == 0)                                                \
+			return 0;                                             \
+		if (!pool_acquire(pool))                                      \
+			return 0;                                             \
+		dk_split_job d = {j, {NULL}, ntasks, nq, (size_t)terms, work}; \
+		int have = 1;                                                 \
+		for (int t = 0; have && t < ntasks; t++) {                    \
+			int nb = block_start(t + 1, j->batch, ntasks) -       \
+				 block_start(t, j->batch, ntasks);            \
+			d.buf[t] = pool_scratch(pool, t,                      \
+						(nb * d.terms + work) *       \
+							sizeof(REAL));        \
+			have = d.buf[t] != NULL;                              \
+		}                                                             \
+		if (have) {                                                   \
+			pool_run_acquired(pool, ntasks, conv_dk_terms_##T, &d); \
+			pool_run_acquired(pool, ntasks, conv_dk_merge_##T, &d); \
+		}                                                             \
+		pool_release(pool);                                           \
+		return have;                                                  \
+	}                                                                     \
+                                                                              \
 	/* pass 0: forward, 1: dK, 2: dx. */                                  \
 	static void conv_##T(pcg_pool *pool, int pass, conv_job *j, REAL *col) \
 	{                                                                     \
@@ -1156,9 +1299,11 @@ conv_col_reals(const pcg_conv_geo *g)
 		 * samples are where the passes before and after have them */ \
 		int n = pass == 1 ? g->groups * (CK / g->groups) : j->batch;  \
 		int ntasks = threads;                                         \
-		if (!MT_SPLIT || threads < 2 ||                               \
-		    macs < (pass == 1 ? pool_min_macs(pool)                   \
-				      : pool_min_local(pool))) {              \
+		if (!MT_SPLIT || threads < 2 || macs < pool_min_local(pool)) { \
+			ntasks = 1;                                           \
+		} else if (pass == 1 && conv_dk_split_##T(pool, j, threads)) { \
+			return;                                               \
+		} else if (pass == 1 && macs < pool_min_macs(pool)) {         \
 			ntasks = 1;                                           \
 		} else if ((pass != 1 && j->batch < 2) ||                     \
 			   (pass == 2 && j->xs == 0)) {                       \
@@ -1531,3 +1676,4 @@ typedef struct {
 
 BCAST_MT(f, float)
 BCAST_MT(d, double)
+
