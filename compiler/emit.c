@@ -1251,7 +1251,37 @@ struct BcastMemo {
 	int which;
 	Bcast bc;
 	const char *kernel, *split;
+	/* a VJP of dy alone summed over the batch by partial sums
+	 * (sum_lanes) into an operand without the batch: dy's reals a
+	 * sample and the operand's (pcg_bcast_vjp_sum_mt); else 0 */
+	int64_t sum_step, sum_dn;
 };
+
+/*
+ * Whether the VJP into operand which - 1 goes to pcg_bcast_vjp_sum_mt:
+ * it reads dy alone, sums it with sum_lanes, and its outermost axis is
+ * the batch, which the operand is broadcast along (a bias's gradient):
+ * each sample's sum is added to the element in turn, from partial sums
+ * of its own.  Sets dy's reals a sample and the operand's.
+ */
+static int
+bcast_sums_samples(const Bcast *bc, int which, const char *vc,
+		   int64_t *step, int64_t *dn)
+{
+	int last = bc->n - 1;
+	const int *f = which == 2 ? bc->bf : bc->af;
+	if (last < 1 || f[last] || f[0] || bc->ext[0] >= 0 ||
+	    bc->ext[last] < SUM_LANES || expr_reads(vc, 'a') ||
+	    expr_reads(vc, 'b') || expr_reads(vc, 'y'))
+		return 0;
+	*step = *dn = 1;
+	for (int i = 1; i < bc->n; i++) {
+		*step *= bc->ext[i];
+		if (f[i])
+			*dn *= bc->ext[i];
+	}
+	return 1;
+}
 
 static const struct BcastMemo *
 bcast_memo(Emit *E, const Node *y, int which)
@@ -1271,6 +1301,10 @@ bcast_memo(Emit *E, const Node *y, int which)
 			 : binary_kernel(E, y, m.bc);
 	m.split = arena_strdup(E->keep, bcast_split(E, &m.bc, cut,
 			chain ? BCAST_COST_CHAIN : BCAST_COST));
+	if (!which || !bcast_sums_samples(&m.bc, which,
+					  op_defs[y->op].vjp_c[which - 1],
+					  &m.sum_step, &m.sum_dn))
+		m.sum_step = m.sum_dn = 0;
 	if (!E->bmemo)
 		E->bmemo = arena_alloc(E->keep, sizeof *E->bmemo * BCAST_MEMO);
 	if (E->nbmemo == BCAST_MEMO) /* a model with very many: the oldest go */
@@ -1310,6 +1344,13 @@ emit_binary_vjp(Emit *E, const Node *n, int k, const char *y,
 	 * kernel returns at once in that case too) */
 	if (same && !strcmp(vc, "dy"))
 		emit_line(E, "if (%s != %s)", dx, dy);
+	if (m->sum_step) {
+		emit_line(E, "%s(s->pool, %s, nb, %s, %lld, %lld, %d, %s, %s);",
+			  emit_rt(E, "bcast_vjp_sum_mt"), m->kernel, m->split,
+			  (long long)m->sum_step, (long long)m->sum_dn, acc, dx,
+			  dy);
+		return;
+	}
 	emit_line(E, "%s%s(s->pool, %s, nb, %s, %d, %s, %s, %s, %s, %s);",
 		  same && !strcmp(vc, "dy") ? "\t" : "",
 		  emit_rt(E, "bcast_vjp_mt"), m->kernel, m->split, acc, dx, dy,

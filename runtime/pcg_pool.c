@@ -851,10 +851,13 @@ deal(pcg_pool *pool, int n, int ntasks, block_fn fn, void *ctx,
  * consecutive samples a thread, as the element-wise passes before and
  * after cut the batch, so that a thread finds its samples in its own
  * cache; each thread with its own columns: the caller's col, the others
- * the pool's scratch); dK deals out blocks of dK's columns (over all groups),
- * for which a thread builds only the matching rows of col, sample after
- * sample, so that every element of dK is still summed over the batch in
- * order.  Every element is computed by the operations of the loop on one
+ * the pool's scratch); dK either deals out blocks of samples whose terms
+ * are then merged in order (dk_split_job, where the direct convolution
+ * takes it and that moves less between the cores) or blocks of dK's
+ * columns (over all groups), for which a thread builds only the matching
+ * rows of col, sample after sample, so that every element of dK is still
+ * summed over the batch in order.  Every element is computed by the
+ * operations of the loop on one
  * thread, so the bits are the same.  x_step and y_step are the distances
  * between samples (0: the same tensor for every sample; dx then runs on
  * one thread, as its samples add into one dx).  A batch of one sample
@@ -1677,3 +1680,84 @@ typedef struct {
 BCAST_MT(f, float)
 BCAST_MT(d, double)
 
+/*
+ * A VJP that sums dy over the batch into an operand the batch is
+ * broadcast along (a bias's gradient), with a kernel that adds each
+ * sample's sum into the element in turn (pcg_runtime.h).  Cut along the
+ * operand, as pcg_bcast_vjp_mt cuts it, every thread read half of its
+ * terms from the other core's cache (the passes before cut by samples):
+ * resnet b16's bias gradients took 2.1 us a call alone, 5.3 on two
+ * threads.  Here task 0 runs the kernel on its own block of samples into
+ * the operand, every other task each of its samples into a sum of its
+ * own (from -0, which the sample's sum leaves as it is), and the caller
+ * then adds those into the operand in order of the samples: the
+ * kernel's operations on one thread, so the same bits.
+ */
+typedef struct {
+	int nb, n, ntasks, acc;
+	ptrdiff_t step, dn; /* dy's reals a sample; the operand's reals */
+	pcg_bcast_vjp_kernel_f kv_f;
+	pcg_bcast_vjp_kernel_d kv_d;
+	void *d, *parts;
+	const void *dy;
+} bsum_job;
+
+#define BSUM_MT(T, REAL)                                                      \
+	static void bsum_task_##T(void *ctx, int t, int thread)               \
+	{                                                                     \
+		const bsum_job *j = ctx;                                      \
+		int lo = block_start(t, j->nb, j->ntasks);                    \
+		int hi = block_start(t + 1, j->nb, j->ntasks);                \
+		int first = block_start(1, j->nb, j->ntasks);                 \
+		const REAL *dy = j->dy;                                       \
+		(void)thread;                                                 \
+		if (t == 0) {                                                 \
+			j->kv_##T(hi, 0, j->n, j->acc, j->d, dy, NULL, NULL,  \
+				  NULL);                                      \
+			return;                                               \
+		}                                                             \
+		for (int b = lo; b < hi; b++) {                               \
+			REAL *q = (REAL *)j->parts + (b - first) * j->dn;     \
+			for (ptrdiff_t i = 0; i < j->dn; i++)                 \
+				q[i] = -(REAL)0;                              \
+			j->kv_##T(1, 0, j->n, 1, q, dy + b * j->step, NULL,   \
+				  NULL, NULL);                                \
+		}                                                             \
+	}                                                                     \
+                                                                              \
+	void pcg_bcast_vjp_sum_mt_##T(pcg_pool *pool,                         \
+				      pcg_bcast_vjp_kernel_##T k, int nb,     \
+				      int n, int64_t cost, ptrdiff_t dy_step, \
+				      ptrdiff_t dn, int acc, REAL *d,         \
+				      const REAL *dy)                         \
+	{                                                                     \
+		int threads = pcg_pool_threads(pool);                         \
+		int ntasks = threads < nb ? threads : nb;                     \
+		if (ntasks >= 2 && n * cost >= pool_min_local(pool) &&       \
+		    pool_acquire(pool)) {                                     \
+			int first = block_start(1, nb, ntasks);               \
+			REAL *parts = pool_scratch(                           \
+				pool, 0,                                      \
+				(size_t)(nb - first) * dn * sizeof(REAL));    \
+			if (parts) {                                          \
+				bsum_job j = {nb,      n,    ntasks, acc,     \
+					      dy_step, dn,   NULL,   NULL,    \
+					      d,       parts, dy};            \
+				j.kv_##T = k;                                 \
+				pool_run_acquired(pool, ntasks, bsum_task_##T, \
+						  &j);                        \
+				for (int b = first; b < nb; b++)              \
+					for (ptrdiff_t i = 0; i < dn; i++)    \
+						d[i] += parts[(b - first) *   \
+							      dn + i];        \
+			}                                                     \
+			pool_release(pool);                                   \
+			if (parts)                                            \
+				return;                                       \
+		}                                                             \
+		pcg_bcast_vjp_mt_##T(pool, k, nb, n, cost, acc, d, dy, NULL,  \
+				     NULL, NULL);                             \
+	}
+
+BSUM_MT(f, float)
+BSUM_MT(d, double)

@@ -812,6 +812,20 @@ void pcg_bcast_vjp_mt_d(pcg_pool *pool, pcg_bcast_vjp_kernel_d k, int nb,
 			int n, int64_t cost, int acc, double *d,
 			const double *dy, const double *a, const double *b,
 			const double *y);
+/* The same for a VJP that reads dy only and sums it over the batch (its
+ * outermost axis, sample b at dy + b dy_step) into an operand of dn
+ * reals that the batch is broadcast along, with a kernel that adds into
+ * each element the samples' sums in turn, each summed on its own (from
+ * -0, so that k on one sample with acc adds exactly that sample's sum):
+ * then the samples' sums may be computed where the samples are, with the
+ * same bits (pcg_pool.c). */
+void pcg_bcast_vjp_sum_mt_f(pcg_pool *pool, pcg_bcast_vjp_kernel_f k, int nb,
+			    int n, int64_t cost, ptrdiff_t dy_step,
+			    ptrdiff_t dn, int acc, float *d, const float *dy);
+void pcg_bcast_vjp_sum_mt_d(pcg_pool *pool, pcg_bcast_vjp_kernel_d k,
+			    int nb, int n, int64_t cost, ptrdiff_t dy_step,
+			    ptrdiff_t dn, int acc, double *d,
+			    const double *dy);
 
 /* --- integer ids (every id in 0 .. bound-1: see pcg_check_ids) */
 

@@ -10,7 +10,14 @@
  * checks that the reference is the sum (to rounding).  Negative control:
  * the gradient with the samples cut in two, each half summed on its own
  * and the halves added (what cutting the sum by samples would give), is
- * seen to differ from the reference's bits.  Prints TAP.
+ * seen to differ from the reference's bits.
+ *
+ * pcg_bcast_vjp_sum_mt, with a kernel that sums each sample on its own
+ * (from -0) and adds the sample's sum into the element in turn (as
+ * emit.c's partial sums do), gives for every pool the bits of that
+ * kernel run on one thread over the whole batch, acc 0 and 1, and keeps
+ * an element that receives only -0 terms at -0.  Negative control: the
+ * samples' sums added in reverse order differ.  Prints TAP.
  */
 #include <math.h>
 #include <stdio.h>
@@ -82,6 +89,91 @@ drand(void)
 		for (int i0 = 0; i0 < nb; i0++)                               \
 			for (int i1 = lo; i1 < hi; i1++)                      \
 				db[i1] += dy[i0 * F + i1];                    \
+	}                                                                     \
+                                                                              \
+	/* db (+)= dy over [nb][C][P], each sample's sum from -0 added into  \
+	 * the element in turn (pcg_bcast_vjp_sum_mt's kernels) */            \
+	static void dbs_##T(int nb, int lo, int hi, int acc, REAL *db,        \
+			    const REAL *dy, const REAL *a, const REAL *b,     \
+			    const REAL *y)                                    \
+	{                                                                     \
+		(void)a;                                                      \
+		(void)b;                                                      \
+		(void)y;                                                      \
+		if (!acc)                                                     \
+			for (int i = lo; i < hi; i++)                         \
+				db[i] = 0;                                    \
+		for (int i0 = 0; i0 < nb; i0++)                               \
+			for (int i1 = lo; i1 < hi; i1++) {                    \
+				REAL s = -(REAL)0;                            \
+				for (int i2 = 0; i2 < P; i2++)                \
+					s += dy[(i0 * C + i1) * P + i2];      \
+				db[i1] += s;                                  \
+			}                                                     \
+	}                                                                     \
+                                                                              \
+	/* pcg_bcast_vjp_sum_mt against dbs_ on one thread, every pool */     \
+	static void check_sum_##T(pcg_pool **pools, const int *threads,       \
+				  int npools, const REAL *dy,                 \
+				  const REAL *init)                           \
+	{                                                                     \
+		REAL want[C], got[C], rev[C], s[NB][C];                       \
+		char what[160], detail[80];                                   \
+		for (int acc = 0; acc < 2; acc++) {                           \
+			int bad = -1;                                         \
+			memcpy(want, init, sizeof want);                      \
+			dbs_##T(NB, 0, C, acc, want, dy, NULL, NULL, NULL);   \
+			for (int p = 0; p <= npools; p++)                     \
+				POOLED(p ? pools[p - 1] : NULL,               \
+				memcpy(got, init, sizeof got);                \
+				pcg_bcast_vjp_sum_mt_##T(                     \
+					p ? pools[p - 1] : NULL, dbs_##T, NB, \
+					C, (int64_t)NB * P, C * P, C, acc,    \
+					got, dy);                             \
+				if (memcmp(got, want, sizeof got) && bad < 0) \
+					bad = p ? threads[p - 1] : 0);        \
+			snprintf(what, sizeof what, "%s bias gradient by "    \
+				 "samples' sums, acc %d: one thread's bits, " \
+				 "every pool", #REAL, acc);                   \
+			snprintf(detail, sizeof detail, "first differs with " \
+				 "%d threads (0: no pool)", bad);             \
+			ok(bad < 0, what, detail);                            \
+		}                                                             \
+		/* -0 terms only, into -0 with acc: the element stays -0 */   \
+		REAL *z = malloc(sizeof(REAL) * NB * C * P);                  \
+		for (int i = 0; i < NB * C * P; i++)                          \
+			z[i] = -(REAL)0;                                      \
+		int kept = 1;                                                 \
+		for (int p = 0; p <= npools; p++)                             \
+			POOLED(p ? pools[p - 1] : NULL,                       \
+			for (int c = 0; c < C; c++) got[c] = -(REAL)0;        \
+			pcg_bcast_vjp_sum_mt_##T(p ? pools[p - 1] : NULL,     \
+						 dbs_##T, NB, C,              \
+						 (int64_t)NB * P, C * P, C,   \
+						 1, got, z);                  \
+			for (int c = 0; c < C; c++)                           \
+				kept = kept && got[c] == 0 && signbit(got[c])); \
+		snprintf(what, sizeof what, "%s bias gradient by samples' "   \
+			 "sums: -0 terms keep a -0 element, every pool",      \
+			 #REAL);                                              \
+		ok(kept, what, NULL);                                         \
+		free(z);                                                      \
+		/* negative control: the samples' sums added in reverse */    \
+		for (int b = 0; b < NB; b++) {                                \
+			for (int c = 0; c < C; c++)                           \
+				s[b][c] = -(REAL)0;                           \
+			dbs_##T(1, 0, C, 1, s[b], dy + (size_t)b * C * P,     \
+				NULL, NULL, NULL);                            \
+		}                                                             \
+		memcpy(rev, init, sizeof rev);                                \
+		for (int b = NB - 1; b >= 0; b--)                             \
+			for (int c = 0; c < C; c++)                           \
+				rev[c] += s[b][c];                            \
+		memcpy(want, init, sizeof want);                              \
+		dbs_##T(NB, 0, C, 1, want, dy, NULL, NULL, NULL);             \
+		snprintf(what, sizeof what, "%s control: the samples' sums "  \
+			 "added in reverse differ", #REAL);                   \
+		ok(memcmp(rev, want, sizeof rev) != 0, what, NULL);           \
 	}                                                                     \
                                                                               \
 	/* the reference: the bias's gradient over samples [b0, b1), with P  \
@@ -194,6 +286,7 @@ drand(void)
 		snprintf(what, sizeof what, "%s control: the gradient cut "   \
 			 "by samples differs", #REAL);                        \
 		ok(memcmp(gdb, wdb, sizeof(REAL) * C) != 0, what, NULL);      \
+		check_sum_##T(pools, threads, npools, dy, init);              \
 		free(x);                                                      \
 		free(dy);                                                     \
 		free(want);                                                   \
