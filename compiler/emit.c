@@ -1796,8 +1796,9 @@ emit_model(Arena *a, const Graph *g, const EmitOptions *o, StrBuf *h,
 		     "check). */\n#if defined(__GNUC__) && "
 		     "!defined(__clang__)\n#define PCC_IVDEP _Pragma(\"GCC "
 		     "ivdep\")\n#else\n#define PCC_IVDEP\n#endif\n");
-	sb_printf(c, "/* A loop over a bias gradient's partial sums, unrolled "
-		     "whole: gcc -O2 then\n * keeps them in registers. */\n"
+	sb_printf(c, "/* A short loop of fixed length (a bias gradient's partial "
+		     "sums, a block of\n * an element-wise kernel) unrolled "
+		     "whole: gcc -O2 then keeps it in\n * registers. */\n"
 		     "#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ "
 		     ">= 8\n#define PCC_UNROLL _Pragma(\"GCC unroll 16\")\n"
 		     "#else\n#define PCC_UNROLL\n#endif\n");
