@@ -111,7 +111,9 @@ struct pcg_pool {
 	uint32_t runs;		    /* the caller's count of runs */
 	_Atomic uint32_t home[PCG_POOL_MAX_THREADS]; /* runs whose home task i is taken */
 	/* per-thread scratch (im2col columns) of threads 1 .. nthreads-1,
-	 * used only by the caller that holds busy */
+	 * and per-task scratch of the runs that keep partial results (dK's
+	 * terms, the bias gradients' samples' sums; 0 too), used only by
+	 * the caller that holds busy */
 	void *scratch[PCG_POOL_MAX_THREADS];
 	size_t scratch_bytes[PCG_POOL_MAX_THREADS];
 };
@@ -943,10 +945,13 @@ conv_col_reals(const pcg_conv_geo *g)
  * sum on one thread (pcg_dconv_dk_f), so the same bits.  Cut by columns
  * instead, every thread read all of the batch's dy, half of it from the
  * other core, and transposed all of it: resnet b16's 8-channel dK took
- * 62-66 us a pass on two threads, 90 alone.  The terms take nq og
- * reals a column and sample (nq chunks, og output channels a group):
- * only when that is at most a sample's columns (nq og <= P), a task's
- * scratch then at most its samples' columns.
+ * 61-65 us a pass on two threads that way, 54-57 this way, 90 alone.
+ * The terms take nq og reals a column and sample (nq chunks, og output
+ * channels a group): only when that is at most a sample's columns (nq og
+ * <= P), and when the terms are fewer than the reals the column cut
+ * moves between the cores (a sample's x and twice its dy; cnn's second
+ * layer, 3200 reals either way, took 42-43 us a pass cut by columns,
+ * 47-50 by samples).
  */
 typedef struct {
 	const conv_job *j;
@@ -1264,7 +1269,7 @@ typedef struct {
 				2 * (int64_t)g->o * P;                        \
 		if (ntasks > j->batch)                                        \
 			ntasks = j->batch;                                    \
-		if (ntasks < 2 || (int64_t)nq * og > P || terms >= moved || \
+		if (ntasks < 2 || (int64_t)nq * og > P || terms >= moved ||   \
 		    work == 0)                                                \
 			return 0;                                             \
 		if (!pool_acquire(pool))                                      \
