@@ -512,6 +512,123 @@ Test(gemm, empty)
 					 "n is 0, got %g", i, i + 1, c[i]);
 }
 
+/* ------------------------------------------------------- fast tanh */
+
+#if !defined(PCG_REPRODUCIBLE) && !defined(PCG_NO_DOUBLE)
+static float
+float_of_bits(uint32_t u)
+{
+	float f;
+	memcpy(&f, &u, sizeof f);
+	return f;
+}
+
+/* How far (in floats) got is from want: 0 for the same bits (any NaN
+ * for a NaN), 1 for neighbours, a large number across signs or NaNs. */
+static int64_t
+float_distance(float got, float want)
+{
+	if (got != got || want != want)
+		return (got != got) == (want != want) ? 0 : INT64_MAX;
+	int32_t a, b;
+	memcpy(&a, &got, sizeof a);
+	memcpy(&b, &want, sizeof b);
+	if ((a < 0) != (b < 0))
+		return got == want ? 0 : INT64_MAX; /* only +0 against -0 */
+	int64_t d = (int64_t)a - b;
+	return d < 0 ? -d : d;
+}
+
+typedef float (*tanh_fn)(float);
+
+static float
+fast_tanh(float x)
+{
+	return pcg_tanhf_fast(x);
+}
+
+/* pcg_tanhf_fast one float off at every 1000th point that is not a NaN
+ * (the control); off_tanh_changed counts the points it changed. */
+static long off_tanh_calls, off_tanh_changed;
+
+static float
+off_tanh(float x)
+{
+	float t = pcg_tanhf_fast(x);
+	if (t != t || ++off_tanh_calls % 1000)
+		return t;
+	off_tanh_changed++;
+	return nextafterf(t, 2.0f);
+}
+
+/*
+ * Compares f against libm's tanh in double rounded to float over the
+ * non-negative floats of bits 0, step, 2 step, ... (every magnitude,
+ * subnormals, the infinities and NaNs) and their negatives; returns the
+ * points that differ at all, and the largest distance in *worst.
+ */
+static long
+tanh_mismatches(tanh_fn f, uint32_t step, int64_t *worst)
+{
+	long differ = 0;
+	*worst = 0;
+	for (uint64_t u = 0; u <= 0x7fffffffu; u += step)
+		for (int neg = 0; neg < 2; neg++) {
+			float x = float_of_bits((uint32_t)u | (uint32_t)neg << 31);
+			int64_t d = float_distance(f(x), (float)tanh((double)x));
+			differ += d != 0;
+			if (d > *worst)
+				*worst = d;
+		}
+	return differ;
+}
+
+/*
+ * The default build's float tanh (pcg_runtime.h, a form compilers
+ * vectorise) against libm's double tanh rounded to float: on glibc it is
+ * the same bits over every float (checked exhaustively when it was
+ * written); here a sample of 2^31 / 257 magnitudes of both signs must
+ * differ by one float at most, and in at most one point in 10^5.  The
+ * control shows the check sees one float's difference.
+ */
+Test(math, tanhf_fast_against_libm)
+{
+	int64_t worst;
+	long differ = tanh_mismatches(fast_tanh, 257, &worst);
+	long differ_fine = differ, points = 2 * (0x7fffffffL / 257 + 1);
+	cr_assert(worst <= 1 && differ <= points / 100000,
+		  "expected pcg_tanhf_fast within 1 float of libm's tanh "
+		  "rounded, and equal but at %ld points; %ld of %ld differ, "
+		  "by up to %lld floats",
+		  points / 100000, differ, points, (long long)worst);
+	differ = tanh_mismatches(off_tanh, 257, &worst) - differ_fine;
+	cr_assert(off_tanh_changed > 1000 && differ == off_tanh_changed &&
+			  worst == 1,
+		  "control: a tanh one float off at %ld points should differ "
+		  "there by 1 float, got %ld points by %lld",
+		  off_tanh_changed, differ, (long long)worst);
+}
+
+/* The edges by name: signed zeros, the infinities, NaN, the smallest
+ * subnormal, the clamp at 9.5 and the last floats below 1. */
+Test(math, tanhf_fast_special_values)
+{
+	const float x[] = {0.0f,	  -0.0f,	 INFINITY, -INFINITY,
+			   0x1p-149f,	  -0x1p-149f,	 0x1p-60f, 9.0f,
+			   9.02f,	  9.5f,		 0x1.300002p+3f,
+			   0x1.2fffffp+3f, 1e30f,	 0.5f,     -3.0f};
+	for (size_t i = 0; i < sizeof x / sizeof *x; i++) {
+		float got = pcg_tanhf_fast(x[i]);
+		float want = (float)tanh((double)x[i]);
+		cr_assert(float_distance(got, want) == 0 &&
+				  signbit(got) == signbit(want),
+			  "expected tanh(%a) = %a, got %a", (double)x[i],
+			  (double)want, (double)got);
+	}
+	cr_assert(isnan(pcg_tanhf_fast(NAN)), "expected tanh(NaN) NaN");
+}
+#endif
+
 /* ----------------------------------------------------------------- RNG */
 
 /*
