@@ -792,19 +792,23 @@ expr_reads(const char *t, char v)
 #define UNARY_BLOCK 16
 
 /*
- * The pragma that unrolls a forward block's loops whole (PCC_UNROLL),
- * for an expression without calls: gcc -O2 then keeps t in registers
- * instead of storing and reloading every element between the loops
- * (resnet b16's ReLU, 32 768 floats: 8.2 us a call at -O2 with t in
- * memory, 3.3 unrolled).  An expression that calls a function stays a
- * loop (16 copies of the call would not be faster), and so do the VJPs:
- * unrolled, gcc -O2 took their blocks apart into scalars (ReLU's VJP
- * 4.5 -> 8.0 us a call).
+ * The pragma that unrolls a block's loops whole (PCC_UNROLL), for an
+ * expression that calls no function (parentheses alone are fine): gcc
+ * -O2 then keeps t in registers instead of storing and reloading every
+ * element between the loops (resnet b16's ReLU, 32 768 floats: 8.2 us a
+ * call at -O2 with t in memory, 3.3 unrolled).  An expression that calls a function stays a
+ * loop (16 copies of the call would not be faster).  The VJPs are
+ * unrolled too, with one block loop for acc and one without: with the
+ * test of acc inside the block, gcc -O2 took the unrolled block apart
+ * into scalars (ReLU's VJP 4.5 -> 8.0 us a call).
  */
 static const char *
 unroll(const char *expr)
 {
-	return strchr(expr, '(') ? "" : "\t\tPCC_UNROLL\n";
+	for (const char *p = strchr(expr, '('); p; p = strchr(p + 1, '('))
+		if (p > expr && (isalnum((unsigned char)p[-1]) || p[-1] == '_'))
+			return ""; /* a name and '(': a call */
+	return "\t\tPCC_UNROLL\n";
 }
 
 static const char *
@@ -851,9 +855,10 @@ unary_kernel(Emit *E, OpKind op, int vjp)
 		return name;
 	}
 	const char *v = emit_expand(E, d->vjp_c[0]);
+	/* the reads of an element: in a block, in the tail loop */
 	const char *rd[2];
 	for (int b = 0; b < 2; b++) {
-		const char *at = b ? "i" : "i + j", *ind = b ? "\t\t" : "\t\t\t";
+		const char *at = b ? "i" : "i + j", *ind = b ? "\t\t" : "\t\t\t\t";
 		rd[b] = arena_printf(E->a, "%s%s dy = dyv[%s];\n%s%s", ind, R,
 				     at,
 				     rx ? arena_printf(E->a, "%s%s x = xv[%s];\n",
@@ -861,27 +866,34 @@ unary_kernel(Emit *E, OpKind op, int vjp)
 				     ry ? arena_printf(E->a, "%s%s y = yv[%s];\n",
 						       ind, R, at) : "");
 	}
+	/* one block loop for acc and one without, so that a block's
+	 * loops can be unrolled whole (with acc tested inside, gcc -O2
+	 * took the unrolled block apart into scalars) */
+	const char *u = *unroll(v) ? "\t\t\tPCC_UNROLL\n" : "", *blk[2];
+	for (int acc = 0; acc < 2; acc++)
+		blk[acc] = arena_printf(
+			E->a,
+			"\t\tfor (; i + %d <= n; i += %d) {\n"
+			"\t\t\t%s t[%d];\n\n"
+			"%s\t\t\tfor (int j = 0; j < %d; j++) {\n%s"
+			"\t\t\t\tt[j] = %s;\n\t\t\t}\n"
+			"%s\t\t\tfor (int j = 0; j < %d; j++)\n"
+			"\t\t\t\tdxv[i + j] = %st[j];\n\t\t}\n",
+			UNARY_BLOCK, UNARY_BLOCK, R, UNARY_BLOCK, u,
+			UNARY_BLOCK, rd[0], v, u, UNARY_BLOCK,
+			acc ? "dxv[i + j] + " : "");
 	emit_kern(E, "\n/* dx (+)= dy * d%s(x)/dx, elementwise */\nstatic void\n"
 		     "%s(int n, int acc, %s a, %s b, %s *dxv, const %s "
 		     "*dyv, const %s *restrict xv, const %s *restrict "
 		     "yv)\n{\n"
 		     "\tint i = 0;\n\n"
 		     "%s"
-		     "\tfor (; i + %d <= n; i += %d) {\n"
-		     "\t\t%s t[%d];\n\n"
-		     "\t\tfor (int j = 0; j < %d; j++) {\n%s"
-		     "\t\t\tt[j] = %s;\n\t\t}\n"
-		     "\t\tif (acc)\n"
-		     "\t\t\tfor (int j = 0; j < %d; j++)\n"
-		     "\t\t\t\tt[j] = dxv[i + j] + t[j];\n"
-		     "\t\tfor (int j = 0; j < %d; j++)\n"
-		     "\t\t\tdxv[i + j] = t[j];\n\t}\n"
+		     "\tif (acc)\n%s\telse\n%s"
 		     "\tfor (; i < n; i++) {\n%s"
 		     "\t\t%s v = %s;\n"
 		     "\t\tdxv[i] = acc ? dxv[i] + v : v;\n\t}\n}\n",
-		  op_name[op], name, R, R, R, R, R, R, voids, UNARY_BLOCK,
-		  UNARY_BLOCK, R, UNARY_BLOCK, UNARY_BLOCK, rd[0], v,
-		  UNARY_BLOCK, UNARY_BLOCK, rd[1], R, v);
+		  op_name[op], name, R, R, R, R, R, R, voids, blk[1], blk[0],
+		  rd[1], R, v);
 	return name;
 }
 
