@@ -1067,7 +1067,21 @@ SFX(gemm_any)(int trans_a, int trans_b, int m, int n, int k, REAL alpha,
 				ci[j] = beta == 0 ? 0 : beta * ci[j];
 		}
 	} else if (k == 1) {
-		SFX(outer)(m, n, alpha, a, rsa, b, csb, beta, c, ldc);
+		/* a row at a time, the row's update (if any) while the row is
+		 * still in the cache: the same arithmetic as the whole outer
+		 * product then the whole update, without a second pass over C
+		 * and w (mlp b1's 256 x 784 weight) */
+		for (int i = 0; i < m; i++) {
+			REAL *ci = c + (ptrdiff_t)i * ldc;
+
+			SFX(outer)(1, n, alpha, a + i * rsa, rsa, b, csb, beta,
+				   ci, ldc);
+			if (u)
+				SFX(upd_block)(u, 1, n, ci, ldc,
+					       u->w ? u->w + (ptrdiff_t)i * ldc
+						    : NULL);
+		}
+		return;
 	} else if (m == 1) {
 		int j0 = 0;
 

@@ -7,10 +7,11 @@
  * PCG_UPD_SCRATCH, in w (C is then scratch).  Without w, SCRATCH is
  * ignored and PCG_UPD_ZIL is the plain product.  With no pool
  * and pools of 1, 2, 3 and 8 threads, on every path of the GEMM: batch 1
- * (one row, both layouts of B), K = 1, K = 0, the direct tiles, the
- * blocked path with its edge strips and several chunks of k, mlp b32's
- * weight gradients; C's rows padded (ldc > n) in one case, the padding
- * checked untouched.
+ * (one row, both layouts of B), K = 1 (a row at a time, each with its
+ * update; also with A transposed and padded rows), K = 0, the direct
+ * tiles, the blocked path with its edge strips and several chunks of k,
+ * mlp b32's weight gradients; C's rows padded (ldc > n) in three cases,
+ * the padding checked untouched.
  *
  * The data make every case of the update matter: a row of A and a column
  * of B of zeros (some -0), so that whole sums are 0, and alpha = -1 makes
@@ -48,6 +49,7 @@ static const Case cases[] = {
 	{"one row, B along its rows", 0, 0, 1, 70, 33, 0, -1},
 	{"one row, B transposed", 0, 1, 1, 70, 33, 0, -1},
 	{"K = 1", 0, 0, 20, 30, 1, 0, -1},
+	{"K = 1, A transposed, padded rows", 1, 0, 12, 40, 1, 3, 1},
 	{"K = 0", 0, 0, 6, 18, 0, 0, -1},
 };
 
