@@ -35,10 +35,11 @@ extern "C" {
  * would be software (__aeabi_d* and the double libm): there PCG_NO_DOUBLE
  * is defined, pcg_opt_update_f computes its scalars in float instead
  * (see pcg_opt_update_f), pcg_dropout_mask_f gets the same bits with
- * integer operations (see pcg_dropout_mask_f) and tanh is libm's tanhf.  It is defined by itself on 32-bit ARM without
- * a double-precision FPU (__ARM_FP lacking bit 3: Cortex-M4F, M33, no FPU
- * at all); define it when compiling the runtime to get the same elsewhere
- * (a RISC-V rv32imf, say).  Double models are not affected.
+ * integer operations (see pcg_dropout_mask_f) and tanh is libm's tanhf.
+ * It is defined by itself on 32-bit ARM without a double-precision FPU
+ * (__ARM_FP lacking bit 3: Cortex-M4F, M33, no FPU at all); define it
+ * when compiling the runtime to get the same elsewhere (a RISC-V
+ * rv32imf, say).  Double models are not affected.
  * In reproducible mode (PCG_REPRODUCIBLE, below) it is not defined by
  * itself: the float paths then compute as on every other target (double
  * in software there) and give the same bits.  Defined by hand on every
@@ -173,10 +174,10 @@ float pcg_powf(float x, float y);
  * expm1(z) (expm1(z) + 2) give e = expm1(2|x|), and tanh |x| = e / (e + 2)
  * in double, rounded once to float, with the sign of x put back (so
  * tanh(-0) is -0).  No cancellation anywhere, so small arguments keep
- * their relative accuracy.  Over every non-negative float up to 11 (the
- * rest round to 1), this gives libm's tanh in double rounded to float,
- * bit for bit, on glibc 2.36; tests/test_runtime.c checks it on a sample
- * of every float against that.  Under PCG_REPRODUCIBLE the runtime's own
+ * their relative accuracy.  Over every float (checked exhaustively) this
+ * gives libm's tanh in double rounded to float, bit for bit, on glibc
+ * 2.36; runtime/test_runtime.c checks a sample of 2^24 floats against
+ * that.  Under PCG_REPRODUCIBLE the runtime's own
  * pcg_tanhf is used instead, and under PCG_NO_DOUBLE (no double hardware)
  * libm's tanhf.
  */
