@@ -792,10 +792,10 @@ expr_reads(const char *t, char v)
 #define UNARY_BLOCK 16
 
 /*
- * The pragma that unrolls a block's loops whole (PCC_UNROLL), for an
- * expression that calls no function (parentheses alone are fine): gcc
- * -O2 then keeps t in registers instead of storing and reloading every
- * element between the loops (resnet b16's ReLU, 32 768 floats: 8.2 us a
+ * The pragma (indented depth tabs, 2 or 3) that unrolls a block's loops
+ * whole (PCC_UNROLL), for an expression that calls no function
+ * (parentheses alone are fine): gcc -O2 then keeps t in registers
+ * instead of storing and reloading every element between the loops (resnet b16's ReLU, 32 768 floats: 8.2 us a
  * call at -O2 with t in memory, 3.3 unrolled).  An expression that calls
  * a function stays a loop (16 copies of the call would not be faster).
  * The VJPs are unrolled too, with one block loop for acc and one
@@ -803,12 +803,12 @@ expr_reads(const char *t, char v)
  * unrolled block apart into scalars (ReLU's VJP 4.5 -> 8.0 us a call).
  */
 static const char *
-unroll(const char *expr)
+unroll(const char *expr, int depth)
 {
 	for (const char *p = strchr(expr, '('); p; p = strchr(p + 1, '('))
 		if (p > expr && (isalnum((unsigned char)p[-1]) || p[-1] == '_'))
 			return ""; /* a name and '(': a call */
-	return "\t\tPCC_UNROLL\n";
+	return depth == 2 ? "\t\tPCC_UNROLL\n" : "\t\t\tPCC_UNROLL\n";
 }
 
 static const char *
@@ -830,7 +830,7 @@ unary_kernel(Emit *E, OpKind op, int vjp)
 	if (!vjp) {
 		const char *y = emit_expand(E, d->fwd_c);
 
-		const char *u = unroll(y);
+		const char *u = unroll(y, 2);
 
 		emit_kern(E, "\n/* y = %s(x), elementwise */\nstatic void\n%s(int n, "
 			     "%s a, %s b, %s *yv, const %s *xv)\n"
@@ -869,7 +869,7 @@ unary_kernel(Emit *E, OpKind op, int vjp)
 	/* one block loop for acc and one without, so that a block's
 	 * loops can be unrolled whole (with acc tested inside, gcc -O2
 	 * took the unrolled block apart into scalars) */
-	const char *u = *unroll(v) ? "\t\t\tPCC_UNROLL\n" : "", *blk[2];
+	const char *u = unroll(v, 3), *blk[2];
 	for (int acc = 0; acc < 2; acc++)
 		blk[acc] = arena_printf(
 			E->a,
