@@ -55,6 +55,9 @@
  */
 #define DCONV_OH (2 * DCONV_OB)
 #define DCONV_TJ(nj) ((nj) <= DCONV_J / 2 ? DCONV_J / 2 : DCONV_J)
+/* Whether one vector holds a whole tile (the AVX-512 copies; GEMM_NR is
+ * two vectors): then half a tile takes as many instructions as a whole. */
+#define DCONV_VEC_TILE (GEMM_NR * (int)sizeof(REAL) / 2 >= 64)
 /* The specialisations with constant shapes hold only when inlined. */
 #if defined(__GNUC__) || defined(__clang__)
 #define DCONV_INLINE inline __attribute__((always_inline))
@@ -419,7 +422,11 @@ SFX(dconv_dx_sum2)(int og, int ck, int kk, int mi, const REAL *restrict k1,
 
 /* The lanes [*j0, *j1) of a tile nj wide that kernel column b adds (its
  * output columns inside the image), and the first s of half a tile that
- * holds them; returns whether they fit half a tile (and are not none). */
+ * holds them; returns whether they fit half a tile (and are not none),
+ * and half a tile saves instructions: not when one vector is the whole
+ * tile, where the whole tile's lanes, from 0, are added as one aligned
+ * vector instead of half a vector at lane s (an unaligned load of t,
+ * stored the kernel column before: 18 % of cnn's second dx). */
 static inline int
 SFX(dconv_dx_half)(int lo, int hi, int nj, int *j0, int *j1, int *s)
 {
@@ -427,7 +434,8 @@ SFX(dconv_dx_half)(int lo, int hi, int nj, int *j0, int *j1, int *s)
 	*j1 = hi < nj ? hi : nj;
 	*s = nj == DCONV_J && *j0 > DCONV_J / 2 ? DCONV_J / 2
 	     : nj == DCONV_J ? *j0 : 0;
-	return *j1 > *j0 && *j1 - *j0 <= DCONV_J / 2;
+	return *j1 > *j0 && *j1 - *j0 <= DCONV_J / 2 &&
+	       !(DCONV_VEC_TILE && nj == DCONV_J);
 }
 
 /*
