@@ -936,13 +936,17 @@ conv_col_reals(const pcg_conv_geo *g)
 
 /*
  * dK on the pool in two runs, when the direct convolution takes it
- * (pcg_dconv_dk_parts_f): first each task computes the terms of its own
- * block of samples (for each sample and chunk of GEMM_KC positions, the
- * chunk's sums for every element), which are where the passes before it
- * (cut by samples) left that block's x and dy; then each task merges a
- * block of dK's columns, every element from dK (acc) or its first term
- * adding the others in order of sample and chunk: the operations of the
- * sum on one thread (pcg_dconv_dk_f), so the same bits.  Cut by columns
+ * (pcg_dconv_dk_parts_f): first each task but the first computes the
+ * terms of its own block of samples (for each sample and chunk of
+ * GEMM_KC positions, the chunk's sums for every element), which are
+ * where the passes before it (cut by samples) left that block's x and
+ * dy, while the first sums its block into dK itself (pcg_dconv_dk_f:
+ * dK (acc) or the first term, plus the others); then each task merges a
+ * block of dK's columns, adding the other tasks' terms to dK in order of
+ * sample and chunk: the operations of the sum on one thread, so the same
+ * bits.  (With every task's terms stored and merged, resnet b16's eight
+ * dK passes took 315 us a step on two threads; with the first task's
+ * summed in place, 292: bench/call_times.py --by-kind.)  Cut by columns
  * instead, every thread read all of the batch's dy, half of it from the
  * other core, and transposed all of it: resnet b16's 8-channel dK took
  * 61-65 us a pass on two threads that way, 54-57 this way, 90 alone.
@@ -956,9 +960,10 @@ conv_col_reals(const pcg_conv_geo *g)
 typedef struct {
 	const conv_job *j;
 	void *buf[PCG_POOL_MAX_THREADS]; /* task t's terms, then its work */
-	int ntasks, nq;
+	int ntasks, nq, cols; /* cols: dK's columns over the groups */
 	size_t terms; /* reals of one sample's terms: nq o c/groups kh kw */
 	size_t work;  /* reals of a task's working scratch */
+	size_t reals0; /* task 0's scratch: the direct dK's */
 } dk_split_job;
 
 #define CONV_MT(T, REAL, GEMM, GEMM_MT)                                       \
@@ -1192,7 +1197,9 @@ typedef struct {
 		}                                                             \
 	}                                                                     \
                                                                               \
-	/* dk_split_job's first run: task t's samples' terms. */              \
+	/* dk_split_job's first run: task 0 sums its samples into dK itself \
+	 * (the sum on one thread, up to its last sample), task t > 0       \
+	 * computes its samples' terms. */                                    \
 	static void conv_dk_terms_##T(void *ctx, int t, int thread)           \
 	{                                                                     \
 		const dk_split_job *d = ctx;                                  \
@@ -1201,6 +1208,12 @@ typedef struct {
 		int hi = block_start(t + 1, j->batch, d->ntasks);             \
 		REAL *parts = d->buf[t];                                      \
 		(void)thread;                                                 \
+		if (t == 0) {                                                 \
+			(void)pcg_dconv_dk_##T(                               \
+				j->g, hi, j->acc, j->x, j->xs, j->dy, j->ys,  \
+				j->out, 0, d->cols, parts, d->reals0);        \
+			return;                                               \
+		}                                                             \
 		(void)pcg_dconv_dk_parts_##T(                                 \
 			j->g, hi - lo, (const REAL *)j->x + lo * j->xs,       \
 			j->xs, (const REAL *)j->dy + lo * j->ys, j->ys,       \
@@ -1222,14 +1235,11 @@ typedef struct {
 		     r < block_start(t + 1, cols, d->ntasks); r++) {          \
 			REAL *dkr = dk + (ptrdiff_t)(r / ck) * og * ck + r % ck; \
 			for (int o0 = 0; o0 < og; o0 += 64) {                 \
-				int n = og - o0 < 64 ? og - o0 : 64, first = 1; \
+				int n = og - o0 < 64 ? og - o0 : 64;          \
 				ptrdiff_t at = (ptrdiff_t)r * og + o0;        \
-				if (j->acc) {                                 \
-					for (int i = 0; i < n; i++)           \
-						v[i] = dkr[(ptrdiff_t)(o0 + i) * ck]; \
-					first = 0;                            \
-				}                                             \
-				for (int u = 0; u < d->ntasks; u++) {         \
+				for (int i = 0; i < n; i++)                   \
+					v[i] = dkr[(ptrdiff_t)(o0 + i) * ck]; \
+				for (int u = 1; u < d->ntasks; u++) {         \
 					int nb = block_start(u + 1, j->batch, \
 							     d->ntasks) -     \
 						 block_start(u, j->batch,     \
@@ -1238,12 +1248,6 @@ typedef struct {
 					for (int e = 0; e < nb * d->nq; e++) { \
 						const REAL *restrict w =      \
 							q + e * per + at;     \
-						if (first) {                  \
-							for (int i = 0; i < n; i++) \
-								v[i] = w[i];  \
-							first = 0;            \
-							continue;             \
-						}                             \
 						for (int i = 0; i < n; i++)   \
 							v[i] = w[i] + v[i];   \
 					}                                     \
@@ -1274,16 +1278,24 @@ typedef struct {
 			return 0;                                             \
 		if (!pool_acquire(pool))                                      \
 			return 0;                                             \
-		dk_split_job d = {j, {NULL}, ntasks, nq, (size_t)terms, work}; \
+		int cols = g->c * g->kh * g->kw;                              \
+		dk_split_job d = {j,     {NULL},	  ntasks,               \
+				  nq,    cols,		  (size_t)terms,        \
+				  work,  work + (size_t)cols * og};             \
 		int have = 1;                                                 \
 		for (int t = 0; have && t < ntasks; t++) {                    \
 			int nb = block_start(t + 1, j->batch, ntasks) -       \
 				 block_start(t, j->batch, ntasks);            \
-			d.buf[t] = pool_scratch(pool, t,                      \
-						(nb * d.terms + work) *       \
-							sizeof(REAL));        \
+			d.buf[t] = pool_scratch(                              \
+				pool, t,                                      \
+				(t ? nb * d.terms + work : d.reals0) *        \
+					sizeof(REAL));                        \
 			have = d.buf[t] != NULL;                              \
 		}                                                             \
+		/* (batch 0: only whether the direct dK takes that scratch) */ \
+		have = have && pcg_dconv_dk_##T(g, 0, 0, NULL, 0, NULL, 0,    \
+						NULL, 0, cols, d.buf[0],      \
+						d.reals0);                    \
 		if (have) {                                                   \
 			pool_run_acquired(pool, ntasks, conv_dk_terms_##T, &d); \
 			pool_run_acquired(pool, ntasks, conv_dk_merge_##T, &d); \
