@@ -332,14 +332,18 @@ void pcg_dgemm_upd(int trans_a, int trans_b, int m, int n, int k,
 /* Products and convolutions of fewer multiply-adds than this, SGD
  * updates of fewer than an eighth as many elements, and element-wise
  * kernels and pooling of fewer than a 32nd as many, run on the calling
- * thread (pcg_pool.c says what an element costs): a run on the pool costs about a microsecond
- * while its workers spin (they watch for work PCG_POOL_SPIN_US, 200 us,
- * before they sleep; waking a sleeping one costs tens), and 2^18
- * multiply-adds take about 4 us on one core.  pcg_pool_set_min_macs
- * changes it for one pool (0: split all the work, as the tests do); see
- * docs/api.md §6. */
+ * thread (pcg_pool.c says what an element costs): a run on the pool
+ * costs about a microsecond while its workers spin (they watch for work
+ * PCG_POOL_SPIN_US, 200 us, before they sleep; waking a sleeping one
+ * costs tens), and 2^19 multiply-adds take about 8 us on one core.  (At
+ * 2^18, cnn's dense layer's three products, 5 us each alone, went on
+ * the pool, gained 1.05-1.3x there on their own and lost in a step,
+ * their weight's halves moving between the cores: cnn b16 was
+ * 1.58-1.59x faster on two threads than on one, 1.63-1.64x at 2^19;
+ * bench/pool_bench.)  pcg_pool_set_min_macs changes it for one pool (0:
+ * split all the work, as the tests do); see docs/api.md §6. */
 #ifndef PCG_POOL_MIN_MACS
-#define PCG_POOL_MIN_MACS (INT64_C(1) << 18)
+#define PCG_POOL_MIN_MACS (INT64_C(1) << 19)
 #endif
 typedef struct pcg_pool pcg_pool;
 pcg_pool *pcg_pool_create(int nthreads);
