@@ -1279,9 +1279,8 @@ typedef struct {
 		if (!pool_acquire(pool))                                      \
 			return 0;                                             \
 		int cols = g->c * g->kh * g->kw;                              \
-		dk_split_job d = {j,     {NULL},	  ntasks,               \
-				  nq,    cols,		  (size_t)terms,        \
-				  work,  work + (size_t)cols * og};             \
+		dk_split_job d = {j, {NULL}, ntasks, nq, cols, (size_t)terms, \
+				  work, work + (size_t)cols * og};            \
 		int have = 1;                                                 \
 		for (int t = 0; have && t < ntasks; t++) {                    \
 			int nb = block_start(t + 1, j->batch, ntasks) -       \
