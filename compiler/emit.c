@@ -795,9 +795,10 @@ expr_reads(const char *t, char v)
  * The pragma (indented depth tabs, 2 or 3) that unrolls a block's loops
  * whole (PCC_UNROLL), for an expression that calls no function
  * (parentheses alone are fine): gcc -O2 then keeps t in registers
- * instead of storing and reloading every element between the loops (resnet b16's ReLU, 32 768 floats: 8.2 us a
- * call at -O2 with t in memory, 3.3 unrolled).  An expression that calls
- * a function stays a loop (16 copies of the call would not be faster).
+ * instead of storing and reloading every element between the loops
+ * (resnet b16's ReLU, 32 768 floats: 8.2 us a call at -O2 with t in
+ * memory, 3.3 unrolled).  An expression that calls a function stays a
+ * loop (16 copies of the call would not be faster).
  * The VJPs are unrolled too, with one block loop for acc and one
  * without: with the test of acc inside the block, gcc -O2 took the
  * unrolled block apart into scalars (ReLU's VJP 4.5 -> 8.0 us a call).

@@ -743,7 +743,7 @@ LEG(bits_pool)(void)
 	static const int cfg[][4] = {/* h, w, k, stride */
 				     {8, 8, 2, 2}, {7, 9, 3, 1}, {9, 7, 3, 2},
 				     {5, 6, 1, 1}, {6, 6, 6, 1}};
-	enum { P = 19 }; /* global pooling: two groups of 8 planes and 3 */
+	enum { P = 19 }; /* global pooling: a row of 16 planes, then 3 */
 	uint64_t s = 17;
 
 	for (size_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++) {
