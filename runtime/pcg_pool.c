@@ -963,7 +963,8 @@ typedef struct {
 	int ntasks, nq, cols; /* cols: dK's columns over the groups */
 	size_t terms; /* reals of one sample's terms: nq o c/groups kh kw */
 	size_t work;  /* reals of a task's working scratch */
-	size_t reals0; /* task 0's scratch: the direct dK's */
+	size_t reals0; /* task 0's scratch */
+	int direct;    /* the direct dK, or im2col and the GEMM */
 } dk_split_job;
 
 #define CONV_MT(T, REAL, GEMM, GEMM_MT)                                       \
@@ -1197,6 +1198,44 @@ typedef struct {
 		}                                                             \
 	}                                                                     \
                                                                               \
+	/* Samples lo .. hi-1's terms (pcg_dconv_dk_parts_f's layout) by     \
+	 * im2col and the GEMM: for each chunk of PCG_GEMM_KC positions, a  \
+	 * product of dK^T's shape over that chunk alone, whose sums are    \
+	 * the GEMM's over it (pcg_gemm.c's contract: they depend on k      \
+	 * only). */                                                          \
+	static void conv_dk_gemm_terms_##T(const conv_job *j, int lo, int hi, \
+					   int nq, REAL *parts, REAL *col)    \
+	{                                                                     \
+		const pcg_conv_geo *g = j->g;                                 \
+		int P = g->oh * g->ow, CKg = g->c / g->groups * g->kh * g->kw; \
+		int Og = g->o / g->groups;                                    \
+		ptrdiff_t per = (ptrdiff_t)g->groups * CKg * Og;              \
+		for (int b = lo; b < hi; b++) {                               \
+			const REAL *dyb = (const REAL *)j->dy + b * j->ys;    \
+			pcg_im2col_rows_##T(g->c, g->h, g->w, g->kh, g->kw,   \
+					    g->sh, g->sw, g->ph, g->pw,       \
+					    g->dh, g->dw, g->oh, g->ow, 0,     \
+					    g->c * g->kh * g->kw,             \
+					    (const REAL *)j->x + b * j->xs,    \
+					    col);                             \
+			for (int q = 0; q < nq; q++) {                        \
+				int p0 = q * PCG_GEMM_KC;                     \
+				int kc = P - p0 < PCG_GEMM_KC ? P - p0        \
+							      : PCG_GEMM_KC;  \
+				REAL *term = parts +                          \
+					     ((ptrdiff_t)(b - lo) * nq + q) * per; \
+				for (int gi = 0; gi < g->groups; gi++)        \
+					GEMM(0, 1, CKg, Og, kc, 1,            \
+					     col + (ptrdiff_t)gi * CKg * P + p0, \
+					     P,                               \
+					     dyb + (ptrdiff_t)gi * Og * P + p0, \
+					     P, 0,                            \
+					     term + (ptrdiff_t)gi * CKg * Og, \
+					     Og);                             \
+			}                                                     \
+		}                                                             \
+	}                                                                     \
+                                                                              \
 	/* dk_split_job's first run: task 0 sums its samples into dK itself \
 	 * (the sum on one thread, up to its last sample), task t > 0       \
 	 * computes its samples' terms. */                                    \
@@ -1208,16 +1247,24 @@ typedef struct {
 		int hi = block_start(t + 1, j->batch, d->ntasks);             \
 		REAL *parts = d->buf[t];                                      \
 		(void)thread;                                                 \
-		if (t == 0) {                                                 \
+		if (t == 0 && d->direct) {                                    \
 			(void)pcg_dconv_dk_##T(                               \
 				j->g, hi, j->acc, j->x, j->xs, j->dy, j->ys,  \
 				j->out, 0, d->cols, parts, d->reals0);        \
-			return;                                               \
+		} else if (t == 0) {                                          \
+			conv_job j0 = *j;                                     \
+			j0.batch = hi;                                        \
+			conv_dk_block_##T(&j0, 0, d->cols, parts);            \
+		} else if (d->direct) {                                       \
+			(void)pcg_dconv_dk_parts_##T(                         \
+				j->g, hi - lo,                                \
+				(const REAL *)j->x + lo * j->xs, j->xs,       \
+				(const REAL *)j->dy + lo * j->ys, j->ys,      \
+				parts, parts + (hi - lo) * d->terms, d->work); \
+		} else {                                                      \
+			conv_dk_gemm_terms_##T(j, lo, hi, d->nq, parts,       \
+					       parts + (hi - lo) * d->terms); \
 		}                                                             \
-		(void)pcg_dconv_dk_parts_##T(                                 \
-			j->g, hi - lo, (const REAL *)j->x + lo * j->xs,       \
-			j->xs, (const REAL *)j->dy + lo * j->ys, j->ys,       \
-			parts, parts + (hi - lo) * d->terms, d->work);        \
 	}                                                                     \
                                                                               \
 	/* Its second: task t's block of dK's columns, merged. */             \
@@ -1258,29 +1305,40 @@ typedef struct {
 		}                                                             \
 	}                                                                     \
                                                                               \
-	/* dK in two runs (dk_split_job) on ntasks tasks; 0 when the direct  \
-	 * convolution does not take it or the scratch cannot be had. */     \
+	/* dK in two runs (dk_split_job) on ntasks tasks; 0 when the terms   \
+	 * would not pay or the scratch cannot be had.  A sample is done as   \
+	 * on one thread: by the direct convolution where it takes some of   \
+	 * dK's columns in the column scratch, else by im2col and the GEMM   \
+	 * (resnet's 1x1 projection, whose direct dK copies the strided     \
+	 * input: 23 us for 16 samples, 11 that way). */                     \
 	static int conv_dk_split_##T(pcg_pool *pool, const conv_job *j,       \
 				     int ntasks)                              \
 	{                                                                     \
 		const pcg_conv_geo *g = j->g;                                 \
 		int P = g->oh * g->ow, og = g->o / g->groups;                 \
 		int nq = (P + PCG_GEMM_KC - 1) / PCG_GEMM_KC;                 \
+		int cols = g->c * g->kh * g->kw;                              \
 		size_t work = pcg_dconv_dk_parts_reals(g);                    \
+		int direct = work > 0 &&                                      \
+			     pcg_dconv_dk_##T(g, 0, 0, NULL, 0, NULL, 0,      \
+					      NULL, 0, 1, NULL,               \
+					      conv_col_reals(g));             \
+		size_t reals0 = direct ? work + (size_t)cols * og             \
+				       : conv_col_reals(g);                   \
 		int64_t terms = (int64_t)nq * g->o * (g->c / g->groups) *     \
 				g->kh * g->kw;                                \
 		int64_t moved = (j->xs ? (int64_t)g->c * g->h * g->w : 0) +   \
 				2 * (int64_t)g->o * P;                        \
 		if (ntasks > j->batch)                                        \
 			ntasks = j->batch;                                    \
-		if (ntasks < 2 || (int64_t)nq * og > P || terms >= moved ||   \
-		    work == 0)                                                \
+		if (!direct)                                                  \
+			work = conv_col_reals(g);                             \
+		if (ntasks < 2 || (int64_t)nq * og > P || terms >= moved)     \
 			return 0;                                             \
 		if (!pool_acquire(pool))                                      \
 			return 0;                                             \
-		int cols = g->c * g->kh * g->kw;                              \
-		dk_split_job d = {j, {NULL}, ntasks, nq, cols, (size_t)terms, \
-				  work, work + (size_t)cols * og};            \
+		dk_split_job d = {j,    {NULL}, ntasks, nq,    cols,          \
+				  (size_t)terms, work, reals0, direct};       \
 		int have = 1;                                                 \
 		for (int t = 0; have && t < ntasks; t++) {                    \
 			int nb = block_start(t + 1, j->batch, ntasks) -       \
@@ -1292,9 +1350,10 @@ typedef struct {
 			have = d.buf[t] != NULL;                              \
 		}                                                             \
 		/* (batch 0: only whether the direct dK takes that scratch) */ \
-		have = have && pcg_dconv_dk_##T(g, 0, 0, NULL, 0, NULL, 0,    \
-						NULL, 0, cols, d.buf[0],      \
-						d.reals0);                    \
+		have = have && (!direct ||                                    \
+				pcg_dconv_dk_##T(g, 0, 0, NULL, 0, NULL, 0,   \
+						 NULL, 0, cols, d.buf[0],     \
+						 d.reals0));                  \
 		if (have) {                                                   \
 			pool_run_acquired(pool, ntasks, conv_dk_terms_##T, &d); \
 			pool_run_acquired(pool, ntasks, conv_dk_merge_##T, &d); \
