@@ -295,7 +295,7 @@ main(int argc, char **argv)
 		float *x = malloc(sizeof(float) * X * nb);
 		float *k = malloc(sizeof(float) * g.o * CK);
 		float *dy = malloc(sizeof(float) * Y * nb);
-		float *col = malloc(sizeof(float) * CK * P);
+		float *col = malloc(sizeof(float) * PCG_CONV_SCRATCH_REALS(&g));
 		float *wide = malloc(sizeof(float) * CK * P * nb);
 		float *dyw = malloc(sizeof(float) * Y * nb);
 		float *out[NMETHOD];

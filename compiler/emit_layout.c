@@ -257,7 +257,8 @@ emit_layout(Emit *E, StrBuf *pcdecl)
 		E->idmem[v->id] = arena_printf(E->a, "%s%s", grp->name, idx);
 	}
 	decl_groups(E, NULL, 'v', &groups.v, need_v, NULL);
-	/* the one-sample scratch of ops that use one (im2col columns) */
+	/* the one-sample scratch of ops that use one (im2col columns, and
+	 * a convolution's dK summed over a block of samples) */
 	int64_t col = 0;
 	for (int i = 0; i < nn; i++) {
 		Node *n = g->nodes.items[i];
@@ -268,8 +269,9 @@ emit_layout(Emit *E, StrBuf *pcdecl)
 	if (col) {
 		plan_decl(E, 'v', "im2col_", col,
 			  arena_printf(E->a, "%s im2col_[%lld]; /* im2col "
-				       "columns of one sample, every "
-				       "convolution's */", E->real,
+				       "columns of one sample, then dK's "
+				       "block sum: every convolution's */",
+				       E->real,
 				       (long long)col));
 		E->state_reals += col;
 	}

@@ -1247,7 +1247,11 @@ conv_scratch(const Node *n)
 	const Node *x = n->in[0];
 	int64_t P = n->op == OP_CONV2D ? n->shape.dim[1] * n->shape.dim[2]
 				       : n->shape.dim[1];
-	return x->shape.dim[0] * n->at->k[0] * n->at->k[1] * P;
+	/* and after them dK's block sum (pcg_runtime.h's
+	 * PCG_CONV_SCRATCH_REALS) */
+	return (x->shape.dim[0] * P +
+		n->shape.dim[0] * (x->shape.dim[0] / n->at->groups)) *
+	       n->at->k[0] * n->at->k[1];
 }
 
 static void

@@ -54,22 +54,8 @@ int pcg_dconv_dk_d(const pcg_conv_geo *g, int batch, int acc,
 		   ptrdiff_t y_step, double *dk, int lo, int hi,
 		   double *scratch, size_t scratch_reals);
 
-/* dK's terms over batch samples before they are merged: for sample b
- * and chunk q of PCG_GEMM_KC output positions, the chunk's sums for column
- * r (over the groups) and output channel o at parts[((b nq + q) r_all + r)
- * o_g + o] (nq chunks, r_all = groups c/groups kh kw columns, o_g =
- * o/groups).  dK is dK (acc) or the first term, plus every other term in
- * order of b, q, each one rounding: then the bits of pcg_conv_dk_f.
- * batch 0 computes nothing and says whether the convolution is taken. */
-/* The scratch the terms need besides themselves (in reals of either
- * type); 0 where the direct convolution does not take them. */
-size_t pcg_dconv_dk_parts_reals(const pcg_conv_geo *g);
-int pcg_dconv_dk_parts_f(const pcg_conv_geo *g, int batch, const float *x,
-			 ptrdiff_t x_step, const float *dy, ptrdiff_t y_step,
-			 float *parts, float *scratch, size_t scratch_reals);
-int pcg_dconv_dk_parts_d(const pcg_conv_geo *g, int batch, const double *x,
-			 ptrdiff_t x_step, const double *dy, ptrdiff_t y_step,
-			 double *parts, double *scratch,
-			 size_t scratch_reals);
+/* The scratch the direct dK needs for every column at once (in reals of
+ * either type); 0 where it does not take the convolution. */
+size_t pcg_dconv_dk_reals(const pcg_conv_geo *g);
 
 #endif

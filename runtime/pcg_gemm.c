@@ -90,21 +90,6 @@
 					     (g, batch, acc, x, x_step, dy,   \
 					      y_step, dk, lo, hi, scratch));  \
 		return 1;                                                     \
-	}                                                                     \
-                                                                              \
-	int pcg_dconv_dk_parts_##T(const pcg_conv_geo *g, int batch,          \
-				   const REAL *x, ptrdiff_t x_step,           \
-				   const REAL *dy, ptrdiff_t y_step,          \
-				   REAL *parts, REAL *scratch,                \
-				   size_t scratch_reals)                      \
-	{                                                                     \
-		if (!dconv_takes(g, 3, 0, 0, scratch_reals))                  \
-			return 0;                                             \
-		if (batch > 0)                                                \
-			(void)DCONV_DISPATCH(dconv_dk_parts_##S,              \
-					     (g, batch, x, x_step, dy,        \
-					      y_step, parts, scratch));       \
-		return 1;                                                     \
 	}
 
 /*
@@ -203,7 +188,7 @@ DCONV_ENTRY(f, float, s)
 DCONV_ENTRY(d, double, d)
 
 size_t
-pcg_dconv_dk_parts_reals(const pcg_conv_geo *g)
+pcg_dconv_dk_reals(const pcg_conv_geo *g)
 {
 	(void)g;
 	return 0;
@@ -639,10 +624,6 @@ dconv_takes(const pcg_conv_geo *g, int pass, int lo, int hi,
 		       (size_t)(ck + (ptrdiff_t)(hi - lo) * (g->o / g->groups) +
 				(ptrdiff_t)g->oh * g->ow * (g->o / g->groups) +
 				dconv_copy(g)) <= scratch_reals;
-	if (pass == 3) /* dK's terms, every column: as dK without dK^T */
-		return g->o / g->groups >= 4 &&
-		       (size_t)(ck + (ptrdiff_t)g->oh * g->ow * (g->o / g->groups) +
-				dconv_copy(g)) <= scratch_reals;
 	if (pass == 0)
 		need = ck + dconv_copy(g);
 	else if (g->sw != 1) /* dx adds along unit-stride rows only */
@@ -658,12 +639,14 @@ DCONV_ENTRY(f, float, s)
 DCONV_ENTRY(d, double, d)
 
 size_t
-pcg_dconv_dk_parts_reals(const pcg_conv_geo *g)
+pcg_dconv_dk_reals(const pcg_conv_geo *g)
 {
+	int cols = g->c * g->kh * g->kw;
 	size_t need = (size_t)(dconv_table(g) +
+			       (ptrdiff_t)cols * (g->o / g->groups) +
 			       (ptrdiff_t)g->oh * g->ow * (g->o / g->groups) +
 			       dconv_copy(g));
 
-	return dconv_takes(g, 3, 0, 0, need) ? need : 0;
+	return dconv_takes(g, 2, 0, cols, need) ? need : 0;
 }
 #endif

@@ -877,6 +877,7 @@ typedef struct {
 	ptrdiff_t xs, ys;
 	const void *x, *k, *dy;
 	void *out;
+	void *tmp; /* dK: a block's sum, dK's size (conv_dk_blocked) */
 } conv_job;
 
 /* The reals of one sample's im2col columns (all groups): the scratch a
@@ -935,36 +936,32 @@ conv_col_reals(const pcg_conv_geo *g)
 #endif
 
 /*
- * dK on the pool in two runs, when the direct convolution takes it
- * (pcg_dconv_dk_parts_f): first each task but the first computes the
- * terms of its own block of samples (for each sample and chunk of
- * GEMM_KC positions, the chunk's sums for every element), which are
- * where the passes before it (cut by samples) left that block's x and
- * dy, while the first sums its block into dK itself (pcg_dconv_dk_f:
- * dK (acc) or the first term, plus the others); then each task merges a
- * block of dK's columns, adding the other tasks' terms to dK in order of
- * sample and chunk: the operations of the sum on one thread, so the same
- * bits.  (With every task's terms stored and merged, resnet b16's eight
- * dK passes took 315 us a step on two threads; with the first task's
- * summed in place, 292: bench/call_times.py --by-kind.)  Cut by columns
- * instead, every thread read all of the batch's dy, half of it from the
- * other core, and transposed all of it: resnet b16's 8-channel dK took
- * 61-65 us a pass on two threads that way, 54-57 this way, 90 alone.
- * The terms take nq og reals a column and sample (nq chunks, og output
- * channels a group): only when that is at most a sample's columns (nq og
- * <= P), and when the terms are fewer than the reals the column cut
- * moves between the cores (a sample's x and twice its dy; cnn's second
- * layer, 3200 reals either way, took 42-43 us a pass cut by columns,
- * 47-50 by samples).
+ * dK sums the batch in blocks of PCG_CONV_DK_BLOCK samples (pcg_runtime.h):
+ * the first block onto dK (acc) or from its first term, each later block
+ * summed from its first term on its own and then added to dK, in order.
+ * On the pool the blocks are dealt out in runs of consecutive blocks, a
+ * run a task, in two runs of the pool: first task 0 sums its blocks into
+ * dK as one thread does, and every other task sums each of its blocks on
+ * its own, from x and dy where the passes before it (cut by samples) left
+ * them; then each task adds, to its part of dK's elements, the other
+ * tasks' block sums in order.  The operations of one thread, so the same
+ * bits.  What crosses between the cores is a block's sum, the size of
+ * dK, instead of the block's x and dy (cut by columns, every thread read
+ * all of the batch's dy, half of it from the other core; cut by samples
+ * with a sample's terms kept apart, every term crossed: resnet b16's
+ * eight dK passes took 292 us a step on two threads that way, and its
+ * step on two threads was 1.61-1.63x one thread's, 1.68-1.70x with block
+ * sums: bench/pool_bench).  Only where a block's sum is smaller than what
+ * the column cut moves for it (its x and twice its dy).
  */
 typedef struct {
 	const conv_job *j;
-	void *buf[PCG_POOL_MAX_THREADS]; /* task t's terms, then its work */
-	int ntasks, nq, cols; /* cols: dK's columns over the groups */
-	size_t terms; /* reals of one sample's terms: nq o c/groups kh kw */
-	size_t work;  /* reals of a task's working scratch */
-	size_t reals0; /* task 0's scratch */
-	int direct;    /* the direct dK, or im2col and the GEMM */
+	void *buf[PCG_POOL_MAX_THREADS]; /* task t's block sums, then its
+					  * working scratch */
+	int ntasks, nblk; /* nblk blocks of samples */
+	int direct;       /* the direct dK over every column, or conv_dk_block */
+	size_t dkn;       /* reals of dK */
+	size_t work;      /* reals of a task's working scratch */
 } dk_split_job;
 
 #define CONV_MT(T, REAL, GEMM, GEMM_MT)                                       \
@@ -1198,164 +1195,155 @@ typedef struct {
 		}                                                             \
 	}                                                                     \
                                                                               \
-	/* Samples lo .. hi-1's terms (pcg_dconv_dk_parts_f's layout) by     \
-	 * im2col and the GEMM: for each chunk of PCG_GEMM_KC positions, a  \
-	 * product of dK^T's shape over that chunk alone, whose sums are    \
-	 * the GEMM's over it (pcg_gemm.c's contract: they depend on k      \
-	 * only). */                                                          \
-	static void conv_dk_gemm_terms_##T(const conv_job *j, int lo, int hi, \
-					   int nq, REAL *parts, REAL *col)    \
+	/* Columns lo .. hi-1 of dK (as conv_dk_block) over the whole batch, \
+	 * a block of PCG_CONV_DK_BLOCK samples at a time: the first onto dK, \
+	 * each later one summed into j->tmp and then added. */              \
+	static void conv_dk_blocked_##T(void *ctx, int lo, int hi, void *s)   \
 	{                                                                     \
+		const conv_job *j = ctx;                                      \
 		const pcg_conv_geo *g = j->g;                                 \
-		int P = g->oh * g->ow, CKg = g->c / g->groups * g->kh * g->kw; \
-		int Og = g->o / g->groups;                                    \
-		ptrdiff_t per = (ptrdiff_t)g->groups * CKg * Og;              \
-		for (int b = lo; b < hi; b++) {                               \
-			const REAL *dyb = (const REAL *)j->dy + b * j->ys;    \
-			pcg_im2col_rows_##T(g->c, g->h, g->w, g->kh, g->kw,   \
-					    g->sh, g->sw, g->ph, g->pw,       \
-					    g->dh, g->dw, g->oh, g->ow, 0,     \
-					    g->c * g->kh * g->kw,             \
-					    (const REAL *)j->x + b * j->xs,    \
-					    col);                             \
-			for (int q = 0; q < nq; q++) {                        \
-				int p0 = q * PCG_GEMM_KC;                     \
-				int kc = P - p0 < PCG_GEMM_KC ? P - p0        \
-							      : PCG_GEMM_KC;  \
-				REAL *term = parts +                          \
-					     ((ptrdiff_t)(b - lo) * nq + q) * per; \
-				for (int gi = 0; gi < g->groups; gi++)        \
-					GEMM(0, 1, CKg, Og, kc, 1,            \
-					     col + (ptrdiff_t)gi * CKg * P + p0, \
-					     P,                               \
-					     dyb + (ptrdiff_t)gi * Og * P + p0, \
-					     P, 0,                            \
-					     term + (ptrdiff_t)gi * CKg * Og, \
-					     Og);                             \
-			}                                                     \
+		int ck = g->c / g->groups * g->kh * g->kw;                    \
+		int og = g->o / g->groups, B = PCG_CONV_DK_BLOCK;             \
+		REAL *dk = j->out, *tmp = j->tmp;                             \
+		conv_job jb = *j;                                             \
+		jb.batch = j->batch < B ? j->batch : B;                       \
+		conv_dk_block_##T(&jb, lo, hi, s);                            \
+		for (int b0 = B; b0 < j->batch; b0 += B) {                    \
+			jb.batch = j->batch - b0 < B ? j->batch - b0 : B;     \
+			jb.acc = 0;                                           \
+			jb.x = (const REAL *)j->x + b0 * j->xs;               \
+			jb.dy = (const REAL *)j->dy + b0 * j->ys;             \
+			jb.out = tmp;                                         \
+			conv_dk_block_##T(&jb, lo, hi, s);                    \
+			for (int r = lo; r < hi; r++)                         \
+				for (int o = 0; o < og; o++) {                \
+					ptrdiff_t at =                        \
+						((ptrdiff_t)(r / ck) * og +   \
+						 o) * ck + r % ck;            \
+					dk[at] = tmp[at] + dk[at];            \
+				}                                             \
 		}                                                             \
 	}                                                                     \
                                                                               \
-	/* dk_split_job's first run: task 0 sums its samples into dK itself \
-	 * (the sum on one thread, up to its last sample), task t > 0       \
-	 * computes its samples' terms. */                                    \
-	static void conv_dk_terms_##T(void *ctx, int t, int thread)           \
+	/* Samples b0 .. b1-1 summed onto out (acc) or from their first      \
+	 * term, every column: by the direct dK (d->direct, in d->work reals  \
+	 * of scratch) or conv_dk_block. */                                   \
+	static void conv_dk_sum_##T(const dk_split_job *d, int b0, int b1,    \
+				    int acc, REAL *out, REAL *s)              \
+	{                                                                     \
+		const conv_job *j = d->j;                                     \
+		const pcg_conv_geo *g = j->g;                                 \
+		int cols = g->c * g->kh * g->kw;                              \
+		conv_job jb = {g,                                             \
+			       b1 - b0,                                       \
+			       acc,                                           \
+			       j->xs,                                         \
+			       j->ys,                                         \
+			       (const REAL *)j->x + b0 * j->xs,               \
+			       NULL,                                          \
+			       (const REAL *)j->dy + b0 * j->ys,              \
+			       out,                                           \
+			       NULL};                                         \
+		if (!d->direct ||                                             \
+		    !pcg_dconv_dk_##T(g, jb.batch, acc, jb.x, j->xs, jb.dy,   \
+				      j->ys, out, 0, cols, s, d->work))       \
+			conv_dk_block_##T(&jb, 0, cols, s);                   \
+	}                                                                     \
+                                                                              \
+	/* dk_split_job's first run: task t's blocks, task 0's onto dK (the   \
+	 * sum on one thread, up to its last block), every other task's each  \
+	 * on its own in its scratch. */                                      \
+	static void conv_dk_part_##T(void *ctx, int t, int thread)            \
 	{                                                                     \
 		const dk_split_job *d = ctx;                                  \
 		const conv_job *j = d->j;                                     \
-		int lo = block_start(t, j->batch, d->ntasks);                 \
-		int hi = block_start(t + 1, j->batch, d->ntasks);             \
-		REAL *parts = d->buf[t];                                      \
+		int k0 = block_start(t, d->nblk, d->ntasks);                  \
+		int k1 = block_start(t + 1, d->nblk, d->ntasks);              \
+		int B = PCG_CONV_DK_BLOCK;                                    \
+		REAL *sums = d->buf[t], *work = sums + (k1 - k0) * d->dkn;    \
+		REAL *dk = j->out;                                            \
 		(void)thread;                                                 \
-		if (t == 0 && d->direct) {                                    \
-			(void)pcg_dconv_dk_##T(                               \
-				j->g, hi, j->acc, j->x, j->xs, j->dy, j->ys,  \
-				j->out, 0, d->cols, parts, d->reals0);        \
-		} else if (t == 0) {                                          \
-			conv_job j0 = *j;                                     \
-			j0.batch = hi;                                        \
-			conv_dk_block_##T(&j0, 0, d->cols, parts);            \
-		} else if (d->direct) {                                       \
-			(void)pcg_dconv_dk_parts_##T(                         \
-				j->g, hi - lo,                                \
-				(const REAL *)j->x + lo * j->xs, j->xs,       \
-				(const REAL *)j->dy + lo * j->ys, j->ys,      \
-				parts, parts + (hi - lo) * d->terms, d->work); \
-		} else {                                                      \
-			conv_dk_gemm_terms_##T(j, lo, hi, d->nq, parts,       \
-					       parts + (hi - lo) * d->terms); \
+		for (int k = k0; k < k1; k++) {                               \
+			int b1 = (k + 1) * B < j->batch ? (k + 1) * B         \
+							: j->batch;           \
+			REAL *sum = sums + (k - k0) * d->dkn;                 \
+			if (k == 0) {                                         \
+				conv_dk_sum_##T(d, 0, b1, j->acc, dk, work);  \
+				continue;                                     \
+			}                                                     \
+			conv_dk_sum_##T(d, k * B, b1, 0, sum, work);          \
+			if (t == 0)                                           \
+				for (size_t i = 0; i < d->dkn; i++)           \
+					dk[i] = sum[i] + dk[i];               \
 		}                                                             \
 	}                                                                     \
                                                                               \
-	/* Its second: task t's block of dK's columns, merged. */             \
+	/* Its second: task t's block of dK's elements plus the other tasks' \
+	 * block sums, in order. */                                           \
 	static void conv_dk_merge_##T(void *ctx, int t, int thread)           \
 	{                                                                     \
 		const dk_split_job *d = ctx;                                  \
-		const conv_job *j = d->j;                                     \
-		const pcg_conv_geo *g = j->g;                                 \
-		int ck = g->c / g->groups * g->kh * g->kw;                    \
-		int og = g->o / g->groups, cols = g->groups * ck;             \
-		ptrdiff_t per = (ptrdiff_t)cols * og; /* a chunk's terms */   \
-		REAL *dk = j->out, v[64];                                     \
+		REAL *dk = d->j->out;                                         \
+		size_t lo = d->dkn * t / d->ntasks / 16 * 16;                 \
+		size_t hi = t + 1 == d->ntasks                                \
+				    ? d->dkn                                  \
+				    : d->dkn * (t + 1) / d->ntasks / 16 * 16; \
 		(void)thread;                                                 \
-		for (int r = block_start(t, cols, d->ntasks);                 \
-		     r < block_start(t + 1, cols, d->ntasks); r++) {          \
-			REAL *dkr = dk + (ptrdiff_t)(r / ck) * og * ck + r % ck; \
-			for (int o0 = 0; o0 < og; o0 += 64) {                 \
-				int n = og - o0 < 64 ? og - o0 : 64;          \
-				ptrdiff_t at = (ptrdiff_t)r * og + o0;        \
-				for (int i = 0; i < n; i++)                   \
-					v[i] = dkr[(ptrdiff_t)(o0 + i) * ck]; \
-				for (int u = 1; u < d->ntasks; u++) {         \
-					int nb = block_start(u + 1, j->batch, \
-							     d->ntasks) -     \
-						 block_start(u, j->batch,     \
-							     d->ntasks);      \
-					const REAL *q = d->buf[u];            \
-					for (int e = 0; e < nb * d->nq; e++) { \
-						const REAL *restrict w =      \
-							q + e * per + at;     \
-						for (int i = 0; i < n; i++)   \
-							v[i] = w[i] + v[i];   \
-					}                                     \
-				}                                             \
-				for (int i = 0; i < n; i++)                   \
-					dkr[(ptrdiff_t)(o0 + i) * ck] = v[i]; \
+		for (int u = 1; u < d->ntasks; u++) {                         \
+			int nk = block_start(u + 1, d->nblk, d->ntasks) -     \
+				 block_start(u, d->nblk, d->ntasks);          \
+			for (int k = 0; k < nk; k++) {                        \
+				const REAL *restrict q =                      \
+					(const REAL *)d->buf[u] + k * d->dkn; \
+				for (size_t i = lo; i < hi; i++)              \
+					dk[i] = q[i] + dk[i];                 \
 			}                                                     \
 		}                                                             \
 	}                                                                     \
                                                                               \
-	/* dK in two runs (dk_split_job) on ntasks tasks; 0 when the terms   \
-	 * would not pay or the scratch cannot be had.  A sample is done as   \
-	 * on one thread: by the direct convolution where it takes some of   \
-	 * dK's columns in the column scratch, else by im2col and the GEMM   \
-	 * (resnet's 1x1 projection, whose direct dK copies the strided     \
-	 * input: 23 us for 16 samples, 11 that way). */                     \
+	/* dK in two runs (dk_split_job) on up to ntasks tasks; 0 when the    \
+	 * batch is one block, a block's sum would not pay or the scratch     \
+	 * cannot be had.  A block is done as on one thread: by the direct    \
+	 * convolution where it takes some of dK's columns in the column      \
+	 * scratch (then over every column at once), else by im2col and the  \
+	 * GEMM (resnet's 1x1 projection, whose direct dK copies the strided  \
+	 * input: 23 us for 16 samples, 11 that way). */                      \
 	static int conv_dk_split_##T(pcg_pool *pool, const conv_job *j,       \
 				     int ntasks)                              \
 	{                                                                     \
 		const pcg_conv_geo *g = j->g;                                 \
 		int P = g->oh * g->ow, og = g->o / g->groups;                 \
-		int nq = (P + PCG_GEMM_KC - 1) / PCG_GEMM_KC;                 \
-		int cols = g->c * g->kh * g->kw;                              \
-		size_t work = pcg_dconv_dk_parts_reals(g);                    \
-		int direct = work > 0 &&                                      \
-			     pcg_dconv_dk_##T(g, 0, 0, NULL, 0, NULL, 0,      \
-					      NULL, 0, 1, NULL,               \
-					      conv_col_reals(g));             \
-		size_t reals0 = direct ? work + (size_t)cols * og             \
-				       : conv_col_reals(g);                   \
-		int64_t terms = (int64_t)nq * g->o * (g->c / g->groups) *     \
-				g->kh * g->kw;                                \
+		int cols = g->c * g->kh * g->kw, B = PCG_CONV_DK_BLOCK;       \
+		int nblk = (j->batch + B - 1) / B;                            \
+		size_t dkn = (size_t)cols * og;                               \
+		size_t direct = pcg_dconv_dk_reals(g);                        \
 		int64_t moved = (j->xs ? (int64_t)g->c * g->h * g->w : 0) +   \
 				2 * (int64_t)g->o * P;                        \
-		if (ntasks > j->batch)                                        \
-			ntasks = j->batch;                                    \
-		if (!direct)                                                  \
-			work = conv_col_reals(g);                             \
-		if (ntasks < 2 || (int64_t)nq * og > P || terms >= moved)     \
+		if (direct > 0 && !pcg_dconv_dk_##T(g, 0, 0, NULL, 0, NULL,   \
+						    0, NULL, 0, 1, NULL,      \
+						    conv_col_reals(g)))       \
+			direct = 0;                                           \
+		if (ntasks > nblk)                                            \
+			ntasks = nblk;                                        \
+		if (ntasks < 2 || (int64_t)dkn >= B * moved)                  \
 			return 0;                                             \
 		if (!pool_acquire(pool))                                      \
 			return 0;                                             \
-		dk_split_job d = {j,    {NULL}, ntasks, nq,    cols,          \
-				  (size_t)terms, work, reals0, direct};       \
+		dk_split_job d = {j, {NULL}, ntasks, nblk, direct > 0, dkn,   \
+				  direct > conv_col_reals(g)                  \
+					  ? direct                            \
+					  : conv_col_reals(g)};               \
 		int have = 1;                                                 \
 		for (int t = 0; have && t < ntasks; t++) {                    \
-			int nb = block_start(t + 1, j->batch, ntasks) -       \
-				 block_start(t, j->batch, ntasks);            \
-			d.buf[t] = pool_scratch(                              \
-				pool, t,                                      \
-				(t ? nb * d.terms + work : d.reals0) *        \
-					sizeof(REAL));                        \
+			int nk = block_start(t + 1, nblk, ntasks) -           \
+				 block_start(t, nblk, ntasks);                \
+			d.buf[t] = pool_scratch(pool, t,                      \
+						(nk * dkn + d.work) *         \
+							sizeof(REAL));        \
 			have = d.buf[t] != NULL;                              \
 		}                                                             \
-		/* (batch 0: only whether the direct dK takes that scratch) */ \
-		have = have && (!direct ||                                    \
-				pcg_dconv_dk_##T(g, 0, 0, NULL, 0, NULL, 0,   \
-						 NULL, 0, cols, d.buf[0],     \
-						 d.reals0));                  \
 		if (have) {                                                   \
-			pool_run_acquired(pool, ntasks, conv_dk_terms_##T, &d); \
+			pool_run_acquired(pool, ntasks, conv_dk_part_##T, &d); \
 			pool_run_acquired(pool, ntasks, conv_dk_merge_##T, &d); \
 		}                                                             \
 		pool_release(pool);                                           \
@@ -1390,14 +1378,14 @@ typedef struct {
 		}                                                             \
 		if (n <= 0 || deal(pool, n, ntasks,                           \
 				   pass == 0   ? conv_fwd_block_##T           \
-				   : pass == 1 ? conv_dk_block_##T            \
+				   : pass == 1 ? conv_dk_blocked_##T          \
 					       : conv_dx_block_##T,           \
 				   j, col, conv_col_reals(g) * sizeof(REAL))) \
 			return;                                               \
 		if (pass == 0)                                                \
 			conv_fwd_block_##T(j, 0, n, col);                     \
 		else if (pass == 1)                                           \
-			conv_dk_block_##T(j, 0, n, col);                      \
+			conv_dk_blocked_##T(j, 0, n, col);                    \
 		else                                                          \
 			conv_dx_block_##T(j, 0, n, col);                      \
 	}                                                                     \
@@ -1406,7 +1394,7 @@ typedef struct {
 			  const REAL *x, ptrdiff_t x_step, const REAL *k,     \
 			  REAL *y, ptrdiff_t y_step, REAL *col)               \
 	{                                                                     \
-		conv_job j = {g, batch, 0, x_step, y_step, x, k, NULL, y};    \
+		conv_job j = {g, batch, 0, x_step, y_step, x, k, NULL, y, NULL}; \
 		conv_##T(pool, 0, &j, col);                                   \
 	}                                                                     \
                                                                               \
@@ -1415,7 +1403,9 @@ typedef struct {
 			     ptrdiff_t x_step, const REAL *dy,                \
 			     ptrdiff_t y_step, REAL *dk, REAL *col)           \
 	{                                                                     \
-		conv_job j = {g, batch, acc, x_step, y_step, x, NULL, dy, dk}; \
+		conv_job j = {g,  batch, acc, x_step,                         \
+			      y_step, x, NULL, dy,                            \
+			      dk, col + conv_col_reals(g)};                   \
 		conv_##T(pool, 1, &j, col);                                   \
 	}                                                                     \
                                                                               \
@@ -1424,7 +1414,8 @@ typedef struct {
 			     const REAL *dy, ptrdiff_t y_step, REAL *dx,      \
 			     ptrdiff_t x_step, REAL *col)                     \
 	{                                                                     \
-		conv_job j = {g, batch, acc, x_step, y_step, NULL, k, dy, dx}; \
+		conv_job j = {g,  batch, acc, x_step, y_step,                 \
+			      NULL, k, dy,  dx,     NULL};                   \
 		conv_##T(pool, 2, &j, col);                                   \
 	}
 

@@ -376,18 +376,32 @@ void pcg_dgemm_upd_mt(pcg_pool *pool, int trans_a, int trans_b, int m, int n,
  * sample b (x at x + b x_step, y at y + b y_step) and group, with col the
  * sample's im2col columns:
  *   pcg_conv     y = K col
- *   pcg_conv_dk  dk (+)= dy col^T, summed over b in order (acc == 0:
- *                the first sample overwrites dk)
+ *   pcg_conv_dk  dk (+)= dy col^T, summed over b in order in blocks of
+ *                PCG_CONV_DK_BLOCK samples: the first block onto dk
+ *                (acc == 0: its first sample overwrites dk), each later
+ *                block summed on its own the same way (from its first
+ *                sample) and then added to dk (dk = sum + dk)
  *   pcg_conv_dx  col = K^T dy, then dx (+)= col2im(col) (acc as in
  *                pcg_col2im_ex)
  * col holds one sample's columns (c kh kw oh ow reals), the calling
- * thread's; the pool's other threads use columns the pool allocates on
- * first use (if that fails, or the pool is busy, everything runs on the
- * caller).  The result is the same bits for every pool.
+ * thread's, and for pcg_conv_dk a block's sum after them (o c/groups kh
+ * kw reals more, PCG_CONV_SCRATCH_REALS); the pool's other threads use
+ * scratch the pool allocates on first use (if that fails, or the pool
+ * is busy, everything runs on the caller).  The result is the same bits
+ * for every pool.  The blocks let threads sum their own samples: what
+ * one thread gives another is a block's sum, not every sample's terms
+ * (pcg_pool.c).
  */
+#ifndef PCG_CONV_DK_BLOCK
+#define PCG_CONV_DK_BLOCK 8
+#endif
 typedef struct pcg_conv_geo {
 	int c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, o, groups;
 } pcg_conv_geo;
+/* The reals of col that pcg_conv, pcg_conv_dk and pcg_conv_dx need. */
+#define PCG_CONV_SCRATCH_REALS(g)                                             \
+	((size_t)(g)->c * (g)->kh * (g)->kw * (g)->oh * (g)->ow +             \
+	 (size_t)(g)->o * ((g)->c / (g)->groups) * (g)->kh * (g)->kw)
 void pcg_conv_f(pcg_pool *pool, const pcg_conv_geo *g, int batch,
 		const float *x, ptrdiff_t x_step, const float *k, float *y,
 		ptrdiff_t y_step, float *col);

@@ -64,6 +64,17 @@ static Case cases[] = {
 	{"16 channels, 400 positions", {4, 20, 20, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0,
 					16, 1}, 3},
 	{"2 groups of 16", {8, 7, 9, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0, 32, 2}, 3},
+	/* more samples than PCG_CONV_DK_BLOCK: dK in blocks, dealt out by
+	 * blocks (the direct dK, and im2col with the GEMM) or, where a
+	 * block's sum is larger than its data, cut by columns */
+	{"cnn conv2, 19 samples", {8, 12, 12, 5, 5, 1, 1, 0, 0, 1, 1, 0, 0, 16, 1},
+	 19},
+	{"resnet 1x1 s2, 17 samples", {8, 16, 16, 1, 1, 2, 2, 0, 0, 1, 1, 0, 0,
+				       16, 1}, 17},
+	{"groups 4, 26 samples", {8, 9, 7, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0, 8, 4},
+	 26},
+	{"wide dK, 12 samples", {64, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0, 32, 1},
+	 12},
 };
 
 static uint64_t rng = 0x2545f4914f6cdd1dULL;
@@ -76,19 +87,24 @@ drand(void)
 
 /*
  * The reference, the header's definition for one type: per sample b and
- * group, col = im2col(x_b) and one GEMM.  rev sums dK over the batch in
- * reverse order (the negative control).
+ * group, col = im2col(x_b) and one GEMM; dK in blocks of blk samples
+ * (PCG_CONV_DK_BLOCK), each after the first summed into tmp and then
+ * added.  rev sums dK over the batch in reverse order, and blk = batch
+ * in one chain (the negative controls).
  */
 #define REFERENCE(T, REAL, GEMM)                                              \
 	static void ref_##T(int pass, const pcg_conv_geo *g, int batch,       \
-			    int acc, int rev, const REAL *x, ptrdiff_t xs,    \
-			    const REAL *k, const REAL *dy, ptrdiff_t ys,      \
-			    REAL *out, REAL *col)                             \
+			    int acc, int rev, int blk, const REAL *x,         \
+			    ptrdiff_t xs, const REAL *k, const REAL *dy,      \
+			    ptrdiff_t ys, REAL *out, REAL *col, REAL *tmp)    \
 	{                                                                     \
 		int P = g->oh * g->ow, CKg = g->c / g->groups * g->kh * g->kw; \
 		int Og = g->o / g->groups;                                    \
 		for (int i = 0; i < batch; i++) {                             \
 			int b = rev ? batch - 1 - i : i;                      \
+			/* dK: the first block onto out, the others in tmp */ \
+			REAL *dk = i < blk ? out : tmp;                       \
+			int beta = i < blk ? acc || i : i % blk != 0;         \
 			if (pass < 2)                                         \
 				pcg_im2col_ex_##T(g->c, g->h, g->w, g->kh,    \
 						  g->kw, g->sh, g->sw, g->ph, \
@@ -108,8 +124,8 @@ drand(void)
 					GEMM(0, 1, Og, CKg, P, 1,             \
 					     dy + b * ys +                    \
 						     (ptrdiff_t)gi * Og * P,  \
-					     P, cg, P, acc || i ? 1 : 0,      \
-					     out + (ptrdiff_t)gi * Og * CKg,  \
+					     P, cg, P, beta ? 1 : 0,          \
+					     dk + (ptrdiff_t)gi * Og * CKg,   \
 					     CKg);                            \
 				else                                          \
 					GEMM(1, 0, CKg, P, Og, 1, kg, CKg,    \
@@ -117,6 +133,10 @@ drand(void)
 						     (ptrdiff_t)gi * Og * P,  \
 					     P, 0, cg, P);                    \
 			}                                                     \
+			if (pass == 1 && i >= blk &&                          \
+			    (i % blk == blk - 1 || i == batch - 1))           \
+				for (int e = 0; e < g->o * CKg; e++)          \
+					out[e] = tmp[e] + out[e];             \
 			if (pass == 2)                                        \
 				pcg_col2im_ex_##T(g->c, g->h, g->w, g->kh,    \
 						  g->kw, g->sh, g->sw, g->ph, \
@@ -172,7 +192,7 @@ worse(double e, double a, double b)
 		int nb = cs->batch, P = g->oh * g->ow;                        \
 		size_t X = (size_t)g->c * g->h * g->w, Y = (size_t)g->o * P;  \
 		size_t KN = (size_t)g->o * (g->c / g->groups) * g->kh * g->kw; \
-		size_t COL = (size_t)g->c * g->kh * g->kw * P;                \
+		size_t COL = PCG_CONV_SCRATCH_REALS(g);                       \
 		REAL *x = malloc(sizeof(REAL) * X * nb);                      \
 		REAL *k = malloc(sizeof(REAL) * KN);                          \
 		REAL *dy = malloc(sizeof(REAL) * Y * nb);                     \
@@ -180,6 +200,7 @@ worse(double e, double a, double b)
 		REAL *got = malloc(sizeof(REAL) * (X + Y + KN) * nb);         \
 		REAL *init = malloc(sizeof(REAL) * (X + Y + KN) * nb);        \
 		REAL *col = malloc(sizeof(REAL) * COL);                       \
+		REAL *tmp = malloc(sizeof(REAL) * KN);                        \
 		for (size_t i = 0; i < X * nb; i++)                           \
 			x[i] = (REAL)drand();                                 \
 		for (size_t i = 0; i < KN; i++)                               \
@@ -201,8 +222,8 @@ worse(double e, double a, double b)
 				   : pass == 1 ? KN                           \
 				   : runs[r][2] ? X : X * nb;                 \
 			memcpy(want, init, sizeof(REAL) * n);                 \
-			ref_##T(pass, g, nb, acc, 0, x, xs, k, dy,            \
-				(ptrdiff_t)Y, want, col);  \
+			ref_##T(pass, g, nb, acc, 0, PCG_CONV_DK_BLOCK, x, xs, \
+				k, dy, (ptrdiff_t)Y, want, col, tmp);         \
 			int same = 1, bad = -1;                               \
 			char what[160], detail[80];                           \
 			for (int p = 0; p <= npools; p++) {                   \
@@ -253,13 +274,27 @@ worse(double e, double a, double b)
 			if (pass == 1 && !acc && !runs[r][2] && nb > 2) {     \
 				/* negative control: the batch reversed */    \
 				REAL *rev = malloc(sizeof(REAL) * KN);        \
-				ref_##T(1, g, nb, 0, 1, x, xs, k, dy,         \
-					(ptrdiff_t)Y, rev, col);              \
+				ref_##T(1, g, nb, 0, 1, PCG_CONV_DK_BLOCK, x, \
+					xs, k, dy, (ptrdiff_t)Y, rev, col,    \
+					tmp);                                 \
 				snprintf(what, sizeof what, "%s %s: dK "      \
 					 "summed in reverse order differs",   \
 					 #REAL, cs->name);                    \
 				ok(memcmp(rev, want, sizeof(REAL) * KN) != 0, \
 				   what, NULL);                               \
+				if (nb > PCG_CONV_DK_BLOCK) {                 \
+					/* and in one chain, no blocks */     \
+					ref_##T(1, g, nb, 0, 0, nb, x, xs, k, \
+						dy, (ptrdiff_t)Y, rev, col,   \
+						tmp);                         \
+					snprintf(what, sizeof what,           \
+						 "%s %s: dK summed in one "   \
+						 "chain differs", #REAL,      \
+						 cs->name);                   \
+					ok(memcmp(rev, want,                  \
+						  sizeof(REAL) * KN) != 0,    \
+					   what, NULL);                       \
+				}                                             \
 				free(rev);                                    \
 			}                                                     \
 			if (pass == 0) { /* the reference is a convolution */ \
@@ -296,6 +331,7 @@ worse(double e, double a, double b)
 		free(got);                                                    \
 		free(init);                                                   \
 		free(col);                                                    \
+		free(tmp);                                                    \
 	}
 
 CHECK(f, float)
