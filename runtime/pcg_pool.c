@@ -1215,13 +1215,18 @@ typedef struct {
 			jb.dy = (const REAL *)j->dy + b0 * j->ys;             \
 			jb.out = tmp;                                         \
 			conv_dk_block_##T(&jb, lo, hi, s);                    \
-			for (int r = lo; r < hi; r++)                         \
+			for (int gi = lo / ck; gi * ck < hi; gi++) {          \
+				int c0 = lo > gi * ck ? lo - gi * ck : 0;     \
+				int c1 = hi < (gi + 1) * ck ? hi - gi * ck    \
+							    : ck;             \
 				for (int o = 0; o < og; o++) {                \
 					ptrdiff_t at =                        \
-						((ptrdiff_t)(r / ck) * og +   \
-						 o) * ck + r % ck;            \
-					dk[at] = tmp[at] + dk[at];            \
+						((ptrdiff_t)gi * og + o) * ck; \
+					for (int c = c0; c < c1; c++)         \
+						dk[at + c] = tmp[at + c] +    \
+							     dk[at + c];      \
 				}                                             \
+			}                                                     \
 		}                                                             \
 	}                                                                     \
                                                                               \

@@ -3,15 +3,17 @@
  * pcg_conv_dx, float and double) give, for every pool (none, 1, 2, 3 and
  * 8 threads), the bits of their definition in pcg_runtime.h: per sample
  * and group, im2col + one pcg_sgemm / pcg_dgemm with the header's shapes,
- * dK summed over the batch in order, dx through col2im.  The reference
+ * dK summed over the batch in order in blocks of PCG_CONV_DK_BLOCK
+ * samples, dx through col2im.  The reference
  * below is that definition written out, whatever the runtime does to be
  * faster (transposed products, blocks of columns), and a direct
  * convolution in long double checks that the reference is a convolution
  * (to rounding).  Shapes: the examples' (cnn, resnet), groups, depthwise,
  * stride, padding, dilation, a 1-D convolution, many output channels,
- * acc 0 and 1, and x shared by every sample (x_step 0).  Negative
- * control: dK summed over the batch in reverse order is seen to differ
- * from the runtime's bits (3 samples or more: a sum of two commutes).
+ * acc 0 and 1, x shared by every sample (x_step 0), and batches of more
+ * than one block.  Negative controls: dK summed over the batch in
+ * reverse order (3 samples or more: a sum of two commutes), and past one
+ * block in one chain, are seen to differ from the runtime's bits.
  * Under -Dcblas=true, see CBLAS_ORDER.  Prints TAP.
  */
 #include <math.h>
@@ -73,7 +75,8 @@ static Case cases[] = {
 				       16, 1}, 17},
 	{"groups 4, 26 samples", {8, 9, 7, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0, 8, 4},
 	 26},
-	{"wide dK, 12 samples", {64, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0, 32, 1},
+	{"wide dK, 2 groups, 12 samples", {64, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0,
+					   32, 2},
 	 12},
 };
 
