@@ -395,6 +395,9 @@ void pcg_dgemm_upd_mt(pcg_pool *pool, int trans_a, int trans_b, int m, int n,
 #ifndef PCG_CONV_DK_BLOCK
 #define PCG_CONV_DK_BLOCK 8
 #endif
+#if PCG_CONV_DK_BLOCK < 1
+#error "PCG_CONV_DK_BLOCK must be at least 1"
+#endif
 typedef struct pcg_conv_geo {
 	int c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, o, groups;
 } pcg_conv_geo;

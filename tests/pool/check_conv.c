@@ -285,8 +285,10 @@ worse(double e, double a, double b)
 					 #REAL, cs->name);                    \
 				ok(memcmp(rev, want, sizeof(REAL) * KN) != 0, \
 				   what, NULL);                               \
-				if (nb > PCG_CONV_DK_BLOCK) {                 \
-					/* and in one chain, no blocks */     \
+				if (PCG_CONV_DK_BLOCK > 1 &&                  \
+				    nb >= PCG_CONV_DK_BLOCK + 2) {            \
+					/* and in one chain, no blocks (where \
+					 * a later block sums two samples) */ \
 					ref_##T(1, g, nb, 0, 0, nb, x, xs, k, \
 						dy, (ptrdiff_t)Y, rev, col,   \
 						tmp);                         \
