@@ -877,7 +877,7 @@ typedef struct {
 	ptrdiff_t xs, ys;
 	const void *x, *k, *dy;
 	void *out;
-	void *tmp; /* dK: a block's sum, dK's size (conv_dk_blocked) */
+	void *tmp; /* dK: a block's sum, dK's size (conv_dk_chain) */
 } conv_job;
 
 /* The reals of one sample's im2col columns (all groups): the scratch a
@@ -965,6 +965,14 @@ typedef struct {
 } dk_split_job;
 
 #define CONV_MT(T, REAL, GEMM, GEMM_MT)                                       \
+	/* dk = q + dk over n elements: a later block's sum added to dK. */   \
+	static void dk_add_##T(REAL *restrict dk, const REAL *restrict q,     \
+			       size_t n)                                      \
+	{                                                                     \
+		for (size_t i = 0; i < n; i++)                                \
+			dk[i] = q[i] + dk[i];                                 \
+	}                                                                     \
+                                                                              \
 	/* y (Og x P) = k (Og x CKg) col (CKg x P), by tiles of y^T. */     \
 	static CONV_NOINLINE void conv_fwd_tiled_##T(int Og, int P, int CKg,  \
 						     const REAL *k,           \
@@ -1195,26 +1203,43 @@ typedef struct {
 		}                                                             \
 	}                                                                     \
                                                                               \
-	/* Columns lo .. hi-1 of dK (as conv_dk_block) over the whole batch, \
-	 * a block of PCG_CONV_DK_BLOCK samples at a time: the first onto dK, \
-	 * each later one summed into j->tmp and then added. */              \
-	static void conv_dk_blocked_##T(void *ctx, int lo, int hi, void *s)   \
+	/* Samples b0 .. b1-1 summed onto out (acc) or from their first      \
+	 * term, in columns lo .. hi-1 (as conv_dk_block): over every column   \
+	 * by the direct dK when work (its reals of scratch s) is not 0,     \
+	 * else by conv_dk_block. */                                          \
+	static void conv_dk_sum_##T(const conv_job *j, int b0, int b1,        \
+				    int acc, REAL *out, int lo, int hi,       \
+				    REAL *s, size_t work)                     \
 	{                                                                     \
-		const conv_job *j = ctx;                                      \
+		conv_job jb = *j;                                             \
+		jb.batch = b1 - b0;                                           \
+		jb.acc = acc;                                                 \
+		jb.x = (const REAL *)j->x + b0 * j->xs;                       \
+		jb.dy = (const REAL *)j->dy + b0 * j->ys;                     \
+		jb.out = out;                                                 \
+		if (!work || !pcg_dconv_dk_##T(j->g, jb.batch, acc, jb.x,     \
+					       j->xs, jb.dy, j->ys, out, lo,  \
+					       hi, s, work))                  \
+			conv_dk_block_##T(&jb, lo, hi, s);                    \
+	}                                                                     \
+                                                                              \
+	/* Columns lo .. hi-1 of dK over the batch's samples (j->batch), a   \
+	 * block of PCG_CONV_DK_BLOCK samples at a time: the first onto dK,  \
+	 * each later one summed into j->tmp and then added (dk_add, along   \
+	 * each group's rows). */                                             \
+	static void conv_dk_chain_##T(const conv_job *j, int lo, int hi,      \
+				      REAL *s, size_t work)                   \
+	{                                                                     \
 		const pcg_conv_geo *g = j->g;                                 \
 		int ck = g->c / g->groups * g->kh * g->kw;                    \
 		int og = g->o / g->groups, B = PCG_CONV_DK_BLOCK;             \
 		REAL *dk = j->out, *tmp = j->tmp;                             \
-		conv_job jb = *j;                                             \
-		jb.batch = j->batch < B ? j->batch : B;                       \
-		conv_dk_block_##T(&jb, lo, hi, s);                            \
+		conv_dk_sum_##T(j, 0, j->batch < B ? j->batch : B, j->acc,    \
+				dk, lo, hi, s, work);                         \
 		for (int b0 = B; b0 < j->batch; b0 += B) {                    \
-			jb.batch = j->batch - b0 < B ? j->batch - b0 : B;     \
-			jb.acc = 0;                                           \
-			jb.x = (const REAL *)j->x + b0 * j->xs;               \
-			jb.dy = (const REAL *)j->dy + b0 * j->ys;             \
-			jb.out = tmp;                                         \
-			conv_dk_block_##T(&jb, lo, hi, s);                    \
+			conv_dk_sum_##T(j, b0,                                \
+					j->batch - b0 < B ? j->batch : b0 + B, \
+					0, tmp, lo, hi, s, work);             \
 			for (int gi = lo / ck; gi * ck < hi; gi++) {          \
 				int c0 = lo > gi * ck ? lo - gi * ck : 0;     \
 				int c1 = hi < (gi + 1) * ck ? hi - gi * ck    \
@@ -1222,42 +1247,22 @@ typedef struct {
 				for (int o = 0; o < og; o++) {                \
 					ptrdiff_t at =                        \
 						((ptrdiff_t)gi * og + o) * ck; \
-					for (int c = c0; c < c1; c++)         \
-						dk[at + c] = tmp[at + c] +    \
-							     dk[at + c];      \
+					dk_add_##T(dk + at + c0,              \
+						   tmp + at + c0, c1 - c0);   \
 				}                                             \
 			}                                                     \
 		}                                                             \
 	}                                                                     \
                                                                               \
-	/* Samples b0 .. b1-1 summed onto out (acc) or from their first      \
-	 * term, every column: by the direct dK (d->direct, in d->work reals  \
-	 * of scratch) or conv_dk_block. */                                   \
-	static void conv_dk_sum_##T(const dk_split_job *d, int b0, int b1,    \
-				    int acc, REAL *out, REAL *s)              \
+	/* The deal's block: columns lo .. hi-1, by conv_dk_block. */         \
+	static void conv_dk_blocked_##T(void *ctx, int lo, int hi, void *s)   \
 	{                                                                     \
-		const conv_job *j = d->j;                                     \
-		const pcg_conv_geo *g = j->g;                                 \
-		int cols = g->c * g->kh * g->kw;                              \
-		conv_job jb = {g,                                             \
-			       b1 - b0,                                       \
-			       acc,                                           \
-			       j->xs,                                         \
-			       j->ys,                                         \
-			       (const REAL *)j->x + b0 * j->xs,               \
-			       NULL,                                          \
-			       (const REAL *)j->dy + b0 * j->ys,              \
-			       out,                                           \
-			       NULL};                                         \
-		if (!d->direct ||                                             \
-		    !pcg_dconv_dk_##T(g, jb.batch, acc, jb.x, j->xs, jb.dy,   \
-				      j->ys, out, 0, cols, s, d->work))       \
-			conv_dk_block_##T(&jb, 0, cols, s);                   \
+		conv_dk_chain_##T(ctx, lo, hi, s, 0);                         \
 	}                                                                     \
                                                                               \
 	/* dk_split_job's first run: task t's blocks, task 0's onto dK (the   \
-	 * sum on one thread, up to its last block), every other task's each  \
-	 * on its own in its scratch. */                                      \
+	 * sum on one thread, up to its last block, every column at once),   \
+	 * every other task's each on its own in its scratch. */              \
 	static void conv_dk_part_##T(void *ctx, int t, int thread)            \
 	{                                                                     \
 		const dk_split_job *d = ctx;                                  \
@@ -1265,22 +1270,23 @@ typedef struct {
 		int k0 = block_start(t, d->nblk, d->ntasks);                  \
 		int k1 = block_start(t + 1, d->nblk, d->ntasks);              \
 		int B = PCG_CONV_DK_BLOCK;                                    \
-		REAL *sums = d->buf[t], *work = sums + (k1 - k0) * d->dkn;    \
-		REAL *dk = j->out;                                            \
+		int cols = j->g->c * j->g->kh * j->g->kw;                     \
+		size_t work = d->direct ? d->work : 0;                        \
+		REAL *sums = d->buf[t], *s = sums + (k1 - k0) * d->dkn;       \
 		(void)thread;                                                 \
-		for (int k = k0; k < k1; k++) {                               \
-			int b1 = (k + 1) * B < j->batch ? (k + 1) * B         \
-							: j->batch;           \
-			REAL *sum = sums + (k - k0) * d->dkn;                 \
-			if (k == 0) {                                         \
-				conv_dk_sum_##T(d, 0, b1, j->acc, dk, work);  \
-				continue;                                     \
-			}                                                     \
-			conv_dk_sum_##T(d, k * B, b1, 0, sum, work);          \
-			if (t == 0)                                           \
-				for (size_t i = 0; i < d->dkn; i++)           \
-					dk[i] = sum[i] + dk[i];               \
+		if (t == 0) {                                                 \
+			conv_job j0 = *j;                                     \
+			j0.batch = k1 * B < j->batch ? k1 * B : j->batch;     \
+			j0.tmp = sums;                                        \
+			conv_dk_chain_##T(&j0, 0, cols, s, work);             \
+			return;                                               \
 		}                                                             \
+		for (int k = k0; k < k1; k++)                                 \
+			conv_dk_sum_##T(j, k * B,                             \
+					(k + 1) * B < j->batch ? (k + 1) * B  \
+							       : j->batch,    \
+					0, sums + (k - k0) * d->dkn, 0, cols, \
+					s, work);                             \
 	}                                                                     \
                                                                               \
 	/* Its second: task t's block of dK's elements plus the other tasks' \
@@ -1298,10 +1304,9 @@ typedef struct {
 			int nk = block_start(u + 1, d->nblk, d->ntasks) -     \
 				 block_start(u, d->nblk, d->ntasks);          \
 			for (int k = 0; k < nk; k++) {                        \
-				const REAL *restrict q =                      \
+				const REAL *q =                               \
 					(const REAL *)d->buf[u] + k * d->dkn; \
-				for (size_t i = lo; i < hi; i++)              \
-					dk[i] = q[i] + dk[i];                 \
+				dk_add_##T(dk + lo, q + lo, hi - lo);         \
 			}                                                     \
 		}                                                             \
 	}                                                                     \
