@@ -803,13 +803,50 @@ expr_reads(const char *t, char v)
  * without: with the test of acc inside the block, gcc -O2 took the
  * unrolled block apart into scalars (ReLU's VJP 4.5 -> 8.0 us a call).
  */
+/* The first call in an expression, its placeholders expanded or not (a
+ * name and '('), skipping fabs (FABS) when cheap is set: a sign bit
+ * cleared, not a call in the code compilers make; NULL for none. */
+static const char *
+first_call(const char *expr, int cheap)
+{
+	for (const char *p = strchr(expr, '('); p; p = strchr(p + 1, '(')) {
+		const char *q = p;
+		while (q > expr && (isalnum((unsigned char)q[-1]) || q[-1] == '_'))
+			q--;
+		if (q < p && !(cheap && (strncmp(q, "fabs", 4) == 0 ||
+					 strncmp(q, "FABS", 4) == 0)))
+			return q;
+	}
+	return NULL;
+}
+
 static const char *
 unroll(const char *expr, int depth)
 {
-	for (const char *p = strchr(expr, '('); p; p = strchr(p + 1, '('))
-		if (p > expr && (isalnum((unsigned char)p[-1]) || p[-1] == '_'))
-			return ""; /* a name and '(': a call */
+	if (first_call(expr, 0))
+		return "";
 	return depth == 2 ? "\t\tPCC_UNROLL\n" : "\t\t\tPCC_UNROLL\n";
+}
+
+/*
+ * What an element of a unary kernel counts as in the pool's
+ * multiply-adds (pcg_unary_mt's cost): arithmetic and selects about what
+ * the element-wise passes' does (ReLU and its VJP, squares, divisions:
+ * 0.09-0.22 ns an element on one core, the GEMM doing a multiply-add in
+ * about 0.015), a call of a math function at least 2 ns (exp 1.9, the
+ * sigmoid 2.4, tanh 3.1, log1p 10, erf 12: a loop over 8192 floats at
+ * -O2, the Intel AVX-512 machine of docs/performance.md's sixth round).
+ * mlp b32's ReLUs (8192 floats) counted as 32 each went on the pool and
+ * fetched half their input from the other core: its step on two threads
+ * was 1.38x one thread's, 1.48x with them on the caller
+ * (bench/pool_bench).
+ */
+enum { UNARY_COST = 8, UNARY_COST_CALL = 128 };
+
+static int
+unary_cost(const char *expr)
+{
+	return first_call(expr, 1) ? UNARY_COST_CALL : UNARY_COST;
 }
 
 static const char *
@@ -927,8 +964,10 @@ emit_unary_fwd(Emit *E, const Node *n, const char *y, const char *const *xs)
 {
 	if (emit_same_layout(n->in[0], n))
 		inplace_hint(E, y, xs[0]);
-	emit_line(E, "%s(s->pool, %s, %s, %s, %s, %s, %s);", emit_rt(E, "unary_mt"),
-		  unary_kernel(E, n->op, 0), emit_count(E, n),
+	emit_line(E, "%s(s->pool, %s, %s, %d, %s, %s, %s, %s);",
+		  emit_rt(E, "unary_mt"), unary_kernel(E, n->op, 0),
+		  emit_count(E, n),
+		  unary_cost(op_defs[n->op].fwd_c),
 		  emit_lit(E, n->at->num[0]), emit_lit(E, n->at->num[1]), y,
 		  xs[0]);
 }
@@ -943,9 +982,9 @@ emit_unary_vjp(Emit *E, const Node *n, int k, const char *y,
 	(void)k;
 	if (!acc && emit_same_layout(n->in[0], n))
 		inplace_hint(E, dx, dy);
-	emit_line(E, "%s(s->pool, %s, %s, %d, %s, %s, %s, %s, %s, %s);",
+	emit_line(E, "%s(s->pool, %s, %s, %d, %d, %s, %s, %s, %s, %s, %s);",
 		  emit_rt(E, "unary_vjp_mt"), unary_kernel(E, n->op, 1),
-		  emit_count(E, n), acc,
+		  emit_count(E, n), unary_cost(vc), acc,
 		  emit_lit(E, n->at->num[0]), emit_lit(E, n->at->num[1]), dx, dy,
 		  expr_reads(vc, 'x') ? xs[0] : "NULL",
 		  expr_reads(vc, 'y') ? y : "NULL");

@@ -1625,9 +1625,10 @@ FLAT_MT(d, double)
  * A generated unary kernel (y = f(x), or its VJP dx (+)= dy f'(x)) on
  * blocks of elements: element i is computed by the same kernel code
  * whatever block it is in (the kernels have no state and look at element
- * i alone), so the bits are the same.  An element counts as 32
- * multiply-adds: an element of ReLU costs 0.55 ns on one core here,
- * about 40 multiply-adds of the GEMM.
+ * i alone), so the bits are the same.  An element counts as `cost`
+ * multiply-adds, the compiler's estimate (emit.c: 8 for arithmetic, 128
+ * for a kernel that calls a math function), and a kernel runs on the
+ * pool from a quarter of min_macs.
  */
 typedef struct {
 	int acc;
@@ -1666,27 +1667,29 @@ unary_at(const void *p, int lo, size_t size)
 	}                                                                     \
                                                                               \
 	void pcg_unary_mt_##T(pcg_pool *pool, pcg_unary_kernel_##T k, int n,  \
-			      REAL a, REAL b, REAL *y, const REAL *x)         \
+			      int cost, REAL a, REAL b, REAL *y,              \
+			      const REAL *x)                                  \
 	{                                                                     \
 		unary_job j = {0,    NULL, NULL, NULL, NULL, 0, 0,            \
 			       0,    0,    y,    x,    NULL, NULL};           \
 		j.k_##T = k;                                                  \
 		j.a_##T = a;                                                  \
 		j.b_##T = b;                                                  \
-		spread(pool, n, (int64_t)n * 32, 1, unary_block_##T, &j);     \
+		spread(pool, n, (int64_t)n * cost, 1, unary_block_##T, &j);   \
 	}                                                                     \
                                                                               \
 	void pcg_unary_vjp_mt_##T(pcg_pool *pool,                             \
-				  pcg_unary_vjp_kernel_##T k, int n, int acc, \
-				  REAL a, REAL b, REAL *dx, const REAL *dy,   \
-				  const REAL *x, const REAL *y)               \
+				  pcg_unary_vjp_kernel_##T k, int n,          \
+				  int cost, int acc, REAL a, REAL b,          \
+				  REAL *dx, const REAL *dy, const REAL *x,    \
+				  const REAL *y)                              \
 	{                                                                     \
 		unary_job j = {acc, NULL, NULL, NULL, NULL, 0, 0,             \
 			       0,   0,    dx,   x,    dy,   y};               \
 		j.kv_##T = k;                                                 \
 		j.a_##T = a;                                                  \
 		j.b_##T = b;                                                  \
-		spread(pool, n, (int64_t)n * 32, 1, unary_block_##T, &j);     \
+		spread(pool, n, (int64_t)n * cost, 1, unary_block_##T, &j);   \
 	}
 
 UNARY_MT(f, float)

@@ -20,7 +20,7 @@ extern "C" {
 #endif
 
 /* Generated code checks this at compile time. */
-#define PCG_RUNTIME_VERSION 7
+#define PCG_RUNTIME_VERSION 8
 
 #define PCG_MAX_RANK 8
 
@@ -330,9 +330,11 @@ void pcg_dgemm_upd(int trans_a, int trans_b, int m, int n, int k,
  */
 #define PCG_POOL_MAX_THREADS 256
 /* Products and convolutions of fewer multiply-adds than this, SGD
- * updates of fewer than an eighth as many elements, and element-wise
- * kernels and pooling of fewer than a 32nd as many, run on the calling
- * thread (pcg_pool.c says what an element costs): a run on the pool
+ * updates of fewer than an eighth as many elements, pooling of fewer
+ * than a 32nd as many, and the generated element-wise kernels by the
+ * cost of an element the compiler passes, run on the calling thread
+ * (pcg_pool.c says what an element costs; passes cut by samples go on
+ * the pool from a quarter of the threshold): a run on the pool
  * costs about a microsecond while its workers spin (they watch for work
  * PCG_POOL_SPIN_US, 200 us, before they sleep; waking a sleeping one
  * costs tens), and 2^19 multiply-adds take about 8 us on one core.  (At
@@ -842,7 +844,9 @@ void pcg_pool2d_vjp_mt_d(pcg_pool *pool, int max, int planes, int h, int w,
 /* A generated element-wise kernel (y = f(x) for n elements, a and b the
  * operation's numbers; its VJP dx (+)= dy f'(x) reads x and y where
  * needed, else NULL) run on blocks of elements spread over the pool
- * (pcg_pool.c; the same bits for every pool). */
+ * (pcg_pool.c; the same bits for every pool).  cost is the work of an
+ * element in multiply-adds (the compiler's estimate, from the kernel's
+ * code), which decides whether the pool is worth waking. */
 typedef void (*pcg_unary_kernel_f)(int n, float a, float b, float *y,
 				   const float *x);
 typedef void (*pcg_unary_kernel_d)(int n, double a, double b, double *y,
@@ -853,15 +857,15 @@ typedef void (*pcg_unary_vjp_kernel_f)(int n, int acc, float a, float b,
 typedef void (*pcg_unary_vjp_kernel_d)(int n, int acc, double a, double b,
 				       double *dx, const double *dy,
 				       const double *x, const double *y);
-void pcg_unary_mt_f(pcg_pool *pool, pcg_unary_kernel_f k, int n, float a,
-		    float b, float *y, const float *x);
-void pcg_unary_mt_d(pcg_pool *pool, pcg_unary_kernel_d k, int n, double a,
-		    double b, double *y, const double *x);
+void pcg_unary_mt_f(pcg_pool *pool, pcg_unary_kernel_f k, int n, int cost,
+		    float a, float b, float *y, const float *x);
+void pcg_unary_mt_d(pcg_pool *pool, pcg_unary_kernel_d k, int n, int cost,
+		    double a, double b, double *y, const double *x);
 void pcg_unary_vjp_mt_f(pcg_pool *pool, pcg_unary_vjp_kernel_f k, int n,
-			int acc, float a, float b, float *dx, const float *dy,
-			const float *x, const float *y);
+			int cost, int acc, float a, float b, float *dx,
+			const float *dy, const float *x, const float *y);
 void pcg_unary_vjp_mt_d(pcg_pool *pool, pcg_unary_vjp_kernel_d k, int n,
-			int acc, double a, double b, double *dx,
+			int cost, int acc, double a, double b, double *dx,
 			const double *dy, const double *x, const double *y);
 
 /* A generated broadcast kernel (y = a (op) b over the batch's nb samples,
