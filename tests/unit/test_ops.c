@@ -7,7 +7,9 @@
  * name.  Then every op a model can call is compiled in a small model of
  * its own, at both granularities, through pcc_compile and emit_model: a
  * forgotten piece fails here, when pcc is built, not in a user's hands.
- * An op without a model in the list below fails too.
+ * An op without a model in the list below fails too.  Last, the cost of
+ * an element that the elementwise ops' calls pass to the pool follows
+ * the rule of docs/api.md.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -177,8 +179,12 @@ static const char prelude[] =
 	"  param K2[2, 1, 3, 3];\n"
 	"  ";
 
+/* Compiles a model of prelude and body, emitting the methods (METHOD_*
+ * bits) besides the forward pass; when c_out is not NULL the generated
+ * C (malloc'd) goes there, else it is dropped. */
 static int
-compiles(const char *body, int granularity_op, char **diags)
+compiles_to(const char *body, int granularity_op, unsigned methods,
+	    char **diags, char **c_out)
 {
 	size_t len = strlen(prelude) + strlen(body) + 8;
 	char *text = malloc(len);
@@ -197,9 +203,12 @@ compiles(const char *body, int granularity_op, char **diags)
 	Graph *g = pcc_compile(&a, &diag, &co);
 	if (g) {
 		EmitOptions eo = {.prefix = "m", .real = "double", .batch = 2,
-				  .source_name = "op.pcg", .header_name = "op.h"};
+				  .source_name = "op.pcg", .header_name = "op.h",
+				  .methods = methods};
 		StrBuf h = {0}, c = {0};
 		emit_model(&a, g, &eo, &h, &c);
+		if (c_out)
+			*c_out = strdup(c.data ? c.data : "");
 		sb_free(&h);
 		sb_free(&c);
 	}
@@ -207,6 +216,12 @@ compiles(const char *body, int granularity_op, char **diags)
 	arena_free(&a);
 	free(text);
 	return g != NULL;
+}
+
+static int
+compiles(const char *body, int granularity_op, char **diags)
+{
+	return compiles_to(body, granularity_op, 0, diags, NULL);
 }
 
 Test(ops, every_callable_op_compiles)
@@ -235,5 +250,56 @@ Test(ops, every_callable_op_compiles)
 				  call, gran ? "op" : "stmt", body, diags);
 			free(diags);
 		}
+	}
+}
+
+/*
+ * The cost of an element that pcc passes to pcg_unary_mt and
+ * pcg_unary_vjp_mt (docs/api.md, the pool's threshold): 8 multiply-adds
+ * for a kernel of arithmetic and selects, 128 for one that calls a math
+ * function, fabs aside.  Each row is the rule applied by hand to the
+ * op's expressions in ops.c: forward, then VJP.
+ */
+Test(ops, unary_cost_follows_the_kernel_code)
+{
+	static const struct {
+		const char *op;
+		int fwd, vjp;
+	} want[] = {
+		{"relu", 8, 8},       /* selects */
+		{"square", 8, 8},     /* products */
+		{"abs", 8, 8},        /* fabs; selects */
+		{"tanh", 128, 8},     /* TANH(x); dy * (1 - y * y) */
+		{"exp", 128, 8},      /* EXP(x); dy * y */
+		{"sqrt", 128, 8},     /* SQRT(x); dy * 0.5 / y */
+		{"softplus", 128, 128}, /* LOG1P(EXP(..)); dy / (1 + EXP(-x)) */
+	};
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		const char *body = NULL;
+		for (size_t k = 0; k < sizeof models / sizeof models[0]; k++)
+			if (strcmp(models[k][0], want[i].op) == 0)
+				body = models[k][1];
+		cr_assert(body, "no model for %s", want[i].op);
+		char *diags = NULL, *c = NULL;
+		cr_assert(compiles_to(body, 0, METHOD_BP, &diags, &c), "%s: %s",
+			  want[i].op, diags);
+		for (int vjp = 0; vjp < 2; vjp++) {
+			char call[96], *at;
+			int cost = -1;
+			snprintf(call, sizeof call, "pcg_unary%s_mt_d(s->pool, "
+				 "k_%s%s, ", vjp ? "_vjp" : "", want[i].op,
+				 vjp ? "_vjp" : "");
+			at = strstr(c, call);
+			cr_assert(at, "%s: no call %s in the generated code",
+				  want[i].op, call);
+			/* the element count, then the cost */
+			at = strchr(at + strlen(call), ',');
+			cr_assert(at && sscanf(at + 1, "%d", &cost) == 1);
+			cr_expect_eq(cost, vjp ? want[i].vjp : want[i].fwd,
+				     "%s%s: cost %d", want[i].op,
+				     vjp ? "'s VJP" : "", cost);
+		}
+		free(c);
+		free(diags);
 	}
 }
