@@ -791,18 +791,6 @@ expr_reads(const char *t, char v)
  */
 #define UNARY_BLOCK 16
 
-/*
- * The pragma (indented depth tabs, 2 or 3) that unrolls a block's loops
- * whole (PCC_UNROLL), for an expression that calls no function
- * (parentheses alone are fine): gcc -O2 then keeps t in registers
- * instead of storing and reloading every element between the loops
- * (resnet b16's ReLU, 32 768 floats: 8.2 us a call at -O2 with t in
- * memory, 3.3 unrolled).  An expression that calls a function stays a
- * loop (16 copies of the call would not be faster).
- * The VJPs are unrolled too, with one block loop for acc and one
- * without: with the test of acc inside the block, gcc -O2 took the
- * unrolled block apart into scalars (ReLU's VJP 4.5 -> 8.0 us a call).
- */
 /* The first call in an expression, its placeholders expanded or not (a
  * name and '('), skipping fabs (FABS) when cheap is set: a sign bit
  * cleared, not a call in the code compilers make; NULL for none. */
@@ -820,6 +808,18 @@ first_call(const char *expr, int cheap)
 	return NULL;
 }
 
+/*
+ * The pragma (indented depth tabs, 2 or 3) that unrolls a block's loops
+ * whole (PCC_UNROLL), for an expression that calls no function
+ * (parentheses alone are fine): gcc -O2 then keeps t in registers
+ * instead of storing and reloading every element between the loops
+ * (resnet b16's ReLU, 32 768 floats: 8.2 us a call at -O2 with t in
+ * memory, 3.3 unrolled).  An expression that calls a function stays a
+ * loop (16 copies of the call would not be faster).
+ * The VJPs are unrolled too, with one block loop for acc and one
+ * without: with the test of acc inside the block, gcc -O2 took the
+ * unrolled block apart into scalars (ReLU's VJP 4.5 -> 8.0 us a call).
+ */
 static const char *
 unroll(const char *expr, int depth)
 {
@@ -835,7 +835,7 @@ unroll(const char *expr, int depth)
  * 0.09-0.22 ns an element on one core, the GEMM doing a multiply-add in
  * about 0.015), a call of a math function at least 2 ns (exp 1.9, the
  * sigmoid 2.4, tanh 3.1, log1p 10, erf 12: a loop over 8192 floats at
- * -O2, the Intel AVX-512 machine of docs/performance.md's sixth round).
+ * -O2, the Intel AVX-512 machine of docs/performance.md's seventh round).
  * mlp b32's ReLUs (8192 floats) counted as 32 each went on the pool and
  * fetched half their input from the other core: its step on two threads
  * was 1.38x one thread's, 1.48x with them on the caller
