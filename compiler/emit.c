@@ -830,8 +830,9 @@ unroll(const char *expr, int depth)
 
 /*
  * What an element of a unary kernel counts as in the pool's
- * multiply-adds (pcg_unary_mt's cost): arithmetic and selects about what
- * the element-wise passes' does (ReLU and its VJP, squares, divisions:
+ * multiply-adds (pcg_unary_mt's cost): arithmetic and selects what a
+ * broadcast kernel's vectorised element does, BCAST_COST (ReLU and its
+ * VJP, squares, divisions:
  * 0.09-0.22 ns an element on one core, the GEMM doing a multiply-add in
  * about 0.015), a call of a math function at least 2 ns (exp 1.9, the
  * sigmoid 2.4, tanh 3.1, log1p 10, erf 12: a loop over 8192 floats at
@@ -841,7 +842,7 @@ unroll(const char *expr, int depth)
  * was 1.38x one thread's, 1.48x with them on the caller
  * (bench/pool_bench).
  */
-enum { UNARY_COST = 8, UNARY_COST_CALL = 128 };
+enum { UNARY_COST = BCAST_COST, UNARY_COST_CALL = 128 };
 
 static int
 unary_cost(const char *expr)
