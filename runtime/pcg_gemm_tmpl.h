@@ -823,21 +823,79 @@ SFX(pack_b)(int trans_b, int kc, int nc, const REAL *restrict b,
  * rows is GEMM_MR (6) for full strips and 2 or 4 for the edge, always a
  * constant at the call, so that each use is compiled for its row count.
  * The six rows are written out so that the only loop inside p is the one
- * over j, with a fixed trip count: gcc (at -O3) and clang vectorise it and
- * keep the accumulator rows in registers.
+ * over j, with a fixed trip count: gcc (at -O3) vectorises it and keeps
+ * the accumulator rows in registers.  clang does not, and in the copies
+ * that run on AVX2 it gets the same loop over vectors of intrinsics
+ * instead (VK_KERNEL; pcg_gemm.c, GEMM_VK).
  */
-GEMM_ATTR static inline void
+#if defined(GEMM_VK) && defined(GEMM_VK_KERNEL)
+#define VK_KERNEL 1
+#if GEMM_VK_FUSED
+#define VK_FMA(a, b, c) VK_OP(fmadd)(a, b, c)
+#else
+#define VK_FMA(a, b, c) VK_OP(add)(VK_OP(mul)(a, b), c)
+#endif
+/* row r's two vectors: one multiply-add of step p, and their store */
+#define VK_ROW(r)                                                             \
+	do {                                                                  \
+		v = VK_OP(set1)(a##r[p * csa]);                               \
+		c##r##0 = VK_FMA(v, b0, c##r##0);                             \
+		c##r##1 = VK_FMA(v, b1, c##r##1);                             \
+	} while (0)
+#define VK_STORE_ROW(r)                                                       \
+	do {                                                                  \
+		VK_OP(storeu)(t[r], c##r##0);                                 \
+		VK_OP(storeu)(t[r] + GEMM_VK_N, c##r##1);                     \
+	} while (0)
+/* inlined whatever the budget, so that rows is a constant in the loop */
+#define KERNEL_INLINE GEMM_INLINE
+#else
+#define KERNEL_INLINE inline
+#endif
+GEMM_ATTR static KERNEL_INLINE void
 SFX(kernel)(int kc, const REAL *restrict a, ptrdiff_t rsa, ptrdiff_t csa,
 	    const REAL *restrict bp, int first, REAL alpha, REAL beta,
 	    REAL *restrict c, ptrdiff_t ldc, int mr, int nr, int rows,
 	    const SFX(upd) *u, REAL *restrict w)
 {
 	REAL t[GEMM_MR][GEMM_NR];
-	REAL t0[GEMM_NR], t1[GEMM_NR], t2[GEMM_NR];
-	REAL t3[GEMM_NR], t4[GEMM_NR], t5[GEMM_NR];
 	const REAL *restrict a0 = a, *restrict a1 = a + rsa;
 	const REAL *restrict a2 = a + 2 * rsa, *restrict a3 = a + 3 * rsa;
 	const REAL *restrict a4 = a + 4 * rsa, *restrict a5 = a + 5 * rsa;
+#ifdef VK_KERNEL
+#if GEMM_NR != 2 * GEMM_VK_N || GEMM_MR != 6
+#error "the vector micro-kernel holds 6 rows of two vectors"
+#endif
+	/* the loop below, a row's two vectors at a time (pcg_gemm.c) */
+	GEMM_VK_T c00 = VK_OP(setzero)(), c01 = c00, c10 = c00, c11 = c00;
+	GEMM_VK_T c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+	GEMM_VK_T c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+
+	for (int p = 0; p < kc; p++) {
+		const REAL *restrict bv = bp + p * GEMM_NR;
+		GEMM_VK_T b0 = VK_OP(loadu)(bv), b1 = VK_OP(loadu)(bv + GEMM_VK_N);
+		GEMM_VK_T v;
+
+		VK_ROW(0);
+		VK_ROW(1);
+		if (rows > 2) {
+			VK_ROW(2);
+			VK_ROW(3);
+		}
+		if (rows > 4) {
+			VK_ROW(4);
+			VK_ROW(5);
+		}
+	}
+	VK_STORE_ROW(0);
+	VK_STORE_ROW(1);
+	VK_STORE_ROW(2);
+	VK_STORE_ROW(3);
+	VK_STORE_ROW(4);
+	VK_STORE_ROW(5);
+#else
+	REAL t0[GEMM_NR], t1[GEMM_NR], t2[GEMM_NR];
+	REAL t3[GEMM_NR], t4[GEMM_NR], t5[GEMM_NR];
 
 	for (int j = 0; j < GEMM_NR; j++) {
 		t0[j] = 0;
@@ -888,6 +946,7 @@ SFX(kernel)(int kc, const REAL *restrict a, ptrdiff_t rsa, ptrdiff_t csa,
 		t[4][j] = t4[j];
 		t[5][j] = t5[j];
 	}
+#endif
 
 	if (u && mr == GEMM_MR && nr == GEMM_NR && first && beta == 0 &&
 	    (!w || (u->how & PCG_UPD_SCRATCH))) {
@@ -939,8 +998,12 @@ SFX(kernel)(int kc, const REAL *restrict a, ptrdiff_t rsa, ptrdiff_t csa,
 		SFX(upd_block)(u, mr, nr, c, ldc, w);
 }
 
+#undef VK_FMA
+#undef VK_ROW
+#undef VK_STORE_ROW
+
 /* One row strip of C against the packed panel, for one layout of A. */
-GEMM_ATTR static inline void
+GEMM_ATTR static KERNEL_INLINE void
 SFX(strip)(int kc, int nc, const REAL *restrict a, ptrdiff_t rsa,
 	   ptrdiff_t csa, const REAL *restrict bp, int first, REAL alpha,
 	   REAL beta, REAL *restrict c, ptrdiff_t ldc, int mr, int rows,
@@ -954,6 +1017,8 @@ SFX(strip)(int kc, int nc, const REAL *restrict a, ptrdiff_t rsa,
 			    w ? w + jr : NULL);
 	}
 }
+#undef KERNEL_INLINE
+#undef VK_KERNEL
 
 /*
  * op(A) element (i, p) at a[i * rsa + p * csa].  The B panel and the edge
