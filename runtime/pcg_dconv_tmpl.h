@@ -101,6 +101,41 @@
 			}                                                     \
 		}                                                             \
 	} while (0)
+/*
+ * The same sums in vectors of intrinsics, for tiles whose width nj is a
+ * whole number of vectors (mi <= DCONV_OH), where the micro-kernel has
+ * them (VK_KERNEL, pcg_gemm_tmpl.h: clang in the copies that run on
+ * AVX2, which otherwise kept these tiles on the stack too): each
+ * element's multiply-adds in the same order, from 0, so the same bits.
+ */
+#define DCONV_ACC_VK(ROW, T)                                                  \
+	do {                                                                  \
+		enum { NV = DCONV_J / GEMM_VK_N };                            \
+		GEMM_VK_T acc[DCONV_OH][NV], xv[NV];                          \
+		const int nv = nj / GEMM_VK_N;                                \
+                                                                              \
+		for (int i = 0; i < mi; i++)                                  \
+			for (int v = 0; v < nv; v++)                          \
+				acc[i][v] = VK_OP(setzero)();                 \
+		for (int r = r0; r < r1; r++) {                               \
+			const REAL *restrict xr = ROW(r);                     \
+                                                                              \
+			for (int v = 0; v < nv; v++)                          \
+				xv[v] = VK_OP(loadu)(xr + v * GEMM_VK_N);     \
+			for (int i = 0; i < mi; i++) {                        \
+				GEMM_VK_T kv =                                \
+					VK_OP(set1)(k[i * rsk + r * csk]);    \
+                                                                              \
+				for (int v = 0; v < nv; v++)                  \
+					acc[i][v] =                           \
+						VK_FMA(kv, xv[v], acc[i][v]); \
+			}                                                     \
+		}                                                             \
+		for (int i = 0; i < mi; i++)                                  \
+			for (int v = 0; v < nv; v++)                          \
+				VK_OP(storeu)(&T(i, v * GEMM_VK_N),           \
+					      acc[i][v]);                     \
+	} while (0)
 #define DCONV_ROW_AT(r) (x + off[r])
 #define DCONV_ROW_STRIDE(r) (x + (r)*xs)
 #define DCONV_T2(i, j) t[i][j]
@@ -114,6 +149,12 @@ SFX(dconv_acc)(int r0, int r1, int mi, int nj, const REAL *restrict k,
 	       ptrdiff_t rsk, ptrdiff_t csk, const REAL *restrict x,
 	       const int *restrict off, REAL *restrict t, int tj)
 {
+#ifdef VK_KERNEL
+	if (nj % GEMM_VK_N == 0 && mi <= DCONV_OH) {
+		DCONV_ACC_VK(DCONV_ROW_AT, DCONV_TF);
+		return;
+	}
+#endif
 	DCONV_ACC_BODY(DCONV_ROW_AT, DCONV_TF);
 }
 
@@ -346,6 +387,12 @@ SFX(dconv_dx_sum)(int r0, int r1, int csk, int rsk, int mi,
 		  int nj, const REAL *restrict k, const REAL *restrict x,
 		  ptrdiff_t xs, REAL (*restrict t)[DCONV_J])
 {
+#ifdef VK_KERNEL
+	if (nj % GEMM_VK_N == 0 && mi <= DCONV_OB) {
+		DCONV_ACC_VK(DCONV_ROW_STRIDE, DCONV_T2);
+		return;
+	}
+#endif
 	DCONV_ACC_BODY(DCONV_ROW_STRIDE, DCONV_T2);
 }
 
@@ -714,6 +761,44 @@ SFX(dconv_dk_acc)(int p0, int p1, int ow, ptrdiff_t srow, int mi, int nj,
 		  int tj)
 {
 	int oy = p0 / ow;
+#ifdef VK_KERNEL
+	/* in vectors of intrinsics (DCONV_ACC_VK): from 0, position by
+	 * position in the same order, so the same bits */
+	if (nj % GEMM_VK_N == 0 && mi <= DCONV_OH) {
+		enum { NV = DCONV_J / GEMM_VK_N };
+		GEMM_VK_T acc[DCONV_OH][NV], dv[NV];
+		const int nv = nj / GEMM_VK_N;
+
+		for (int i = 0; i < mi; i++)
+			for (int v = 0; v < nv; v++)
+				acc[i][v] = VK_OP(setzero)();
+		for (int p = p0, q = p0 - oy * ow; p < p1; oy++, q = 0) {
+			int qe = p1 - p < ow - q ? q + (p1 - p) : ow;
+			const REAL *restrict xr = x + oy * srow;
+			const REAL *restrict dr = dyt + (ptrdiff_t)oy * ow * ldt;
+
+			p += qe - q;
+			for (; q < qe; q++) {
+				for (int v = 0; v < nv; v++)
+					dv[v] = VK_OP(loadu)(dr + q * ldt +
+							     v * GEMM_VK_N);
+				for (int i = 0; i < mi; i++) {
+					GEMM_VK_T xv =
+						VK_OP(set1)(xr[xo[i] + q]);
+
+					for (int v = 0; v < nv; v++)
+						acc[i][v] = VK_FMA(xv, dv[v],
+								   acc[i][v]);
+				}
+			}
+		}
+		for (int i = 0; i < mi; i++)
+			for (int v = 0; v < nv; v++)
+				VK_OP(storeu)(t + i * tj + v * GEMM_VK_N,
+					      acc[i][v]);
+		return;
+	}
+#endif
 	const REAL *restrict x0 = x + oy * srow + (p0 - oy * ow);
 	const REAL *restrict d0 = dyt + p0 * ldt;
 

@@ -830,6 +830,7 @@ SFX(pack_b)(int trans_b, int kc, int nc, const REAL *restrict b,
  */
 #if defined(GEMM_VK) && defined(GEMM_VK_KERNEL)
 #define VK_KERNEL 1
+/* the copy's FMA on vectors (also the direct convolutions') */
 #if GEMM_VK_FUSED
 #define VK_FMA(a, b, c) VK_OP(fmadd)(a, b, c)
 #else
@@ -998,7 +999,6 @@ SFX(kernel)(int kc, const REAL *restrict a, ptrdiff_t rsa, ptrdiff_t csa,
 		SFX(upd_block)(u, mr, nr, c, ldc, w);
 }
 
-#undef VK_FMA
 #undef VK_ROW
 #undef VK_STORE_ROW
 
@@ -1018,7 +1018,6 @@ SFX(strip)(int kc, int nc, const REAL *restrict a, ptrdiff_t rsa,
 	}
 }
 #undef KERNEL_INLINE
-#undef VK_KERNEL
 
 /*
  * op(A) element (i, p) at a[i * rsa + p * csa].  The B panel and the edge
@@ -1205,3 +1204,5 @@ SFX(gemm_upd)(int trans_a, int trans_b, int m, int n, int k, REAL alpha,
 
 
 #include "pcg_dconv_tmpl.h"
+#undef VK_FMA
+#undef VK_KERNEL
