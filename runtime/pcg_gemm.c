@@ -303,10 +303,13 @@ pcg_dconv_dk_reals(const pcg_conv_geo *g)
  */
 #if defined(__AVX512F__)
 #define VEC_BYTES 64
+#define VEC_BITS 512
 #elif defined(__AVX__)
 #define VEC_BYTES 32
+#define VEC_BITS 256
 #else
 #define VEC_BYTES 16
+#define VEC_BITS 128
 #endif
 #if VEC_BYTES == 16 && defined(__clang__)
 #define VEC_PER_ROW 1
@@ -451,13 +454,23 @@ pcg_dconv_dk_reals(const pcg_conv_geo *g)
  * speed.  gcc keeps the loops: with the intrinsics (and the strip
  * inlined) its products were 0-15 % slower in two runs on an AVX2
  * machine.
- * The includer defines GEMM_VK_T (the vector type), GEMM_VK_N
- * (its reals), GEMM_VK_W (256 or 512), GEMM_VK_S (ps or pd) and
- * GEMM_VK_FUSED.
+ * The includer defines GEMM_VK_W (256 or 512), GEMM_VK_S (ps or pd)
+ * and GEMM_VK_FUSED; the vector type (GEMM_VK_T) and its reals
+ * (GEMM_VK_N) follow from the first two.
  */
 #define VK_OP3(w, op, s) _mm##w##_##op##_##s
 #define VK_OP2(w, op, s) VK_OP3(w, op, s)
 #define VK_OP(op) VK_OP2(GEMM_VK_W, op, GEMM_VK_S)
+#define VK_TYPE_ps(w) __m##w
+#define VK_TYPE_pd(w) __m##w##d
+#define VK_BITS_ps 32
+#define VK_BITS_pd 64
+#define VK_T2(w, s) VK_TYPE_##s(w)
+#define VK_T1(w, s) VK_T2(w, s)
+#define VK_B2(s) VK_BITS_##s
+#define VK_B1(s) VK_B2(s)
+#define GEMM_VK_T VK_T1(GEMM_VK_W, GEMM_VK_S)
+#define GEMM_VK_N (GEMM_VK_W / VK_B1(GEMM_VK_S))
 #if defined(__clang__)
 #define GEMM_VK_KERNEL 1
 #endif
@@ -537,15 +550,7 @@ dconv_table(const pcg_conv_geo *g)
 #define GEMM_VK 1
 #define GEMM_VK_S ps
 #define GEMM_VK_FUSED FUSED_F
-#if VEC_BYTES == 64
-#define GEMM_VK_T __m512
-#define GEMM_VK_W 512
-#define GEMM_VK_N 16
-#else
-#define GEMM_VK_T __m256
-#define GEMM_VK_W 256
-#define GEMM_VK_N 8
-#endif
+#define GEMM_VK_W VEC_BITS
 #endif
 #include "pcg_gemm_tmpl.h"
 #undef SFX
@@ -563,17 +568,13 @@ dconv_table(const pcg_conv_geo *g)
 #define GEMM_VK 1
 #define GEMM_VK_S ps
 #define GEMM_VK_FUSED AVX2_FUSED
-#define GEMM_VK_T __m256
 #define GEMM_VK_W 256
-#define GEMM_VK_N 8
 #define GEMM_NC GEMM_NC_OF(GEMM_NR, 4)
 #include "pcg_gemm_tmpl.h"
 #undef SFX
 #undef GEMM_NR
 #undef GEMM_NC
-#undef GEMM_VK_T
 #undef GEMM_VK_W
-#undef GEMM_VK_N
 #undef GEMM_ATTR
 #define GEMM_ATTR
 #endif
@@ -583,9 +584,7 @@ dconv_table(const pcg_conv_geo *g)
 #define SFX(name) name##_s_avx512
 #define GEMM_NR 32
 #define GEMM_NC GEMM_NC_OF(GEMM_NR, 4)
-#define GEMM_VK_T __m512
 #define GEMM_VK_W 512
-#define GEMM_VK_N 16
 #include "pcg_gemm_tmpl.h"
 #undef SFX
 #undef GEMM_NR
@@ -597,9 +596,7 @@ dconv_table(const pcg_conv_geo *g)
 #undef GEMM_VK
 #undef GEMM_VK_S
 #undef GEMM_VK_FUSED
-#undef GEMM_VK_T
 #undef GEMM_VK_W
-#undef GEMM_VK_N
 #undef REAL
 #undef FMA
 #undef GEMM_DJ
@@ -616,15 +613,7 @@ dconv_table(const pcg_conv_geo *g)
 #define GEMM_VK 1
 #define GEMM_VK_S pd
 #define GEMM_VK_FUSED FUSED_D
-#if VEC_BYTES == 64
-#define GEMM_VK_T __m512d
-#define GEMM_VK_W 512
-#define GEMM_VK_N 8
-#else
-#define GEMM_VK_T __m256d
-#define GEMM_VK_W 256
-#define GEMM_VK_N 4
-#endif
+#define GEMM_VK_W VEC_BITS
 #endif
 #include "pcg_gemm_tmpl.h"
 #undef SFX
@@ -641,17 +630,13 @@ dconv_table(const pcg_conv_geo *g)
 #define GEMM_VK 1
 #define GEMM_VK_S pd
 #define GEMM_VK_FUSED AVX2_FUSED
-#define GEMM_VK_T __m256d
 #define GEMM_VK_W 256
-#define GEMM_VK_N 4
 #define GEMM_NC GEMM_NC_OF(GEMM_NR, 8)
 #include "pcg_gemm_tmpl.h"
 #undef SFX
 #undef GEMM_NR
 #undef GEMM_NC
-#undef GEMM_VK_T
 #undef GEMM_VK_W
-#undef GEMM_VK_N
 #undef GEMM_ATTR
 #define GEMM_ATTR
 #endif
@@ -661,9 +646,7 @@ dconv_table(const pcg_conv_geo *g)
 #define SFX(name) name##_d_avx512
 #define GEMM_NR 16
 #define GEMM_NC GEMM_NC_OF(GEMM_NR, 8)
-#define GEMM_VK_T __m512d
 #define GEMM_VK_W 512
-#define GEMM_VK_N 8
 #include "pcg_gemm_tmpl.h"
 #endif
 
