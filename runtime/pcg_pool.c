@@ -53,10 +53,6 @@
 #ifndef PCG_POOL_SPIN_US
 #define PCG_POOL_SPIN_US 200
 #endif
-/* How long the caller leaves a worker's home task to it (see below). */
-#ifndef PCG_POOL_STEAL_US
-#define PCG_POOL_STEAL_US 5
-#endif
 
 /* A task that knows which of the pool's threads runs it (0 the caller). */
 typedef void (*task_fn)(void *ctx, int task, int thread);
@@ -108,6 +104,7 @@ struct pcg_pool {
 	atomic_int quit;
 	atomic_size_t worker_tasks; /* tasks the workers ran, for the tests */
 	int64_t min_macs;	    /* smaller products run on the caller */
+	int steal_us; /* how long a home task is left to its worker (< 0: for ever) */
 	uint32_t runs;		    /* the caller's count of runs */
 	_Atomic uint32_t home[PCG_POOL_MAX_THREADS]; /* runs whose home task i is taken */
 	/* per-thread scratch (im2col columns) of threads 1 .. nthreads-1,
@@ -294,6 +291,7 @@ pcg_pool_create(int nthreads)
 	 * by it); a worker copies its Worker before it says it started */
 	p->nthreads = nthreads;
 	p->min_macs = PCG_POOL_MIN_MACS;
+	p->steal_us = PCG_POOL_STEAL_US;
 	for (int i = 0; i < nthreads - 1; i++) {
 		Worker w = {p, i + 1};
 		int started = atomic_load(&p->started);
@@ -338,6 +336,13 @@ pcg_pool_set_min_macs(pcg_pool *p, int64_t macs)
 {
 	if (p)
 		p->min_macs = macs;
+}
+
+void
+pcg_pool_set_steal_us(pcg_pool *p, int us)
+{
+	if (p)
+		p->steal_us = us;
 }
 
 static int64_t
@@ -388,7 +393,7 @@ pool_run_acquired(pcg_pool *p, int ntasks, task_fn fn, void *ctx)
 		pthread_mutex_unlock(&p->mu);
 	}
 	take_tasks(p, run, 0);
-	if (!spin_until(p, 0, 0, ntasks, PCG_POOL_STEAL_US))
+	if (p->steal_us >= 0 && !spin_until(p, 0, 0, ntasks, p->steal_us))
 		for (int i = 1; i < homes; i++)
 			if (take_home(p, run, i))
 				run_task(p, i, ntasks, 0);
@@ -491,6 +496,13 @@ pcg_pool_set_min_macs(pcg_pool *p, int64_t macs)
 {
 	(void)p;
 	(void)macs;
+}
+
+void
+pcg_pool_set_steal_us(pcg_pool *p, int us)
+{
+	(void)p;
+	(void)us;
 }
 
 static int64_t

@@ -347,12 +347,23 @@ void pcg_dgemm_upd(int trans_a, int trans_b, int m, int n, int k,
 #ifndef PCG_POOL_MIN_MACS
 #define PCG_POOL_MIN_MACS (INT64_C(1) << 19)
 #endif
+/* How long (microseconds) the caller leaves a worker's home task to it
+ * after running out of other tasks before it runs the task itself: a
+ * worker the system has not scheduled (the machine is shared) holds a
+ * run up that long at most.  pcg_pool_set_steal_us changes it for one
+ * pool; negative: never, every worker with a home task in a run takes
+ * part in it however late it comes (the tests that must see the
+ * workers take part). */
+#ifndef PCG_POOL_STEAL_US
+#define PCG_POOL_STEAL_US 5
+#endif
 typedef struct pcg_pool pcg_pool;
 pcg_pool *pcg_pool_create(int nthreads);
 void pcg_pool_destroy(pcg_pool *pool);
 int pcg_pool_threads(const pcg_pool *pool);
 size_t pcg_pool_worker_tasks(pcg_pool *pool);
 void pcg_pool_set_min_macs(pcg_pool *pool, int64_t macs);
+void pcg_pool_set_steal_us(pcg_pool *pool, int us);
 void pcg_pool_run(pcg_pool *pool, int ntasks, void (*fn)(void *ctx, int task),
 		  void *ctx);
 void pcg_sgemm_mt(pcg_pool *pool, int trans_a, int trans_b, int m, int n,

@@ -3,7 +3,7 @@
  * triple loop, the random number generator against the published
  * algorithms and statistical bounds, the initialisers, and checkpoint I/O
  * against an independent encoder of the documented format and every kind
- * of damaged file.
+ * of damaged file, and the pool's stealing switched off.
  *
  * Results are checked in plain C and reported by one assertion naming the
  * first mismatch, so a failure says what was expected; each family of
@@ -24,7 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pcg_runtime.h"
@@ -2134,4 +2137,71 @@ Test(ckpt, impossible_paths)
 	cr_assert(n == 1, "expected only the folder to remain, found %d entries "
 			  "(%s)", n, other);
 	tmpdir_remove(&t);
+}
+
+/* ---------------------------------------------------------------- pool */
+
+static void
+pool_noop(void *ctx, int task)
+{
+	(void)ctx;
+	(void)task;
+}
+
+/* Threads that keep every core busy, so that a woken thread waits for
+ * one (a shared machine). */
+enum { HOGS = 4 };
+static atomic_int hogs_stop;
+
+static void *
+hog(void *arg)
+{
+	volatile unsigned long n = 0;
+	(void)arg;
+	while (!atomic_load(&hogs_stop))
+		n++;
+	return NULL;
+}
+
+/* Runs of two tasks on the pool of two threads among the hogs, each
+ * after 1 ms asleep, longer than the worker watches for work before it
+ * sleeps too; returns how many tasks the worker ran. */
+static size_t
+pool_late_runs(pcg_pool *p, int runs)
+{
+	pthread_t h[HOGS];
+	atomic_store(&hogs_stop, 0);
+	for (int i = 0; i < HOGS; i++)
+		cr_assert(pthread_create(&h[i], NULL, hog, NULL) == 0);
+	size_t w0 = pcg_pool_worker_tasks(p);
+	for (int i = 0; i < runs; i++) {
+		nanosleep(&(struct timespec){0, 1000000}, NULL);
+		pcg_pool_run(p, 2, pool_noop, NULL);
+	}
+	size_t w = pcg_pool_worker_tasks(p) - w0;
+	atomic_store(&hogs_stop, 1);
+	for (int i = 0; i < HOGS; i++)
+		pthread_join(h[i], NULL);
+	return w;
+}
+
+/* pcg_pool_set_steal_us(pool, -1): the caller leaves the worker its
+ * task however late the worker comes, woken from its sleep each run on
+ * a machine with every core busy.  Control: with
+ * pcg_pool_set_steal_us(pool, 0) the caller runs the worker's task
+ * itself as soon as it has run out of its own, and the count sees it. */
+Test(pool, steal_off_leaves_the_workers_their_tasks)
+{
+	enum { RUNS = 100 };
+	pcg_pool *p = pcg_pool_create(2);
+	cr_assert(p != NULL, "a pool of 2 threads");
+	pcg_pool_set_steal_us(p, -1);
+	size_t late = pool_late_runs(p, RUNS);
+	pcg_pool_set_steal_us(p, 0);
+	size_t stolen = pool_late_runs(p, RUNS);
+	pcg_pool_destroy(p);
+	cr_expect_eq(late, RUNS, "stealing off: the worker ran %zu of %d "
+		     "tasks", late, RUNS);
+	cr_expect_lt(stolen, RUNS, "control: stealing at once, the worker "
+		     "still ran all %d tasks", RUNS);
 }
