@@ -754,13 +754,28 @@ SFX(dconv_dx)(const pcg_conv_geo *g, int batch, int acc, const REAL *k,
  * (padded) input row of every kernel row.  i < mi rows of dK^T (kernel
  * rows), j < nj output channels along the vectors.
  */
+/* Output positions from .. p1-1 in order, row by row of the output: q
+ * the column in row oy, xr and dr row oy's input and dy (no division a
+ * position: it was a tenth of resnet's dK). */
+#define DK_WALK(from, body)                                                   \
+	for (int p = (from), oy = p / ow, q = p - oy * ow; p < p1;            \
+	     oy++, q = 0) {                                                   \
+		int qe = p1 - p < ow - q ? q + (p1 - p) : ow;                 \
+		const REAL *restrict xr = x + oy * srow;                      \
+		const REAL *restrict dr = dyt + (ptrdiff_t)oy * ow * ldt;     \
+                                                                              \
+		p += qe - q;                                                  \
+		for (; q < qe; q++) {                                         \
+			body                                                  \
+		}                                                             \
+	}
+
 GEMM_ATTR static DCONV_INLINE void
 SFX(dconv_dk_acc)(int p0, int p1, int ow, ptrdiff_t srow, int mi, int nj,
 		  const REAL *restrict x, const int *restrict xo,
 		  const REAL *restrict dyt, ptrdiff_t ldt, REAL *restrict t,
 		  int tj)
 {
-	int oy = p0 / ow;
 #ifdef VK_KERNEL
 	/* in vectors of intrinsics (DCONV_ACC_VK): from 0, position by
 	 * position in the same order, so the same bits */
@@ -772,26 +787,17 @@ SFX(dconv_dk_acc)(int p0, int p1, int ow, ptrdiff_t srow, int mi, int nj,
 		for (int i = 0; i < mi; i++)
 			for (int v = 0; v < nv; v++)
 				acc[i][v] = VK_OP(setzero)();
-		for (int p = p0, q = p0 - oy * ow; p < p1; oy++, q = 0) {
-			int qe = p1 - p < ow - q ? q + (p1 - p) : ow;
-			const REAL *restrict xr = x + oy * srow;
-			const REAL *restrict dr = dyt + (ptrdiff_t)oy * ow * ldt;
+		DK_WALK(p0,
+			for (int v = 0; v < nv; v++)
+				dv[v] = VK_OP(loadu)(dr + q * ldt +
+						     v * GEMM_VK_N);
+			for (int i = 0; i < mi; i++) {
+				GEMM_VK_T xv = VK_OP(set1)(xr[xo[i] + q]);
 
-			p += qe - q;
-			for (; q < qe; q++) {
 				for (int v = 0; v < nv; v++)
-					dv[v] = VK_OP(loadu)(dr + q * ldt +
-							     v * GEMM_VK_N);
-				for (int i = 0; i < mi; i++) {
-					GEMM_VK_T xv =
-						VK_OP(set1)(xr[xo[i] + q]);
-
-					for (int v = 0; v < nv; v++)
-						acc[i][v] = VK_FMA(xv, dv[v],
-								   acc[i][v]);
-				}
-			}
-		}
+					acc[i][v] = VK_FMA(xv, dv[v],
+							   acc[i][v]);
+			})
 		for (int i = 0; i < mi; i++)
 			for (int v = 0; v < nv; v++)
 				VK_OP(storeu)(t + i * tj + v * GEMM_VK_N,
@@ -799,7 +805,9 @@ SFX(dconv_dk_acc)(int p0, int p1, int ow, ptrdiff_t srow, int mi, int nj,
 		return;
 	}
 #endif
-	const REAL *restrict x0 = x + oy * srow + (p0 - oy * ow);
+	/* the first term from 0 where it is stored (zeroing the tile
+	 * first cost gcc's dK a fifth on the examples' shapes) */
+	const REAL *restrict x0 = x + p0 / ow * srow + p0 % ow;
 	const REAL *restrict d0 = dyt + p0 * ldt;
 
 	for (int i = 0; i < mi; i++) {
@@ -809,32 +817,18 @@ SFX(dconv_dk_acc)(int p0, int p1, int ow, ptrdiff_t srow, int mi, int nj,
 		for (int j = 0; j < nj; j++)
 			t[i * tj + j] = FMA(xv, d0[j], (REAL)0);
 	}
-	/* the rest row by row of the output, q the column in row oy (no
-	 * division a row: it was a tenth of resnet's dK) */
-	int q = p0 - oy * ow + 1;
+	DK_WALK(p0 + 1,
+		const REAL *restrict dq = dr + q * ldt;
 
-	if (q == ow)
-		q = 0, oy++;
-	for (int p = p0 + 1; p < p1; oy++, q = 0) {
-		int qe = p1 - p < ow - q ? q + (p1 - p) : ow;
-		const REAL *restrict xr = x + oy * srow;
-		const REAL *restrict dr = dyt + (ptrdiff_t)oy * ow * ldt;
+		for (int i = 0; i < mi; i++) {
+			REAL xv = xr[xo[i] + q];
 
-		p += qe - q;
-		for (; q < qe; q++) {
-			const REAL *restrict dq = dr + q * ldt;
-
-			for (int i = 0; i < mi; i++) {
-				REAL xv = xr[xo[i] + q];
-
-				GEMM_KEEP_LOOP
-				for (int j = 0; j < nj; j++)
-					t[i * tj + j] =
-						FMA(xv, dq[j], t[i * tj + j]);
-			}
-		}
-	}
+			GEMM_KEEP_LOOP
+			for (int j = 0; j < nj; j++)
+				t[i * tj + j] = FMA(xv, dq[j], t[i * tj + j]);
+		})
 }
+#undef DK_WALK
 
 /*
  * Rows of dK^T (mi kernel rows from xo, nj output channels) over output
