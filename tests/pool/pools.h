@@ -31,31 +31,28 @@ pools_create(pcg_pool *pools[NPOOLS])
 
 /*
  * Runs the statements (a piece of work on the pool, then the check of
- * its bits) and, if no worker of the pool took part, again with the
- * caller leaving the workers their own tasks however late they come
- * (pcg_pool_set_steal_us -1), at most POOL_TRIES times; once on no pool
- * or a pool of one thread.  On a loaded machine a worker may not be
- * scheduled before the caller has taken every task (it takes a worker's
- * own task PCG_POOL_STEAL_US after running out of the others: two
- * threads' pools in CI, next to other tests' pools of eight spinning
- * threads, ran 0 tasks on their workers in 1000 tries), and a
+ * its bits) and, if no worker of a pool with workers took part, once
+ * more with the caller leaving the workers their own tasks however late
+ * they come (pcg_pool_set_steal_us -1), so that a worker takes part in
+ * every run the work is spread in.  On a loaded machine a worker may
+ * not be scheduled before the caller has taken every task (it takes a
+ * worker's own task PCG_POOL_STEAL_US after running out of the others:
+ * two threads' pools in CI, next to other tests' pools of eight
+ * spinning threads, ran 0 tasks on their workers in 1000 tries), and a
  * comparison no worker took part in says nothing about threads; every
- * run's bits are checked.  Only work that is not spread at all retries
- * more than once.
+ * run's bits are checked.
  */
-#define POOL_TRIES 100
 #define POOLED(pool, ...)                                                     \
 	do {                                                                  \
 		pcg_pool *pooled_ = (pool);                                   \
 		size_t pooled_w0_ = pcg_pool_worker_tasks(pooled_);           \
-		int pooled_k_ = 0;                                            \
-		do {                                                          \
-			__VA_ARGS__;                                          \
+		__VA_ARGS__;                                                  \
+		if (pcg_pool_threads(pooled_) > 1 &&                          \
+		    pcg_pool_worker_tasks(pooled_) == pooled_w0_) {           \
 			pcg_pool_set_steal_us(pooled_, -1);                   \
-		} while (pcg_pool_threads(pooled_) > 1 &&                     \
-			 pcg_pool_worker_tasks(pooled_) == pooled_w0_ &&      \
-			 ++pooled_k_ < POOL_TRIES);                           \
-		pcg_pool_set_steal_us(pooled_, PCG_POOL_STEAL_US);            \
+			__VA_ARGS__;                                          \
+			pcg_pool_set_steal_us(pooled_, PCG_POOL_STEAL_US);    \
+		}                                                             \
 	} while (0)
 
 /* How many of the n elements of `size` bytes at u and v differ in their
