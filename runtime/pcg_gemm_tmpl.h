@@ -21,6 +21,21 @@
  */
 
 /*
+ * Loops of multiply-adds over vectors of intrinsics instead of arrays of
+ * reals, where clang would keep the arrays on the stack (pcg_gemm.c,
+ * GEMM_VK): the micro-kernel, a row's tiles (row_n_tile) and the direct
+ * convolutions' tiles.  VK_FMA is the copy's FMA on vectors.
+ */
+#if defined(GEMM_VK) && defined(GEMM_VK_KERNEL)
+#define VK_KERNEL 1
+#if GEMM_VK_FUSED
+#define VK_FMA(a, b, c) VK_OP(fmadd)(a, b, c)
+#else
+#define VK_FMA(a, b, c) VK_OP(add)(VK_OP(mul)(a, b), c)
+#endif
+#endif
+
+/*
  * Merge the sum s of one chunk of k into *c: the first chunk gives
  * alpha * s + beta * c (beta == 0: *c is not read), later ones add
  * alpha * s.
@@ -278,6 +293,43 @@ SFX(row_n_tile)(int k, REAL alpha, const REAL *restrict a, ptrdiff_t csa,
 	for (int pc = 0; pc < k; pc += GEMM_KC) {
 		int kc = k - pc < GEMM_KC ? k - pc : GEMM_KC;
 		REAL t[4][GEMM_NR];
+#ifdef VK_KERNEL
+		/* the loop below on vectors (clang kept t0 .. t3 on the
+		 * stack, a store of each at every p) */
+		enum { N = GEMM_VK_N };
+		GEMM_VK_T s00 = VK_OP(setzero)(), s01 = s00, s10 = s00;
+		GEMM_VK_T s11 = s00, s20 = s00, s21 = s00, s30 = s00;
+		GEMM_VK_T s31 = s00;
+
+#if GEMM_NR != 2 * GEMM_VK_N
+#error "a row's tile holds two vectors a row"
+#endif
+		for (int p = pc; p < pc + kc; p++) {
+			const REAL *restrict bp = b + p * ldb;
+			GEMM_VK_T v = VK_OP(set1)(a[p * csa]);
+
+			s00 = VK_FMA(v, VK_OP(loadu)(bp), s00);
+			s01 = VK_FMA(v, VK_OP(loadu)(bp + N), s01);
+			if (nv > 1) {
+				s10 = VK_FMA(v, VK_OP(loadu)(bp + 2 * N), s10);
+				s11 = VK_FMA(v, VK_OP(loadu)(bp + 3 * N), s11);
+			}
+			if (nv > 2) {
+				s20 = VK_FMA(v, VK_OP(loadu)(bp + 4 * N), s20);
+				s21 = VK_FMA(v, VK_OP(loadu)(bp + 5 * N), s21);
+				s30 = VK_FMA(v, VK_OP(loadu)(bp + 6 * N), s30);
+				s31 = VK_FMA(v, VK_OP(loadu)(bp + 7 * N), s31);
+			}
+		}
+		VK_OP(storeu)(t[0], s00);
+		VK_OP(storeu)(t[0] + N, s01);
+		VK_OP(storeu)(t[1], s10);
+		VK_OP(storeu)(t[1] + N, s11);
+		VK_OP(storeu)(t[2], s20);
+		VK_OP(storeu)(t[2] + N, s21);
+		VK_OP(storeu)(t[3], s30);
+		VK_OP(storeu)(t[3] + N, s31);
+#else
 		REAL t0[GEMM_NR], t1[GEMM_NR], t2[GEMM_NR], t3[GEMM_NR];
 
 		for (int j = 0; j < GEMM_NR; j++) {
@@ -315,6 +367,7 @@ SFX(row_n_tile)(int k, REAL alpha, const REAL *restrict a, ptrdiff_t csa,
 			t[2][j] = t2[j];
 			t[3][j] = t3[j];
 		}
+#endif
 		for (int v = 0; v < nv; v++)
 			for (int j = 0; j < GEMM_NR; j++)
 				SFX(merge)(c + v * GEMM_NR + j, pc == 0, alpha,
@@ -828,14 +881,7 @@ SFX(pack_b)(int trans_b, int kc, int nc, const REAL *restrict b,
  * that run on AVX2 it gets the same loop over vectors of intrinsics
  * instead (VK_KERNEL; pcg_gemm.c, GEMM_VK).
  */
-#if defined(GEMM_VK) && defined(GEMM_VK_KERNEL)
-#define VK_KERNEL 1
-/* the copy's FMA on vectors (also the direct convolutions') */
-#if GEMM_VK_FUSED
-#define VK_FMA(a, b, c) VK_OP(fmadd)(a, b, c)
-#else
-#define VK_FMA(a, b, c) VK_OP(add)(VK_OP(mul)(a, b), c)
-#endif
+#ifdef VK_KERNEL
 /* row r's two vectors: one multiply-add of step p, and their store */
 #define VK_ROW(r)                                                             \
 	do {                                                                  \
