@@ -524,6 +524,8 @@ SFX(rowt_rest)(__m256 *acc, float *s, int p, int kc, int o, const float *x,
 		for (int g = 0; g < groups; g++) {
 			lo[g] += 4;
 			hi[g] += 4;
+			ROWT_OPAQUE(lo[g]);
+			ROWT_OPAQUE(hi[g]);
 		}
 	}
 	for (; p < kc; p++) {
@@ -637,6 +639,8 @@ SFX(rowt_groups)(const int *kc, int chunks, const float *x, ptrdiff_t incx,
 			for (int g = 0; g < groups; g++) {
 				lo[g] += 4;
 				hi[g] += 4;
+				ROWT_OPAQUE(lo[g]);
+				ROWT_OPAQUE(hi[g]);
 			}
 		}
 		_mm256_storeu_ps(m, accm);
