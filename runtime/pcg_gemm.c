@@ -466,8 +466,8 @@ pcg_dconv_dk_reals(const pcg_conv_geo *g)
  * value of the previous iteration on the stack and redoes the last
  * multiply-add after the loop, and ran the products at a third of gcc's
  * speed.  The same holds for a row's tiles at batch 1 (row_n_tile,
- * dy W: clang stored each of its 8 accumulators at every step, 39-65 %
- * of cblas_sgemv's speed on the examples' shapes, 79-219 % on vectors).
+ * dy W: clang stored each of its 8 accumulators at every step: 39-65 %
+ * of cblas_sgemv's speed on the examples' shapes, 79-219 % with vectors).
  * gcc keeps the loops: with the intrinsics (and the strip inlined) its
  * products were 0-15 % slower in two runs on an AVX2 machine.
  * The includer defines GEMM_VK_W (256 or 512), GEMM_VK_S (ps or pd)
