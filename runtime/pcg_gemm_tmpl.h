@@ -898,6 +898,45 @@ SFX(pack_b)(int trans_b, int kc, int nc, const REAL *restrict b,
 		VK_OP(storeu)(t[r], c##r##0);                                 \
 		VK_OP(storeu)(t[r] + GEMM_VK_N, c##r##1);                     \
 	} while (0)
+/* F(r, x, h) on each accumulator x, row r's half h, of the rows in use */
+#define VK_EACH(F)                                                            \
+	do {                                                                  \
+		F(0, c00, 0);                                                 \
+		F(0, c01, 1);                                                 \
+		F(1, c10, 0);                                                 \
+		F(1, c11, 1);                                                 \
+		if (rows > 2) {                                               \
+			F(2, c20, 0);                                         \
+			F(2, c21, 1);                                         \
+			F(3, c30, 0);                                         \
+			F(3, c31, 1);                                         \
+		}                                                             \
+		if (rows > 4) {                                               \
+			F(4, c40, 0);                                         \
+			F(4, c41, 1);                                         \
+			F(5, c50, 0);                                         \
+			F(5, c51, 1);                                         \
+		}                                                             \
+	} while (0)
+/* where row r's half h goes in p (c or w) */
+#define VK_AT(p, r, h) ((p) + (r)*ldc + (h)*GEMM_VK_N)
+#define VK_LD(p, r, h) VK_OP(loadu)(VK_AT(p, r, h))
+/* SFX(merge): the first chunk (beta 0, or not), a later one */
+#define VK_SET(r, x, h) VK_OP(storeu)(VK_AT(c, r, h), VK_OP(mul)(va, x))
+#define VK_BETA(r, x, h)                                                      \
+	VK_OP(storeu)(VK_AT(c, r, h),                                         \
+		      VK_FMA(va, x, VK_OP(mul)(vb, VK_LD(c, r, h))))
+#define VK_ADD(r, x, h)                                                       \
+	VK_OP(storeu)(VK_AT(c, r, h), VK_FMA(va, x, VK_LD(c, r, h)))
+/* the updates with the tile in registers: c = plus0(alpha t); w =
+ * descend(w, lr, plus0(walpha t)) */
+#define VK_UPD_C(r, x, h)                                                     \
+	VK_OP(storeu)(VK_AT(c, r, h), VK_OP(add)(VK_OP(mul)(va, x), vz))
+#define VK_UPD_W(r, x, h)                                                     \
+	VK_OP(storeu)(VK_AT(w, r, h),                                         \
+		      VK_OP(sub)(VK_LD(w, r, h),                              \
+				 VK_OP(mul)(vl, VK_OP(add)(VK_OP(mul)(vwa, x),  \
+							   vz))))
 /* inlined whatever the budget, so that rows is a constant in the loop */
 #define KERNEL_INLINE GEMM_INLINE
 #else
@@ -937,6 +976,40 @@ SFX(kernel)(int kc, const REAL *restrict a, ptrdiff_t rsa, ptrdiff_t csa,
 			VK_ROW(4);
 			VK_ROW(5);
 		}
+	}
+	if (nr == GEMM_NR && mr == rows) {
+		/* whole rows: merged from the registers (VK_EACH), the same
+		 * arithmetic as below element by element; through t, clang
+		 * 14 reassembled the rows from the stack with shuffles and
+		 * loads that waited on the stores (mlp b32's products 4-10 %
+		 * slower than gcc's) */
+		GEMM_VK_T va = VK_OP(set1)(alpha), vz = VK_OP(setzero)();
+
+		if (u && first && beta == 0 &&
+		    (!w || (u->how & PCG_UPD_SCRATCH))) {
+			GEMM_VK_T vl = VK_OP(set1)(u->lr);
+			GEMM_VK_T vwa = VK_OP(set1)(u->walpha);
+
+			(void)vl, (void)vwa;
+			if (!w)
+				VK_EACH(VK_UPD_C);
+			else
+				VK_EACH(VK_UPD_W);
+			return;
+		}
+		if (!first) {
+			VK_EACH(VK_ADD);
+		} else if (beta == 0) {
+			VK_EACH(VK_SET);
+		} else {
+			GEMM_VK_T vb = VK_OP(set1)(beta);
+
+			VK_EACH(VK_BETA);
+		}
+		(void)vz;
+		if (u)
+			SFX(upd_block)(u, mr, nr, c, ldc, w);
+		return;
 	}
 	VK_STORE_ROW(0);
 	VK_STORE_ROW(1);
@@ -1051,6 +1124,14 @@ SFX(kernel)(int kc, const REAL *restrict a, ptrdiff_t rsa, ptrdiff_t csa,
 
 #undef VK_ROW
 #undef VK_STORE_ROW
+#undef VK_EACH
+#undef VK_AT
+#undef VK_LD
+#undef VK_SET
+#undef VK_BETA
+#undef VK_ADD
+#undef VK_UPD_C
+#undef VK_UPD_W
 
 /* One row strip of C against the packed panel, for one layout of A. */
 GEMM_ATTR static KERNEL_INLINE void
