@@ -26,8 +26,10 @@
  * GEMM_VK): the micro-kernel, a row's tiles (row_n_tile) and the direct
  * convolutions' tiles.  VK_FMA is the copy's FMA on vectors.
  */
-#if defined(GEMM_VK) && defined(GEMM_VK_KERNEL)
+#if defined(GEMM_VK)
+#if defined(GEMM_VK_KERNEL)
 #define VK_KERNEL 1
+#endif
 #if GEMM_VK_FUSED
 #define VK_FMA(a, b, c) VK_OP(fmadd)(a, b, c)
 #else
@@ -893,6 +895,12 @@ SFX(pack_b)(int trans_b, int kc, int nc, const REAL *restrict b,
 		c##r##0 = VK_FMA(v, b0, c##r##0);                             \
 		c##r##1 = VK_FMA(v, b1, c##r##1);                             \
 	} while (0)
+/* inlined whatever the budget, so that rows is a constant in the loop */
+#define KERNEL_INLINE GEMM_INLINE
+#else
+#define KERNEL_INLINE inline
+#endif
+#ifdef GEMM_VK
 #define VK_STORE_ROW(r)                                                       \
 	do {                                                                  \
 		VK_OP(storeu)(t[r], c##r##0);                                 \
@@ -937,10 +945,6 @@ SFX(pack_b)(int trans_b, int kc, int nc, const REAL *restrict b,
 		      VK_OP(sub)(VK_LD(w, r, h),                              \
 				 VK_OP(mul)(vl, VK_OP(add)(VK_OP(mul)(vwa, x),  \
 							   vz))))
-/* inlined whatever the budget, so that rows is a constant in the loop */
-#define KERNEL_INLINE GEMM_INLINE
-#else
-#define KERNEL_INLINE inline
 #endif
 GEMM_ATTR static KERNEL_INLINE void
 SFX(kernel)(int kc, const REAL *restrict a, ptrdiff_t rsa, ptrdiff_t csa,
@@ -977,46 +981,6 @@ SFX(kernel)(int kc, const REAL *restrict a, ptrdiff_t rsa, ptrdiff_t csa,
 			VK_ROW(5);
 		}
 	}
-	if (nr == GEMM_NR && mr == rows) {
-		/* whole rows: merged from the registers (VK_EACH), the same
-		 * arithmetic as below element by element; through t, clang
-		 * 14 reassembled the rows from the stack with shuffles and
-		 * loads that waited on the stores (mlp b32's products 4-10 %
-		 * slower than gcc's) */
-		GEMM_VK_T va = VK_OP(set1)(alpha), vz = VK_OP(setzero)();
-
-		if (u && first && beta == 0 &&
-		    (!w || (u->how & PCG_UPD_SCRATCH))) {
-			GEMM_VK_T vl = VK_OP(set1)(u->lr);
-			GEMM_VK_T vwa = VK_OP(set1)(u->walpha);
-
-			(void)vl, (void)vwa;
-			if (!w)
-				VK_EACH(VK_UPD_C);
-			else
-				VK_EACH(VK_UPD_W);
-			return;
-		}
-		if (!first) {
-			VK_EACH(VK_ADD);
-		} else if (beta == 0) {
-			VK_EACH(VK_SET);
-		} else {
-			GEMM_VK_T vb = VK_OP(set1)(beta);
-
-			VK_EACH(VK_BETA);
-		}
-		(void)vz;
-		if (u)
-			SFX(upd_block)(u, mr, nr, c, ldc, w);
-		return;
-	}
-	VK_STORE_ROW(0);
-	VK_STORE_ROW(1);
-	VK_STORE_ROW(2);
-	VK_STORE_ROW(3);
-	VK_STORE_ROW(4);
-	VK_STORE_ROW(5);
 #else
 	REAL t0[GEMM_NR], t1[GEMM_NR], t2[GEMM_NR];
 	REAL t3[GEMM_NR], t4[GEMM_NR], t5[GEMM_NR];
@@ -1062,6 +1026,16 @@ SFX(kernel)(int kc, const REAL *restrict a, ptrdiff_t rsa, ptrdiff_t csa,
 				t5[j] = FMA(v, bv[j], t5[j]);
 		}
 	}
+#ifdef GEMM_VK
+	/* the rows as vectors, for the merge below (gcc keeps them in the
+	 * registers the loop left them in) */
+	GEMM_VK_T c00 = VK_OP(loadu)(t0), c01 = VK_OP(loadu)(t0 + GEMM_VK_N);
+	GEMM_VK_T c10 = VK_OP(loadu)(t1), c11 = VK_OP(loadu)(t1 + GEMM_VK_N);
+	GEMM_VK_T c20 = VK_OP(loadu)(t2), c21 = VK_OP(loadu)(t2 + GEMM_VK_N);
+	GEMM_VK_T c30 = VK_OP(loadu)(t3), c31 = VK_OP(loadu)(t3 + GEMM_VK_N);
+	GEMM_VK_T c40 = VK_OP(loadu)(t4), c41 = VK_OP(loadu)(t4 + GEMM_VK_N);
+	GEMM_VK_T c50 = VK_OP(loadu)(t5), c51 = VK_OP(loadu)(t5 + GEMM_VK_N);
+#else
 	for (int j = 0; j < GEMM_NR; j++) {
 		t[0][j] = t0[j];
 		t[1][j] = t1[j];
@@ -1070,6 +1044,51 @@ SFX(kernel)(int kc, const REAL *restrict a, ptrdiff_t rsa, ptrdiff_t csa,
 		t[4][j] = t4[j];
 		t[5][j] = t5[j];
 	}
+#endif
+#endif
+#ifdef GEMM_VK
+	if (nr == GEMM_NR && mr == rows) {
+		/* whole rows: merged from the registers (VK_EACH), the same
+		 * arithmetic as below element by element.  Through t, clang
+		 * 14 reassembled the rows from the stack with shuffles and
+		 * loads that waited on the stores (mlp b32's products 4-10 %
+		 * slower than gcc's), and gcc merged each row of 16 as
+		 * 8 + 4 + 2 + 1 + 1 elements (its weight gradients, k = 32,
+		 * 12 % faster from the registers) */
+		GEMM_VK_T va = VK_OP(set1)(alpha), vz = VK_OP(setzero)();
+
+		if (u && first && beta == 0 &&
+		    (!w || (u->how & PCG_UPD_SCRATCH))) {
+			GEMM_VK_T vl = VK_OP(set1)(u->lr);
+			GEMM_VK_T vwa = VK_OP(set1)(u->walpha);
+
+			(void)vl, (void)vwa;
+			if (!w)
+				VK_EACH(VK_UPD_C);
+			else
+				VK_EACH(VK_UPD_W);
+			return;
+		}
+		if (!first) {
+			VK_EACH(VK_ADD);
+		} else if (beta == 0) {
+			VK_EACH(VK_SET);
+		} else {
+			GEMM_VK_T vb = VK_OP(set1)(beta);
+
+			VK_EACH(VK_BETA);
+		}
+		(void)vz;
+		if (u)
+			SFX(upd_block)(u, mr, nr, c, ldc, w);
+		return;
+	}
+	VK_STORE_ROW(0);
+	VK_STORE_ROW(1);
+	VK_STORE_ROW(2);
+	VK_STORE_ROW(3);
+	VK_STORE_ROW(4);
+	VK_STORE_ROW(5);
 #endif
 
 	if (u && mr == GEMM_MR && nr == GEMM_NR && first && beta == 0 &&
