@@ -3,14 +3,18 @@
  * generated model's step with PyTorch's (train_bench, pool_bench):
  * which BLAS PyTorch runs, and the time of its step for the same shapes
  * (bench/torch_step.py).  Needs BENCH_DIR (the bench/ directory, set by
- * meson), <stdio.h> and <sys/wait.h>, and pcg_runtime.h's
- * pcg_param_info.
+ * meson), _POSIX_C_SOURCE >= 200809L before the first include (fork,
+ * pipes), and pcg_runtime.h's pcg_param_info.
  */
 #ifndef BENCH_TORCH_H
 #define BENCH_TORCH_H
 
+#include <signal.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/types.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "pcg_runtime.h"
 
@@ -23,49 +27,135 @@ typedef struct {
 } bench_shapes;
 
 /*
- * The PyTorch step of the same model on `threads` threads: torch_step.py
- * gets the shapes of the parameters, inputs and targets and prints the
- * median seconds of a step (CPU time on one thread, wall time on more),
- * or nothing when torch is missing.  Returns 0 then.
+ * torch_step.py's command line for a model's shapes (the parameters',
+ * inputs' and targets'); 0 when it does not fit in cmd.
  */
-static double
-bench_torch_time(const bench_shapes *m, const char *python, int samples,
-		 double sample_seconds, int threads)
+static int
+bench_torch_cmd(char *cmd, size_t size, const bench_shapes *m,
+		const char *python, double sample_seconds, int threads)
 {
-	char cmd[4096];
-	int len = snprintf(cmd, sizeof cmd,
-			   "%s '%s/torch_step.py' --model %s --batch %d "
-			   "--samples %d --sample-seconds %g --threads %d",
-			   python, BENCH_DIR, m->name, m->batch, samples,
+	int len = snprintf(cmd, size,
+			   "exec %s '%s/torch_step.py' --model %s --batch %d "
+			   "--sample-seconds %g --threads %d --serve",
+			   python, BENCH_DIR, m->name, m->batch,
 			   sample_seconds, threads);
-	for (int i = 0; i < m->nparams; i++) {
+	for (int i = 0; i < m->nparams && len < (int)size; i++) {
 		const pcg_param_info *pi = &m->params[i];
-		len += snprintf(cmd + len, sizeof cmd - (size_t)len,
-				" --param %s=", pi->name);
-		for (int d = 0; d < pi->rank; d++)
-			len += snprintf(cmd + len, sizeof cmd - (size_t)len,
-					"%s%d", d ? "," : "", pi->dims[d]);
-		if (pi->rank == 0)
-			len += snprintf(cmd + len, sizeof cmd - (size_t)len,
-					"1");
+		len += snprintf(cmd + len, size - (size_t)len, " --param %s=",
+				pi->name);
+		for (int d = 0; d < pi->rank && len < (int)size; d++)
+			len += snprintf(cmd + len, size - (size_t)len, "%s%d",
+					d ? "," : "", pi->dims[d]);
+		if (pi->rank == 0 && len < (int)size)
+			len += snprintf(cmd + len, size - (size_t)len, "1");
 	}
 	size_t nin = 0, ntg = 0;
 	for (int i = 0; i < m->ninputs; i++)
 		nin += m->inputs[i].count;
 	for (int i = 0; i < m->ntargets; i++)
 		ntg += m->targets[i].count;
-	len += snprintf(cmd + len, sizeof cmd - (size_t)len,
-			" --inputs %zu --targets %zu 2>/dev/null", nin, ntg);
-	if (len >= (int)sizeof cmd)
+	if (len < (int)size)
+		len += snprintf(cmd + len, size - (size_t)len,
+				" --inputs %zu --targets %zu 2>/dev/null", nin,
+				ntg);
+	return len < (int)size;
+}
+
+/*
+ * PyTorch's step of the same model on `threads` threads, sample by sample
+ * (torch_step.py --serve), so that a benchmark can take a sample of it in
+ * each of its rounds, right after its own, and pair the two: a change of
+ * the machine's speed between rounds then shows in both alike.  A sample
+ * is the seconds per step (CPU time on one thread, wall time on more) of
+ * enough steps to last sample_seconds.
+ */
+typedef struct {
+	pid_t pid;
+	FILE *to, *from;
+} bench_torch;
+
+static void
+bench_torch_close(bench_torch *t)
+{
+	if (t->to) {
+		fputs("q\n", t->to);
+		fclose(t->to);
+	}
+	if (t->from)
+		fclose(t->from);
+	if (t->pid > 0)
+		waitpid(t->pid, NULL, 0);
+	t->pid = 0;
+	t->to = t->from = NULL;
+}
+
+/* Starts torch_step.py and waits for its warm-up; 0 when it cannot run
+ * (torch missing, the reference BLAS: torch_step.py exits at once). */
+static int
+bench_torch_open(bench_torch *t, const bench_shapes *m, const char *python,
+		 double sample_seconds, int threads)
+{
+	char cmd[4096], line[64];
+	int to[2], from[2];
+	t->pid = 0;
+	t->to = t->from = NULL;
+	if (!bench_torch_cmd(cmd, sizeof cmd, m, python, sample_seconds,
+			     threads) ||
+	    pipe(to) != 0)
 		return 0;
-	FILE *p = popen(cmd, "r");
-	if (!p)
+	if (pipe(from) != 0) {
+		close(to[0]);
+		close(to[1]);
 		return 0;
-	double t = 0;
-	if (fscanf(p, "%lf", &t) != 1)
-		t = 0;
-	pclose(p);
-	return t;
+	}
+	/* a write to a process that has exited is an error, not a signal */
+	signal(SIGPIPE, SIG_IGN);
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(to[0], 0);
+		dup2(from[1], 1);
+		close(to[0]);
+		close(to[1]);
+		close(from[0]);
+		close(from[1]);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	close(to[0]);
+	close(from[1]);
+	t->pid = pid;
+	t->to = pid > 0 ? fdopen(to[1], "w") : NULL;
+	t->from = pid > 0 ? fdopen(from[0], "r") : NULL;
+	if (!t->to || !t->from) {
+		if (!t->to)
+			close(to[1]);
+		if (!t->from)
+			close(from[0]);
+		bench_torch_close(t);
+		return 0;
+	}
+	if (!fgets(line, sizeof line, t->from) || strcmp(line, "ready\n")) {
+		bench_torch_close(t);
+		return 0;
+	}
+	return 1;
+}
+
+/* One sample: seconds per step, or 0 (and the process ended) when it
+ * gives none. */
+static double
+bench_torch_sample(bench_torch *t)
+{
+	double s = 0;
+	if (!t->pid)
+		return 0;
+	if (fputs("s\n", t->to) < 0 || fflush(t->to) != 0 ||
+	    fscanf(t->from, "%lf", &s) != 1 || !(s > 0)) {
+		bench_torch_close(t);
+		return 0;
+	}
+	return s;
 }
 
 /*

@@ -41,12 +41,17 @@
  * prints figures and checks nothing (tests/pool checks the bits).
  *
  * Then PyTorch's step of the same model on as many threads as the last
- * configuration (bench/torch_step.py --threads, wall time, medians of 21
- * samples of 20 ms each, after the rounds), and its time over pcc's on
- * that many threads; the column is blank where torch is missing or runs
- * the reference BLAS (bench_torch.h).
+ * configuration (bench/torch_step.py --threads, wall time, a sample of
+ * 20 ms at the end of every round, bench_torch.h; median of the 21), and
+ * the median over the rounds of its sample over pcc's on that many
+ * threads in the same round; the column is blank where torch is missing
+ * or runs the reference BLAS.  After PyTorch's sample the round waits
+ * TORCH_QUIET_S, while PyTorch's idle threads still spin (OpenBLAS's for
+ * up to 2^28 cycles, about 0.1 s), so that the next round's do not meet
+ * them.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -153,6 +158,18 @@ parallel_factor(int n, void *(*work)(void *))
  */
 #define PING_ROUNDS 20000
 #define NEAR_NS 250
+
+/* The pause after a round's sample of PyTorch's step (seconds). */
+#define TORCH_QUIET_S 0.2
+
+static void
+quiet(double seconds)
+{
+	struct timespec ts = {(time_t)seconds,
+			      (long)((seconds - (double)(time_t)seconds) * 1e9)};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
 
 static _Alignas(64) atomic_int ping;
 
@@ -375,8 +392,12 @@ main(int argc, char **argv)
 		while (timed(m, NULL, n) * n < 20e-3 && n < 1 << 20)
 			n *= 2;
 		double t[MAX_CONF][ROUNDS], r[MAX_CONF][ROUNDS], r_free[ROUNDS],
-			pfs[ROUNDS], rtt[ROUNDS], r_near[ROUNDS];
+			pfs[ROUNDS], rtt[ROUNDS], r_near[ROUNDS], tt[ROUNDS],
+			tr[ROUNDS];
 		int nfree = 0, nnear = 0;
+		bench_torch tp;
+		int topen = torch && bench_torch_open(&tp, &m->shapes, python,
+						       20e-3, last);
 		for (int k = 0; k < ROUNDS; k++) {
 			gemm_reps = 1000;
 			double pf = parallel_factor_of(last, spin_gemm, 1);
@@ -393,6 +414,11 @@ main(int argc, char **argv)
 				r_free[nfree++] = r[nconf - 1][k];
 			if (rtt[k] < NEAR_NS)
 				r_near[nnear++] = r[nconf - 1][k];
+			if (topen) {
+				tt[k] = bench_torch_sample(&tp);
+				tr[k] = tt[k] / t[nconf - 1][k];
+				quiet(TORCH_QUIET_S);
+			}
 		}
 		printf("%-12s", m->name);
 		for (int c = 0; c < nconf; c++)
@@ -406,12 +432,11 @@ main(int argc, char **argv)
 		print_some(r_free, nfree);
 		printf(" %6.0f", bench_median(rtt, ROUNDS));
 		print_some(r_near, nnear);
-		double tt = torch ? bench_torch_time(&m->shapes, python, ROUNDS,
-						     20e-3, last)
-				  : 0;
-		if (tt > 0)
-			printf(" %15.1f %9.2fx", 1e6 * tt,
-			       tt / bench_median(t[nconf - 1], ROUNDS));
+		if (topen && tp.pid) /* every round has its sample */
+			printf(" %15.1f %9.2fx", 1e6 * bench_median(tt, ROUNDS),
+			       bench_median(tr, ROUNDS));
+		if (topen)
+			bench_torch_close(&tp);
 		printf("\n");
 	}
 	gemm_reps = 1500;

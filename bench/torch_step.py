@@ -4,7 +4,7 @@ of bench/train_bench.c.
 
   torch_step.py --model NAME --batch B --param NAME=D0,D1,... ...
                 --inputs N --targets M [--samples S] [--sample-seconds T]
-                [--threads N]
+                [--threads N] [--serve]
 
 The model is the hand-written PyTorch twin of examples/NAME.pcg from
 tests/oracle/torch_oracle.py (written independently of pcc), run in
@@ -13,6 +13,11 @@ zero_grad, forward, loss.backward(), torch.optim.SGD.step().  Prints the
 median seconds per step over S samples, each sample the mean of enough
 steps to last T seconds.  Prints nothing and exits 3 when torch cannot be
 imported, 4 when it runs the reference BLAS (bench/torch_blas.py).
+
+With --serve it takes its samples when asked, so that a benchmark can
+interleave them with its own (bench_torch.h): after the warm-up it prints
+"ready", then for each line "s" on its standard input it prints the seconds
+per step of one sample, and it exits at "q" or at the end of its input.
 """
 import argparse
 import os
@@ -42,6 +47,7 @@ def main():
     ap.add_argument("--samples", type=int, default=31)
     ap.add_argument("--sample-seconds", type=float, default=2e-3)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--serve", action="store_true")
     a = ap.parse_args()
     kind, path, _ = torch_blas.blas()
     if kind == "reference":
@@ -96,13 +102,22 @@ def main():
         if t >= a.sample_seconds or n >= 1 << 20:
             break
         n = n * 16 if t <= 0 else int(n * 1.5 * a.sample_seconds / t) + 1
-    times = []
-    for _ in range(a.samples):
+
+    def sample():
         reset()
         steps(1)
         t0 = clock()
         steps(n)
-        times.append((clock() - t0) / n)
+        return (clock() - t0) / n
+
+    if a.serve:
+        print("ready", flush=True)
+        for line in sys.stdin:
+            if line.strip() != "s":
+                break
+            print("%.9g" % sample(), flush=True)
+        return 0
+    times = [sample() for _ in range(a.samples)]
     print("%.9g" % statistics.median(times))
     return 0
 

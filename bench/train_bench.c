@@ -10,9 +10,12 @@
  * Every figure is the median over 41 samples, each sample the mean of
  * enough back-to-back calls to last about 2 ms of CPU time, after one
  * untimed call (the steady state of a training loop, whose buffers are in
- * cache).  The samples of the six pcc functions are interleaved (BP,
- * Z-IL, dynamics, PC, Fa-Z-IL, iPC, BP, ...) so that a change of machine load shows in
- * all of them alike, and each ratio to BP is taken within a round.
+ * cache).  The samples of the six pcc functions and PyTorch's are
+ * interleaved (BP, Z-IL, dynamics, PC, Fa-Z-IL, iPC, torch, BP, ...: a
+ * PyTorch process started for the model answers for a sample at a time,
+ * bench_torch.h) so that a change of machine load shows in all of them
+ * alike, and each ratio to BP, PyTorch's included, is the median over the
+ * rounds of the ratio within a round.
  * It first prints which BLAS PyTorch runs (bench/torch_blas.py); the
  * PyTorch columns are left blank, with a message, where torch cannot be
  * imported or runs the reference BLAS.  A benchmark: it prints figures
@@ -157,16 +160,20 @@ calibrate(const Model *m, int f)
  * Median seconds per call of each function, samples interleaved, and the
  * median over the rounds of each function's time over BP's in the same
  * round (a paired ratio: both samples ran within milliseconds of each
- * other, so a change of load between rounds cancels out).
+ * other, so a change of load between rounds cancels out).  With tp, a
+ * sample of PyTorch's step ends every round: *tmed is its median, *tratio
+ * the median over the rounds of its sample over BP's (0 when it gave
+ * none).
  */
 static void
-time_model(const Model *m, double med[NFUN], double ratio[NFUN])
+time_model(const Model *m, double med[NFUN], double ratio[NFUN],
+	   bench_torch *tp, double *tmed, double *tratio)
 {
 	int reps[NFUN];
-	double t[NFUN][SAMPLES_MAX];
+	double t[NFUN][SAMPLES_MAX], tt[SAMPLES_MAX];
 	for (int f = 0; f < NFUN; f++)
 		reps[f] = calibrate(m, f);
-	for (int r = 0; r < samples; r++)
+	for (int r = 0; r < samples; r++) {
 		for (int f = 0; f < NFUN; f++) {
 			m->reset();
 			m->run(f, 1); /* the buffers f uses back in cache */
@@ -174,6 +181,16 @@ time_model(const Model *m, double med[NFUN], double ratio[NFUN])
 			m->run(f, reps[f]);
 			t[f][r] = (bench_now() - t0) / reps[f];
 		}
+		tt[r] = tp ? bench_torch_sample(tp) : 0;
+	}
+	*tmed = *tratio = 0;
+	if (tp && tp->pid) { /* every round has its sample */
+		double q[SAMPLES_MAX];
+		for (int r = 0; r < samples; r++)
+			q[r] = tt[r] / t[F_BP][r];
+		*tratio = bench_median(q, samples);
+		*tmed = bench_median(tt, samples);
+	}
 	for (int f = 0; f < NFUN; f++) {
 		double q[SAMPLES_MAX];
 		for (int r = 0; r < samples; r++)
@@ -230,7 +247,8 @@ main(int argc, char **argv)
 	       "torch.optim.SGD, float32, 1 thread\n", PC_STEPS,
 	       torch ? python : "skipped");
 	printf("X/BP: median over the rounds of X's sample over BP's "
-	       "sample of the same round\n\n");
+	       "sample of the same round (torch's sample ends each round)"
+	       "\n\n");
 	printf("%-12s %5s %10s %10s %8s %10s %8s %10s %8s %10s %8s %10s "
 	       "%8s %10s %9s\n",
 	       "model", "batch", "BP", "Z-IL", "ZIL/BP", "Z-IL dyn",
@@ -246,17 +264,20 @@ main(int argc, char **argv)
 		if (!take)
 			continue;
 		m->setup();
-		time_model(m, med, ratio);
-		double tt = torch ? bench_torch_time(&m->shapes, python, samples,
-							    sample_seconds, 1)
-				   : 0;
+		bench_torch tp;
+		int topen = torch && bench_torch_open(&tp, &m->shapes, python,
+						       sample_seconds, 1);
+		double tt, tq;
+		time_model(m, med, ratio, topen ? &tp : NULL, &tt, &tq);
+		if (topen)
+			bench_torch_close(&tp);
 		have_torch |= tt > 0;
 		char b[NFUN][32], tb[32], tr[32];
 		for (int f = 0; f < NFUN; f++)
 			fmt_us(b[f], sizeof b[f], med[f]);
 		fmt_us(tb, sizeof tb, tt);
 		if (tt > 0)
-			snprintf(tr, sizeof tr, "%.2fx", tt / med[F_BP]);
+			snprintf(tr, sizeof tr, "%.2fx", tq);
 		else
 			snprintf(tr, sizeof tr, "-");
 		printf("%-12s %5d %10s %10s %8.3f %10s %8.2f %10s %8.2f "
