@@ -1062,7 +1062,6 @@ SFX(kernel)(int kc, const REAL *restrict a, ptrdiff_t rsa, ptrdiff_t csa,
 			GEMM_VK_T vl = VK_OP(set1)(u->lr);
 			GEMM_VK_T vwa = VK_OP(set1)(u->walpha);
 
-			(void)vl, (void)vwa;
 			if (!w)
 				VK_EACH(VK_UPD_C);
 			else
@@ -1078,7 +1077,6 @@ SFX(kernel)(int kc, const REAL *restrict a, ptrdiff_t rsa, ptrdiff_t csa,
 
 			VK_EACH(VK_BETA);
 		}
-		(void)vz;
 		if (u)
 			SFX(upd_block)(u, mr, nr, c, ldc, w);
 		return;
