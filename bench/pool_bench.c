@@ -414,7 +414,7 @@ main(int argc, char **argv)
 				r_free[nfree++] = r[nconf - 1][k];
 			if (rtt[k] < NEAR_NS)
 				r_near[nnear++] = r[nconf - 1][k];
-			if (topen) {
+			if (topen && tp.pid) { /* until a sample fails */
 				tt[k] = bench_torch_sample(&tp);
 				tr[k] = tt[k] / t[nconf - 1][k];
 				quiet(TORCH_QUIET_S);
