@@ -37,6 +37,23 @@ bench_median(double *t, int n)
 	return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
 }
 
+/*
+ * The median over the rounds of a[r] / b[r], r < n (1 <= n <= 256): a
+ * paired ratio, both samples of a round taken within milliseconds of each
+ * other, so that a change of the machine's speed between rounds cancels
+ * out.
+ */
+static inline double
+bench_paired_median(const double *a, const double *b, int n)
+{
+	double q[256];
+	if (n > 256)
+		n = 256;
+	for (int r = 0; r < n; r++)
+		q[r] = a[r] / b[r];
+	return bench_median(q, n);
+}
+
 /* A small deterministic generator for the data (xorshift64): uniform
  * floats in [-1, 1), the same sequence in every run. */
 static uint64_t bench_rng = 0x9e3779b97f4a7c15ULL;

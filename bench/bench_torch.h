@@ -4,14 +4,19 @@
  * which BLAS PyTorch runs, and the time of its step for the same shapes
  * (bench/torch_step.py).  Needs BENCH_DIR (the bench/ directory, set by
  * meson), _POSIX_C_SOURCE >= 200809L before the first include (fork,
- * pipes), and pcg_runtime.h's pcg_param_info.
+ * pipes), and pcg_runtime.h's pcg_param_info.  A program that uses
+ * bench_torch_open ignores SIGPIPE first (signal(SIGPIPE, SIG_IGN)), so
+ * that asking a PyTorch process that has died for a sample fails instead
+ * of killing the benchmark.
  */
 #ifndef BENCH_TORCH_H
 #define BENCH_TORCH_H
 
-#include <signal.h>
+#include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -108,8 +113,6 @@ bench_torch_open(bench_torch *t, const bench_shapes *m, const char *python,
 		close(to[1]);
 		return 0;
 	}
-	/* a write to a process that has exited is an error, not a signal */
-	signal(SIGPIPE, SIG_IGN);
 	fflush(stdout);
 	pid_t pid = fork();
 	if (pid == 0) {
@@ -156,6 +159,80 @@ bench_torch_sample(bench_torch *t)
 		return 0;
 	}
 	return s;
+}
+
+static inline void
+bench_sleep(double seconds)
+{
+	struct timespec ts = {(time_t)seconds,
+			      (long)((seconds - (double)(time_t)seconds) * 1e9)};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/*
+ * The CPU time, in clock ticks, that the threads of process pid have
+ * taken so far (utime + stime of each /proc/PID/task/TID/stat); -1 where
+ * /proc cannot tell.
+ */
+static inline long long
+bench_proc_ticks(pid_t pid)
+{
+	char path[64], line[1024];
+	long long sum = 0;
+	int tasks = 0;
+	snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return -1;
+	for (struct dirent *e; (e = readdir(d));) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "/proc/%d/task/%.20s/stat",
+			 (int)pid, e->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue; /* the thread has ended */
+		char *end = fgets(line, sizeof line, f) ? strrchr(line, ')')
+							 : NULL;
+		fclose(f);
+		unsigned long long ut, st;
+		/* after the name: state and 10 fields, then utime and stime */
+		if (end && sscanf(end + 1,
+				  " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
+				  "%*u %llu %llu",
+				  &ut, &st) == 2) {
+			sum += (long long)(ut + st);
+			tasks++;
+		}
+	}
+	closedir(d);
+	return tasks ? sum : -1;
+}
+
+/*
+ * After a sample, waits until the PyTorch process stops taking CPU time:
+ * its BLAS's idle threads spin for a while after a product on two or
+ * more threads (OpenBLAS's worker took 0.12 s of CPU time after each of
+ * mlp's samples here, none after cnn's or on one thread), and a
+ * benchmark's next timings must not meet them.  Settled when its threads
+ * took at most one clock tick in 50 ms, checked from 50 ms on and for
+ * max_seconds at most; where /proc cannot tell, it waits max_seconds.
+ */
+static inline void
+bench_torch_settle(const bench_torch *t, double max_seconds)
+{
+	const double step = 0.05;
+	if (!t->pid)
+		return;
+	long long was = bench_proc_ticks(t->pid);
+	for (double waited = 0; waited < max_seconds; waited += step) {
+		bench_sleep(step);
+		long long now = bench_proc_ticks(t->pid);
+		if (was >= 0 && now >= 0 && now - was <= 1)
+			return;
+		was = now;
+	}
 }
 
 /*

@@ -46,13 +46,13 @@
  * the median over the rounds of its sample over pcc's on that many
  * threads in the same round; the column is blank where torch is missing
  * or runs the reference BLAS.  After PyTorch's sample the round waits
- * TORCH_QUIET_S, while PyTorch's idle threads still spin (OpenBLAS's for
- * up to 2^28 cycles, about 0.1 s), so that the next round's do not meet
- * them.
+ * until PyTorch's idle threads stop spinning (OpenBLAS's for up to 2^28
+ * cycles, about 0.1 s; bench_torch_settle), so that the next round's
+ * timings do not meet them.
  */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -159,17 +159,9 @@ parallel_factor(int n, void *(*work)(void *))
 #define PING_ROUNDS 20000
 #define NEAR_NS 250
 
-/* The pause after a round's sample of PyTorch's step (seconds). */
-#define TORCH_QUIET_S 0.2
-
-static void
-quiet(double seconds)
-{
-	struct timespec ts = {(time_t)seconds,
-			      (long)((seconds - (double)(time_t)seconds) * 1e9)};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
+/* The longest wait for PyTorch's threads to settle after its sample
+ * (seconds). */
+#define TORCH_SETTLE_MAX_S 1.0
 
 static _Alignas(64) atomic_int ping;
 
@@ -354,6 +346,9 @@ main(int argc, char **argv)
 		}
 	}
 	int last = threads[nconf - 1];
+	/* a sample asked of a PyTorch process that has died fails instead of
+	 * killing the benchmark (bench_torch.h) */
+	signal(SIGPIPE, SIG_IGN);
 	if (torch)
 		torch = bench_torch_blas_ok(python);
 	pcg_pool *pools[MAX_CONF] = {NULL};
@@ -392,8 +387,7 @@ main(int argc, char **argv)
 		while (timed(m, NULL, n) * n < 20e-3 && n < 1 << 20)
 			n *= 2;
 		double t[MAX_CONF][ROUNDS], r[MAX_CONF][ROUNDS], r_free[ROUNDS],
-			pfs[ROUNDS], rtt[ROUNDS], r_near[ROUNDS], tt[ROUNDS],
-			tr[ROUNDS];
+			pfs[ROUNDS], rtt[ROUNDS], r_near[ROUNDS], tt[ROUNDS];
 		int nfree = 0, nnear = 0;
 		bench_torch tp;
 		int topen = torch && bench_torch_open(&tp, &m->shapes, python,
@@ -416,8 +410,7 @@ main(int argc, char **argv)
 				r_near[nnear++] = r[nconf - 1][k];
 			if (topen && tp.pid) { /* until a sample fails */
 				tt[k] = bench_torch_sample(&tp);
-				tr[k] = tt[k] / t[nconf - 1][k];
-				quiet(TORCH_QUIET_S);
+				bench_torch_settle(&tp, TORCH_SETTLE_MAX_S);
 			}
 		}
 		printf("%-12s", m->name);
@@ -433,8 +426,9 @@ main(int argc, char **argv)
 		printf(" %6.0f", bench_median(rtt, ROUNDS));
 		print_some(r_near, nnear);
 		if (topen && tp.pid) /* every round has its sample */
-			printf(" %15.1f %9.2fx", 1e6 * bench_median(tt, ROUNDS),
-			       bench_median(tr, ROUNDS));
+			printf(" %15.1f %9.2fx",
+			       1e6 * bench_median(tt, ROUNDS),
+			       bench_paired_median(tt, t[nconf - 1], ROUNDS));
 		if (topen)
 			bench_torch_close(&tp);
 		printf("\n");

@@ -9,7 +9,8 @@ of bench/train_bench.c.
 The model is the hand-written PyTorch twin of examples/NAME.pcg from
 tests/oracle/torch_oracle.py (written independently of pcc), run in
 float32 on one thread (CPU time), or on N (wall time: bench/pool_bench).  A step is what a PyTorch user writes:
-zero_grad, forward, loss.backward(), torch.optim.SGD.step().  Prints the
+zero_grad, forward, loss.backward(), torch.optim.SGD.step().  Without
+--serve (for timing by hand; the benchmarks use --serve) it prints the
 median seconds per step over S samples, each sample the mean of enough
 steps to last T seconds.  Prints nothing and exits 3 when torch cannot be
 imported, 4 when it runs the reference BLAS (bench/torch_blas.py).

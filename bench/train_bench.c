@@ -22,6 +22,7 @@
  * and checks nothing.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,18 +186,11 @@ time_model(const Model *m, double med[NFUN], double ratio[NFUN],
 	}
 	*tmed = *tratio = 0;
 	if (tp && tp->pid) { /* every round has its sample */
-		double q[SAMPLES_MAX];
-		for (int r = 0; r < samples; r++)
-			q[r] = tt[r] / t[F_BP][r];
-		*tratio = bench_median(q, samples);
+		*tratio = bench_paired_median(tt, t[F_BP], samples);
 		*tmed = bench_median(tt, samples);
 	}
-	for (int f = 0; f < NFUN; f++) {
-		double q[SAMPLES_MAX];
-		for (int r = 0; r < samples; r++)
-			q[r] = t[f][r] / t[F_BP][r];
-		ratio[f] = bench_median(q, samples);
-	}
+	for (int f = 0; f < NFUN; f++)
+		ratio[f] = bench_paired_median(t[f], t[F_BP], samples);
 	for (int f = 0; f < NFUN; f++)
 		med[f] = bench_median(t[f], samples);
 }
@@ -239,6 +233,9 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
+	/* a sample asked of a PyTorch process that has died fails instead of
+	 * killing the benchmark (bench_torch.h) */
+	signal(SIGPIPE, SIG_IGN);
 	if (torch)
 		torch = bench_torch_blas_ok(python);
 	printf("One training step, float, one thread: median of %d samples "
