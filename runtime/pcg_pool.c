@@ -86,6 +86,9 @@ typedef void (*task_fn)(void *ctx, int task, int thread);
 #define TICKET_NTASKS(t) ((int)((t) >> 16 & 0xffff))
 #define TICKET_NEXT(t) ((int)((t)&0xffff))
 
+/* The words between two home blocks' spans (128 bytes). */
+#define SPAN_STRIDE 16
+
 struct pcg_pool {
 	int nthreads; /* the caller and nthreads - 1 workers */
 	pthread_t *workers;
@@ -103,6 +106,8 @@ struct pcg_pool {
 	atomic_int busy;	   /* a run is in progress (a second caller runs alone) */
 	atomic_int quit;
 	atomic_size_t worker_tasks; /* tasks the workers ran, for the tests */
+	int counts_own; /* the run counts its workers' work (deal's blocks) */
+	atomic_size_t stolen; /* items taken from others' home blocks */
 	int64_t min_macs;	    /* smaller products run on the caller */
 	int steal_us; /* how long a home task is left to its worker (< 0: for ever) */
 	uint32_t runs;		    /* the caller's count of runs */
@@ -113,6 +118,11 @@ struct pcg_pool {
 	 * the caller that holds busy */
 	void *scratch[PCG_POOL_MAX_THREADS];
 	size_t scratch_bytes[PCG_POOL_MAX_THREADS];
+	/* a dealt run's items of home block i not yet taken (pool_span_*):
+	 * span[i * SPAN_STRIDE], [front, back), front in the low 32 bits;
+	 * 128 bytes apart, so that two never share a cache line however
+	 * the pool is aligned */
+	_Atomic uint64_t span[PCG_POOL_MAX_THREADS * SPAN_STRIDE];
 };
 
 static double
@@ -160,7 +170,7 @@ static void
 run_task(pcg_pool *p, int task, int ntasks, int thread)
 {
 	p->fn(p->ctx, task, thread);
-	if (thread > 0)
+	if (thread > 0 && !p->counts_own)
 		atomic_fetch_add(&p->worker_tasks, 1);
 	/* after this the run may end: touch nothing of it */
 	if (atomic_fetch_add(&p->finished, 1) + 1 == ntasks && thread > 0 &&
@@ -278,8 +288,10 @@ pcg_pool_create(int nthreads)
 		return NULL;
 	}
 	atomic_init(&p->ticket, 0);
-	for (int i = 0; i < PCG_POOL_MAX_THREADS; i++)
+	for (int i = 0; i < PCG_POOL_MAX_THREADS; i++) {
 		atomic_init(&p->home[i], 0);
+		atomic_init(&p->span[i * SPAN_STRIDE], 0);
+	}
 	atomic_init(&p->finished, 0);
 	atomic_init(&p->sleepers, 0);
 	atomic_init(&p->caller_sleeps, 0);
@@ -287,6 +299,8 @@ pcg_pool_create(int nthreads)
 	atomic_init(&p->busy, 0);
 	atomic_init(&p->quit, 0);
 	atomic_init(&p->worker_tasks, 0);
+	p->counts_own = 0;
+	atomic_init(&p->stolen, 0);
 	/* nthreads is fixed before any worker starts (the tasks are dealt
 	 * by it); a worker copies its Worker before it says it started */
 	p->nthreads = nthreads;
@@ -355,6 +369,12 @@ size_t
 pcg_pool_worker_tasks(pcg_pool *p)
 {
 	return p ? atomic_load(&p->worker_tasks) : 0;
+}
+
+size_t
+pcg_pool_stolen_items(pcg_pool *p)
+{
+	return p ? atomic_load(&p->stolen) : 0;
 }
 
 /* Takes the pool for one call's runs; 0 if it has no workers or another
@@ -462,6 +482,79 @@ pool_thread_scratch(const pcg_pool *p, int i)
 	return p->scratch[i];
 }
 
+#define SPAN(front, back) ((uint64_t)(uint32_t)(back) << 32 | (uint32_t)(front))
+
+/* Home block i of a dealt run: the items [lo, hi), none taken yet. */
+static void
+pool_span_set(pcg_pool *p, int i, int lo, int hi)
+{
+	atomic_store(&p->span[i * SPAN_STRIDE], SPAN(lo, hi));
+}
+
+/* The items of home block i not yet taken. */
+static int
+pool_span_left(pcg_pool *p, int i)
+{
+	uint64_t v = atomic_load(&p->span[i * SPAN_STRIDE]);
+	int front = (int)(uint32_t)v, back = (int)(v >> 32);
+	return back > front ? back - front : 0;
+}
+
+/* Takes the first half of home block i's items not yet taken (at least
+ * one) into [*lo, *hi), or from its back (thief) `grain` items; 0 when
+ * none is left.  Each item is taken once: both ends move by a
+ * compare-and-swap of the one word. */
+static int
+pool_span_take(pcg_pool *p, int i, int thief, int grain, int *lo, int *hi)
+{
+	uint64_t v = atomic_load(&p->span[i * SPAN_STRIDE]);
+	for (;;) {
+		int front = (int)(uint32_t)v, back = (int)(v >> 32);
+		if (front >= back)
+			return 0;
+		int n = thief ? grain : (back - front + 1) / 2;
+		if (n > back - front)
+			n = back - front;
+		uint64_t to = thief ? SPAN(front, back - n)
+				    : SPAN(front + n, back);
+		if (atomic_compare_exchange_weak(&p->span[i * SPAN_STRIDE], &v, to)) {
+			*lo = thief ? back - n : front;
+			*hi = thief ? back : front + n;
+			if (thief)
+				atomic_fetch_add(&p->stolen, (size_t)n);
+			return 1;
+		}
+	}
+}
+
+/* Whether a dealt run's threads may take the items of others' home
+ * blocks: not when the caller leaves the workers their tasks however
+ * late they come (pcg_pool_set_steal_us -1). */
+static int
+pool_span_steals(const pcg_pool *p)
+{
+	return p->steal_us >= 0;
+}
+
+/* A dealt run's worker did a block of items (pcg_pool_worker_tasks);
+ * the run's tasks are not counted as such (pool_run_dealt). */
+static void
+pool_count_worker(pcg_pool *p, int thread)
+{
+	if (thread > 0)
+		atomic_fetch_add(&p->worker_tasks, 1);
+}
+
+/* pool_run_acquired for deal: a worker's task counts only the blocks it
+ * does, which may be none when the others took its items. */
+static void
+pool_run_dealt(pcg_pool *p, int ntasks, task_fn fn, void *ctx)
+{
+	p->counts_own = 1;
+	pool_run_acquired(p, ntasks, fn, ctx);
+	p->counts_own = 0;
+}
+
 #else /* no threads: every pool is NULL, and NULL runs on the caller */
 
 pcg_pool *
@@ -486,6 +579,13 @@ pcg_pool_threads(const pcg_pool *p)
 
 size_t
 pcg_pool_worker_tasks(pcg_pool *p)
+{
+	(void)p;
+	return 0;
+}
+
+size_t
+pcg_pool_stolen_items(pcg_pool *p)
 {
 	(void)p;
 	return 0;
@@ -558,6 +658,55 @@ pool_thread_scratch(const pcg_pool *p, int i)
 	(void)i;
 	return NULL;
 }
+
+static void
+pool_span_set(pcg_pool *p, int i, int lo, int hi)
+{
+	(void)p;
+	(void)i;
+	(void)lo;
+	(void)hi;
+}
+
+static int
+pool_span_left(pcg_pool *p, int i)
+{
+	(void)p;
+	(void)i;
+	return 0;
+}
+
+static int
+pool_span_take(pcg_pool *p, int i, int thief, int grain, int *lo, int *hi)
+{
+	(void)p;
+	(void)i;
+	(void)thief;
+	(void)grain;
+	(void)lo;
+	(void)hi;
+	return 0;
+}
+
+static int
+pool_span_steals(const pcg_pool *p)
+{
+	(void)p;
+	return 0;
+}
+
+static void
+pool_count_worker(pcg_pool *p, int thread)
+{
+	(void)p;
+	(void)thread;
+}
+
+static void
+pool_run_dealt(pcg_pool *p, int ntasks, task_fn fn, void *ctx)
+{
+	pool_run_acquired(p, ntasks, fn, ctx);
+}
 #endif
 
 /*
@@ -584,13 +733,106 @@ block_start(int t, int n, int ntasks)
 	return (int)((int64_t)t * n / ntasks);
 }
 
+/* ----------------------------------------------------------- dealing blocks */
+
+/*
+ * The column-cut products, the convolutions and the pooling cut their
+ * work, a range of n items (tiles of columns, samples, columns of dK,
+ * planes), into ntasks home blocks, block t the items
+ * [t n / ntasks, (t + 1) n / ntasks), and fn(ctx, lo, hi, scratch) does
+ * items [lo, hi).  Every item is computed by the same operations whatever
+ * call holds it, so the bits do not depend on the cut, nor on which
+ * thread does an item.  deal runs the blocks as tasks of a run on the pool
+ * when there are two or more and the pool is free, each thread with its
+ * own scratch (the caller's `scratch`; for a worker, the pool's
+ * per-thread scratch of scratch_bytes, 0 for none), and returns 1; else
+ * it returns 0 and the caller does the whole range as one block itself,
+ * by a direct call, so that the call graph (tools/stack_usage.py) sees
+ * the stack the calling thread takes.
+ *
+ * The blocks are balanced as they run: a task takes its block's items
+ * from the front, half of what is left at a time, and then takes the
+ * other blocks' items from their backs, one at a time, the block with
+ * the most left first.  So a thread the machine runs slower (the two
+ * cores of a shared host often run at different speeds: two threads
+ * each timing the same product on its own operands here finished up to
+ * 1.2-1.4 times apart) does fewer items instead of holding the run up,
+ * and each thread still does the items of its home block but those of
+ * the block's end, where the passes before and after find them.  With
+ * pcg_pool_set_steal_us -1 (the caller leaves the workers their tasks
+ * however late they come) no thread takes another's items.
+ */
+typedef void (*block_fn)(void *ctx, int lo, int hi, void *scratch);
+
+typedef struct {
+	block_fn fn;
+	void *ctx, *scratch;
+	int ntasks;
+	pcg_pool *pool;
+} deal_job;
+
+static void
+deal_task(void *ctx, int t, int thread)
+{
+	const deal_job *d = ctx;
+	void *scratch = thread ? pool_thread_scratch(d->pool, thread)
+			       : d->scratch;
+	int lo, hi;
+	while (pool_span_take(d->pool, t, 0, 1, &lo, &hi)) {
+		d->fn(d->ctx, lo, hi, scratch);
+		pool_count_worker(d->pool, thread);
+	}
+	while (pool_span_steals(d->pool)) {
+		int from = -1, most = 0;
+		for (int i = 0; i < d->ntasks; i++) {
+			int left = pool_span_left(d->pool, i);
+			if (left > most) {
+				most = left;
+				from = i;
+			}
+		}
+		if (from < 0)
+			return;
+		if (pool_span_take(d->pool, from, 1, 1, &lo, &hi)) {
+			d->fn(d->ctx, lo, hi, scratch);
+			pool_count_worker(d->pool, thread);
+		}
+	}
+}
+
+static int
+deal(pcg_pool *pool, int n, int ntasks, block_fn fn, void *ctx,
+     void *scratch, size_t scratch_bytes)
+{
+	if (ntasks > n)
+		ntasks = n;
+	if (ntasks > pcg_pool_threads(pool))
+		ntasks = pcg_pool_threads(pool);
+	if (ntasks > 1 && pool_acquire(pool)) {
+		int have = 1;
+		for (int t = 1; scratch_bytes && t < pcg_pool_threads(pool); t++)
+			have = have && pool_scratch(pool, t, scratch_bytes);
+		if (have) {
+			deal_job d = {fn, ctx, scratch, ntasks, pool};
+			for (int t = 0; t < ntasks; t++)
+				pool_span_set(pool, t, block_start(t, n, ntasks),
+					      block_start(t + 1, n, ntasks));
+			pool_run_dealt(pool, ntasks, deal_task, &d);
+		}
+		pool_release(pool);
+		return have;
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------ products */
 
 /*
  * C = alpha op(A) op(B) + beta C with the work spread over the pool: the
- * columns of C (or its rows, GEMM_MT_ROWS) are cut into one block a
- * thread, each block computed by pcg_sgemm on its own.  Blocks are
- * multiples of 16 columns (6 rows), the GEMM's tiles.  Products
+ * columns of C are dealt out in tiles of 16 (deal: a block a thread,
+ * balanced at its end), or its rows (GEMM_MT_ROWS) cut into one block a
+ * thread, multiples of 6 rows, the GEMM's tiles; each call computed by
+ * pcg_sgemm on its own.  Products
  * under the pool's min_macs multiply-adds (PCG_POOL_MIN_MACS unless
  * pcg_pool_set_min_macs says otherwise) run on the caller: waking a thread
  * costs more than they do.
@@ -688,6 +930,15 @@ block_start(int t, int n, int ntasks)
 				   j->how, j->lr, j->w ? j->w + at : NULL);   \
 	}                                                                     \
                                                                               \
+	/* Tiles [lo, hi) of 16 columns (deal). */                           \
+	static void NAME##_cols(void *ctx, int lo, int hi, void *scratch)     \
+	{                                                                     \
+		const NAME##_job *j = ctx;                                    \
+		int end = hi * 16 < j->n ? hi * 16 : j->n;                    \
+		(void)scratch;                                                \
+		NAME##_block(j, lo * 16, end - lo * 16);                      \
+	}                                                                     \
+                                                                              \
 	static void NAME##_task(void *ctx, int t)                             \
 	{                                                                     \
 		const NAME##_job *j = ctx;                                    \
@@ -760,6 +1011,15 @@ block_start(int t, int n, int ntasks)
 		if (NAME##_ksplit(pool, j, threads))                          \
 			return;                                               \
 		j->by_rows = GEMM_MT_ROWS(j->m, j->n, threads);               \
+		if (!j->by_rows) {                                            \
+			/* tiles of columns dealt out, balanced (deal); a cut \
+			 * by rows packs all of op(B) for each call, so the   \
+			 * rows stay in one block a thread */                 \
+			if (!deal(pool, (j->n + 15) / 16, threads,            \
+				  NAME##_cols, j, NULL, 0))                   \
+				NAME##_block(j, 0, j->n);                     \
+			return;                                               \
+		}                                                             \
 		int len = j->by_rows ? j->m : j->n;                           \
 		j->unit = j->by_rows ? 6 : 16;                                \
 		j->ntasks = (len + j->unit - 1) / j->unit;                    \
@@ -792,65 +1052,6 @@ block_start(int t, int n, int ntasks)
 GEMM_MT(pcg_sgemm_mt, pcg_sgemm_upd_mt, pcg_sgemm, pcg_sgemm_upd, float)
 GEMM_MT(pcg_dgemm_mt, pcg_dgemm_upd_mt, pcg_dgemm, pcg_dgemm_upd, double)
 
-/* ----------------------------------------------------------- dealing blocks */
-
-/*
- * The convolutions and the pooling cut their work, a range of n items
- * (samples, columns of dK, planes), into ntasks blocks, block t the items
- * [t n / ntasks, (t + 1) n / ntasks), and fn(ctx, lo, hi, scratch) does a
- * block.  Every item is computed by the same operations whatever block
- * holds it, so the bits do not depend on the cut, nor on which thread
- * runs a block.  deal runs the blocks as tasks of a run on the pool when
- * there are two or more and the pool is free, each thread with its own
- * scratch (the caller's `scratch`; for a worker, the pool's per-thread
- * scratch of scratch_bytes, 0 for none), and returns 1; else it returns
- * 0 and the caller does the whole range as one block itself, by a direct
- * call, so that the call graph (tools/stack_usage.py) sees the stack the
- * calling thread takes.
- */
-typedef void (*block_fn)(void *ctx, int lo, int hi, void *scratch);
-
-typedef struct {
-	block_fn fn;
-	void *ctx, *scratch;
-	int n, ntasks;
-	pcg_pool *pool;
-} deal_job;
-
-static void
-deal_task(void *ctx, int t, int thread)
-{
-	const deal_job *d = ctx;
-	int lo = block_start(t, d->n, d->ntasks);
-	int hi = block_start(t + 1, d->n, d->ntasks);
-	if (lo < hi)
-		d->fn(d->ctx, lo, hi,
-		      thread ? pool_thread_scratch(d->pool, thread)
-			     : d->scratch);
-}
-
-static int
-deal(pcg_pool *pool, int n, int ntasks, block_fn fn, void *ctx,
-     void *scratch, size_t scratch_bytes)
-{
-	if (ntasks > n)
-		ntasks = n;
-	if (ntasks > RUN_MAX_TASKS)
-		ntasks = RUN_MAX_TASKS;
-	if (ntasks > 1 && pool_acquire(pool)) {
-		int have = 1;
-		for (int t = 1; scratch_bytes && t < pcg_pool_threads(pool); t++)
-			have = have && pool_scratch(pool, t, scratch_bytes);
-		if (have) {
-			deal_job d = {fn, ctx, scratch, n, ntasks, pool};
-			pool_run_acquired(pool, ntasks, deal_task, &d);
-		}
-		pool_release(pool);
-		return have;
-	}
-	return 0;
-}
-
 /* -------------------------------------------------------- convolutions */
 
 /*
@@ -862,10 +1063,10 @@ deal(pcg_pool *pool, int n, int ntasks, block_fn fn, void *ctx,
  *   dK       dK[gi]   (+)= dy[b][gi] col[gi]^T, b = 0, 1, ... in order
  *   dx       col[gi]   = K[gi]^T dy[b][gi], then dx[b] (+)= col2im(col)
  * With a pool, the forward pass and dx deal out samples (a block of
- * consecutive samples a thread, as the element-wise passes before and
- * after cut the batch, so that a thread finds its samples in its own
- * cache; each thread with its own columns: the caller's col, the others
- * the pool's scratch); dK either deals out blocks of samples whose terms
+ * consecutive samples a thread, balanced at the blocks' ends by deal,
+ * as the element-wise passes before and after cut the batch, so that a
+ * thread finds its samples in its own cache; each thread with its own
+ * columns: the caller's col, the others the pool's scratch); dK either deals out blocks of samples whose terms
  * are then merged in order (dk_split_job, where the direct convolution
  * takes it and that moves less between the cores) or blocks of dK's
  * columns (over all groups), for which a thread builds only the matching
@@ -1379,12 +1580,13 @@ typedef struct {
 		int threads = pcg_pool_threads(pool);                         \
 		int P = g->oh * g->ow, CK = g->c * g->kh * g->kw;             \
 		int64_t macs = (int64_t)j->batch * g->o * (CK / g->groups) * P; \
-		/* forward and dx: a block of samples a thread (dealt one by  \
-		 * one as they came, samples moved between the cores' caches: \
-		 * resnet b16 on two threads was 2 % slower, 5 % when the     \
-		 * machine gave them less); dK: a block of its columns a      \
-		 * thread.  Forward and dx are cut from pool_min_local: their \
-		 * samples are where the passes before and after have them */ \
+		/* forward and dx: a block of samples a thread, balanced at   \
+		 * its end (deal; dealt one by one as they came, samples      \
+		 * moved between the cores' caches: resnet b16 on two threads \
+		 * was 2 % slower, 5 % when the machine gave them less); dK:  \
+		 * a block of its columns a thread.  Forward and dx are cut   \
+		 * from pool_min_local: their samples are where the passes    \
+		 * before and after have them */                              \
 		int n = pass == 1 ? g->groups * (CK / g->groups) : j->batch;  \
 		int ntasks = threads;                                         \
 		if (!MT_SPLIT || threads < 2 || macs < pool_min_local(pool)) { \

@@ -317,7 +317,10 @@ void pcg_dgemm_upd(int trans_a, int trans_b, int m, int n, int k,
  * threads, the caller's included, and returns when all have returned.
  * pcg_pool_threads is the pool's thread count (1 for NULL).
  * pcg_pool_worker_tasks counts the tasks the workers (not the caller) have
- * run, which shows that a pool did spread work.
+ * run (of the work dealt out in blocks that the threads balance as they
+ * run, the blocks of items they did), which shows that a pool did spread
+ * work; pcg_pool_stolen_items the items of that work a thread took from
+ * the end of another's block, which shows that the balancing ran.
  *
  * pcg_sgemm_mt and pcg_dgemm_mt are pcg_sgemm and pcg_dgemm with the
  * work spread over the pool: C is cut into blocks of columns (of rows
@@ -353,7 +356,8 @@ void pcg_dgemm_upd(int trans_a, int trans_b, int m, int n, int k,
  * run up that long at most.  pcg_pool_set_steal_us changes it for one
  * pool; negative: never, every worker with a home task in a run takes
  * part in it however late it comes (the tests that must see the
- * workers take part). */
+ * workers take part), and no thread takes the items of another's home
+ * block (pcg_pool.c's deal, which otherwise balances them). */
 #ifndef PCG_POOL_STEAL_US
 #define PCG_POOL_STEAL_US 5
 #endif
@@ -362,6 +366,7 @@ pcg_pool *pcg_pool_create(int nthreads);
 void pcg_pool_destroy(pcg_pool *pool);
 int pcg_pool_threads(const pcg_pool *pool);
 size_t pcg_pool_worker_tasks(pcg_pool *pool);
+size_t pcg_pool_stolen_items(pcg_pool *pool);
 void pcg_pool_set_min_macs(pcg_pool *pool, int64_t macs);
 void pcg_pool_set_steal_us(pcg_pool *pool, int us);
 void pcg_pool_run(pcg_pool *pool, int ntasks, void (*fn)(void *ctx, int task),

@@ -2163,6 +2163,22 @@ hog(void *arg)
 	return NULL;
 }
 
+static void
+hogs_start(pthread_t h[HOGS])
+{
+	atomic_store(&hogs_stop, 0);
+	for (int i = 0; i < HOGS; i++)
+		cr_assert(pthread_create(&h[i], NULL, hog, NULL) == 0);
+}
+
+static void
+hogs_stop_all(pthread_t h[HOGS])
+{
+	atomic_store(&hogs_stop, 1);
+	for (int i = 0; i < HOGS; i++)
+		pthread_join(h[i], NULL);
+}
+
 /* Runs of two tasks on the pool of two threads among the hogs, each
  * after 1 ms asleep, longer than the worker watches for work before it
  * sleeps too; returns how many tasks the worker ran. */
@@ -2170,19 +2186,76 @@ static size_t
 pool_late_runs(pcg_pool *p, int runs)
 {
 	pthread_t h[HOGS];
-	atomic_store(&hogs_stop, 0);
-	for (int i = 0; i < HOGS; i++)
-		cr_assert(pthread_create(&h[i], NULL, hog, NULL) == 0);
+	hogs_start(h);
 	size_t w0 = pcg_pool_worker_tasks(p);
 	for (int i = 0; i < runs; i++) {
 		nanosleep(&(struct timespec){0, 1000000}, NULL);
 		pcg_pool_run(p, 2, pool_noop, NULL);
 	}
 	size_t w = pcg_pool_worker_tasks(p) - w0;
-	atomic_store(&hogs_stop, 1);
-	for (int i = 0; i < HOGS; i++)
-		pthread_join(h[i], NULL);
+	hogs_stop_all(h);
 	return w;
+}
+
+/* Products whose columns a pool deals out (pcg_pool.c's deal), each
+ * after 1 ms asleep among the hogs, so that the worker comes late;
+ * returns the items the threads took from each other's blocks, and
+ * counts the runs whose C differs from pcg_sgemm's in *differ. */
+enum { DEALT_M = 64, DEALT_N = 256, DEALT_K = 64 };
+static float dealt_a[DEALT_M * DEALT_K], dealt_b[DEALT_K * DEALT_N];
+static float dealt_ref[DEALT_M * DEALT_N], dealt_c[DEALT_M * DEALT_N];
+
+static size_t
+pool_late_products(pcg_pool *p, int runs, int *differ)
+{
+	pthread_t h[HOGS];
+	hogs_start(h);
+	size_t s0 = pcg_pool_stolen_items(p);
+	for (int i = 0; i < runs; i++) {
+		nanosleep(&(struct timespec){0, 1000000}, NULL);
+		memset(dealt_c, 0, sizeof dealt_c);
+		pcg_sgemm_mt(p, 0, 0, DEALT_M, DEALT_N, DEALT_K, 1, dealt_a,
+			     DEALT_K, dealt_b, DEALT_N, 0, dealt_c, DEALT_N);
+		*differ += memcmp(dealt_c, dealt_ref, sizeof dealt_c) != 0;
+	}
+	size_t s = pcg_pool_stolen_items(p) - s0;
+	hogs_stop_all(h);
+	return s;
+}
+
+/* The columns of a product dealt out on a pool of 2 are balanced: the
+ * caller, done with its block while the worker is still waking, takes
+ * the worker's tiles from the end of its block, and C has the bits of
+ * one thread (pcg_sgemm) in every run.  Control: with
+ * pcg_pool_set_steal_us(pool, -1) no thread takes another's items.
+ * Whether the worker is late is the system's to decide, so the check
+ * tries up to TRIES rounds of RUNS and needs one in which an item was
+ * taken. */
+Test(pool, dealt_columns_are_balanced)
+{
+	enum { RUNS = 50, TRIES = 5 };
+	for (int i = 0; i < DEALT_M * DEALT_K; i++)
+		dealt_a[i] = (float)(i % 17) / 16 - 0.5f;
+	for (int i = 0; i < DEALT_K * DEALT_N; i++)
+		dealt_b[i] = (float)(i % 13) / 12 - 0.5f;
+	pcg_sgemm(0, 0, DEALT_M, DEALT_N, DEALT_K, 1, dealt_a, DEALT_K,
+		  dealt_b, DEALT_N, 0, dealt_ref, DEALT_N);
+	pcg_pool *p = pcg_pool_create(2);
+	cr_assert(p != NULL, "a pool of 2 threads");
+	pcg_pool_set_min_macs(p, 0);
+	int differ = 0;
+	size_t taken = 0;
+	for (int t = 0; t < TRIES && taken == 0; t++)
+		taken = pool_late_products(p, RUNS, &differ);
+	pcg_pool_set_steal_us(p, -1);
+	size_t off = pool_late_products(p, RUNS, &differ);
+	pcg_pool_destroy(p);
+	cr_expect_eq(differ, 0, "%d runs gave other bits than one thread",
+		     differ);
+	cr_expect_gt(taken, 0, "no thread took another's items in %d runs, "
+		     "%d times", RUNS, TRIES);
+	cr_expect_eq(off, 0, "control: stealing off, the threads still took "
+		     "%zu of each other's items", off);
 }
 
 /* pcg_pool_set_steal_us(pool, -1): the caller leaves the worker its

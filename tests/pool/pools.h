@@ -2,7 +2,8 @@
  * pools.h — the pools the tests of tests/pool compare (1, 2, 3 and 8
  * threads), each splitting every piece of work however small, and the
  * check at the end that their workers took part (else the comparisons
- * of bits prove nothing).  Needs tap_ok.h.
+ * of bits prove nothing), with how many items the threads took from each
+ * other's blocks (the balancing).  Needs tap_ok.h.
  */
 #ifndef TEST_POOLS_H
 #define TEST_POOLS_H
@@ -93,6 +94,19 @@ pools_finish(pcg_pool *pools[NPOOLS], int n, int products)
 #endif
 				ok(tasks > 0, what, "no work was spread: the "
 				   "comparisons prove nothing");
+			/* the work dealt out in blocks (the products' columns,
+			 * the convolutions' samples, the pooling's planes) is
+			 * balanced as it runs: whether a thread takes another's
+			 * items is the machine's to decide, so none is a skip */
+			size_t items = pcg_pool_stolen_items(pools[i]);
+			snprintf(what, sizeof what, "%d threads: %zu items "
+				 "taken from another thread's block",
+				 pool_threads[i], items);
+			if (items == 0)
+				skip(what, "the bits of balanced runs were not "
+				     "compared");
+			else
+				printf("# %s\n", what);
 		}
 		pcg_pool_destroy(pools[i]);
 	}
