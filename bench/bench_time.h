@@ -41,7 +41,7 @@ bench_median(double *t, int n)
  * The median over the rounds of a[r] / b[r], r < n (1 <= n <= 256): a
  * paired ratio, both samples of a round taken within milliseconds of each
  * other, so that a change of the machine's speed between rounds cancels
- * out.
+ * out.  Take it before bench_median sorts a or b.
  */
 static inline double
 bench_paired_median(const double *a, const double *b, int n)
