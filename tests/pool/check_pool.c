@@ -150,6 +150,10 @@ main(int argc, char **argv)
 				 "ran %zu tasks", m->name, threads[t], w);
 			ok(w > 0, what, "no work was spread: the comparison "
 					"above proves nothing");
+			/* the balancing of the dealt work (pcg_pool.c's deal) */
+			printf("# %s: %d threads: %zu items taken from another "
+			       "thread's block\n", m->name, threads[t],
+			       pcg_pool_stolen_items(pool));
 		}
 		if (threads[t] == 2) { /* negative control */
 			Record c = {0};
