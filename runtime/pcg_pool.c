@@ -857,6 +857,11 @@ deal(pcg_pool *pool, int n, int ntasks, block_fn fn, void *ctx,
  * the blocks' rounding to 6 rows costs more (an activation, batch x
  * width).
  */
+/* A row block's rows: a multiple of the GEMM's tile of 6 rows; the
+ * columns dealt out in tiles of 16. */
+#define GEMM_MT_MR 6
+#define GEMM_MT_NC 16
+
 #define GEMM_MT_ROWS(m, n, threads)                                           \
 	((m) > (n) || ((m) >= 64 * (threads) && (int64_t)(m) * (n) >= 1 << 15))
 
@@ -886,7 +891,7 @@ deal(pcg_pool *pool, int n, int ntasks, block_fn fn, void *ctx,
  * and a block's w with its block of c. */
 #define GEMM_MT(NAME, NAME_UPD, SERIAL, SERIAL_UPD, REAL)                     \
 	typedef struct {                                                      \
-		int ta, tb, m, n, k, lda, ldb, ldc, by_rows, ntasks, unit;    \
+		int ta, tb, m, n, k, lda, ldb, ldc, by_rows, ntasks;          \
 		REAL alpha, beta;                                             \
 		const REAL *a, *b;                                            \
 		REAL *c;                                                      \
@@ -896,17 +901,16 @@ deal(pcg_pool *pool, int n, int ntasks, block_fn fn, void *ctx,
 		REAL *part; /* cut along k: the second chunk's sums */        \
 	} NAME##_job;                                                         \
                                                                               \
-	/* Where block t starts: t / ntasks of the rows (columns), to the   \
-	 * nearest multiple of unit, so that the blocks differ by a tile at \
+	/* Where row block t starts: t / ntasks of the rows, to the nearest \
+	 * multiple of GEMM_MT_MR, so that the blocks differ by a tile at   \
 	 * most (256 rows: 126 and 130, not 132 and 124). */                \
 	static int NAME##_bound(const NAME##_job *j, int t)                   \
 	{                                                                     \
-		int len = j->by_rows ? j->m : j->n;                           \
 		if (t >= j->ntasks)                                           \
-			return len;                                           \
-		int64_t b = ((int64_t)t * len / j->ntasks + j->unit / 2) /    \
-			    j->unit * j->unit;                                \
-		return b < len ? (int)b : len;                                \
+			return j->m;                                          \
+		int64_t b = ((int64_t)t * j->m / j->ntasks + GEMM_MT_MR / 2) / \
+			    GEMM_MT_MR * GEMM_MT_MR;                          \
+		return b < j->m ? (int)b : j->m;                              \
 	}                                                                     \
                                                                               \
 	/* The block of rows (columns) [lo, lo + len). */                     \
@@ -930,15 +934,16 @@ deal(pcg_pool *pool, int n, int ntasks, block_fn fn, void *ctx,
 				   j->how, j->lr, j->w ? j->w + at : NULL);   \
 	}                                                                     \
                                                                               \
-	/* Tiles [lo, hi) of 16 columns (deal). */                           \
+	/* Tiles [lo, hi) of GEMM_MT_NC columns (deal). */                   \
 	static void NAME##_cols(void *ctx, int lo, int hi, void *scratch)     \
 	{                                                                     \
 		const NAME##_job *j = ctx;                                    \
-		int end = hi * 16 < j->n ? hi * 16 : j->n;                    \
+		int end = hi * GEMM_MT_NC < j->n ? hi * GEMM_MT_NC : j->n;    \
 		(void)scratch;                                                \
-		NAME##_block(j, lo * 16, end - lo * 16);                      \
+		NAME##_block(j, lo * GEMM_MT_NC, end - lo * GEMM_MT_NC);      \
 	}                                                                     \
                                                                               \
+	/* Row block t (the cut by rows). */                                 \
 	static void NAME##_task(void *ctx, int t)                             \
 	{                                                                     \
 		const NAME##_job *j = ctx;                                    \
@@ -1015,14 +1020,13 @@ deal(pcg_pool *pool, int n, int ntasks, block_fn fn, void *ctx,
 			/* tiles of columns dealt out, balanced (deal); a cut \
 			 * by rows packs all of op(B) for each call, so the   \
 			 * rows stay in one block a thread */                 \
-			if (!deal(pool, (j->n + 15) / 16, threads,            \
-				  NAME##_cols, j, NULL, 0))                   \
+			int tiles = (j->n + GEMM_MT_NC - 1) / GEMM_MT_NC;     \
+			if (!deal(pool, tiles, threads, NAME##_cols, j, NULL, \
+				  0))                                         \
 				NAME##_block(j, 0, j->n);                     \
 			return;                                               \
 		}                                                             \
-		int len = j->by_rows ? j->m : j->n;                           \
-		j->unit = j->by_rows ? 6 : 16;                                \
-		j->ntasks = (len + j->unit - 1) / j->unit;                    \
+		j->ntasks = (j->m + GEMM_MT_MR - 1) / GEMM_MT_MR;             \
 		if (j->ntasks > threads)                                      \
 			j->ntasks = threads;                                  \
 		pcg_pool_run(pool, j->ntasks, NAME##_task, j);                \
@@ -1032,9 +1036,9 @@ deal(pcg_pool *pool, int n, int ntasks, block_fn fn, void *ctx,
 		  int k, REAL alpha, const REAL *a, int lda, const REAL *b,   \
 		  int ldb, REAL beta, REAL *c, int ldc)                       \
 	{                                                                     \
-		NAME##_job j = {trans_a, trans_b, m,    n,    k, lda,  ldb,   \
-				ldc,     0,       0,    0,    alpha, beta, a, \
-				b,       c,       -1,   0,    NULL,  NULL};   \
+		NAME##_job j = {trans_a, trans_b, m,     n,    k, lda, ldb,   \
+				ldc,     0,       0,     alpha, beta, a, b,   \
+				c,       -1,      0,     NULL,  NULL};        \
 		NAME##_run(pool, &j);                                         \
 	}                                                                     \
                                                                               \
@@ -1043,9 +1047,9 @@ deal(pcg_pool *pool, int n, int ntasks, block_fn fn, void *ctx,
 			const REAL *b, int ldb, REAL *c, int ldc, int how,    \
 			REAL lr, REAL *w)                                     \
 	{                                                                     \
-		NAME##_job j = {trans_a, trans_b, m,   n,  k, lda, ldb,       \
-				ldc,     0,       0,   0,  alpha, 0,  a,      \
-				b,       c,       how, lr, w,     NULL};      \
+		NAME##_job j = {trans_a, trans_b, m,  n, k,    lda, ldb,      \
+				ldc,     0,       0,  alpha, 0, a,   b,       \
+				c,       how,     lr, w,     NULL};           \
 		NAME##_run(pool, &j);                                         \
 	}
 
