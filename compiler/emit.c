@@ -368,8 +368,8 @@ struct Chunker {
 	StrBuf cur;
 	size_t scanned, lines; /* newlines in cur[0, scanned) */
 	int n;
-	size_t *cut; /* E->loops: the chunk points in cur, split later */
-	int ncut, capcut;
+	size_t start; /* E->loops: where the block being written starts in
+			 cur (its blocks are rolled, then split) */
 	/* the pass's strings at the last chunk point: those of a vertex are
 	 * dead once its code is written (a long model's passes would hold
 	 * a dozen for every step until their end) */
@@ -377,17 +377,17 @@ struct Chunker {
 	int marked;
 };
 
-/* Note a chunk point at the end of cur. */
+/* A chunk point at the end of cur with loops: the block since the last
+ * one to the roller, and out of cur when the roller keeps what it needs
+ * of it. */
 static void
-chunk_cut(Chunker *c)
+chunk_block(Emit *E, Chunker *c)
 {
-	if (c->ncut == c->capcut) {
-		c->capcut = c->capcut ? 2 * c->capcut : 256;
-		c->cut = realloc(c->cut, sizeof *c->cut * (size_t)c->capcut);
-		if (!c->cut)
-			die("out of memory");
+	if (emit_reroll_block(E, c->cur.data, c->start, c->cur.len, 1)) {
+		c->cur.len = c->start;
+		c->cur.data[c->start] = 0;
 	}
-	c->cut[c->ncut++] = c->cur.len;
+	c->start = c->cur.len;
 }
 
 static void
@@ -420,7 +420,7 @@ chunk_begin(Emit *E, Chunker *c, StrBuf *fns, const char *name,
 	E->text = (StrBuf){0};
 	sb_puts(&c->cur, "");
 	if (E->loops)
-		chunk_cut(c);
+		emit_reroll_begin(E);
 	E->chunk = c;
 	E->out = &c->cur;
 }
@@ -448,24 +448,32 @@ emit_chunk_point(Emit *E)
 	c->mark = arena_mark(E->a);
 	c->marked = 1;
 	if (E->loops)
-		chunk_cut(c);
+		chunk_block(E, c);
 	else
 		chunk_split(E, c);
+}
+
+void
+emit_chunk_pos(const Emit *E, int *block, size_t *off)
+{
+	const Chunker *c = E->chunk;
+	if (!c || !E->loops)
+		die("emit_chunk_pos outside a pass with loops");
+	*block = emit_reroll_count(E);
+	*off = E->out->len - c->start;
 }
 
 /* Roll the body (emit_reroll), then split it at the chunk points. */
 static void
 chunk_reroll(Emit *E, Chunker *c)
 {
-	chunk_cut(c);
+	chunk_block(E, c);
 	StrBuf rolled = {0};
 	sb_puts(&rolled, "");
 	size_t *at = NULL;
 	int n = 0;
-	emit_reroll(E, c->cur.data, c->cut, c->ncut, &rolled, &at, &n);
-	free(c->cut);
-	c->cut = NULL;
-	c->ncut = c->capcut = 0;
+	emit_reroll_end(E, c->cur.data, &rolled, &at, &n);
+	c->start = 0;
 	if (emit_sweep_keep(E, &c->cur))
 		c->cur = (StrBuf){0}; /* zil_opt's now */
 	c->cur.len = 0;

@@ -158,6 +158,10 @@ void emit_comment(Emit *E, const Vertex *v);
 /* Long bodies split into functions between vertices. */
 typedef struct Chunker Chunker;
 void emit_chunk_point(Emit *E);
+/* Where a chunked pass with loops is: the block being written (its index
+ * among the pass's blocks, emit_reroll_block's order) and the offset in
+ * its text. */
+void emit_chunk_pos(const Emit *E, int *block, size_t *off);
 
 /* ---------------------------------------------------- emit_reroll.c */
 
@@ -168,6 +172,28 @@ void emit_chunk_point(Emit *E);
  * out where a split into chunk functions may go (arena memory). */
 void emit_reroll(Emit *E, const char *text, const size_t *cut, int ncut,
 		 StrBuf *out, size_t **out_cut, int *nout);
+/* The same, the blocks given one at a time as they are written: begin,
+ * then each block text[at, end) (after the one before it), then end with
+ * the text where the blocks are (it may have moved).  With drop, a
+ * block's text need not stay in text when emit_reroll_block returns 1
+ * (it is an earlier block's but for its integer literals and comments,
+ * which are kept): the caller may cut it out of text, and the next block
+ * starts where it started. */
+void emit_reroll_begin(Emit *E);
+int emit_reroll_block(Emit *E, const char *text, size_t at, size_t end,
+		      int drop);
+void emit_reroll_end(Emit *E, const char *text, StrBuf *out,
+		     size_t **out_cut, int *nout);
+/* The roller's blocks of the pass just rolled, taken from E (which gets
+ * new ones at its next pass); block k's text, given the text the pass
+ * was rolled from (its buffer's memory: *len bytes, valid until the next
+ * call); free them. */
+/* The blocks given so far in this pass. */
+int emit_reroll_count(const Emit *E);
+struct Roll *emit_reroll_take(Emit *E);
+const char *emit_reroll_text(struct Roll *R, const char *text, int k,
+			     size_t *len);
+void emit_reroll_drop(struct Roll *R);
 /* The same on E->out from offset from on, each line a block. */
 void emit_reroll_lines(Emit *E, size_t from);
 /* Free what emit_reroll keeps between passes. */

@@ -32,6 +32,15 @@
  * the longest run wins (a multiple of a period already found is not
  * tried; a group of comments alone is no run); a block in no run is
  * copied as it is.
+ *
+ * A chunked pass gives its blocks one at a time as they are written
+ * (emit_reroll_begin, _block, _end), and a block whose text is an
+ * earlier block's but for its holes (same_text) need not stay in the
+ * pass's text: its integer literals and comments are kept, and its text
+ * is written again from the earlier block's when it is needed
+ * (block_text).  The pass's text then holds only the blocks that are not
+ * such repeats: an unrolled loop's first step, not its 10^5 (0.18 GB of
+ * text for a long RNN's pass, written and read back once).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +139,10 @@ next_tok(const char **pp, const char *end)
 }
 
 typedef struct Block {
+	size_t at, len; /* its text, when kept (root < 0) */
+	int root;      /* -1, or the kept block whose text it is but for its
+			  holes (its text not kept) */
+	size_t com;    /* not kept: its comments in Roll.com from here */
 	int skel;      /* its tokens, integer literals as one: Roll.skel */
 	int ints;      /* first of its integer literals in Roll.val */
 	int nint;
@@ -174,8 +187,11 @@ enum {
 /* The state of emit_reroll, kept from one pass to the next (E->roll) so
  * that its large arrays are allocated and touched once. */
 struct Roll {
-	const char *text;
-	const size_t *cut;
+	const char *text; /* where the kept blocks are (it moves as it grows) */
+	int period; /* the scan's distance to the last block of the same
+		       skeleton (0: none) */
+	StrBuf com; /* the comments of the blocks not kept, one after another */
+	StrBuf mat; /* a block's text written again (block_text) */
 	Block *b;
 	int nb, capb;
 	int *val; /* every block's integer literals (below 10^9), in order */
@@ -296,7 +312,7 @@ ndigits(int v)
 static void
 scan_block(Roll *R, int k)
 {
-	const char *p = R->text + R->cut[k], *end = R->text + R->cut[k + 1];
+	const char *p = R->text + R->b[k].at, *end = p + R->b[k].len;
 	const char *base = p;
 	Block *b = &R->b[k];
 	StrBuf *sk = &R->scratch;
@@ -376,17 +392,23 @@ scan_block(Roll *R, int k)
  * tokens but for the literals' values: j's skeleton.  The consecutive
  * iterations of an unrolled loop are such blocks, and comparing bytes is
  * much cheaper than reading tokens; 0 if k is not (scan_block reads it).
+ * j's text is kept; a block that is not is compared through the block
+ * whose text it is (Block.root), which has the same bytes but for the
+ * holes and the same kinds of holes, so with the same result.  With
+ * drop, k's holes are not noted (its text will not be kept: they are
+ * j's) but its comments are copied to R->com (block_text).
  */
 static int
-same_text(Roll *R, int j, int k)
+same_text(Roll *R, int j, int k, int drop)
 {
 	const Block *a = &R->b[j];
 	Block *b = &R->b[k];
-	const char *x = R->text + R->cut[j], *y = R->text + R->cut[k];
-	const char *xend = R->text + R->cut[j + 1];
-	const char *yend = R->text + R->cut[k + 1];
+	const char *x = R->text + a->at, *y = R->text + b->at;
+	const char *xend = x + a->len;
+	const char *yend = y + b->len;
 	size_t xn = (size_t)(xend - x);
 	int nval = R->nval, nhole = R->nhole;
+	size_t ncom = R->com.len;
 	const unsigned char *cls = R->cls;
 	size_t xi = 0;
 	const char *p = y;
@@ -417,8 +439,11 @@ same_text(Roll *R, int j, int k)
 			if (yend - p < 2 || p[0] != '/' || p[1] != '*')
 				goto differ;
 			next_tok(&q, yend);
+			if (drop) /* kept for block_text */
+				sb_putn(&R->com, p, (size_t)(q - p));
 		}
-		push_hole(R, b, y, p);
+		if (!drop) /* else its holes are its root's */
+			push_hole(R, b, y, p);
 		p = q;
 	}
 	if ((size_t)(yend - p) != xn - xi || memcmp(x + xi, p, xn - xi) != 0)
@@ -431,8 +456,100 @@ same_text(Roll *R, int j, int k)
 differ:
 	R->nval = nval;
 	R->nhole = nhole;
+	R->com.len = ncom;
 	b->nhole = 0;
 	return 0;
+}
+
+/*
+ * Block k, text[at, at + len), scanned (after the blocks before it).
+ * With drop, when its text is a kept block's but for the holes, its
+ * comments are copied to R->com and 1 is returned: the caller may take
+ * the block out of text (block_text writes it again).
+ */
+static int
+add_block(Roll *R, const char *text, size_t at, size_t len, int drop)
+{
+	if (R->nb == R->capb)
+		R->b = grow(R->b, &R->capb, sizeof *R->b);
+	int k = R->nb++;
+	Block *b = &R->b[k];
+	memset(b, 0, sizeof *b);
+	b->at = at;
+	b->len = len;
+	b->root = -1;
+	R->text = text;
+	int j = R->period ? k - R->period : -1;
+	if (j >= 0 && R->b[j].root >= 0)
+		j = R->b[j].root;
+	b->com = R->com.len;
+	if (j < 0 || !same_text(R, j, k, drop)) {
+		scan_block(R, k);
+		int last = R->skel.s[b->skel].last;
+		R->period = last >= 0 ? k - last : 0;
+		R->skel.s[b->skel].last = k;
+		return 0;
+	}
+	R->skel.s[b->skel].last = k;
+	if (!drop)
+		return 0;
+	b->root = j;
+	b->at = b->len = 0;
+	return 1;
+}
+
+/* The text of block k: kept, or written again into R->mat from its
+ * root's with its own integer literals and comments in the holes. */
+static const char *
+block_text(Roll *R, int k, size_t *len)
+{
+	const Block *b = &R->b[k];
+	if (b->root < 0) {
+		*len = b->len;
+		return R->text + b->at;
+	}
+	const Block *r = &R->b[b->root];
+	const char *x = R->text + r->at, *xend = x + r->len;
+	const char *c = R->com.data + b->com, *cend = R->com.data + R->com.len;
+	StrBuf *o = &R->mat;
+	/* the root's text and MAX_DIGITS a literal; the comments reserved
+	 * as they come */
+	o->len = 0;
+	sb_reserve(o, r->len + (size_t)r->nint * MAX_DIGITS);
+	char *w = o->data;
+	size_t xi = 0;
+	int m = 0;
+	for (int h = 0; h < r->nhole; h++) {
+		size_t hole = (size_t)R->hole[r->holes + h];
+		memcpy(w, x + xi, hole - xi);
+		w += hole - xi;
+		const char *q = x + hole;
+		if (R->cls[(unsigned char)*q] == CL_DIGIT) {
+			int v = R->val[b->ints + m], n = ndigits(v);
+			for (int d = n - 1; d >= 0; d--, v /= 10)
+				w[d] = (char)('0' + v % 10);
+			w += n;
+			q += ndigits(R->val[r->ints + m++]);
+		} else {
+			const char *e = c;
+			next_tok(&e, cend);
+			size_t n = (size_t)(e - c), have = (size_t)(w - o->data);
+			o->len = have;
+			sb_reserve(o, n + (r->len - hole) +
+				      (size_t)(r->nint - m) * MAX_DIGITS);
+			w = o->data + have;
+			memcpy(w, c, n);
+			w += n;
+			c = e;
+			next_tok(&q, xend);
+		}
+		xi = (size_t)(q - x);
+	}
+	memcpy(w, x + xi, r->len - xi);
+	w += r->len - xi;
+	o->len = (size_t)(w - o->data);
+	*len = o->len;
+	return o->data;
 }
 
 /* Blocks a and b are the same tokens but for integer literals. */
@@ -489,14 +606,14 @@ put_lines(StrBuf *out, const char *s, size_t n)
 
 /* Blocks j .. j + k * p - 1 as one loop of k iterations of p blocks. */
 static void
-put_loop(Emit *E, const Roll *R, int j, int p, int k, StrBuf *out)
+put_loop(Emit *E, Roll *R, int j, int p, int k, StrBuf *out)
 {
 	sb_printf(out, "%s/* %d iterations (%s = 0 .. %d) of the %d block%s "
 		  "below, the first as written in the source: */\n", E->ind, k,
 		  LOOP_VAR, k - 1, p, p > 1 ? "s" : "");
 	for (int r = 0; r < p; r++) {
-		const char *q = R->text + R->cut[j + r];
-		const char *end = R->text + R->cut[j + r + 1];
+		size_t len;
+		const char *q = block_text(R, j + r, &len), *end = q + len;
 		for (Tok t; (t = next_tok(&q, end)).kind != TK_END;)
 			if (t.kind == TK_COMMENT)
 				sb_printf(out, "%s%.*s\n", E->ind, (int)t.len, t.s);
@@ -513,8 +630,8 @@ put_loop(Emit *E, const Roll *R, int j, int p, int k, StrBuf *out)
 		const Block *b = &R->b[j + r];
 		const int *v0 = R->val + b->ints;
 		const int *v1 = R->val + R->b[j + r + p].ints;
-		const char *q = R->text + R->cut[j + r];
-		const char *end = R->text + R->cut[j + r + 1];
+		size_t len;
+		const char *q = block_text(R, j + r, &len), *end = q + len;
 		const char *copied = q;
 		int m = 0;
 		for (Tok t; (t = next_tok(&q, end)).kind != TK_END;) {
@@ -559,8 +676,7 @@ push_cut(Emit *E, size_t **cut, int *n, int *cap, size_t at)
 }
 
 void
-emit_reroll(Emit *E, const char *text, const size_t *cut, int ncut,
-	    StrBuf *out, size_t **out_cut, int *nout)
+emit_reroll_begin(Emit *E)
 {
 	if (!E->roll) {
 		E->roll = calloc(1, sizeof *E->roll);
@@ -575,29 +691,30 @@ emit_reroll(Emit *E, const char *text, const size_t *cut, int ncut,
 				  c == '#' || c == PLAN_MARK ? CL_SLOW : 0;
 	}
 	Roll *R = E->roll;
-	R->text = text;
-	R->cut = cut;
-	R->nb = ncut - 1;
-	while (R->capb < R->nb + 1)
-		R->b = grow(R->b, &R->capb, sizeof *R->b);
-	memset(R->b, 0, sizeof *R->b * (size_t)(R->nb + 1));
+	R->nb = 0;
+	R->period = 0;
 	R->nval = 0;
 	R->nhole = 0;
+	R->com.len = 0;
 	R->skel.n = 0;
 	R->skel.text.len = 0;
 	if (R->skel.slot)
 		memset(R->skel.slot, 0, sizeof *R->skel.slot *
 					(size_t)R->skel.nslot);
-	/* each block compared first with the one a period back, the
-	 * distance to the last block of the same skeleton */
-	for (int k = 0, period = 0; k < R->nb; k++) {
-		if (!period || !same_text(R, k - period, k)) {
-			scan_block(R, k);
-			int last = R->skel.s[R->b[k].skel].last;
-			period = last >= 0 ? k - last : 0;
-		}
-		R->skel.s[R->b[k].skel].last = k;
-	}
+}
+
+int
+emit_reroll_block(Emit *E, const char *text, size_t at, size_t end, int drop)
+{
+	return add_block(E->roll, text, at, end - at, drop);
+}
+
+void
+emit_reroll_end(Emit *E, const char *text, StrBuf *out, size_t **out_cut,
+		int *nout)
+{
+	Roll *R = E->roll;
+	R->text = text;
 	int cap = 0;
 	*nout = 0;
 	push_cut(E, out_cut, nout, &cap, out->len);
@@ -628,7 +745,9 @@ emit_reroll(Emit *E, const char *text, const size_t *cut, int ncut,
 			put_loop(E, R, j, best_p, best_k, out);
 			j += best_k * best_p;
 		} else {
-			sb_putn(out, text + cut[j], cut[j + 1] - cut[j]);
+			size_t len;
+			const char *t = block_text(R, j, &len);
+			sb_putn(out, t, len);
 			j++;
 		}
 		push_cut(E, out_cut, nout, &cap, out->len);
@@ -636,20 +755,60 @@ emit_reroll(Emit *E, const char *text, const size_t *cut, int ncut,
 }
 
 void
-emit_reroll_free(Emit *E)
+emit_reroll(Emit *E, const char *text, const size_t *cut, int ncut,
+	    StrBuf *out, size_t **out_cut, int *nout)
+{
+	emit_reroll_begin(E);
+	for (int k = 0; k + 1 < ncut; k++)
+		emit_reroll_block(E, text, cut[k], cut[k + 1], 0);
+	emit_reroll_end(E, text, out, out_cut, nout);
+}
+
+int
+emit_reroll_count(const Emit *E)
+{
+	return E->roll->nb;
+}
+
+struct Roll *
+emit_reroll_take(Emit *E)
 {
 	Roll *R = E->roll;
+	E->roll = NULL;
+	return R;
+}
+
+const char *
+emit_reroll_text(Roll *R, const char *text, int k, size_t *len)
+{
+	if (k < 0 || k >= R->nb)
+		die("block %d of %d", k, R->nb);
+	R->text = text;
+	return block_text(R, k, len);
+}
+
+void
+emit_reroll_free(Emit *E)
+{
+	emit_reroll_drop(E->roll);
+	E->roll = NULL;
+}
+
+void
+emit_reroll_drop(Roll *R)
+{
 	if (!R)
 		return;
 	free(R->b);
 	free(R->val);
 	free(R->hole);
+	sb_free(&R->com);
+	sb_free(&R->mat);
 	sb_free(&R->scratch);
 	sb_free(&R->skel.text);
 	free(R->skel.s);
 	free(R->skel.slot);
 	free(R);
-	E->roll = NULL;
 }
 
 void

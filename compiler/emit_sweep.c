@@ -215,21 +215,29 @@ static void update_now(Emit *E, const ParamDecl *pd, Mode mode,
  * zil_train and zil_opt walk the graph the same way and write the same
  * text but for the updates of the parameters used once (update_now) and
  * the tied parameters at the end.  With loops (--unroll), where the body
- * is one text rolled at its end, zil_train's text up to the tied
- * parameters is kept with where its chunk points and updates are, and
- * zil_opt copies it, writing its own updates in their places, instead of
- * walking the graph again (8 % of pcc's instructions on a long RNN).
- * The text is the chunker's own buffer, handed over once it is rolled
- * (emit_sweep_keep), not a copy: 111 MB for the RNN of 10^5 steps.
+ * is rolled as it is written (emit_reroll_block), zil_train's blocks are
+ * kept with where its chunk points and updates are, and zil_opt copies
+ * its sweep from them, writing its own updates in their places, instead
+ * of walking the graph again (8 % of pcc's instructions on a long RNN).
+ * The blocks are the roller's own, handed over once zil_train's text is
+ * rolled (emit_sweep_keep): the text of those that repeat an earlier
+ * one's is not kept but written again (emit_reroll_text), 0.15 GB less
+ * for the RNN of 10^5 steps.
  */
+typedef struct ZilPos {
+	int block;  /* among the pass's blocks (emit_chunk_pos) */
+	size_t off; /* in its text */
+} ZilPos;
+
 typedef struct ZilMark {
-	size_t at, end;        /* from ZilText.from; a chunk point: at == end */
+	ZilPos at, end;        /* a chunk point: at == end */
 	const ParamDecl *pd;   /* update_now of pd, or NULL: a chunk point */
 } ZilMark;
 
 struct ZilText {
-	StrBuf text;  /* zil_train's body, its sweep at [from, from + len) */
-	size_t from, len;
+	StrBuf text;  /* zil_train's body: its kept blocks */
+	struct Roll *roll; /* its blocks (emit_reroll_take) */
+	ZilPos from, to; /* its sweep */
 	ZilMark *m;
 	int n, cap;
 	enum {
@@ -242,8 +250,16 @@ struct ZilText {
 /* The errors of a parameter used once, summed just before its update. */
 static const char ZIL_SCRATCH[] = "s->zil.scratch";
 
+static ZilPos
+zil_pos(const Emit *E)
+{
+	ZilPos p;
+	emit_chunk_pos(E, &p.block, &p.off);
+	return p;
+}
+
 static void
-zil_mark(Emit *E, size_t at, const ParamDecl *pd)
+zil_mark(Emit *E, ZilPos at, const ParamDecl *pd)
 {
 	struct ZilText *z = E->zil;
 	if (z->n == z->cap) {
@@ -252,7 +268,7 @@ zil_mark(Emit *E, size_t at, const ParamDecl *pd)
 		if (!z->m)
 			die("out of memory");
 	}
-	z->m[z->n++] = (ZilMark){at - z->from, E->out->len - z->from, pd};
+	z->m[z->n++] = (ZilMark){at, zil_pos(E), pd};
 }
 
 /* A chunk point, noted when zil_train's sweep is kept. */
@@ -261,26 +277,43 @@ sweep_chunk_point(Emit *E)
 {
 	emit_chunk_point(E);
 	if (E->zil && E->zil->state == ZIL_NOTING)
-		zil_mark(E, E->out->len, NULL);
+		zil_mark(E, zil_pos(E), NULL);
 }
 
-/* zil_opt's sweep up to the tied parameters from zil_train's text. */
+/* zil_train's text from a to b (a before b) onto E->out. */
+static void
+zil_copy(Emit *E, ZilPos a, ZilPos b)
+{
+	struct ZilText *z = E->zil;
+	for (; a.block < b.block || (a.block == b.block && a.off < b.off);
+	     a.block++, a.off = 0) {
+		size_t len;
+		const char *t = emit_reroll_text(z->roll, z->text.data, a.block,
+						 &len);
+		if (a.block == b.block)
+			len = b.off;
+		if (a.off > len)
+			die("zil_opt's copy of zil_train's text out of order");
+		sb_putn(E->out, t + a.off, len - a.off);
+	}
+}
+
+/* zil_opt's sweep up to the tied parameters from zil_train's blocks. */
 static void
 zil_replay(Emit *E)
 {
 	struct ZilText *z = E->zil;
-	const char *text = z->text.data + z->from;
-	size_t at = 0;
+	ZilPos at = z->from;
 	for (int i = 0; i < z->n; i++) {
 		const ZilMark *m = &z->m[i];
-		sb_putn(E->out, text + at, m->at - at);
+		zil_copy(E, at, m->at);
 		if (m->pd)
 			update_now(E, m->pd, MODE_ZIL_OPT, ZIL_SCRATCH);
 		else
 			emit_chunk_point(E);
 		at = m->end;
 	}
-	sb_putn(E->out, text + at, z->len - at);
+	zil_copy(E, at, z->to);
 	emit_sweep_free(E);
 }
 
@@ -291,6 +324,7 @@ emit_sweep_keep(Emit *E, StrBuf *text)
 	if (!z || z->state != ZIL_NOTED)
 		return 0;
 	z->text = *text;
+	z->roll = emit_reroll_take(E);
 	z->state = ZIL_KEPT;
 	return 1;
 }
@@ -301,6 +335,7 @@ emit_sweep_free(Emit *E)
 	if (!E->zil)
 		return;
 	sb_free(&E->zil->text);
+	emit_reroll_drop(E->zil->roll);
 	free(E->zil->m);
 	free(E->zil);
 	E->zil = NULL;
@@ -313,7 +348,8 @@ static void
 update_now(Emit *E, const ParamDecl *pd, Mode mode, const char *eps)
 {
 	int64_t cnt = shape_numel(&pd->shape);
-	size_t at = E->out->len;
+	int noting = E->zil && E->zil->state == ZIL_NOTING;
+	ZilPos at = noting ? zil_pos(E) : (ZilPos){0, 0};
 	if (mode == MODE_ZIL_TRAIN) {
 		emit_line(E, "%s(%lld, lr, %s, %s); /* in place, now */",
 			  emit_rt(E, "zil_sgd"), (long long)cnt,
@@ -324,7 +360,7 @@ update_now(Emit *E, const ParamDecl *pd, Mode mode, const char *eps)
 		emit_opt_update(E, pd, eps);
 	}
 	/* zil_opt writes its own update at [at, end) of zil_train's text */
-	if (E->zil && E->zil->state == ZIL_NOTING)
+	if (noting)
 		zil_mark(E, at, pd);
 }
 
@@ -517,10 +553,10 @@ emit_sweep(Emit *E, Mode mode)
 		struct ZilText *z = E->zil = calloc(1, sizeof *E->zil);
 		if (!z)
 			die("out of memory");
-		z->from = E->out->len;
+		z->from = zil_pos(E);
 		z->state = ZIL_NOTING;
 		sweep_vertices(E, mode);
-		z->len = E->out->len - z->from;
+		z->to = zil_pos(E);
 		z->state = ZIL_NOTED;
 	} else {
 		sweep_vertices(E, mode);
