@@ -814,6 +814,8 @@ emit_reroll_drop(Roll *R)
 void
 emit_reroll_lines(Emit *E, size_t from)
 {
+	if (E->chunk && E->loops) /* its roller holds the pass's blocks */
+		die("emit_reroll_lines inside a chunked pass with loops");
 	StrBuf *o = E->out;
 	int n = 1, cap = 64;
 	size_t *cut = arena_alloc(E->a, sizeof *cut * (size_t)cap);
