@@ -696,6 +696,7 @@ emit_reroll_begin(Emit *E)
 	R->nval = 0;
 	R->nhole = 0;
 	R->com.len = 0;
+	sb_reserve(&R->com, 0); /* allocated: block_text indexes it */
 	R->skel.n = 0;
 	R->skel.text.len = 0;
 	if (R->skel.slot)
