@@ -184,12 +184,12 @@ int emit_reroll_block(Emit *E, const char *text, size_t at, size_t end,
 		      int drop);
 void emit_reroll_end(Emit *E, const char *text, StrBuf *out,
 		     size_t **out_cut, int *nout);
+/* The blocks given so far in this pass. */
+int emit_reroll_count(const Emit *E);
 /* The roller's blocks of the pass just rolled, taken from E (which gets
  * new ones at its next pass); block k's text, given the text the pass
  * was rolled from (its buffer's memory: *len bytes, valid until the next
  * call); free them. */
-/* The blocks given so far in this pass. */
-int emit_reroll_count(const Emit *E);
 struct Roll *emit_reroll_take(Emit *E);
 const char *emit_reroll_text(struct Roll *R, const char *text, int k,
 			     size_t *len);
