@@ -525,10 +525,9 @@ block_text(Roll *R, int k, size_t *len)
 		w += hole - xi;
 		const char *q = x + hole;
 		if (R->cls[(unsigned char)*q] == CL_DIGIT) {
-			int v = R->val[b->ints + m], n = ndigits(v);
-			for (int d = n - 1; d >= 0; d--, v /= 10)
-				w[d] = (char)('0' + v % 10);
-			w += n;
+			int v = R->val[b->ints + m];
+			w += ndigits(v);
+			util_decimal(w, v);
 			q += ndigits(R->val[r->ints + m++]);
 		} else {
 			const char *e = c;
