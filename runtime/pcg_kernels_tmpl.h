@@ -188,6 +188,22 @@ SFX(axis_sum_exp)(int n, ptrdiff_t s, const REAL *x, REAL m)
 	return sum;
 }
 
+/* The same sum, each exp(x[k s] - m) kept in e[k s] for a second pass
+ * (where e is not x): exp once an element instead of twice, the same
+ * bits. */
+static inline REAL
+SFX(axis_exp_sum)(int n, ptrdiff_t s, const REAL *restrict x, REAL m,
+		  REAL *restrict e)
+{
+	REAL sum = 0;
+
+	for (int k = 0; k < n; k++) {
+		e[k * s] = EXP(x[k * s] - m);
+		sum += e[k * s];
+	}
+	return sum;
+}
+
 /* The offset of element (o, 0, i) of an [outer][n][inner] view. */
 static inline ptrdiff_t
 SFX(axis_at)(int o, int n, int inner, int i)
@@ -208,10 +224,10 @@ SFX(pcg_softmax)(int outer, int n, int inner, REAL *restrict y,
 			const REAL *xr = x + SFX(axis_at)(o, n, inner, i);
 			REAL *yr = y + SFX(axis_at)(o, n, inner, i);
 			REAL m = SFX(axis_max)(n, s, xr);
-			REAL sum = SFX(axis_sum_exp)(n, s, xr, m);
+			REAL sum = SFX(axis_exp_sum)(n, s, xr, m, yr);
 
 			for (int k = 0; k < n; k++)
-				yr[k * s] = EXP(xr[k * s] - m) / sum;
+				yr[k * s] = yr[k * s] / sum;
 		}
 }
 
@@ -1324,7 +1340,10 @@ SFX(pcg_xent_vjp)(int wrt, int batch, int rows, int n, int os, int ts,
 			const REAL *trow = t + (ptrdiff_t)b * ts + (ptrdiff_t)r * n;
 			REAL *drow = dx + (ptrdiff_t)b * dxs + (ptrdiff_t)r * n;
 			REAL m = SFX(axis_max)(n, 1, orow);
-			REAL sum = SFX(axis_sum_exp)(n, 1, orow, m);
+			/* stored: the exps go through drow */
+			REAL sum = wrt == 0 && !add
+					   ? SFX(axis_exp_sum)(n, 1, orow, m, drow)
+					   : SFX(axis_sum_exp)(n, 1, orow, m);
 
 			if (wrt == 0) {
 				REAL tsum = 0;
@@ -1332,8 +1351,8 @@ SFX(pcg_xent_vjp)(int wrt, int batch, int rows, int n, int os, int ts,
 				for (int i = 0; i < n; i++)
 					tsum += trow[i];
 				for (int i = 0; i < n; i++) {
-					REAL v = g * (EXP(orow[i] - m) / sum * tsum -
-						      trow[i]);
+					REAL e = add ? EXP(orow[i] - m) : drow[i];
+					REAL v = g * (e / sum * tsum - trow[i]);
 
 					drow[i] = add ? drow[i] + v : v;
 				}
@@ -1385,11 +1404,13 @@ SFX(pcg_xent_index_vjp)(int batch, int rows, int n, int os, int dxs, int acc,
 			REAL *drow = dx + (ptrdiff_t)b * dxs + (ptrdiff_t)r * n;
 			int32_t l = labels[(ptrdiff_t)b * rows + r];
 			REAL m = SFX(axis_max)(n, 1, orow);
-			REAL sum = SFX(axis_sum_exp)(n, 1, orow, m);
+			/* stored: the exps go through drow */
+			REAL sum = add ? SFX(axis_sum_exp)(n, 1, orow, m)
+				       : SFX(axis_exp_sum)(n, 1, orow, m, drow);
 
 			for (int i = 0; i < n; i++) {
-				REAL v = g * (EXP(orow[i] - m) / sum -
-					      (i == l ? (REAL)1 : (REAL)0));
+				REAL e = add ? EXP(orow[i] - m) : drow[i];
+				REAL v = g * (e / sum - (i == l ? (REAL)1 : (REAL)0));
 
 				drow[i] = add ? drow[i] + v : v;
 			}

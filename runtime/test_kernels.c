@@ -2890,10 +2890,20 @@ Test(loss, xent_index_is_xent_with_one_hot_targets)
 	run_loss(0, &P, yp, o, t);
 	expect_near(y, yp, 3, 1e-15, "pcg_xent_index = pcg_xent with one-hot "
 				     "targets");
-	run_loss_vjp(0, &L, 0, 0, d, dy, o, t);
-	run_loss_vjp(0, &P, 0, 0, dp, dy, o, t);
-	expect_near(d, dp, n, 1e-15, "pcg_xent_index_vjp = pcg_xent_vjp with "
-				     "one-hot targets");
+	/* the gradients to the bit, in float and double, stored and added:
+	 * with a one-hot row, tsum is 1 and t_i is 1 or 0, so pcg_xent_vjp's
+	 * g (e / sum * tsum - t_i) is g (e / sum - [i == l]) exactly */
+	for (int fl = 0; fl < 2; fl++)
+		for (int acc = 0; acc < 2; acc++) {
+			for (size_t i = 0; i < n; i++)
+				d[i] = dp[i] = acc ? 0.25 * (double)i - 1 : 0;
+			run_loss_vjp(fl, &L, 0, acc, d, dy, o, t);
+			run_loss_vjp(fl, &P, 0, acc, dp, dy, o, t);
+			expect_same(d, dp, n, fl ? "float pcg_xent_index_vjp = "
+						   "pcg_xent_vjp, one-hot"
+						 : "pcg_xent_index_vjp = "
+						   "pcg_xent_vjp, one-hot");
+		}
 	free(o);
 	free(t);
 	free(d);
