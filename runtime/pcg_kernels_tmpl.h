@@ -1453,8 +1453,11 @@ SFX(pcg_bce_vjp)(int wrt, int batch, int n, int os, int ts, int dxs, int acc,
 			REAL z = ob[i], v;
 
 			if (wrt == 0) {
-				REAL s = z >= 0 ? (REAL)1 / (1 + EXP(-z))
-						: EXP(z) / (1 + EXP(z));
+				/* exp(z) once for z < 0 (a call the compiler
+				 * does not merge: it may set errno) */
+				REAL e = EXP(z >= 0 ? -z : z);
+				REAL s = z >= 0 ? (REAL)1 / (1 + e)
+						: e / (1 + e);
 
 				v = g * (s - tb[i]);
 			} else {
