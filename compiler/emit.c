@@ -309,18 +309,28 @@ emit_gemm(Emit *E, const char *c, int cb, const char *x, int xb, int64_t xr,
 			E->upd_w = NULL;
 		return;
 	}
+	/* the two forms that write the whole of c in one call, with rows of
+	 * its last dimension: they may take a forward epilogue */
+	const char *ep = E->gemm_ep && !acc ? E->gemm_ep : NULL;
+	const char *gemm_ep = !ep ? gemm
+		: E->is_float ? "pcg_sgemm_ep_mt" : "pcg_dgemm_ep_mt";
+	const char *ep_args = ep ? arena_printf(E->a, ", %s", ep) : "";
 	if (cb && xb && !yb && !tx) { /* stack the samples' rows */
 		emit_line(E, "%s(s->pool, 0, %d, %s * %lld, %lld, %lld, %s, "
-			"%s, %lld, %s, %lld, %s, %s, %lld);",
-		     gemm, ty, B, (long long)M, (long long)N, (long long)K, one,
-		     x, (long long)xc, y, (long long)yc, beta, c, (long long)N);
+			"%s, %lld, %s, %lld, %s, %s, %lld%s);",
+		     gemm_ep, ty, B, (long long)M, (long long)N, (long long)K,
+		     one, x, (long long)xc, y, (long long)yc, beta, c,
+		     (long long)N, ep_args);
+		E->gemm_ep_taken = ep != NULL;
 		return;
 	}
 	if (cb && !xb && yb && N == 1) { /* c^T = y^T op(x)^T, one row each */
 		emit_line(E, "%s(s->pool, 0, %d, %s, %lld, %lld, %s, %s, "
-			"%lld, %s, %lld, %s, %s, %lld);",
-		     gemm, !tx, B, (long long)M, (long long)K, one, y,
-		     (long long)K, x, (long long)xc, beta, c, (long long)M);
+			"%lld, %s, %lld, %s, %s, %lld%s);",
+		     gemm_ep, !tx, B, (long long)M, (long long)K, one, y,
+		     (long long)K, x, (long long)xc, beta, c, (long long)M,
+		     ep_args);
+		E->gemm_ep_taken = ep != NULL;
 		return;
 	}
 	if (!cb && xb && yb && (tx || K == 1) && (!ty || K == 1)) {
@@ -959,6 +969,57 @@ inplace_hint(Emit *E, const char *dst, const char *src)
 	    (strncmp(src, "s->v.", 5) && strncmp(src, "s->d.", 5)))
 		return;
 	emit_line(E, "%c%s %s%c", PLAN_MARK, dst + 3, src + 3, PLAN_MARK);
+}
+
+/*
+ * n = a product, m = n + b (or b + n) with b a vector along n's last
+ * dimension, the same for every sample (a bias), and u = f(m) an
+ * element-wise activation (or NULL), emitted one after the other in one
+ * vertex: one call, pcg_sgemm_ep_mt, in which the thread that computes
+ * a block of the product adds the bias to it and runs u's kernel on it
+ * while the block is in its cache, instead of the caller's passes over
+ * the whole value after the product (whose halves the pool's threads
+ * wrote).  Every buffer is written as by the three calls, with the same
+ * operations (the add as m's kernel does it, a + b in the operands'
+ * order, then u's own kernel), so the bits are the same; the memory
+ * plan is told the same in-place pairs.
+ */
+int
+emit_fwd_fused(Emit *E, const Node *n, const Node *m, const Node *u)
+{
+	if (!m || m->op != OP_ADD || m->nin != 2 || m->vertex != n->vertex ||
+	    !matmul_fwd_rows(n) || !m->batched ||
+	    !shape_equal(&m->shape, &n->shape))
+		return 0;
+	int k = m->in[0] == n ? 1 : m->in[1] == n ? 0 : -1;
+	const Node *b = k < 0 ? NULL : m->in[k];
+	if (!b || b == n || b->batched || b->shape.rank != 1 ||
+	    b->shape.dim[0] != n->shape.dim[n->shape.rank - 1])
+		return 0;
+	if (u && (op_defs[u->op].fwd != emit_unary_fwd || u->nin != 1 ||
+		  u->in[0] != m || u->vertex != m->vertex ||
+		  !emit_same_layout(m, u)))
+		u = NULL;
+	const char **xm = emit_fwd_inputs(E, m);
+	const char *ym = E->val[m->id];
+	for (int i = 0; i < 2; i++)
+		if (emit_same_layout(m->in[i], m))
+			inplace_hint(E, ym, xm[i]);
+	if (u)
+		inplace_hint(E, E->val[u->id], ym);
+	E->gemm_ep = arena_printf(
+		E->a, "%s, %d, %s, %s, %s, %s, %s", xm[k], k == 0, ym,
+		u ? unary_kernel(E, u->op, 0) : "NULL",
+		u ? emit_lit(E, u->at->num[0]) : emit_lit(E, 0),
+		u ? emit_lit(E, u->at->num[1]) : emit_lit(E, 0),
+		u ? E->val[u->id] : "NULL");
+	E->gemm_ep_taken = 0;
+	emit_fwd_node(E, n, E->val[n->id], emit_fwd_inputs(E, n));
+	E->gemm_ep = NULL;
+	if (!E->gemm_ep_taken)
+		die("internal error: the product of %s took no epilogue",
+		    op_name[n->op]);
+	return u ? 3 : 2;
 }
 
 int

@@ -92,6 +92,12 @@ struct Emit {
 	 * VJP into a parameter used once; emit_gemm sets upd_w to NULL when
 	 * it took it. */
 	const char *upd_w, *upd_how;
+	/* An epilogue for emit_gemm to pass to the product of a forward
+	 * pass (pcg_sgemm_ep_mt): its last arguments, set by
+	 * emit_fwd_fused; emit_gemm sets gemm_ep_taken when the product's
+	 * form could take it (one call over the whole of C). */
+	const char *gemm_ep;
+	int gemm_ep_taken;
 	char *fused;        /* param decl -> its update went with its product */
 	struct BcastMemo *bmemo; /* broadcast kernels met so far (emit.c) */
 	int nbmemo;
@@ -220,6 +226,13 @@ void emit_fwd_node(Emit *E, const Node *n, const char *y,
 void emit_vjp(Emit *E, const Node *n, int k, const char *y,
 	      const char *const *xs, const char *dy, const char *dx, int acc);
 const char **emit_fwd_inputs(Emit *E, const Node *n);
+/* A product followed by its bias add (and an element-wise activation of
+ * the sum, u, or NULL) in one call, the add and the activation done on
+ * each block of the product as it is computed (emit.c); 0, nothing
+ * emitted, when the three are not of that form. */
+int emit_fwd_fused(Emit *E, const Node *n, const Node *m, const Node *u);
+/* Whether n's forward product can take such an epilogue (ops.c). */
+int matmul_fwd_rows(const Node *n);
 
 typedef enum Mode {
 	MODE_BP,        /* deltas; dL/dtheta into g */

@@ -81,6 +81,23 @@ has_shared_loss(const Graph *g)
 
 /* forward(): every vertex in topological order, then the losses; the
  * chunked part first (the vertices), the rest by the caller */
+static int
+fwd_emitted(const Node *n)
+{
+	return n->live && !n->in_loss &&
+	       (!op_is_leaf(n->op) || n->op == OP_CONST);
+}
+
+/* The index of the next node after i that forward() emits, or -1. */
+static int
+fwd_next(const Graph *g, int i)
+{
+	for (i++; i < g->nodes.len; i++)
+		if (fwd_emitted(g->nodes.items[i]))
+			return i;
+	return -1;
+}
+
 void
 emit_forward(Emit *E)
 {
@@ -88,13 +105,22 @@ emit_forward(Emit *E)
 	const Vertex *cur = NULL;
 	for (int i = 0; i < g->nodes.len; i++) {
 		Node *n = g->nodes.items[i];
-		if (!n->live || n->in_loss ||
-		    (op_is_leaf(n->op) && n->op != OP_CONST))
+		if (!fwd_emitted(n))
 			continue;
 		if (n->vertex && n->vertex != cur) {
 			cur = n->vertex;
 			emit_chunk_point(E);
 			emit_comment(E, cur);
+		}
+		/* a product with its bias and activation: one call */
+		int j = n->op == OP_MATMUL ? fwd_next(g, i) : -1;
+		int k = j < 0 ? -1 : fwd_next(g, j);
+		int fused = j < 0 ? 0
+			: emit_fwd_fused(E, n, g->nodes.items[j],
+					 k < 0 ? NULL : g->nodes.items[k]);
+		if (fused) {
+			i = fused == 3 ? k : j;
+			continue;
 		}
 		emit_fwd_node(E, n, E->val[n->id], emit_fwd_inputs(E, n));
 	}

@@ -820,6 +820,22 @@ mat_dims(const Node *n, int right, int64_t *r, int64_t *c)
 	}
 }
 
+/* Whether n's forward product is one call that writes the whole of its
+ * value as rows of its last dimension (emit_gemm's forms for a batched
+ * value: the samples' rows stacked, or a vector a sample), the forms that
+ * take a forward epilogue (emit_fwd_fused). */
+int
+matmul_fwd_rows(const Node *n)
+{
+	if (n->op != OP_MATMUL || n->nin != 2 || n->in[0]->shape.rank > 2 ||
+	    n->in[1]->shape.rank > 2 || !n->batched)
+		return 0;
+	int64_t br, bc;
+	mat_dims(n->in[1], 1, &br, &bc);
+	int xb = n->in[0]->batched, yb = n->in[1]->batched;
+	return (xb && !yb) || (!xb && yb && bc == 1 && n->shape.rank == 1);
+}
+
 /* The leading (batched-matmul) axes of the output and each operand's
  * element stride along them (0 where it broadcasts). */
 typedef struct Lead {

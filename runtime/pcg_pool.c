@@ -888,8 +888,10 @@ deal(pcg_pool *pool, int n, int ntasks, block_fn fn, void *ctx,
 		  : GEMM_MT_ROWS((j)->k, (j)->n, threads)))
 
 /* A job with an update (pcg_sgemm_upd_mt) has how >= 0; w goes with c,
- * and a block's w with its block of c. */
-#define GEMM_MT(NAME, NAME_UPD, SERIAL, SERIAL_UPD, REAL)                     \
+ * and a block's w with its block of c.  A job with an epilogue
+ * (pcg_sgemm_ep_mt) has ep set: each block of C, once final, is passed
+ * through it by the thread that computed the block (NAME##_epi). */
+#define GEMM_MT(NAME, NAME_UPD, NAME_EP, SERIAL, SERIAL_UPD, REAL, KERNEL)    \
 	typedef struct {                                                      \
 		int ta, tb, m, n, k, lda, ldb, ldc, by_rows, ntasks;          \
 		REAL alpha, beta;                                             \
@@ -899,7 +901,36 @@ deal(pcg_pool *pool, int n, int ntasks, block_fn fn, void *ctx,
 		REAL lr;                                                      \
 		REAL *w;                                                      \
 		REAL *part; /* cut along k: the second chunk's sums */        \
+		/* the epilogue: add = c + bias (bias + c), then y = ek(add) */ \
+		int ep, bias_first;                                           \
+		const REAL *bias;                                             \
+		REAL *add, *ey;                                               \
+		KERNEL ek;                                                    \
+		REAL ea, eb;                                                  \
 	} NAME##_job;                                                         \
+                                                                              \
+	/* Rows [r0, r1) of columns [c0, c1) of C through the epilogue: the  \
+	 * bias add, then the kernel, row by row.  Every element gets the    \
+	 * same operations whatever block holds it; add may be c and ey add  \
+	 * (read before written, element by element). */                    \
+	static void NAME##_epi(const NAME##_job *j, int r0, int r1, int c0,   \
+			       int c1)                                        \
+	{                                                                     \
+		const REAL *bs = j->bias + c0;                                \
+		for (int i = r0; i < r1; i++) {                               \
+			ptrdiff_t at = (ptrdiff_t)i * j->ldc + c0;            \
+			const REAL *ci = j->c + at;                           \
+			REAL *ai = j->add + at;                               \
+			if (j->bias_first)                                    \
+				for (int x = 0; x < c1 - c0; x++)             \
+					ai[x] = bs[x] + ci[x];                \
+			else                                                  \
+				for (int x = 0; x < c1 - c0; x++)             \
+					ai[x] = ci[x] + bs[x];                \
+			if (j->ek)                                            \
+				j->ek(c1 - c0, j->ea, j->eb, j->ey + at, ai); \
+		}                                                             \
+	}                                                                     \
                                                                               \
 	/* Where row block t starts: t / ntasks of the rows, to the nearest \
 	 * multiple of GEMM_MT_MR, so that the blocks differ by a tile at   \
@@ -932,6 +963,11 @@ deal(pcg_pool *pool, int n, int ntasks, block_fn fn, void *ctx,
 			SERIAL_UPD(j->ta, j->tb, m, n, j->k, j->alpha, a,     \
 				   j->lda, b, j->ldb, j->c + at, j->ldc,      \
 				   j->how, j->lr, j->w ? j->w + at : NULL);   \
+		if (j->ep)                                                    \
+			NAME##_epi(j, j->by_rows ? lo : 0,                    \
+				   j->by_rows ? lo + len : j->m,              \
+				   j->by_rows ? 0 : lo,                       \
+				   j->by_rows ? j->n : lo + len);             \
 	}                                                                     \
                                                                               \
 	/* Tiles [lo, hi) of GEMM_MT_NC columns (deal). */                   \
@@ -984,6 +1020,10 @@ deal(pcg_pool *pool, int n, int ntasks, block_fn fn, void *ctx,
 			for (int x = 0; x < j->n; x++)                        \
 				c[x] = q[x] + c[x];                           \
 		}                                                             \
+		if (j->ep)                                                    \
+			NAME##_epi(j, block_start(t, j->m, j->ntasks),        \
+				   block_start(t + 1, j->m, j->ntasks), 0,    \
+				   j->n);                                     \
 	}                                                                     \
                                                                               \
 	/* The product cut along k when GEMM_MT_K says so and the pool and  \
@@ -1036,9 +1076,10 @@ deal(pcg_pool *pool, int n, int ntasks, block_fn fn, void *ctx,
 		  int k, REAL alpha, const REAL *a, int lda, const REAL *b,   \
 		  int ldb, REAL beta, REAL *c, int ldc)                       \
 	{                                                                     \
-		NAME##_job j = {trans_a, trans_b, m,     n,    k, lda, ldb,   \
-				ldc,     0,       0,     alpha, beta, a, b,   \
-				c,       -1,      0,     NULL,  NULL};        \
+		NAME##_job j = {.ta = trans_a, .tb = trans_b, .m = m, .n = n, \
+				.k = k, .lda = lda, .ldb = ldb, .ldc = ldc,   \
+				.alpha = alpha, .beta = beta, .a = a, .b = b, \
+				.c = c, .how = -1};                           \
 		NAME##_run(pool, &j);                                         \
 	}                                                                     \
                                                                               \
@@ -1047,14 +1088,33 @@ deal(pcg_pool *pool, int n, int ntasks, block_fn fn, void *ctx,
 			const REAL *b, int ldb, REAL *c, int ldc, int how,    \
 			REAL lr, REAL *w)                                     \
 	{                                                                     \
-		NAME##_job j = {trans_a, trans_b, m,  n, k,    lda, ldb,      \
-				ldc,     0,       0,  alpha, 0, a,   b,       \
-				c,       how,     lr, w,     NULL};           \
+		NAME##_job j = {.ta = trans_a, .tb = trans_b, .m = m, .n = n, \
+				.k = k, .lda = lda, .ldb = ldb, .ldc = ldc,   \
+				.alpha = alpha, .a = a, .b = b, .c = c,       \
+				.how = how, .lr = lr, .w = w};                \
+		NAME##_run(pool, &j);                                         \
+	}                                                                     \
+                                                                              \
+	void NAME_EP(pcg_pool *pool, int trans_a, int trans_b, int m, int n,  \
+		     int k, REAL alpha, const REAL *a, int lda,               \
+		     const REAL *b, int ldb, REAL beta, REAL *c, int ldc,     \
+		     const REAL *bias, int bias_first, REAL *add, KERNEL ek,  \
+		     REAL ea, REAL eb, REAL *y)                               \
+	{                                                                     \
+		NAME##_job j = {.ta = trans_a, .tb = trans_b, .m = m, .n = n, \
+				.k = k, .lda = lda, .ldb = ldb, .ldc = ldc,   \
+				.alpha = alpha, .beta = beta, .a = a, .b = b, \
+				.c = c, .how = -1, .ep = 1,                   \
+				.bias_first = bias_first, .bias = bias,       \
+				.add = add, .ey = y, .ek = ek, .ea = ea,      \
+				.eb = eb};                                    \
 		NAME##_run(pool, &j);                                         \
 	}
 
-GEMM_MT(pcg_sgemm_mt, pcg_sgemm_upd_mt, pcg_sgemm, pcg_sgemm_upd, float)
-GEMM_MT(pcg_dgemm_mt, pcg_dgemm_upd_mt, pcg_dgemm, pcg_dgemm_upd, double)
+GEMM_MT(pcg_sgemm_mt, pcg_sgemm_upd_mt, pcg_sgemm_ep_mt, pcg_sgemm,
+	pcg_sgemm_upd, float, pcg_unary_kernel_f)
+GEMM_MT(pcg_dgemm_mt, pcg_dgemm_upd_mt, pcg_dgemm_ep_mt, pcg_dgemm,
+	pcg_dgemm_upd, double, pcg_unary_kernel_d)
 
 /* -------------------------------------------------------- convolutions */
 

@@ -118,10 +118,7 @@ static const int how_flags[HOWS] = {
 	static void check_##T(const Case *cs, pcg_pool **pools, int npools,   \
 			      const int *threads)                             \
 	{                                                                     \
-		int m = cs->m, n = cs->n, k = cs->k, ld = n + cs->pad;        \
-		int lda = cs->ta ? m : k, ldb = cs->tb ? k : n;               \
-		size_t na = (size_t)m * k + 1, nb = (size_t)k * n + 1,        \
-		       nc = (size_t)m * ld;                                   \
+		CASE_SIZES(cs);                                               \
 		REAL *a = malloc(sizeof(REAL) * na);                          \
 		REAL *b = malloc(sizeof(REAL) * nb);                          \
 		REAL *w0 = malloc(sizeof(REAL) * nc);                         \

@@ -56,6 +56,15 @@ pools_create(pcg_pool *pools[NPOOLS])
 		}                                                             \
 	} while (0)
 
+/* A product case's sizes (its fields m, n, k, pad, ta, tb): the
+ * operands' and C's lengths (one more real for A and B, so that K = 0
+ * still allocates), C's row length ld with its padding. */
+#define CASE_SIZES(cs)                                                        \
+	int m = (cs)->m, n = (cs)->n, k = (cs)->k, ld = n + (cs)->pad;       \
+	int lda = (cs)->ta ? m : k, ldb = (cs)->tb ? k : n;                  \
+	size_t na = (size_t)m * k + 1, nb = (size_t)k * n + 1,               \
+	       nc = (size_t)m * ld
+
 /* How many of the n elements of `size` bytes at u and v differ in their
  * bits. */
 static inline size_t
