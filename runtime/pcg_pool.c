@@ -909,6 +909,32 @@ deal(pcg_pool *pool, int n, int ntasks, block_fn fn, void *ctx,
 		REAL ea, eb;                                                  \
 	} NAME##_job;                                                         \
                                                                               \
+	/* A row's bias add, y = x + b (b + x), into another row or in      \
+	 * place: each loop without a test of overlap (a row in place      \
+	 * failed gcc's, and its copy of the loop ran an element at a time) */ \
+	static void NAME##_bias(int n, REAL *restrict y,                      \
+				const REAL *restrict x,                       \
+				const REAL *restrict b, int b_first)          \
+	{                                                                     \
+		if (b_first)                                                  \
+			for (int i = 0; i < n; i++)                           \
+				y[i] = b[i] + x[i];                           \
+		else                                                          \
+			for (int i = 0; i < n; i++)                           \
+				y[i] = x[i] + b[i];                           \
+	}                                                                     \
+                                                                              \
+	static void NAME##_bias_here(int n, REAL *restrict y,                 \
+				     const REAL *restrict b, int b_first)     \
+	{                                                                     \
+		if (b_first)                                                  \
+			for (int i = 0; i < n; i++)                           \
+				y[i] = b[i] + y[i];                           \
+		else                                                          \
+			for (int i = 0; i < n; i++)                           \
+				y[i] = y[i] + b[i];                           \
+	}                                                                     \
+                                                                              \
 	/* Rows [r0, r1) of columns [c0, c1) of C through the epilogue: the  \
 	 * bias add, then the kernel, row by row.  Every element gets the    \
 	 * same operations whatever block holds it; add may be c and ey add  \
@@ -917,19 +943,25 @@ deal(pcg_pool *pool, int n, int ntasks, block_fn fn, void *ctx,
 			       int c1)                                        \
 	{                                                                     \
 		const REAL *bs = j->bias + c0;                                \
+		/* whole rows of an unpadded C: the kernel once over them */  \
+		int whole = c0 == 0 && c1 == j->n && j->ldc == j->n;          \
 		for (int i = r0; i < r1; i++) {                               \
 			ptrdiff_t at = (ptrdiff_t)i * j->ldc + c0;            \
 			const REAL *ci = j->c + at;                           \
 			REAL *ai = j->add + at;                               \
-			if (j->bias_first)                                    \
-				for (int x = 0; x < c1 - c0; x++)             \
-					ai[x] = bs[x] + ci[x];                \
+			if (ai == ci)                                         \
+				NAME##_bias_here(c1 - c0, ai, bs,             \
+						 j->bias_first);              \
 			else                                                  \
-				for (int x = 0; x < c1 - c0; x++)             \
-					ai[x] = ci[x] + bs[x];                \
-			if (j->ek)                                            \
+				NAME##_bias(c1 - c0, ai, ci, bs,              \
+					    j->bias_first);                   \
+			if (j->ek && !whole)                                  \
 				j->ek(c1 - c0, j->ea, j->eb, j->ey + at, ai); \
 		}                                                             \
+		if (j->ek && whole && r1 > r0)                                \
+			j->ek((r1 - r0) * j->n, j->ea, j->eb,                 \
+			      j->ey + (ptrdiff_t)r0 * j->n,                   \
+			      j->add + (ptrdiff_t)r0 * j->n);                 \
 	}                                                                     \
                                                                               \
 	/* Where row block t starts: t / ntasks of the rows, to the nearest \
