@@ -79,8 +79,7 @@ has_shared_loss(const Graph *g)
 	return 0;
 }
 
-/* forward(): every vertex in topological order, then the losses; the
- * chunked part first (the vertices), the rest by the caller */
+/* Whether forward() emits node n's code. */
 static int
 fwd_emitted(const Node *n)
 {
@@ -98,6 +97,8 @@ fwd_next(const Graph *g, int i)
 	return -1;
 }
 
+/* forward(): every vertex in topological order, then the losses; the
+ * chunked part first (the vertices), the rest by the caller */
 void
 emit_forward(Emit *E)
 {
