@@ -1,6 +1,7 @@
 /*
  * pcg_dconv.h — the direct convolutions of pcg_gemm.c (pcg_dconv_tmpl.h),
- * for pcg_pool.c's convolutions: one sample's forward pass and dx
+ * and the width of its GEMM's panels, for pcg_pool.c's convolutions and
+ * products.  The convolutions: one sample's forward pass and dx
  * computed without building its im2col columns, with the bits of the
  * im2col path.  Internal to the runtime; not installed.
  *
@@ -24,6 +25,14 @@
 #ifndef PCG_GEMM_KC
 #define PCG_GEMM_KC 128
 #endif
+
+/* The columns of the micro-panel of the GEMM copy this processor runs
+ * (16 floats on AVX2, 32 on AVX-512; half as many doubles): pcg_pool.c
+ * deals a product's columns out in multiples of it, so that no call gets
+ * a part of a panel (a 16-column block on AVX-512 ran the 32-column
+ * kernel half empty). */
+int pcg_gemm_panel_cols_f(void);
+int pcg_gemm_panel_cols_d(void);
 
 /* The forward pass of batch samples, x and y x_step and y_step reals
  * apart. */

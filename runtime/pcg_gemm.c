@@ -173,6 +173,20 @@ gemm_upd_how(int how, const void *w)
 GEMM_ENTRY(s, f, float)
 GEMM_ENTRY(d, d, double)
 
+/* The products are not cut (pcg_pool.c, MT_SPLIT); a width for the
+ * declaration's sake. */
+int
+pcg_gemm_panel_cols_f(void)
+{
+	return 16;
+}
+
+int
+pcg_gemm_panel_cols_d(void)
+{
+	return 16;
+}
+
 /* With CBLAS the products are the BLAS's: no direct convolutions (their
  * bits are those of the runtime's own GEMM): every entry point returns 0. */
 static int
@@ -688,6 +702,18 @@ dconv_table(const pcg_conv_geo *g)
 
 GEMM_ENTRY(s, f, float)
 GEMM_ENTRY(d, d, double)
+
+int
+pcg_gemm_panel_cols_f(void)
+{
+	return COPY_DISPATCH(panel_cols_s, ());
+}
+
+int
+pcg_gemm_panel_cols_d(void)
+{
+	return COPY_DISPATCH(panel_cols_d, ());
+}
 
 /*
  * The direct convolutions: dx only for unit-stride rows, dK for at least

@@ -1350,6 +1350,14 @@ SFX(gemm_upd)(int trans_a, int trans_b, int m, int n, int k, REAL alpha,
 		      ldc, u.how < 0 ? NULL : &u);
 }
 
+/* The columns of this copy's micro-panel: pcg_pool.c cuts a product's
+ * columns in multiples of it (pcg_gemm_panel_cols_f). */
+GEMM_ATTR static int
+SFX(panel_cols)(void)
+{
+	return GEMM_NR;
+}
+
 
 #include "pcg_dconv_tmpl.h"
 #undef VK_FMA

@@ -829,10 +829,10 @@ deal(pcg_pool *pool, int n, int ntasks, block_fn fn, void *ctx,
 
 /*
  * C = alpha op(A) op(B) + beta C with the work spread over the pool: the
- * columns of C are dealt out in tiles of 16 (deal: a block a thread,
- * balanced at its end), or its rows (GEMM_MT_ROWS) cut into one block a
- * thread, multiples of 6 rows, the GEMM's tiles; each call computed by
- * pcg_sgemm on its own.  Products
+ * columns of C are dealt out in tiles of the GEMM's panel (deal: a block
+ * a thread, balanced at its end), or its rows (GEMM_MT_ROWS) cut into one
+ * block a thread, multiples of 6 rows, the GEMM's tiles; each call
+ * computed by pcg_sgemm on its own.  Products
  * under the pool's min_macs multiply-adds (PCG_POOL_MIN_MACS unless
  * pcg_pool_set_min_macs says otherwise) run on the caller: waking a thread
  * costs more than they do.
@@ -858,7 +858,10 @@ deal(pcg_pool *pool, int n, int ntasks, block_fn fn, void *ctx,
  * width).
  */
 /* A row block's rows: a multiple of the GEMM's tile of 6 rows; the
- * columns dealt out in tiles of 16. */
+ * columns dealt out in tiles of the GEMM's panel width, and of 16 at
+ * least (pcg_gemm_panel_cols_f: a tile of 16 floats on AVX-512, half a
+ * panel, ran the kernel half empty, and mlp b32's W1 @ x took 56 us on
+ * two threads against 42 with tiles of 32). */
 #define GEMM_MT_MR 6
 #define GEMM_MT_NC 16
 
@@ -891,9 +894,11 @@ deal(pcg_pool *pool, int n, int ntasks, block_fn fn, void *ctx,
  * and a block's w with its block of c.  A job with an epilogue
  * (pcg_sgemm_ep_mt) has ep set: each block of C, once final, is passed
  * through it by the thread that computed the block (NAME##_epi). */
-#define GEMM_MT(NAME, NAME_UPD, NAME_EP, SERIAL, SERIAL_UPD, REAL, KERNEL)    \
+#define GEMM_MT(NAME, NAME_UPD, NAME_EP, SERIAL, SERIAL_UPD, REAL, KERNEL,   \
+		PANEL)                                                        \
 	typedef struct {                                                      \
 		int ta, tb, m, n, k, lda, ldb, ldc, by_rows, ntasks;          \
+		int nc; /* the columns of a dealt tile */                     \
 		REAL alpha, beta;                                             \
 		const REAL *a, *b;                                            \
 		REAL *c;                                                      \
@@ -1002,13 +1007,13 @@ deal(pcg_pool *pool, int n, int ntasks, block_fn fn, void *ctx,
 				   j->by_rows ? j->n : lo + len);             \
 	}                                                                     \
                                                                               \
-	/* Tiles [lo, hi) of GEMM_MT_NC columns (deal). */                   \
+	/* Tiles [lo, hi) of j->nc columns (deal). */                        \
 	static void NAME##_cols(void *ctx, int lo, int hi, void *scratch)     \
 	{                                                                     \
 		const NAME##_job *j = ctx;                                    \
-		int end = hi * GEMM_MT_NC < j->n ? hi * GEMM_MT_NC : j->n;    \
+		int end = hi * j->nc < j->n ? hi * j->nc : j->n;              \
 		(void)scratch;                                                \
-		NAME##_block(j, lo * GEMM_MT_NC, end - lo * GEMM_MT_NC);      \
+		NAME##_block(j, lo * j->nc, end - lo * j->nc);                \
 	}                                                                     \
                                                                               \
 	/* Row block t (the cut by rows). */                                 \
@@ -1092,7 +1097,8 @@ deal(pcg_pool *pool, int n, int ntasks, block_fn fn, void *ctx,
 			/* tiles of columns dealt out, balanced (deal); a cut \
 			 * by rows packs all of op(B) for each call, so the   \
 			 * rows stay in one block a thread */                 \
-			int tiles = (j->n + GEMM_MT_NC - 1) / GEMM_MT_NC;     \
+			j->nc = PANEL() > GEMM_MT_NC ? PANEL() : GEMM_MT_NC;  \
+			int tiles = (j->n + j->nc - 1) / j->nc;               \
 			if (!deal(pool, tiles, threads, NAME##_cols, j, NULL, \
 				  0))                                         \
 				NAME##_block(j, 0, j->n);                     \
@@ -1144,9 +1150,9 @@ deal(pcg_pool *pool, int n, int ntasks, block_fn fn, void *ctx,
 	}
 
 GEMM_MT(pcg_sgemm_mt, pcg_sgemm_upd_mt, pcg_sgemm_ep_mt, pcg_sgemm,
-	pcg_sgemm_upd, float, pcg_unary_kernel_f)
+	pcg_sgemm_upd, float, pcg_unary_kernel_f, pcg_gemm_panel_cols_f)
 GEMM_MT(pcg_dgemm_mt, pcg_dgemm_upd_mt, pcg_dgemm_ep_mt, pcg_dgemm,
-	pcg_dgemm_upd, double, pcg_unary_kernel_d)
+	pcg_dgemm_upd, double, pcg_unary_kernel_d, pcg_gemm_panel_cols_d)
 
 /* -------------------------------------------------------- convolutions */
 
