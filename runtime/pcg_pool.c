@@ -914,6 +914,12 @@ deal(pcg_pool *pool, int n, int ntasks, block_fn fn, void *ctx,
 		REAL ea, eb;                                                  \
 	} NAME##_job;                                                         \
                                                                               \
+	/* The columns of a dealt tile: the GEMM's panel, 16 at least. */    \
+	static int NAME##_panel(void)                                         \
+	{                                                                     \
+		return PANEL() > GEMM_MT_NC ? PANEL() : GEMM_MT_NC;           \
+	}                                                                     \
+                                                                              \
 	/* A row's bias add, y = x + b (b + x), into another row or in      \
 	 * place: each loop without a test of overlap (a row in place      \
 	 * failed gcc's, and its copy of the loop ran an element at a time) */ \
@@ -969,15 +975,29 @@ deal(pcg_pool *pool, int n, int ntasks, block_fn fn, void *ctx,
 			      j->add + (ptrdiff_t)r0 * j->n);                 \
 	}                                                                     \
                                                                               \
-	/* Where row block t starts: t / ntasks of the rows, to the nearest \
-	 * multiple of GEMM_MT_MR, so that the blocks differ by a tile at   \
-	 * most (256 rows: 126 and 130, not 132 and 124). */                \
+	/* Where row block t starts.  With two panels of columns a thread  \
+	 * or more: where deal cuts as many columns (home blocks of whole    \
+	 * panels, NAME##_run), so that a weight's update cuts its rows      \
+	 * where its forward product, which deals them out as columns of C, \
+	 * cut them, and the element-wise passes over it their blocks of     \
+	 * elements (mlp b32's W1 update cut at row 126 instead of 128 took  \
+	 * 56 us after the forward on two threads, 46 when cut at 128: the   \
+	 * two rows' lines, and those the forward's reads had fetched beyond \
+	 * them, moved between the cores).  Else t / ntasks of the rows, to \
+	 * the nearest multiple of GEMM_MT_MR, so that the blocks differ by  \
+	 * a tile at most. */                                                \
 	static int NAME##_bound(const NAME##_job *j, int t)                   \
 	{                                                                     \
 		if (t >= j->ntasks)                                           \
 			return j->m;                                          \
-		int64_t b = ((int64_t)t * j->m / j->ntasks + GEMM_MT_MR / 2) / \
-			    GEMM_MT_MR * GEMM_MT_MR;                          \
+		int nc = NAME##_panel();                                      \
+		int panels = (j->m + nc - 1) / nc;                            \
+		int64_t b = panels >= 2 * j->ntasks                           \
+				    ? (int64_t)block_start(t, panels,         \
+							   j->ntasks) * nc    \
+				    : ((int64_t)t * j->m / j->ntasks +        \
+				       GEMM_MT_MR / 2) / GEMM_MT_MR *         \
+					      GEMM_MT_MR;                     \
 		return b < j->m ? (int)b : j->m;                              \
 	}                                                                     \
                                                                               \
@@ -1097,7 +1117,7 @@ deal(pcg_pool *pool, int n, int ntasks, block_fn fn, void *ctx,
 			/* tiles of columns dealt out, balanced (deal); a cut \
 			 * by rows packs all of op(B) for each call, so the   \
 			 * rows stay in one block a thread */                 \
-			j->nc = PANEL() > GEMM_MT_NC ? PANEL() : GEMM_MT_NC;  \
+			j->nc = NAME##_panel();                               \
 			int tiles = (j->n + j->nc - 1) / j->nc;               \
 			if (!deal(pool, tiles, threads, NAME##_cols, j, NULL, \
 				  0))                                         \
