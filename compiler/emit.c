@@ -972,17 +972,83 @@ inplace_hint(Emit *E, const char *dst, const char *src)
 }
 
 /*
+ * The epilogue kernel of a product followed by m = n (op) bias along the
+ * rows (bias_first: bias (op) n) and u = f(m) (uop, or OP_COUNT for
+ * none), for pcg_sgemm_ep_mt (pcg_runtime.h, pcg_ep_kernel_f): on a block
+ * of rows x cols elements ld apart, the element of m from the element of
+ * the product and the bias's of its column, by m's expression in the op
+ * table, stored, then y by u's expression on it, stored.  The two
+ * expressions are the ones m's and u's own kernels evaluate, on the same
+ * operands in the same order, so the same bits; an element is read
+ * before its results are written, so the sum may be the product's
+ * storage and y the sum's.  ua and ub are u's numbers (its kernel's a
+ * and b).
+ */
+static const char *
+ep_kernel(Emit *E, OpKind bop, int bias_first, OpKind uop)
+{
+	const char *name = arena_printf(
+		E->a, "k_ep_%s_%s%s%s", op_name[bop], bias_first ? "bc" : "cb",
+		uop == OP_COUNT ? "" : "_", uop == OP_COUNT ? "" : op_name[uop]);
+	if (!emit_kernel_begin(E, name))
+		return name;
+	const char *R = E->real;
+	const char *ue = uop == OP_COUNT ? NULL : op_defs[uop].fwd_c;
+	emit_kern(E,
+		  "\n/* m = %s with %s the product's element and %s the bias's, "
+		  "%s%s%s:\n * a product's epilogue, on rows x cols elements ld "
+		  "apart */\nstatic void\n%s(int rows, int cols, int ld, %s ua, "
+		  "%s ub, const %s *cv, const %s *bv, %s *mv, %s *yv)\n{\n"
+		  "%s%s%s",
+		  op_defs[bop].fwd_c, bias_first ? "b" : "a",
+		  bias_first ? "a" : "b", ue ? "then y = " : "no activation",
+		  ue ? op_name[uop] : "", ue ? "(m)" : "", name, R, R, R, R, R,
+		  R, ue && expr_reads(ue, 'a') ? "" : "\t(void)ua;\n",
+		  ue && expr_reads(ue, 'b') ? "" : "\t(void)ub;\n",
+		  ue ? "" : "\t(void)yv;\n");
+	emit_kern(E,
+		  "\tfor (int i = 0; i < rows; i++) {\n"
+		  "\t\tconst %s *ci = cv + (ptrdiff_t)i * ld;\n"
+		  "\t\t%s *mi = mv + (ptrdiff_t)i * ld;\n%s\n"
+		  "\t\tPCC_IVDEP\n\t\tfor (int j = 0; j < cols; j++) {\n"
+		  "\t\t\t%s m;\n\n\t\t\t{\n\t\t\t\t%s a = %s, b = %s;\n\n"
+		  "\t\t\t\tm = %s;\n\t\t\t}\n\t\t\tmi[j] = m;\n",
+		  R, R,
+		  ue ? arena_printf(E->a,
+				    "\t\t%s *yi = yv + (ptrdiff_t)i * ld;\n",
+				    R)
+		     : "",
+		  R, R, bias_first ? "bv[j]" : "ci[j]",
+		  bias_first ? "ci[j]" : "bv[j]",
+		  emit_expand(E, op_defs[bop].fwd_c));
+	if (ue)
+		emit_kern(E,
+			  "\t\t\t{\n\t\t\t\t%s x = m;\n%s%s\n"
+			  "\t\t\t\tyi[j] = %s;\n\t\t\t}\n",
+			  R,
+			  expr_reads(ue, 'a')
+				  ? arena_printf(E->a, "\t\t\t\t%s a = ua;\n", R)
+				  : "",
+			  expr_reads(ue, 'b')
+				  ? arena_printf(E->a, "\t\t\t\t%s b = ub;\n", R)
+				  : "",
+			  emit_expand(E, ue));
+	emit_kern(E, "\t\t}\n\t}\n}\n");
+	return name;
+}
+
+/*
  * n = a product, m = n + b (or b + n) with b a vector along n's last
  * dimension, the same for every sample (a bias), and u = f(m) an
  * element-wise activation (or NULL), emitted one after the other in one
  * vertex: one call, pcg_sgemm_ep_mt, in which the thread that computes
- * a block of the product adds the bias to it and runs u's kernel on it
+ * a block of the product runs the epilogue kernel (ep_kernel) on it
  * while the block is in its cache, instead of the caller's passes over
  * the whole value after the product (whose halves the pool's threads
  * wrote).  Every buffer is written as by the three calls, with the same
- * operations (the add as m's kernel does it, a + b in the operands'
- * order, then u's own kernel), so the bits are the same; the memory
- * plan is told the same in-place pairs.
+ * operations (m's and u's expressions, on the same operands in the same
+ * order), so the bits are the same; the memory plan is told the same
+ * in-place pairs.
  */
 int
 emit_fwd_fused(Emit *E, const Node *n, const Node *m, const Node *u)
@@ -1008,10 +1074,10 @@ emit_fwd_fused(Emit *E, const Node *n, const Node *m, const Node *u)
 	if (u)
 		inplace_hint(E, E->val[u->id], ym);
 	E->gemm_ep = arena_printf(
-		E->a, "%s, %d, %s, %s, %s, %s, %s", xm[k], k == 0, ym,
-		u ? unary_kernel(E, u->op, 0) : "NULL",
+		E->a, "%s, %s, %s, %s, %s, %s",
+		ep_kernel(E, m->op, k == 0, u ? u->op : OP_COUNT),
 		u ? emit_lit(E, u->at->num[0]) : emit_lit(E, 0),
-		u ? emit_lit(E, u->at->num[1]) : emit_lit(E, 0),
+		u ? emit_lit(E, u->at->num[1]) : emit_lit(E, 0), xm[k], ym,
 		u ? E->val[u->id] : "NULL");
 	E->gemm_ep_taken = 0;
 	emit_fwd_node(E, n, E->val[n->id], emit_fwd_inputs(E, n));

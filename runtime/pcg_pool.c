@@ -892,7 +892,7 @@ deal(pcg_pool *pool, int n, int ntasks, block_fn fn, void *ctx,
 
 /* A job with an update (pcg_sgemm_upd_mt) has how >= 0; w goes with c,
  * and a block's w with its block of c.  A job with an epilogue
- * (pcg_sgemm_ep_mt) has ep set: each block of C, once final, is passed
+ * (pcg_sgemm_ep_mt) has ek set: each block of C, once final, is passed
  * through it by the thread that computed the block (NAME##_epi). */
 #define GEMM_MT(NAME, NAME_UPD, NAME_EP, SERIAL, SERIAL_UPD, REAL, KERNEL,   \
 		PANEL)                                                        \
@@ -906,11 +906,10 @@ deal(pcg_pool *pool, int n, int ntasks, block_fn fn, void *ctx,
 		REAL lr;                                                      \
 		REAL *w;                                                      \
 		REAL *part; /* cut along k: the second chunk's sums */        \
-		/* the epilogue: add = c + bias (bias + c), then y = ek(add) */ \
-		int ep, bias_first;                                           \
-		const REAL *bias;                                             \
-		REAL *add, *ey;                                               \
+		/* the epilogue: ek on each final block of C */               \
 		KERNEL ek;                                                    \
+		const REAL *bias;                                             \
+		REAL *mv, *ey;                                                \
 		REAL ea, eb;                                                  \
 	} NAME##_job;                                                         \
                                                                               \
@@ -920,59 +919,15 @@ deal(pcg_pool *pool, int n, int ntasks, block_fn fn, void *ctx,
 		return PANEL() > GEMM_MT_NC ? PANEL() : GEMM_MT_NC;           \
 	}                                                                     \
                                                                               \
-	/* A row's bias add, y = x + b (b + x), into another row or in      \
-	 * place: each loop without a test of overlap (a row in place      \
-	 * failed gcc's, and its copy of the loop ran an element at a time) */ \
-	static void NAME##_bias(int n, REAL *restrict y,                      \
-				const REAL *restrict x,                       \
-				const REAL *restrict b, int b_first)          \
-	{                                                                     \
-		if (b_first)                                                  \
-			for (int i = 0; i < n; i++)                           \
-				y[i] = b[i] + x[i];                           \
-		else                                                          \
-			for (int i = 0; i < n; i++)                           \
-				y[i] = x[i] + b[i];                           \
-	}                                                                     \
-                                                                              \
-	static void NAME##_bias_here(int n, REAL *restrict y,                 \
-				     const REAL *restrict b, int b_first)     \
-	{                                                                     \
-		if (b_first)                                                  \
-			for (int i = 0; i < n; i++)                           \
-				y[i] = b[i] + y[i];                           \
-		else                                                          \
-			for (int i = 0; i < n; i++)                           \
-				y[i] = y[i] + b[i];                           \
-	}                                                                     \
-                                                                              \
-	/* Rows [r0, r1) of columns [c0, c1) of C through the epilogue: the  \
-	 * bias add, then the kernel, row by row.  Every element gets the    \
-	 * same operations whatever block holds it; add may be c and ey add  \
-	 * (read before written, element by element). */                    \
+	/* Rows [r0, r1) of columns [c0, c1) of C through the epilogue. */  \
 	static void NAME##_epi(const NAME##_job *j, int r0, int r1, int c0,   \
 			       int c1)                                        \
 	{                                                                     \
-		const REAL *bs = j->bias + c0;                                \
-		/* whole rows of an unpadded C: the kernel once over them */  \
-		int whole = c0 == 0 && c1 == j->n && j->ldc == j->n;          \
-		for (int i = r0; i < r1; i++) {                               \
-			ptrdiff_t at = (ptrdiff_t)i * j->ldc + c0;            \
-			const REAL *ci = j->c + at;                           \
-			REAL *ai = j->add + at;                               \
-			if (ai == ci)                                         \
-				NAME##_bias_here(c1 - c0, ai, bs,             \
-						 j->bias_first);              \
-			else                                                  \
-				NAME##_bias(c1 - c0, ai, ci, bs,              \
-					    j->bias_first);                   \
-			if (j->ek && !whole)                                  \
-				j->ek(c1 - c0, j->ea, j->eb, j->ey + at, ai); \
-		}                                                             \
-		if (j->ek && whole && r1 > r0)                                \
-			j->ek((r1 - r0) * j->n, j->ea, j->eb,                 \
-			      j->ey + (ptrdiff_t)r0 * j->n,                   \
-			      j->add + (ptrdiff_t)r0 * j->n);                 \
+		ptrdiff_t at = (ptrdiff_t)r0 * j->ldc + c0;                   \
+		if (r1 > r0 && c1 > c0)                                       \
+			j->ek(r1 - r0, c1 - c0, j->ldc, j->ea, j->eb,         \
+			      j->c + at, j->bias + c0, j->mv + at,            \
+			      j->ey ? j->ey + at : NULL);                     \
 	}                                                                     \
                                                                               \
 	/* Where row block t starts.  With two panels of columns a thread  \
@@ -1020,7 +975,7 @@ deal(pcg_pool *pool, int n, int ntasks, block_fn fn, void *ctx,
 			SERIAL_UPD(j->ta, j->tb, m, n, j->k, j->alpha, a,     \
 				   j->lda, b, j->ldb, j->c + at, j->ldc,      \
 				   j->how, j->lr, j->w ? j->w + at : NULL);   \
-		if (j->ep)                                                    \
+		if (j->ek)                                                    \
 			NAME##_epi(j, j->by_rows ? lo : 0,                    \
 				   j->by_rows ? lo + len : j->m,              \
 				   j->by_rows ? 0 : lo,                       \
@@ -1077,7 +1032,7 @@ deal(pcg_pool *pool, int n, int ntasks, block_fn fn, void *ctx,
 			for (int x = 0; x < j->n; x++)                        \
 				c[x] = q[x] + c[x];                           \
 		}                                                             \
-		if (j->ep)                                                    \
+		if (j->ek)                                                    \
 			NAME##_epi(j, block_start(t, j->m, j->ntasks),        \
 				   block_start(t + 1, j->m, j->ntasks), 0,    \
 				   j->n);                                     \
@@ -1156,23 +1111,22 @@ deal(pcg_pool *pool, int n, int ntasks, block_fn fn, void *ctx,
 	void NAME_EP(pcg_pool *pool, int trans_a, int trans_b, int m, int n,  \
 		     int k, REAL alpha, const REAL *a, int lda,               \
 		     const REAL *b, int ldb, REAL beta, REAL *c, int ldc,     \
-		     const REAL *bias, int bias_first, REAL *add, KERNEL ek,  \
-		     REAL ea, REAL eb, REAL *y)                               \
+		     KERNEL ek, REAL ea, REAL eb, const REAL *bias, REAL *mv, \
+		     REAL *y)                                                 \
 	{                                                                     \
 		NAME##_job j = {.ta = trans_a, .tb = trans_b, .m = m, .n = n, \
 				.k = k, .lda = lda, .ldb = ldb, .ldc = ldc,   \
 				.alpha = alpha, .beta = beta, .a = a, .b = b, \
-				.c = c, .how = -1, .ep = 1,                   \
-				.bias_first = bias_first, .bias = bias,       \
-				.add = add, .ey = y, .ek = ek, .ea = ea,      \
-				.eb = eb};                                    \
+				.c = c, .how = -1, .ek = ek,                  \
+				.ea = ea, .eb = eb, .bias = bias, .mv = mv,   \
+				.ey = y};                                     \
 		NAME##_run(pool, &j);                                         \
 	}
 
 GEMM_MT(pcg_sgemm_mt, pcg_sgemm_upd_mt, pcg_sgemm_ep_mt, pcg_sgemm,
-	pcg_sgemm_upd, float, pcg_unary_kernel_f, pcg_gemm_panel_cols_f)
+	pcg_sgemm_upd, float, pcg_ep_kernel_f, pcg_gemm_panel_cols_f)
 GEMM_MT(pcg_dgemm_mt, pcg_dgemm_upd_mt, pcg_dgemm_ep_mt, pcg_dgemm,
-	pcg_dgemm_upd, double, pcg_unary_kernel_d, pcg_gemm_panel_cols_d)
+	pcg_dgemm_upd, double, pcg_ep_kernel_d, pcg_gemm_panel_cols_d)
 
 /* -------------------------------------------------------- convolutions */
 

@@ -876,27 +876,34 @@ typedef void (*pcg_unary_vjp_kernel_d)(int n, int acc, double a, double b,
 
 /*
  * pcg_sgemm_mt with an epilogue: each block of C, once final, is passed
- * on by the thread that computed it (while the block is in its cache):
- * add = c + bias (bias + c when bias_first) with bias[j] for column j,
- * then y = ek(add) by the element-wise kernel ek with its numbers ea and
- * eb (none when ek is NULL); add and y are laid out as C (ldc).  The
- * same operations as the product, then a broadcast add along C's rows,
- * then ek's pass, one after the other, so the same bits, for every pool
- * and cut; add may be c and y add.  The generated forward pass calls it
- * for a product followed by a bias and an activation (`W @ x + b`,
- * `relu(W @ x + b)`), so that a layer's output is not read across the
- * cores between the product and the next one.
+ * through ek by the thread that computed it (while the block is in its
+ * cache): ek(rows, cols, ldc, ea, eb, c + at, bias + j0, m + at, y + at)
+ * for the block's rows x cols elements from row i0 and column j0
+ * (at = i0 ldc + j0).  A generated epilogue kernel computes each
+ * element of m from the element of C and bias[j] for its column j, then
+ * y from it, with its numbers ea and eb: the product's bias add and
+ * activation (`relu(W @ x + b)`), by the same expressions as their own
+ * kernels, so that a layer's output is not read across the cores
+ * between the product and the next one.  m and y are laid out as C
+ * (ldc); m may be c and y m.  Every element of C goes through ek once,
+ * whatever the pool and the cut.
  */
+typedef void (*pcg_ep_kernel_f)(int rows, int cols, int ld, float a,
+				float b, const float *c, const float *bias,
+				float *m, float *y);
+typedef void (*pcg_ep_kernel_d)(int rows, int cols, int ld, double a,
+				double b, const double *c, const double *bias,
+				double *m, double *y);
 void pcg_sgemm_ep_mt(pcg_pool *pool, int trans_a, int trans_b, int m, int n,
 		     int k, float alpha, const float *a, int lda,
 		     const float *b, int ldb, float beta, float *c, int ldc,
-		     const float *bias, int bias_first, float *add,
-		     pcg_unary_kernel_f ek, float ea, float eb, float *y);
+		     pcg_ep_kernel_f ek, float ea, float eb, const float *bias,
+		     float *mv, float *y);
 void pcg_dgemm_ep_mt(pcg_pool *pool, int trans_a, int trans_b, int m, int n,
 		     int k, double alpha, const double *a, int lda,
 		     const double *b, int ldb, double beta, double *c,
-		     int ldc, const double *bias, int bias_first, double *add,
-		     pcg_unary_kernel_d ek, double ea, double eb, double *y);
+		     int ldc, pcg_ep_kernel_d ek, double ea, double eb,
+		     const double *bias, double *mv, double *y);
 void pcg_unary_mt_f(pcg_pool *pool, pcg_unary_kernel_f k, int n, int cost,
 		    float a, float b, float *y, const float *x);
 void pcg_unary_mt_d(pcg_pool *pool, pcg_unary_kernel_d k, int n, int cost,

@@ -1,10 +1,12 @@
 /*
  * check_gemm_ep.c — a product with its epilogue (pcg_sgemm_ep_mt,
- * pcg_dgemm_ep_mt: the bias add and the activation done by the thread
- * that computed each block of C) gives, in C, in the sum and in the
+ * pcg_dgemm_ep_mt: an epilogue kernel, here the bias add and the
+ * activation as pcc writes them, run by the thread that computed each
+ * block of C on the block) gives, in C, in the sum and in the
  * activation, the bits of the calls it replaces: the product
  * (pcg_sgemm), then the bias added along C's rows, then the element-wise
- * kernel over the whole of it.  With no pool and pools of 1, 2, 3 and 8
+ * kernel over the whole of it.  So every element of C goes through the
+ * epilogue once, after its last chunk of k, at its own place.  With no pool and pools of 1, 2, 3 and 8
  * threads, on every way the pool cuts a product: columns dealt out
  * (mlp b32's forward products), rows (more rows than columns), along k
  * (two chunks, then a merge by rows), and the direct tiles; with the
@@ -67,6 +69,35 @@ static uint64_t rng = 0x452821e638d01377ULL;
 	}
 RELU(f, float)
 RELU(d, double)
+
+/* The test's epilogue kernels, as pcc writes them (k_ep_add_cb_relu):
+ * the sum with the bias second (cb) or first (bc), then ReLU or
+ * nothing, element by element, each element read before its results
+ * are written. */
+#define EPK(T, REAL, NAME, BIAS_FIRST, ACT)                                   \
+	static void NAME##_##T(int rows, int cols, int ld, REAL a, REAL b,    \
+			       const REAL *c, const REAL *bias, REAL *m,      \
+			       REAL *y)                                       \
+	{                                                                     \
+		(void)a;                                                      \
+		(void)b;                                                      \
+		for (int i = 0; i < rows; i++)                                \
+			for (int j = 0; j < cols; j++) {                      \
+				size_t at = (size_t)i * ld + j;               \
+				REAL s = BIAS_FIRST ? bias[j] + c[at]         \
+						    : c[at] + bias[j];        \
+				m[at] = s;                                    \
+				if (ACT)                                      \
+					y[at] = s > 0 ? s : 0;                \
+			}                                                     \
+	}
+#define EPKS(T, REAL)                                                         \
+	EPK(T, REAL, ep_cb_relu, 0, 1)                                        \
+	EPK(T, REAL, ep_bc_relu, 1, 1)                                        \
+	EPK(T, REAL, ep_cb, 0, 0)                                             \
+	EPK(T, REAL, ep_bc, 1, 0)
+EPKS(f, float)
+EPKS(d, double)
 
 #define CHECK(T, REAL, GEMM, EP_MT)                                           \
 	/* C, the sum and the activation by the separate calls, into c, s,  \
@@ -136,8 +167,11 @@ RELU(d, double)
 			       memcpy(gc, c0, sizeof(REAL) * nc);             \
 			       EP_MT(pool, cs->ta, cs->tb, m, n, k, 1, a,     \
 				     lda, b, ldb, (REAL)cs->beta, gc, ld,     \
-				     bias, cs->bias_first, gs,                \
-				     cs->kernel ? relu_##T : NULL, 0, 0, gy); \
+				     cs->kernel ? cs->bias_first              \
+							  ? ep_bc_relu_##T    \
+							  : ep_cb_relu_##T    \
+				     : cs->bias_first ? ep_bc_##T : ep_cb_##T, \
+				     0, 0, bias, gs, cs->kernel ? gy : NULL); \
 			       size_t d_ = DIFFER(got, want, 3 * nc);         \
 			       bad = d_ > bad ? d_ : bad);                    \
 			snprintf(what, sizeof what,                           \
