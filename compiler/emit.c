@@ -975,65 +975,69 @@ inplace_hint(Emit *E, const char *dst, const char *src)
  * The epilogue kernel of a product followed by m = n (op) bias along the
  * rows (bias_first: bias (op) n) and u = f(m) (uop, or OP_COUNT for
  * none), for pcg_sgemm_ep_mt (pcg_runtime.h, pcg_ep_kernel_f): on a block
- * of rows x cols elements ld apart, the element of m from the element of
- * the product and the bias's of its column, by m's expression in the op
- * table, stored, then y by u's expression on it, stored.  The two
- * expressions are the ones m's and u's own kernels evaluate, on the same
- * operands in the same order, so the same bits; an element is read
- * before its results are written, so the sum may be the product's
- * storage and y the sum's.  ua and ub are u's numbers (its kernel's a
- * and b).
+ * of rows x cols elements ld apart, each element of m from the element
+ * of the product and the bias's of its column, by m's expression in the
+ * op table, stored; then u's own kernel (unary_kernel) on m, over the
+ * whole block at once when its rows are whole (cols == ld), else row by
+ * row.  The same expression on the same operands in the same order as
+ * m's kernel, then u's kernel: the same bits.  The add runs in blocks of
+ * UNARY_BLOCK through t, as unary_kernel's loops, which gcc -O2
+ * vectorises; an element is read before it is written, so m may be the
+ * product's storage and y m's.  ua and ub are u's numbers.
  */
 static const char *
 ep_kernel(Emit *E, OpKind bop, int bias_first, OpKind uop)
 {
+	const char *uk = uop == OP_COUNT ? NULL : unary_kernel(E, uop, 0);
 	const char *name = arena_printf(
 		E->a, "k_ep_%s_%s%s%s", op_name[bop], bias_first ? "bc" : "cb",
-		uop == OP_COUNT ? "" : "_", uop == OP_COUNT ? "" : op_name[uop]);
+		uk ? "_" : "", uk ? op_name[uop] : "");
 	if (!emit_kernel_begin(E, name))
 		return name;
 	const char *R = E->real;
-	const char *ue = uop == OP_COUNT ? NULL : op_defs[uop].fwd_c;
+	const char *me = emit_expand(E, op_defs[bop].fwd_c);
+	const char *ab[2];
+	for (int blk = 0; blk < 2; blk++) {
+		const char *at = blk ? "j" : "j + k";
+		ab[blk] = arena_printf(E->a, "%s a = %s[%s], b = %s[%s];", R,
+				       bias_first ? "bv" : "ci", at,
+				       bias_first ? "ci" : "bv", at);
+	}
+	const char *um = unroll(me, 3);
 	emit_kern(E,
 		  "\n/* m = %s with %s the product's element and %s the bias's, "
-		  "%s%s%s:\n * a product's epilogue, on rows x cols elements ld "
+		  "%s%s:\n * a product's epilogue, on rows x cols elements ld "
 		  "apart */\nstatic void\n%s(int rows, int cols, int ld, %s ua, "
 		  "%s ub, const %s *cv, const %s *bv, %s *mv, %s *yv)\n{\n"
-		  "%s%s%s",
-		  op_defs[bop].fwd_c, bias_first ? "b" : "a",
-		  bias_first ? "a" : "b", ue ? "then y = " : "no activation",
-		  ue ? op_name[uop] : "", ue ? "(m)" : "", name, R, R, R, R, R,
-		  R, ue && expr_reads(ue, 'a') ? "" : "\t(void)ua;\n",
-		  ue && expr_reads(ue, 'b') ? "" : "\t(void)ub;\n",
-		  ue ? "" : "\t(void)yv;\n");
-	emit_kern(E,
+		  "%s"
 		  "\tfor (int i = 0; i < rows; i++) {\n"
 		  "\t\tconst %s *ci = cv + (ptrdiff_t)i * ld;\n"
-		  "\t\t%s *mi = mv + (ptrdiff_t)i * ld;\n%s\n"
-		  "\t\tPCC_IVDEP\n\t\tfor (int j = 0; j < cols; j++) {\n"
-		  "\t\t\t%s m;\n\n\t\t\t{\n\t\t\t\t%s a = %s, b = %s;\n\n"
-		  "\t\t\t\tm = %s;\n\t\t\t}\n\t\t\tmi[j] = m;\n",
-		  R, R,
-		  ue ? arena_printf(E->a,
-				    "\t\t%s *yi = yv + (ptrdiff_t)i * ld;\n",
-				    R)
-		     : "",
-		  R, R, bias_first ? "bv[j]" : "ci[j]",
-		  bias_first ? "ci[j]" : "bv[j]",
-		  emit_expand(E, op_defs[bop].fwd_c));
-	if (ue)
+		  "\t\t%s *mi = mv + (ptrdiff_t)i * ld;\n"
+		  "\t\tint j = 0;\n\n"
+		  "\t\tfor (; j + %d <= cols; j += %d) {\n"
+		  "\t\t\t%s t[%d];\n\n"
+		  "%s\t\t\tfor (int k = 0; k < %d; k++) {\n"
+		  "\t\t\t\t%s\n\n\t\t\t\tt[k] = %s;\n\t\t\t}\n"
+		  "%s\t\t\tfor (int k = 0; k < %d; k++)\n"
+		  "\t\t\t\tmi[j + k] = t[k];\n"
+		  "\t\t}\n\t\tfor (; j < cols; j++) {\n"
+		  "\t\t\t%s\n\n\t\t\tmi[j] = %s;\n\t\t}\n",
+		  op_defs[bop].fwd_c, bias_first ? "b" : "a",
+		  bias_first ? "a" : "b", uk ? "then y = " : "no activation",
+		  uk ? arena_printf(E->a, "%s(m)", op_name[uop]) : "", name, R,
+		  R, R, R, R, R,
+		  uk ? "" : "\t(void)ua;\n\t(void)ub;\n\t(void)yv;\n", R, R,
+		  UNARY_BLOCK, UNARY_BLOCK, R, UNARY_BLOCK, um, UNARY_BLOCK,
+		  ab[0], me, um, UNARY_BLOCK, ab[1], me);
+	if (uk)
 		emit_kern(E,
-			  "\t\t\t{\n\t\t\t\t%s x = m;\n%s%s\n"
-			  "\t\t\t\tyi[j] = %s;\n\t\t\t}\n",
-			  R,
-			  expr_reads(ue, 'a')
-				  ? arena_printf(E->a, "\t\t\t\t%s a = ua;\n", R)
-				  : "",
-			  expr_reads(ue, 'b')
-				  ? arena_printf(E->a, "\t\t\t\t%s b = ub;\n", R)
-				  : "",
-			  emit_expand(E, ue));
-	emit_kern(E, "\t\t}\n\t}\n}\n");
+			  "\t\tif (cols != ld)\n"
+			  "\t\t\t%s(cols, ua, ub, yv + (ptrdiff_t)i * ld, mi);\n"
+			  "\t}\n\tif (cols == ld)\n"
+			  "\t\t%s(rows * cols, ua, ub, yv, mv);\n}\n",
+			  uk, uk);
+	else
+		emit_kern(E, "\t}\n}\n");
 	return name;
 }
 
