@@ -22,7 +22,7 @@
 
 #define PCC_VERSION "0.2"
 /* The runtime version the generated code needs (PCG_RUNTIME_VERSION). */
-#define PCG_RUNTIME_VERSION_NEEDED 8
+#define PCG_RUNTIME_VERSION_NEEDED 9
 
 #if defined(__GNUC__) || defined(__clang__)
 #define PCC_PRINTF(f, a) __attribute__((format(printf, f, a)))

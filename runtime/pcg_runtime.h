@@ -20,7 +20,7 @@ extern "C" {
 #endif
 
 /* Generated code checks this at compile time. */
-#define PCG_RUNTIME_VERSION 8
+#define PCG_RUNTIME_VERSION 9
 
 #define PCG_MAX_RANK 8
 
